@@ -1,0 +1,19 @@
+"""Fission's Chalice app: creates the app and registers blueprints and middleware; no logic here."""
+
+from chalice import Chalice, CORSConfig
+
+from chalicelib import observability
+from chalicelib.api import admin_auth, admin_campaigns, admin_operators, middleware, public
+from chalicelib.events import handlers
+
+app = Chalice(app_name="fission")
+app.api.cors = CORSConfig(allow_origin="*", allow_headers=middleware.CORS_HEADERS.split(","), max_age=600)
+
+observability.install(app)
+middleware.install(app)
+
+app.register_blueprint(public.bp)
+app.register_blueprint(admin_auth.bp)
+app.register_blueprint(admin_operators.bp)
+app.register_blueprint(admin_campaigns.bp)
+app.register_blueprint(handlers.bp)

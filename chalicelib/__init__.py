@@ -1,0 +1,1 @@
+"""Fission: a serverless referral-growth engine."""

@@ -1,0 +1,1 @@
+"""HTTP routes (Chalice blueprints): parse, call one service function, shape the response."""

@@ -1,0 +1,73 @@
+"""Campaign lifecycle for operators."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import Blueprint, Response
+
+from chalicelib.api import http
+from chalicelib.domain.campaigns import Action
+from chalicelib.domain.rbac import Permission
+from chalicelib.services import campaigns
+
+bp = Blueprint(__name__)
+DEFAULT_PAGE = 20
+
+
+@bp.route("/v1/admin/campaigns", methods=["POST"])
+@http.requires(Permission.CAMPAIGN_WRITE)
+def create_campaign() -> Response:
+    request = bp.current_request
+    key = request.headers.get("idempotency-key")
+    return http.created(campaigns.create(http.principal(), http.json_object(request), http.now(), key))
+
+
+@bp.route("/v1/admin/campaigns", methods=["GET"])
+@http.requires(Permission.CAMPAIGN_READ)
+def list_campaigns() -> dict[str, Any]:
+    request = bp.current_request
+    return campaigns.list_page(
+        http.principal(),
+        http.now(),
+        limit=http.query_int(request, "limit", DEFAULT_PAGE),
+        cursor=http.query_param(request, "cursor"),
+        status=http.query_param(request, "status"),
+    )
+
+
+@bp.route("/v1/admin/campaigns/{cid}", methods=["GET"])
+@http.requires(Permission.CAMPAIGN_READ)
+def get_campaign(cid: str) -> dict[str, Any]:
+    return campaigns.get(http.principal(), cid, http.now())
+
+
+@bp.route("/v1/admin/campaigns/{cid}", methods=["PATCH"])
+@http.requires(Permission.CAMPAIGN_WRITE)
+def patch_campaign(cid: str) -> dict[str, Any]:
+    return campaigns.patch(http.principal(), cid, http.json_object(bp.current_request), http.now())
+
+
+@bp.route("/v1/admin/campaigns/{cid}", methods=["DELETE"])
+@http.requires(Permission.CAMPAIGN_WRITE)
+def delete_campaign(cid: str) -> Response:
+    campaigns.delete(http.principal(), cid)
+    return http.no_content()
+
+
+@bp.route("/v1/admin/campaigns/{cid}/publish", methods=["POST"])
+@http.requires(Permission.CAMPAIGN_PUBLISH)
+def publish_campaign(cid: str) -> dict[str, Any]:
+    return campaigns.transition(http.principal(), cid, Action.PUBLISH, http.now())
+
+
+@bp.route("/v1/admin/campaigns/{cid}/pause", methods=["POST"])
+@http.requires(Permission.CAMPAIGN_PUBLISH)
+def pause_campaign(cid: str) -> dict[str, Any]:
+    return campaigns.transition(http.principal(), cid, Action.PAUSE, http.now())
+
+
+@bp.route("/v1/admin/campaigns/{cid}/end", methods=["POST"])
+@http.requires(Permission.CAMPAIGN_PUBLISH)
+def end_campaign(cid: str) -> dict[str, Any]:
+    return campaigns.transition(http.principal(), cid, Action.END, http.now())

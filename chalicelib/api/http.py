@@ -1,0 +1,108 @@
+"""Request parsing and the request-scoped principal, shared by every route."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from contextvars import ContextVar
+from datetime import datetime
+from typing import Any, TypeVar
+
+from chalice.app import Request, Response
+from pydantic import BaseModel, ValidationError
+
+from chalicelib.domain.clock import Clock, utcnow
+from chalicelib.domain.operators import Principal
+from chalicelib.domain.rbac import Permission
+from chalicelib.domain.validation import validation_error
+from chalicelib.errors import InvalidJson, Unauthorized, ValidationFailed
+
+M = TypeVar("M", bound=BaseModel)
+F = TypeVar("F", bound=Callable[..., Any])
+
+_principal: ContextVar[Principal | None] = ContextVar("principal", default=None)
+
+# The service clock for routes; tests replace it to travel in time.
+clock: Clock = utcnow
+
+
+def now() -> datetime:
+    return clock()
+
+
+def set_principal(principal: Principal | None) -> None:
+    _principal.set(principal)
+
+
+def principal() -> Principal:
+    current = _principal.get()
+    if current is None:  # only reachable if a route forgot to declare a permission
+        raise Unauthorized("this call needs an operator bearer token")
+    return current
+
+
+def requires(permission: Permission) -> Callable[[F], F]:
+    """Declare the permission an admin route needs; the auth middleware enforces it."""
+
+    def mark(view: F) -> F:
+        view.required_permission = permission  # type: ignore[attr-defined]
+        return view
+
+    return mark
+
+
+def anonymous(view: F) -> F:
+    """Declare that an admin route needs no token (login)."""
+    view.anonymous = True  # type: ignore[attr-defined]
+    return view
+
+
+def json_object(request: Request) -> dict[str, Any]:
+    """The request body as a JSON object; clear 4xx errors for anything else."""
+    raw = request.raw_body or b""
+    if not raw.strip():
+        return {}
+    try:
+        data = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InvalidJson(f"the body is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ValidationFailed(
+            "the body must be a JSON object",
+            details={"errors": [{"field": "", "type": "dict_type", "message": "not an object"}]},
+        )
+    return data
+
+
+def parse(request: Request, model: type[M]) -> M:
+    try:
+        return model.model_validate(json_object(request))
+    except ValidationError as exc:
+        raise validation_error(exc) from exc
+
+
+def query_param(request: Request, name: str) -> str | None:
+    params = request.query_params or {}
+    value = params.get(name)
+    return value if value not in (None, "") else None
+
+
+def query_int(request: Request, name: str, default: int) -> int:
+    value = query_param(request, name)
+    if value is None:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ValidationFailed(
+            f"{name} must be an integer",
+            details={"errors": [{"field": name, "type": "int_parsing", "message": "not an integer"}]},
+        ) from None
+
+
+def no_content() -> Response:
+    return Response(body="", status_code=204)
+
+
+def created(body: dict[str, Any]) -> Response:
+    return Response(body=body, status_code=201)

@@ -1,0 +1,116 @@
+"""The HTTP middleware: one place where errors become responses and admin calls are authorised."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from chalice import Chalice
+from chalice.app import Request, Response
+
+from chalicelib.api import http
+from chalicelib.config import get_settings
+from chalicelib.domain.rbac import Permission, is_allowed
+from chalicelib.errors import FissionError, Forbidden, PayloadTooLarge
+from chalicelib.observability import logger
+from chalicelib.services import auth
+
+ADMIN_PREFIX = "/v1/admin/"
+CORS_HEADERS = "Content-Type,Authorization,Idempotency-Key,X-Device-Id,X-Request-Id"
+
+# Chalice answers some requests itself (405, 415, Accept mismatch) with its own body shape;
+# these map its error names onto ours so every 4xx a client sees has the same format.
+_CHALICE_CODES = {
+    "MethodNotAllowedError": "METHOD_NOT_ALLOWED",
+    "UnsupportedMediaType": "UNSUPPORTED_MEDIA_TYPE",
+    "BadRequest": "BAD_REQUEST",
+    "BadRequestError": "BAD_REQUEST",
+    "NotFoundError": "NOT_FOUND",
+}
+
+
+def error_response(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> Response:
+    body = {"error": {"code": code, "message": message, "details": details or {}}}
+    return Response(body=body, status_code=status, headers={"Content-Type": "application/json"})
+
+
+def _cors(response: Response) -> Response:
+    response.headers.setdefault("Access-Control-Allow-Origin", get_settings().cors_allow_origin)
+    return response
+
+
+def _normalise_chalice_error(response: Response) -> Response:
+    body = response.body
+    if response.status_code >= 400 and isinstance(body, dict) and "Code" in body and "error" not in body:
+        code = _CHALICE_CODES.get(str(body["Code"]), "BAD_REQUEST")
+        if response.status_code >= 500:
+            code = "INTERNAL_ERROR"
+        fixed = error_response(response.status_code, code, str(body.get("Message", "")))
+        fixed.headers.update({k: v for k, v in response.headers.items() if k.lower() != "content-type"})
+        return fixed
+    return response
+
+
+def errors(event: Request, get_response: Callable[[Request], Response]) -> Response:
+    """Outermost: size limit, domain errors by type, and a JSON 500 without internals."""
+    try:
+        raw = event.raw_body or b""
+        limit = get_settings().max_body_bytes
+        if len(raw) > limit:
+            raise PayloadTooLarge(f"the body is {len(raw)} bytes; the limit is {limit}", details={"limit": limit})
+        response = _normalise_chalice_error(get_response(event))
+    except FissionError as exc:
+        if exc.status >= 500:
+            logger.warning("request failed", code=exc.code, error=exc.message)
+        response = error_response(exc.status, exc.code, exc.message, exc.details)
+    except Exception:
+        logger.exception("unhandled error")
+        response = error_response(500, "INTERNAL_ERROR", "an internal error occurred; it has been logged")
+    request_id = (event.context or {}).get("requestId")
+    if request_id:
+        response.headers["X-Request-Id"] = str(request_id)
+    return _cors(response)
+
+
+def _route_view(app: Chalice, request: Request) -> Any:
+    context = request.context or {}
+    entry = app.routes.get(context.get("resourcePath", ""), {}).get(request.method)
+    return entry.view_function if entry is not None else None
+
+
+def authorisation(app: Chalice) -> Callable[[Request, Callable[[Request], Response]], Response]:
+    """Every admin route declares a permission (or `anonymous`); undeclared routes are refused."""
+
+    def check(event: Request, get_response: Callable[[Request], Response]) -> Response:
+        path = (event.context or {}).get("resourcePath", "")
+        if not path.startswith(ADMIN_PREFIX) or event.method == "OPTIONS":
+            return get_response(event)
+        view = _route_view(app, event)
+        if view is None:
+            return get_response(event)  # Chalice answers 405 for an unknown method
+        if getattr(view, "anonymous", False):
+            return get_response(event)
+        principal = auth.authenticate(event.headers.get("authorization"), http.now())
+        needed: Permission | None = getattr(view, "required_permission", None)
+        if needed is None:
+            logger.error("admin route without a declared permission", path=path, method=event.method)
+            raise Forbidden("this route declares no permission and is closed", code="PERMISSION_UNDECLARED")
+        if not is_allowed(principal.role, needed):
+            raise Forbidden(
+                f"the {principal.role.value} role may not do this",
+                code="FORBIDDEN",
+                details={"permission": needed.value, "role": principal.role.value},
+            )
+        http.set_principal(principal)
+        try:
+            return get_response(event)
+        finally:
+            http.set_principal(None)
+
+    return check
+
+
+def install(app: Chalice) -> None:
+    app.register_middleware(errors, "http")
+    app.register_middleware(authorisation(app), "http")
+

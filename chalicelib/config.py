@@ -1,0 +1,41 @@
+"""Settings from the environment, read on first use (never at import)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Stage = Literal["local", "test", "dev", "prod"]
+
+
+class Settings(BaseSettings):
+    """Runtime configuration. Every field has a safe default for the local stack."""
+
+    model_config = SettingsConfigDict(env_prefix="FISSION_", extra="ignore")
+
+    stage: Stage = "local"
+    table_name: str = "fission"
+    region: str = "us-east-1"
+    # DynamoDB Local endpoint; empty in the cloud.
+    dynamodb_endpoint: str | None = None
+    # Where local secrets (PII key, token key) live in dev; created on first use.
+    secrets_dir: Path = Path(".data/secrets")
+    # KMS key for PII envelope encryption and the token signing secret in the cloud.
+    kms_key_id: str | None = None
+    token_ttl_seconds: int = Field(default=8 * 3600, ge=60, le=7 * 24 * 3600)
+    max_body_bytes: int = 64 * 1024
+    public_base_url: str = "http://localhost:8000"
+    cors_allow_origin: str = "*"
+
+    @property
+    def is_cloud(self) -> bool:
+        return self.stage in ("dev", "prod")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,41 @@
+"""Roles and the permissions each one grants."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    OWNER = "owner"
+    OPERATOR = "operator"
+    ANALYST = "analyst"
+    FINANCE = "finance"
+    VIEWER = "viewer"
+
+
+class Permission(StrEnum):
+    CAMPAIGN_READ = "campaign:read"
+    CAMPAIGN_WRITE = "campaign:write"
+    CAMPAIGN_PUBLISH = "campaign:publish"
+    STATS_READ = "stats:read"
+    FINANCE_READ = "finance:read"
+    OPERATOR_READ = "operator:read"
+    OPERATOR_MANAGE = "operator:manage"
+    PII_UNMASK = "pii:unmask"
+    EXPORT_CREATE = "export:create"
+    AUDIT_READ = "audit:read"
+
+
+_READ = {Permission.CAMPAIGN_READ, Permission.STATS_READ}
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.OWNER: frozenset(Permission),
+    Role.OPERATOR: frozenset(_READ | {Permission.CAMPAIGN_WRITE, Permission.CAMPAIGN_PUBLISH}),
+    Role.ANALYST: frozenset(_READ | {Permission.EXPORT_CREATE}),
+    Role.FINANCE: frozenset(_READ | {Permission.FINANCE_READ, Permission.EXPORT_CREATE, Permission.AUDIT_READ}),
+    Role.VIEWER: frozenset(_READ),
+}
+
+
+def is_allowed(role: Role, permission: Permission) -> bool:
+    return permission in ROLE_PERMISSIONS[role]

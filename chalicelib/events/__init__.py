@@ -1,0 +1,1 @@
+"""Stream and schedule handlers: parse the event, call services, report partial failures."""

@@ -1,0 +1,32 @@
+"""The app's event entry points: the table's stream handler and the scheduled functions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import Blueprint, Rate
+from chalice.app import CloudWatchEvent
+
+from chalicelib.domain.clock import utcnow
+from chalicelib.events import stream
+from chalicelib.observability import logger
+from chalicelib.services import campaigns
+
+bp = Blueprint(__name__)
+
+# infra/ wires this function to the table's stream (ReportBatchItemFailures); the local pump
+# invokes it by this name.
+STREAM_HANDLER = "stream_handler"
+
+
+@bp.lambda_function(name=STREAM_HANDLER)
+def stream_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return stream.handle(event, context)
+
+
+@bp.schedule(Rate(1, unit=Rate.MINUTES), name="close_ended_campaigns")
+def close_ended_campaigns(event: CloudWatchEvent) -> dict[str, Any]:
+    closed = campaigns.close_ended(utcnow())
+    if closed:
+        logger.info("campaigns ended by schedule", campaign_ids=closed)
+    return {"closed": closed}

@@ -1,0 +1,28 @@
+"""Powertools Logger, Metrics and Tracer: created once, attached to the app as middleware."""
+
+from __future__ import annotations
+
+import warnings
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.logging import correlation_paths
+from chalice import Chalice, ConvertToMiddleware
+
+SERVICE = "fission"
+
+# Most requests emit no business metric; an empty flush is expected, not worth a warning each time.
+warnings.filterwarnings("ignore", message="No application metrics to publish")
+
+logger = Logger(service=SERVICE)
+metrics = Metrics(namespace="Fission", service=SERVICE)
+tracer = Tracer(service=SERVICE)
+
+
+def install(app: Chalice) -> None:
+    # Correlation id: API Gateway's request id for HTTP calls.
+    app.register_middleware(
+        ConvertToMiddleware(logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)),
+        "http",
+    )
+    app.register_middleware(ConvertToMiddleware(tracer.capture_lambda_handler), "all")
+    app.register_middleware(ConvertToMiddleware(metrics.log_metrics), "all")

@@ -1,0 +1,1 @@
+"""Tokens, RBAC enforcement helpers, PII crypto and secrets."""

@@ -1,0 +1,65 @@
+"""Signed, expiring operator bearer tokens (JWT, HS256)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
+
+import jwt
+
+from chalicelib.errors import Unauthorized
+from chalicelib.security.keyring import get_keyring
+
+ISSUER = "fission"
+AUDIENCE = "fission-admin"
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    tid: str
+    email: str
+    version: int
+    expires_at: datetime
+
+
+@lru_cache(maxsize=1)
+def _signing_key() -> bytes:
+    return get_keyring().secret("token")
+
+
+def issue(tid: str, email: str, version: int, now: datetime, ttl_seconds: int) -> tuple[str, datetime]:
+    expires = now + timedelta(seconds=ttl_seconds)
+    claims = {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": email,
+        "tid": tid,
+        "ver": version,
+        "iat": int(now.timestamp()),
+        "exp": int(expires.timestamp()),
+    }
+    return jwt.encode(claims, _signing_key(), algorithm="HS256"), expires
+
+
+def verify(token: str, now: datetime) -> TokenClaims:
+    try:
+        claims = jwt.decode(
+            token,
+            _signing_key(),
+            algorithms=["HS256"],
+            audience=AUDIENCE,
+            issuer=ISSUER,
+            options={"require": ["exp", "iat", "sub", "tid", "ver"], "verify_exp": False},
+        )
+    except jwt.PyJWTError as exc:
+        raise Unauthorized("the bearer token is invalid", code="INVALID_TOKEN") from exc
+    # Expiry is checked against the service clock (testable), not the library's.
+    if int(claims["exp"]) <= int(now.timestamp()):
+        raise Unauthorized("the bearer token has expired; log in again", code="TOKEN_EXPIRED")
+    return TokenClaims(
+        tid=str(claims["tid"]),
+        email=str(claims["sub"]),
+        version=int(claims["ver"]),
+        expires_at=datetime.fromtimestamp(int(claims["exp"]), tz=now.tzinfo),
+    )

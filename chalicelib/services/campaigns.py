@@ -1,0 +1,193 @@
+"""Campaign lifecycle: draft, edit, publish, pause, end, and the participant-facing view."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import ValidationError
+
+from chalicelib.domain import campaigns as domain
+from chalicelib.domain.clock import iso, parse_iso
+from chalicelib.domain.ids import new_id
+from chalicelib.domain.operators import Principal
+from chalicelib.errors import Conflict, NotFound, ValidationFailed
+from chalicelib.domain.validation import validation_error
+from chalicelib.store import campaigns as store
+from chalicelib.store.campaigns import CampaignRecord
+from chalicelib.store.idempotency import run_once
+
+MAX_PAGE = 100
+
+
+def _validated(document: dict[str, Any]) -> domain.CampaignBase:
+    try:
+        return domain.parse_spec(document)
+    except ValidationError as exc:
+        raise validation_error(exc) from exc
+
+
+def view(rec: CampaignRecord, now: datetime) -> dict[str, Any]:
+    starts, ends = parse_iso(rec.spec["starts_at"]), parse_iso(rec.spec["ends_at"])
+    status = domain.Status(rec.status)
+    return {
+        "campaign_id": rec.cid,
+        "tenant_id": rec.tid,
+        "status": rec.status,
+        "phase": domain.phase(status, starts, ends, now),
+        "version": rec.version,
+        "created_at": rec.created_at,
+        "updated_at": rec.updated_at,
+        "published_at": rec.published_at,
+        "ended_at": rec.ended_at,
+        "created_by": rec.created_by,
+        **rec.spec,
+    }
+
+
+def _owned(actor: Principal, cid: str) -> CampaignRecord:
+    """Another tenant's campaign is indistinguishable from a missing one."""
+    rec = store.get(cid)
+    if rec is None or rec.tid != actor.tid:
+        raise NotFound("no such campaign", code="CAMPAIGN_NOT_FOUND")
+    return rec
+
+
+def create(
+    actor: Principal, body: dict[str, Any], now: datetime, idempotency_key: str | None = None
+) -> dict[str, Any]:
+    spec = _validated(body)
+
+    def make() -> dict[str, Any]:
+        stamp = iso(now)
+        rec = CampaignRecord(
+            cid=new_id("cmp"),
+            tid=actor.tid,
+            mode=spec.mode,  # type: ignore[attr-defined]
+            status=domain.Status.DRAFT.value,
+            spec=domain.spec_to_document(spec),
+            version=1,
+            created_at=stamp,
+            updated_at=stamp,
+            created_by=actor.email,
+        )
+        store.insert(rec)
+        return view(rec, now)
+
+    return run_once(f"campaign.create:{actor.tid}", idempotency_key, body, make)
+
+
+def get(actor: Principal, cid: str, now: datetime) -> dict[str, Any]:
+    return view(_owned(actor, cid), now)
+
+
+def list_page(actor: Principal, now: datetime, *, limit: int, cursor: str | None, status: str | None) -> dict[str, Any]:
+    if not 1 <= limit <= MAX_PAGE:
+        raise ValidationFailed(
+            f"limit must be between 1 and {MAX_PAGE}",
+            details={"errors": [{"field": "limit", "type": "range", "message": f"1..{MAX_PAGE}"}]},
+        )
+    if status is not None and status not in {s.value for s in domain.Status}:
+        raise ValidationFailed(
+            "status must be one of draft, active, paused, ended",
+            details={"errors": [{"field": "status", "type": "enum", "message": "draft|active|paused|ended"}]},
+        )
+    page = store.list_for_tenant(actor.tid, limit=limit, cursor=cursor, status=status)
+    return {"items": [view(rec, now) for rec in page.items], "next_cursor": page.cursor}
+
+
+def patch(actor: Principal, cid: str, changes: dict[str, Any], now: datetime) -> dict[str, Any]:
+    rec = _owned(actor, cid)
+    domain.ensure_editable(domain.Status(rec.status))
+    if "mode" in changes and changes["mode"] != rec.mode:
+        raise ValidationFailed(
+            "a campaign's mode cannot change; create a new campaign instead", code="MODE_IMMUTABLE"
+        )
+    spec = _validated(domain.merge_patch(rec.spec, changes))
+    expected = rec.version
+    rec.spec = domain.spec_to_document(spec)
+    rec.version += 1
+    rec.updated_at = iso(now)
+    store.replace(rec, expected)
+    return view(rec, now)
+
+
+def delete(actor: Principal, cid: str) -> None:
+    rec = _owned(actor, cid)
+    domain.ensure_deletable(domain.Status(rec.status))
+    store.delete(rec)
+
+
+def transition(actor: Principal, cid: str, action: domain.Action, now: datetime) -> dict[str, Any]:
+    rec = _owned(actor, cid)
+    target = domain.next_status(domain.Status(rec.status), action)
+    if target is domain.Status.ACTIVE:
+        domain.ensure_publishable(parse_iso(rec.spec["ends_at"]), now)
+        rec.published_at = rec.published_at or iso(now)
+    if target is domain.Status.ENDED:
+        rec.ended_at = iso(now)
+    expected = rec.version
+    rec.status = target.value
+    rec.version += 1
+    rec.updated_at = iso(now)
+    store.replace(rec, expected)
+    return view(rec, now)
+
+
+def public_view(cid: str, now: datetime) -> dict[str, Any]:
+    """What a landing page may show: never drafts, never internal fields."""
+    rec = store.get(cid)
+    if rec is None or rec.status == domain.Status.DRAFT.value:
+        raise NotFound("no such campaign", code="CAMPAIGN_NOT_FOUND")
+    spec = rec.spec
+    starts, ends = parse_iso(spec["starts_at"]), parse_iso(spec["ends_at"])
+    rules = dict(spec["rules"])
+    result: dict[str, Any] = {
+        "campaign_id": rec.cid,
+        "mode": rec.mode,
+        "title": spec["title"],
+        "description": spec.get("description", ""),
+        "share": spec.get("share", {}),
+        "rule_text": spec.get("rule_text", ""),
+        "starts_at": spec["starts_at"],
+        "ends_at": spec["ends_at"],
+        "timezone": spec.get("timezone"),
+        "status": rec.status,
+        "phase": domain.phase(domain.Status(rec.status), starts, ends, now),
+        "rules": rules,
+    }
+    if rec.mode == domain.Mode.GROUP_BUY.value:
+        # Auto-fill with virtual members must be disclosed to participants, never hidden.
+        result["auto_fill_disclosure"] = (
+            "Unfilled groups may be completed with system members at the deadline."
+            if rules.get("auto_fill")
+            else None
+        )
+    return result
+
+
+CLOSE_LOOKBACK_DAYS = 7
+
+
+def close_ended(now: datetime) -> list[str]:
+    """End every live campaign whose end time has passed.
+
+    Found by key, not by scan: live campaigns sit in a bucket per end day, and the closer reads
+    the last CLOSE_LOOKBACK_DAYS buckets, so a scheduler outage shorter than that loses nothing.
+    """
+    closed: list[str] = []
+    until = iso(now)
+    for back in range(CLOSE_LOOKBACK_DAYS, -1, -1):
+        day = (now - timedelta(days=back)).strftime("%Y-%m-%d")
+        for rec in store.ending_by(day, until):
+            expected = rec.version
+            rec.status = domain.Status.ENDED.value
+            rec.ended_at = until
+            rec.version += 1
+            rec.updated_at = until
+            try:
+                store.replace(rec, expected)
+            except Conflict:
+                continue  # edited meanwhile; the next run sees the fresh version
+            closed.append(rec.cid)
+    return closed

@@ -1,0 +1,122 @@
+"""Connections: binds the models to the configured table and hands out boto3 clients."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+from pynamodb.exceptions import PynamoDBConnectionError, PynamoDBException
+
+from chalicelib.config import Settings, get_settings
+from chalicelib.errors import Unavailable
+from chalicelib.store import models, table_spec
+
+
+
+@lru_cache(maxsize=1)
+def ensure_bound() -> Settings:
+    """Bind the PynamoDB models once per process (first data access, never at import)."""
+    settings = get_settings()
+    models.bind(settings.table_name, region=settings.region, endpoint=settings.dynamodb_endpoint)
+    return settings
+
+
+def client_kwargs(settings: Settings) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {
+        "region_name": settings.region,
+        "config": Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=3, read_timeout=10),
+    }
+    if settings.dynamodb_endpoint:
+        kwargs.update(
+            endpoint_url=settings.dynamodb_endpoint, aws_access_key_id="local", aws_secret_access_key="local"
+        )
+    return kwargs
+
+
+@lru_cache(maxsize=1)
+def dynamodb_client() -> Any:
+    return boto3.client("dynamodb", **client_kwargs(get_settings()))
+
+
+@lru_cache(maxsize=1)
+def streams_client() -> Any:
+    return boto3.client("dynamodbstreams", **client_kwargs(get_settings()))
+
+
+def reset() -> None:
+    """Forget cached bindings and clients (tests that switch tables)."""
+    ensure_bound.cache_clear()
+    dynamodb_client.cache_clear()
+    streams_client.cache_clear()
+
+
+@contextmanager
+def unavailable_on_failure(what: str) -> Iterator[None]:
+    """Storage that cannot be reached becomes a 503 domain error, not a stack trace."""
+    try:
+        yield
+    except (PynamoDBConnectionError, BotoCoreError) as exc:
+        raise Unavailable(f"storage is unavailable ({what}); retry shortly", code="STORAGE_UNAVAILABLE") from exc
+
+
+def ensure_table(client: Any, table_name: str, *, wait_seconds: float = 30.0) -> bool:
+    """Create the table from the spec if it is absent; returns True if it was created."""
+    created = False
+    try:
+        client.describe_table(TableName=table_name)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ResourceNotFoundException":
+            raise
+        try:
+            client.create_table(**table_spec.create_table_request(table_name))
+            created = True
+        except ClientError as create_exc:
+            if create_exc.response["Error"]["Code"] != "ResourceInUseException":
+                raise
+    _wait_active(client, table_name, wait_seconds)
+    if created:
+        client.update_time_to_live(
+            TableName=table_name,
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": table_spec.TTL_ATTRIBUTE},
+        )
+    return created
+
+
+def _wait_active(client: Any, table_name: str, wait_seconds: float) -> None:
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        status = client.describe_table(TableName=table_name)["Table"]["TableStatus"]
+        if status == "ACTIVE":
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"table {table_name} is still {status}")
+        time.sleep(0.2)
+
+
+def stream_arn(client: Any, table_name: str) -> str:
+    return str(client.describe_table(TableName=table_name)["Table"]["LatestStreamArn"])
+
+
+def is_condition_failure(exc: PynamoDBException) -> bool:
+    cause = getattr(exc, "cause_response_code", None)
+    return cause in ("ConditionalCheckFailedException", "TransactionCanceledException")
+
+
+
+
+def table_ready() -> None:
+    """One cheap read on the table; raises Unavailable if it cannot be reached."""
+    settings = ensure_bound()
+    with unavailable_on_failure("health"):
+        try:
+            dynamodb_client().get_item(
+                TableName=settings.table_name, Key={table_spec.PK: {"S": "HEALTH"}, table_spec.SK: {"S": "HEALTH"}}
+            )
+        except ClientError as exc:
+            raise Unavailable(f"table {settings.table_name} is not ready", code="STORAGE_UNAVAILABLE") from exc

@@ -1,0 +1,51 @@
+"""Every partition and sort key of the single table is built here, and only here."""
+
+from __future__ import annotations
+
+META = "META"
+
+
+def tenant_pk(tid: str) -> str:
+    return f"T#{tid}"
+
+
+def operator_sk(email: str) -> str:
+    return f"OP#{email}"
+
+
+def operator_prefix() -> str:
+    return "OP#"
+
+
+def login_pk(email: str) -> str:
+    """Email -> tenant lookup, so an operator logs in with email and password alone."""
+    return f"LOGIN#{email}"
+
+
+def campaign_pk(cid: str) -> str:
+    return f"C#{cid}"
+
+
+def tenant_campaigns_gsi1pk(tid: str) -> str:
+    return f"T#{tid}#C"
+
+
+def campaign_gsi1sk(created_at: str, cid: str) -> str:
+    return f"{created_at}#{cid}"
+
+
+def campaign_ends_gsi2pk(day: str) -> str:
+    """Bucket of live campaigns that end on `day` (YYYY-MM-DD, UTC)."""
+    return f"ENDS#{day}"
+
+
+def campaign_ends_gsi2sk(ends_at: str, cid: str) -> str:
+    return f"{ends_at}#{cid}"
+
+
+def idempotency_pk(scope: str) -> str:
+    return f"IDEM#{scope}"
+
+
+def system_pk(name: str) -> str:
+    return f"SYS#{name}"

@@ -1,0 +1,143 @@
+"""PynamoDB models over the single table (see table_spec.py for its shape)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    DiscriminatorAttribute,
+    MapAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from chalicelib.store import table_spec
+
+
+class GSI1(GlobalSecondaryIndex["Item"]):
+    class Meta:
+        index_name = "GSI1"
+        projection = AllProjection()
+
+    GSI1PK = UnicodeAttribute(hash_key=True)
+    GSI1SK = UnicodeAttribute(range_key=True)
+
+
+class GSI2(GlobalSecondaryIndex["Item"]):
+    class Meta:
+        index_name = "GSI2"
+        projection = AllProjection()
+
+    GSI2PK = UnicodeAttribute(hash_key=True)
+    GSI2SK = UnicodeAttribute(range_key=True)
+
+
+class Item(Model):
+    """Base of every entity: the table's keys and the entity discriminator.
+
+    The table name and endpoint are bound at run time by `bind()`, never at import.
+    """
+
+    class Meta:
+        table_name = "fission"
+        region = "us-east-1"
+        host: str | None = None
+        aws_access_key_id: str | None = None
+        aws_secret_access_key: str | None = None
+        max_retry_attempts = 3
+
+    PK = UnicodeAttribute(hash_key=True)
+    SK = UnicodeAttribute(range_key=True)
+    entity = DiscriminatorAttribute(attr_name="entity")
+    GSI1PK = UnicodeAttribute(null=True)
+    GSI1SK = UnicodeAttribute(null=True)
+    GSI2PK = UnicodeAttribute(null=True)
+    GSI2SK = UnicodeAttribute(null=True)
+    expires_at = NumberAttribute(null=True, attr_name=table_spec.TTL_ATTRIBUTE)
+
+    gsi1 = GSI1()
+    gsi2 = GSI2()
+
+
+class TenantItem(Item, discriminator="tenant"):
+    tid = UnicodeAttribute()
+    name = UnicodeAttribute()
+    timezone = UnicodeAttribute(default="Asia/Shanghai")
+    created_at = UnicodeAttribute()
+
+
+class LoginItem(Item, discriminator="login"):
+    """Email -> tenant pointer; created in the same transaction as the operator."""
+
+    email = UnicodeAttribute()
+    tid = UnicodeAttribute()
+
+
+class OperatorItem(Item, discriminator="operator"):
+    tid = UnicodeAttribute()
+    email = UnicodeAttribute()
+    role = UnicodeAttribute()
+    password_hash = UnicodeAttribute()
+    # PII: ciphertext plus a keyed hash for lookup; never plaintext.
+    name_enc = UnicodeAttribute(null=True)
+    phone_enc = UnicodeAttribute(null=True)
+    phone_hash = UnicodeAttribute(null=True)
+    disabled = BooleanAttribute(default=False)
+    # Bumped on password change, role change or removal: older tokens stop working.
+    token_version = NumberAttribute(default=1)
+    # Optimistic lock for concurrent edits.
+    version = NumberAttribute(default=1)
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+
+
+class CampaignItem(Item, discriminator="campaign"):
+    cid = UnicodeAttribute()
+    tid = UnicodeAttribute()
+    mode = UnicodeAttribute()
+    status = UnicodeAttribute()
+    spec = MapAttribute[str, Any]()
+    version = NumberAttribute()
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+    published_at = UnicodeAttribute(null=True)
+    ended_at = UnicodeAttribute(null=True)
+    created_by = UnicodeAttribute()
+
+
+class SecretItem(Item, discriminator="secret"):
+    """A data key wrapped by KMS (cloud stages only)."""
+
+    name = UnicodeAttribute()
+    ciphertext = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+
+
+class IdempotencyItem(Item, discriminator="idempotency"):
+    status = UnicodeAttribute()
+    payload_hash = UnicodeAttribute()
+    response = MapAttribute[str, Any](null=True)
+    status_code = NumberAttribute(null=True)
+    created_at = UnicodeAttribute()
+
+
+ALL_MODELS: tuple[type[Item], ...] = (Item, TenantItem, LoginItem, OperatorItem, CampaignItem, SecretItem, IdempotencyItem)
+
+
+def bind(table_name: str, *, region: str, endpoint: str | None) -> None:
+    """Point every model at the table; forget cached connections."""
+    Item.Meta.table_name = table_name
+    Item.Meta.region = region
+    Item.Meta.host = endpoint
+    if endpoint:
+        # DynamoDB Local accepts any credentials; give it some so none are looked up.
+        Item.Meta.aws_access_key_id = "local"
+        Item.Meta.aws_secret_access_key = "local"
+    else:
+        Item.Meta.aws_access_key_id = None
+        Item.Meta.aws_secret_access_key = None
+    for model in ALL_MODELS:
+        model._connection = None

@@ -1,0 +1,1 @@
+"""Deployment of Fission to AWS with CDK (never imported by the app)."""

@@ -1,0 +1,267 @@
+"""The Fission stack: the table, the KMS key, the Chalice app and the wiring Chalice does not do itself."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import Acknowledgment, CfnOutput, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sqs as sqs
+from chalice.cdk import Chalice
+from constructs import Construct
+
+from chalicelib.store import table_spec
+
+STAGES = ("dev", "prod")
+
+# Logical ids in the SAM template `chalice package` writes (CamelCase of the Python names).
+API_FUNCTION = "APIHandler"
+STREAM_FUNCTION = "StreamHandler"
+REST_API = "RestAPI"
+# Chalice gives every function one shared role unless a function is configured otherwise.
+DEFAULT_ROLE = "DefaultRole"
+
+# Alias the API handler is invoked through when provisioned concurrency is on: unqualified
+# invocations never use provisioned instances.
+LIVE_ALIAS = "live"
+
+# The stream mapping; docs/deploy.md explains each number.
+STREAM_BATCH_SIZE = 100
+STREAM_BATCHING_WINDOW_SECONDS = 1
+STREAM_MAX_RETRIES = 10
+STREAM_PARALLELIZATION_FACTOR = 2
+
+
+def error_body_template(code: str, message_expression: str) -> str:
+    """The app's error shape as a gateway response template; `message_expression` is spliced in unquoted."""
+    slot = "__message__"
+    body = json.dumps({"error": {"code": code, "message": slot, "details": {}}})
+    return body.replace(json.dumps(slot), message_expression)
+
+
+class FissionStack(Stack):
+    """One stage of Fission.
+
+    The stack's construct id must be the Chalice stage: the Chalice construct takes its stage
+    name from its scope, and that name selects the stage block in `.chalice/config.json`.
+    `chalice package` runs while this is constructed and writes to `./chalice.out`.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        stage: str,
+        *,
+        source_dir: Path,
+        cors_allow_origin: str = "*",
+        public_base_url: str | None = None,
+        warm_writes_per_second: int | None = None,
+        warm_reads_per_second: int | None = None,
+        api_provisioned_concurrency: int = 0,
+        **kwargs: Any,
+    ) -> None:
+        if stage not in STAGES:
+            raise ValueError(f"stage must be one of {STAGES}, not {stage!r}")
+        if "'" in cors_allow_origin:
+            raise ValueError("cors_allow_origin cannot contain a quote")
+        kwargs.setdefault("stack_name", f"fission-{stage}")
+        kwargs.setdefault("description", f"Fission referral-growth engine ({stage})")
+        super().__init__(scope, stage, **kwargs)
+        if self.node.path != stage:
+            # Nested under another construct the path (hence the Chalice stage) would differ and
+            # the stage's settings in .chalice/config.json would silently not apply.
+            raise ValueError(f"FissionStack must be a direct child of the App, not at {self.node.path!r}")
+        self.stage = stage
+        is_prod = stage == "prod"
+        # Prod data outlives the stack; a dev stack is disposable.
+        removal = RemovalPolicy.RETAIN if is_prod else RemovalPolicy.DESTROY
+
+        self.table = self._table(removal, is_prod, warm_reads_per_second, warm_writes_per_second)
+        self.key = kms.Key(
+            self,
+            "DataKey",
+            description=f"Fission {stage}: wraps the PII and token-signing data keys stored in the table",
+            enable_key_rotation=True,
+            alias=f"alias/fission-{stage}",
+            removal_policy=removal,
+            pending_window=Duration.days(30 if is_prod else 7),
+        )
+
+        environment = {
+            "FISSION_STAGE": stage,
+            "FISSION_TABLE_NAME": self.table.table_name,
+            "FISSION_REGION": self.region,
+            "FISSION_KMS_KEY_ID": self.key.key_arn,
+            "FISSION_CORS_ALLOW_ORIGIN": cors_allow_origin,
+        }
+        if public_base_url:
+            environment["FISSION_PUBLIC_BASE_URL"] = public_base_url
+        # Merged by Chalice over the global and stage blocks of .chalice/config.json, for every function.
+        self.chalice = Chalice(
+            self,
+            "Api",
+            source_dir=str(source_dir),
+            stage_config={"environment_variables": environment},
+        )
+
+        role = self.chalice.get_role(DEFAULT_ROLE)
+        self.table.grant_read_write_data(role)
+        self.key.grant_encrypt_decrypt(role)
+
+        self.stream_failures = sqs.Queue(
+            self,
+            "StreamFailures",
+            # As long as SQS allows: after the records have left the stream, this still says what was lost.
+            retention_period=Duration.days(14),
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+        )
+        self.stream_mapping = self._stream_mapping(role)
+        self._stream_failure_alarm()
+        self._gateway_responses(cors_allow_origin)
+        if api_provisioned_concurrency > 0:
+            self._provisioned_concurrency(api_provisioned_concurrency)
+
+        CfnOutput(self, "TableName", value=self.table.table_name)
+        CfnOutput(self, "KmsKeyArn", value=self.key.key_arn)
+        CfnOutput(self, "StreamFailureQueueUrl", value=self.stream_failures.queue_url)
+
+    def _table(
+        self, removal: RemovalPolicy, is_prod: bool, warm_reads: int | None, warm_writes: int | None
+    ) -> dynamodb.Table:
+        warm = None
+        if warm_reads or warm_writes:
+            # Pre-warmed partitions for an announced sale: on-demand alone serves twice the
+            # previous peak at once and throttles a cold launch. Indexes too, because a cold
+            # index throttles the table writes that feed it.
+            warm = dynamodb.WarmThroughput(read_units_per_second=warm_reads, write_units_per_second=warm_writes)
+        table = dynamodb.Table(
+            self,
+            "Table",
+            partition_key=dynamodb.Attribute(name=table_spec.PK, type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name=table_spec.SK, type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            stream=dynamodb.StreamViewType[table_spec.STREAM_VIEW_TYPE],
+            time_to_live_attribute=table_spec.TTL_ATTRIBUTE,
+            removal_policy=removal,
+            deletion_protection=is_prod,
+            warm_throughput=warm,
+        )
+        for gsi in table_spec.GSIS:
+            table.add_global_secondary_index(
+                index_name=gsi.name,
+                partition_key=dynamodb.Attribute(name=gsi.partition_key, type=dynamodb.AttributeType.STRING),
+                sort_key=dynamodb.Attribute(name=gsi.sort_key, type=dynamodb.AttributeType.STRING),
+                projection_type=dynamodb.ProjectionType.ALL,
+                warm_throughput=warm,
+            )
+        return table
+
+    def _stream_mapping(self, role: Any) -> lambda_.CfnEventSourceMapping:
+        # Chalice packages the function but cannot subscribe it to a stream created outside it.
+        self.table.grant_stream_read(role)
+        self.stream_failures.grant_send_messages(role)
+        function = self.chalice.get_function(STREAM_FUNCTION)
+        mapping = lambda_.CfnEventSourceMapping(
+            self,
+            "StreamMapping",
+            function_name=function.function_arn,
+            event_source_arn=self.table.table_stream_arn,
+            starting_position="TRIM_HORIZON",
+            batch_size=STREAM_BATCH_SIZE,
+            maximum_batching_window_in_seconds=STREAM_BATCHING_WINDOW_SECONDS,
+            bisect_batch_on_function_error=True,
+            maximum_retry_attempts=STREAM_MAX_RETRIES,
+            parallelization_factor=STREAM_PARALLELIZATION_FACTOR,
+            function_response_types=["ReportBatchItemFailures"],
+            destination_config=lambda_.CfnEventSourceMapping.DestinationConfigProperty(
+                on_failure=lambda_.CfnEventSourceMapping.OnFailureProperty(destination=self.stream_failures.queue_arn)
+            ),
+        )
+        # Lambda checks the role can read the stream and send to the queue when the mapping is
+        # created, so the policies those grants add must exist first.
+        mapping.node.add_dependency(role)
+        return mapping
+
+    def _stream_failure_alarm(self) -> None:
+        # A batch in the queue was given up on: its records leave the stream 24 h after written.
+        cloudwatch.Alarm(
+            self,
+            "StreamFailuresAlarm",
+            alarm_description="Stream batches were given up on; replay them before the stream's 24 h retention ends",
+            metric=self.stream_failures.metric_approximate_number_of_messages_visible(period=Duration.minutes(1)),
+            threshold=0,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+
+    def _gateway_responses(self, cors_allow_origin: str) -> None:
+        """Errors API Gateway answers itself (no route, throttled, timeouts) in the app's error shape.
+
+        They go into the API definition rather than `AWS::ApiGateway::GatewayResponse` resources:
+        SAM re-imports the definition on every deployment, which drops responses defined beside it,
+        and a change to a separate resource would not trigger a new deployment.
+        """
+        headers = {
+            "gatewayresponse.header.Access-Control-Allow-Origin": f"'{cors_allow_origin}'",
+            # The same id the app's middleware returns, so a client can quote it either way.
+            "gatewayresponse.header.X-Request-Id": "context.requestId",
+        }
+        message = "$context.error.messageString"
+        responses = {
+            # API Gateway's answer to an unknown path (or method) when no authoriser is involved.
+            "MISSING_AUTHENTICATION_TOKEN": ("404", error_body_template("ROUTE_NOT_FOUND", '"no such route"')),
+            "THROTTLED": ("429", error_body_template("RATE_LIMITED", message)),
+            "DEFAULT_4XX": (None, error_body_template("BAD_REQUEST", message)),
+            "DEFAULT_5XX": (None, error_body_template("INTERNAL_ERROR", message)),
+        }
+        definition: dict[str, Any] = {}
+        for response_type, (status, template) in responses.items():
+            entry: dict[str, Any] = {
+                "responseParameters": headers,
+                "responseTemplates": {"application/json": template},
+            }
+            if status is not None:
+                entry["statusCode"] = status
+            definition[response_type] = entry
+        api = self.chalice.get_resource(REST_API)
+        api.add_property_override("DefinitionBody.x-amazon-apigateway-gateway-responses", definition)
+
+    def _provisioned_concurrency(self, executions: int) -> None:
+        """Keep `executions` API handler instances initialised; for the hours around a sale."""
+        function = self.chalice.get_resource(API_FUNCTION)
+        function.add_property_override("AutoPublishAlias", LIVE_ALIAS)
+        function.add_property_override("ProvisionedConcurrencyConfig", {"ProvisionedConcurrentExecutions": executions})
+        # API Gateway must invoke the alias, and may only invoke what the permission names.
+        api = self.chalice.get_resource(REST_API)
+        unqualified = "${" + API_FUNCTION + ".Arn}"
+        qualified = "${" + API_FUNCTION + ".Alias}"
+        body = self.resolve(api.definition_body)
+        api.add_property_override("DefinitionBody.paths", _replace_in_strings(body["paths"], unqualified, qualified))
+        permission = self.chalice.get_resource(f"{API_FUNCTION}InvokePermission")
+        permission.add_property_override("FunctionName", {"Ref": f"{API_FUNCTION}.Alias"})
+        # `Function.Alias` is SAM syntax resolved by the transform; CDK's validation and cfn-lint
+        # look at the template before it, so each is told to skip that one check here.
+        Validations.of(permission).acknowledge(
+            Acknowledgment(id="CloudFormation-Validate::F1020", reason="SAM resolves Function.Alias references")
+        )
+        api.add_metadata("cfn-lint", {"config": {"ignore_checks": ["E1019"]}})
+
+
+def _replace_in_strings(value: Any, old: str, new: str) -> Any:
+    if isinstance(value, str):
+        return value.replace(old, new)
+    if isinstance(value, dict):
+        return {k: _replace_in_strings(v, old, new) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_replace_in_strings(v, old, new) for v in value]
+    return value

@@ -1,0 +1,1 @@
+"""The local runtime: DynamoDB Local, the API server, the stream pump and the scheduler."""

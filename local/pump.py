@@ -1,0 +1,279 @@
+"""The stream pump: what Lambda's event-source mapping does in the cloud, for DynamoDB Local.
+
+It reads the table's stream through the DynamoDB Streams API, batches records per shard
+(batch size and batching window), invokes the stream handler with Lambda-shaped events and
+honours `ReportBatchItemFailures`: the checkpoint moves to just before the first failed record
+and delivery resumes from there, so a failed record is retried and no later record is lost.
+A record that still fails after `max_attempts` goes to a dead-letter folder (the cloud's
+on-failure destination) rather than blocking its shard forever. Checkpoints are persisted, so
+a restart neither loses records nor replays what was already processed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("fission.pump")
+
+StreamHandler = Callable[[dict[str, Any], Any], Any]
+
+
+class CheckpointStore:
+    """Per stream and shard: the last sequence number fully processed, and whether the shard is done.
+
+    With a `path` it is a JSON file written atomically after every batch; without, in memory.
+    """
+
+    def __init__(self, path: Path | None = None) -> None:
+        self._path = path
+        self._lock = threading.Lock()
+        self._data: dict[str, dict[str, dict[str, Any]]] = {}
+        if path is not None and path.exists():
+            self._data = json.loads(path.read_text())
+
+    def get(self, stream_arn: str, shard_id: str) -> dict[str, Any]:
+        with self._lock:
+            return dict(self._data.get(stream_arn, {}).get(shard_id, {}))
+
+    def set(self, stream_arn: str, shard_id: str, **values: Any) -> None:
+        with self._lock:
+            self._data.setdefault(stream_arn, {}).setdefault(shard_id, {}).update(values)
+            if self._path is not None:
+                self._path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = self._path.with_suffix(".tmp")
+                tmp.write_text(json.dumps(self._data, indent=1, sort_keys=True))
+                os.replace(tmp, self._path)
+
+
+class DeadLetters:
+    """Records given up on, one JSON file each: the local twin of the SQS on-failure destination."""
+
+    def __init__(self, folder: Path | None) -> None:
+        self.folder = folder
+        self.records: list[dict[str, Any]] = []
+
+    def put(self, record: dict[str, Any], attempts: int, error: str) -> None:
+        entry = {"record": record, "attempts": attempts, "error": error, "at": time.time()}
+        self.records.append(entry)
+        if self.folder is not None:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            name = f"{record['eventSourceARN'].rsplit('/', 1)[-1]}-{record['dynamodb']['SequenceNumber']}.json"
+            (self.folder / name.replace(":", "_")).write_text(json.dumps(entry, indent=1, default=str))
+
+
+@dataclass
+class _Shard:
+    shard_id: str
+    parent_id: str | None
+    iterator: str | None = None
+    pending: list[dict[str, Any]] = field(default_factory=list)  # fetched or redelivered, not yet done
+    closed: bool = False  # the stream said there is nothing more in this shard
+    done: bool = False  # closed and every record processed
+    attempts: int = 0  # consecutive failed deliveries of pending[0]
+    retry_at: float = 0.0
+
+
+def lambda_record(raw: dict[str, Any], stream_arn: str) -> dict[str, Any]:
+    """A Streams API record as Lambda delivers it (epoch seconds, the source ARN)."""
+    record = json.loads(json.dumps(raw, default=_json_default))
+    record["eventSourceARN"] = stream_arn
+    return record
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return int(value.timestamp())
+    raise TypeError(f"cannot serialise {type(value)}")
+
+
+class StreamPump:
+    def __init__(
+        self,
+        streams_client: Any,
+        stream_arn: str,
+        handler: StreamHandler,
+        *,
+        checkpoints: CheckpointStore | None = None,
+        dead_letters: DeadLetters | None = None,
+        batch_size: int = 100,
+        batching_window: float = 0.0,
+        max_attempts: int = 10,
+        backoff_base: float = 0.2,
+        backoff_cap: float = 5.0,
+        context_factory: Callable[[], Any] = lambda: None,
+    ) -> None:
+        if not 1 <= batch_size <= 1000:
+            raise ValueError("batch_size must be between 1 and 1000")
+        self.client = streams_client
+        self.stream_arn = stream_arn
+        self.handler = handler
+        self.checkpoints = checkpoints or CheckpointStore()
+        self.dead_letters = dead_letters or DeadLetters(None)
+        self.batch_size = batch_size
+        self.batching_window = batching_window
+        self.max_attempts = max_attempts
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.context_factory = context_factory
+        self._shards: dict[str, _Shard] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.last_poll = 0.0
+        self.delivered = 0
+        self.invocations = 0
+
+    # --- shards and iterators ------------------------------------------------------------
+
+    def _refresh_shards(self) -> None:
+        start: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {"StreamArn": self.stream_arn}
+            if start:
+                kwargs["ExclusiveStartShardId"] = start
+            description = self.client.describe_stream(**kwargs)["StreamDescription"]
+            for shard in description["Shards"]:
+                sid = shard["ShardId"]
+                if sid not in self._shards:
+                    saved = self.checkpoints.get(self.stream_arn, sid)
+                    self._shards[sid] = _Shard(sid, shard.get("ParentShardId"), done=bool(saved.get("done")))
+            start = description.get("LastEvaluatedShardId")
+            if not start:
+                return
+
+    def _ready(self, shard: _Shard) -> bool:
+        """Children wait for their parent, as Lambda does, so a key's changes stay in order."""
+        parent = self._shards.get(shard.parent_id) if shard.parent_id else None
+        return not shard.done and (parent is None or parent.done)
+
+    def _iterator(self, shard: _Shard) -> str | None:
+        if shard.iterator is None and not shard.closed:
+            saved = self.checkpoints.get(self.stream_arn, shard.shard_id)
+            kwargs: dict[str, Any] = {"StreamArn": self.stream_arn, "ShardId": shard.shard_id}
+            if saved.get("sequence"):
+                kwargs.update(ShardIteratorType="AFTER_SEQUENCE_NUMBER", SequenceNumber=saved["sequence"])
+            else:
+                kwargs["ShardIteratorType"] = "TRIM_HORIZON"
+            shard.iterator = self.client.get_shard_iterator(**kwargs)["ShardIterator"]
+        return shard.iterator
+
+    def _fetch(self, shard: _Shard) -> None:
+        """Top up `pending` to a batch, waiting up to the batching window for more records."""
+        deadline = time.monotonic() + self.batching_window
+        while len(shard.pending) < self.batch_size and not shard.closed:
+            iterator = self._iterator(shard)
+            if iterator is None:
+                break
+            response = self.client.get_records(ShardIterator=iterator, Limit=self.batch_size - len(shard.pending))
+            records = response.get("Records", [])
+            shard.pending += [lambda_record(r, self.stream_arn) for r in records]
+            shard.iterator = response.get("NextShardIterator")
+            shard.closed = shard.iterator is None
+            if time.monotonic() >= deadline:
+                break
+            if not records:
+                time.sleep(0.05)
+
+    # --- delivery ------------------------------------------------------------------------
+
+    def _invoke(self, batch: list[dict[str, Any]]) -> tuple[set[str], str]:
+        """Sequence numbers the handler reported as failed (all of them if it raised)."""
+        self.invocations += 1
+        try:
+            response = self.handler({"Records": batch}, self.context_factory())
+        except Exception as exc:  # the whole invocation failed, as a Lambda error would
+            log.exception("stream handler raised; the batch will be retried")
+            return {r["dynamodb"]["SequenceNumber"] for r in batch}, repr(exc)
+        failures = (response or {}).get("batchItemFailures") or []
+        return {str(f["itemIdentifier"]) for f in failures}, "reported as failed by the handler"
+
+    def _deliver(self, shard: _Shard) -> int:
+        batch = shard.pending[: self.batch_size]
+        failed, reason = self._invoke(batch)
+        sequences = [r["dynamodb"]["SequenceNumber"] for r in batch]
+        first_failed = next((i for i, seq in enumerate(sequences) if seq in failed), None)
+        done_upto = len(batch) if first_failed is None else first_failed
+        if done_upto:
+            self.checkpoints.set(self.stream_arn, shard.shard_id, sequence=sequences[done_upto - 1])
+            shard.attempts = 0
+        shard.pending = shard.pending[done_upto:]
+        self.delivered += done_upto
+        if first_failed is not None:
+            shard.attempts += 1
+            if shard.attempts >= self.max_attempts:
+                record = shard.pending.pop(0)
+                log.error("stream record failed %d times; sent to dead letters", shard.attempts)
+                self.dead_letters.put(record, shard.attempts, reason)
+                self.checkpoints.set(self.stream_arn, shard.shard_id, sequence=record["dynamodb"]["SequenceNumber"])
+                shard.attempts = 0
+            else:
+                delay = min(self.backoff_cap, self.backoff_base * 2 ** (shard.attempts - 1))
+                shard.retry_at = time.monotonic() + delay
+        if shard.closed and not shard.pending:
+            shard.done = True
+            self.checkpoints.set(self.stream_arn, shard.shard_id, done=True)
+        return done_upto
+
+    def run_once(self) -> int:
+        """One pass over every ready shard; returns how many records were processed."""
+        self._refresh_shards()
+        processed = 0
+        for shard in list(self._shards.values()):
+            if not self._ready(shard) or time.monotonic() < shard.retry_at:
+                continue
+            self._fetch(shard)
+            if shard.pending:
+                processed += self._deliver(shard)
+            elif shard.closed:
+                shard.done = True
+                self.checkpoints.set(self.stream_arn, shard.shard_id, done=True)
+        self.last_poll = time.monotonic()
+        return processed
+
+    def has_pending(self) -> bool:
+        return any(s.pending for s in self._shards.values())
+
+    def drain(self, timeout: float = 10.0, quiet_passes: int = 2) -> int:
+        """Process until the stream is idle (tests): nothing pending and passes that find nothing."""
+        deadline = time.monotonic() + timeout
+        total, quiet = 0, 0
+        while time.monotonic() < deadline:
+            count = self.run_once()
+            total += count
+            quiet = quiet + 1 if count == 0 and not self.has_pending() else 0
+            if quiet >= quiet_passes:
+                return total
+            if count == 0:
+                time.sleep(0.05)
+        raise TimeoutError(f"stream not drained within {timeout}s ({total} records processed)")
+
+    # --- background thread ---------------------------------------------------------------
+
+    def start(self, poll_interval: float = 0.25) -> None:
+        def loop() -> None:
+            while not self._stop.is_set():
+                try:
+                    if self.run_once() == 0:
+                        self._stop.wait(poll_interval)
+                except Exception:
+                    log.exception("stream pump pass failed; retrying")
+                    self._stop.wait(1.0)
+
+        self._thread = threading.Thread(target=loop, name="stream-pump", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def healthy(self, max_age: float = 10.0) -> bool:
+        return self.last_poll > 0 and time.monotonic() - self.last_poll < max_age

@@ -1,0 +1,176 @@
+"""The scheduler: invokes every `@app.schedule` function at its rate, as EventBridge does in the cloud."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from chalice import Chalice, Cron, Rate
+from chalice.app import ScheduledEventConfig
+
+log = logging.getLogger("fission.scheduler")
+
+_RATE_UNITS = {"minute": 60, "minutes": 60, "hour": 3600, "hours": 3600, "day": 86400, "days": 86400}
+
+
+def rate_seconds(expression: Rate | Cron | str) -> int | None:
+    """Seconds between runs for rate expressions; None for cron ones."""
+    if isinstance(expression, Rate):
+        return int(expression.value) * _RATE_UNITS[str(expression.unit).lower()]
+    if isinstance(expression, str):
+        match = re.fullmatch(r"rate\((\d+)\s+(\w+)\)", expression.strip())
+        if match:
+            return int(match.group(1)) * _RATE_UNITS[match.group(2).lower()]
+    return None
+
+
+def _field_matches(spec: str, value: int) -> bool:
+    if spec in ("*", "?"):
+        return True
+    for part in spec.split(","):
+        step = 1
+        if "/" in part:
+            part, step_text = part.split("/", 1)
+            step = int(step_text)
+        if part in ("*", ""):
+            low, high = 0, 10_000
+        elif "-" in part:
+            low_text, high_text = part.split("-", 1)
+            low, high = int(low_text), int(high_text)
+        else:
+            low = high = int(part)
+            if step != 1:
+                high = 10_000
+        if low <= value <= high and (value - low) % step == 0:
+            return True
+    return False
+
+
+def cron_matches(expression: Cron | str, moment: datetime) -> bool:
+    """EventBridge cron (minutes hours day-of-month month day-of-week year): numbers, *, ?, -, ',', '/'.
+
+    Day names, L, W and # are not supported locally and raise.
+    """
+    if isinstance(expression, Cron):
+        fields = [str(f) for f in (expression.minutes, expression.hours, expression.day_of_month,
+                                   expression.month, expression.day_of_week, expression.year)]
+    else:
+        match = re.fullmatch(r"cron\((.+)\)", expression.strip())
+        if not match:
+            raise ValueError(f"not a schedule expression: {expression!r}")
+        fields = match.group(1).split()
+    if len(fields) != 6 or any(re.search(r"[A-Za-z#]", f) for f in fields):
+        raise ValueError(f"unsupported cron expression for the local scheduler: {fields}")
+    minute, hour, dom, month, dow, year = fields
+    eventbridge_dow = (moment.isoweekday() % 7) + 1  # 1 = Sunday
+    return (
+        _field_matches(minute, moment.minute)
+        and _field_matches(hour, moment.hour)
+        and _field_matches(dom, moment.day)
+        and _field_matches(month, moment.month)
+        and _field_matches(dow, eventbridge_dow)
+        and _field_matches(year, moment.year)
+    )
+
+
+@dataclass
+class Job:
+    name: str
+    expression: Rate | Cron | str
+    handler: Callable[[dict[str, Any], Any], Any]
+    next_run: float = 0.0  # monotonic seconds (rate jobs)
+    last_minute: str = ""  # the cron minute last fired
+    runs: int = 0
+    failures: int = 0
+
+
+def scheduled_event(name: str, moment: datetime, region: str = "local") -> dict[str, Any]:
+    """An EventBridge "Scheduled Event", as Lambda receives it."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "000000000000",
+        "time": moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": region,
+        "resources": [f"arn:aws:events:{region}:000000000000:rule/{name}"],
+        "detail": {},
+    }
+
+
+def _resolve(handler_string: str) -> Callable[[dict[str, Any], Any], Any]:
+    module_name, _, attribute = handler_string.rpartition(".")
+    return getattr(importlib.import_module(module_name), attribute)  # type: ignore[no-any-return]
+
+
+class Scheduler:
+    def __init__(self, app: Chalice, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.clock = clock
+        self.jobs: dict[str, Job] = {}
+        for source in app.event_sources:
+            if isinstance(source, ScheduledEventConfig):
+                self.jobs[source.name] = Job(source.name, source.schedule_expression, _resolve(source.handler_string))
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.last_tick = 0.0
+
+    def invoke(self, name: str) -> Any:
+        """Run one scheduled function now, with a Lambda-shaped event (tests, and each tick)."""
+        job = self.jobs[name]
+        job.runs += 1
+        try:
+            return job.handler(scheduled_event(name, self.clock()), None)
+        except Exception:
+            job.failures += 1
+            raise
+
+    def tick(self) -> list[str]:
+        """Run every job that is due; returns the names that ran. A failing job does not stop the others."""
+        now_mono, now = time.monotonic(), self.clock()
+        ran: list[str] = []
+        for job in self.jobs.values():
+            every = rate_seconds(job.expression)
+            if every is not None:
+                due = now_mono >= job.next_run
+                if due:
+                    job.next_run = now_mono + every
+            else:
+                minute = now.strftime("%Y-%m-%dT%H:%M")
+                due = minute != job.last_minute and cron_matches(job.expression, now)
+                if due:
+                    job.last_minute = minute
+            if due:
+                try:
+                    self.invoke(job.name)
+                except Exception:
+                    log.exception("scheduled function %s failed; it runs again at its next time", job.name)
+                ran.append(job.name)
+        self.last_tick = now_mono
+        return ran
+
+    def start(self, resolution: float = 1.0) -> None:
+        def loop() -> None:
+            while not self._stop.is_set():
+                self.tick()
+                self._stop.wait(resolution)
+
+        self._thread = threading.Thread(target=loop, name="scheduler", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def healthy(self, max_age: float = 10.0) -> bool:
+        return self.last_tick > 0 and time.monotonic() - self.last_tick < max_age
+

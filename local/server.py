@@ -1,0 +1,107 @@
+"""The local API server: Chalice's local gateway for /v1/*, static files from web/ for the rest."""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+import threading
+from functools import partial
+from http.server import ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from chalice import Chalice
+from chalice.config import Config
+from chalice.local import ChaliceRequestHandler, LocalGatewayException
+
+API_PREFIX = "/v1/"
+MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's own ceiling; the app enforces its smaller limit
+_INVOKE = threading.Lock()  # one invocation at a time, like one Lambda container
+
+
+def _error(code: str, message: str) -> bytes:
+    return json.dumps({"error": {"code": code, "message": message, "details": {}}}).encode()
+
+
+class Handler(ChaliceRequestHandler):
+    web_root: Path
+
+    def __init__(self, *args: Any, web_root: Path, **kwargs: Any) -> None:
+        self.web_root = web_root
+        super().__init__(*args, **kwargs)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - signature of the base class
+        pass  # the app logs each request itself, as structured JSON
+
+    def _generic_handle(self) -> None:
+        path = urlsplit(self.path).path
+        if not path.startswith(API_PREFIX):
+            self._static(path)
+            return
+        if int(self.headers.get("content-length") or 0) > MAX_BODY_BYTES:
+            self._send_http_response(413, {"Connection": "close"}, _error("PAYLOAD_TOO_LARGE", "request body too large"))
+            self.close_connection = True
+            return
+        try:
+            with _INVOKE:
+                super()._generic_handle()
+        except Exception:  # never leave the socket without an answer
+            self._send_http_response(500, {}, _error("INTERNAL_ERROR", "the local gateway failed"))
+
+    def _send_error_response(self, error: LocalGatewayException) -> None:
+        # API Gateway answers an unknown route with 403 "Missing Authentication Token";
+        # the deployed API maps that to this same JSON 404 (see infra/).
+        if error.CODE == 403:
+            body = _error("ROUTE_NOT_FOUND", f"no route {self.command} {urlsplit(self.path).path}")
+            self._send_http_response(404, {"Access-Control-Allow-Origin": "*"}, body)
+            return
+        super()._send_error_response(error)
+
+    def _static(self, path: str) -> None:
+        if self.command not in ("GET", "HEAD"):
+            self._send_http_response(405, {"Allow": "GET, HEAD"}, _error("METHOD_NOT_ALLOWED", "static files are read-only"))
+            return
+        root = self.web_root.resolve()
+        target = (root / unquote(path).lstrip("/")).resolve()
+        if target.is_dir():
+            target = target / "index.html"
+        if not target.is_relative_to(root) or not target.is_file():
+            self._send_http_response(404, {}, _error("NOT_FOUND", f"no file {path}"))
+            return
+        content_type = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+        if content_type.startswith("text/") or content_type in ("application/javascript", "application/json"):
+            content_type += "; charset=utf-8"
+        body = target.read_bytes()
+        headers = {"Content-Type": content_type, "Cache-Control": "no-cache"}
+        if self.command == "HEAD":
+            headers["Content-Length"] = str(len(body))
+            self.send_response(200)
+            self._send_headers(headers)
+            return
+        self._send_http_response(200, headers, body)
+
+
+class LocalServer:
+    """The app and web/ on one port, in a background thread."""
+
+    def __init__(self, app: Chalice, host: str, port: int, web_root: Path, stage: str = "local") -> None:
+        config = Config.create(chalice_stage=stage, app_name=app.app_name, chalice_app=app)
+        handler = partial(Handler, app_object=app, config=config, web_root=web_root)
+        self.httpd = ThreadingHTTPServer((host, port), handler)
+        self.httpd.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self.httpd.server_address[1])
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.httpd.serve_forever, name="api-server", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread is not None:  # shutdown() waits for serve_forever, so only when it runs
+            self.httpd.shutdown()
+            self._thread.join(timeout=10)
+        self.httpd.server_close()

@@ -1,0 +1,269 @@
+"""The synthesised CloudFormation matches the table spec, the PynamoDB models and the stream and API contracts."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk import App
+from aws_cdk.assertions import Template
+
+from chalicelib.store import table_spec
+from chalicelib.store.models import Item
+from infra.cdk_app import build
+from infra.fission_stack import FissionStack
+
+pytestmark = pytest.mark.infra
+
+STREAM_FUNCTION = "StreamHandler"
+REST_API = "RestAPI"
+GATEWAY_RESPONSES = "x-amazon-apigateway-gateway-responses"
+
+
+def _synth(tmp_path_factory: pytest.TempPathFactory, context: dict[str, str]) -> Iterator[Template]:
+    # Runs `chalice package`: seconds with a warm .chalice/deployments cache, longer on a cold one.
+    with pytest.MonkeyPatch.context() as patch:
+        if not (os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")):
+            patch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        work = tmp_path_factory.mktemp("infra")
+        app = App(outdir=str(work / "cdk.out"), context=context)
+        yield Template.from_stack(build(app, work))
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Template]:
+    yield from _synth(tmp_path_factory, {"stage": "dev"})
+
+
+@pytest.fixture(scope="module")
+def sale_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Template]:
+    context = {"stage": "dev", "api_provisioned_concurrency": "25", "warm_writes_per_second": "20000"}
+    yield from _synth(tmp_path_factory, context)
+
+
+def _only(template: Template, resource_type: str) -> tuple[str, dict[str, Any]]:
+    found = template.find_resources(resource_type)
+    assert len(found) == 1, f"expected one {resource_type}, found {sorted(found)}"
+    logical_id, resource = next(iter(found.items()))
+    return logical_id, dict(resource)
+
+
+def _table(template: Template) -> dict[str, Any]:
+    properties: dict[str, Any] = _only(template, "AWS::DynamoDB::Table")[1]["Properties"]
+    return properties
+
+
+def _gateway_responses(template: Template) -> dict[str, Any]:
+    api = template.to_json()["Resources"][REST_API]["Properties"]["DefinitionBody"]
+    responses: dict[str, Any] = api[GATEWAY_RESPONSES]
+    return responses
+
+
+def test_table_is_keyed_by_string_pk_and_sk(template: Template) -> None:
+    table = _table(template)
+
+    assert table["KeySchema"] == [
+        {"AttributeName": table_spec.PK, "KeyType": "HASH"},
+        {"AttributeName": table_spec.SK, "KeyType": "RANGE"},
+    ]
+    types = {d["AttributeName"]: d["AttributeType"] for d in table["AttributeDefinitions"]}
+    assert types == dict.fromkeys(table_spec.key_attributes(), "S")
+
+
+def test_table_has_every_spec_index_with_its_keys_and_all_attributes(template: Template) -> None:
+    indexes = {gsi["IndexName"]: gsi for gsi in _table(template)["GlobalSecondaryIndexes"]}
+
+    assert set(indexes) == {gsi.name for gsi in table_spec.GSIS}
+    for gsi in table_spec.GSIS:
+        assert indexes[gsi.name]["KeySchema"] == [
+            {"AttributeName": gsi.partition_key, "KeyType": "HASH"},
+            {"AttributeName": gsi.sort_key, "KeyType": "RANGE"},
+        ]
+        assert indexes[gsi.name]["Projection"] == {"ProjectionType": "ALL"}
+
+
+def test_table_is_on_demand_streams_both_images_expires_items_and_keeps_backups(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::DynamoDB::Table",
+        {
+            "BillingMode": "PAY_PER_REQUEST",
+            "StreamSpecification": {"StreamViewType": "NEW_AND_OLD_IMAGES"},
+            "TimeToLiveSpecification": {"AttributeName": "expires_at", "Enabled": True},
+            "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+        },
+    )
+
+
+def test_synthesised_table_matches_the_pynamodb_models(template: Template) -> None:
+    table = _table(template)
+    schema = Item._get_schema()
+
+    assert [Item._hash_keyname, Item._range_keyname] == [k["AttributeName"] for k in table["KeySchema"]]
+    assert table["KeySchema"] == schema["key_schema"]
+    assert sorted(table["AttributeDefinitions"], key=lambda d: d["AttributeName"]) == sorted(
+        schema["attribute_definitions"], key=lambda d: d["AttributeName"]
+    )
+    synthesised = {gsi["IndexName"]: gsi for gsi in table["GlobalSecondaryIndexes"]}
+    assert set(synthesised) == {index.Meta.index_name for index in Item._indexes.values()}
+    for index in Item._indexes.values():
+        model = type(index)._get_schema()
+        assert synthesised[index.Meta.index_name]["KeySchema"] == model["key_schema"]
+        assert synthesised[index.Meta.index_name]["Projection"] == model["projection"]
+    assert Item.get_attributes()["expires_at"].attr_name == table["TimeToLiveSpecification"]["AttributeName"]
+
+
+def test_stream_handler_consumes_the_table_stream_with_partial_batch_failures(template: Template) -> None:
+    table_id, _ = _only(template, "AWS::DynamoDB::Table")
+    queue_id, _ = _only(template, "AWS::SQS::Queue")
+
+    template.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping",
+        {
+            "FunctionName": {"Fn::GetAtt": [STREAM_FUNCTION, "Arn"]},
+            "EventSourceArn": {"Fn::GetAtt": [table_id, "StreamArn"]},
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            "BatchSize": 100,
+            "MaximumBatchingWindowInSeconds": 1,
+            "BisectBatchOnFunctionError": True,
+            "MaximumRetryAttempts": 10,
+            "ParallelizationFactor": 2,
+            "StartingPosition": "TRIM_HORIZON",
+            "DestinationConfig": {"OnFailure": {"Destination": {"Fn::GetAtt": [queue_id, "Arn"]}}},
+        },
+    )
+
+
+def _allows(policy: dict[str, Any], action: str, resource: Any) -> bool:
+    for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+        actions = [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
+        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        if statement["Effect"] == "Allow" and action in actions and resource in resources:
+            return True
+    return False
+
+
+def test_stream_mapping_is_created_after_the_role_may_read_the_stream_and_park_failures(template: Template) -> None:
+    table_id, _ = _only(template, "AWS::DynamoDB::Table")
+    queue_id, _ = _only(template, "AWS::SQS::Queue")
+    policy_id, policy = _only(template, "AWS::IAM::Policy")
+    _, mapping = _only(template, "AWS::Lambda::EventSourceMapping")
+    stream = {"Fn::GetAtt": [table_id, "StreamArn"]}
+
+    # Chalice gives all functions one role; the grants attach to it.
+    assert template.to_json()["Resources"][STREAM_FUNCTION]["Properties"]["Role"] == {
+        "Fn::GetAtt": ["DefaultRole", "Arn"]
+    }
+    assert '"DefaultRole"' in json.dumps(policy["Properties"]["Roles"])
+    assert _allows(policy, "dynamodb:DescribeStream", stream)
+    assert _allows(policy, "dynamodb:GetRecords", stream)
+    assert _allows(policy, "dynamodb:GetShardIterator", stream)
+    assert _allows(policy, "sqs:SendMessage", {"Fn::GetAtt": [queue_id, "Arn"]})
+    assert policy_id in mapping["DependsOn"]
+
+
+def test_functions_may_use_the_table_and_the_kms_key(template: Template) -> None:
+    table_id, _ = _only(template, "AWS::DynamoDB::Table")
+    key_id, key = _only(template, "AWS::KMS::Key")
+    _, policy = _only(template, "AWS::IAM::Policy")
+    table = {"Fn::GetAtt": [table_id, "Arn"]}
+    kms_key = {"Fn::GetAtt": [key_id, "Arn"]}
+
+    assert key["Properties"]["EnableKeyRotation"] is True
+    for action in ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"):
+        assert _allows(policy, action, table), action
+    for action in ("kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey*"):
+        assert _allows(policy, action, kms_key), action
+
+
+def test_every_function_is_told_its_stage_table_and_key(template: Template) -> None:
+    table_id, _ = _only(template, "AWS::DynamoDB::Table")
+    key_id, _ = _only(template, "AWS::KMS::Key")
+    functions = template.find_resources("AWS::Serverless::Function")
+
+    assert set(functions) == {"APIHandler", STREAM_FUNCTION, "CloseEndedCampaigns"}
+    for function in functions.values():
+        variables = function["Properties"]["Environment"]["Variables"]
+        assert variables["FISSION_STAGE"] == "dev"
+        assert variables["FISSION_TABLE_NAME"] == {"Ref": table_id}
+        assert variables["FISSION_KMS_KEY_ID"] == {"Fn::GetAtt": [key_id, "Arn"]}
+        assert variables["FISSION_REGION"] == {"Ref": "AWS::Region"}
+
+
+def test_dev_stage_settings_from_chalice_config_apply(template: Template) -> None:
+    stream_handler = template.to_json()["Resources"][STREAM_FUNCTION]["Properties"]
+
+    assert (stream_handler["Timeout"], stream_handler["MemorySize"]) == (60, 1024)
+    assert stream_handler["Handler"] == "chalicelib.events.handlers.stream_handler"
+
+
+def test_unknown_route_answers_404_in_the_app_error_shape(template: Template) -> None:
+    response = _gateway_responses(template)["MISSING_AUTHENTICATION_TOKEN"]
+
+    assert response["statusCode"] == "404"
+    assert json.loads(response["responseTemplates"]["application/json"]) == {
+        "error": {"code": "ROUTE_NOT_FOUND", "message": "no such route", "details": {}}
+    }
+    assert response["responseParameters"]["gatewayresponse.header.Access-Control-Allow-Origin"] == "'*'"
+
+
+@pytest.mark.parametrize(("response_type", "code"), [("DEFAULT_4XX", "BAD_REQUEST"), ("DEFAULT_5XX", "INTERNAL_ERROR")])
+def test_gateway_errors_use_the_app_error_shape_with_cors(template: Template, response_type: str, code: str) -> None:
+    response = _gateway_responses(template)[response_type]
+    # API Gateway substitutes the variable with an already quoted JSON string.
+    body = response["responseTemplates"]["application/json"].replace("$context.error.messageString", '"failed"')
+
+    assert json.loads(body) == {"error": {"code": code, "message": "failed", "details": {}}}
+    assert response["responseParameters"]["gatewayresponse.header.Access-Control-Allow-Origin"] == "'*'"
+
+
+def test_gateway_responses_are_part_of_the_deployed_api_definition(template: Template) -> None:
+    # Standalone GatewayResponse resources are dropped when SAM re-imports the definition.
+    assert template.find_resources("AWS::ApiGateway::GatewayResponse") == {}
+    assert set(_gateway_responses(template)) >= {"MISSING_AUTHENTICATION_TOKEN", "DEFAULT_4XX", "DEFAULT_5XX"}
+
+
+def test_dev_data_goes_with_the_stack(template: Template) -> None:
+    template.has_resource("AWS::DynamoDB::Table", {"DeletionPolicy": "Delete"})
+    template.has_resource("AWS::KMS::Key", {"DeletionPolicy": "Delete"})
+
+
+def test_api_is_invoked_through_the_provisioned_alias_during_a_sale(sale_template: Template) -> None:
+    resources = sale_template.to_json()["Resources"]
+    api_handler = resources["APIHandler"]["Properties"]
+    uris = [
+        operation["x-amazon-apigateway-integration"]["uri"]["Fn::Sub"]
+        for path in resources[REST_API]["Properties"]["DefinitionBody"]["paths"].values()
+        for operation in path.values()
+        if operation.get("x-amazon-apigateway-integration", {}).get("type") == "aws_proxy"
+    ]
+
+    assert api_handler["AutoPublishAlias"] == "live"
+    assert api_handler["ProvisionedConcurrencyConfig"] == {"ProvisionedConcurrentExecutions": 25}
+    assert uris
+    assert all("${APIHandler.Alias}" in uri and "${APIHandler.Arn}" not in uri for uri in uris)
+    assert resources["APIHandlerInvokePermission"]["Properties"]["FunctionName"] == {"Ref": "APIHandler.Alias"}
+
+
+def test_table_and_indexes_are_prewarmed_for_a_sale(sale_template: Template) -> None:
+    table = _table(sale_template)
+
+    assert table["WarmThroughput"] == {"WriteUnitsPerSecond": 20000}
+    assert all(gsi["WarmThroughput"] == {"WriteUnitsPerSecond": 20000} for gsi in table["GlobalSecondaryIndexes"])
+
+
+def test_sale_settings_are_off_unless_asked_for(template: Template) -> None:
+    api_handler = template.to_json()["Resources"]["APIHandler"]["Properties"]
+    table = _table(template)
+
+    assert "ProvisionedConcurrencyConfig" not in api_handler
+    assert "AutoPublishAlias" not in api_handler
+    assert "WarmThroughput" not in table
+
+
+def test_stack_refuses_an_unknown_stage(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="stage must be one of"):
+        FissionStack(App(outdir=str(tmp_path)), "staging", source_dir=tmp_path)

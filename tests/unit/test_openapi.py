@@ -1,0 +1,184 @@
+"""docs/openapi.yaml is valid, covers exactly the app's routes, and agrees with the permissions and models."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+import yaml
+from openapi_spec_validator import validate
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "1")
+
+import app  # noqa: E402
+from chalicelib.domain import campaigns, operators  # noqa: E402
+from chalicelib.domain.rbac import ROLE_PERMISSIONS, Permission  # noqa: E402
+
+pytestmark = pytest.mark.unit
+
+DOCUMENT = ROOT / "docs" / "openapi.yaml"
+GENERATOR = ROOT / "scripts" / "gen_openapi_schemas.py"
+HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "trace"}  # OPTIONS is CORS, not the API
+ADMIN_PREFIX = "/v1/admin/"
+LOGIN = ("/v1/admin/login", "POST")
+BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
+
+Route = tuple[str, str]
+
+
+@cache
+def document() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load(DOCUMENT.read_text(encoding="utf-8"))
+    return loaded
+
+
+@cache
+def generator() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("gen_openapi_schemas", GENERATOR)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def app_routes() -> set[Route]:
+    return {(path, method) for path, methods in app.app.routes.items() for method in methods if method != "OPTIONS"}
+
+
+def documented_routes() -> set[Route]:
+    return {
+        (path, method.upper())
+        for path, item in document()["paths"].items()
+        for method in item
+        if method in HTTP_METHODS
+    }
+
+
+def operation(route: Route) -> dict[str, Any]:
+    path, method = route
+    found = document()["paths"].get(path, {}).get(method.lower())
+    if found is None:
+        pytest.fail(f"docs/openapi.yaml does not document {method} {path}")
+    return found  # type: ignore[no-any-return]
+
+
+def view(route: Route) -> Any:
+    path, method = route
+    return app.app.routes[path][method].view_function
+
+
+def roles_holding(permission: Permission) -> list[str]:
+    return [role.value for role, granted in ROLE_PERMISSIONS.items() if permission in granted]
+
+
+def route_id(route: Route) -> str:
+    return f"{route[1]} {route[0]}"
+
+
+ADMIN_ROUTES = sorted(r for r in app_routes() if r[0].startswith(ADMIN_PREFIX) and r != LOGIN)
+OPEN_ROUTES = sorted(r for r in app_routes() if not r[0].startswith(ADMIN_PREFIX) or r == LOGIN)
+ALL_ROUTES = sorted(app_routes())
+
+
+def test_document_is_valid_openapi_3_1() -> None:
+    assert str(document()["openapi"]).startswith("3.1.")
+    validate(document())
+
+
+def test_document_covers_exactly_the_apps_routes() -> None:
+    served, documented = app_routes(), documented_routes()
+    undocumented = sorted(served - documented)
+    unserved = sorted(documented - served)
+    problems = []
+    if undocumented:
+        problems.append("served by the app but missing from docs/openapi.yaml:")
+        problems += [f"  {method} {path}" for path, method in undocumented]
+    if unserved:
+        problems.append("documented in docs/openapi.yaml but not served by the app:")
+        problems += [f"  {method} {path}" for path, method in unserved]
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("route", ADMIN_ROUTES, ids=route_id)
+def test_admin_operations_declare_bearer_auth_and_their_permission(route: Route) -> None:
+    op = operation(route)
+    needed = getattr(view(route), "required_permission", None)
+    assert needed is not None, f"{route_id(route)} declares no permission in the code"
+    assert op.get("security") == BEARER, f"{route_id(route)} must declare bearerAuth security"
+    assert op.get("x-permission") == needed.value, f"{route_id(route)} needs {needed.value} in the code"
+    assert op.get("x-roles") == roles_holding(needed), f"{route_id(route)}: roles holding {needed.value}"
+    assert f"`{needed.value}`" in op.get("description", ""), "the description names the permission"
+    assert {"401", "403"} <= set(op["responses"])
+
+
+@pytest.mark.parametrize("route", OPEN_ROUTES, ids=route_id)
+def test_public_operations_and_login_need_no_token(route: Route) -> None:
+    op = operation(route)
+    assert op.get("security") == [], f"{route_id(route)} must declare `security: []`"
+    assert "x-permission" not in op
+    assert getattr(view(route), "required_permission", None) is None
+    if route[0].startswith(ADMIN_PREFIX):
+        assert getattr(view(route), "anonymous", False), "an admin route without a token must be anonymous"
+
+
+@pytest.mark.parametrize("route", ALL_ROUTES, ids=route_id)
+def test_operation_ids_name_the_view_functions(route: Route) -> None:
+    assert operation(route).get("operationId") == view(route).__name__
+
+
+@pytest.mark.parametrize("route", ALL_ROUTES, ids=route_id)
+def test_operations_document_their_error_statuses(route: Route) -> None:
+    op = operation(route)
+    statuses = set(op["responses"])
+    assert any(s.startswith("2") for s in statuses), f"{route_id(route)} documents no success status"
+    if "requestBody" in op:
+        missing = {"400", "413", "415", "422"} - statuses
+        assert not missing, f"{route_id(route)} takes a body but does not document {sorted(missing)}"
+    if "{" in route[0]:
+        assert "404" in statuses, f"{route_id(route)} addresses a resource but does not document 404"
+
+
+def test_generated_schemas_match_the_models() -> None:
+    fresh = generator().generate()
+    committed = document()["components"]["schemas"]
+    stale = sorted(name for name, schema in fresh.items() if committed.get(name) != schema)
+    assert not stale, f"schemas out of date with the models: {stale}; run scripts/gen_openapi_schemas.py"
+    text = DOCUMENT.read_text(encoding="utf-8")
+    assert generator().rewrite(text, fresh) == text, "run scripts/gen_openapi_schemas.py"
+
+
+def _patched_campaign(patch: dict[str, Any]) -> object:
+    create = operation(("/v1/admin/campaigns", "POST"))
+    base = create["requestBody"]["content"]["application/json"]["example"]
+    return campaigns.parse_spec(campaigns.merge_patch(base, patch))
+
+
+VALIDATORS: dict[str, Callable[[dict[str, Any]], object]] = {
+    "CampaignSpec": campaigns.parse_spec,
+    "CampaignPatch": _patched_campaign,
+    "LoginRequest": operators.LoginRequest.model_validate,
+    "OperatorCreate": operators.OperatorCreate.model_validate,
+    "OperatorPatch": operators.OperatorPatch.model_validate,
+}
+
+
+@pytest.mark.parametrize("route", [r for r in ALL_ROUTES if r[1] in ("POST", "PATCH", "PUT")], ids=route_id)
+def test_request_examples_pass_the_models(route: Route) -> None:
+    body = operation(route).get("requestBody")
+    if body is None:
+        return
+    media = body["content"]["application/json"]
+    name = media["schema"]["$ref"].rsplit("/", 1)[-1]
+    assert name in VALIDATORS, f"no model check for request schema {name}"
+    assert "example" in media, f"{route_id(route)} has no request example"
+    VALIDATORS[name](media["example"])
