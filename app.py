@@ -1,6 +1,6 @@
 """Fission's Chalice app: creates the app and registers blueprints and middleware; no logic here."""
 
-from chalice import Chalice, CORSConfig
+from chalice.app import Chalice, CORSConfig
 
 from chalicelib import observability
 from chalicelib.api import admin_auth, admin_campaigns, admin_operators, middleware, public

@@ -6,7 +6,7 @@ import warnings
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging import correlation_paths
-from chalice import Chalice, ConvertToMiddleware
+from chalice.app import Chalice, ConvertToMiddleware
 
 SERVICE = "fission"
 

@@ -42,15 +42,24 @@ class DynamoDBLocal:
         storage = ["-dbPath", str(self.db_path)] if self.db_path else ["-inMemory"]
         # -sharedDb: one database whatever credentials or region a client uses.
         return [
-            java, f"-Djava.library.path={self.home / 'DynamoDBLocal_lib'}", "-jar", str(jar),
-            "-port", str(self.port), "-sharedDb", *storage,
+            java,
+            f"-Djava.library.path={self.home / 'DynamoDBLocal_lib'}",
+            "-jar",
+            str(jar),
+            "-port",
+            str(self.port),
+            "-sharedDb",
+            *storage,
         ]
 
     def start(self, timeout: float = 30.0) -> None:
         if self.db_path:
             self.db_path.mkdir(parents=True, exist_ok=True)
         self._process = subprocess.Popen(
-            self.command(), cwd=self.home, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            self.command(),
+            cwd=self.home,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
             start_new_session=True,  # Ctrl-C reaches us; we stop it in order
         )
         deadline = time.monotonic() + timeout

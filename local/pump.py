@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -51,7 +50,7 @@ class CheckpointStore:
                 self._path.parent.mkdir(parents=True, exist_ok=True)
                 tmp = self._path.with_suffix(".tmp")
                 tmp.write_text(json.dumps(self._data, indent=1, sort_keys=True))
-                os.replace(tmp, self._path)
+                tmp.replace(self._path)
 
 
 class DeadLetters:
@@ -84,7 +83,7 @@ class _Shard:
 
 def lambda_record(raw: dict[str, Any], stream_arn: str) -> dict[str, Any]:
     """A Streams API record as Lambda delivers it (epoch seconds, the source ARN)."""
-    record = json.loads(json.dumps(raw, default=_json_default))
+    record: dict[str, Any] = json.loads(json.dumps(raw, default=_json_default))
     record["eventSourceARN"] = stream_arn
     return record
 

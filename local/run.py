@@ -43,7 +43,7 @@ def main() -> int:
             f"  Demo tenant  {DEMO_TENANT} ({'created' if created else 'already there'})\n"
             f"  Login        {email} / {password}\n"
             f"  Try          curl -s -X POST {stack.url}/v1/admin/login "
-            f"-H 'content-type: application/json' -d '{{\"email\":\"{email}\",\"password\":\"{password}\"}}'\n"
+            f'-H \'content-type: application/json\' -d \'{{"email":"{email}","password":"{password}"}}\'\n'
             "Press Ctrl-C to stop.\n",
             flush=True,
         )

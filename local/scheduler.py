@@ -13,15 +13,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from chalice import Chalice, Cron, Rate
-from chalice.app import ScheduledEventConfig
+from chalice.app import Chalice, Cron, Rate, ScheduledEventConfig, ScheduleExpression
 
 log = logging.getLogger("fission.scheduler")
 
 _RATE_UNITS = {"minute": 60, "minutes": 60, "hour": 3600, "hours": 3600, "day": 86400, "days": 86400}
 
 
-def rate_seconds(expression: Rate | Cron | str) -> int | None:
+def rate_seconds(expression: ScheduleExpression | str) -> int | None:
     """Seconds between runs for rate expressions; None for cron ones."""
     if isinstance(expression, Rate):
         return int(expression.value) * _RATE_UNITS[str(expression.unit).lower()]
@@ -54,19 +53,32 @@ def _field_matches(spec: str, value: int) -> bool:
     return False
 
 
-def cron_matches(expression: Cron | str, moment: datetime) -> bool:
+def cron_matches(expression: ScheduleExpression | str, moment: datetime) -> bool:
     """EventBridge cron (minutes hours day-of-month month day-of-week year): numbers, *, ?, -, ',', '/'.
 
     Day names, L, W and # are not supported locally and raise.
     """
+    if isinstance(expression, Rate):
+        raise ValueError("a rate expression has no cron fields")
     if isinstance(expression, Cron):
-        fields = [str(f) for f in (expression.minutes, expression.hours, expression.day_of_month,
-                                   expression.month, expression.day_of_week, expression.year)]
-    else:
+        fields = [
+            str(f)
+            for f in (
+                expression.minutes,
+                expression.hours,
+                expression.day_of_month,
+                expression.month,
+                expression.day_of_week,
+                expression.year,
+            )
+        ]
+    elif isinstance(expression, str):
         match = re.fullmatch(r"cron\((.+)\)", expression.strip())
         if not match:
             raise ValueError(f"not a schedule expression: {expression!r}")
         fields = match.group(1).split()
+    else:
+        raise ValueError(f"unsupported schedule expression {expression!r}")
     if len(fields) != 6 or any(re.search(r"[A-Za-z#]", f) for f in fields):
         raise ValueError(f"unsupported cron expression for the local scheduler: {fields}")
     minute, hour, dom, month, dow, year = fields
@@ -84,7 +96,7 @@ def cron_matches(expression: Cron | str, moment: datetime) -> bool:
 @dataclass
 class Job:
     name: str
-    expression: Rate | Cron | str
+    expression: ScheduleExpression | str
     handler: Callable[[dict[str, Any], Any], Any]
     next_run: float = 0.0  # monotonic seconds (rate jobs)
     last_minute: str = ""  # the cron minute last fired
@@ -173,4 +185,3 @@ class Scheduler:
 
     def healthy(self, max_age: float = 10.0) -> bool:
         return self.last_tick > 0 and time.monotonic() - self.last_tick < max_age
-

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from chalice import Chalice
+from chalice.app import Chalice
 from chalice.config import Config
 from chalice.local import ChaliceRequestHandler, LocalGatewayException
 
@@ -40,7 +40,9 @@ class Handler(ChaliceRequestHandler):
             self._static(path)
             return
         if int(self.headers.get("content-length") or 0) > MAX_BODY_BYTES:
-            self._send_http_response(413, {"Connection": "close"}, _error("PAYLOAD_TOO_LARGE", "request body too large"))
+            self._send_http_response(
+                413, {"Connection": "close"}, _error("PAYLOAD_TOO_LARGE", "request body too large")
+            )
             self.close_connection = True
             return
         try:
@@ -48,6 +50,9 @@ class Handler(ChaliceRequestHandler):
                 super()._generic_handle()
         except Exception:  # never leave the socket without an answer
             self._send_http_response(500, {}, _error("INTERNAL_ERROR", "the local gateway failed"))
+
+    # The base class binds its own handler to the verbs at class creation; rebind ours.
+    do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = do_PATCH = do_OPTIONS = _generic_handle
 
     def _send_error_response(self, error: LocalGatewayException) -> None:
         # API Gateway answers an unknown route with 403 "Missing Authentication Token";
@@ -60,7 +65,9 @@ class Handler(ChaliceRequestHandler):
 
     def _static(self, path: str) -> None:
         if self.command not in ("GET", "HEAD"):
-            self._send_http_response(405, {"Allow": "GET, HEAD"}, _error("METHOD_NOT_ALLOWED", "static files are read-only"))
+            self._send_http_response(
+                405, {"Allow": "GET, HEAD"}, _error("METHOD_NOT_ALLOWED", "static files are read-only")
+            )
             return
         root = self.web_root.resolve()
         target = (root / unquote(path).lstrip("/")).resolve()

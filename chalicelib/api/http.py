@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable
 from contextvars import ContextVar
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from chalice.app import Request, Response
 from pydantic import BaseModel, ValidationError
@@ -16,9 +16,6 @@ from chalicelib.domain.operators import Principal
 from chalicelib.domain.rbac import Permission
 from chalicelib.domain.validation import validation_error
 from chalicelib.errors import InvalidJson, Unauthorized, ValidationFailed
-
-M = TypeVar("M", bound=BaseModel)
-F = TypeVar("F", bound=Callable[..., Any])
 
 _principal: ContextVar[Principal | None] = ContextVar("principal", default=None)
 
@@ -41,19 +38,19 @@ def principal() -> Principal:
     return current
 
 
-def requires(permission: Permission) -> Callable[[F], F]:
+def requires[F: Callable[..., Any]](permission: Permission) -> Callable[[F], F]:
     """Declare the permission an admin route needs; the auth middleware enforces it."""
 
     def mark(view: F) -> F:
-        view.required_permission = permission  # type: ignore[attr-defined]
+        setattr(view, "required_permission", permission)  # noqa: B010 - a marker read by the middleware
         return view
 
     return mark
 
 
-def anonymous(view: F) -> F:
+def anonymous[F: Callable[..., Any]](view: F) -> F:
     """Declare that an admin route needs no token (login)."""
-    view.anonymous = True  # type: ignore[attr-defined]
+    setattr(view, "anonymous", True)  # noqa: B010 - a marker read by the middleware
     return view
 
 
@@ -74,7 +71,7 @@ def json_object(request: Request) -> dict[str, Any]:
     return data
 
 
-def parse(request: Request, model: type[M]) -> M:
+def parse[M: BaseModel](request: Request, model: type[M]) -> M:
     try:
         return model.model_validate(json_object(request))
     except ValidationError as exc:
@@ -82,9 +79,9 @@ def parse(request: Request, model: type[M]) -> M:
 
 
 def query_param(request: Request, name: str) -> str | None:
-    params = request.query_params or {}
-    value = params.get(name)
-    return value if value not in (None, "") else None
+    params = request.query_params
+    value = params.get(name) if params is not None else None
+    return str(value) if value else None
 
 
 def query_int(request: Request, name: str, default: int) -> int:

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from chalice import Chalice
-from chalice.app import Request, Response
+from chalice.app import Chalice, Request, Response
 
 from chalicelib.api import http
 from chalicelib.config import get_settings
@@ -113,4 +112,3 @@ def authorisation(app: Chalice) -> Callable[[Request, Callable[[Request], Respon
 def install(app: Chalice) -> None:
     app.register_middleware(errors, "http")
     app.register_middleware(authorisation(app), "http")
-

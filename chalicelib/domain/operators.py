@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
@@ -12,12 +11,9 @@ from chalicelib.domain.rbac import Role
 from chalicelib.errors import Conflict, Forbidden
 from chalicelib.security.passwords import MIN_LENGTH
 
-
 # A login identifier, not a mailbox we deliver to: self-hosters use internal domains
 # (.local, .lan) that strict deliverability checks reject.
-Email = Annotated[
-    str, StringConstraints(strip_whitespace=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
-]
+Email = Annotated[str, StringConstraints(strip_whitespace=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")]
 
 
 @dataclass

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalice import Blueprint, Rate
-from chalice.app import CloudWatchEvent
+from chalice.app import Blueprint, CloudWatchEvent, Rate
 
 from chalicelib.domain.clock import utcnow
 from chalicelib.events import stream

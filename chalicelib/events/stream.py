@@ -35,4 +35,6 @@ def _handle_record(record: DynamoDBRecord) -> None:
 def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Failed records are reported by sequence number; Lambda (or the local pump) retries from there."""
     processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
-    return process_partial_response(event=event, record_handler=_handle_record, processor=processor, context=context)
+    return dict(
+        process_partial_response(event=event, record_handler=_handle_record, processor=processor, context=context)
+    )

@@ -1,17 +1,20 @@
-"""Operator passwords, hashed with argon2id."""
+"""Operator passwords, hashed with argon2id (imported on first use: landing-page cold starts skip it)."""
 
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+if TYPE_CHECKING:
+    from argon2 import PasswordHasher
 
 MIN_LENGTH = 8
 
 
 @lru_cache(maxsize=1)
 def _hasher() -> PasswordHasher:
+    from argon2 import PasswordHasher
+
     return PasswordHasher()
 
 
@@ -20,17 +23,19 @@ def hash_password(password: str) -> str:
 
 
 def verify_password(password_hash: str, password: str) -> bool:
+    from argon2.exceptions import InvalidHashError, VerificationError
+
     try:
         return _hasher().verify(password_hash, password)
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
+    except (VerificationError, InvalidHashError):  # VerifyMismatchError is a VerificationError
         return False
 
 
-# Verified against when the email is unknown, so a miss takes as long as a wrong password.
-_DUMMY_HASH: list[str] = []
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    return hash_password("not-a-real-password")
 
 
 def burn_time(password: str) -> None:
-    if not _DUMMY_HASH:
-        _DUMMY_HASH.append(hash_password("not-a-real-password"))
-    verify_password(_DUMMY_HASH[0], password)
+    """Verify against a dummy hash when the email is unknown, so a miss costs what a wrong password costs."""
+    verify_password(_dummy_hash(), password)

@@ -9,8 +9,6 @@ import os
 import re
 from functools import lru_cache
 
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
 from chalicelib.security.keyring import get_keyring
 
 _VERSION = "v1"
@@ -22,6 +20,8 @@ class PiiCipher:
     so a value copied onto another record or field fails to decrypt instead of leaking."""
 
     def __init__(self, key: bytes) -> None:
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # first use only: cold starts skip it
+
         self._aead = AESGCM(key)
         # A separate key for hashing, so the blind index reveals nothing about the cipher key.
         self._hash_key = hmac.new(key, b"fission/pii/blind-index", hashlib.sha256).digest()

@@ -6,13 +6,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 
-import jwt
-
 from chalicelib.errors import Unauthorized
 from chalicelib.security.keyring import get_keyring
 
 ISSUER = "fission"
 AUDIENCE = "fission-admin"
+CLOCK_SKEW_SECONDS = 300
 
 
 @dataclass(frozen=True)
@@ -29,6 +28,8 @@ def _signing_key() -> bytes:
 
 
 def issue(tid: str, email: str, version: int, now: datetime, ttl_seconds: int) -> tuple[str, datetime]:
+    import jwt  # imported on first use: landing-page cold starts never need it
+
     expires = now + timedelta(seconds=ttl_seconds)
     claims = {
         "iss": ISSUER,
@@ -43,6 +44,8 @@ def issue(tid: str, email: str, version: int, now: datetime, ttl_seconds: int) -
 
 
 def verify(token: str, now: datetime) -> TokenClaims:
+    import jwt
+
     try:
         claims = jwt.decode(
             token,
@@ -50,11 +53,13 @@ def verify(token: str, now: datetime) -> TokenClaims:
             algorithms=["HS256"],
             audience=AUDIENCE,
             issuer=ISSUER,
-            options={"require": ["exp", "iat", "sub", "tid", "ver"], "verify_exp": False},
+            options={"require": ["exp", "iat", "sub", "tid", "ver"], "verify_exp": False, "verify_iat": False},
         )
     except jwt.PyJWTError as exc:
         raise Unauthorized("the bearer token is invalid", code="INVALID_TOKEN") from exc
-    # Expiry is checked against the service clock (testable), not the library's.
+    # Time claims are checked against the service clock (testable), not the library's.
+    if int(claims["iat"]) > int(now.timestamp()) + CLOCK_SKEW_SECONDS:
+        raise Unauthorized("the bearer token is invalid", code="INVALID_TOKEN")
     if int(claims["exp"]) <= int(now.timestamp()):
         raise Unauthorized("the bearer token has expired; log in again", code="TOKEN_EXPIRED")
     return TokenClaims(

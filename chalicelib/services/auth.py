@@ -24,7 +24,9 @@ def login(request: LoginRequest, now: datetime) -> dict[str, Any]:
         raise Unauthorized("wrong email or password", code="INVALID_CREDENTIALS")
     if operator.disabled:
         raise Unauthorized("this operator is disabled; ask an owner", code="OPERATOR_DISABLED")
-    token, expires = tokens.issue(operator.tid, operator.email, operator.token_version, now, get_settings().token_ttl_seconds)
+    token, expires = tokens.issue(
+        operator.tid, operator.email, operator.token_version, now, get_settings().token_ttl_seconds
+    )
     return {
         "token": token,
         "token_type": "Bearer",

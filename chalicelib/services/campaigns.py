@@ -11,8 +11,8 @@ from chalicelib.domain import campaigns as domain
 from chalicelib.domain.clock import iso, parse_iso
 from chalicelib.domain.ids import new_id
 from chalicelib.domain.operators import Principal
-from chalicelib.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.domain.validation import validation_error
+from chalicelib.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.store import campaigns as store
 from chalicelib.store.campaigns import CampaignRecord
 from chalicelib.store.idempotency import run_once
@@ -53,9 +53,7 @@ def _owned(actor: Principal, cid: str) -> CampaignRecord:
     return rec
 
 
-def create(
-    actor: Principal, body: dict[str, Any], now: datetime, idempotency_key: str | None = None
-) -> dict[str, Any]:
+def create(actor: Principal, body: dict[str, Any], now: datetime, idempotency_key: str | None = None) -> dict[str, Any]:
     spec = _validated(body)
 
     def make() -> dict[str, Any]:
@@ -100,9 +98,7 @@ def patch(actor: Principal, cid: str, changes: dict[str, Any], now: datetime) ->
     rec = _owned(actor, cid)
     domain.ensure_editable(domain.Status(rec.status))
     if "mode" in changes and changes["mode"] != rec.mode:
-        raise ValidationFailed(
-            "a campaign's mode cannot change; create a new campaign instead", code="MODE_IMMUTABLE"
-        )
+        raise ValidationFailed("a campaign's mode cannot change; create a new campaign instead", code="MODE_IMMUTABLE")
     spec = _validated(domain.merge_patch(rec.spec, changes))
     expected = rec.version
     rec.spec = domain.spec_to_document(spec)
@@ -159,9 +155,7 @@ def public_view(cid: str, now: datetime) -> dict[str, Any]:
     if rec.mode == domain.Mode.GROUP_BUY.value:
         # Auto-fill with virtual members must be disclosed to participants, never hidden.
         result["auto_fill_disclosure"] = (
-            "Unfilled groups may be completed with system members at the deadline."
-            if rules.get("auto_fill")
-            else None
+            "Unfilled groups may be completed with system members at the deadline." if rules.get("auto_fill") else None
         )
     return result
 

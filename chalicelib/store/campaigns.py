@@ -10,7 +10,7 @@ from typing import Any
 
 from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, QueryError
 
-from chalicelib.errors import BadRequest, Conflict, NotFound
+from chalicelib.errors import BadRequest, Conflict
 from chalicelib.store import keys
 from chalicelib.store.db import ensure_bound, is_condition_failure, unavailable_on_failure
 from chalicelib.store.models import CampaignItem, Item
@@ -43,7 +43,7 @@ def _record(item: CampaignItem) -> CampaignRecord:
         tid=item.tid,
         mode=item.mode,
         status=item.status,
-        spec=item.spec.as_dict() if hasattr(item.spec, "as_dict") else dict(item.spec),
+        spec=dict(item.spec),
         version=int(item.version),
         created_at=item.created_at,
         updated_at=item.updated_at,

@@ -18,7 +18,6 @@ from chalicelib.errors import Unavailable
 from chalicelib.store import models, table_spec
 
 
-
 @lru_cache(maxsize=1)
 def ensure_bound() -> Settings:
     """Bind the PynamoDB models once per process (first data access, never at import)."""
@@ -33,9 +32,7 @@ def client_kwargs(settings: Settings) -> dict[str, Any]:
         "config": Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=3, read_timeout=10),
     }
     if settings.dynamodb_endpoint:
-        kwargs.update(
-            endpoint_url=settings.dynamodb_endpoint, aws_access_key_id="local", aws_secret_access_key="local"
-        )
+        kwargs.update(endpoint_url=settings.dynamodb_endpoint, aws_access_key_id="local", aws_secret_access_key="local")
     return kwargs
 
 
@@ -56,13 +53,34 @@ def reset() -> None:
     streams_client.cache_clear()
 
 
+# Service answers that mean "busy or down, try again", as opposed to a request we got wrong.
+_TRANSIENT = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "ServiceUnavailable",
+    }
+)
+
+
 @contextmanager
 def unavailable_on_failure(what: str) -> Iterator[None]:
-    """Storage that cannot be reached becomes a 503 domain error, not a stack trace."""
+    """Storage that cannot be reached (or is throttling) becomes a 503 domain error.
+
+    Errors the service answered for this request (a failed condition, a validation error)
+    pass through unchanged for the caller to translate.
+    """
     try:
         yield
-    except (PynamoDBConnectionError, BotoCoreError) as exc:
+    except BotoCoreError as exc:
         raise Unavailable(f"storage is unavailable ({what}); retry shortly", code="STORAGE_UNAVAILABLE") from exc
+    except PynamoDBConnectionError as exc:
+        code = exc.cause_response_code
+        if code is None or code in _TRANSIENT:
+            raise Unavailable(f"storage is unavailable ({what}); retry shortly", code="STORAGE_UNAVAILABLE") from exc
+        raise
 
 
 def ensure_table(client: Any, table_name: str, *, wait_seconds: float = 30.0) -> bool:
@@ -106,8 +124,6 @@ def stream_arn(client: Any, table_name: str) -> str:
 def is_condition_failure(exc: PynamoDBException) -> bool:
     cause = getattr(exc, "cause_response_code", None)
     return cause in ("ConditionalCheckFailedException", "TransactionCanceledException")
-
-
 
 
 def table_ready() -> None:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from pynamodb.attributes import (
     BooleanAttribute,
     DiscriminatorAttribute,
-    MapAttribute,
+    JSONAttribute,
     NumberAttribute,
     UnicodeAttribute,
 )
@@ -99,7 +97,9 @@ class CampaignItem(Item, discriminator="campaign"):
     tid = UnicodeAttribute()
     mode = UnicodeAttribute()
     status = UnicodeAttribute()
-    spec = MapAttribute[str, Any]()
+    # The validated campaign document as JSON text: stored and returned verbatim, never
+    # queried by field, and free of the engine's limits on empty strings inside maps.
+    spec = JSONAttribute()
     version = NumberAttribute()
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
@@ -116,15 +116,7 @@ class SecretItem(Item, discriminator="secret"):
     created_at = UnicodeAttribute()
 
 
-class IdempotencyItem(Item, discriminator="idempotency"):
-    status = UnicodeAttribute()
-    payload_hash = UnicodeAttribute()
-    response = MapAttribute[str, Any](null=True)
-    status_code = NumberAttribute(null=True)
-    created_at = UnicodeAttribute()
-
-
-ALL_MODELS: tuple[type[Item], ...] = (Item, TenantItem, LoginItem, OperatorItem, CampaignItem, SecretItem, IdempotencyItem)
+ALL_MODELS: tuple[type[Item], ...] = (Item, TenantItem, LoginItem, OperatorItem, CampaignItem, SecretItem)
 
 
 def bind(table_name: str, *, region: str, endpoint: str | None) -> None:

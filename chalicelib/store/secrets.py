@@ -25,8 +25,11 @@ class TableWrappedKeyStore:
     def put_if_absent(self, name: str, ciphertext: bytes) -> bytes:
         ensure_bound()
         item = SecretItem(
-            PK=keys.system_pk("keys"), SK=name, name=name,
-            ciphertext=base64.b64encode(ciphertext).decode(), created_at=iso(utcnow()),
+            PK=keys.system_pk("keys"),
+            SK=name,
+            name=name,
+            ciphertext=base64.b64encode(ciphertext).decode(),
+            created_at=iso(utcnow()),
         )
         try:
             with unavailable_on_failure("store key"):

@@ -61,7 +61,9 @@ def _connection() -> Connection:
 def create_tenant(tid: str, name: str, timezone: str, created_at: str, owner: Operator) -> None:
     """Tenant, owner and login pointer in one transaction: all or nothing."""
     ensure_bound()
-    tenant = TenantItem(PK=keys.tenant_pk(tid), SK=keys.META, tid=tid, name=name, timezone=timezone, created_at=created_at)
+    tenant = TenantItem(
+        PK=keys.tenant_pk(tid), SK=keys.META, tid=tid, name=name, timezone=timezone, created_at=created_at
+    )
     try:
         with unavailable_on_failure("create tenant"), TransactWrite(connection=_connection()) as tx:
             tx.save(tenant, condition=TenantItem.PK.does_not_exist())
@@ -127,9 +129,7 @@ def replace_operator(op: Operator, expected_version: int) -> None:
     ensure_bound()
     try:
         with unavailable_on_failure("update operator"):
-            _operator_item(op).save(
-                condition=OperatorItem.PK.exists() & (OperatorItem.version == expected_version)
-            )
+            _operator_item(op).save(condition=OperatorItem.PK.exists() & (OperatorItem.version == expected_version))
     except (PutError, UpdateError) as exc:
         if is_condition_failure(exc):
             raise Conflict("the operator changed meanwhile; reload and retry", code="CONCURRENT_UPDATE") from exc

@@ -1,0 +1,237 @@
+"""Shared fixtures: DynamoDB Local in memory, a fresh table per session, the app and its test client."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+
+OWNER_PASSWORD = "owner-pass-123"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        parts = Path(str(item.fspath)).parts
+        if "integration" in parts:
+            item.add_marker(pytest.mark.integration)
+        elif "e2e" in parts:
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(scope="session")
+def dynamodb_endpoint() -> Iterator[str]:
+    """A DynamoDB Local in memory for the session (or the one named by FISSION_TEST_DYNAMODB_ENDPOINT)."""
+    given = os.environ.get("FISSION_TEST_DYNAMODB_ENDPOINT")
+    if given:
+        yield given
+        return
+    from local.dynamo import DynamoDBLocal, free_port
+
+    with DynamoDBLocal(free_port()) as dynamo:
+        yield dynamo.endpoint
+
+
+def _reset_caches() -> None:
+    from chalicelib.config import get_settings
+    from chalicelib.security import keyring, pii, tokens
+    from chalicelib.store import db, idempotency
+
+    get_settings.cache_clear()
+    db.reset()
+    keyring.get_keyring.cache_clear()
+    pii.get_cipher.cache_clear()
+    tokens._signing_key.cache_clear()
+    idempotency._persistence.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def table(dynamodb_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The app's table, created from the table spec, with the app's settings pointing at it."""
+    name = f"fission-test-{uuid.uuid4().hex[:8]}"
+    saved = dict(os.environ)
+    os.environ.update(
+        FISSION_STAGE="test",
+        FISSION_DYNAMODB_ENDPOINT=dynamodb_endpoint,
+        FISSION_TABLE_NAME=name,
+        FISSION_SECRETS_DIR=str(tmp_path_factory.mktemp("secrets")),
+    )
+    _reset_caches()
+    from chalicelib.store import db
+
+    db.ensure_table(db.dynamodb_client(), name)
+    yield name
+    os.environ.clear()
+    os.environ.update(saved)
+    _reset_caches()
+
+
+class Clock:
+    """A controllable clock for the routes (`chalicelib.api.http.clock`)."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta()
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+    def advance(self, **delta: float) -> None:
+        self.offset += timedelta(**delta)
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    from chalicelib.api import http
+
+    fake = Clock()
+    monkeypatch.setattr(http, "clock", fake)
+    return fake
+
+
+@pytest.fixture
+def app(table: str) -> Any:
+    from app import app as chalice_app
+
+    return chalice_app
+
+
+@pytest.fixture
+def client(app: Any) -> Iterator[Any]:
+    from chalice.test import Client
+
+    with Client(app, stage_name="local") as test_client:
+        yield test_client
+
+
+@dataclass
+class Api:
+    """Thin helpers over the Chalice test client: JSON in, (status, body) out."""
+
+    client: Any
+
+    def call(
+        self, method: str, path: str, body: Any = None, token: str | None = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, Any]:
+        sent = {"Content-Type": "application/json", **(headers or {})}
+        if token:
+            sent["Authorization"] = f"Bearer {token}"
+        raw = body if isinstance(body, str | bytes) else (None if body is None else json.dumps(body))
+        response = self.client.http.request(method, path, headers=sent, body=raw or b"")
+        return response.status_code, response.json_body
+
+    def login(self, email: str, password: str) -> str:
+        status, body = self.call("POST", "/v1/admin/login", {"email": email, "password": password})
+        assert status == 200, body
+        return str(body["token"])
+
+
+@pytest.fixture
+def api(client: Any) -> Api:
+    return Api(client)
+
+
+@dataclass
+class Tenant:
+    tid: str
+    owner_email: str
+    owner_token: str
+    api: Api
+
+    def operator(self, role: str, **extra: Any) -> str:
+        """Create an operator with `role` and return their token."""
+        email = f"{role}-{uuid.uuid4().hex[:6]}@{self.tid}.example.cn"
+        status, body = self.api.call(
+            "POST",
+            "/v1/admin/operators",
+            {"email": email, "password": "operator-pass-1", "role": role, **extra},
+            token=self.owner_token,
+        )
+        assert status == 201, body
+        return self.api.login(email, "operator-pass-1")
+
+
+@pytest.fixture
+def new_tenant(api: Api) -> Callable[[], Tenant]:
+    """A factory of fresh tenants, each with a logged-in owner (tests never share tenants)."""
+    from chalicelib.services.tenants import ensure_tenant
+
+    def make() -> Tenant:
+        tid = f"t-{uuid.uuid4().hex[:10]}"
+        email = f"owner@{tid}.example.cn"
+        ensure_tenant(tid, f"Shop {tid}", email, OWNER_PASSWORD, datetime.now(UTC))
+        return Tenant(tid, email, api.login(email, OWNER_PASSWORD), api)
+
+    return make
+
+
+@pytest.fixture
+def tenant(new_tenant: Callable[[], Tenant]) -> Tenant:
+    return new_tenant()
+
+
+def window(start_in: timedelta = timedelta(hours=-1), length: timedelta = timedelta(days=14)) -> dict[str, str]:
+    start = datetime.now(UTC).replace(microsecond=0) + start_in
+    return {
+        "starts_at": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "ends_at": (start + length).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+
+
+def _reward(name: str = "5 yuan coupon", value: int = 500) -> dict[str, Any]:
+    return {"type": "coupon", "name": name, "value_fen": value, "stock": 1000}
+
+
+PRODUCT = {"sku": "SKU-1", "name": "Full-size serum"}
+
+MODE_RULES: dict[str, dict[str, Any]] = {
+    "invite": {
+        "qualifying_action": "join",
+        "milestones": [{"invites": 1, "reward": _reward()}, {"invites": 3, "reward": _reward("Sample", 2000)}],
+        "invitee_reward": _reward("Welcome coupon", 300),
+    },
+    "group_buy": {
+        "product": PRODUCT,
+        "original_price_fen": 9900,
+        "tiers": [{"size": 2, "price_fen": 7900}, {"size": 3, "price_fen": 6900}, {"size": 5, "price_fen": 4900}],
+        "deadline_hours": 24,
+    },
+    "assist": {
+        "goal": "cut_price",
+        "product": PRODUCT,
+        "original_price_fen": 10000,
+        "floor_price_fen": 100,
+        "helpers_required": 10,
+        "min_cut_fen": 100,
+        "max_cut_fen": 2000,
+    },
+    "distribution": {"levels": 2, "rates_bp": [1000, 300], "binding": "first_click", "frozen_days": 7},
+    "poster": {
+        "qualifying_action": "follow",
+        "layout_id": "classic",
+        "milestones": [{"invites": 5, "reward": {"type": "points", "name": "500 points", "points": 500}}],
+    },
+}
+
+
+def campaign_body(mode: str = "invite", **overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "title": f"{mode} campaign",
+        "mode": mode,
+        **window(),
+        "share": {"title": "邀请好友得好礼", "text": "Invite friends and both of you get a coupon"},
+        "rule_text": "每位用户限领一次。活动最终解释权归商家所有。",
+        "rules": MODE_RULES[mode],
+    }
+    body.update(overrides)
+    return body
