@@ -7,7 +7,9 @@ from chalicelib.api import admin_auth, admin_campaigns, admin_operators, middlew
 from chalicelib.events import handlers
 
 app = Chalice(app_name="fission")
-app.api.cors = CORSConfig(allow_origin="*", allow_headers=middleware.CORS_HEADERS.split(","), max_age=600)
+app.api.cors = CORSConfig(
+    allow_origin=middleware.CORS_ORIGIN, allow_headers=middleware.CORS_HEADERS.split(","), max_age=600
+)
 
 observability.install(app)
 middleware.install(app)

@@ -29,7 +29,6 @@ class Settings(BaseSettings):
     token_ttl_seconds: int = Field(default=8 * 3600, ge=60, le=7 * 24 * 3600)
     max_body_bytes: int = 64 * 1024
     public_base_url: str = "http://localhost:8000"
-    cors_allow_origin: str = "*"
 
     @property
     def is_cloud(self) -> bool:

@@ -19,6 +19,14 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _listening(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
 class DynamoDBLocal:
     """One DynamoDB Local process: in memory (tests) or persisted under `db_path` (make run)."""
 
@@ -53,6 +61,8 @@ class DynamoDBLocal:
         ]
 
     def start(self, timeout: float = 30.0) -> None:
+        if _listening(self.port):
+            raise RuntimeError(f"port {self.port} is already in use; stop what holds it or set DYNAMODB_PORT")
         if self.db_path:
             self.db_path.mkdir(parents=True, exist_ok=True)
         self._process = subprocess.Popen(
@@ -67,11 +77,9 @@ class DynamoDBLocal:
             if self._process.poll() is not None:
                 err = self._process.stderr.read().decode() if self._process.stderr else ""
                 raise RuntimeError(f"DynamoDB Local exited with {self._process.returncode}: {err[-2000:]}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return
-            except OSError:
-                time.sleep(0.1)
+            if _listening(self.port):
+                return
+            time.sleep(0.1)
         self.stop()
         raise TimeoutError(f"DynamoDB Local did not listen on port {self.port} within {timeout:.0f}s")
 

@@ -21,6 +21,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 log = logging.getLogger("fission.pump")
 
 StreamHandler = Callable[[dict[str, Any], Any], Any]
@@ -171,7 +173,12 @@ class StreamPump:
             iterator = self._iterator(shard)
             if iterator is None:
                 break
-            response = self.client.get_records(ShardIterator=iterator, Limit=self.batch_size - len(shard.pending))
+            try:
+                response = self.client.get_records(ShardIterator=iterator, Limit=self.batch_size - len(shard.pending))
+            except ClientError as exc:
+                if not self._recover(shard, exc):
+                    raise
+                continue
             records = response.get("Records", [])
             shard.pending += [lambda_record(r, self.stream_arn) for r in records]
             shard.iterator = response.get("NextShardIterator")
@@ -180,6 +187,19 @@ class StreamPump:
                 break
             if not records:
                 time.sleep(0.05)
+
+    def _recover(self, shard: _Shard, exc: ClientError) -> bool:
+        """Iterators expire after 15 minutes and records after 24 hours; start again from what is left."""
+        code = exc.response["Error"]["Code"]
+        if code == "ExpiredIteratorException":
+            shard.iterator = None  # re-created from the checkpoint
+            return True
+        if code == "TrimmedDataAccessException":
+            log.warning("stream records past the checkpoint of %s were trimmed; resuming at the oldest", shard.shard_id)
+            self.checkpoints.set(self.stream_arn, shard.shard_id, sequence=None)
+            shard.iterator = None
+            return True
+        return False
 
     # --- delivery ------------------------------------------------------------------------
 

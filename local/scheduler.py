@@ -130,7 +130,10 @@ class Scheduler:
         self.jobs: dict[str, Job] = {}
         for source in app.event_sources:
             if isinstance(source, ScheduledEventConfig):
-                self.jobs[source.name] = Job(source.name, source.schedule_expression, _resolve(source.handler_string))
+                expression = source.schedule_expression
+                if rate_seconds(expression) is None:
+                    cron_matches(expression, datetime.now(UTC))  # unsupported expressions fail here, at start
+                self.jobs[source.name] = Job(source.name, expression, _resolve(source.handler_string))
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.last_tick = 0.0

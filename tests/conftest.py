@@ -61,8 +61,11 @@ def table(dynamodb_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> I
     """The app's table, created from the table spec, with the app's settings pointing at it."""
     name = f"fission-test-{uuid.uuid4().hex[:8]}"
     saved = dict(os.environ)
+    for leftover in [k for k in os.environ if k.startswith("FISSION_")]:
+        del os.environ[leftover]
     os.environ.update(
         FISSION_STAGE="test",
+        FISSION_REGION="us-east-1",
         FISSION_DYNAMODB_ENDPOINT=dynamodb_endpoint,
         FISSION_TABLE_NAME=name,
         FISSION_SECRETS_DIR=str(tmp_path_factory.mktemp("secrets")),

@@ -17,6 +17,6 @@ def _b32(number: int, length: int) -> str:
 
 
 def new_id(prefix: str) -> str:
-    """`prefix` + 8 chars of milliseconds + 10 random chars, e.g. `cmp_01hx...`."""
+    """`prefix` + 9 chars of milliseconds + 10 random chars, e.g. `cmp_01hx...`."""
     millis = int(time.time() * 1000)
     return f"{prefix}_{_b32(millis, 9)}{_b32(secrets.randbits(50), 10)}"

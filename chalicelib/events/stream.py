@@ -8,6 +8,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
+from chalicelib.observability import logger
 from chalicelib.services import changes
 
 RecordHandler = Callable[[changes.Change], None]
@@ -29,7 +30,12 @@ def unregister(entity: str, handler: RecordHandler) -> None:
 def _handle_record(record: DynamoDBRecord) -> None:
     change = changes.Change.from_record(record)
     for handler in HANDLERS.get(change.entity, ()):
-        handler(change)
+        try:
+            handler(change)
+        except Exception:
+            # Powertools reports the failure for retry but logs it only at debug level.
+            logger.exception("stream record failed", entity=change.entity, sequence=change.sequence)
+            raise
 
 
 def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -100,6 +100,9 @@ def patch(actor: Principal, cid: str, changes: dict[str, Any], now: datetime) ->
     if "mode" in changes and changes["mode"] != rec.mode:
         raise ValidationFailed("a campaign's mode cannot change; create a new campaign instead", code="MODE_IMMUTABLE")
     spec = _validated(domain.merge_patch(rec.spec, changes))
+    if rec.status != domain.Status.DRAFT.value:
+        # A paused campaign stays resumable: its end cannot move into the past.
+        domain.ensure_publishable(spec.ends_at, now)
     expected = rec.version
     rec.spec = domain.spec_to_document(spec)
     rec.version += 1

@@ -29,7 +29,11 @@ def ensure_tenant(tid: str, name: str, owner_email: str, owner_password: str, no
     existing = store.get_operator(tid, email, consistent=True)
     if existing is None:
         store.create_operator(owner)
-    elif not passwords.verify_password(existing.password_hash, owner_password) or existing.role is not Role.OWNER:
+    elif (
+        existing.disabled
+        or existing.role is not Role.OWNER
+        or not passwords.verify_password(existing.password_hash, owner_password)
+    ):
         expected = existing.version
         existing.password_hash, existing.role, existing.disabled = owner.password_hash, Role.OWNER, False
         existing.token_version += 1

@@ -31,7 +31,7 @@ class SingleTablePersistence(DynamoDBPersistenceLayer):
     (Powertools' composite-key mode would put every record under one static PK)."""
 
     def _get_key(self, idempotency_key: str) -> dict[str, Any]:
-        return {table_spec.PK: {"S": idempotency_key}, table_spec.SK: {"S": keys.idempotency_pk("RECORD")}}
+        return {table_spec.PK: {"S": idempotency_key}, table_spec.SK: {"S": keys.IDEMPOTENCY_SK}}
 
 
 @lru_cache(maxsize=1)

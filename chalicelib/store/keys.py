@@ -43,8 +43,7 @@ def campaign_ends_gsi2sk(ends_at: str, cid: str) -> str:
     return f"{ends_at}#{cid}"
 
 
-def idempotency_pk(scope: str) -> str:
-    return f"IDEM#{scope}"
+IDEMPOTENCY_SK = "IDEM#RECORD"
 
 
 def system_pk(name: str) -> str:

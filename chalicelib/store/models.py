@@ -84,7 +84,7 @@ class OperatorItem(Item, discriminator="operator"):
     phone_enc = UnicodeAttribute(null=True)
     phone_hash = UnicodeAttribute(null=True)
     disabled = BooleanAttribute(default=False)
-    # Bumped on password change, role change or removal: older tokens stop working.
+    # Bumped on a password, role or disabled change: tokens issued before stop working.
     token_version = NumberAttribute(default=1)
     # Optimistic lock for concurrent edits.
     version = NumberAttribute(default=1)

@@ -21,7 +21,7 @@ class Index:
 
 
 GSIS: tuple[Index, ...] = (
-    # Tenant-scoped listings: campaigns of a tenant by creation time, operators by email.
+    # Tenant-scoped listings: the campaigns of a tenant by creation time.
     Index("GSI1", "GSI1PK", "GSI1SK"),
     # Due work found by key (scan-free schedules): campaign ends bucketed by day.
     Index("GSI2", "GSI2PK", "GSI2SK"),

@@ -8,7 +8,7 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain.operators import Operator
 from chalicelib.domain.rbac import Role
-from chalicelib.errors import Conflict, NotFound
+from chalicelib.errors import Conflict
 from chalicelib.store import keys
 from chalicelib.store.db import ensure_bound, is_condition_failure, unavailable_on_failure
 from chalicelib.store.models import Item, LoginItem, OperatorItem, TenantItem
@@ -144,5 +144,5 @@ def delete_operator(op: Operator) -> None:
             tx.delete(_login_item(op))
     except TransactWriteError as exc:
         if is_condition_failure(exc):
-            raise NotFound("no such operator", code="OPERATOR_NOT_FOUND") from exc
+            raise Conflict("the operator changed meanwhile; reload and retry", code="CONCURRENT_UPDATE") from exc
         raise

@@ -26,12 +26,18 @@ GATEWAY_RESPONSES = "x-amazon-apigateway-gateway-responses"
 
 def _synth(tmp_path_factory: pytest.TempPathFactory, context: dict[str, str]) -> Iterator[Template]:
     # Runs `chalice package`: seconds with a warm .chalice/deployments cache, longer on a cold one.
+    # Packaging loads the app with the stage's environment variables (CDK tokens) put into
+    # os.environ; restore it so the rest of the session sees its own settings.
+    saved = dict(os.environ)
     with pytest.MonkeyPatch.context() as patch:
         if not (os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")):
             patch.setenv("AWS_DEFAULT_REGION", "us-east-1")
         work = tmp_path_factory.mktemp("infra")
         app = App(outdir=str(work / "cdk.out"), context=context)
-        yield Template.from_stack(build(app, work))
+        template = Template.from_stack(build(app, work))
+    os.environ.clear()
+    os.environ.update(saved)
+    yield template
 
 
 @pytest.fixture(scope="module")

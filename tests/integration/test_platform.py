@@ -112,3 +112,29 @@ def test_cloud_stage_refuses_to_keep_keys_on_disk(monkeypatch: pytest.MonkeyPatc
         monkeypatch.undo()
         get_settings.cache_clear()
         keyring.get_keyring.cache_clear()
+
+
+def test_manage_cli_creates_a_tenant_whose_owner_can_log_in(api: Api) -> None:
+    from local.manage import main
+
+    tid = f"cli-{os.urandom(3).hex()}"
+    argv = ["create-tenant", "--id", tid, "--name", "CLI Shop", "--owner-email", f"boss@{tid}.cn"]
+    assert main([*argv, "--owner-password", "cli-password-1"]) == 0
+    assert main([*argv, "--owner-password", "cli-password-1"]) == 0  # idempotent
+    assert api.login(f"boss@{tid}.cn", "cli-password-1")
+    assert (
+        main(
+            [
+                "create-tenant",
+                "--id",
+                "Bad Id!",
+                "--name",
+                "x",
+                "--owner-email",
+                "a@b.cn",
+                "--owner-password",
+                "password-1",
+            ]
+        )
+        == 2
+    )

@@ -1,0 +1,40 @@
+"""Administration from a shell: `python -m local.manage create-tenant ...` against the configured table.
+
+Locally it talks to DynamoDB Local (`FISSION_DYNAMODB_ENDPOINT`); with AWS credentials and the
+deployed stage's settings (`FISSION_STAGE`, `FISSION_TABLE_NAME`, `FISSION_REGION`,
+`FISSION_KMS_KEY_ID`) it provisions tenants in the cloud the same way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m local.manage")
+    commands = parser.add_subparsers(dest="command", required=True)
+    create = commands.add_parser("create-tenant", help="create a tenant and its first owner (idempotent)")
+    create.add_argument("--id", required=True, help="tenant id: 3-40 lower-case letters, digits or '-'")
+    create.add_argument("--name", required=True)
+    create.add_argument("--owner-email", required=True)
+    create.add_argument("--owner-password", help="prompted for when omitted (or FISSION_OWNER_PASSWORD)")
+    args = parser.parse_args(argv)
+
+    password = args.owner_password or os.environ.get("FISSION_OWNER_PASSWORD") or getpass.getpass("owner password: ")
+    from chalicelib.domain.clock import utcnow
+    from chalicelib.services.tenants import ensure_tenant
+
+    try:
+        created = ensure_tenant(args.id, args.name, args.owner_email, password, utcnow())
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"tenant {args.id} {'created' if created else 'already existed; owner ensured'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
