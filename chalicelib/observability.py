@@ -21,8 +21,13 @@ tracer = Tracer(service=SERVICE)
 def install(app: Chalice) -> None:
     # Correlation id: API Gateway's request id for HTTP calls.
     app.register_middleware(
-        ConvertToMiddleware(logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)),
+        ConvertToMiddleware(
+            logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+        ),
         "http",
     )
+    # Stream and scheduled invocations get their own Lambda context in the logs, not the last request's.
+    for event_type in ("pure_lambda", "scheduled"):
+        app.register_middleware(ConvertToMiddleware(logger.inject_lambda_context(clear_state=True)), event_type)
     app.register_middleware(ConvertToMiddleware(tracer.capture_lambda_handler), "all")
     app.register_middleware(ConvertToMiddleware(metrics.log_metrics), "all")

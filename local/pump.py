@@ -157,13 +157,24 @@ class StreamPump:
 
     def _iterator(self, shard: _Shard) -> str | None:
         if shard.iterator is None and not shard.closed:
-            saved = self.checkpoints.get(self.stream_arn, shard.shard_id)
+            # Resume after the last record already read: a waiting (failed) record is never fetched twice.
+            after = (
+                shard.pending[-1]["dynamodb"]["SequenceNumber"]
+                if shard.pending
+                else self.checkpoints.get(self.stream_arn, shard.shard_id).get("sequence")
+            )
             kwargs: dict[str, Any] = {"StreamArn": self.stream_arn, "ShardId": shard.shard_id}
-            if saved.get("sequence"):
-                kwargs.update(ShardIteratorType="AFTER_SEQUENCE_NUMBER", SequenceNumber=saved["sequence"])
+            if after:
+                kwargs.update(ShardIteratorType="AFTER_SEQUENCE_NUMBER", SequenceNumber=after)
             else:
                 kwargs["ShardIteratorType"] = "TRIM_HORIZON"
-            shard.iterator = self.client.get_shard_iterator(**kwargs)["ShardIterator"]
+            try:
+                shard.iterator = self.client.get_shard_iterator(**kwargs)["ShardIterator"]
+            except ClientError as exc:
+                if not self._recover(shard, exc):
+                    raise
+                kwargs = {"StreamArn": self.stream_arn, "ShardId": shard.shard_id, "ShardIteratorType": "TRIM_HORIZON"}
+                shard.iterator = self.client.get_shard_iterator(**kwargs)["ShardIterator"]
         return shard.iterator
 
     def _fetch(self, shard: _Shard) -> None:
@@ -212,7 +223,11 @@ class StreamPump:
             log.exception("stream handler raised; the batch will be retried")
             return {r["dynamodb"]["SequenceNumber"] for r in batch}, repr(exc)
         failures = (response or {}).get("batchItemFailures") or []
-        return {str(f["itemIdentifier"]) for f in failures}, "reported as failed by the handler"
+        identifiers = [f.get("itemIdentifier") if isinstance(f, dict) else None for f in failures]
+        if any(not identifier for identifier in identifiers):
+            # Lambda's rule: a failure that names no record fails the whole batch.
+            return {r["dynamodb"]["SequenceNumber"] for r in batch}, "a failure without an itemIdentifier"
+        return {str(i) for i in identifiers}, "reported as failed by the handler"
 
     def _deliver(self, shard: _Shard) -> int:
         batch = shard.pending[: self.batch_size]

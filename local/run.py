@@ -28,7 +28,9 @@ def main() -> int:
     dynamo.start()
     stack: LocalStack | None = None
     stopped = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    # Explicit handlers: a shell that starts us in the background ignores SIGINT for us otherwise.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopped.set())
     try:
         stack = LocalStack(StackSettings(endpoint=dynamo.endpoint, port=port, data_dir=DATA))
         from chalicelib.domain.clock import utcnow

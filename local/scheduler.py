@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from chalice.app import Chalice, Cron, Rate, ScheduledEventConfig, ScheduleExpression
+from chalice.local import LambdaContext
 
 log = logging.getLogger("fission.scheduler")
 
@@ -27,11 +28,15 @@ def rate_seconds(expression: ScheduleExpression | str) -> int | None:
     if isinstance(expression, str):
         match = re.fullmatch(r"rate\((\d+)\s+(\w+)\)", expression.strip())
         if match:
-            return int(match.group(1)) * _RATE_UNITS[match.group(2).lower()]
+            unit = match.group(2).lower()
+            if unit not in _RATE_UNITS:
+                raise ValueError(f"unsupported rate unit {unit!r}: use minutes, hours or days")
+            return int(match.group(1)) * _RATE_UNITS[unit]
     return None
 
 
-def _field_matches(spec: str, value: int) -> bool:
+def _field_matches(spec: str, value: int, first: int = 0) -> bool:
+    """`first` is the field's smallest value: `*/n` counts from it (days and months start at 1)."""
     if spec in ("*", "?"):
         return True
     for part in spec.split(","):
@@ -40,7 +45,7 @@ def _field_matches(spec: str, value: int) -> bool:
             part, step_text = part.split("/", 1)
             step = int(step_text)
         if part in ("*", ""):
-            low, high = 0, 10_000
+            low, high = first, 10_000
         elif "-" in part:
             low_text, high_text = part.split("-", 1)
             low, high = int(low_text), int(high_text)
@@ -86,9 +91,9 @@ def cron_matches(expression: ScheduleExpression | str, moment: datetime) -> bool
     return (
         _field_matches(minute, moment.minute)
         and _field_matches(hour, moment.hour)
-        and _field_matches(dom, moment.day)
-        and _field_matches(month, moment.month)
-        and _field_matches(dow, eventbridge_dow)
+        and _field_matches(dom, moment.day, first=1)
+        and _field_matches(month, moment.month, first=1)
+        and _field_matches(dow, eventbridge_dow, first=1)
         and _field_matches(year, moment.year)
     )
 
@@ -143,7 +148,7 @@ class Scheduler:
         job = self.jobs[name]
         job.runs += 1
         try:
-            return job.handler(scheduled_event(name, self.clock()), None)
+            return job.handler(scheduled_event(name, self.clock()), LambdaContext(name, 256))
         except Exception:
             job.failures += 1
             raise

@@ -9,9 +9,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 
-from chalicelib.errors import Conflict, Gone
+from chalicelib.errors import Conflict, Gone, NotFound
 
-Fen = Annotated[int, Field(ge=0, le=100_000_000_00)]  # money in fen; 100 million yuan ceiling
+_FEN_CEILING = 100_000_000_00  # 100 million yuan
+Fen = Annotated[int, Field(ge=0, le=_FEN_CEILING)]  # money in integer fen
+PositiveFen = Annotated[int, Field(ge=1, le=_FEN_CEILING)]
 MAX_CAMPAIGN_DAYS = 366
 
 
@@ -101,7 +103,7 @@ class PosterRules(LadderRules):
 
 class PriceTier(Strict):
     size: int = Field(ge=2, le=50)
-    price_fen: Fen = Field(ge=1)
+    price_fen: PositiveFen
 
 
 class Product(Strict):
@@ -112,7 +114,7 @@ class Product(Strict):
 
 class GroupBuyRules(Strict):
     product: Product
-    original_price_fen: Fen = Field(ge=1)
+    original_price_fen: PositiveFen
     tiers: list[PriceTier] = Field(min_length=1, max_length=5)
     leader_perk: Reward | None = None
     deadline_hours: int = Field(default=24, ge=1, le=72)
@@ -284,8 +286,9 @@ def merge_patch(target: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]
     for key, value in patch.items():
         if value is None:
             result.pop(key, None)
-        elif isinstance(value, dict) and isinstance(result.get(key), dict):
-            result[key] = merge_patch(result[key], value)
+        elif isinstance(value, dict):
+            current = result.get(key)
+            result[key] = merge_patch(current if isinstance(current, dict) else {}, value)
         else:
             result[key] = value
     return result
@@ -359,6 +362,8 @@ def phase(status: Status, starts_at: datetime, ends_at: datetime, now: datetime)
 def ensure_open(status: Status, starts_at: datetime, ends_at: datetime, now: datetime) -> None:
     """Participation guard for joins and every other participant action."""
     current = phase(status, starts_at, ends_at, now)
+    if current == "draft":
+        raise NotFound("no such campaign", code="CAMPAIGN_NOT_FOUND")
     if current == "upcoming":
         raise Conflict(
             "the campaign has not started yet",

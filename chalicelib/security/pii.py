@@ -63,9 +63,9 @@ def normalize_phone(raw: str) -> str:
 
 
 def mask_phone(phone: str) -> str:
-    """`13812341234` -> `138****1234`; short numbers keep only their last two digits."""
-    if len(phone) >= 7:
-        return f"{phone[:3]}****{phone[-4:]}"
+    """`13812341234` -> `138****1234`; shorter numbers show only their last two digits."""
+    if len(phone) >= 11:
+        return f"{phone[:3]}{'*' * (len(phone) - 7)}{phone[-4:]}"
     return "*" * max(len(phone) - 2, 0) + phone[-2:]
 
 
