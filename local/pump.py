@@ -23,6 +23,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from local.background import BackgroundLoop
+
 log = logging.getLogger("fission.pump")
 
 StreamHandler = Callable[[dict[str, Any], Any], Any]
@@ -126,9 +128,7 @@ class StreamPump:
         self.backoff_cap = backoff_cap
         self.context_factory = context_factory
         self._shards: dict[str, _Shard] = {}
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.last_poll = 0.0
+        self._loop: BackgroundLoop | None = None
         self.delivered = 0
         self.invocations = 0
 
@@ -269,7 +269,6 @@ class StreamPump:
             elif shard.closed:
                 shard.done = True
                 self.checkpoints.set(self.stream_arn, shard.shard_id, done=True)
-        self.last_poll = time.monotonic()
         return processed
 
     def has_pending(self) -> bool:
@@ -292,22 +291,12 @@ class StreamPump:
     # --- background thread ---------------------------------------------------------------
 
     def start(self, poll_interval: float = 0.25) -> None:
-        def loop() -> None:
-            while not self._stop.is_set():
-                try:
-                    if self.run_once() == 0:
-                        self._stop.wait(poll_interval)
-                except Exception:
-                    log.exception("stream pump pass failed; retrying")
-                    self._stop.wait(1.0)
-
-        self._thread = threading.Thread(target=loop, name="stream-pump", daemon=True)
-        self._thread.start()
+        self._loop = BackgroundLoop("stream-pump", lambda: self.run_once() > 0, idle_wait=poll_interval)
+        self._loop.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        if self._loop is not None:
+            self._loop.stop()
 
     def healthy(self, max_age: float = 10.0) -> bool:
-        return self.last_poll > 0 and time.monotonic() - self.last_poll < max_age
+        return self._loop is not None and self._loop.healthy(max_age)

@@ -32,7 +32,15 @@ def main() -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stopped.set())
     try:
-        stack = LocalStack(StackSettings(endpoint=dynamo.endpoint, port=port, data_dir=DATA))
+        stack = LocalStack(
+            StackSettings(
+                endpoint=dynamo.endpoint,
+                port=port,
+                data_dir=DATA,
+                batch_size=int(os.environ.get("STREAM_BATCH_SIZE", "100")),
+                batching_window=float(os.environ.get("STREAM_BATCHING_WINDOW", "0.5")),
+            )
+        )
         from chalicelib.domain.clock import utcnow
         from chalicelib.services.tenants import ensure_tenant
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib
 import logging
 import re
-import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -15,6 +14,8 @@ from typing import Any
 
 from chalice.app import Chalice, Cron, Rate, ScheduledEventConfig, ScheduleExpression
 from chalice.local import LambdaContext
+
+from local.background import BackgroundLoop
 
 log = logging.getLogger("fission.scheduler")
 
@@ -139,9 +140,7 @@ class Scheduler:
                 if rate_seconds(expression) is None:
                     cron_matches(expression, datetime.now(UTC))  # unsupported expressions fail here, at start
                 self.jobs[source.name] = Job(source.name, expression, _resolve(source.handler_string))
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.last_tick = 0.0
+        self._loop: BackgroundLoop | None = None
 
     def invoke(self, name: str) -> Any:
         """Run one scheduled function now, with a Lambda-shaped event (tests, and each tick)."""
@@ -174,22 +173,19 @@ class Scheduler:
                 except Exception:
                     log.exception("scheduled function %s failed; it runs again at its next time", job.name)
                 ran.append(job.name)
-        self.last_tick = now_mono
         return ran
 
     def start(self, resolution: float = 1.0) -> None:
-        def loop() -> None:
-            while not self._stop.is_set():
-                self.tick()
-                self._stop.wait(resolution)
+        def step() -> bool:
+            self.tick()
+            return False  # never "busy": the next tick is `resolution` away
 
-        self._thread = threading.Thread(target=loop, name="scheduler", daemon=True)
-        self._thread.start()
+        self._loop = BackgroundLoop("scheduler", step, idle_wait=resolution)
+        self._loop.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        if self._loop is not None:
+            self._loop.stop()
 
     def healthy(self, max_age: float = 10.0) -> bool:
-        return self.last_tick > 0 and time.monotonic() - self.last_tick < max_age
+        return self._loop is not None and self._loop.healthy(max_age)

@@ -8,11 +8,11 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, QueryError
+from pynamodb.exceptions import DeleteError, PutError, QueryError
 
 from chalicelib.errors import BadRequest, Conflict
 from chalicelib.store import keys
-from chalicelib.store.db import ensure_bound, is_condition_failure, unavailable_on_failure
+from chalicelib.store.db import ensure_bound, get_entity, is_condition_failure, unavailable_on_failure
 from chalicelib.store.models import CampaignItem, Item
 
 
@@ -96,13 +96,8 @@ def insert(rec: CampaignRecord) -> None:
 
 
 def get(cid: str) -> CampaignRecord | None:
-    ensure_bound()
-    with unavailable_on_failure("get campaign"):
-        try:
-            item = Item.get(keys.campaign_pk(cid), keys.META)
-        except DoesNotExist:
-            return None
-    return _record(item) if isinstance(item, CampaignItem) else None
+    item = get_entity(CampaignItem, keys.campaign_pk(cid), keys.META)
+    return _record(item) if item is not None else None
 
 
 def replace(rec: CampaignRecord, expected_version: int) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
-from pynamodb.exceptions import PynamoDBConnectionError, PynamoDBException
+from pynamodb.exceptions import DoesNotExist, PynamoDBConnectionError, PynamoDBException
 
 from chalicelib.config import Settings, get_settings
 from chalicelib.errors import Unavailable
@@ -136,3 +136,14 @@ def table_ready() -> None:
             )
         except ClientError as exc:
             raise Unavailable(f"table {settings.table_name} is not ready", code="STORAGE_UNAVAILABLE") from exc
+
+
+def get_entity[T: models.Item](kind: type[T], pk: str, sk: str, *, consistent: bool = False) -> T | None:
+    """The item under (pk, sk) if it is a `kind`; None if absent (or another entity)."""
+    ensure_bound()
+    with unavailable_on_failure(f"get {kind.__name__}"):
+        try:
+            item = models.Item.get(pk, sk, consistent_read=consistent)
+        except DoesNotExist:
+            return None
+    return item if isinstance(item, kind) else None

@@ -4,23 +4,18 @@ from __future__ import annotations
 
 import base64
 
-from pynamodb.exceptions import DoesNotExist, PutError
+from pynamodb.exceptions import PutError
 
 from chalicelib.domain.clock import iso, utcnow
 from chalicelib.store import keys
-from chalicelib.store.db import ensure_bound, is_condition_failure, unavailable_on_failure
-from chalicelib.store.models import Item, SecretItem
+from chalicelib.store.db import ensure_bound, get_entity, is_condition_failure, unavailable_on_failure
+from chalicelib.store.models import SecretItem
 
 
 class TableWrappedKeyStore:
     def get(self, name: str) -> bytes | None:
-        ensure_bound()
-        with unavailable_on_failure("read key"):
-            try:
-                item = Item.get(keys.system_pk("keys"), name, consistent_read=True)
-            except DoesNotExist:
-                return None
-        return base64.b64decode(item.ciphertext) if isinstance(item, SecretItem) else None
+        item = get_entity(SecretItem, keys.system_pk("keys"), name, consistent=True)
+        return base64.b64decode(item.ciphertext) if item is not None else None
 
     def put_if_absent(self, name: str, ciphertext: bytes) -> bytes:
         ensure_bound()

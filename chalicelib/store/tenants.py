@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from pynamodb.connection import Connection
-from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
+from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain.operators import Operator
 from chalicelib.domain.rbac import Role
 from chalicelib.errors import Conflict
 from chalicelib.store import keys
-from chalicelib.store.db import ensure_bound, is_condition_failure, unavailable_on_failure
+from chalicelib.store.db import ensure_bound, get_entity, is_condition_failure, unavailable_on_failure
 from chalicelib.store.models import Item, LoginItem, OperatorItem, TenantItem
 
 
@@ -76,33 +76,17 @@ def create_tenant(tid: str, name: str, timezone: str, created_at: str, owner: Op
 
 
 def get_tenant(tid: str) -> TenantItem | None:
-    ensure_bound()
-    with unavailable_on_failure("get tenant"):
-        try:
-            item = Item.get(keys.tenant_pk(tid), keys.META)
-        except DoesNotExist:
-            return None
-    return item if isinstance(item, TenantItem) else None
+    return get_entity(TenantItem, keys.tenant_pk(tid), keys.META)
 
 
 def tenant_of_login(email: str) -> str | None:
-    ensure_bound()
-    with unavailable_on_failure("login lookup"):
-        try:
-            item = Item.get(keys.login_pk(email), keys.META)
-        except DoesNotExist:
-            return None
-    return item.tid if isinstance(item, LoginItem) else None
+    item = get_entity(LoginItem, keys.login_pk(email), keys.META)
+    return item.tid if item is not None else None
 
 
 def get_operator(tid: str, email: str, *, consistent: bool = False) -> Operator | None:
-    ensure_bound()
-    with unavailable_on_failure("get operator"):
-        try:
-            item = Item.get(keys.tenant_pk(tid), keys.operator_sk(email), consistent_read=consistent)
-        except DoesNotExist:
-            return None
-    return _operator(item) if isinstance(item, OperatorItem) else None
+    item = get_entity(OperatorItem, keys.tenant_pk(tid), keys.operator_sk(email), consistent=consistent)
+    return _operator(item) if item is not None else None
 
 
 def list_operators(tid: str) -> list[Operator]:

@@ -444,7 +444,7 @@ def test_pump_counts_invocations_and_delivered_records() -> None:
     assert stream_pump.invocations == 2
     assert stream_pump.delivered == 3
     assert not stream_pump.has_pending()
-    assert stream_pump.healthy()
+    assert not stream_pump.healthy()  # never started: nothing keeps the stream moving
 
 
 # --- expired iterators and trimmed records --------------------------------------------------
