@@ -58,4 +58,4 @@ infra-test: venv
 	$(PY) -m pytest -m infra
 
 clean:
-	rm -rf $(VENV) .cache .mypy_cache .ruff_cache infra/cdk.out
+	rm -rf $(VENV) .cache .mypy_cache .ruff_cache infra/cdk.out infra/chalice.out .chalice/deployments

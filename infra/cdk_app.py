@@ -40,7 +40,6 @@ def build(app: App, work_dir: Path = INFRA_DIR) -> FissionStack:
             app,
             stage,
             source_dir=ROOT,
-            cors_allow_origin=app.node.try_get_context("cors_allow_origin") or "*",
             public_base_url=app.node.try_get_context("public_base_url"),
             warm_reads_per_second=_int_context(app, "warm_reads_per_second"),
             warm_writes_per_second=_int_context(app, "warm_writes_per_second"),

@@ -58,7 +58,6 @@ class FissionStack(Stack):
         stage: str,
         *,
         source_dir: Path,
-        cors_allow_origin: str = "*",
         public_base_url: str | None = None,
         warm_writes_per_second: int | None = None,
         warm_reads_per_second: int | None = None,
@@ -67,8 +66,6 @@ class FissionStack(Stack):
     ) -> None:
         if stage not in STAGES:
             raise ValueError(f"stage must be one of {STAGES}, not {stage!r}")
-        if "'" in cors_allow_origin:
-            raise ValueError("cors_allow_origin cannot contain a quote")
         kwargs.setdefault("stack_name", f"fission-{stage}")
         kwargs.setdefault("description", f"Fission referral-growth engine ({stage})")
         super().__init__(scope, stage, **kwargs)
@@ -97,7 +94,6 @@ class FissionStack(Stack):
             "FISSION_TABLE_NAME": self.table.table_name,
             "FISSION_REGION": self.region,
             "FISSION_KMS_KEY_ID": self.key.key_arn,
-            "FISSION_CORS_ALLOW_ORIGIN": cors_allow_origin,
         }
         if public_base_url:
             environment["FISSION_PUBLIC_BASE_URL"] = public_base_url
@@ -123,7 +119,7 @@ class FissionStack(Stack):
         )
         self.stream_mapping = self._stream_mapping(role)
         self._stream_failure_alarm()
-        self._gateway_responses(cors_allow_origin)
+        self._gateway_responses()
         if api_provisioned_concurrency > 0:
             self._provisioned_concurrency(api_provisioned_concurrency)
 
@@ -204,7 +200,7 @@ class FissionStack(Stack):
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
 
-    def _gateway_responses(self, cors_allow_origin: str) -> None:
+    def _gateway_responses(self) -> None:
         """Errors API Gateway answers itself (no route, throttled, timeouts) in the app's error shape.
 
         They go into the API definition rather than `AWS::ApiGateway::GatewayResponse` resources:
@@ -212,7 +208,8 @@ class FissionStack(Stack):
         and a change to a separate resource would not trigger a new deployment.
         """
         headers = {
-            "gatewayresponse.header.Access-Control-Allow-Origin": f"'{cors_allow_origin}'",
+            # Any origin, as the app's own CORS: admin calls carry bearer tokens, never cookies.
+            "gatewayresponse.header.Access-Control-Allow-Origin": "'*'",
             # The same id the app's middleware returns, so a client can quote it either way.
             "gatewayresponse.header.X-Request-Id": "context.requestId",
         }
