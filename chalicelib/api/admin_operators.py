@@ -24,8 +24,10 @@ def list_operators() -> dict[str, Any]:
 @bp.route("/v1/admin/operators", methods=["POST"])
 @http.requires(Permission.OPERATOR_MANAGE)
 def create_operator() -> Response:
-    request = http.parse(bp.current_request, OperatorCreate)
-    return http.created(operators.create(http.principal(), request, http.now()))
+    request = bp.current_request
+    body = http.parse(request, OperatorCreate)
+    key = request.headers.get("idempotency-key")
+    return http.created(operators.create(http.principal(), body, http.now(), key))
 
 
 @bp.route("/v1/admin/operators/{email}", methods=["PATCH"])

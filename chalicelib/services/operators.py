@@ -20,6 +20,7 @@ from chalicelib.errors import NotFound, ValidationFailed
 from chalicelib.security import passwords
 from chalicelib.security.pii import get_cipher, mask_name, mask_phone, normalize_phone
 from chalicelib.store import tenants as store
+from chalicelib.store.idempotency import run_once
 
 
 def _context(tid: str, email: str, field: str) -> str:
@@ -75,10 +76,17 @@ def new_operator(tid: str, request: OperatorCreate, now: datetime) -> Operator:
     )
 
 
-def create(actor: Principal, request: OperatorCreate, now: datetime) -> dict[str, Any]:
-    operator = new_operator(actor.tid, request, now)
-    store.create_operator(operator)
-    return view(operator)
+def create(
+    actor: Principal, request: OperatorCreate, now: datetime, idempotency_key: str | None = None
+) -> dict[str, Any]:
+    def make() -> dict[str, Any]:
+        operator = new_operator(actor.tid, request, now)
+        store.create_operator(operator)
+        return view(operator)
+
+    # The password stays out of what the idempotency record fingerprints.
+    fingerprint = request.model_dump(mode="json", exclude={"password"})
+    return run_once(f"operator.create:{actor.tid}", idempotency_key, fingerprint, make)
 
 
 def list_all(actor: Principal) -> dict[str, Any]:

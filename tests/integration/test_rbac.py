@@ -234,3 +234,13 @@ def test_operator_pii_is_masked_in_responses_and_encrypted_at_rest(api: Api, ten
     stored = str(raw)
     assert "13812345678" not in stored and "张三丰" not in stored
     assert raw["phone_enc"]["S"].startswith("v1.") and len(raw["phone_hash"]["S"]) == 40
+
+
+def test_operator_create_with_the_same_idempotency_key_answers_the_same(api: Api, tenant: Tenant) -> None:
+    body = {"email": "retry@idem.cn", "password": "password-1", "role": "analyst"}
+    headers = {"Idempotency-Key": "operator-retry-0001"}
+    first = api.call("POST", "/v1/admin/operators", body, token=tenant.owner_token, headers=headers)
+    again = api.call("POST", "/v1/admin/operators", body, token=tenant.owner_token, headers=headers)
+    assert first == again and first[0] == 201
+    without_key = api.call("POST", "/v1/admin/operators", body, token=tenant.owner_token)
+    assert (without_key[0], without_key[1]["error"]["code"]) == (409, "OPERATOR_EXISTS")
