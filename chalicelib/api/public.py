@@ -7,7 +7,8 @@ from typing import Any
 from chalice.app import Blueprint, Response
 
 from chalicelib.api import http
-from chalicelib.services import campaigns, health
+from chalicelib.domain.participants import JoinRequest
+from chalicelib.services import campaigns, health, participants
 
 bp = Blueprint(__name__)
 
@@ -21,3 +22,21 @@ def get_health() -> Response:
 @bp.route("/v1/campaigns/{cid}/public", methods=["GET"])
 def get_public_campaign(cid: str) -> dict[str, Any]:
     return campaigns.public_view(cid, http.now())
+
+
+@bp.route("/v1/campaigns/{cid}/participants", methods=["POST"])
+def join_campaign(cid: str) -> Response:
+    request = http.parse(bp.current_request, JoinRequest)
+    view, created = participants.join(cid, request, http.now())
+    return Response(body=view, status_code=201 if created else 200)
+
+
+@bp.route("/v1/campaigns/{cid}/me", methods=["GET"])
+def get_me(cid: str) -> dict[str, Any]:
+    return participants.me(cid, bp.current_request.headers.get("authorization"), http.now())
+
+
+@bp.route("/v1/i/{code}", methods=["GET"])
+def follow_invite_link(code: str) -> Response:
+    location = participants.follow_link(code, http.query_param(bp.current_request, "ch"), http.now())
+    return Response(body="", status_code=302, headers={"Location": location, "Cache-Control": "no-store"})

@@ -1,21 +1,30 @@
-"""DynamoDB stream records -> the services that react to them, with partial-batch failure."""
+"""DynamoDB stream records -> the services that react to them, with partial-batch failure.
+
+Two kinds of reaction: record handlers see one change at a time; batch handlers see every
+change of their entity in the batch at once, so they can coalesce many facts into one write
+per key. Both must be idempotent (batches are retried and records delivered again), and both
+report what failed so that only that is retried.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
 from chalicelib.observability import logger
-from chalicelib.services import changes
+from chalicelib.services import changes, progress
 
 RecordHandler = Callable[[changes.Change], None]
+# Returns the sequence numbers of the changes it could not apply.
+BatchHandler = Callable[[list[changes.Change]], set[str]]
 
-# entity discriminator -> handlers. Each handler is idempotent: records can arrive twice.
 HANDLERS: dict[str, list[RecordHandler]] = {
     "campaign": [changes.on_campaign_change],
+}
+BATCH_HANDLERS: dict[str, list[BatchHandler]] = {
+    "participant": [progress.count_invites],
 }
 
 
@@ -27,20 +36,37 @@ def unregister(entity: str, handler: RecordHandler) -> None:
     HANDLERS.get(entity, []).remove(handler)
 
 
-def _handle_record(record: DynamoDBRecord) -> None:
-    change = changes.Change.from_record(record)
-    for handler in HANDLERS.get(change.entity, ()):
-        try:
-            handler(change)
-        except Exception:
-            # Powertools reports the failure for retry but logs it only at debug level.
-            logger.exception("stream record failed", entity=change.entity, sequence=change.sequence)
-            raise
+def _apply_records(batch: Iterable[changes.Change]) -> set[str]:
+    failed: set[str] = set()
+    for change in batch:
+        for handler in HANDLERS.get(change.entity, ()):
+            try:
+                handler(change)
+            except Exception:
+                logger.exception("stream record failed", entity=change.entity, sequence=change.sequence)
+                failed.add(change.sequence)
+    return failed
+
+
+def _apply_batches(batch: list[changes.Change]) -> set[str]:
+    failed: set[str] = set()
+    for entity, handlers in BATCH_HANDLERS.items():
+        mine = [c for c in batch if c.entity == entity]
+        if not mine:
+            continue
+        for handler in handlers:
+            try:
+                failed |= handler(mine)
+            except Exception:
+                logger.exception("stream batch handler failed", entity=entity, records=len(mine))
+                failed |= {c.sequence for c in mine}
+    return failed
 
 
 def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Failed records are reported by sequence number; Lambda (or the local pump) retries from there."""
-    processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
-    return dict(
-        process_partial_response(event=event, record_handler=_handle_record, processor=processor, context=context)
-    )
+    batch = [changes.Change.from_record(DynamoDBRecord(raw)) for raw in event.get("Records", [])]
+    failed = _apply_records(batch) | _apply_batches(batch)
+    # Report in stream order; Lambda resumes from the lowest.
+    ordered = [c.sequence for c in batch if c.sequence in failed]
+    return {"batchItemFailures": [{"itemIdentifier": seq} for seq in ordered]}

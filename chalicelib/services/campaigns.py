@@ -13,6 +13,7 @@ from chalicelib.domain.ids import new_id
 from chalicelib.domain.operators import Principal
 from chalicelib.domain.validation import validation_error
 from chalicelib.errors import Conflict, NotFound, ValidationFailed
+from chalicelib.services import rewards
 from chalicelib.store import campaigns as store
 from chalicelib.store.campaigns import CampaignRecord
 from chalicelib.store.idempotency import run_once
@@ -122,6 +123,7 @@ def transition(actor: Principal, cid: str, action: domain.Action, now: datetime)
     target = domain.next_status(domain.Status(rec.status), action)
     if target is domain.Status.ACTIVE:
         domain.ensure_publishable(parse_iso(rec.spec["ends_at"]), now)
+        rewards.prepare_limits(rec)
         rec.published_at = rec.published_at or iso(now)
     if target is domain.Status.ENDED:
         rec.ended_at = iso(now)

@@ -26,6 +26,32 @@ def campaign_pk(cid: str) -> str:
     return f"C#{cid}"
 
 
+def participant_pk(code: str) -> str:
+    """A participant is keyed by their invite code: joins spread over partitions, and a short
+    link or a token finds the participant with one read."""
+    return f"P#{code}"
+
+
+def reward_sk(rule: str) -> str:
+    """A reward lives beside its participant: one per (campaign, participant, rule) by construction."""
+    return f"R#{rule}"
+
+
+REWARD_PREFIX = "R#"
+
+
+def stock_pk(cid: str, rule: str) -> str:
+    return f"C#{cid}#STOCK#{rule}"
+
+
+def budget_pk(cid: str) -> str:
+    return f"C#{cid}#BUDGET"
+
+
+def click_pk(click_id: str) -> str:
+    return f"CLK#{click_id}"
+
+
 def tenant_campaigns_gsi1pk(tid: str) -> str:
     return f"T#{tid}#C"
 

@@ -8,6 +8,7 @@ from pynamodb.attributes import (
     JSONAttribute,
     NumberAttribute,
     UnicodeAttribute,
+    UnicodeSetAttribute,
 )
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
@@ -108,6 +109,58 @@ class CampaignItem(Item, discriminator="campaign"):
     created_by = UnicodeAttribute()
 
 
+class ParticipantItem(Item, discriminator="participant"):
+    cid = UnicodeAttribute()
+    tid = UnicodeAttribute()
+    code = UnicodeAttribute()
+    identity = UnicodeAttribute()  # keyed hash of (campaign, merchant's user id)
+    nickname = UnicodeAttribute(null=True)
+    avatar_url = UnicodeAttribute(null=True)
+    phone_enc = UnicodeAttribute(null=True)
+    phone_hash = UnicodeAttribute(null=True)
+    device_id = UnicodeAttribute(null=True)
+    channel = UnicodeAttribute(null=True)
+    inviter = UnicodeAttribute(null=True)  # the inviter's code
+    attribution = UnicodeAttribute(null=True)  # why a ref was not credited, when it was not
+    joined_at = UnicodeAttribute()
+    # Codes of invitees that count for this participant, written by the stream handler.
+    # A set: adding the same invitee twice (a redelivered batch) changes nothing.
+    counted = UnicodeSetAttribute(null=True)
+    # Ladder rules whose reward item exists (issued or recorded as unavailable).
+    rewarded = UnicodeSetAttribute(null=True)
+
+
+class RewardItem(Item, discriminator="reward"):
+    cid = UnicodeAttribute()
+    tid = UnicodeAttribute()
+    code = UnicodeAttribute()  # the participant's code
+    rule = UnicodeAttribute()
+    type = UnicodeAttribute()
+    name = UnicodeAttribute()
+    value_fen = NumberAttribute(default=0)
+    points = NumberAttribute(default=0)
+    status = UnicodeAttribute()  # issued | unavailable (stock or budget ran out)
+    reason = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute()
+
+
+class CounterItem(Item, discriminator="counter"):
+    """A campaign-wide limit: reward stock (`remaining`) or budget (`spent` against `limit`)."""
+
+    cid = UnicodeAttribute()
+    name = UnicodeAttribute()
+    remaining = NumberAttribute(null=True)
+    spent = NumberAttribute(null=True)
+    limit = NumberAttribute(null=True)
+
+
+class ClickItem(Item, discriminator="click"):
+    cid = UnicodeAttribute()
+    code = UnicodeAttribute()  # the invite code whose link was opened
+    channel = UnicodeAttribute(null=True)
+    at = UnicodeAttribute()
+
+
 class SecretItem(Item, discriminator="secret"):
     """A data key wrapped by KMS (cloud stages only)."""
 
@@ -116,7 +169,18 @@ class SecretItem(Item, discriminator="secret"):
     created_at = UnicodeAttribute()
 
 
-ALL_MODELS: tuple[type[Item], ...] = (Item, TenantItem, LoginItem, OperatorItem, CampaignItem, SecretItem)
+ALL_MODELS: tuple[type[Item], ...] = (
+    Item,
+    TenantItem,
+    LoginItem,
+    OperatorItem,
+    CampaignItem,
+    ParticipantItem,
+    RewardItem,
+    CounterItem,
+    ClickItem,
+    SecretItem,
+)
 
 
 def bind(table_name: str, *, region: str, endpoint: str | None) -> None:

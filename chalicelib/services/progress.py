@@ -1,0 +1,59 @@
+"""Inviter progress, aggregated from the stream: one idempotent write per inviter per batch."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from chalicelib.domain import participants as domain
+from chalicelib.domain.clock import utcnow
+from chalicelib.domain.rewards import invitee_grant
+from chalicelib.errors import FissionError
+from chalicelib.observability import logger, metrics
+from chalicelib.services import rewards
+from chalicelib.services.changes import Change
+from chalicelib.services.participants import campaign
+from chalicelib.store import participants as store
+
+
+def _qualified_invites(batch: list[Change]) -> dict[str, dict[str, str]]:
+    """inviter code -> {invitee code: sequence} for the invitees that count now."""
+    by_inviter: dict[str, dict[str, str]] = defaultdict(dict)
+    for change in batch:
+        if change.event != "INSERT" or not change.new.get("inviter"):
+            continue
+        rec = campaign(str(change.new["cid"]))
+        if domain.qualifies_on_join(rec.spec["rules"]):
+            by_inviter[str(change.new["inviter"])][str(change.new["code"])] = change.sequence
+    return by_inviter
+
+
+def invitees_campaign(batch: list[Change], inviter: str) -> str:
+    return next(str(c.new["cid"]) for c in batch if c.new.get("inviter") == inviter)
+
+
+def count_invites(batch: list[Change]) -> set[str]:
+    """Add each inviter's newly qualified invitees in one update (a set union, safe to repeat),
+    then issue the milestones reached and the invitees' own rewards, each exactly once."""
+    failed: set[str] = set()
+    writes = 0
+    now = utcnow()
+    for inviter, invitees in _qualified_invites(batch).items():
+        try:
+            rec = campaign(invitees_campaign(batch, inviter))
+            total, rewarded = store.add_counted(inviter, set(invitees))
+            writes += 1
+            rewards.grant_ladder(rec, inviter, total, rewarded, now)
+            invitee_reward = invitee_grant(rec.spec["rules"])
+            if invitee_reward is not None:
+                for invitee in invitees:
+                    rewards.issue(rec, invitee, invitee_reward, now)
+        except FissionError:
+            logger.exception("could not count invitees", inviter=inviter, invitees=len(invitees))
+            failed |= set(invitees.values())
+            continue
+        logger.debug("invites counted", inviter=inviter, added=len(invitees), total=total)
+    if writes:
+        metrics.add_metric(name="InviterProgressWrites", unit=MetricUnit.Count, value=writes)
+    return failed

@@ -1,0 +1,121 @@
+"""Participant items: one conditional put per join; invitee sets added to by the stream handler."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from pynamodb.exceptions import PutError, UpdateError
+
+from chalicelib.domain.clock import iso
+from chalicelib.domain.ids import new_id
+from chalicelib.errors import Conflict
+from chalicelib.store import keys
+from chalicelib.store.db import ensure_bound, get_entity, is_condition_failure, unavailable_on_failure
+from chalicelib.store.models import ClickItem, ParticipantItem
+
+
+@dataclass
+class ParticipantRecord:
+    cid: str
+    tid: str
+    code: str
+    identity: str
+    joined_at: str
+    nickname: str | None = None
+    avatar_url: str | None = None
+    phone_enc: str | None = None
+    phone_hash: str | None = None
+    device_id: str | None = None
+    channel: str | None = None
+    inviter: str | None = None
+    attribution: str | None = None
+    counted: set[str] = field(default_factory=set)
+    rewarded: set[str] = field(default_factory=set)
+
+
+_FIELDS = (
+    "cid", "tid", "code", "identity", "joined_at", "nickname", "avatar_url", "phone_enc", "phone_hash",
+    "device_id", "channel", "inviter", "attribution",
+)  # fmt: skip
+
+
+def _record(item: ParticipantItem) -> ParticipantRecord:
+    return ParticipantRecord(
+        **{name: getattr(item, name) for name in _FIELDS},
+        counted=set(item.counted or ()),
+        rewarded=set(item.rewarded or ()),
+    )
+
+
+def insert(rec: ParticipantRecord) -> bool:
+    """Write a new participant; False if the code is taken (by them on a repeat, or by a collision)."""
+    ensure_bound()
+    item = ParticipantItem(PK=keys.participant_pk(rec.code), SK=keys.META, **{n: getattr(rec, n) for n in _FIELDS})
+    try:
+        with unavailable_on_failure("join"):
+            item.save(condition=ParticipantItem.PK.does_not_exist())
+    except PutError as exc:
+        if is_condition_failure(exc):
+            return False
+        raise
+    return True
+
+
+def get(code: str, *, consistent: bool = False) -> ParticipantRecord | None:
+    item = get_entity(ParticipantItem, keys.participant_pk(code), keys.META, consistent=consistent)
+    return _record(item) if item is not None else None
+
+
+def add_counted(inviter_code: str, invitee_codes: set[str]) -> tuple[int, set[str]]:
+    """Add invitees to an inviter's counted set (idempotent: a set union).
+
+    Returns the set's size and the ladder rules already rewarded.
+    """
+    ensure_bound()
+    item = ParticipantItem(PK=keys.participant_pk(inviter_code), SK=keys.META)
+    try:
+        with unavailable_on_failure("count invitees"):
+            item.update(
+                actions=[ParticipantItem.counted.add(invitee_codes)],
+                condition=ParticipantItem.PK.exists(),
+            )
+    except UpdateError as exc:
+        if is_condition_failure(exc):
+            raise Conflict(f"inviter {inviter_code} does not exist", code="INVITER_NOT_FOUND") from exc
+        if exc.cause_response_code != "ValidationException":
+            raise
+        # The item is at DynamoDB's 400 KB limit: tens of thousands of invitees, far past any
+        # ladder (milestones and caps stop at 10,000). Keep what is counted; the rest changes nothing.
+        full = get(inviter_code, consistent=True)
+        if full is None:
+            raise
+        return len(full.counted), set(full.rewarded)
+    return len(item.counted or ()), set(item.rewarded or ())
+
+
+def mark_rewarded(code: str, rules: set[str]) -> None:
+    ensure_bound()
+    item = ParticipantItem(PK=keys.participant_pk(code), SK=keys.META)
+    with unavailable_on_failure("mark rewarded"):
+        item.update(actions=[ParticipantItem.rewarded.add(rules)])
+
+
+CLICK_RETENTION = timedelta(days=90)
+
+
+def record_click(cid: str, code: str, channel: str | None, now: datetime) -> None:
+    """One fact per click, under its own key (a viral link never heats one partition);
+    analytics aggregate them from the stream, and TTL removes them later."""
+    ensure_bound()
+    item = ClickItem(
+        PK=keys.click_pk(new_id("clk")),
+        SK=keys.META,
+        cid=cid,
+        code=code,
+        channel=channel,
+        at=iso(now),
+        expires_at=int((now + CLICK_RETENTION).timestamp()),
+    )
+    with unavailable_on_failure("record click"):
+        item.save()

@@ -1,0 +1,238 @@
+"""Joining, invite links, attribution and inviter progress through the stream."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from local.pump import CheckpointStore, StreamPump
+from local.stack import stream_handler
+from tests.conftest import Api, Clock, Tenant, campaign_body, window
+
+
+@pytest.fixture(autouse=True)
+def fresh_campaign_cache() -> Iterator[None]:
+    from chalicelib.services import participants
+
+    participants._campaigns.clear()
+    yield
+    participants._campaigns.clear()
+
+
+def live_campaign(api: Api, tenant: Tenant, mode: str = "invite", **overrides: Any) -> str:
+    status, body = api.call("POST", "/v1/admin/campaigns", campaign_body(mode, **overrides), token=tenant.owner_token)
+    assert status == 201, body
+    cid = str(body["campaign_id"])
+    assert api.call("POST", f"/v1/admin/campaigns/{cid}/publish", token=tenant.owner_token)[0] == 200
+    return cid
+
+
+def join(api: Api, cid: str, **fields: Any) -> tuple[int, Any]:
+    body = {"external_id": fields.pop("external_id", f"user-{uuid.uuid4().hex[:8]}"), **fields}
+    return api.call("POST", f"/v1/campaigns/{cid}/participants", body)
+
+
+@pytest.fixture
+def pump(app: Any, tmp_path: Path) -> StreamPump:
+    """A stream pump caught up with everything written before the test."""
+    from chalicelib.config import get_settings
+    from chalicelib.store import db
+
+    stream_pump = StreamPump(
+        db.streams_client(),
+        db.stream_arn(db.dynamodb_client(), get_settings().table_name),
+        stream_handler(app),
+        checkpoints=CheckpointStore(tmp_path / "checkpoints.json"),
+        backoff_base=0.0,
+        batch_size=100,
+    )
+    stream_pump.drain()
+    return stream_pump
+
+
+def test_join_returns_code_links_and_token(api: Api, tenant: Tenant) -> None:
+    cid = live_campaign(api, tenant)
+    status, body = join(api, cid, external_id="wx-openid-1", nickname="小明")
+    assert status == 201
+    code = body["invite_code"]
+    assert len(code) == 8 and body["participant_id"] == code
+    assert body["invite_url"].endswith(f"/v1/i/{code}")
+    assert body["poster_url"].endswith(f"/v1/posters/{cid}/{code}.jpg")
+    assert body["token"].startswith("pt1.")
+    assert body["progress"]["counted_invites"] == 0
+    assert body["progress"]["next_milestone"]["invites"] == 1
+
+
+def test_repeated_join_returns_the_same_participant(api: Api, tenant: Tenant) -> None:
+    cid = live_campaign(api, tenant)
+    first = join(api, cid, external_id="same-user")
+    again = join(api, cid, external_id="same-user", nickname="changed")
+    assert (first[0], again[0]) == (201, 200)
+    assert again[1]["invite_code"] == first[1]["invite_code"]
+    assert again[1]["joined_at"] == first[1]["joined_at"]
+
+
+def test_the_same_person_has_different_codes_in_different_campaigns(api: Api, tenant: Tenant) -> None:
+    a, b = live_campaign(api, tenant), live_campaign(api, tenant)
+    assert join(api, a, external_id="u1")[1]["invite_code"] != join(api, b, external_id="u1")[1]["invite_code"]
+
+
+def test_joining_is_refused_outside_the_window(api: Api, tenant: Tenant, clock: Clock) -> None:
+    upcoming = live_campaign(api, tenant, **window(start_in=timedelta(days=1)))
+    status, body = join(api, upcoming)
+    assert (status, body["error"]["code"]) == (409, "CAMPAIGN_NOT_STARTED")
+    paused = live_campaign(api, tenant)
+    api.call("POST", f"/v1/admin/campaigns/{paused}/pause", token=tenant.owner_token)
+    status, body = join(api, paused)
+    assert (status, body["error"]["code"]) == (409, "CAMPAIGN_PAUSED")
+    ended = live_campaign(api, tenant)
+    api.call("POST", f"/v1/admin/campaigns/{ended}/end", token=tenant.owner_token)
+    status, body = join(api, ended)
+    assert (status, body["error"]["code"]) == (410, "CAMPAIGN_ENDED")
+
+
+def test_drafts_and_unknown_campaigns_cannot_be_joined(api: Api, tenant: Tenant) -> None:
+    _, draft = api.call("POST", "/v1/admin/campaigns", campaign_body(), token=tenant.owner_token)
+    for cid in (draft["campaign_id"], "cmp_doesnotexist"):
+        status, body = join(api, cid)
+        assert (status, body["error"]["code"]) == (404, "CAMPAIGN_NOT_FOUND")
+
+
+def test_join_input_is_validated(api: Api, tenant: Tenant) -> None:
+    cid = live_campaign(api, tenant)
+    status, body = api.call("POST", f"/v1/campaigns/{cid}/participants", {"nickname": "no id"})
+    assert (status, body["error"]["code"]) == (422, "VALIDATION_ERROR")
+    status, body = join(api, cid, admin=True)
+    assert (status, body["error"]["code"]) == (422, "UNKNOWN_FIELD")
+    status, body = join(api, cid, phone="call me")
+    assert (status, body["error"]["code"]) == (422, "VALIDATION_ERROR")
+
+
+def test_short_link_records_the_click_and_redirects_with_the_ref(api: Api, tenant: Tenant) -> None:
+    cid = live_campaign(api, tenant, landing_url="https://shop.example.cn/fission?lang=zh")
+    code = join(api, cid)[1]["invite_code"]
+    response = api.client.http.get(f"/v1/i/{code}?ch=wechat_moments")
+    assert response.status_code == 302
+    target = urlsplit(response.headers["Location"])
+    assert (target.netloc, target.path) == ("shop.example.cn", "/fission")
+    assert parse_qs(target.query) == {"lang": ["zh"], "campaign": [cid], "ref": [code], "ch": ["wechat_moments"]}
+
+    from chalicelib.config import get_settings
+    from chalicelib.store import db
+
+    clicks = db.dynamodb_client().scan(
+        TableName=get_settings().table_name,
+        FilterExpression="#e = :click AND code = :code",
+        ExpressionAttributeNames={"#e": "entity"},
+        ExpressionAttributeValues={":click": {"S": "click"}, ":code": {"S": code}},
+    )["Items"]
+    assert len(clicks) == 1 and clicks[0]["channel"]["S"] == "wechat_moments" and "expires_at" in clicks[0]
+
+
+def test_unknown_invite_code_is_a_json_404(api: Api) -> None:
+    for code in ("zzzzzzzz", "not-a-code!"):
+        status, body = api.call("GET", f"/v1/i/{code}")
+        assert (status, body["error"]["code"]) == (404, "INVITE_CODE_NOT_FOUND")
+
+
+def test_me_needs_the_participant_token_of_that_campaign(api: Api, tenant: Tenant) -> None:
+    cid, other = live_campaign(api, tenant), live_campaign(api, tenant)
+    token = join(api, cid)[1]["token"]
+    status, body = api.call("GET", f"/v1/campaigns/{cid}/me", token=token)
+    assert status == 200 and "token" not in body and body["progress"]["counted_invites"] == 0
+    assert api.call("GET", f"/v1/campaigns/{cid}/me")[1]["error"]["code"] == "PARTICIPANT_TOKEN_REQUIRED"
+    assert api.call("GET", f"/v1/campaigns/{other}/me", token=token)[1]["error"]["code"] == "WRONG_CAMPAIGN"
+    forged = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
+    status, body = api.call("GET", f"/v1/campaigns/{cid}/me", token=forged)
+    assert (status, body["error"]["code"]) == (401, "INVALID_PARTICIPANT_TOKEN")
+
+
+def test_invitees_count_for_their_inviter_once_the_stream_runs(api: Api, tenant: Tenant, pump: StreamPump) -> None:
+    cid = live_campaign(api, tenant)
+    inviter = join(api, cid, external_id="inviter")[1]
+    for i in range(3):
+        assert join(api, cid, external_id=f"friend-{i}", ref=inviter["invite_code"])[0] == 201
+    pump.drain()
+    me = api.call("GET", f"/v1/campaigns/{cid}/me", token=inviter["token"])[1]
+    assert me["progress"]["counted_invites"] == 3
+    assert me["progress"]["milestones_reached"] == 2  # the ladder is 1 and 3
+    assert me["progress"]["next_milestone"] is None
+
+
+def test_replayed_batches_and_repeated_joins_count_each_invitee_once(
+    api: Api, tenant: Tenant, pump: StreamPump, app: Any
+) -> None:
+    cid = live_campaign(api, tenant)
+    inviter = join(api, cid, external_id="inviter")[1]
+    for _attempt in range(3):  # every POST three times
+        for i in range(4):
+            join(api, cid, external_id=f"friend-{i}", ref=inviter["invite_code"])
+    delivered: list[dict[str, Any]] = []
+    handler = stream_handler(app)
+
+    def twice(event: dict[str, Any], context: Any) -> Any:
+        delivered.append(event)
+        handler(event, context)  # every batch twice
+        return handler(event, context)
+
+    pump.handler = twice
+    pump.drain()
+    assert delivered
+    me = api.call("GET", f"/v1/campaigns/{cid}/me", token=inviter["token"])[1]
+    assert me["progress"]["counted_invites"] == 4
+
+
+def test_a_repeat_join_cannot_switch_inviter(api: Api, tenant: Tenant, pump: StreamPump) -> None:
+    cid = live_campaign(api, tenant)
+    first = join(api, cid, external_id="first-inviter")[1]
+    second = join(api, cid, external_id="second-inviter")[1]
+    join(api, cid, external_id="friend", ref=first["invite_code"])
+    status, again = join(api, cid, external_id="friend", ref=second["invite_code"])
+    assert status == 200 and again["invited_by"] == first["invite_code"]
+    pump.drain()
+    counted = [
+        api.call("GET", f"/v1/campaigns/{cid}/me", token=p["token"])[1]["progress"]["counted_invites"]
+        for p in (first, second)
+    ]
+    assert counted == [1, 0]
+
+
+@pytest.mark.parametrize("same", ["device_id", "phone"])
+def test_self_invites_are_not_credited(api: Api, tenant: Tenant, pump: StreamPump, same: str) -> None:
+    cid = live_campaign(api, tenant)
+    shared = {"device_id": "device-abc"} if same == "device_id" else {"phone": "13812345678"}
+    inviter = join(api, cid, external_id="alt-1", **shared)[1]
+    status, invitee = join(api, cid, external_id="alt-2", ref=inviter["invite_code"], **shared)
+    assert status == 201 and invitee["invited_by"] is None
+    pump.drain()
+    me = api.call("GET", f"/v1/campaigns/{cid}/me", token=inviter["token"])[1]
+    assert me["progress"]["counted_invites"] == 0
+
+
+def test_a_code_from_another_campaign_credits_nobody(api: Api, tenant: Tenant) -> None:
+    a, b = live_campaign(api, tenant), live_campaign(api, tenant)
+    outsider = join(api, a)[1]["invite_code"]
+    status, body = join(api, b, ref=outsider)
+    assert status == 201 and body["invited_by"] is None
+
+
+def test_follow_qualified_invites_wait_for_the_qualifying_action(api: Api, tenant: Tenant, pump: StreamPump) -> None:
+    cid = live_campaign(api, tenant, "poster")  # the poster rules qualify on `follow`
+    inviter = join(api, cid, external_id="poster-owner")[1]
+    join(api, cid, external_id="friend", ref=inviter["invite_code"])
+    pump.drain()
+    me = api.call("GET", f"/v1/campaigns/{cid}/me", token=inviter["token"])[1]
+    assert me["progress"]["counted_invites"] == 0
+
+
+@pytest.mark.parametrize("token", ["pt1.é.ü", "pt1.e30.x", "pt1..", "garbage"])
+def test_malformed_participant_tokens_are_401_not_500(api: Api, tenant: Tenant, token: str) -> None:
+    cid = live_campaign(api, tenant)
+    status, body = api.call("GET", f"/v1/campaigns/{cid}/me", headers={"Authorization": f"Bearer {token}"})
+    assert (status, body["error"]["code"]) == (401, "INVALID_PARTICIPANT_TOKEN")
