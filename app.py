@@ -3,7 +3,7 @@
 from chalice.app import Chalice, CORSConfig
 
 from chalicelib import observability
-from chalicelib.api import admin_auth, admin_campaigns, admin_operators, middleware, public
+from chalicelib.api import admin_auth, admin_campaigns, admin_operators, groups, middleware, public
 from chalicelib.events import handlers
 
 app = Chalice(app_name="fission")
@@ -18,4 +18,5 @@ app.register_blueprint(public.bp)
 app.register_blueprint(admin_auth.bp)
 app.register_blueprint(admin_operators.bp)
 app.register_blueprint(admin_campaigns.bp)
+app.register_blueprint(groups.bp)
 app.register_blueprint(handlers.bp)

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from chalicelib.domain import campaigns, operators, participants  # noqa: E402
+from chalicelib.domain import campaigns, groups, operators, participants  # noqa: E402
 
 DOCUMENT = ROOT / "docs" / "openapi.yaml"
 REF_TEMPLATE = "#/components/schemas/{model}"
@@ -77,7 +77,11 @@ def generate() -> dict[str, Any]:
     _adapter("Status", TypeAdapter(campaigns.Status), schemas)
     _adapter("Phase", TypeAdapter(campaigns.Phase), schemas)
     schemas["CampaignPatch"] = _campaign_patch()
-    for model in (operators.LoginRequest, operators.OperatorCreate, operators.OperatorPatch, participants.JoinRequest):
+    requests = (
+        operators.LoginRequest, operators.OperatorCreate, operators.OperatorPatch, participants.JoinRequest,
+        groups.OpenGroupRequest,
+    )  # fmt: skip
+    for model in requests:
         _model(model, schemas)
     return dict(sorted(schemas.items()))
 

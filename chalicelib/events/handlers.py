@@ -9,7 +9,7 @@ from chalice.app import Blueprint, CloudWatchEvent, Rate
 from chalicelib.domain.clock import utcnow
 from chalicelib.events import stream
 from chalicelib.observability import logger
-from chalicelib.services import campaigns
+from chalicelib.services import campaigns, groups
 
 bp = Blueprint(__name__)
 
@@ -29,3 +29,11 @@ def close_ended_campaigns(event: CloudWatchEvent) -> dict[str, Any]:
     if closed:
         logger.info("campaigns ended by schedule", campaign_ids=closed)
     return {"closed": closed}
+
+
+@bp.schedule(Rate(1, unit=Rate.MINUTES), name="fail_expired_groups")
+def fail_expired_groups(event: CloudWatchEvent) -> dict[str, Any]:
+    failed = groups.fail_expired(utcnow())
+    if failed:
+        logger.info("groups failed at their deadline", group_ids=failed)
+    return {"failed": failed}

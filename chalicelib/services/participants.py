@@ -43,7 +43,7 @@ def campaign(cid: str) -> CampaignRecord:
     return rec
 
 
-def _open_campaign(cid: str, now: datetime) -> CampaignRecord:
+def open_campaign(cid: str, now: datetime) -> CampaignRecord:
     rec = campaign(cid)
     campaign_rules.ensure_open(
         campaign_rules.Status(rec.status), parse_iso(rec.spec["starts_at"]), parse_iso(rec.spec["ends_at"]), now
@@ -55,7 +55,7 @@ def _secret() -> bytes:
     return get_keyring().secret("participant-codes")
 
 
-def _url(path: str) -> str:
+def public_url(path: str) -> str:
     return get_settings().public_base_url.rstrip("/") + path
 
 
@@ -70,8 +70,8 @@ def _view(rec: CampaignRecord, participant: ParticipantRecord) -> dict[str, Any]
     return {
         "participant_id": participant.code,
         "invite_code": participant.code,
-        "invite_url": _url(f"/v1/i/{participant.code}"),
-        "poster_url": _url(f"/v1/posters/{rec.cid}/{participant.code}.jpg"),
+        "invite_url": public_url(f"/v1/i/{participant.code}"),
+        "poster_url": public_url(f"/v1/posters/{rec.cid}/{participant.code}.jpg"),
         "token": participant_tokens.issue(rec.cid, participant.code, expires),
         "invited_by": participant.inviter,
         "joined_at": participant.joined_at,
@@ -93,7 +93,7 @@ def join(cid: str, request: JoinRequest, now: datetime) -> tuple[dict[str, Any],
 
     Returns the participant view and whether this call created it.
     """
-    rec = _open_campaign(cid, now)
+    rec = open_campaign(cid, now)
     secret = _secret()
     identity = domain.identity_hash(secret, cid, request.external_id)
     phone_enc = phone_hash = None
@@ -138,7 +138,7 @@ def join(cid: str, request: JoinRequest, now: datetime) -> tuple[dict[str, Any],
     raise Unavailable("no free invite code for this participant; retry", code="CODE_UNAVAILABLE")
 
 
-def _authenticated(cid: str, authorization: str | None, now: datetime) -> ParticipantRecord:
+def authenticated(cid: str, authorization: str | None, now: datetime) -> ParticipantRecord:
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise Forbidden("this call needs the participant token from the join", code="PARTICIPANT_TOKEN_REQUIRED")
@@ -153,7 +153,7 @@ def _authenticated(cid: str, authorization: str | None, now: datetime) -> Partic
 
 def me(cid: str, authorization: str | None, now: datetime) -> dict[str, Any]:
     rec = campaign(cid)
-    participant = _authenticated(cid, authorization, now)
+    participant = authenticated(cid, authorization, now)
     view = _view(rec, participant)
     view.pop("token")
     view["rewards"] = rewards.view(participant.code)
@@ -170,7 +170,7 @@ def follow_link(code: str, channel: str | None, now: datetime) -> str:
         channel = None  # an unknown channel tag is dropped, never an error for the visitor
     rec = campaign(participant.cid)
     store.record_click(rec.cid, code, channel, now)
-    base = rec.spec.get("landing_url") or _url("/")
+    base = rec.spec.get("landing_url") or public_url("/")
     parts = urlsplit(base)
     query = [q for q in parts.query.split("&") if q]
     query.append(urlencode({"campaign": rec.cid, "ref": code, **({"ch": channel} if channel else {})}))

@@ -48,6 +48,27 @@ def budget_pk(cid: str) -> str:
     return f"C#{cid}#BUDGET"
 
 
+def group_pk(gid: str) -> str:
+    """A group and its members share a partition: a join touches one small item collection."""
+    return f"G#{gid}"
+
+
+def member_sk(code: str) -> str:
+    return f"M#{code}"
+
+
+MEMBER_PREFIX = "M#"
+
+
+def group_deadline_gsi2pk(day: str, shard: int) -> str:
+    """Open groups by the day their deadline falls on, sharded so a sale's opens spread."""
+    return f"GDUE#{day}#{shard}"
+
+
+def group_deadline_gsi2sk(deadline: str, gid: str) -> str:
+    return f"{deadline}#{gid}"
+
+
 def click_pk(click_id: str) -> str:
     return f"CLK#{click_id}"
 

@@ -128,6 +128,8 @@ class ParticipantItem(Item, discriminator="participant"):
     counted = UnicodeSetAttribute(null=True)
     # Ladder rules whose reward item exists (issued or recorded as unavailable).
     rewarded = UnicodeSetAttribute(null=True)
+    # Groups this participant leads that are still open (group_buy's per-leader limit).
+    open_groups = NumberAttribute(null=True)
 
 
 class RewardItem(Item, discriminator="reward"):
@@ -154,6 +156,30 @@ class CounterItem(Item, discriminator="counter"):
     limit = NumberAttribute(null=True)
 
 
+class GroupItem(Item, discriminator="group"):
+    gid = UnicodeAttribute()
+    cid = UnicodeAttribute()
+    tid = UnicodeAttribute()
+    leader = UnicodeAttribute()  # the leader's invite code
+    size = NumberAttribute()
+    price_fen = NumberAttribute()
+    members = NumberAttribute()
+    status = UnicodeAttribute()  # open | succeeded | failed
+    opened_at = UnicodeAttribute()
+    deadline = UnicodeAttribute()
+    closed_at = UnicodeAttribute(null=True)
+
+
+class MemberItem(Item, discriminator="group_member"):
+    gid = UnicodeAttribute()
+    cid = UnicodeAttribute()
+    code = UnicodeAttribute()
+    nickname = UnicodeAttribute(null=True)
+    leader = BooleanAttribute(default=False)
+    joined_at = UnicodeAttribute()
+    order_id = UnicodeAttribute(null=True)  # set when the member's order is paid
+
+
 class ClickItem(Item, discriminator="click"):
     cid = UnicodeAttribute()
     code = UnicodeAttribute()  # the invite code whose link was opened
@@ -178,6 +204,8 @@ ALL_MODELS: tuple[type[Item], ...] = (
     ParticipantItem,
     RewardItem,
     CounterItem,
+    GroupItem,
+    MemberItem,
     ClickItem,
     SecretItem,
 )

@@ -21,7 +21,7 @@ if str(ROOT) not in sys.path:
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "1")
 
 import app  # noqa: E402
-from chalicelib.domain import campaigns, operators, participants  # noqa: E402
+from chalicelib.domain import campaigns, groups, operators, participants  # noqa: E402
 from chalicelib.domain.rbac import ROLE_PERMISSIONS, Permission  # noqa: E402
 
 pytestmark = pytest.mark.unit
@@ -33,7 +33,11 @@ ADMIN_PREFIX = "/v1/admin/"
 LOGIN = ("/v1/admin/login", "POST")
 BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 PARTICIPANT: list[dict[str, list[str]]] = [{"participantToken": []}]
-PARTICIPANT_ROUTES = {("/v1/campaigns/{cid}/me", "GET")}
+PARTICIPANT_ROUTES = {
+    ("/v1/campaigns/{cid}/me", "GET"),
+    ("/v1/campaigns/{cid}/groups", "POST"),
+    ("/v1/groups/{gid}/members", "POST"),
+}
 
 Route = tuple[str, str]
 
@@ -173,6 +177,7 @@ VALIDATORS: dict[str, Callable[[dict[str, Any]], object]] = {
     "OperatorCreate": operators.OperatorCreate.model_validate,
     "OperatorPatch": operators.OperatorPatch.model_validate,
     "JoinRequest": participants.JoinRequest.model_validate,
+    "OpenGroupRequest": groups.OpenGroupRequest.model_validate,
 }
 
 
