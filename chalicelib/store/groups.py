@@ -162,4 +162,3 @@ def due(day: str, shard: int, until: str) -> list[GroupRecord]:
         found = Item.gsi2.query(keys.group_deadline_gsi2pk(day, shard), Item.GSI2SK <= f"{until}#~")
         gids = [i.gid for i in found if isinstance(i, GroupItem)]
     return [g for g in (get(gid) for gid in gids) if g is not None]
-

@@ -190,7 +190,14 @@ def test_every_function_is_told_its_stage_table_and_key(template: Template) -> N
     key_id, _ = _only(template, "AWS::KMS::Key")
     functions = template.find_resources("AWS::Serverless::Function")
 
-    assert set(functions) == {"APIHandler", STREAM_FUNCTION, "CloseEndedCampaigns"}
+    from app import app as chalice_app
+
+    def logical_id(name: str) -> str:
+        return "".join(part.capitalize() for part in name.split("_"))
+
+    scheduled = {logical_id(source.name) for source in chalice_app.event_sources}
+    assert set(functions) == {"APIHandler", STREAM_FUNCTION, *scheduled}
+    assert "FailExpiredGroups" in scheduled
     for function in functions.values():
         variables = function["Properties"]["Environment"]["Variables"]
         assert variables["FISSION_STAGE"] == "dev"

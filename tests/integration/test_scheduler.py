@@ -34,7 +34,7 @@ def test_scheduler_invokes_the_campaign_closer_which_ends_campaigns_past_their_e
     later = datetime.now(UTC) + timedelta(hours=3)
     monkeypatch.setattr(handlers, "utcnow", lambda: later)
     scheduler = Scheduler(app, clock=lambda: later)
-    assert scheduler.tick() == ["close_ended_campaigns"]
+    assert "close_ended_campaigns" in scheduler.tick()
     assert scheduler.jobs["close_ended_campaigns"].runs == 1
 
     def status(cid: str) -> str:
