@@ -3,7 +3,17 @@
 from chalice.app import Chalice, CORSConfig
 
 from chalicelib import observability
-from chalicelib.api import admin_auth, admin_campaigns, admin_operators, groups, middleware, public
+from chalicelib.api import (
+    admin_auth,
+    admin_campaigns,
+    admin_operators,
+    admin_templates,
+    assists,
+    groups,
+    hooks,
+    middleware,
+    public,
+)
 from chalicelib.events import handlers
 
 app = Chalice(app_name="fission")
@@ -18,5 +28,8 @@ app.register_blueprint(public.bp)
 app.register_blueprint(admin_auth.bp)
 app.register_blueprint(admin_operators.bp)
 app.register_blueprint(admin_campaigns.bp)
+app.register_blueprint(admin_templates.bp)
 app.register_blueprint(groups.bp)
+app.register_blueprint(assists.bp)
+app.register_blueprint(hooks.bp)
 app.register_blueprint(handlers.bp)

@@ -211,6 +211,9 @@ class CampaignBase(Strict):
     share: ShareCopy = Field(default_factory=ShareCopy)
     rule_text: str = Field(default="", max_length=5000)
     budget_fen: Fen | None = None
+    template_id: str | None = Field(
+        default=None, min_length=1, max_length=64, description="The library template the campaign was created from."
+    )
 
     @field_validator("starts_at", "ends_at")
     @classmethod

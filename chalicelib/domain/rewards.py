@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 INVITEE_RULE = "invitee"
+ASSIST_RULE = "assist"  # an assist owner's prize: one per participant, like every rule
 
 
 @dataclass(frozen=True)
@@ -61,8 +62,10 @@ def invitee_grant(rules: dict[str, Any]) -> Grant | None:
 
 
 def reward_rules(rules: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Every reward of a ladder campaign by its rule id (stock is tracked per rule)."""
+    """Every reward of a campaign (ladder, invitee reward, assist prize) by its rule id (stock is per rule)."""
     found = {milestone_rule(i): m["reward"] for i, m in enumerate(rules.get("milestones") or [])}
     if rules.get("invitee_reward"):
         found[INVITEE_RULE] = rules["invitee_reward"]
+    if rules.get("prize"):
+        found[ASSIST_RULE] = rules["prize"]
     return found

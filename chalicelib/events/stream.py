@@ -14,7 +14,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
 from chalicelib.observability import logger
-from chalicelib.services import changes, groups, progress
+from chalicelib.services import assists, changes, groups, progress
 
 RecordHandler = Callable[[changes.Change], None]
 # Returns the sequence numbers of the changes it could not apply.
@@ -23,6 +23,7 @@ BatchHandler = Callable[[list[changes.Change]], set[str]]
 HANDLERS: dict[str, list[RecordHandler]] = {
     "campaign": [changes.on_campaign_change],
     "group": [groups.on_change],
+    "assist": [assists.on_assist_change],
 }
 BATCH_HANDLERS: dict[str, list[BatchHandler]] = {
     "participant": [progress.count_invites],

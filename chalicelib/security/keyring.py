@@ -30,13 +30,18 @@ class FileKeyring:
         path = self._folder / f"{name}.key"
         if not path.exists():
             self._folder.mkdir(parents=True, exist_ok=True)
+            # Written in full under a private name, then linked into place: a concurrent first
+            # use never reads a key file that exists but is still empty.
+            draft = self._folder / f".{name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+            fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(base64.b64encode(secrets.token_bytes(KEY_BYTES)).decode())
             try:
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                os.link(draft, path)
             except FileExistsError:
-                pass  # another process created it first: use theirs
-            else:
-                with os.fdopen(fd, "w") as handle:
-                    handle.write(base64.b64encode(secrets.token_bytes(KEY_BYTES)).decode())
+                pass  # another process or thread created it first: use theirs
+            finally:
+                draft.unlink()
         key = base64.b64decode(path.read_text().strip())
         if len(key) != KEY_BYTES:
             raise RuntimeError(f"{path} does not hold a {KEY_BYTES}-byte key")

@@ -13,7 +13,7 @@ from chalicelib.domain.ids import new_id
 from chalicelib.domain.operators import Principal
 from chalicelib.domain.validation import validation_error
 from chalicelib.errors import Conflict, NotFound, ValidationFailed
-from chalicelib.services import rewards
+from chalicelib.services import rewards, templates
 from chalicelib.store import campaigns as store
 from chalicelib.store.campaigns import CampaignRecord
 from chalicelib.store.idempotency import run_once
@@ -55,7 +55,8 @@ def _owned(actor: Principal, cid: str) -> CampaignRecord:
 
 
 def create(actor: Principal, body: dict[str, Any], now: datetime, idempotency_key: str | None = None) -> dict[str, Any]:
-    spec = _validated(body)
+    # A body naming a template_id is expanded first; the idempotency fingerprint stays the body as sent.
+    spec = _validated(templates.expand(body, now))
 
     def make() -> dict[str, Any]:
         stamp = iso(now)

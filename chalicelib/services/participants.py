@@ -120,6 +120,7 @@ def join(cid: str, request: JoinRequest, now: datetime) -> tuple[dict[str, Any],
             code=domain.invite_code(secret, cid, request.external_id, attempt),
             identity=identity,
             joined_at=iso(now),
+            qualified_at=iso(now) if domain.qualifies_on_join(rec.spec.get("rules", {})) else None,
             nickname=request.nickname,
             avatar_url=str(request.avatar_url) if request.avatar_url else None,
             phone_enc=phone_enc,
@@ -136,6 +137,19 @@ def join(cid: str, request: JoinRequest, now: datetime) -> tuple[dict[str, Any],
             # The first join wins: its inviter stays, whatever ref a repeat carries.
             return _view(rec, existing), False
     raise Unavailable("no free invite code for this participant; retry", code="CODE_UNAVAILABLE")
+
+
+def find(cid: str, external_id: str) -> ParticipantRecord | None:
+    """The participant a merchant's user id joined as, by recomputing their code (no index needed)."""
+    secret = _secret()
+    identity = domain.identity_hash(secret, cid, external_id)
+    for attempt in range(domain.MAX_CODE_ATTEMPTS):
+        found = store.get(domain.invite_code(secret, cid, external_id, attempt), consistent=True)
+        if found is None:
+            return None
+        if found.identity == identity:
+            return found
+    return None
 
 
 def authenticated(cid: str, authorization: str | None, now: datetime) -> ParticipantRecord:

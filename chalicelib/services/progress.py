@@ -6,7 +6,6 @@ from collections import defaultdict
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from chalicelib.domain import participants as domain
 from chalicelib.domain.clock import utcnow
 from chalicelib.domain.rewards import invitee_grant
 from chalicelib.errors import FissionError
@@ -21,10 +20,10 @@ def _qualified_invites(batch: list[Change]) -> dict[str, dict[str, str]]:
     """inviter code -> {invitee code: sequence} for the invitees that count now."""
     by_inviter: dict[str, dict[str, str]] = defaultdict(dict)
     for change in batch:
-        if change.event != "INSERT" or not change.new.get("inviter"):
-            continue
-        rec = campaign(str(change.new["cid"]))
-        if domain.qualifies_on_join(rec.spec["rules"]):
+        # An invitee counts when `qualified_at` appears: at the join for `join` campaigns, later
+        # (a follow, a first paid order) for the others.
+        newly_qualified = change.new.get("qualified_at") and not change.old.get("qualified_at")
+        if change.new.get("inviter") and newly_qualified:
             by_inviter[str(change.new["inviter"])][str(change.new["code"])] = change.sequence
     return by_inviter
 

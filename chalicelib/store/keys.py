@@ -39,6 +39,15 @@ def reward_sk(rule: str) -> str:
 
 REWARD_PREFIX = "R#"
 
+# An assist lives beside its owner: the code already names the campaign and the owner, and the
+# prize lands in the same partition.
+ASSIST_SK = "ASSIST"
+
+
+def helps_sk(day: str) -> str:
+    """A helper's assists on one day (YYYY-MM-DD in the campaign's zone), beside the helper."""
+    return f"HELPS#{day}"
+
 
 def stock_pk(cid: str, rule: str) -> str:
     return f"C#{cid}#STOCK#{rule}"

@@ -6,6 +6,8 @@ from pynamodb.attributes import (
     BooleanAttribute,
     DiscriminatorAttribute,
     JSONAttribute,
+    ListAttribute,
+    MapAttribute,
     NumberAttribute,
     UnicodeAttribute,
     UnicodeSetAttribute,
@@ -66,6 +68,8 @@ class TenantItem(Item, discriminator="tenant"):
     name = UnicodeAttribute()
     timezone = UnicodeAttribute(default="Asia/Shanghai")
     created_at = UnicodeAttribute()
+    # The webhook signing secret is derived from a master key and this version; rotating bumps it.
+    hook_secret_version = NumberAttribute(default=1)
 
 
 class LoginItem(Item, discriminator="login"):
@@ -123,6 +127,8 @@ class ParticipantItem(Item, discriminator="participant"):
     inviter = UnicodeAttribute(null=True)  # the inviter's code
     attribution = UnicodeAttribute(null=True)  # why a ref was not credited, when it was not
     joined_at = UnicodeAttribute()
+    # When the campaign's qualifying action (follow, first paid order) happened; joins qualify at once.
+    qualified_at = UnicodeAttribute(null=True)
     # Codes of invitees that count for this participant, written by the stream handler.
     # A set: adding the same invitee twice (a redelivered batch) changes nothing.
     counted = UnicodeSetAttribute(null=True)
@@ -180,6 +186,34 @@ class MemberItem(Item, discriminator="group_member"):
     order_id = UnicodeAttribute(null=True)  # set when the member's order is paid
 
 
+class AssistItem(Item, discriminator="assist"):
+    """An owner's assist: the whole cut plan, fixed when it starts, and the slots taken so far."""
+
+    cid = UnicodeAttribute()
+    tid = UnicodeAttribute()
+    owner = UnicodeAttribute()  # the owner's invite code
+    goal = UnicodeAttribute()
+    target = NumberAttribute()
+    helpers_required = NumberAttribute()
+    cuts = ListAttribute(of=NumberAttribute)  # cuts[k - 1] is the cut of slot k
+    slots = NumberAttribute(default=0)
+    # Helper code -> the slot they took: "helped once" and "which cut" in one attribute.
+    helped = MapAttribute[str, int]()
+    original_price = NumberAttribute(null=True)  # cut_price: the prices when the assist started
+    floor_price = NumberAttribute(null=True)
+    started_at = UnicodeAttribute()
+    deadline = UnicodeAttribute()
+
+
+class HelpCountItem(Item, discriminator="assist_helps"):
+    """How many assists one helper gave on one day, for the per-helper daily limit."""
+
+    cid = UnicodeAttribute()
+    code = UnicodeAttribute()
+    day = UnicodeAttribute()
+    helps = NumberAttribute(default=0)
+
+
 class ClickItem(Item, discriminator="click"):
     cid = UnicodeAttribute()
     code = UnicodeAttribute()  # the invite code whose link was opened
@@ -204,6 +238,8 @@ ALL_MODELS: tuple[type[Item], ...] = (
     ParticipantItem,
     RewardItem,
     CounterItem,
+    AssistItem,
+    HelpCountItem,
     GroupItem,
     MemberItem,
     ClickItem,

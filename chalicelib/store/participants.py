@@ -30,13 +30,14 @@ class ParticipantRecord:
     channel: str | None = None
     inviter: str | None = None
     attribution: str | None = None
+    qualified_at: str | None = None
     counted: set[str] = field(default_factory=set)
     rewarded: set[str] = field(default_factory=set)
 
 
 _FIELDS = (
     "cid", "tid", "code", "identity", "joined_at", "nickname", "avatar_url", "phone_enc", "phone_hash",
-    "device_id", "channel", "inviter", "attribution",
+    "device_id", "channel", "inviter", "attribution", "qualified_at",
 )  # fmt: skip
 
 
@@ -119,3 +120,20 @@ def record_click(cid: str, code: str, channel: str | None, now: datetime) -> Non
     )
     with unavailable_on_failure("record click"):
         item.save()
+
+
+def mark_qualified(code: str, at: str) -> bool:
+    """Record the qualifying action once; False if it was recorded before (a repeated webhook)."""
+    ensure_bound()
+    item = ParticipantItem(PK=keys.participant_pk(code), SK=keys.META)
+    try:
+        with unavailable_on_failure("qualify"):
+            item.update(
+                actions=[ParticipantItem.qualified_at.set(at)],
+                condition=ParticipantItem.PK.exists() & ParticipantItem.qualified_at.does_not_exist(),
+            )
+    except UpdateError as exc:
+        if is_condition_failure(exc):
+            return False
+        raise
+    return True

@@ -130,3 +130,12 @@ def delete_operator(op: Operator) -> None:
         if is_condition_failure(exc):
             raise Conflict("the operator changed meanwhile; reload and retry", code="CONCURRENT_UPDATE") from exc
         raise
+
+
+def rotate_hook_secret(tid: str) -> int:
+    """Move the tenant to the next webhook secret version; returns the new version."""
+    ensure_bound()
+    item = TenantItem(PK=keys.tenant_pk(tid), SK=keys.META)
+    with unavailable_on_failure("rotate secret"):
+        item.update(actions=[TenantItem.hook_secret_version.add(1)], condition=TenantItem.PK.exists())
+    return int(item.hook_secret_version)

@@ -6,6 +6,7 @@ import importlib.util
 import os
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from types import ModuleType
@@ -21,7 +22,7 @@ if str(ROOT) not in sys.path:
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "1")
 
 import app  # noqa: E402
-from chalicelib.domain import campaigns, groups, operators, participants  # noqa: E402
+from chalicelib.domain import campaigns, groups, hooks, operators, participants, templates  # noqa: E402
 from chalicelib.domain.rbac import ROLE_PERMISSIONS, Permission  # noqa: E402
 
 pytestmark = pytest.mark.unit
@@ -37,6 +38,7 @@ PARTICIPANT_ROUTES = {
     ("/v1/campaigns/{cid}/me", "GET"),
     ("/v1/campaigns/{cid}/groups", "POST"),
     ("/v1/groups/{gid}/members", "POST"),
+    ("/v1/campaigns/{cid}/assists/{owner_code}", "POST"),
 }
 
 Route = tuple[str, str]
@@ -170,14 +172,21 @@ def _patched_campaign(patch: dict[str, Any]) -> object:
     return campaigns.parse_spec(campaigns.merge_patch(base, patch))
 
 
+def _created_campaign(body: dict[str, Any]) -> object:
+    # A body naming a template_id is expanded the way the create does it before validation.
+    return campaigns.parse_spec(templates.document_for(body, datetime(2026, 11, 1, tzinfo=UTC)))
+
+
 VALIDATORS: dict[str, Callable[[dict[str, Any]], object]] = {
     "CampaignSpec": campaigns.parse_spec,
+    "CampaignCreate": _created_campaign,
     "CampaignPatch": _patched_campaign,
     "LoginRequest": operators.LoginRequest.model_validate,
     "OperatorCreate": operators.OperatorCreate.model_validate,
     "OperatorPatch": operators.OperatorPatch.model_validate,
     "JoinRequest": participants.JoinRequest.model_validate,
     "OpenGroupRequest": groups.OpenGroupRequest.model_validate,
+    "FollowEvent": hooks.FollowEvent.model_validate,
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import stat
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,17 @@ def test_file_keyring_returns_the_same_key_on_later_calls_and_instances(tmp_path
     assert FileKeyring(tmp_path).secret("token") == first
     assert FileKeyring(tmp_path).secret("token") == first
     assert path.stat().st_mtime_ns == written
+
+
+def test_concurrent_first_uses_of_a_file_key_all_get_the_one_key_written(tmp_path: Path) -> None:
+    for round_ in range(10):  # a race: several fresh folders make a regression show reliably
+        folder = tmp_path / str(round_)
+        keyring = FileKeyring(folder)
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            keys = set(pool.map(FileKeyring.secret, [keyring] * 64, ["racy"] * 64))
+
+        assert len(keys) == 1
+        assert sorted(p.name for p in folder.iterdir()) == ["racy.key"]
 
 
 def test_file_keyring_keeps_one_key_per_name(tmp_path: Path) -> None:
