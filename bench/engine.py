@@ -27,6 +27,7 @@ JOINS = 200
 INVITERS = 4
 INVITEES = 400
 GROUP_JOINS = 40
+ASSISTS = 30
 
 
 class OpCounter:
@@ -152,7 +153,20 @@ def run(tmp: Path) -> int:
     rows.append(("writes per group join", f"{counter.writes() / GROUP_JOINS:.2f}",
                  "one transaction: member + count < size"))  # fmt: skip
 
-    # 3. Stream coalescing: invites concentrated on a few inviters, batches of 100.
+    # 3. Writes per assist help (the first help also writes the cut plan).
+    assist_cid = campaign("assist", {"goal": "cut_price", "product": {"sku": "S", "name": "Serum"},
+                                     "original_price_fen": 10000, "floor_price_fen": 100, "helpers_required": 50,
+                                     "min_cut_fen": 100, "max_cut_fen": 400})  # fmt: skip
+    owner = join(assist_cid)["invite_code"]
+    helpers = [join(assist_cid)["token"] for _ in range(ASSISTS + 1)]
+    call("POST", f"/v1/campaigns/{assist_cid}/assists/{owner}", {}, helpers[0])
+    with counter.counting():
+        for token in helpers[1:]:
+            call("POST", f"/v1/campaigns/{assist_cid}/assists/{owner}", {}, token)
+    rows.append(("writes per assist help", f"{counter.writes() / ASSISTS:.2f}",
+                 "helper's daily counter + one slot claim"))  # fmt: skip
+
+    # 4. Stream coalescing: invites concentrated on a few inviters, batches of 100.
     pump = StreamPump(
         db.streams_client(), db.stream_arn(raw, "fission-bench"), stream_handler(app),
         checkpoints=CheckpointStore(tmp / "checkpoints.json"), batch_size=100,
