@@ -181,7 +181,7 @@ def run(tmp: Path) -> int:
     counted_writes: list[int] = []
     add_counted = participant_store.add_counted
 
-    def counting_add(inviter_code: str, invitee_codes: set[str]) -> tuple[int, set[str]]:
+    def counting_add(inviter_code: str, invitee_codes: set[str]) -> participant_store.ParticipantRecord:
         counted_writes.append(len(invitee_codes))
         return add_counted(inviter_code, invitee_codes)
 

@@ -8,7 +8,7 @@ from chalice.app import Blueprint, Response
 
 from chalicelib.api import http
 from chalicelib.domain.participants import JoinRequest
-from chalicelib.services import campaigns, health, participants
+from chalicelib.services import campaigns, health, leaderboard, participants
 
 bp = Blueprint(__name__)
 
@@ -40,3 +40,8 @@ def get_me(cid: str) -> dict[str, Any]:
 def follow_invite_link(code: str) -> Response:
     location = participants.follow_link(code, http.query_param(bp.current_request, "ch"), http.now())
     return Response(body="", status_code=302, headers={"Location": location, "Cache-Control": "no-store"})
+
+
+@bp.route("/v1/campaigns/{cid}/leaderboard", methods=["GET"])
+def get_leaderboard(cid: str) -> dict[str, Any]:
+    return leaderboard.view(cid, http.query_int(bp.current_request, "limit", 20))

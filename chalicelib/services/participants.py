@@ -12,6 +12,7 @@ from chalicelib.config import get_settings
 from chalicelib.domain import campaigns as campaign_rules
 from chalicelib.domain import participants as domain
 from chalicelib.domain.clock import iso, parse_iso
+from chalicelib.domain.leaderboard import rank_of
 from chalicelib.domain.participants import JoinRequest
 from chalicelib.errors import Forbidden, NotFound, Unavailable, ValidationFailed
 from chalicelib.security import participant_tokens
@@ -19,6 +20,7 @@ from chalicelib.security.keyring import get_keyring
 from chalicelib.security.pii import get_cipher, normalize_phone
 from chalicelib.services import rewards
 from chalicelib.store import campaigns as campaign_store
+from chalicelib.store import leaderboard as leaderboard_store
 from chalicelib.store import participants as store
 from chalicelib.store.campaigns import CampaignRecord
 from chalicelib.store.participants import ParticipantRecord
@@ -171,6 +173,8 @@ def me(cid: str, authorization: str | None, now: datetime) -> dict[str, Any]:
     view = _view(rec, participant)
     view.pop("token")
     view["rewards"] = rewards.view(participant.code)
+    if rec.mode in LADDER_MODES:
+        view["rank"] = rank_of(leaderboard_store.get(cid)[0], participant.code)
     return view
 
 

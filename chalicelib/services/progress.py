@@ -10,7 +10,7 @@ from chalicelib.domain.clock import utcnow
 from chalicelib.domain.rewards import invitee_grant
 from chalicelib.errors import FissionError
 from chalicelib.observability import logger, metrics
-from chalicelib.services import rewards
+from chalicelib.services import leaderboard, rewards
 from chalicelib.services.changes import Change
 from chalicelib.services.participants import campaign
 from chalicelib.store import participants as store
@@ -38,11 +38,16 @@ def count_invites(batch: list[Change]) -> set[str]:
     failed: set[str] = set()
     writes = 0
     now = utcnow()
+    boards: dict[str, dict[str, tuple[int, str | None]]] = defaultdict(dict)
+    sequences: dict[str, set[str]] = defaultdict(set)
     for inviter, invitees in _qualified_invites(batch).items():
         try:
             rec = campaign(invitees_campaign(batch, inviter))
-            total, rewarded = store.add_counted(inviter, set(invitees))
+            updated = store.add_counted(inviter, set(invitees))
+            total, rewarded = len(updated.counted), updated.rewarded
             writes += 1
+            boards[rec.cid][inviter] = (total, updated.nickname)
+            sequences[rec.cid] |= set(invitees.values())
             rewards.grant_ladder(rec, inviter, total, rewarded, now)
             invitee_reward = invitee_grant(rec.spec["rules"])
             if invitee_reward is not None:
@@ -53,6 +58,12 @@ def count_invites(batch: list[Change]) -> set[str]:
             failed |= set(invitees.values())
             continue
         logger.debug("invites counted", inviter=inviter, added=len(invitees), total=total)
+    for cid, updates in boards.items():
+        try:
+            leaderboard.record(cid, updates, now)
+        except FissionError:
+            logger.exception("could not update the leaderboard", campaign_id=cid)
+            failed |= sequences[cid]  # redelivered: the set union and the rewards are idempotent
     if writes:
         metrics.add_metric(name="InviterProgressWrites", unit=MetricUnit.Count, value=writes)
     return failed

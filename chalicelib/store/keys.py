@@ -53,6 +53,10 @@ def stock_pk(cid: str, rule: str) -> str:
     return f"C#{cid}#STOCK#{rule}"
 
 
+def leaderboard_pk(cid: str) -> str:
+    return f"C#{cid}#LB"
+
+
 def budget_pk(cid: str) -> str:
     return f"C#{cid}#BUDGET"
 

@@ -152,6 +152,16 @@ class RewardItem(Item, discriminator="reward"):
     created_at = UnicodeAttribute()
 
 
+class LeaderboardItem(Item, discriminator="leaderboard"):
+    """A campaign's top inviters, kept by the stream handler: one read serves the board."""
+
+    cid = UnicodeAttribute()
+    # [{"code", "nickname", "score"}], best first; JSON text keeps nicknames with any characters.
+    entries = JSONAttribute()
+    version = NumberAttribute()
+    updated_at = UnicodeAttribute()
+
+
 class CounterItem(Item, discriminator="counter"):
     """A campaign-wide limit: reward stock (`remaining`) or budget (`spent` against `limit`)."""
 
@@ -238,6 +248,7 @@ ALL_MODELS: tuple[type[Item], ...] = (
     ParticipantItem,
     RewardItem,
     CounterItem,
+    LeaderboardItem,
     AssistItem,
     HelpCountItem,
     GroupItem,

@@ -68,11 +68,8 @@ def get(code: str, *, consistent: bool = False) -> ParticipantRecord | None:
     return _record(item) if item is not None else None
 
 
-def add_counted(inviter_code: str, invitee_codes: set[str]) -> tuple[int, set[str]]:
-    """Add invitees to an inviter's counted set (idempotent: a set union).
-
-    Returns the set's size and the ladder rules already rewarded.
-    """
+def add_counted(inviter_code: str, invitee_codes: set[str]) -> ParticipantRecord:
+    """Add invitees to an inviter's counted set (idempotent: a set union); returns the inviter as updated."""
     ensure_bound()
     item = ParticipantItem(PK=keys.participant_pk(inviter_code), SK=keys.META)
     try:
@@ -91,8 +88,8 @@ def add_counted(inviter_code: str, invitee_codes: set[str]) -> tuple[int, set[st
         full = get(inviter_code, consistent=True)
         if full is None:
             raise
-        return len(full.counted), set(full.rewarded)
-    return len(item.counted or ()), set(item.rewarded or ())
+        return full
+    return _record(item)
 
 
 def mark_rewarded(code: str, rules: set[str]) -> None:

@@ -1,0 +1,88 @@
+"""The leaderboard: top inviters with masked names, kept from the stream, and ranks in /me."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from local.pump import CheckpointStore, StreamPump
+from local.stack import stream_handler
+from tests.conftest import Api, Tenant
+from tests.integration.test_join_invite import join, live_campaign
+
+
+@pytest.fixture(autouse=True)
+def fresh_campaign_cache() -> Iterator[None]:
+    from chalicelib.services import participants
+
+    participants._campaigns.clear()
+    yield
+    participants._campaigns.clear()
+
+
+@pytest.fixture
+def pump(app: Any, tmp_path: Path) -> StreamPump:
+    from chalicelib.config import get_settings
+    from chalicelib.store import db
+
+    stream_pump = StreamPump(
+        db.streams_client(),
+        db.stream_arn(db.dynamodb_client(), get_settings().table_name),
+        stream_handler(app),
+        checkpoints=CheckpointStore(tmp_path / "checkpoints.json"),
+        backoff_base=0.0,
+        batch_size=5,  # several batches, so the board is merged more than once
+    )
+    stream_pump.drain()
+    return stream_pump
+
+
+def test_board_ranks_inviters_by_counted_invites_with_masked_names(api: Api, tenant: Tenant, pump: StreamPump) -> None:
+    cid = live_campaign(api, tenant)
+    people = {name: join(api, cid, external_id=name, nickname=name)[1] for name in ("张三丰", "Alice", "Bob")}
+    for name, friends in (("张三丰", 3), ("Alice", 5), ("Bob", 1)):
+        for i in range(friends):
+            join(api, cid, external_id=f"{name}-friend-{i}", ref=people[name]["invite_code"])
+    pump.drain()
+    status, board = api.call("GET", f"/v1/campaigns/{cid}/leaderboard")
+    assert status == 200
+    assert board["items"] == [
+        {"rank": 1, "nickname": "A****", "score": 5},
+        {"rank": 2, "nickname": "张**", "score": 3},
+        {"rank": 3, "nickname": "B**", "score": 1},
+    ]
+    assert api.call("GET", f"/v1/campaigns/{cid}/leaderboard?limit=1")[1]["items"][0]["score"] == 5
+    me = api.call("GET", f"/v1/campaigns/{cid}/me", token=people["张三丰"]["token"])[1]
+    assert me["rank"] == 2
+    friend = join(api, cid, external_id="Bob-friend-0")[1]
+    assert api.call("GET", f"/v1/campaigns/{cid}/me", token=friend["token"])[1]["rank"] is None
+
+
+def test_replayed_batches_leave_the_board_unchanged(api: Api, tenant: Tenant, pump: StreamPump, app: Any) -> None:
+    cid = live_campaign(api, tenant)
+    inviter = join(api, cid, external_id="solo", nickname="Solo")[1]
+    for i in range(4):
+        join(api, cid, external_id=f"f{i}", ref=inviter["invite_code"])
+    handler = stream_handler(app)
+
+    def twice(event: dict[str, Any], context: Any) -> Any:
+        handler(event, context)
+        return handler(event, context)
+
+    pump.handler = twice
+    pump.drain()
+    assert api.call("GET", f"/v1/campaigns/{cid}/leaderboard")[1]["items"] == [
+        {"rank": 1, "nickname": "S***", "score": 4}
+    ]
+
+
+def test_leaderboard_bad_inputs(api: Api, tenant: Tenant) -> None:
+    cid = live_campaign(api, tenant)
+    assert api.call("GET", f"/v1/campaigns/{cid}/leaderboard")[1] == {"items": []}
+    status, body = api.call("GET", f"/v1/campaigns/{cid}/leaderboard?limit=0")
+    assert (status, body["error"]["code"]) == (422, "VALIDATION_ERROR")
+    status, body = api.call("GET", "/v1/campaigns/cmp_nope/leaderboard")
+    assert (status, body["error"]["code"]) == (404, "CAMPAIGN_NOT_FOUND")

@@ -1,0 +1,22 @@
+"""Merging scores into the top list."""
+
+from __future__ import annotations
+
+from chalicelib.domain.leaderboard import TOP_N, merge, rank_of
+
+
+def test_merge_orders_by_score_and_keeps_first_come_ahead_on_ties() -> None:
+    board = merge([], {"a": (2, "A"), "b": (3, "B")})
+    board = merge(board, {"c": (2, "C")})
+    assert [e["code"] for e in board] == ["b", "a", "c"]
+    assert rank_of(board, "c") == 3 and rank_of(board, "zzz") is None
+
+
+def test_a_stale_lower_score_never_lowers_an_entry() -> None:
+    board = merge([], {"a": (5, "A")})
+    assert merge(board, {"a": (3, "A")}) == board
+
+
+def test_the_board_keeps_the_top_n_only() -> None:
+    board = merge([], {f"p{i}": (i, None) for i in range(TOP_N + 20)})
+    assert len(board) == TOP_N and board[0]["score"] == TOP_N + 19
