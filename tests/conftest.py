@@ -238,3 +238,16 @@ def campaign_body(mode: str = "invite", **overrides: Any) -> dict[str, Any]:
     }
     body.update(overrides)
     return body
+
+
+def live_campaign(api: Api, tenant: Tenant, mode: str = "invite", **overrides: Any) -> str:
+    status, body = api.call("POST", "/v1/admin/campaigns", campaign_body(mode, **overrides), token=tenant.owner_token)
+    assert status == 201, body
+    cid = str(body["campaign_id"])
+    assert api.call("POST", f"/v1/admin/campaigns/{cid}/publish", token=tenant.owner_token)[0] == 200
+    return cid
+
+
+def join(api: Api, cid: str, **fields: Any) -> tuple[int, Any]:
+    body = {"external_id": fields.pop("external_id", f"user-{uuid.uuid4().hex[:8]}"), **fields}
+    return api.call("POST", f"/v1/campaigns/{cid}/participants", body)

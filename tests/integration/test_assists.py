@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from pathlib import Path
@@ -13,39 +12,11 @@ import pytest
 import yaml
 from openapi_schema_validator import OAS31Validator
 
-from local.pump import CheckpointStore, StreamPump
+from local.pump import StreamPump
 from local.stack import stream_handler
-from tests.conftest import MODE_RULES, Api, Clock, Tenant
-from tests.integration.test_join_invite import join, live_campaign
+from tests.conftest import MODE_RULES, Api, Clock, Tenant, join, live_campaign
 
 RULES = MODE_RULES["assist"]  # 10 helpers cut 10000 down to 100 fen, 100..2000 each
-
-
-@pytest.fixture(autouse=True)
-def fresh_campaign_cache() -> Iterator[None]:
-    from chalicelib.services import participants
-
-    participants._campaigns.clear()
-    yield
-    participants._campaigns.clear()
-
-
-@pytest.fixture
-def pump(app: Any, tmp_path: Path) -> StreamPump:
-    """A stream pump caught up with everything written before the test."""
-    from chalicelib.config import get_settings
-    from chalicelib.store import db
-
-    stream_pump = StreamPump(
-        db.streams_client(),
-        db.stream_arn(db.dynamodb_client(), get_settings().table_name),
-        stream_handler(app),
-        checkpoints=CheckpointStore(tmp_path / "checkpoints.json"),
-        backoff_base=0.0,
-        batch_size=100,
-    )
-    stream_pump.drain()
-    return stream_pump
 
 
 def assist_campaign(api: Api, tenant: Tenant, **rules: Any) -> str:

@@ -5,42 +5,13 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from chalicelib.security.webhooks import sign
-from local.pump import CheckpointStore, StreamPump
-from local.stack import stream_handler
-from tests.conftest import Api, Tenant
-from tests.integration.test_join_invite import join, live_campaign
-
-
-@pytest.fixture(autouse=True)
-def fresh_campaign_cache() -> Iterator[None]:
-    from chalicelib.services import participants
-
-    participants._campaigns.clear()
-    yield
-    participants._campaigns.clear()
-
-
-@pytest.fixture
-def pump(app: Any, tmp_path: Path) -> StreamPump:
-    from chalicelib.config import get_settings
-    from chalicelib.store import db
-
-    stream_pump = StreamPump(
-        db.streams_client(),
-        db.stream_arn(db.dynamodb_client(), get_settings().table_name),
-        stream_handler(app),
-        checkpoints=CheckpointStore(tmp_path / "checkpoints.json"),
-        backoff_base=0.0,
-    )
-    stream_pump.drain()
-    return stream_pump
+from local.pump import StreamPump
+from tests.conftest import Api, Tenant, join, live_campaign
 
 
 def secret(api: Api, tenant: Tenant) -> bytes:

@@ -3,44 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from local.pump import CheckpointStore, StreamPump
+from local.pump import StreamPump
 from local.scheduler import Scheduler
-from local.stack import stream_handler
-from tests.conftest import Api, Clock, Tenant, campaign_body
-from tests.integration.test_join_invite import join, live_campaign
-
-
-@pytest.fixture(autouse=True)
-def fresh_campaign_cache() -> Iterator[None]:
-    from chalicelib.services import participants
-
-    participants._campaigns.clear()
-    yield
-    participants._campaigns.clear()
-
-
-@pytest.fixture
-def pump(app: Any, tmp_path: Path) -> StreamPump:
-    from chalicelib.config import get_settings
-    from chalicelib.store import db
-
-    stream_pump = StreamPump(
-        db.streams_client(),
-        db.stream_arn(db.dynamodb_client(), get_settings().table_name),
-        stream_handler(app),
-        checkpoints=CheckpointStore(tmp_path / "checkpoints.json"),
-        backoff_base=0.0,
-    )
-    stream_pump.drain()
-    return stream_pump
+from tests.conftest import Api, Clock, Tenant, campaign_body, join, live_campaign
 
 
 def group_campaign(api: Api, tenant: Tenant, **rules: Any) -> str:

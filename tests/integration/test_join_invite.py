@@ -2,58 +2,15 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from local.pump import CheckpointStore, StreamPump
+from local.pump import StreamPump
 from local.stack import stream_handler
-from tests.conftest import Api, Clock, Tenant, campaign_body, window
-
-
-@pytest.fixture(autouse=True)
-def fresh_campaign_cache() -> Iterator[None]:
-    from chalicelib.services import participants
-
-    participants._campaigns.clear()
-    yield
-    participants._campaigns.clear()
-
-
-def live_campaign(api: Api, tenant: Tenant, mode: str = "invite", **overrides: Any) -> str:
-    status, body = api.call("POST", "/v1/admin/campaigns", campaign_body(mode, **overrides), token=tenant.owner_token)
-    assert status == 201, body
-    cid = str(body["campaign_id"])
-    assert api.call("POST", f"/v1/admin/campaigns/{cid}/publish", token=tenant.owner_token)[0] == 200
-    return cid
-
-
-def join(api: Api, cid: str, **fields: Any) -> tuple[int, Any]:
-    body = {"external_id": fields.pop("external_id", f"user-{uuid.uuid4().hex[:8]}"), **fields}
-    return api.call("POST", f"/v1/campaigns/{cid}/participants", body)
-
-
-@pytest.fixture
-def pump(app: Any, tmp_path: Path) -> StreamPump:
-    """A stream pump caught up with everything written before the test."""
-    from chalicelib.config import get_settings
-    from chalicelib.store import db
-
-    stream_pump = StreamPump(
-        db.streams_client(),
-        db.stream_arn(db.dynamodb_client(), get_settings().table_name),
-        stream_handler(app),
-        checkpoints=CheckpointStore(tmp_path / "checkpoints.json"),
-        backoff_base=0.0,
-        batch_size=100,
-    )
-    stream_pump.drain()
-    return stream_pump
+from tests.conftest import Api, Clock, Tenant, campaign_body, join, live_campaign, window
 
 
 def test_join_returns_code_links_and_token(api: Api, tenant: Tenant) -> None:

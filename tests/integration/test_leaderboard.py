@@ -2,42 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from local.pump import CheckpointStore, StreamPump
+from local.pump import StreamPump
 from local.stack import stream_handler
-from tests.conftest import Api, Tenant
-from tests.integration.test_join_invite import join, live_campaign
-
-
-@pytest.fixture(autouse=True)
-def fresh_campaign_cache() -> Iterator[None]:
-    from chalicelib.services import participants
-
-    participants._campaigns.clear()
-    yield
-    participants._campaigns.clear()
+from tests.conftest import Api, Tenant, join, live_campaign
 
 
 @pytest.fixture
-def pump(app: Any, tmp_path: Path) -> StreamPump:
-    from chalicelib.config import get_settings
-    from chalicelib.store import db
-
-    stream_pump = StreamPump(
-        db.streams_client(),
-        db.stream_arn(db.dynamodb_client(), get_settings().table_name),
-        stream_handler(app),
-        checkpoints=CheckpointStore(tmp_path / "checkpoints.json"),
-        backoff_base=0.0,
-        batch_size=5,  # several batches, so the board is merged more than once
-    )
-    stream_pump.drain()
-    return stream_pump
+def pump(make_pump: Callable[..., StreamPump]) -> StreamPump:
+    return make_pump(batch_size=5)  # several batches, so the board is merged more than once
 
 
 def test_board_ranks_inviters_by_counted_invites_with_masked_names(api: Api, tenant: Tenant, pump: StreamPump) -> None:

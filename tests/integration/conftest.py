@@ -1,0 +1,48 @@
+"""Fixtures shared by the integration tests: a caught-up stream pump, a fresh campaign cache."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from local.pump import CheckpointStore, StreamPump
+from local.stack import stream_handler
+
+
+@pytest.fixture(autouse=True)
+def fresh_campaign_cache() -> Iterator[None]:
+    """Tests publish, pause and end campaigns in quick succession: no 5-second cache between them."""
+    from chalicelib.services import participants
+
+    participants._campaigns.clear()
+    yield
+    participants._campaigns.clear()
+
+
+@pytest.fixture
+def make_pump(app: Any, tmp_path: Path) -> Callable[..., StreamPump]:
+    """Stream pumps caught up with everything written before the test, so a test sees only its own records."""
+
+    def make(**options: Any) -> StreamPump:
+        from chalicelib.config import get_settings
+        from chalicelib.store import db
+
+        stream_pump = StreamPump(
+            db.streams_client(),
+            db.stream_arn(db.dynamodb_client(), get_settings().table_name),
+            stream_handler(app),
+            checkpoints=CheckpointStore(tmp_path / "checkpoints.json"),
+            **{"backoff_base": 0.0, "batch_size": 100, **options},
+        )
+        stream_pump.drain()
+        return stream_pump
+
+    return make
+
+
+@pytest.fixture
+def pump(make_pump: Callable[..., StreamPump]) -> StreamPump:
+    return make_pump()
