@@ -16,20 +16,17 @@ from chalicelib.services.participants import campaign
 from chalicelib.store import participants as store
 
 
-def _qualified_invites(batch: list[Change]) -> dict[str, dict[str, str]]:
-    """inviter code -> {invitee code: sequence} for the invitees that count now."""
-    by_inviter: dict[str, dict[str, str]] = defaultdict(dict)
+def _qualified_invites(batch: list[Change]) -> dict[tuple[str, str], dict[str, str]]:
+    """(campaign id, inviter code) -> {invitee code: sequence} for the invitees that count now."""
+    by_inviter: dict[tuple[str, str], dict[str, str]] = defaultdict(dict)
     for change in batch:
         # An invitee counts when `qualified_at` appears: at the join for `join` campaigns, later
         # (a follow, a first paid order) for the others.
         newly_qualified = change.new.get("qualified_at") and not change.old.get("qualified_at")
         if change.new.get("inviter") and newly_qualified:
-            by_inviter[str(change.new["inviter"])][str(change.new["code"])] = change.sequence
+            key = (str(change.new["cid"]), str(change.new["inviter"]))
+            by_inviter[key][str(change.new["code"])] = change.sequence
     return by_inviter
-
-
-def invitees_campaign(batch: list[Change], inviter: str) -> str:
-    return next(str(c.new["cid"]) for c in batch if c.new.get("inviter") == inviter)
 
 
 def count_invites(batch: list[Change]) -> set[str]:
@@ -40,9 +37,9 @@ def count_invites(batch: list[Change]) -> set[str]:
     now = utcnow()
     boards: dict[str, dict[str, tuple[int, str | None]]] = defaultdict(dict)
     sequences: dict[str, set[str]] = defaultdict(set)
-    for inviter, invitees in _qualified_invites(batch).items():
+    for (cid, inviter), invitees in _qualified_invites(batch).items():
         try:
-            rec = campaign(invitees_campaign(batch, inviter))
+            rec = campaign(cid)
             updated = store.add_counted(inviter, set(invitees))
             total, rewarded = len(updated.counted), updated.rewarded
             writes += 1
