@@ -68,17 +68,21 @@ def _progress(rec: CampaignRecord, participant: ParticipantRecord) -> dict[str, 
 
 
 def _view(rec: CampaignRecord, participant: ParticipantRecord) -> dict[str, Any]:
-    expires = parse_iso(rec.spec["ends_at"]) + TOKEN_GRACE
     return {
         "participant_id": participant.code,
         "invite_code": participant.code,
         "invite_url": public_url(f"/v1/i/{participant.code}"),
         "poster_url": public_url(f"/v1/posters/{rec.cid}/{participant.code}.jpg"),
-        "token": participant_tokens.issue(rec.cid, participant.code, expires),
         "invited_by": participant.inviter,
         "joined_at": participant.joined_at,
         "progress": _progress(rec, participant),
     }
+
+
+def _joined(rec: CampaignRecord, participant: ParticipantRecord) -> dict[str, Any]:
+    """The view a join answers with: the participant plus their token."""
+    expires = parse_iso(rec.spec["ends_at"]) + TOKEN_GRACE
+    return {**_view(rec, participant), "token": participant_tokens.issue(rec.cid, participant.code, expires)}
 
 
 def _inviter(ref: str | None) -> domain.Inviter | None:
@@ -133,11 +137,11 @@ def join(cid: str, request: JoinRequest, now: datetime) -> tuple[dict[str, Any],
             attribution=refusal,
         )
         if store.insert(participant):
-            return _view(rec, participant), True
+            return _joined(rec, participant), True
         existing = store.get(participant.code, consistent=True)
         if existing is not None and existing.identity == identity:
             # The first join wins: its inviter stays, whatever ref a repeat carries.
-            return _view(rec, existing), False
+            return _joined(rec, existing), False
     raise Unavailable("no free invite code for this participant; retry", code="CODE_UNAVAILABLE")
 
 
@@ -171,7 +175,6 @@ def me(cid: str, authorization: str | None, now: datetime) -> dict[str, Any]:
     rec = campaign(cid)
     participant = authenticated(cid, authorization, now)
     view = _view(rec, participant)
-    view.pop("token")
     view["rewards"] = rewards.view(participant.code)
     if rec.mode in LADDER_MODES:
         view["rank"] = rank_of(leaderboard_store.get(cid)[0], participant.code)
