@@ -8,8 +8,9 @@ from chalice.app import Blueprint
 
 from chalicelib.api import http
 from chalicelib.domain.hooks import FollowEvent
+from chalicelib.domain.orders import OrderEvent
 from chalicelib.domain.rbac import Permission
-from chalicelib.services import hooks
+from chalicelib.services import hooks, orders
 
 bp = Blueprint(__name__)
 
@@ -17,10 +18,15 @@ bp = Blueprint(__name__)
 @bp.route("/v1/hooks/{tid}/follows", methods=["POST"])
 def receive_follow(tid: str) -> dict[str, Any]:
     request = bp.current_request
-    raw = request.raw_body or b""
-    body = raw.encode() if isinstance(raw, str) else raw
-    event = hooks.verified(tid, request.headers, body, http.now(), FollowEvent)
+    event = hooks.verified(tid, request.headers, http.raw_body(request), http.now(), FollowEvent)
     return hooks.follow(tid, event, http.now())
+
+
+@bp.route("/v1/hooks/{tid}/orders", methods=["POST"])
+def receive_order(tid: str) -> dict[str, Any]:
+    request = bp.current_request
+    event = hooks.verified(tid, request.headers, http.raw_body(request), http.now(), OrderEvent)
+    return orders.receive(tid, event, http.now())
 
 
 @bp.route("/v1/admin/webhook-secret", methods=["GET"])

@@ -54,9 +54,15 @@ def anonymous[F: Callable[..., Any]](view: F) -> F:
     return view
 
 
+def raw_body(request: Request) -> bytes:
+    """The body exactly as sent: signatures are computed over these bytes."""
+    raw = request.raw_body or b""
+    return raw.encode() if isinstance(raw, str) else raw
+
+
 def json_object(request: Request) -> dict[str, Any]:
     """The request body as a JSON object; clear 4xx errors for anything else."""
-    raw = request.raw_body or b""
+    raw = raw_body(request)
     if not raw.strip():
         return {}
     try:

@@ -9,7 +9,7 @@ from chalice.app import Blueprint, CloudWatchEvent, Rate
 from chalicelib.domain.clock import utcnow
 from chalicelib.events import stream
 from chalicelib.observability import logger
-from chalicelib.services import campaigns, groups
+from chalicelib.services import campaigns, groups, outbox
 
 bp = Blueprint(__name__)
 
@@ -37,3 +37,11 @@ def fail_expired_groups(event: CloudWatchEvent) -> dict[str, Any]:
     if failed:
         logger.info("groups failed at their deadline", group_ids=failed)
     return {"failed": failed}
+
+
+@bp.schedule(Rate(1, unit=Rate.MINUTES), name="deliver_webhooks")
+def deliver_webhooks(event: CloudWatchEvent) -> dict[str, int]:
+    counts = outbox.deliver(utcnow())
+    if any(counts.values()):
+        logger.info("webhook deliveries", extra=counts)
+    return counts

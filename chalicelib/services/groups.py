@@ -12,7 +12,7 @@ from chalicelib.domain.rewards import Grant
 from chalicelib.errors import Conflict, Gone, NotFound
 from chalicelib.observability import logger
 from chalicelib.security.pii import mask_name
-from chalicelib.services import participants, rewards
+from chalicelib.services import outbox, participants, rewards
 from chalicelib.services.changes import Change
 from chalicelib.store import groups as store
 from chalicelib.store import keys
@@ -112,6 +112,8 @@ def on_group_change(new: dict[str, Any], now: datetime) -> None:
         return
     if store.close(group, "succeeded", iso(now)):
         logger.info("group succeeded", group_id=group.gid, campaign_id=group.cid)
+        data = {"group_id": group.gid, "campaign_id": group.cid, "leader": group.leader, "members": group.size}
+        outbox.emit(group.tid, "group.succeeded", data, group.gid, now)
     perk = participants.campaign(group.cid).spec["rules"].get("leader_perk")
     if perk:
         grant = Grant(
@@ -133,6 +135,8 @@ def fail_expired(now: datetime) -> list[str]:
                 if group.members < group.size and store.close(group, "failed", until):
                     paid = [m.order_id for m in group.roster if m.order_id]
                     logger.info("group failed", group_id=group.gid, campaign_id=group.cid, refunds=len(paid))
+                    data = {"group_id": group.gid, "campaign_id": group.cid, "leader": group.leader, "refunds": paid}
+                    outbox.emit(group.tid, "group.failed", data, group.gid, now)
                     failed.append(group.gid)
     return failed
 

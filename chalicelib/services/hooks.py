@@ -28,6 +28,13 @@ def _secret(tid: str, version: int) -> bytes:
     return hmac.new(get_keyring().secret("webhooks"), f"{tid}:{version}".encode(), hashlib.sha256).digest()
 
 
+def signing_secret(tid: str) -> bytes:
+    """The tenant's current webhook secret: verifies inbound hooks and signs outbound ones."""
+    tenant = tenant_store.get_tenant(tid)
+    version = int(tenant.hook_secret_version or 1) if tenant is not None else 1
+    return _secret(tid, version)
+
+
 def secret_view(actor: Principal) -> dict[str, Any]:
     tenant = tenant_store.get_tenant(actor.tid)
     if tenant is None:

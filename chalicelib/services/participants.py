@@ -10,6 +10,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from chalicelib.config import get_settings
 from chalicelib.domain import campaigns as campaign_rules
+from chalicelib.domain import commission
 from chalicelib.domain import participants as domain
 from chalicelib.domain.clock import iso, parse_iso
 from chalicelib.domain.leaderboard import rank_of
@@ -21,6 +22,7 @@ from chalicelib.security.pii import get_cipher, normalize_phone
 from chalicelib.services import rewards
 from chalicelib.store import campaigns as campaign_store
 from chalicelib.store import leaderboard as leaderboard_store
+from chalicelib.store import orders as order_store
 from chalicelib.store import participants as store
 from chalicelib.store.campaigns import CampaignRecord
 from chalicelib.store.participants import ParticipantRecord
@@ -178,6 +180,8 @@ def me(cid: str, authorization: str | None, now: datetime) -> dict[str, Any]:
     view["rewards"] = rewards.view(participant.code)
     if rec.mode in LADDER_MODES:
         view["rank"] = rank_of(leaderboard_store.get(cid)[0], participant.code)
+    if rec.mode == "distribution":
+        view["commission"] = commission.balance(order_store.ledger(participant.code), iso(now))
     return view
 
 

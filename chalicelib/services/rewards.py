@@ -10,6 +10,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from chalicelib.domain.clock import iso
 from chalicelib.domain.rewards import Grant, ladder_grants, reward_rules
 from chalicelib.observability import logger, metrics
+from chalicelib.services import outbox
 from chalicelib.store import participants as participant_store
 from chalicelib.store import rewards as store
 from chalicelib.store.campaigns import CampaignRecord
@@ -45,6 +46,9 @@ def issue(rec: CampaignRecord, code: str, grant: Grant, now: datetime) -> str:
             metrics.add_metric(name="RewardUnavailable", unit=MetricUnit.Count, value=1)
     elif outcome == "issued":
         metrics.add_metric(name="RewardIssued", unit=MetricUnit.Count, value=1)
+        data = {"campaign_id": rec.cid, "code": code, "rule": grant.rule, "type": grant.type, "name": grant.name,
+                "value_fen": grant.value_fen, "points": grant.points}  # fmt: skip
+        outbox.emit(rec.tid, "reward.issued", data, f"{rec.cid}|{code}|{grant.rule}", now)
     return outcome
 
 

@@ -22,6 +22,20 @@ def login_pk(email: str) -> str:
     return f"LOGIN#{email}"
 
 
+def order_pk(tid: str, oid: str) -> str:
+    """An order and its commission entries share a partition: one transaction writes them."""
+    return f"T#{tid}#O#{oid}"
+
+
+def commission_sk(level: int, code: str) -> str:
+    return f"COM#{level}#{code}"
+
+
+def ledger_sk(oid: str, level: int) -> str:
+    """A commission mirrored under its earner, so a balance is one query of the participant."""
+    return f"LEDGER#{oid}#{level}"
+
+
 def campaign_pk(cid: str) -> str:
     return f"C#{cid}"
 
@@ -108,3 +122,32 @@ IDEMPOTENCY_SK = "IDEM#RECORD"
 
 def system_pk(name: str) -> str:
     return f"SYS#{name}"
+
+
+def webhook_sk(wid: str) -> str:
+    return f"WH#{wid}"
+
+
+WEBHOOK_PREFIX = "WH#"
+
+
+def outbox_pk(shard: int) -> str:
+    return f"OUT#{shard}"
+
+
+def outbox_sk(due_iso: str, event_id: str, wid: str) -> str:
+    """Due time first, so a delivery run reads only what is due with one key-range query."""
+    return f"{due_iso}#{event_id}#{wid}"
+
+
+def outbox_seen_pk(shard: int) -> str:
+    """Per-(event, endpoint) markers: the dedupe record that outlives delivery."""
+    return f"OUT#{shard}#SEEN"
+
+
+def dead_delivery_sk(event_id: str, wid: str) -> str:
+    """A delivery that ran out of attempts, parked under its tenant for operators to see."""
+    return f"WHDEAD#{event_id}#{wid}"
+
+
+DEAD_DELIVERY_PREFIX = "WHDEAD#"

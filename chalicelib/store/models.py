@@ -239,6 +239,38 @@ class SecretItem(Item, discriminator="secret"):
     created_at = UnicodeAttribute()
 
 
+class WebhookItem(Item, discriminator="webhook"):
+    """An operator-configured outbound webhook endpoint (`T#{tid}` / `WH#{wid}`)."""
+
+    tid = UnicodeAttribute()
+    wid = UnicodeAttribute()
+    url = UnicodeAttribute()
+    events = ListAttribute(of=UnicodeAttribute)
+    created_at = UnicodeAttribute()
+
+
+class OutboxItem(Item, discriminator="outbox"):
+    """One event to deliver to one endpoint (`OUT#{shard}` / `{due}#{event_id}#{wid}`)."""
+
+    tid = UnicodeAttribute()
+    wid = UnicodeAttribute()
+    url = UnicodeAttribute()
+    event_id = UnicodeAttribute()
+    event_type = UnicodeAttribute()
+    payload = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+    attempts = NumberAttribute(default=0)
+    status = UnicodeAttribute(default="pending")
+    last_error = UnicodeAttribute(null=True)
+
+
+class OutboxMarkerItem(Item, discriminator="outbox_marker"):
+    """One per (event id, endpoint) ever queued: refuses the duplicate a redelivered stream batch would add."""
+
+    event_id = UnicodeAttribute()
+    wid = UnicodeAttribute()
+
+
 ALL_MODELS: tuple[type[Item], ...] = (
     Item,
     TenantItem,
@@ -255,6 +287,9 @@ ALL_MODELS: tuple[type[Item], ...] = (
     MemberItem,
     ClickItem,
     SecretItem,
+    WebhookItem,
+    OutboxItem,
+    OutboxMarkerItem,
 )
 
 

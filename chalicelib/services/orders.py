@@ -1,0 +1,83 @@
+"""Orders from the merchant's shop: first-paid-order qualification, group payment, distribution commission."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from chalicelib.domain import commission
+from chalicelib.domain.campaigns import DistributionRules
+from chalicelib.domain.clock import iso, parse_iso
+from chalicelib.domain.orders import OrderEvent
+from chalicelib.errors import NotFound
+from chalicelib.services import participants
+from chalicelib.store import orders as store
+from chalicelib.store import participants as participant_store
+
+
+def _chain(first: str | None) -> list[str]:
+    """The attributed participant and their own inviter: two levels at most, never deeper."""
+    if first is None:
+        return []
+    found = participant_store.get(first, consistent=True)
+    return [first] + ([found.inviter] if found is not None and found.inviter else [])
+
+
+def _shares(rules: DistributionRules, event: OrderEvent, buyer: str, inviter: str | None, cid: str) -> list[Any]:
+    ref = event.ref_code
+    if ref is not None:
+        found = participant_store.get(ref, consistent=True)
+        ref = ref if found is not None and found.cid == cid else None  # a code of another campaign earns nothing
+    chain = _chain(commission.attribute(buyer, ref, inviter, rules.binding))
+    return commission.shares(rules, event.amount, buyer, chain)
+
+
+def receive(tid: str, event: OrderEvent, now: datetime) -> dict[str, Any]:
+    """Apply a paid or refunded order once; repeated deliveries change nothing."""
+    rec = participants.campaign(event.campaign_id)
+    if rec.tid != tid:
+        raise NotFound("no such campaign", code="CAMPAIGN_NOT_FOUND")
+    if event.status == "refunded":
+        return _refund(tid, event, now)
+    buyer = participants.find(rec.cid, event.external_id)
+    if buyer is None:
+        raise NotFound("this user has not joined the campaign; send the order after the join",
+                       code="PARTICIPANT_NOT_FOUND")  # fmt: skip
+    at = iso(now)
+    entries: list[store.Entry] = []
+    if rec.mode == "distribution":
+        rules = DistributionRules.model_validate(rec.spec["rules"])
+        due = iso(commission.available_at(now, rules))
+        bound = buyer.inviter if commission.binding_active(parse_iso(buyer.joined_at), now, rules) else None
+        entries = [
+            store.Entry(s.level, s.code, s.amount_fen, due) for s in _shares(rules, event, buyer.code, bound, rec.cid)
+        ]
+    order = {"amount": event.amount, "external_id": event.external_id}
+    created = store.record_paid(tid, event.order_id, order, rec.cid, entries, at)
+    # The effects below are idempotent themselves, so they run on repeats too: a delivery that
+    # failed half-way is completed by the merchant's retry.
+    qualified = False
+    if (rec.spec.get("rules") or {}).get("qualifying_action") == "first_paid_order":
+        qualified = participant_store.mark_qualified(buyer.code, at)
+    member = store.set_member_order(event.group_id, buyer.code, event.order_id) if event.group_id else None
+    return {
+        "event_id": event.event_id,
+        "result": "recorded" if created else "duplicate",
+        "qualified": qualified,
+        "group_member": member,
+        "commissions": [{"level": e.level, "code": e.code, "amount_fen": e.amount_fen} for e in entries]
+        if created
+        else [],
+    }
+
+
+def _refund(tid: str, event: OrderEvent, now: datetime) -> dict[str, Any]:
+    order = store.get(tid, event.order_id)
+    if order is None:
+        raise NotFound("no such order", code="ORDER_NOT_FOUND")
+    clawbacks = [
+        store.Entry(e.level, e.code, -e.amount_fen, e.available_at, clawback=True)
+        for e in store.entries(tid, event.order_id)
+    ]
+    done = store.record_refund(tid, event.order_id, str(order["cid"]), clawbacks, iso(now))
+    return {"event_id": event.event_id, "result": "refunded" if done else "duplicate"}
