@@ -8,6 +8,7 @@ from chalicelib.api import (
     admin_campaigns,
     admin_operators,
     admin_templates,
+    admin_webhooks,
     assists,
     groups,
     hooks,
@@ -29,6 +30,7 @@ app.register_blueprint(admin_auth.bp)
 app.register_blueprint(admin_operators.bp)
 app.register_blueprint(admin_campaigns.bp)
 app.register_blueprint(admin_templates.bp)
+app.register_blueprint(admin_webhooks.bp)
 app.register_blueprint(groups.bp)
 app.register_blueprint(assists.bp)
 app.register_blueprint(hooks.bp)

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from chalicelib.domain import campaigns, groups, hooks, operators, orders, participants, templates  # noqa: E402
+from chalicelib.domain import campaigns, groups, hooks, operators, orders, outbox, participants, templates  # noqa: E402
 
 DOCUMENT = ROOT / "docs" / "openapi.yaml"
 REF_TEMPLATE = "#/components/schemas/{model}"
@@ -79,7 +79,8 @@ def generate() -> dict[str, Any]:
     schemas["CampaignPatch"] = _campaign_patch()
     requests = (
         operators.LoginRequest, operators.OperatorCreate, operators.OperatorPatch, participants.JoinRequest,
-        groups.OpenGroupRequest, hooks.FollowEvent, orders.OrderEvent, templates.CampaignFromTemplate,
+        groups.OpenGroupRequest, hooks.FollowEvent, outbox.WebhookCreate, orders.OrderEvent,
+        templates.CampaignFromTemplate,
     )  # fmt: skip
     for model in requests:
         _model(model, schemas)

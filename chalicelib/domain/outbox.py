@@ -7,6 +7,8 @@ import random
 from datetime import datetime, timedelta
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
+
 EVENT_TYPES: tuple[str, ...] = (
     "reward.issued",
     "reward.revoked",
@@ -53,3 +55,12 @@ def is_dead(attempts: int) -> bool:
 
 def envelope(eid: str, event_type: str, created_at: str, data: dict[str, Any]) -> dict[str, Any]:
     return {"id": eid, "type": event_type, "created_at": created_at, "data": data}
+
+
+class WebhookCreate(BaseModel):
+    """An operator's outbound endpoint: where to POST, and which events."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    url: str = Field(min_length=8, max_length=2048)
+    events: list[str] = Field(min_length=1, max_length=len(EVENT_TYPES))

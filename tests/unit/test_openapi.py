@@ -22,7 +22,7 @@ if str(ROOT) not in sys.path:
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "1")
 
 import app  # noqa: E402
-from chalicelib.domain import campaigns, groups, hooks, operators, orders, participants, templates  # noqa: E402
+from chalicelib.domain import campaigns, groups, hooks, operators, orders, outbox, participants, templates  # noqa: E402
 from chalicelib.domain.rbac import ROLE_PERMISSIONS, Permission  # noqa: E402
 
 pytestmark = pytest.mark.unit
@@ -187,6 +187,7 @@ VALIDATORS: dict[str, Callable[[dict[str, Any]], object]] = {
     "JoinRequest": participants.JoinRequest.model_validate,
     "OpenGroupRequest": groups.OpenGroupRequest.model_validate,
     "FollowEvent": hooks.FollowEvent.model_validate,
+    "WebhookCreate": outbox.WebhookCreate.model_validate,
     "OrderEvent": orders.OrderEvent.model_validate,
 }
 
