@@ -46,3 +46,16 @@ def make_pump(app: Any, tmp_path: Path) -> Callable[..., StreamPump]:
 @pytest.fixture
 def pump(make_pump: Callable[..., StreamPump]) -> StreamPump:
     return make_pump()
+
+
+def deliver_every_batch_twice(pump: StreamPump) -> list[dict[str, Any]]:
+    """Hand every batch to the handler twice, as a retried stream batch would be; returns the batches."""
+    handler, delivered = pump.handler, []
+
+    def twice(event: dict[str, Any], context: Any) -> Any:
+        delivered.append(event)
+        handler(event, context)
+        return handler(event, context)
+
+    pump.handler = twice
+    return delivered

@@ -13,8 +13,8 @@ import yaml
 from openapi_schema_validator import OAS31Validator
 
 from local.pump import StreamPump
-from local.stack import stream_handler
 from tests.conftest import MODE_RULES, Api, Clock, Tenant, join, live_campaign
+from tests.integration.conftest import deliver_every_batch_twice
 
 RULES = MODE_RULES["assist"]  # 10 helpers cut 10000 down to 100 fen, 100..2000 each
 
@@ -212,7 +212,7 @@ def test_a_hundred_friends_racing_take_exactly_the_required_slots(api: Api, tena
 
 
 def test_an_unlock_prize_is_issued_once_even_when_batches_are_delivered_twice(
-    api: Api, tenant: Tenant, pump: StreamPump, app: Any
+    api: Api, tenant: Tenant, pump: StreamPump
 ) -> None:
     prize = {"type": "coupon", "name": "Free coffee", "value_fen": 1800, "stock": 5}
     cid = live_campaign(api, tenant, "assist", rules={"goal": "unlock", "helpers_required": 3, "prize": prize})
@@ -220,15 +220,7 @@ def test_an_unlock_prize_is_issued_once_even_when_batches_are_delivered_twice(
     bodies = [help_(api, cid, owner, member(api, cid, f"friend-{i}"))[1] for i in range(3)]
     assert [(documented(b)["cut"], b["remaining"]) for b in bodies] == [(1, 2), (1, 1), (1, 0)]
     assert bodies[-1]["status"] == "completed" and bodies[-1]["prize"]["name"] == "Free coffee"
-    handler = stream_handler(app)
-    delivered: list[dict[str, Any]] = []
-
-    def twice(event: dict[str, Any], context: Any) -> Any:
-        delivered.append(event)
-        handler(event, context)
-        return handler(event, context)
-
-    pump.handler = twice
+    delivered = deliver_every_batch_twice(pump)
     pump.drain()
     assert delivered
     assert rewards_of(api, cid, owner) == [("assist", "coupon", "Free coffee", 1800)]

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from local.pump import StreamPump
-from local.stack import stream_handler
 from tests.conftest import Api, Tenant, campaign_body, join, live_campaign
+from tests.integration.conftest import deliver_every_batch_twice
 
 
 def coupon(name: str, value: int, stock: int | None = None) -> dict[str, Any]:
@@ -48,19 +48,13 @@ def test_milestones_and_double_sided_rewards_are_issued(api: Api, tenant: Tenant
         assert rewards_of(api, cid, friend) == [("invitee", "issued", 300)]
 
 
-def test_replayed_batches_and_posts_issue_nothing_twice(api: Api, tenant: Tenant, pump: StreamPump, app: Any) -> None:
+def test_replayed_batches_and_posts_issue_nothing_twice(api: Api, tenant: Tenant, pump: StreamPump) -> None:
     rules = {"milestones": [{"invites": 2, "reward": coupon("Gift", 1000)}], "invitee_reward": coupon("Hi", 100)}
     cid = ladder_campaign(api, tenant, rules)
     inviter = join(api, cid, external_id="inviter")[1]
     for _ in range(3):
         friends = invite_friends(api, cid, inviter, 2)
-    handler = stream_handler(app)
-
-    def twice(event: dict[str, Any], context: Any) -> Any:
-        handler(event, context)
-        return handler(event, context)
-
-    pump.handler = twice
+    deliver_every_batch_twice(pump)
     pump.drain()
     assert rewards_of(api, cid, inviter) == [("m1", "issued", 1000)]
     assert [rewards_of(api, cid, f) for f in friends] == [[("invitee", "issued", 100)]] * 2

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from local.pump import StreamPump
-from local.stack import stream_handler
 from tests.conftest import Api, Clock, Tenant, campaign_body, join, live_campaign, window
+from tests.integration.conftest import deliver_every_batch_twice
 
 
 def test_join_returns_code_links_and_token(api: Api, tenant: Tenant) -> None:
@@ -123,22 +122,14 @@ def test_invitees_count_for_their_inviter_once_the_stream_runs(api: Api, tenant:
 
 
 def test_replayed_batches_and_repeated_joins_count_each_invitee_once(
-    api: Api, tenant: Tenant, pump: StreamPump, app: Any
+    api: Api, tenant: Tenant, pump: StreamPump
 ) -> None:
     cid = live_campaign(api, tenant)
     inviter = join(api, cid, external_id="inviter")[1]
     for _attempt in range(3):  # every POST three times
         for i in range(4):
             join(api, cid, external_id=f"friend-{i}", ref=inviter["invite_code"])
-    delivered: list[dict[str, Any]] = []
-    handler = stream_handler(app)
-
-    def twice(event: dict[str, Any], context: Any) -> Any:
-        delivered.append(event)
-        handler(event, context)  # every batch twice
-        return handler(event, context)
-
-    pump.handler = twice
+    delivered = deliver_every_batch_twice(pump)
     pump.drain()
     assert delivered
     me = api.call("GET", f"/v1/campaigns/{cid}/me", token=inviter["token"])[1]

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 
 from local.pump import StreamPump
-from local.stack import stream_handler
 from tests.conftest import Api, Tenant, join, live_campaign
+from tests.integration.conftest import deliver_every_batch_twice
 
 
 @pytest.fixture
@@ -38,18 +37,12 @@ def test_board_ranks_inviters_by_counted_invites_with_masked_names(api: Api, ten
     assert api.call("GET", f"/v1/campaigns/{cid}/me", token=friend["token"])[1]["rank"] is None
 
 
-def test_replayed_batches_leave_the_board_unchanged(api: Api, tenant: Tenant, pump: StreamPump, app: Any) -> None:
+def test_replayed_batches_leave_the_board_unchanged(api: Api, tenant: Tenant, pump: StreamPump) -> None:
     cid = live_campaign(api, tenant)
     inviter = join(api, cid, external_id="solo", nickname="Solo")[1]
     for i in range(4):
         join(api, cid, external_id=f"f{i}", ref=inviter["invite_code"])
-    handler = stream_handler(app)
-
-    def twice(event: dict[str, Any], context: Any) -> Any:
-        handler(event, context)
-        return handler(event, context)
-
-    pump.handler = twice
+    deliver_every_batch_twice(pump)
     pump.drain()
     assert api.call("GET", f"/v1/campaigns/{cid}/leaderboard")[1]["items"] == [
         {"rank": 1, "nickname": "S***", "score": 4}
