@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 
@@ -13,6 +15,9 @@ CODE_LENGTH = 8
 CODE_PATTERN = r"^[0-9a-hjkmnp-tv-z]{8}$"
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32: no i, l, o, u to misread
 MAX_CODE_ATTEMPTS = 4
+MAX_CLICKS = 10
+DEFAULT_ATTRIBUTION_WINDOW_HOURS = 168
+CLICK_SKEW_SECONDS = 120  # containers' clocks differ a little; a click further ahead is not ours
 
 
 class JoinRequest(BaseModel):
@@ -25,6 +30,11 @@ class JoinRequest(BaseModel):
     channel: str | None = Field(default=None, max_length=32, pattern=r"^[a-z0-9_]+$")
     ref: str | None = Field(default=None, max_length=16)
     device_id: str | None = Field(default=None, min_length=1, max_length=64)
+    clicks: list[Annotated[str, Field(min_length=1, max_length=64)]] | None = Field(
+        default=None,
+        max_length=MAX_CLICKS,
+        description="The `click` tokens of the short-link redirects that brought the visitor, in the order received.",
+    )
 
 
 def invite_code(secret: bytes, cid: str, external_id: str, attempt: int = 0) -> str:
@@ -54,7 +64,7 @@ class Inviter:
     phone_hash: str | None
 
 
-Refusal = Literal["unknown_code", "other_campaign", "self_invite"]
+Refusal = Literal["unknown_code", "other_campaign", "self_invite", "click_expired", "invalid_click"]
 
 
 def attribute(
@@ -73,6 +83,60 @@ def attribute(
     if same_person:
         return None, "self_invite"
     return inviter.code, None
+
+
+@dataclass(frozen=True)
+class Touch:
+    """A moment an invitee met an inviter's code: a signed click, or the join's own `ref`."""
+
+    code: str
+    at: int  # epoch seconds
+
+
+def attribution_window_seconds(rules: dict[str, Any]) -> int:
+    """The campaign's attribution window; modes without the rule get the ladder's default."""
+    return int(rules.get("attribution_window_hours") or DEFAULT_ATTRIBUTION_WINDOW_HOURS) * 3600
+
+
+def first_touch(
+    clicks: Sequence[Touch | None],
+    ref: str | None,
+    *,
+    now: int,
+    window_seconds: int,
+    lookup: Callable[[str], Inviter | None],
+    cid: str,
+    identity: str,
+    device_id: str | None,
+    phone_hash: str | None,
+) -> tuple[str | None, Refusal | None]:
+    """The inviter credited for a join: the earliest valid touch within the window wins.
+
+    `clicks` are the verified click tokens the landing page collected (None for one that did
+    not verify); a `ref` without a click is a touch at join time, so any valid click beats it.
+    Touches are tried oldest first and the first valid one stops the search, so `lookup`
+    (a read) runs only for codes that could still win, and at most once per code. When nobody
+    is credited, the reason is the latest touch's: the ref's whenever there is one.
+    """
+    touches = sorted((c for c in clicks if c is not None), key=lambda c: c.at)
+    if ref is not None:
+        touches.append(Touch(ref, now))
+    seen: dict[str, tuple[str | None, Refusal | None]] = {}
+    reason: Refusal | None = "invalid_click" if clicks else None
+    for touch in touches:
+        if touch.at > now + CLICK_SKEW_SECONDS:
+            reason = "invalid_click"
+            continue
+        if now - touch.at > window_seconds:
+            reason = "click_expired"
+            continue
+        if touch.code not in seen:
+            found = lookup(touch.code) if re.fullmatch(CODE_PATTERN, touch.code) else None
+            seen[touch.code] = attribute(found, cid=cid, identity=identity, device_id=device_id, phone_hash=phone_hash)
+        inviter, reason = seen[touch.code]
+        if inviter is not None:
+            return inviter, None
+    return None, reason
 
 
 def qualifies_on_join(rules: dict[str, Any]) -> bool:

@@ -16,7 +16,7 @@ from chalicelib.domain.clock import iso, parse_iso
 from chalicelib.domain.leaderboard import rank_of
 from chalicelib.domain.participants import JoinRequest
 from chalicelib.errors import Forbidden, NotFound, Unavailable, ValidationFailed
-from chalicelib.security import participant_tokens
+from chalicelib.security import click_tokens, participant_tokens
 from chalicelib.security.keyring import get_keyring
 from chalicelib.security.pii import get_cipher, normalize_phone
 from chalicelib.services import rewards
@@ -96,6 +96,12 @@ def _inviter(ref: str | None) -> domain.Inviter | None:
     return domain.Inviter(found.code, found.cid, found.identity, found.device_id, found.phone_hash)
 
 
+def _touches(tokens: list[str] | None) -> list[domain.Touch | None]:
+    """The landing page's click tokens, verified: None marks one we did not sign."""
+    clicks = [click_tokens.verify(token) for token in tokens or []]
+    return [domain.Touch(c.code, c.at) if c is not None else None for c in clicks]
+
+
 def join(cid: str, request: JoinRequest, now: datetime) -> tuple[dict[str, Any], bool]:
     """Join once; a repeat returns the same participant. One conditional write on the hot path.
 
@@ -116,11 +122,17 @@ def join(cid: str, request: JoinRequest, now: datetime) -> tuple[dict[str, Any],
         cipher = get_cipher()
         phone_enc = cipher.encrypt(digits, f"participant:{cid}:{identity}:phone")
         phone_hash = cipher.blind_index(digits, "phone")
-    inviter, refusal = (None, None)
-    if request.ref:
-        inviter, refusal = domain.attribute(
-            _inviter(request.ref), cid=cid, identity=identity, device_id=request.device_id, phone_hash=phone_hash
-        )
+    inviter, refusal = domain.first_touch(
+        _touches(request.clicks),
+        request.ref or None,
+        now=int(now.timestamp()),
+        window_seconds=domain.attribution_window_seconds(rec.spec.get("rules", {})),
+        lookup=_inviter,
+        cid=cid,
+        identity=identity,
+        device_id=request.device_id,
+        phone_hash=phone_hash,
+    )
     for attempt in range(domain.MAX_CODE_ATTEMPTS):
         participant = ParticipantRecord(
             cid=cid,
@@ -187,7 +199,8 @@ def me(cid: str, authorization: str | None, now: datetime) -> dict[str, Any]:
 
 def follow_link(code: str, channel: str | None, now: datetime) -> str:
     """A short link was opened: record the click and return where to send the visitor
-    (the campaign's landing page with the ref code)."""
+    (the campaign's landing page with the ref code and a signed click token, which the page
+    hands back on join so the first click can win)."""
     participant = store.get(code) if re.fullmatch(domain.CODE_PATTERN, code) else None
     if participant is None:
         raise NotFound("no such invite code", code="INVITE_CODE_NOT_FOUND")
@@ -198,5 +211,6 @@ def follow_link(code: str, channel: str | None, now: datetime) -> str:
     base = rec.spec.get("landing_url") or public_url("/")
     parts = urlsplit(base)
     query = [q for q in parts.query.split("&") if q]
-    query.append(urlencode({"campaign": rec.cid, "ref": code, **({"ch": channel} if channel else {})}))
+    click = click_tokens.issue(code, int(now.timestamp()))
+    query.append(urlencode({"campaign": rec.cid, "ref": code, **({"ch": channel} if channel else {}), "click": click}))
     return urlunsplit((parts.scheme, parts.netloc, parts.path, "&".join(query), parts.fragment))

@@ -77,7 +77,10 @@ def test_short_link_records_the_click_and_redirects_with_the_ref(api: Api, tenan
     assert response.status_code == 302
     target = urlsplit(response.headers["Location"])
     assert (target.netloc, target.path) == ("shop.example.cn", "/fission")
-    assert parse_qs(target.query) == {"lang": ["zh"], "campaign": [cid], "ref": [code], "ch": ["wechat_moments"]}
+    query = parse_qs(target.query)
+    click = query.pop("click")
+    assert query == {"lang": ["zh"], "campaign": [cid], "ref": [code], "ch": ["wechat_moments"]}
+    assert len(click) == 1 and click[0].startswith("c1.")
 
     from chalicelib.config import get_settings
     from chalicelib.store import db
@@ -184,3 +187,107 @@ def test_malformed_participant_tokens_are_401_not_500(api: Api, tenant: Tenant, 
     cid = live_campaign(api, tenant)
     status, body = api.call("GET", f"/v1/campaigns/{cid}/me", headers={"Authorization": f"Bearer {token}"})
     assert (status, body["error"]["code"]) == (401, "INVALID_PARTICIPANT_TOKEN")
+
+
+def click(api: Api, code: str) -> str:
+    """Open `code`'s short link and return the click token the landing page is sent."""
+    response = api.client.http.get(f"/v1/i/{code}")
+    assert response.status_code == 302
+    return str(parse_qs(urlsplit(response.headers["Location"]).query)["click"][0])
+
+
+def test_the_first_click_wins_over_a_later_one(api: Api, tenant: Tenant, clock: Clock) -> None:
+    cid = live_campaign(api, tenant)
+    a, b = (join(api, cid, external_id=name)[1]["invite_code"] for name in ("inviter-a", "inviter-b"))
+    first = click(api, a)
+    clock.advance(hours=2)
+    second = click(api, b)
+    status, body = join(api, cid, external_id="friend", clicks=[second, first], ref=b)
+    assert status == 201 and body["invited_by"] == a
+
+
+def test_a_click_older_than_the_window_loses_to_a_fresh_one(api: Api, tenant: Tenant, clock: Clock) -> None:
+    rules = {**campaign_body()["rules"], "attribution_window_hours": 24}
+    cid = live_campaign(api, tenant, rules=rules)
+    a, b = (join(api, cid, external_id=name)[1]["invite_code"] for name in ("inviter-a", "inviter-b"))
+    stale = click(api, a)
+    clock.advance(hours=30)
+    fresh = click(api, b)
+    status, body = join(api, cid, external_id="friend", clicks=[stale, fresh])
+    assert status == 201 and body["invited_by"] == b
+
+
+def test_the_default_window_is_a_week(api: Api, tenant: Tenant, clock: Clock) -> None:
+    cid = live_campaign(api, tenant)  # its rules do not set attribution_window_hours
+    a = join(api, cid, external_id="inviter-a")[1]["invite_code"]
+    token = click(api, a)
+    clock.advance(hours=167)
+    assert join(api, cid, external_id="within", clicks=[token])[1]["invited_by"] == a
+    clock.advance(hours=2)
+    assert join(api, cid, external_id="too-late", clicks=[token])[1]["invited_by"] is None
+
+
+def test_only_expired_clicks_credit_nobody_and_say_why(api: Api, tenant: Tenant, clock: Clock) -> None:
+    rules = {**campaign_body()["rules"], "attribution_window_hours": 1}
+    cid = live_campaign(api, tenant, rules=rules)
+    a = join(api, cid, external_id="inviter-a")[1]["invite_code"]
+    token = click(api, a)
+    clock.advance(hours=2)
+    status, body = join(api, cid, external_id="friend", clicks=[token])
+    assert status == 201 and body["invited_by"] is None
+
+    from chalicelib.store import participants as store
+
+    record = store.get(body["invite_code"], consistent=True)
+    assert record is not None and record.attribution == "click_expired"
+
+
+def test_a_forged_click_is_ignored(api: Api, tenant: Tenant, clock: Clock) -> None:
+    cid = live_campaign(api, tenant)
+    a, b = (join(api, cid, external_id=name)[1]["invite_code"] for name in ("inviter-a", "inviter-b"))
+    real = click(api, b)
+    prefix, _, at, tag = real.split(".")
+    backdated = f"{prefix}.{a}.{int(at) - 3600}.{tag}"  # A's code and an earlier time, B's signature
+    status, body = join(api, cid, external_id="friend", clicks=[backdated, "c1.garbage", real])
+    assert status == 201 and body["invited_by"] == b
+
+
+def test_a_click_wins_over_the_ref(api: Api, tenant: Tenant) -> None:
+    cid = live_campaign(api, tenant)
+    a, b = (join(api, cid, external_id=name)[1]["invite_code"] for name in ("inviter-a", "inviter-b"))
+    status, body = join(api, cid, external_id="friend", clicks=[click(api, a)], ref=b)
+    assert status == 201 and body["invited_by"] == a
+
+
+def test_a_self_click_is_ignored_for_the_next_valid_touch(api: Api, tenant: Tenant, clock: Clock) -> None:
+    cid = live_campaign(api, tenant)
+    own = join(api, cid, external_id="friend-alt", device_id="device-xyz")[1]["invite_code"]
+    b = join(api, cid, external_id="inviter-b")[1]["invite_code"]
+    mine = click(api, own)
+    clock.advance(minutes=5)
+    status, body = join(api, cid, external_id="friend", device_id="device-xyz", clicks=[mine], ref=b)
+    assert status == 201 and body["invited_by"] == b
+
+
+def test_a_click_on_another_campaigns_link_is_ignored(api: Api, tenant: Tenant) -> None:
+    cid, other = live_campaign(api, tenant), live_campaign(api, tenant)
+    outsider = join(api, other, external_id="outsider")[1]["invite_code"]
+    status, body = join(api, cid, external_id="friend", clicks=[click(api, outsider)])
+    assert status == 201 and body["invited_by"] is None
+
+
+def test_a_repeat_join_with_an_earlier_click_keeps_the_first_inviter(api: Api, tenant: Tenant, clock: Clock) -> None:
+    cid = live_campaign(api, tenant)
+    a, b = (join(api, cid, external_id=name)[1]["invite_code"] for name in ("inviter-a", "inviter-b"))
+    early = click(api, a)
+    clock.advance(hours=1)
+    assert join(api, cid, external_id="friend", ref=b)[1]["invited_by"] == b
+    status, again = join(api, cid, external_id="friend", clicks=[early])
+    assert status == 200 and again["invited_by"] == b
+
+
+def test_click_lists_are_bounded(api: Api, tenant: Tenant) -> None:
+    cid = live_campaign(api, tenant)
+    for clicks in (["c1.x"] * 11, ["x" * 65]):
+        status, body = join(api, cid, clicks=clicks)
+        assert (status, body["error"]["code"]) == (422, "VALIDATION_ERROR")
