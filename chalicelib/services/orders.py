@@ -9,8 +9,8 @@ from chalicelib.domain import commission
 from chalicelib.domain.campaigns import DistributionRules
 from chalicelib.domain.clock import iso, parse_iso
 from chalicelib.domain.orders import OrderEvent
-from chalicelib.errors import NotFound
-from chalicelib.services import participants
+from chalicelib.errors import Conflict, NotFound
+from chalicelib.services import outbox, participants
 from chalicelib.store import orders as store
 from chalicelib.store import participants as participant_store
 
@@ -32,6 +32,32 @@ def _shares(rules: DistributionRules, event: OrderEvent, buyer: str, inviter: st
     return commission.shares(rules, event.amount, buyer, chain)
 
 
+def _refuse_conflict(tid: str, event: OrderEvent, stored: dict[str, Any] | None) -> None:
+    """A repeated order id must describe the same order: anything else is the merchant's mistake, never a
+    duplicate to acknowledge, and nothing is changed."""
+    if stored is None:
+        return
+    got = (event.campaign_id, int(event.amount), event.external_id)
+    had = (str(stored["cid"]), int(stored["amount"]), str(stored["external_id"]))
+    if got != had:
+        raise Conflict(
+            "this order id was already received with a different campaign, amount or external_id",
+            code="ORDER_CONFLICT",
+            details={"order_id": event.order_id},
+        )
+
+
+def _announce(tid: str, event_type: str, cid: str, oid: str, entries: list[store.Entry], now: datetime) -> None:
+    """One outbound event per ledger entry. The event id comes from the entry, so a repeated delivery emits
+    nothing new but repairs an emit lost after the ledger write."""
+    for e in entries:
+        data = {
+            "campaign_id": cid, "order_id": oid, "level": e.level, "code": e.code, "amount_fen": e.amount_fen,
+            "available_at": e.available_at,
+        }  # fmt: skip
+        outbox.emit(tid, event_type, data, f"{tid}|{oid}|{e.level}|{e.code}", now)
+
+
 def receive(tid: str, event: OrderEvent, now: datetime) -> dict[str, Any]:
     """Apply a paid or refunded order once; repeated deliveries change nothing."""
     rec = participants.campaign(event.campaign_id)
@@ -41,6 +67,7 @@ def receive(tid: str, event: OrderEvent, now: datetime) -> dict[str, Any]:
         return _refund(tid, event, now)
     buyer = participants.find(rec.cid, event.external_id)
     if buyer is None:
+        _refuse_conflict(tid, event, store.get(tid, event.order_id))  # a changed buyer is a conflict, not a 404
         raise NotFound("this user has not joined the campaign; send the order after the join",
                        code="PARTICIPANT_NOT_FOUND")  # fmt: skip
     at = iso(now)
@@ -54,8 +81,12 @@ def receive(tid: str, event: OrderEvent, now: datetime) -> dict[str, Any]:
         ]
     order = {"amount": event.amount, "external_id": event.external_id}
     created = store.record_paid(tid, event.order_id, order, rec.cid, entries, at)
+    if not created:
+        _refuse_conflict(tid, event, store.get(tid, event.order_id))
     # The effects below are idempotent themselves, so they run on repeats too: a delivery that
     # failed half-way is completed by the merchant's retry.
+    written = entries if created or rec.mode != "distribution" else store.entries(tid, event.order_id)
+    _announce(tid, "commission.earned", rec.cid, event.order_id, written, now)
     qualified = False
     if (rec.spec.get("rules") or {}).get("qualifying_action") == "first_paid_order":
         qualified = participant_store.mark_qualified(buyer.code, at)
@@ -80,4 +111,5 @@ def _refund(tid: str, event: OrderEvent, now: datetime) -> dict[str, Any]:
         for e in store.entries(tid, event.order_id)
     ]
     done = store.record_refund(tid, event.order_id, str(order["cid"]), clawbacks, iso(now))
+    _announce(tid, "commission.clawed_back", str(order["cid"]), event.order_id, clawbacks, now)  # repeats too
     return {"event_id": event.event_id, "result": "refunded" if done else "duplicate"}

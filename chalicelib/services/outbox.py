@@ -10,12 +10,13 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from chalicelib.config import get_settings
 from chalicelib.domain import outbox as domain
 from chalicelib.domain.clock import iso, utcnow
 from chalicelib.domain.ids import new_id
 from chalicelib.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.observability import logger
-from chalicelib.security import webhooks
+from chalicelib.security import egress, webhooks
 from chalicelib.store import keys
 from chalicelib.store import outbox as store
 from chalicelib.store.models import OutboxItem, WebhookItem
@@ -25,14 +26,21 @@ MAX_SECONDS_PER_RUN = 20.0
 EVENT_ID_HEADER = "X-Fission-Event-Id"
 
 
+def _allow_private(stage: str) -> bool:
+    """Only where endpoints are local test servers may deliveries reach private addresses."""
+    return stage in ("local", "test")
+
+
 def check_url(url: str, stage: str) -> None:
-    """https only; plain http to this machine is allowed where endpoints are local test servers."""
+    """https only, to a public host; plain http to this machine is allowed where endpoints are local test servers."""
     parts = urlsplit(url)
-    if parts.scheme == "https" and parts.hostname:
-        return
-    if parts.scheme == "http" and parts.hostname in domain.LOCAL_HOSTS and stage in ("local", "test"):
-        return
-    raise ValidationFailed("the url must be https", code="INVALID_URL")
+    local_http = parts.scheme == "http" and parts.hostname in domain.LOCAL_HOSTS and _allow_private(stage)
+    if not (parts.scheme == "https" and parts.hostname) and not local_http:
+        raise ValidationFailed("the url must be https", code="INVALID_URL")
+    try:
+        egress.check_url(url, allow_private=_allow_private(stage))
+    except egress.EgressRefused as exc:
+        raise ValidationFailed(f"the url is not allowed: {exc}", code="INVALID_URL") from None
 
 
 def add_endpoint(tid: str, url: str, events: list[str], stage: str, now: datetime) -> dict[str, Any]:
@@ -86,7 +94,7 @@ def emit(tid: str, event_type: str, payload: dict[str, Any], event_key: str, now
             url=endpoint.url, event_id=eid, event_type=event_type, payload=json.dumps(payload, sort_keys=True),
             created_at=iso(moment), attempts=0, status="pending",
         )  # fmt: skip
-        queued += int(store.enqueue(item))
+        queued += int(store.enqueue(item, moment))
     return queued
 
 
@@ -110,7 +118,9 @@ def _post(item: OutboxItem, now: datetime) -> None:
             EVENT_ID_HEADER: item.event_id,
         },
     )
-    with urllib.request.urlopen(request, timeout=domain.TIMEOUT_SECONDS) as response:  # noqa: S310 - url checked on registration
+    # Checked again on every delivery: DNS may point somewhere else than at registration.
+    allow_private = _allow_private(get_settings().stage)
+    with egress.open_url(request, domain.TIMEOUT_SECONDS, allow_private) as response:
         if not 200 <= response.status < 300:
             raise urllib.error.HTTPError(item.url, response.status, "not 2xx", response.headers, None)
 
@@ -147,6 +157,10 @@ def deliver(now: datetime | None = None) -> dict[str, int]:
             try:
                 try:
                     _post(item, moment)
+                except egress.EgressRefused as exc:
+                    status = _failed(item, f"refused: {exc}", moment)
+                    counts["dead" if status == "dead" else "retried"] += 1
+                    continue
                 except (urllib.error.URLError, OSError, ValueError) as exc:
                     status = _failed(item, repr(exc), moment)
                     counts["dead" if status == "dead" else "retried"] += 1

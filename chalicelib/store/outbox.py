@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
@@ -9,6 +11,8 @@ from pynamodb.transactions import TransactWrite
 from chalicelib.store import keys
 from chalicelib.store.db import ensure_bound, is_condition_failure, unavailable_on_failure
 from chalicelib.store.models import Item, OutboxItem, OutboxMarkerItem, WebhookItem
+
+MARKER_RETENTION = timedelta(days=30)
 
 
 def _connection() -> Connection:
@@ -34,10 +38,12 @@ def delete_endpoint(tid: str, wid: str) -> None:
         Item(PK=keys.tenant_pk(tid), SK=keys.webhook_sk(wid)).delete()
 
 
-def enqueue(item: OutboxItem) -> bool:
+def enqueue(item: OutboxItem, now: datetime) -> bool:
     """False when this (event id, endpoint) is already queued: a redelivered batch adds nothing.
 
     The event id is deterministic, and a per-event marker makes the check independent of the due time in the key.
+    The marker expires after `MARKER_RETENTION`, far beyond any redelivery (the stream keeps records 24 h) and the
+    whole retry schedule, so the table does not grow by one marker per event forever.
     """
     ensure_bound()
     marker = OutboxMarkerItem(
@@ -45,6 +51,7 @@ def enqueue(item: OutboxItem) -> bool:
         SK=f"{item.event_id}#{item.wid}",
         event_id=item.event_id,
         wid=item.wid,
+        expires_at=int((now + MARKER_RETENTION).timestamp()),
     )
     try:
         with unavailable_on_failure("enqueue webhook"), TransactWrite(connection=_connection()) as tx:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -13,6 +15,7 @@ from chalicelib.security.webhooks import sign
 from local.pump import StreamPump
 from tests.conftest import Api, Clock, Tenant, join, live_campaign
 from tests.integration.test_follow_hooks import counted, secret
+from tests.integration.test_outbound_webhooks import Receiver, deliver, register
 
 
 def post_order(
@@ -149,3 +152,91 @@ def test_bad_deliveries(api: Api, tenant: Tenant, case: str, status: int, code: 
     assert got == status, body
     if code is not None:
         assert body["error"]["code"] == code
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    healthy = Receiver(200)
+    yield healthy
+    healthy.server.shutdown()
+
+
+def commission_events(received: Receiver, event_type: str) -> list[dict[str, Any]]:
+    return sorted((e["data"] for e in received.events() if e["type"] == event_type), key=lambda d: d["level"])
+
+
+def test_each_commission_is_announced_once_across_repeated_deliveries(
+    api: Api, tenant: Tenant, app: Any, monkeypatch: pytest.MonkeyPatch, receiver: Receiver
+) -> None:
+    cid, top, mid, _ = chain(api, tenant)
+    register(tenant.tid, receiver.url)
+    key = secret(api, tenant)
+    for _ in range(3):
+        status, body = post_order(api, tenant, key, order(cid, "buyer", "o-1"))
+        assert status == 200, body
+    deliver(app, monkeypatch, datetime.now(UTC) + timedelta(seconds=1))
+    earned = commission_events(receiver, "commission.earned")
+    assert [(d["level"], d["code"], d["amount_fen"]) for d in earned] == [
+        (1, mid["invite_code"], 1000), (2, top["invite_code"], 300),
+    ]  # fmt: skip
+    assert all(d["campaign_id"] == cid and d["order_id"] == "o-1" and d["available_at"] for d in earned)
+    assert len({e["id"] for e in receiver.events()}) == len(receiver.events())
+
+
+def test_a_lost_announcement_is_repaired_by_the_merchants_retry(
+    api: Api, tenant: Tenant, app: Any, monkeypatch: pytest.MonkeyPatch, receiver: Receiver
+) -> None:
+    from chalicelib.errors import Unavailable
+    from chalicelib.services import outbox
+
+    cid, _, mid, _ = chain(api, tenant)
+    register(tenant.tid, receiver.url)
+    key = secret(api, tenant)
+
+    def down(*args: Any, **kwargs: Any) -> int:
+        raise Unavailable("outbox down", code="STORAGE_UNAVAILABLE")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(outbox, "emit", down)
+        assert post_order(api, tenant, key, order(cid, "buyer", "o-1"))[0] == 503  # the ledger was written
+    assert commission(api, cid, mid)["pending_fen"] == 1000
+    status, body = post_order(api, tenant, key, order(cid, "buyer", "o-1"))
+    assert (status, body["result"]) == (200, "duplicate"), body
+    deliver(app, monkeypatch, datetime.now(UTC) + timedelta(seconds=1))
+    assert [d["amount_fen"] for d in commission_events(receiver, "commission.earned")] == [1000, 300]
+
+
+def test_refund_announces_each_clawback_also_of_available_commission(
+    api: Api, tenant: Tenant, clock: Clock, app: Any, monkeypatch: pytest.MonkeyPatch, receiver: Receiver
+) -> None:
+    cid, top, mid, _ = chain(api, tenant)
+    register(tenant.tid, receiver.url)
+    key = secret(api, tenant)
+    assert post_order(api, tenant, key, order(cid, "buyer", "o-1"), stamp=int(clock().timestamp()))[0] == 200
+    clock.advance(days=8)  # past frozen_days: the commission is available
+    assert commission(api, cid, mid)["available_fen"] == 1000
+    for _ in range(2):  # a repeated refund announces nothing new
+        refund = order(cid, "buyer", "o-1", "refunded")
+        assert post_order(api, tenant, key, refund, stamp=int(clock().timestamp()))[0] == 200
+    deliver(app, monkeypatch, clock() + timedelta(seconds=1))
+    earned = commission_events(receiver, "commission.earned")
+    clawed = commission_events(receiver, "commission.clawed_back")
+    assert [(d["level"], d["code"], d["amount_fen"]) for d in clawed] == [
+        (1, mid["invite_code"], -1000), (2, top["invite_code"], -300),
+    ]  # fmt: skip
+    assert [d["available_at"] for d in clawed] == [d["available_at"] for d in earned]
+    assert commission(api, cid, mid) == {"pending_fen": 0, "available_fen": 0, "clawed_back_fen": 1000}
+
+
+@pytest.mark.parametrize("change", [{"amount": 20_000}, {"external_id": "mid"}, {"external_id": "never-joined"}])
+def test_a_paid_order_repeated_with_other_facts_is_a_conflict(api: Api, tenant: Tenant, change: dict[str, Any]) -> None:
+    cid, top, mid, _ = chain(api, tenant)
+    key = secret(api, tenant)
+    assert post_order(api, tenant, key, order(cid, "buyer", "o-1"))[0] == 200
+    changed = {**order(cid, "buyer", "o-1"), **change}
+    status, error = post_order(api, tenant, key, changed)
+    assert (status, error["error"]["code"]) == (409, "ORDER_CONFLICT"), error
+    status, body = post_order(api, tenant, key, order(cid, "buyer", "o-1"))
+    assert (status, body["result"]) == (200, "duplicate"), body
+    assert commission(api, cid, mid) == {"pending_fen": 1000, "available_fen": 0, "clawed_back_fen": 0}
+    assert commission(api, cid, top) == {"pending_fen": 300, "available_fen": 0, "clawed_back_fen": 0}

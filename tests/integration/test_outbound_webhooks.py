@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -20,7 +21,7 @@ from tests.integration.test_group_buy import group_campaign, join_group, open_gr
 class Receiver:
     """A local endpoint that records every request and answers with a fixed status."""
 
-    def __init__(self, status: int) -> None:
+    def __init__(self, status: int, location: str | None = None) -> None:
         self.requests: list[tuple[dict[str, str], bytes]] = []
         receiver = self
 
@@ -29,6 +30,8 @@ class Receiver:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 receiver.requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
                 self.send_response(status)
+                if location is not None:
+                    self.send_header("Location", location)
                 self.end_headers()
 
             def log_message(self, *args: Any) -> None:
@@ -48,6 +51,31 @@ def receivers() -> Iterator[tuple[Receiver, Receiver]]:
     yield healthy, failing
     healthy.server.shutdown()
     failing.server.shutdown()
+
+
+@pytest.fixture
+def fake_dns(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Names to answer with a fixed address (set or change them in the test); every other name resolves as usual."""
+    names: dict[str, str] = {}
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if host in names:
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (names[host], int(port or 0)))]
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return names
+
+
+@pytest.fixture
+def cloud_stage(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The running settings say `prod`; keys are loaded first, since the cloud keyring would want KMS."""
+    from chalicelib.config import get_settings
+    from chalicelib.security import keyring
+
+    keyring.get_keyring()
+    monkeypatch.setattr(get_settings(), "stage", "prod")
 
 
 def deliver(app: Any, monkeypatch: pytest.MonkeyPatch, moment: datetime) -> dict[str, int]:
@@ -128,10 +156,11 @@ def test_a_failed_group_is_announced_with_its_refunds(
     assert [(e["data"]["group_id"], e["data"]["refunds"]) for e in failed] == [(gid, [])]
 
 
-def test_only_https_urls_and_known_events_are_accepted(tenant: Tenant) -> None:
+def test_only_https_urls_and_known_events_are_accepted(tenant: Tenant, fake_dns: dict[str, str]) -> None:
     from chalicelib.errors import ValidationFailed
     from chalicelib.services import outbox
 
+    fake_dns["example.com"] = "93.184.216.34"
     now = datetime.now(UTC)
     with pytest.raises(ValidationFailed):
         outbox.add_endpoint(tenant.tid, "http://example.com/hook", ["reward.issued"], "prod", now)
@@ -143,3 +172,83 @@ def test_only_https_urls_and_known_events_are_accepted(tenant: Tenant) -> None:
     assert [e["id"] for e in outbox.list_endpoints(tenant.tid)] == [made["id"]]
     outbox.delete_endpoint(tenant.tid, made["id"])
     assert outbox.list_endpoints(tenant.tid) == []
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://10.0.0.5/hook",
+        "https://169.254.169.254/latest/meta-data",
+        "https://[::ffff:127.0.0.1]/hook",
+        "https://100.64.3.2/hook",
+        "https://localhost/hook",
+        "https://metadata.google.internal/computeMetadata/v1/",
+        "https://intranet/hook",
+        "https://internal.example.com/hook",
+        "https://user:pw@example.com/hook",
+    ],
+)
+def test_cloud_stages_refuse_endpoints_that_reach_inside(
+    api: Api, tenant: Tenant, fake_dns: dict[str, str], cloud_stage: None, url: str
+) -> None:
+    fake_dns.update({"internal.example.com": "10.1.2.3", "example.com": "93.184.216.34"})
+    status, error = api.call("POST", "/v1/admin/webhooks", {"url": url, "events": ["reward.issued"]},
+                             token=tenant.owner_token)  # fmt: skip
+    assert (status, error["error"]["code"]) == (422, "INVALID_URL"), error
+    assert api.call("GET", "/v1/admin/webhooks", token=tenant.owner_token)[1]["items"] == []
+
+
+def test_delivery_rechecks_the_address_and_a_refusal_is_a_failed_attempt(
+    tenant: Tenant, app: Any, monkeypatch: pytest.MonkeyPatch, fake_dns: dict[str, str], cloud_stage: None
+) -> None:
+    """Registered while the name was public; by delivery time it points inside (DNS rebinding)."""
+    from chalicelib.services import outbox
+
+    fake_dns["hooks.example.com"] = "93.184.216.34"
+    now = datetime.now(UTC)
+    outbox.add_endpoint(tenant.tid, "https://hooks.example.com/fission", ["commission.earned"], "prod", now)
+    fake_dns["hooks.example.com"] = "10.0.0.9"
+    assert outbox.emit(tenant.tid, "commission.earned", {"amount_fen": 1}, f"{tenant.tid}|rebind", now) == 1
+
+    moment = now + timedelta(seconds=1)
+    for attempt in range(1, 9):
+        counts = deliver(app, monkeypatch, moment)
+        assert counts["dead" if attempt == 8 else "retried"] >= 1, counts
+        moment += timedelta(hours=1, minutes=1)
+    [dead] = outbox.dead_deliveries(tenant.tid)
+    assert dead["attempts"] == 8
+    assert dead["last_error"].startswith("refused:") and "10.0.0.9" in dead["last_error"], dead
+
+
+def test_a_redirect_is_a_failed_delivery(
+    tenant: Tenant, app: Any, monkeypatch: pytest.MonkeyPatch, receivers: tuple[Receiver, Receiver]
+) -> None:
+    """A redirect's target was never checked, so it is not followed even to a healthy endpoint."""
+    from chalicelib.services import outbox
+
+    healthy, _ = receivers
+    bouncer = Receiver(302, location=healthy.url)
+    try:
+        register(tenant.tid, bouncer.url)
+        now = datetime.now(UTC)
+        assert outbox.emit(tenant.tid, "reward.issued", {"n": 1}, f"{tenant.tid}|bounce", now) == 1
+        assert deliver(app, monkeypatch, now + timedelta(seconds=1))["retried"] >= 1
+        assert len(bouncer.requests) == 1
+        assert healthy.requests == []
+    finally:
+        bouncer.server.shutdown()
+
+
+def test_outbox_markers_expire_after_thirty_days(tenant: Tenant, receivers: tuple[Receiver, Receiver]) -> None:
+    from chalicelib.domain import outbox as domain
+    from chalicelib.services import outbox
+    from chalicelib.store import keys
+    from chalicelib.store.models import OutboxMarkerItem
+
+    register(tenant.tid, receivers[0].url)
+    now = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
+    assert outbox.emit(tenant.tid, "reward.issued", {}, f"{tenant.tid}|ttl", now) == 1
+    eid = domain.event_id(tenant.tid, "reward.issued", f"{tenant.tid}|ttl")
+    seen = keys.outbox_seen_pk(domain.shard_of(eid))
+    [marker] = list(OutboxMarkerItem.query(seen, OutboxMarkerItem.SK.startswith(eid)))
+    assert marker.expires_at == int((now + timedelta(days=30)).timestamp())
