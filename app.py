@@ -7,6 +7,7 @@ from chalicelib.api import (
     admin_auth,
     admin_campaigns,
     admin_operators,
+    admin_rewards,
     admin_templates,
     admin_webhooks,
     assists,
@@ -30,6 +31,7 @@ app.register_blueprint(admin_auth.bp)
 app.register_blueprint(admin_operators.bp)
 app.register_blueprint(admin_campaigns.bp)
 app.register_blueprint(admin_templates.bp)
+app.register_blueprint(admin_rewards.bp)
 app.register_blueprint(admin_webhooks.bp)
 app.register_blueprint(groups.bp)
 app.register_blueprint(assists.bp)

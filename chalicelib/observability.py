@@ -9,12 +9,13 @@ from aws_lambda_powertools.logging import correlation_paths
 from chalice.app import Chalice, ConvertToMiddleware
 
 SERVICE = "fission"
+METRICS_NAMESPACE = "Fission"  # alarms in infra/ refer to metrics by this namespace and the service dimension
 
 # Most requests emit no business metric; an empty flush is expected, not worth a warning each time.
 warnings.filterwarnings("ignore", message="No application metrics to publish")
 
 logger = Logger(service=SERVICE)
-metrics = Metrics(namespace="Fission", service=SERVICE)
+metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE)
 tracer = Tracer(service=SERVICE)
 
 

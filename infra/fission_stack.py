@@ -15,6 +15,8 @@ from aws_cdk import aws_sqs as sqs
 from chalice.cdk import Chalice
 from constructs import Construct
 
+from chalicelib.observability import METRICS_NAMESPACE
+from chalicelib.observability import SERVICE as METRICS_SERVICE
 from chalicelib.store import table_spec
 
 STAGES = ("dev", "prod")
@@ -119,6 +121,7 @@ class FissionStack(Stack):
         )
         self.stream_mapping = self._stream_mapping(role)
         self._stream_failure_alarm()
+        self._coupon_pool_alarm()
         self._gateway_responses()
         if api_provisioned_concurrency > 0:
             self._provisioned_concurrency(api_provisioned_concurrency)
@@ -194,6 +197,25 @@ class FissionStack(Stack):
             "StreamFailuresAlarm",
             alarm_description="Stream batches were given up on; replay them before the stream's 24 h retention ends",
             metric=self.stream_failures.metric_approximate_number_of_messages_visible(period=Duration.minutes(1)),
+            threshold=0,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+
+    def _coupon_pool_alarm(self) -> None:
+        # A pooled coupon was earned with no code left: participants wait until the operator uploads more.
+        cloudwatch.Alarm(
+            self,
+            "CouponPoolExhaustedAlarm",
+            alarm_description="A coupon code pool ran dry; rewards wait as pending until more codes are uploaded",
+            metric=cloudwatch.Metric(
+                namespace=METRICS_NAMESPACE,
+                metric_name="CouponPoolExhausted",
+                dimensions_map={"service": METRICS_SERVICE},
+                statistic="Sum",
+                period=Duration.minutes(5),
+            ),
             threshold=0,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
             evaluation_periods=1,

@@ -14,7 +14,17 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from chalicelib.domain import campaigns, groups, hooks, operators, orders, outbox, participants, templates  # noqa: E402
+from chalicelib.domain import (  # noqa: E402
+    campaigns,
+    groups,
+    hooks,
+    operators,
+    orders,
+    outbox,
+    participants,
+    rewards,
+    templates,
+)
 
 DOCUMENT = ROOT / "docs" / "openapi.yaml"
 REF_TEMPLATE = "#/components/schemas/{model}"
@@ -80,7 +90,7 @@ def generate() -> dict[str, Any]:
     requests = (
         operators.LoginRequest, operators.OperatorCreate, operators.OperatorPatch, participants.JoinRequest,
         groups.OpenGroupRequest, hooks.FollowEvent, outbox.WebhookCreate, orders.OrderEvent,
-        templates.CampaignFromTemplate,
+        templates.CampaignFromTemplate, rewards.ClaimRequest, rewards.CodesUpload, rewards.RevokeRequest,
     )  # fmt: skip
     for model in requests:
         _model(model, schemas)

@@ -8,7 +8,8 @@ from chalice.app import Blueprint, Response
 
 from chalicelib.api import http
 from chalicelib.domain.participants import JoinRequest
-from chalicelib.services import campaigns, health, leaderboard, participants
+from chalicelib.domain.rewards import ClaimRequest
+from chalicelib.services import campaigns, health, leaderboard, participants, rewards
 
 bp = Blueprint(__name__)
 
@@ -45,3 +46,9 @@ def follow_invite_link(code: str) -> Response:
 @bp.route("/v1/campaigns/{cid}/leaderboard", methods=["GET"])
 def get_leaderboard(cid: str) -> dict[str, Any]:
     return leaderboard.view(cid, http.query_int(bp.current_request, "limit", 20))
+
+
+@bp.route("/v1/rewards/{rid}/claim", methods=["POST"])
+def claim_reward(rid: str) -> dict[str, Any]:
+    request = bp.current_request
+    return rewards.claim(rid, request.headers.get("authorization"), http.parse(request, ClaimRequest), http.now())

@@ -11,7 +11,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from chalicelib.domain.clock import iso
-from chalicelib.domain.rewards import ASSIST_RULE, Grant
+from chalicelib.domain.rewards import ASSIST_RULE, Grant, grant_of
 from chalicelib.errors import Conflict, FissionError, Gone
 
 AssistStatus = Literal["in_progress", "completed", "expired"]
@@ -213,20 +213,13 @@ def prize(rules: Mapping[str, Any], floor_price: int | None) -> Grant:
     """What the owner gets once every slot is taken, under the rule id `assist` (so at most once).
 
     unlock: the campaign's prize. cut_price: the right to buy the product at the floor price,
-    a `custom` reward fulfilled by the merchant, worth the floor price.
+    a `custom` reward fulfilled by the merchant, with `value_fen` the floor price; what it costs
+    the merchant (and the budget) is the discount, original price minus floor price.
     """
     if rules["goal"] == "unlock":
-        reward = rules["prize"]
-        return Grant(
-            rule=ASSIST_RULE,
-            type=str(reward["type"]),
-            name=str(reward["name"]),
-            value_fen=int(reward.get("value_fen", 0)),
-            points=int(reward.get("points", 0)),
-            stock_limited=reward.get("stock") is not None,
-        )
+        return grant_of(ASSIST_RULE, rules["prize"])
     price = int(rules["floor_price_fen"]) if floor_price is None else floor_price
     return Grant(
         rule=ASSIST_RULE, type="custom", name=str(rules["product"]["name"]), value_fen=price, points=0,
-        stock_limited=False,
+        stock_limited=False, cost_fen=max(int(rules["original_price_fen"]) - price, 0),
     )  # fmt: skip

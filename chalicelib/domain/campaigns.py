@@ -54,9 +54,14 @@ class Reward(Strict):
     points: int = Field(default=0, ge=0, le=10_000_000)
     # Campaign-wide stock of this reward; None means unlimited (bounded by the budget).
     stock: int | None = Field(default=None, ge=0, le=10_000_000)
+    # A coupon whose codes come from the pool the operator uploads for this reward: each code goes to
+    # one participant; while the pool is empty the reward waits as `pending`.
+    code_pool: bool = False
 
     @model_validator(mode="after")
     def _value_matches_type(self) -> Reward:
+        if self.code_pool and self.type != "coupon":
+            raise ValueError("only a coupon reward can draw its codes from a code pool")
         if self.type == "points" and self.points <= 0:
             raise ValueError("a points reward needs points > 0")
         if self.type == "cash" and self.value_fen <= 0:

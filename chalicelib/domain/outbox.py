@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 EVENT_TYPES: tuple[str, ...] = (
     "reward.issued",
+    "reward.claimed",
     "reward.revoked",
     "milestone.reached",
     "group.succeeded",

@@ -14,7 +14,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
 from chalicelib.observability import logger
-from chalicelib.services import assists, changes, groups, progress
+from chalicelib.services import assists, changes, groups, progress, rewards
 
 RecordHandler = Callable[[changes.Change], None]
 # Returns the sequence numbers of the changes it could not apply.
@@ -27,6 +27,7 @@ HANDLERS: dict[str, list[RecordHandler]] = {
 }
 BATCH_HANDLERS: dict[str, list[BatchHandler]] = {
     "participant": [progress.count_invites],
+    "coupon_code": [rewards.on_codes_added],
 }
 
 

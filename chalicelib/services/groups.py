@@ -8,7 +8,7 @@ from typing import Any
 from chalicelib.domain import groups as domain
 from chalicelib.domain.clock import iso, parse_iso, utcnow
 from chalicelib.domain.ids import new_id
-from chalicelib.domain.rewards import Grant
+from chalicelib.domain.rewards import LEADER_RULE, grant_of
 from chalicelib.errors import Conflict, Gone, NotFound
 from chalicelib.observability import logger
 from chalicelib.security.pii import mask_name
@@ -19,7 +19,6 @@ from chalicelib.store import keys
 from chalicelib.store.campaigns import CampaignRecord
 from chalicelib.store.groups import GroupRecord, Member
 
-LEADER_RULE = "leader"
 CLOSE_LOOKBACK_DAYS = 3  # deadlines are at most 72 hours after opening
 
 
@@ -116,11 +115,7 @@ def on_group_change(new: dict[str, Any], now: datetime) -> None:
         outbox.emit(group.tid, "group.succeeded", data, group.gid, now)
     perk = participants.campaign(group.cid).spec["rules"].get("leader_perk")
     if perk:
-        grant = Grant(
-            rule=f"{LEADER_RULE}:{group.gid}", type=str(perk["type"]), name=str(perk["name"]),
-            value_fen=int(perk.get("value_fen", 0)), points=int(perk.get("points", 0)),
-            stock_limited=perk.get("stock") is not None,
-        )  # fmt: skip
+        grant = grant_of(f"{LEADER_RULE}:{group.gid}", perk, limit_rule=LEADER_RULE)
         rewards.issue(participants.campaign(group.cid), group.leader, grant, now)
 
 

@@ -53,6 +53,33 @@ def reward_sk(rule: str) -> str:
 
 REWARD_PREFIX = "R#"
 
+
+def pending_rewards_gsi1pk(cid: str, rule: str) -> str:
+    """Rewards waiting for a coupon code of one pool, oldest first: found by key when codes arrive."""
+    return f"C#{cid}#PENDING#{rule}"
+
+
+def pending_rewards_gsi1sk(created_at: str, code: str) -> str:
+    return f"{created_at}#{code}"
+
+
+def coupon_pool_pk(cid: str, rule: str) -> str:
+    """A reward's uploaded coupon codes, one item each, keyed by the code so none is stored twice."""
+    return f"C#{cid}#POOL#{rule}"
+
+
+def coupon_code_sk(code: str) -> str:
+    return f"CODE#{code}"
+
+
+COUPON_CODE_PREFIX = "CODE#"
+
+
+def free_codes_gsi2pk(cid: str, rule: str) -> str:
+    """The codes of a pool not yet issued (a sparse index: issuing removes the keys)."""
+    return f"C#{cid}#POOLFREE#{rule}"
+
+
 # An assist lives beside its owner: the code already names the campaign and the owner, and the
 # prize lands in the same partition.
 ASSIST_SK = "ASSIST"

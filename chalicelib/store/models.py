@@ -147,9 +147,30 @@ class RewardItem(Item, discriminator="reward"):
     name = UnicodeAttribute()
     value_fen = NumberAttribute(default=0)
     points = NumberAttribute(default=0)
-    status = UnicodeAttribute()  # issued | unavailable (stock or budget ran out)
+    status = UnicodeAttribute()  # pending | issued | claimed | revoked | unavailable (domain/rewards.py)
     reason = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute()
+    # What issuing drew on, so revoking can give it back: the stock rule and the budget charge.
+    stock_rule = UnicodeAttribute(null=True)
+    budget_fen = NumberAttribute(null=True)
+    pool_rule = UnicodeAttribute(null=True)  # set when the coupon code comes from a code pool
+    coupon_code = UnicodeAttribute(null=True)  # shown to the participant once claimed
+    issued_at = UnicodeAttribute(null=True)
+    claimed_at = UnicodeAttribute(null=True)
+    claim_enc = UnicodeAttribute(null=True)  # the claim's details (a delivery address), encrypted
+    revoked_at = UnicodeAttribute(null=True)
+
+
+class CouponCodeItem(Item, discriminator="coupon_code"):
+    """One uploaded coupon code. Free codes carry GSI2 keys (a sparse index of what is left, at a
+    random sort position so concurrent issuers pick different codes); issuing removes them."""
+
+    cid = UnicodeAttribute()
+    rule = UnicodeAttribute()
+    code = UnicodeAttribute()  # the coupon code itself
+    uploaded_at = UnicodeAttribute()
+    assigned_to = UnicodeAttribute(null=True)  # the participant's invite code
+    assigned_at = UnicodeAttribute(null=True)
 
 
 class LeaderboardItem(Item, discriminator="leaderboard"):
@@ -265,7 +286,9 @@ class OutboxItem(Item, discriminator="outbox"):
 
 
 class OutboxMarkerItem(Item, discriminator="outbox_marker"):
-    """One per (event id, endpoint) ever queued: refuses the duplicate a redelivered stream batch would add."""
+    """One per (event id, endpoint) queued: refuses the duplicate a redelivered stream batch would add.
+
+    It expires (`expires_at`) 30 days after queueing, long after any redelivery or retry could arrive."""
 
     event_id = UnicodeAttribute()
     wid = UnicodeAttribute()
@@ -279,6 +302,7 @@ ALL_MODELS: tuple[type[Item], ...] = (
     CampaignItem,
     ParticipantItem,
     RewardItem,
+    CouponCodeItem,
     CounterItem,
     LeaderboardItem,
     AssistItem,

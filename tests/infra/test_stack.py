@@ -277,6 +277,19 @@ def test_sale_settings_are_off_unless_asked_for(template: Template) -> None:
     assert "WarmThroughput" not in table
 
 
+def test_an_empty_coupon_pool_raises_an_alarm(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "Namespace": "Fission",
+            "MetricName": "CouponPoolExhausted",
+            "Dimensions": [{"Name": "service", "Value": "fission"}],
+            "Threshold": 0,
+            "ComparisonOperator": "GreaterThanThreshold",
+        },
+    )
+
+
 def test_stack_refuses_an_unknown_stage(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="stage must be one of"):
         FissionStack(App(outdir=str(tmp_path)), "staging", source_dir=tmp_path)

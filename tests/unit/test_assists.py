@@ -196,6 +196,7 @@ def test_prize_is_the_deal_at_the_floor_price_or_the_unlock_prize_under_one_rule
     assert (cut.rule, cut.type, cut.name, cut.value_fen, cut.stock_limited) == (
         ASSIST_RULE, "custom", "Serum", 100, False,
     )  # fmt: skip
+    assert cut.cost == _rules()["original_price_fen"] - 100  # the budget pays the discount, not the price
     unlock = {
         "goal": "unlock",
         "helpers_required": 3,

@@ -22,7 +22,7 @@ if str(ROOT) not in sys.path:
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "1")
 
 import app  # noqa: E402
-from chalicelib.domain import campaigns, groups, hooks, operators, orders, outbox, participants, templates  # noqa: E402
+from chalicelib.domain import campaigns, groups, hooks, operators, orders, outbox, participants, rewards, templates  # noqa: E402
 from chalicelib.domain.rbac import ROLE_PERMISSIONS, Permission  # noqa: E402
 
 pytestmark = pytest.mark.unit
@@ -39,6 +39,7 @@ PARTICIPANT_ROUTES = {
     ("/v1/campaigns/{cid}/groups", "POST"),
     ("/v1/groups/{gid}/members", "POST"),
     ("/v1/campaigns/{cid}/assists/{owner_code}", "POST"),
+    ("/v1/rewards/{rid}/claim", "POST"),
 }
 
 Route = tuple[str, str]
@@ -189,6 +190,9 @@ VALIDATORS: dict[str, Callable[[dict[str, Any]], object]] = {
     "FollowEvent": hooks.FollowEvent.model_validate,
     "WebhookCreate": outbox.WebhookCreate.model_validate,
     "OrderEvent": orders.OrderEvent.model_validate,
+    "ClaimRequest": rewards.ClaimRequest.model_validate,
+    "CodesUpload": rewards.CodesUpload.model_validate,
+    "RevokeRequest": rewards.RevokeRequest.model_validate,
 }
 
 
