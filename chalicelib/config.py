@@ -29,6 +29,11 @@ class Settings(BaseSettings):
     token_ttl_seconds: int = Field(default=8 * 3600, ge=60, le=7 * 24 * 3600)
     max_body_bytes: int = 64 * 1024
     public_base_url: str = "http://localhost:8000"
+    # Rendered posters: an S3 bucket in the cloud, a folder locally (used when no bucket is set).
+    poster_bucket: str | None = None
+    poster_cache_dir: Path = Path(".data/posters")
+    avatar_timeout_seconds: float = Field(default=2.0, gt=0, le=10)
+    avatar_max_bytes: int = Field(default=2 * 1024 * 1024, ge=1024, le=20 * 1024 * 1024)
 
     @property
     def is_cloud(self) -> bool:

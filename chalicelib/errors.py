@@ -57,6 +57,11 @@ class NotFound(FissionError):
     code = "NOT_FOUND"
 
 
+class NotAcceptable(FissionError):
+    status = 406
+    code = "NOT_ACCEPTABLE"
+
+
 class Conflict(FissionError):
     status = 409
     code = "CONFLICT"

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
+from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 from chalice.app import Chalice, ConvertToMiddleware
 
 SERVICE = "fission"
@@ -32,3 +35,14 @@ def install(app: Chalice) -> None:
         app.register_middleware(ConvertToMiddleware(logger.inject_lambda_context(clear_state=True)), event_type)
     app.register_middleware(ConvertToMiddleware(tracer.capture_lambda_handler), "all")
     app.register_middleware(ConvertToMiddleware(metrics.log_metrics), "all")
+    app.register_middleware(_forget_unflushed_metrics, "all")
+
+
+def _forget_unflushed_metrics(event: Any, get_response: Callable[[Any], Any]) -> Any:
+    """With metrics disabled (locally) `log_metrics` keeps what was added, and Powertools prints the set
+    by itself once a metric has 100 values; drop them after each invocation instead."""
+    try:
+        return get_response(event)
+    finally:
+        if is_metrics_disabled():
+            metrics.clear_metrics()

@@ -11,6 +11,7 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from chalice.cdk import Chalice
 from constructs import Construct
@@ -34,6 +35,7 @@ LIVE_ALIAS = "live"
 
 # The stream mapping; docs/deploy.md explains each number.
 STREAM_BATCH_SIZE = 100
+POSTER_RETENTION_DAYS = 30
 STREAM_BATCHING_WINDOW_SECONDS = 1
 STREAM_MAX_RETRIES = 10
 STREAM_PARALLELIZATION_FACTOR = 2
@@ -91,11 +93,25 @@ class FissionStack(Stack):
             pending_window=Duration.days(30 if is_prod else 7),
         )
 
+        # Rendered posters by content hash: nothing in it is precious (a miss renders again), so old
+        # entries simply expire.
+        self.posters = s3.Bucket(
+            self,
+            "Posters",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            lifecycle_rules=[s3.LifecycleRule(prefix="posters/", expiration=Duration.days(POSTER_RETENTION_DAYS))],
+            removal_policy=RemovalPolicy.DESTROY,
+            auto_delete_objects=True,
+        )
+
         environment = {
             "FISSION_STAGE": stage,
             "FISSION_TABLE_NAME": self.table.table_name,
             "FISSION_REGION": self.region,
             "FISSION_KMS_KEY_ID": self.key.key_arn,
+            "FISSION_POSTER_BUCKET": self.posters.bucket_name,
         }
         if public_base_url:
             environment["FISSION_PUBLIC_BASE_URL"] = public_base_url
@@ -110,6 +126,7 @@ class FissionStack(Stack):
         role = self.chalice.get_role(DEFAULT_ROLE)
         self.table.grant_read_write_data(role)
         self.key.grant_encrypt_decrypt(role)
+        self.posters.grant_read_write(role)
 
         self.stream_failures = sqs.Queue(
             self,
@@ -128,6 +145,7 @@ class FissionStack(Stack):
 
         CfnOutput(self, "TableName", value=self.table.table_name)
         CfnOutput(self, "KmsKeyArn", value=self.key.key_arn)
+        CfnOutput(self, "PosterBucket", value=self.posters.bucket_name)
         CfnOutput(self, "StreamFailureQueueUrl", value=self.stream_failures.queue_url)
 
     def _table(

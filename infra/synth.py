@@ -27,6 +27,12 @@ UNZIPPED_LIMIT = 250 * MB
 # cfn-lint's exit status is a bit mask; warnings (4) and informational findings (8) are
 # printed but do not fail the build.
 CFN_LINT_ERROR_BITS = 1 | 2
+# Built by `make fonts` and git-ignored; `chalice package` takes them from disk, so a package
+# made without them would render posters with no text.
+PACKAGED_FONTS = tuple(
+    f"chalicelib/posters/fonts/{name}"
+    for name in ("NotoSansSC-Regular.ttf", "NotoSansSC-Bold.ttf", "NotoSansSC-Fallback.ttf", "OFL.txt")
+)
 
 
 def _context(pairs: list[str]) -> dict[str, object]:
@@ -59,6 +65,9 @@ def _check_package(stage: str) -> None:
     zipped = package.stat().st_size
     with zipfile.ZipFile(package) as archive:
         unzipped = sum(info.file_size for info in archive.infolist())
+        missing = sorted(set(PACKAGED_FONTS) - set(archive.namelist()))
+    if missing:
+        raise SystemExit(f"[{stage}] the Lambda package lacks {', '.join(missing)}: run make fonts")
     print(f"[{stage}] Lambda package: {zipped / MB:.1f} MB zipped, {unzipped / MB:.1f} MB unzipped")
     if zipped >= ZIP_LIMIT or unzipped >= UNZIPPED_LIMIT:
         raise SystemExit(f"[{stage}] the Lambda package is over budget (50 MB zipped, 250 MB unzipped)")

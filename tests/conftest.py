@@ -45,6 +45,7 @@ def dynamodb_endpoint() -> Iterator[str]:
 
 def _reset_caches() -> None:
     from chalicelib.config import get_settings
+    from chalicelib.posters import cache as poster_cache
     from chalicelib.security import keyring, pii, tokens
     from chalicelib.store import db, idempotency
 
@@ -54,6 +55,7 @@ def _reset_caches() -> None:
     pii.get_cipher.cache_clear()
     tokens._signing_key.cache_clear()
     idempotency._persistence.cache_clear()
+    poster_cache.get_cache.cache_clear()
 
 
 @pytest.fixture(scope="session")
@@ -69,6 +71,7 @@ def table(dynamodb_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> I
         FISSION_DYNAMODB_ENDPOINT=dynamodb_endpoint,
         FISSION_TABLE_NAME=name,
         FISSION_SECRETS_DIR=str(tmp_path_factory.mktemp("secrets")),
+        FISSION_POSTER_CACHE_DIR=str(tmp_path_factory.mktemp("posters")),
     )
     _reset_caches()
     from chalicelib.store import db

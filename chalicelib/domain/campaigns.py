@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 
 from chalicelib.errors import Conflict, Gone, NotFound
+from chalicelib.posters.catalog import KNOWN_LAYOUTS
 
 _FEN_CEILING = 100_000_000_00  # 100 million yuan
 Fen = Annotated[int, Field(ge=0, le=_FEN_CEILING)]  # money in integer fen
@@ -104,6 +105,13 @@ class InviteRules(LadderRules):
 
 class PosterRules(LadderRules):
     layout_id: str = Field(default="classic", min_length=1, max_length=40, pattern=r"^[a-z0-9_-]+$")
+
+    @field_validator("layout_id")
+    @classmethod
+    def _known_layout(cls, value: str) -> str:
+        if value not in KNOWN_LAYOUTS:
+            raise ValueError(f"unknown poster layout {value!r}; one of {', '.join(KNOWN_LAYOUTS)}")
+        return value
 
 
 class PriceTier(Strict):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -277,6 +278,24 @@ def test_sale_settings_are_off_unless_asked_for(template: Template) -> None:
     assert "WarmThroughput" not in table
 
 
+def test_posters_are_cached_in_a_private_expiring_bucket_the_functions_may_use(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "PublicAccessBlockConfiguration": {
+                "BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True,
+                "RestrictPublicBuckets": True,
+            },
+            "LifecycleConfiguration": {"Rules": [{"Prefix": "posters/", "ExpirationInDays": 30, "Status": "Enabled"}]},
+        },
+    )  # fmt: skip
+    functions = template.find_resources("AWS::Serverless::Function")
+    assert functions, "no functions in the template"
+    for name, function in functions.items():
+        variables = function["Properties"]["Environment"]["Variables"]
+        assert "FISSION_POSTER_BUCKET" in variables, name
+
+
 def test_an_empty_coupon_pool_raises_an_alarm(template: Template) -> None:
     template.has_resource_properties(
         "AWS::CloudWatch::Alarm",
@@ -288,6 +307,22 @@ def test_an_empty_coupon_pool_raises_an_alarm(template: Template) -> None:
             "ComparisonOperator": "GreaterThanThreshold",
         },
     )
+
+
+def test_the_package_ships_the_built_poster_fonts_and_their_licence(
+    template: Template, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    # `_synth` packaged the app under a numbered infra* folder of the session's temporary folder.
+    packages = sorted(tmp_path_factory.getbasetemp().glob("infra*/chalice.out/*/deployment.zip"))
+    assert packages, "no Chalice package found"
+    with zipfile.ZipFile(packages[0]) as archive:
+        names = set(archive.namelist())
+    fonts = {
+        f"chalicelib/posters/fonts/NotoSansSC-{name}.{ext}"
+        for name in ("Regular", "Bold", "Fallback")
+        for ext in ("ttf", "cmap.txt")
+    }
+    assert fonts | {"chalicelib/posters/fonts/OFL.txt"} <= names
 
 
 def test_stack_refuses_an_unknown_stage(tmp_path: Path) -> None:

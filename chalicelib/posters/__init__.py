@@ -1,0 +1,1 @@
+"""Personalised posters: fonts, layouts and rendering."""
