@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -99,11 +100,13 @@ def test_concurrent_issuers_never_share_a_code(api: Api, tenant: Tenant) -> None
     rec = campaign_store.get(cid)
     assert rec is not None
     grant = grant_of("m1", pooled("Flash", 100))
+    prefix = uuid.uuid4().hex[:5]  # participant codes of their own: the table is shared by the session
     now = datetime.now(UTC)
     with ThreadPoolExecutor(max_workers=12) as pool:
-        outcomes = list(pool.map(lambda i: rewards.issue(rec, f"racer{i:03d}", grant, now), range(30)))
+        outcomes = list(pool.map(lambda i: rewards.issue(rec, f"{prefix}{i:03d}", grant, now), range(30)))
     assert Counter(outcomes) == {"issued": 20, "pending": 10}
-    codes = [r.coupon_code for i in range(30) for r in reward_store.for_participant(f"racer{i:03d}") if r.coupon_code]
+    issued = [r for i in range(30) for r in reward_store.for_participant(f"{prefix}{i:03d}")]
+    codes = [r.coupon_code for r in issued if r.coupon_code]
     assert sorted(codes) == [f"F{i:03d}" for i in range(20)]
 
 
