@@ -90,7 +90,7 @@ def cache_hit_ms(tmp: Path) -> list[float]:
             "token"
         ]
         spec = {
-            "title": "海报裂变", "mode": "poster", "rule_text": "每人限领一次",
+            "title": "海报裂变", "mode": "poster", "rule_text": "每人限领一次，奖励在活动结束后 30 天内有效。",
             "starts_at": (now - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "ends_at": (now + timedelta(days=7)).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "share": {"title": "扫码领好礼", "text": "邀请好友扫码关注，集满 3 人得礼品"},
