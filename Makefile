@@ -59,7 +59,7 @@ fmt: venv
 	$(VENV)/bin/ruff check --fix .
 
 test: venv dynamodb-local fonts lint
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadfile
 
 unit: venv fonts
 	$(PY) -m pytest -m unit

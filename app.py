@@ -4,17 +4,25 @@ from chalice.app import Chalice, CORSConfig
 
 from chalicelib import observability
 from chalicelib.api import (
+    admin_audit,
     admin_auth,
     admin_campaigns,
+    admin_compliance,
+    admin_exports,
     admin_operators,
+    admin_reviews,
     admin_rewards,
+    admin_stats,
     admin_templates,
+    admin_totp,
+    admin_tree,
     admin_webhooks,
     assists,
     groups,
     hooks,
     middleware,
     posters,
+    privacy,
     public,
 )
 from chalicelib.events import handlers
@@ -35,11 +43,19 @@ app.register_blueprint(public.bp)
 app.register_blueprint(admin_auth.bp)
 app.register_blueprint(admin_operators.bp)
 app.register_blueprint(admin_campaigns.bp)
+app.register_blueprint(admin_compliance.bp)
 app.register_blueprint(admin_templates.bp)
 app.register_blueprint(admin_rewards.bp)
+app.register_blueprint(admin_reviews.bp)
 app.register_blueprint(admin_webhooks.bp)
+app.register_blueprint(admin_stats.bp)
+app.register_blueprint(admin_tree.bp)
+app.register_blueprint(admin_exports.bp)
+app.register_blueprint(admin_audit.bp)
+app.register_blueprint(admin_totp.bp)
 app.register_blueprint(groups.bp)
 app.register_blueprint(assists.bp)
 app.register_blueprint(hooks.bp)
 app.register_blueprint(posters.bp)
+app.register_blueprint(privacy.bp)
 app.register_blueprint(handlers.bp)

@@ -32,12 +32,26 @@ class Settings(BaseSettings):
     # Rendered posters: an S3 bucket in the cloud, a folder locally (used when no bucket is set).
     poster_bucket: str | None = None
     poster_cache_dir: Path = Path(".data/posters")
+    # CSV exports: an S3 bucket in the cloud, a folder locally (used when no bucket is set).
+    export_bucket: str | None = None
+    export_dir: Path = Path(".data/exports")
     avatar_timeout_seconds: float = Field(default=2.0, gt=0, le=10)
     avatar_max_bytes: int = Field(default=2 * 1024 * 1024, ge=1024, le=20 * 1024 * 1024)
+    # Public-route rate limits: "on" (the defaults in domain/rate_limits.py), "off", or overrides such as
+    # "join.ip=60/min,join.device=0/min". Unset means on, except in the test stage (tests and bench/).
+    rate_limits: str | None = None
+    # A container writes a subject's count after this many requests (or a tenth of the limit, if more),
+    # or when the oldest is this old (per minute of window: a day window waits 1440 times longer).
+    rate_limit_flush_threshold: int = Field(default=20, ge=1, le=1000)
+    rate_limit_flush_seconds: float = Field(default=3.0, gt=0, le=60)
 
     @property
     def is_cloud(self) -> bool:
         return self.stage in ("dev", "prod")
+
+    @property
+    def effective_rate_limits(self) -> str:
+        return self.rate_limits or ("off" if self.stage == "test" else "on")
 
 
 @lru_cache(maxsize=1)

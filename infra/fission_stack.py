@@ -36,6 +36,7 @@ LIVE_ALIAS = "live"
 # The stream mapping; docs/deploy.md explains each number.
 STREAM_BATCH_SIZE = 100
 POSTER_RETENTION_DAYS = 30
+EXPORT_RETENTION_DAYS = 7
 STREAM_BATCHING_WINDOW_SECONDS = 1
 STREAM_MAX_RETRIES = 10
 STREAM_PARALLELIZATION_FACTOR = 2
@@ -106,12 +107,32 @@ class FissionStack(Stack):
             auto_delete_objects=True,
         )
 
+        # CSV exports hold participant data (masked): private, and gone with their jobs after 7 days.
+        # Abandoned multipart uploads (a run that died while assembling) are cleaned up too.
+        self.exports = s3.Bucket(
+            self,
+            "Exports",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    prefix="exports/",
+                    expiration=Duration.days(EXPORT_RETENTION_DAYS),
+                    abort_incomplete_multipart_upload_after=Duration.days(1),
+                )
+            ],
+            removal_policy=RemovalPolicy.DESTROY,
+            auto_delete_objects=True,
+        )
+
         environment = {
             "FISSION_STAGE": stage,
             "FISSION_TABLE_NAME": self.table.table_name,
             "FISSION_REGION": self.region,
             "FISSION_KMS_KEY_ID": self.key.key_arn,
             "FISSION_POSTER_BUCKET": self.posters.bucket_name,
+            "FISSION_EXPORT_BUCKET": self.exports.bucket_name,
         }
         if public_base_url:
             environment["FISSION_PUBLIC_BASE_URL"] = public_base_url
@@ -127,6 +148,7 @@ class FissionStack(Stack):
         self.table.grant_read_write_data(role)
         self.key.grant_encrypt_decrypt(role)
         self.posters.grant_read_write(role)
+        self.exports.grant_read_write(role)
 
         self.stream_failures = sqs.Queue(
             self,
@@ -146,6 +168,7 @@ class FissionStack(Stack):
         CfnOutput(self, "TableName", value=self.table.table_name)
         CfnOutput(self, "KmsKeyArn", value=self.key.key_arn)
         CfnOutput(self, "PosterBucket", value=self.posters.bucket_name)
+        CfnOutput(self, "ExportBucket", value=self.exports.bucket_name)
         CfnOutput(self, "StreamFailureQueueUrl", value=self.stream_failures.queue_url)
 
     def _table(

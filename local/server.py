@@ -16,6 +16,7 @@ from chalice.config import Config
 from chalice.local import ChaliceRequestHandler, LocalGatewayException
 
 API_PREFIX = "/v1/"
+ALLOWED = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's own ceiling; the app enforces its smaller limit
 _INVOKE = threading.Lock()  # one invocation at a time, like one Lambda container
 
@@ -47,12 +48,28 @@ class Handler(ChaliceRequestHandler):
             return
         try:
             with _INVOKE:
+                # Chalice's local gateway reports 127.0.0.1 for everyone; give the app the real peer,
+                # as API Gateway does, so per-IP rate limits see distinct clients.
+                self.local_gateway.event_converter.LOCAL_SOURCE_IP = self.client_address[0]
                 super()._generic_handle()
         except Exception:  # never leave the socket without an answer
             self._send_http_response(500, {}, _error("INTERNAL_ERROR", "the local gateway failed"))
 
     # The base class binds its own handler to the verbs at class creation; rebind ours.
     do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = do_PATCH = do_OPTIONS = _generic_handle
+
+    def _not_allowed(self) -> None:
+        """Verbs the API never serves (TRACE, CONNECT...): a JSON 405 like the app's, not http.server's 501 page."""
+        self._send_http_response(
+            405, {"Allow": ", ".join(ALLOWED)}, _error("METHOD_NOT_ALLOWED", f"{self.command} is not served")
+        )
+
+    def __getattr__(self, name: str) -> Any:
+        # http.server looks up `do_<VERB>` and answers an HTML 501 when it is missing; any verb the API
+        # does not serve gets the JSON 405 instead.
+        if name.startswith("do_"):
+            return self._not_allowed
+        raise AttributeError(name)
 
     def _send_error_response(self, error: LocalGatewayException) -> None:
         # API Gateway answers an unknown route with 403 "Missing Authentication Token";

@@ -16,6 +16,10 @@ if str(ROOT) not in sys.path:
 
 from chalicelib.domain import (  # noqa: E402
     campaigns,
+    compliance,
+    counting,
+    exports,
+    fraud,
     groups,
     hooks,
     operators,
@@ -91,6 +95,8 @@ def generate() -> dict[str, Any]:
         operators.LoginRequest, operators.OperatorCreate, operators.OperatorPatch, participants.JoinRequest,
         groups.OpenGroupRequest, hooks.FollowEvent, outbox.WebhookCreate, orders.OrderEvent,
         templates.CampaignFromTemplate, rewards.ClaimRequest, rewards.CodesUpload, rewards.RevokeRequest,
+        counting.BeaconRequest, exports.ExportRequest, compliance.PreviewRequest, operators.TotpConfirm,
+        fraud.ReviewDecision,
     )  # fmt: skip
     for model in requests:
         _model(model, schemas)

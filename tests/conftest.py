@@ -6,7 +6,7 @@ import json
 import os
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -47,6 +47,7 @@ def _reset_caches() -> None:
     from chalicelib.config import get_settings
     from chalicelib.posters import cache as poster_cache
     from chalicelib.security import keyring, pii, tokens
+    from chalicelib.services import rate_limits
     from chalicelib.store import db, idempotency
 
     get_settings.cache_clear()
@@ -56,6 +57,7 @@ def _reset_caches() -> None:
     tokens._signing_key.cache_clear()
     idempotency._persistence.cache_clear()
     poster_cache.get_cache.cache_clear()
+    rate_limits.get_limiter.cache_clear()
 
 
 @pytest.fixture(scope="session")
@@ -72,6 +74,8 @@ def table(dynamodb_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> I
         FISSION_TABLE_NAME=name,
         FISSION_SECRETS_DIR=str(tmp_path_factory.mktemp("secrets")),
         FISSION_POSTER_CACHE_DIR=str(tmp_path_factory.mktemp("posters")),
+        # Many tests join hundreds of times from one client; tests of the limits turn them on.
+        FISSION_RATE_LIMITS="off",
     )
     _reset_caches()
     from chalicelib.store import db
@@ -153,6 +157,48 @@ class Tenant:
     owner_email: str
     owner_token: str
     api: Api
+    totp_secrets: dict[str, str] = field(default_factory=dict)
+
+    def enrol_totp(self, token: str, email: str) -> str:
+        """Enrol and confirm TOTP for the operator behind `token`; returns the secret.
+
+        Confirms with the previous time step's code, so the current and next steps stay free
+        for a login and one header step-up (a code is accepted once)."""
+        from chalicelib.api import http
+        from chalicelib.security import totp
+
+        status, body = self.api.call("POST", "/v1/admin/operators/me/totp", token=token)
+        assert status == 201, body
+        secret = str(body["secret"])
+        code = totp.code_at(secret, http.now() - timedelta(seconds=totp.STEP_SECONDS))
+        status, body = self.api.call("POST", "/v1/admin/operators/me/totp/confirm", {"code": code}, token=token)
+        assert status == 200, body
+        self.totp_secrets[email] = secret
+        return secret
+
+    def totp_code(self, email: str | None = None, *, steps_ahead: int = 0) -> str:
+        """The authenticator's code for an enrolled operator (the owner by default) at the service clock."""
+        from chalicelib.api import http
+        from chalicelib.security import totp
+
+        secret = self.totp_secrets[email or self.owner_email]
+        return totp.code_at(secret, http.now() + timedelta(seconds=totp.STEP_SECONDS * steps_ahead))
+
+    def totp_token(self, role: str | None = None) -> str:
+        """A token with a fresh TOTP step-up (exports, unmasking): the owner's, or a new operator's with `role`."""
+        email, password = self.owner_email, OWNER_PASSWORD
+        if role is not None:
+            email, password = f"{role}-{uuid.uuid4().hex[:6]}@{self.tid}.example.cn", "operator-pass-1"
+            new = {"email": email, "password": password, "role": role}
+            status, body = self.api.call("POST", "/v1/admin/operators", new, token=self.owner_token)
+            assert status == 201, body
+        if email not in self.totp_secrets:
+            self.enrol_totp(self.api.login(email, password), email)
+        status, body = self.api.call(
+            "POST", "/v1/admin/login", {"email": email, "password": password, "totp": self.totp_code(email)}
+        )
+        assert status == 200, body
+        return str(body["token"])
 
     def operator(self, role: str, **extra: Any) -> str:
         """Create an operator with `role` and return their token."""

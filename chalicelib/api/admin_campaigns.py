@@ -9,6 +9,7 @@ from chalice.app import Blueprint, Response
 from chalicelib.api import http
 from chalicelib.domain.campaigns import Action
 from chalicelib.domain.rbac import Permission
+from chalicelib.errors import ValidationFailed
 from chalicelib.services import campaigns
 
 bp = Blueprint(__name__)
@@ -58,7 +59,16 @@ def delete_campaign(cid: str) -> Response:
 @bp.route("/v1/admin/campaigns/{cid}/publish", methods=["POST"])
 @http.requires(Permission.CAMPAIGN_PUBLISH)
 def publish_campaign(cid: str) -> dict[str, Any]:
-    return campaigns.transition(http.principal(), cid, Action.PUBLISH, http.now())
+    # `?override=value_cap`: the owner publishes over the reward value cap (recorded in the audit chain).
+    override = http.query_param(bp.current_request, "override")
+    if override not in (None, "value_cap"):
+        raise ValidationFailed(
+            "override must be value_cap; no other compliance rule can be overridden",
+            details={"errors": [{"field": "override", "type": "enum", "message": "value_cap"}]},
+        )
+    return campaigns.transition(
+        http.principal(), cid, Action.PUBLISH, http.now(), override_value_cap=override == "value_cap"
+    )
 
 
 @bp.route("/v1/admin/campaigns/{cid}/pause", methods=["POST"])

@@ -25,14 +25,17 @@ def list_webhooks() -> dict[str, Any]:
 @http.requires(Permission.OPERATOR_MANAGE)
 def create_webhook() -> Response:
     body = http.parse(bp.current_request, WebhookCreate)
-    endpoint = outbox.add_endpoint(http.principal().tid, body.url, body.events, get_settings().stage, http.now())
+    actor = http.principal()
+    stage = get_settings().stage
+    endpoint = outbox.add_endpoint(actor.tid, body.url, body.events, stage, http.now(), actor=actor.email)
     return http.created(endpoint)
 
 
 @bp.route("/v1/admin/webhooks/{wid}", methods=["DELETE"])
 @http.requires(Permission.OPERATOR_MANAGE)
 def delete_webhook(wid: str) -> Response:
-    outbox.delete_endpoint(http.principal().tid, wid)
+    actor = http.principal()
+    outbox.delete_endpoint(actor.tid, wid, actor=actor.email, now=http.now())
     return http.no_content()
 
 

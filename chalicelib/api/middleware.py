@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -9,15 +10,16 @@ from chalice.app import Chalice, Request, Response
 
 from chalicelib.api import http
 from chalicelib.config import get_settings
+from chalicelib.domain.rate_limits import ROUTES, RouteClass, Scope
 from chalicelib.domain.rbac import Permission, is_allowed
 from chalicelib.errors import FissionError, Forbidden, PayloadTooLarge
 from chalicelib.observability import logger
-from chalicelib.services import auth
+from chalicelib.services import auth, rate_limits
 
 ADMIN_PREFIX = "/v1/admin/"
 # Any origin may call: admin calls carry a bearer token, never cookies, so a wildcard leaks nothing.
 CORS_ORIGIN = "*"
-CORS_HEADERS = "Content-Type,Authorization,Idempotency-Key,X-Device-Id,X-Request-Id"
+CORS_HEADERS = "Content-Type,Authorization,Idempotency-Key,X-Device-Id,X-Request-Id,X-Fission-TOTP"
 
 # Chalice answers some requests itself (405, 415, Accept mismatch) with its own body shape;
 # these map its error names onto ours so every 4xx a client sees has the same format.
@@ -64,6 +66,7 @@ def errors(event: Request, get_response: Callable[[Request], Response]) -> Respo
         if exc.status >= 500:
             logger.warning("request failed", code=exc.code, error=exc.message)
         response = error_response(exc.status, exc.code, exc.message, exc.details)
+        response.headers.update(getattr(exc, "headers", None) or {})  # e.g. Retry-After on a 429
     except Exception:
         logger.exception("unhandled error")
         response = error_response(500, "INTERNAL_ERROR", "an internal error occurred; it has been logged")
@@ -111,6 +114,43 @@ def authorisation(app: Chalice) -> Callable[[Request, Callable[[Request], Respon
     return check
 
 
+def _source_ip(event: Request) -> str | None:
+    """API Gateway's client address; absent (no IP limits) when something else invoked the app."""
+    identity = (event.context or {}).get("identity") or {}
+    return str(identity.get("sourceIp") or "") or None
+
+
+def _device_id(event: Request, route_class: RouteClass) -> str | None:
+    """`X-Device-Id`, or the join body's `device_id`; read leniently: the route validates the body."""
+    header = event.headers.get("x-device-id")
+    if header:
+        return str(header)[:64]
+    if route_class is not RouteClass.JOIN:
+        return None
+    try:
+        body = json.loads(http.raw_body(event) or b"null")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    device = body.get("device_id") if isinstance(body, dict) else None
+    return device[:64] if isinstance(device, str) and device else None
+
+
+def rate_limiting(event: Request, get_response: Callable[[Request], Response]) -> Response:
+    """Public routes with a route class in domain/rate_limits.py are counted per IP, device and
+    participant; over a limit, 429 RATE_LIMITED with Retry-After. Health and admin are not limited."""
+    route_class = ROUTES.get((event.method, (event.context or {}).get("resourcePath", "")))
+    if route_class is not None:
+        now = http.now()
+        subjects = {
+            Scope.IP: lambda: _source_ip(event),
+            Scope.DEVICE: lambda: _device_id(event, route_class),
+            Scope.PARTICIPANT: lambda: rate_limits.participant_code(event.headers.get("authorization"), now),
+        }
+        rate_limits.admit(route_class, subjects, now)
+    return get_response(event)
+
+
 def install(app: Chalice) -> None:
     app.register_middleware(errors, "http")
+    app.register_middleware(rate_limiting, "http")
     app.register_middleware(authorisation(app), "http")

@@ -4,14 +4,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalice.app import Blueprint, Response
+from chalice.app import Blueprint, Request, Response
 
 from chalicelib.api import http
+from chalicelib.config import get_settings
+from chalicelib.domain.counting import BeaconRequest
 from chalicelib.domain.participants import JoinRequest
 from chalicelib.domain.rewards import ClaimRequest
-from chalicelib.services import campaigns, health, leaderboard, participants, rewards
+from chalicelib.services import beacons, campaigns, health, leaderboard, participants, rewards
 
 bp = Blueprint(__name__)
+
+
+def client_ip(request: Request) -> str | None:
+    """The caller's address for the fraud signals (docs/fraud.md). In the cloud, API Gateway's
+    `sourceIp` (a client cannot forge it). The local server and the test client report 127.0.0.1 for
+    everyone, so there only `X-Forwarded-For` counts, and without it the address is unknown."""
+    if get_settings().is_cloud:
+        return ((request.context or {}).get("identity") or {}).get("sourceIp") or None
+    forwarded = (request.headers.get("x-forwarded-for") or "").split(",")[0].strip()
+    return forwarded or None
 
 
 @bp.route("/v1/health", methods=["GET"])
@@ -28,7 +40,7 @@ def get_public_campaign(cid: str) -> dict[str, Any]:
 @bp.route("/v1/campaigns/{cid}/participants", methods=["POST"])
 def join_campaign(cid: str) -> Response:
     request = http.parse(bp.current_request, JoinRequest)
-    view, created = participants.join(cid, request, http.now())
+    view, created = participants.join(cid, request, http.now(), client_ip(bp.current_request))
     return Response(body=view, status_code=201 if created else 200)
 
 
@@ -52,3 +64,10 @@ def get_leaderboard(cid: str) -> dict[str, Any]:
 def claim_reward(rid: str) -> dict[str, Any]:
     request = bp.current_request
     return rewards.claim(rid, request.headers.get("authorization"), http.parse(request, ClaimRequest), http.now())
+
+
+@bp.route("/v1/campaigns/{cid}/events", methods=["POST"])
+def post_event(cid: str) -> Response:
+    request = bp.current_request
+    beacons.record(cid, lambda: http.parse(request, BeaconRequest), request.headers.get("authorization"), http.now())
+    return Response(body={"accepted": True}, status_code=202)

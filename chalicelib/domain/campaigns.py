@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 
+from chalicelib.domain.fraud import FraudPolicy
 from chalicelib.errors import Conflict, Gone, NotFound
 from chalicelib.posters.catalog import KNOWN_LAYOUTS
 
@@ -208,10 +209,45 @@ class DistributionRules(Strict):
 # --- the campaign document ------------------------------------------------------------------
 
 
+class ComplianceSettings(Strict):
+    """Inputs of the compliance checker: what the product is worth and the reward value cap (docs/compliance.md)."""
+
+    product_value_fen: PositiveFen | None = None
+    value_cap_percent: int = Field(default=30, ge=1, le=100)
+
+
 class ShareCopy(Strict):
     title: str = Field(default="", max_length=60)
     text: str = Field(default="", max_length=300)
     image_url: AnyHttpUrl | None = None
+
+
+class Variant(Strict):
+    """One arm of an experiment: its share of joins and what it changes (copy, or the reward ladder)."""
+
+    id: str = Field(pattern=r"^[a-z0-9_]{1,16}$")
+    weight: int = Field(ge=1, le=100)
+    share: ShareCopy | None = None
+    milestones: list[Milestone] | None = Field(default=None, min_length=1, max_length=10)
+
+
+class Experiment(Strict):
+    """Variants assigned deterministically at join (a hash of campaign and person), weights summing to 100."""
+
+    variants: list[Variant] = Field(min_length=2, max_length=4)
+
+    @model_validator(mode="after")
+    def _split(self) -> Experiment:
+        ids = [v.id for v in self.variants]
+        if len(set(ids)) != len(ids):
+            raise ValueError("variant ids must be unique")
+        if sum(v.weight for v in self.variants) != 100:
+            raise ValueError("variant weights must add up to 100")
+        for variant in self.variants:
+            steps = [m.invites for m in variant.milestones or []]
+            if any(b <= a for a, b in zip(steps, steps[1:], strict=False)):
+                raise ValueError(f"variant {variant.id}: milestones must be in strictly increasing order of invites")
+        return self
 
 
 class CampaignBase(Strict):
@@ -227,6 +263,10 @@ class CampaignBase(Strict):
     template_id: str | None = Field(
         default=None, min_length=1, max_length=64, description="The library template the campaign was created from."
     )
+    experiment: Experiment | None = None
+    # Absent: the default policy (docs/fraud.md); stored documents stay as they were written.
+    fraud: FraudPolicy | None = None
+    compliance: ComplianceSettings | None = None
 
     @field_validator("starts_at", "ends_at")
     @classmethod
@@ -247,6 +287,9 @@ class CampaignBase(Strict):
 
     @model_validator(mode="after")
     def _window(self) -> CampaignBase:
+        if self.experiment is not None and not isinstance(getattr(self, "rules", None), LadderRules):
+            if any(v.milestones for v in self.experiment.variants):
+                raise ValueError("only invite and poster campaigns have a reward ladder a variant can change")
         if self.ends_at <= self.starts_at:
             raise ValueError("ends_at must be after starts_at")
         if self.ends_at - self.starts_at > timedelta(days=MAX_CAMPAIGN_DAYS):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
@@ -13,7 +14,15 @@ from chalicelib.security.passwords import MIN_LENGTH
 
 # A login identifier, not a mailbox we deliver to: self-hosters use internal domains
 # (.local, .lan) that strict deliverability checks reject.
-Email = Annotated[str, StringConstraints(strip_whitespace=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")]
+# A practical address: a local part, then DNS labels of at most 63 characters and a letters-only top level.
+Email = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True,
+        max_length=254,
+        pattern=r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$",
+    ),
+]
 
 
 @dataclass
@@ -39,6 +48,8 @@ class Principal:
     tid: str
     email: str
     role: Role
+    # When this token's holder last proved a TOTP code; None if the token came from a password alone.
+    step_up_at: datetime | None = None
 
 
 def normalize_email(email: str) -> str:
@@ -52,6 +63,12 @@ class _Input(BaseModel):
 class LoginRequest(_Input):
     email: Email
     password: str = Field(min_length=1, max_length=256)
+    # Required once the operator has TOTP active; a token from a login with it counts as a step-up.
+    totp: str | None = Field(default=None, min_length=6, max_length=6, pattern=r"^[0-9]{6}$")
+
+
+class TotpConfirm(_Input):
+    code: str = Field(min_length=6, max_length=6, pattern=r"^[0-9]{6}$")
 
 
 class OperatorCreate(_Input):

@@ -31,3 +31,10 @@ class OrderEvent(BaseModel):
     ref_code: str | None = Field(default=None, min_length=1, max_length=64)
     group_id: str | None = Field(default=None, min_length=1, max_length=64)
     items: list[OrderItem] = Field(default_factory=list, max_length=200)
+    payment_hash: str | None = Field(
+        default=None,
+        min_length=8,
+        max_length=128,
+        description="The merchant's own hash of the paying account (never the account): compared with the "
+        "inviter's for the SHARED_PAYMENT fraud signal.",
+    )

@@ -62,6 +62,9 @@ class Inviter:
     identity: str
     device_id: str | None
     phone_hash: str | None
+    # What an invitee records from its inviter for analytics: the generation and the inviter's join.
+    depth: int = 0
+    joined_at: str | None = None
 
 
 Refusal = Literal["unknown_code", "other_campaign", "self_invite", "click_expired", "invalid_click"]
@@ -164,3 +167,28 @@ def ladder_progress(rules: dict[str, Any], counted: int) -> dict[str, Any]:
             else None
         ),
     }
+
+
+def assign_variant(secret: bytes, cid: str, identity: str, experiment: dict[str, Any] | None) -> str | None:
+    """The experiment arm of a person: a keyed hash into 100 buckets, cut by the variants' weights, so a
+    repeat join (or a second device of the same person) lands in the same arm."""
+    if not experiment:
+        return None
+    digest = hmac.new(secret, f"variant\x00{cid}\x00{identity}".encode(), hashlib.sha256).digest()
+    bucket = int.from_bytes(digest[:8], "big") % 100
+    edge = 0
+    variants = list(experiment["variants"])
+    for variant in variants:
+        edge += int(variant["weight"])
+        if bucket < edge:
+            return str(variant["id"])
+    return str(variants[-1]["id"])
+
+
+def rules_for(spec: dict[str, Any], variant: str | None) -> dict[str, Any]:
+    """The campaign's rules as a participant in `variant` sees them: an arm may bring its own ladder."""
+    rules = dict(spec.get("rules") or {})
+    for arm in (spec.get("experiment") or {}).get("variants", []):
+        if arm["id"] == variant and arm.get("milestones"):
+            rules["milestones"] = arm["milestones"]
+    return rules

@@ -24,13 +24,17 @@ class Permission(StrEnum):
     PII_UNMASK = "pii:unmask"
     EXPORT_CREATE = "export:create"
     AUDIT_READ = "audit:read"
+    # The fraud review queue: reading held facts and their reasons (deciding needs CAMPAIGN_PUBLISH).
+    REVIEW_READ = "review:read"
+    # An operator's own sign-in security (TOTP enrolment): every role holds it.
+    ACCOUNT_SELF = "account:self"
 
 
-_READ = {Permission.CAMPAIGN_READ, Permission.STATS_READ}
+_READ = {Permission.CAMPAIGN_READ, Permission.STATS_READ, Permission.ACCOUNT_SELF}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.OWNER: frozenset(Permission),
-    Role.OPERATOR: frozenset(_READ | {Permission.CAMPAIGN_WRITE, Permission.CAMPAIGN_PUBLISH}),
+    Role.OPERATOR: frozenset(_READ | {Permission.CAMPAIGN_WRITE, Permission.CAMPAIGN_PUBLISH, Permission.REVIEW_READ}),
     Role.ANALYST: frozenset(_READ | {Permission.EXPORT_CREATE}),
     Role.FINANCE: frozenset(_READ | {Permission.FINANCE_READ, Permission.EXPORT_CREATE, Permission.AUDIT_READ}),
     Role.VIEWER: frozenset(_READ),

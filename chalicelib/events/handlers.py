@@ -9,7 +9,7 @@ from chalice.app import Blueprint, CloudWatchEvent, Rate
 from chalicelib.domain.clock import utcnow
 from chalicelib.events import stream
 from chalicelib.observability import logger
-from chalicelib.services import campaigns, groups, outbox
+from chalicelib.services import campaigns, exports, groups, outbox
 
 bp = Blueprint(__name__)
 
@@ -44,4 +44,12 @@ def deliver_webhooks(event: CloudWatchEvent) -> dict[str, int]:
     counts = outbox.deliver(utcnow())
     if any(counts.values()):
         logger.info("webhook deliveries", extra=counts)
+    return counts
+
+
+@bp.schedule(Rate(1, unit=Rate.MINUTES), name="run_exports")
+def run_exports(event: CloudWatchEvent) -> dict[str, int]:
+    counts = exports.run(utcnow())
+    if counts["jobs"]:
+        logger.info("export runs", extra=counts)
     return counts

@@ -14,7 +14,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
 from chalicelib.observability import logger
-from chalicelib.services import assists, changes, groups, progress, rewards
+from chalicelib.services import aggregation, assists, changes, fraud, groups, progress, reviews, rewards
 
 RecordHandler = Callable[[changes.Change], None]
 # Returns the sequence numbers of the changes it could not apply.
@@ -26,7 +26,7 @@ HANDLERS: dict[str, list[RecordHandler]] = {
     "assist": [assists.on_assist_change],
 }
 BATCH_HANDLERS: dict[str, list[BatchHandler]] = {
-    "participant": [progress.count_invites],
+    "participant": [progress.count_invites, reviews.on_participants, fraud.count_attempts, fraud.record_people],
     "coupon_code": [rewards.on_codes_added],
 }
 
@@ -70,6 +70,14 @@ def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Failed records are reported by sequence number; Lambda (or the local pump) retries from there."""
     batch = [changes.Change.from_record(DynamoDBRecord(raw)) for raw in event.get("Records", [])]
     failed = _apply_records(batch) | _apply_batches(batch)
+    # Analytics last: it counts only what comes before the first failure, which is all that Lambda
+    # will not deliver again.
+    first_failed = min(failed, key=int) if failed else None
+    try:
+        failed |= aggregation.count(batch, first_failed)
+    except Exception:
+        logger.exception("analytics aggregation failed", records=len(batch))
+        failed |= {c.sequence for c in batch if first_failed is None or int(c.sequence) < int(first_failed)}
     # Report in stream order; Lambda resumes from the lowest.
     ordered = [c.sequence for c in batch if c.sequence in failed]
     return {"batchItemFailures": [{"itemIdentifier": seq} for seq in ordered]}

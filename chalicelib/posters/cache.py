@@ -22,6 +22,8 @@ class PosterCache(Protocol):
 
     def put(self, key: str, body: bytes, content_type: str) -> None: ...
 
+    def delete(self, key: str) -> None: ...
+
 
 class FolderCache:
     """One file per poster; written to a temporary name and renamed, so a reader never sees half a file."""
@@ -46,6 +48,10 @@ class FolderCache:
             handle.write(body)
         Path(temporary).replace(path)
 
+    def delete(self, key: str) -> None:
+        """Remove one poster (a data-subject erasure); a missing one is already gone."""
+        self._path(key).unlink(missing_ok=True)
+
 
 class S3Cache:
     def __init__(self, bucket: str, client: Any) -> None:
@@ -67,6 +73,10 @@ class S3Cache:
             ContentType=content_type,
             CacheControl="public, max-age=31536000",
         )
+
+    def delete(self, key: str) -> None:
+        """Remove one poster (a data-subject erasure); S3 answers the same for a missing key."""
+        self.client.delete_object(Bucket=self.bucket, Key=PREFIX + key)
 
 
 @lru_cache(maxsize=1)

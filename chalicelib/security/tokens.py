@@ -20,6 +20,8 @@ class TokenClaims:
     email: str
     version: int
     expires_at: datetime
+    # When the operator last proved a TOTP code (login with `totp`); None for password-only tokens.
+    step_up_at: datetime | None = None
 
 
 @lru_cache(maxsize=1)
@@ -27,11 +29,13 @@ def _signing_key() -> bytes:
     return get_keyring().secret("token")
 
 
-def issue(tid: str, email: str, version: int, now: datetime, ttl_seconds: int) -> tuple[str, datetime]:
+def issue(
+    tid: str, email: str, version: int, now: datetime, ttl_seconds: int, *, step_up_at: datetime | None = None
+) -> tuple[str, datetime]:
     import jwt  # imported on first use: landing-page cold starts never need it
 
     expires = now + timedelta(seconds=ttl_seconds)
-    claims = {
+    claims: dict[str, object] = {
         "iss": ISSUER,
         "aud": AUDIENCE,
         "sub": email,
@@ -39,7 +43,12 @@ def issue(tid: str, email: str, version: int, now: datetime, ttl_seconds: int) -
         "ver": version,
         "iat": int(now.timestamp()),
         "exp": int(expires.timestamp()),
+        "amr": ["pwd"],
     }
+    if step_up_at is not None:
+        # RFC 8176 method names; `sua` is when the second factor was shown (step-up freshness).
+        claims["amr"] = ["pwd", "otp"]
+        claims["sua"] = int(step_up_at.timestamp())
     return jwt.encode(claims, _signing_key(), algorithm="HS256"), expires
 
 
@@ -67,4 +76,5 @@ def verify(token: str, now: datetime) -> TokenClaims:
         email=str(claims["sub"]),
         version=int(claims["ver"]),
         expires_at=datetime.fromtimestamp(int(claims["exp"]), tz=now.tzinfo),
+        step_up_at=datetime.fromtimestamp(int(claims["sua"]), tz=now.tzinfo) if "sua" in claims else None,
     )

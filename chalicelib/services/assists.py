@@ -14,7 +14,7 @@ from chalicelib.domain.participants import CODE_PATTERN
 from chalicelib.errors import Conflict, Forbidden, NotFound, TooManyRequests
 from chalicelib.observability import logger, metrics
 from chalicelib.security.keyring import get_keyring
-from chalicelib.services import participants, rewards
+from chalicelib.services import fraud, participants, reviews, rewards
 from chalicelib.services.changes import Change
 from chalicelib.store import assists as store
 from chalicelib.store import participants as participant_store
@@ -38,6 +38,8 @@ def _owner(rec: CampaignRecord, code: str) -> ParticipantRecord:
     # Another campaign's participant is indistinguishable from an unknown code.
     if owner is None or owner.cid != rec.cid:
         raise NotFound("no such assist", code="ASSIST_NOT_FOUND")
+    if owner.erased:  # the owner erased their data: their assist takes no more help
+        raise participants.erased_error()
     return owner
 
 
@@ -100,14 +102,19 @@ def _claim(rec: CampaignRecord, owner: str, helper: str, now: datetime) -> Assis
     raise Conflict("the assist is busy; try again", code="CONCURRENT_UPDATE")
 
 
-def help_friend(cid: str, owner_code: str, authorization: str | None, now: datetime) -> dict[str, Any]:
-    """The caller (a participant of the same campaign) helps `owner_code` once: the next cut of the plan."""
+def help_friend(
+    cid: str, owner_code: str, authorization: str | None, now: datetime, ip: str | None = None
+) -> dict[str, Any]:
+    """The caller (a participant of the same campaign) helps `owner_code` once: the next cut of the plan.
+
+    `ip`, when known, feeds the fraud signals (docs/fraud.md)."""
     rec = _assist_campaign(cid)
     participants.open_campaign(cid, now)
     helper = participants.authenticated(cid, authorization, now)
     owner = _owner(rec, owner_code)
     if domain.same_person(_person(owner), _person(helper)):
         raise Forbidden("you cannot help your own assist", code="SELF_ASSIST")
+    _screen(rec, owner, helper, ip, now)
     rules = rec.spec["rules"]
     day = domain.help_day(now, str(rec.spec.get("timezone", "Asia/Shanghai")))
     limit = int(rules.get("helper_daily_limit", 3))
@@ -131,6 +138,27 @@ def help_friend(cid: str, owner_code: str, authorization: str | None, now: datet
     metrics.add_metric(name="AssistHelped", unit=MetricUnit.Count, value=1)
     logger.info("assist helped", campaign_id=cid, owner=owner.code, slot=slot, helpers=claimed.slots)
     return view
+
+
+def _screen(rec: CampaignRecord, owner: ParticipantRecord, helper: ParticipantRecord, ip: str | None,
+            now: datetime) -> None:  # fmt: skip
+    """The fraud policy on a help. A held help is refused (409 `HELP_HELD`) and queued for review
+    rather than applied later: the cut plan is fixed, and a deferred cut could land after the assist
+    completed or expired. Once an operator approves it, the friend's next try goes through."""
+    assessment, decision = fraud.assess_help(rec, helper=helper, owner=owner, ip_hash=fraud.fingerprint("ip", ip),
+                                             now=now)  # fmt: skip
+    if decision == "allow":
+        return
+    if decision == "block":
+        raise Forbidden("this help cannot be accepted", code="HELP_BLOCKED")
+    rid = reviews.help_review_id(owner.code, helper.code)
+    earlier = reviews.find(rec.tid, rid)
+    if earlier is not None and earlier.status == "approved":
+        return
+    if earlier is not None and earlier.status == "rejected":
+        raise Forbidden("this help cannot be accepted", code="HELP_BLOCKED")
+    reviews.record(rec.tid, rec.cid, "help", rid, helper.code, assessment.score, assessment.reasons, now)
+    raise Conflict("this help is waiting for review", code="HELP_HELD")
 
 
 def _give_back(helper: str, day: str) -> None:

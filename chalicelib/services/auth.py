@@ -10,7 +10,14 @@ from chalicelib.domain.clock import iso
 from chalicelib.domain.operators import LoginRequest, Principal, normalize_email
 from chalicelib.errors import Unauthorized
 from chalicelib.security import passwords, tokens
+from chalicelib.services import audit, totp
 from chalicelib.store import tenants as store
+
+
+def _refuse(tid: str, email: str, error: Unauthorized, now: datetime) -> Unauthorized:
+    """Record a failed login (the reason, never the password or code) and hand back the error."""
+    audit.record(tid, email, "login.failure", email, {"reason": error.code}, now)
+    return error
 
 
 def login(request: LoginRequest, now: datetime) -> dict[str, Any]:
@@ -19,14 +26,33 @@ def login(request: LoginRequest, now: datetime) -> dict[str, Any]:
     operator = store.get_operator(tid, email) if tid else None
     if operator is None:
         passwords.burn_time(request.password)
+        # No tenant to file it under: an unknown email is logged, not audited.
         raise Unauthorized("wrong email or password", code="INVALID_CREDENTIALS")
     if not passwords.verify_password(operator.password_hash, request.password):
-        raise Unauthorized("wrong email or password", code="INVALID_CREDENTIALS")
+        raise _refuse(operator.tid, email, Unauthorized("wrong email or password", code="INVALID_CREDENTIALS"), now)
     if operator.disabled:
-        raise Unauthorized("this operator is disabled; ask an owner", code="OPERATOR_DISABLED")
+        raise _refuse(
+            operator.tid, email, Unauthorized("this operator is disabled; ask an owner", code="OPERATOR_DISABLED"), now
+        )
+    step_up_at = None
+    if totp.is_active(operator.tid, operator.email):
+        if not request.totp:
+            raise _refuse(
+                operator.tid, email, Unauthorized("this operator must send a TOTP code", code="TOTP_REQUIRED"), now
+            )
+        if not totp.use_code(operator.tid, operator.email, request.totp, now):
+            wrong = Unauthorized("the TOTP code is wrong or was already used", code="TOTP_INVALID")
+            raise _refuse(operator.tid, email, wrong, now)
+        step_up_at = now
     token, expires = tokens.issue(
-        operator.tid, operator.email, operator.token_version, now, get_settings().token_ttl_seconds
+        operator.tid,
+        operator.email,
+        operator.token_version,
+        now,
+        get_settings().token_ttl_seconds,
+        step_up_at=step_up_at,
     )
+    audit.record(operator.tid, operator.email, "login.success", operator.email, {"totp": step_up_at is not None}, now)
     return {
         "token": token,
         "token_type": "Bearer",
@@ -48,4 +74,4 @@ def authenticate(authorization: str | None, now: datetime) -> Principal:
     operator = store.get_operator(claims.tid, claims.email)
     if operator is None or operator.disabled or operator.token_version != claims.version:
         raise Unauthorized("this token was revoked; log in again", code="TOKEN_REVOKED")
-    return Principal(tid=operator.tid, email=operator.email, role=operator.role)
+    return Principal(tid=operator.tid, email=operator.email, role=operator.role, step_up_at=claims.step_up_at)

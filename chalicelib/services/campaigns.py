@@ -8,12 +8,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from chalicelib.domain import campaigns as domain
-from chalicelib.domain.clock import iso, parse_iso
+from chalicelib.domain.clock import iso, parse_iso, utcnow
 from chalicelib.domain.ids import new_id
 from chalicelib.domain.operators import Principal
 from chalicelib.domain.validation import validation_error
 from chalicelib.errors import Conflict, NotFound, ValidationFailed
-from chalicelib.services import rewards, templates
+from chalicelib.services import audit, compliance, rewards, templates
 from chalicelib.store import campaigns as store
 from chalicelib.store.campaigns import CampaignRecord
 from chalicelib.store.idempotency import run_once
@@ -72,6 +72,8 @@ def create(actor: Principal, body: dict[str, Any], now: datetime, idempotency_ke
             created_by=actor.email,
         )
         store.insert(rec)
+        details = {"mode": rec.mode, "template_id": body.get("template_id")}
+        audit.record(actor.tid, actor.email, "campaign.create", rec.cid, details, now)
         return view(rec, now)
 
     return run_once(f"campaign.create:{actor.tid}", idempotency_key, body, make)
@@ -110,20 +112,27 @@ def patch(actor: Principal, cid: str, changes: dict[str, Any], now: datetime) ->
     rec.version += 1
     rec.updated_at = iso(now)
     store.replace(rec, expected)
+    details = {"fields": sorted(changes), "version": rec.version}
+    audit.record(actor.tid, actor.email, "campaign.update", cid, details, now)
     return view(rec, now)
 
 
-def delete(actor: Principal, cid: str) -> None:
+def delete(actor: Principal, cid: str, now: datetime | None = None) -> None:
     rec = _owned(actor, cid)
     domain.ensure_deletable(domain.Status(rec.status))
     store.delete(rec)
+    audit.record(actor.tid, actor.email, "campaign.delete", cid, {"status": rec.status}, now or utcnow())
 
 
-def transition(actor: Principal, cid: str, action: domain.Action, now: datetime) -> dict[str, Any]:
+def transition(
+    actor: Principal, cid: str, action: domain.Action, now: datetime, *, override_value_cap: bool = False
+) -> dict[str, Any]:
+    """Move a campaign through its lifecycle; going live (publish or resume) passes the compliance gate first."""
     rec = _owned(actor, cid)
     target = domain.next_status(domain.Status(rec.status), action)
     if target is domain.Status.ACTIVE:
         domain.ensure_publishable(parse_iso(rec.spec["ends_at"]), now)
+        compliance.enforce_at_publish(actor, rec, now, override_value_cap=override_value_cap)
         rewards.prepare_limits(rec)
         rec.published_at = rec.published_at or iso(now)
     if target is domain.Status.ENDED:
@@ -133,6 +142,7 @@ def transition(actor: Principal, cid: str, action: domain.Action, now: datetime)
     rec.version += 1
     rec.updated_at = iso(now)
     store.replace(rec, expected)
+    audit.record(actor.tid, actor.email, f"campaign.{action.value}", cid, {"status": rec.status}, now)
     return view(rec, now)
 
 

@@ -20,6 +20,7 @@ class Change:
     old: dict[str, Any]
     new: dict[str, Any]
     sequence: str
+    created: float | None = None  # when the change was written (epoch seconds, approximate)
 
     @classmethod
     def from_record(cls, record: DynamoDBRecord) -> Change:
@@ -34,6 +35,7 @@ class Change:
             old=old,
             new=new,
             sequence=str(data.sequence_number),
+            created=float(data.approximate_creation_date_time) if data.approximate_creation_date_time else None,
         )
 
 

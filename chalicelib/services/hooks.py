@@ -11,14 +11,14 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from chalicelib.domain.clock import iso
+from chalicelib.domain.clock import iso, utcnow
 from chalicelib.domain.hooks import FollowEvent
 from chalicelib.domain.operators import Principal
 from chalicelib.domain.validation import validation_error
 from chalicelib.errors import InvalidJson, NotFound, Unauthorized
 from chalicelib.security import webhooks
 from chalicelib.security.keyring import get_keyring
-from chalicelib.services import participants
+from chalicelib.services import audit, participants
 from chalicelib.store import participants as participant_store
 from chalicelib.store import tenants as tenant_store
 
@@ -49,8 +49,9 @@ def secret_view(actor: Principal) -> dict[str, Any]:
     }
 
 
-def rotate_secret(actor: Principal) -> dict[str, Any]:
-    tenant_store.rotate_hook_secret(actor.tid)
+def rotate_secret(actor: Principal, now: datetime | None = None) -> dict[str, Any]:
+    version = tenant_store.rotate_hook_secret(actor.tid)
+    audit.record(actor.tid, actor.email, "webhook_secret.rotate", actor.tid, {"version": version}, now or utcnow())
     return secret_view(actor)
 
 

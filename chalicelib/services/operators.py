@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from chalicelib.domain.clock import iso
+from chalicelib.domain.clock import iso, utcnow
 from chalicelib.domain.operators import (
     Operator,
     OperatorCreate,
@@ -19,7 +19,9 @@ from chalicelib.domain.rbac import Role
 from chalicelib.errors import NotFound, ValidationFailed
 from chalicelib.security import passwords
 from chalicelib.security.pii import get_cipher, mask_name, mask_phone, normalize_phone
+from chalicelib.services import audit
 from chalicelib.store import tenants as store
+from chalicelib.store import totp as totp_store
 from chalicelib.store.idempotency import run_once
 
 
@@ -82,6 +84,7 @@ def create(
     def make() -> dict[str, Any]:
         operator = new_operator(actor.tid, request, now)
         store.create_operator(operator)
+        audit.record(actor.tid, actor.email, "operator.create", operator.email, {"role": operator.role.value}, now)
         return view(operator)
 
     # The password stays out of what the idempotency record fingerprints.
@@ -129,11 +132,19 @@ def update(actor: Principal, email: str, patch: OperatorPatch, now: datetime) ->
     operator.version = expected + 1
     operator.updated_at = iso(now)
     store.replace_operator(operator, expected)
+    # Field names only: the new password, name or phone never reach the trail.
+    changed = sorted(patch.model_dump(exclude_none=True))
+    details: dict[str, Any] = {"fields": changed, "role": operator.role.value, "disabled": operator.disabled}
+    audit.record(actor.tid, actor.email, "operator.update", operator.email, details, now)
     return view(operator)
 
 
-def remove(actor: Principal, email: str) -> None:
+def remove(actor: Principal, email: str, now: datetime | None = None) -> None:
     operator = _load(actor, email)
     ensure_not_self(actor, operator.email, "remove")
     ensure_not_last_owner(operator, _active_owners(actor.tid), removing_owner_role=True)
     store.delete_operator(operator)
+    # A later operator with the same email starts without an authenticator.
+    totp_store.delete(actor.tid, operator.email)
+    details = {"role": operator.role.value}
+    audit.record(actor.tid, actor.email, "operator.delete", operator.email, details, now or utcnow())

@@ -10,7 +10,7 @@ from chalicelib.domain.campaigns import DistributionRules
 from chalicelib.domain.clock import iso, parse_iso
 from chalicelib.domain.orders import OrderEvent
 from chalicelib.errors import Conflict, NotFound
-from chalicelib.services import outbox, participants
+from chalicelib.services import fraud, outbox, participants
 from chalicelib.store import orders as store
 from chalicelib.store import participants as participant_store
 
@@ -70,6 +70,9 @@ def receive(tid: str, event: OrderEvent, now: datetime) -> dict[str, Any]:
         _refuse_conflict(tid, event, store.get(tid, event.order_id))  # a changed buyer is a conflict, not a 404
         raise NotFound("this user has not joined the campaign; send the order after the join",
                        code="PARTICIPANT_NOT_FOUND")  # fmt: skip
+    if buyer.erased:
+        # Nothing more is recorded against an erased participant; refunds of earlier orders still apply.
+        raise participants.erased_error()
     at = iso(now)
     entries: list[store.Entry] = []
     if rec.mode == "distribution":
@@ -79,13 +82,17 @@ def receive(tid: str, event: OrderEvent, now: datetime) -> dict[str, Any]:
         entries = [
             store.Entry(s.level, s.code, s.amount_fen, due) for s in _shares(rules, event, buyer.code, bound, rec.cid)
         ]
-    order = {"amount": event.amount, "external_id": event.external_id}
+    order = {
+        "amount": event.amount, "external_id": event.external_id, "buyer": buyer.code, "channel": buyer.channel,
+        "variant": buyer.variant, "invited": buyer.inviter is not None,
+    }  # fmt: skip
     created = store.record_paid(tid, event.order_id, order, rec.cid, entries, at)
     if not created:
         _refuse_conflict(tid, event, store.get(tid, event.order_id))
     # The effects below are idempotent themselves, so they run on repeats too: a delivery that
     # failed half-way is completed by the merchant's retry.
     written = entries if created or rec.mode != "distribution" else store.entries(tid, event.order_id)
+    fraud.screen_paid(rec, event.order_id, buyer, event.payment_hash, now)  # flags for review, never refuses
     _announce(tid, "commission.earned", rec.cid, event.order_id, written, now)
     qualified = False
     if (rec.spec.get("rules") or {}).get("qualifying_action") == "first_paid_order":
@@ -112,4 +119,6 @@ def _refund(tid: str, event: OrderEvent, now: datetime) -> dict[str, Any]:
     ]
     done = store.record_refund(tid, event.order_id, str(order["cid"]), clawbacks, iso(now))
     _announce(tid, "commission.clawed_back", str(order["cid"]), event.order_id, clawbacks, now)  # repeats too
+    buyer = order.get("buyer")
+    fraud.screen_refund(participants.campaign(str(order["cid"])), event.order_id, str(buyer) if buyer else None, now)
     return {"event_id": event.event_id, "result": "refunded" if done else "duplicate"}

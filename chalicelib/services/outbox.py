@@ -17,6 +17,7 @@ from chalicelib.domain.ids import new_id
 from chalicelib.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.observability import logger
 from chalicelib.security import egress, webhooks
+from chalicelib.services import audit
 from chalicelib.store import keys
 from chalicelib.store import outbox as store
 from chalicelib.store.models import OutboxItem, WebhookItem
@@ -43,7 +44,9 @@ def check_url(url: str, stage: str) -> None:
         raise ValidationFailed(f"the url is not allowed: {exc}", code="INVALID_URL") from None
 
 
-def add_endpoint(tid: str, url: str, events: list[str], stage: str, now: datetime) -> dict[str, Any]:
+def add_endpoint(
+    tid: str, url: str, events: list[str], stage: str, now: datetime, *, actor: str = audit.SYSTEM
+) -> dict[str, Any]:
     check_url(url, stage)
     unknown = sorted(set(events) - set(domain.EVENT_TYPES))
     if not events or unknown:
@@ -58,6 +61,9 @@ def add_endpoint(tid: str, url: str, events: list[str], stage: str, now: datetim
         created_at=iso(now),
     )  # fmt: skip
     store.add_endpoint(item)
+    # The host only: a URL's path or query may carry a merchant's token.
+    host = urlsplit(url).hostname or ""
+    audit.record(tid, actor, "webhook.create", wid, {"host": host, "events": list(item.events)}, now)
     return _endpoint_view(item)
 
 
@@ -69,10 +75,11 @@ def list_endpoints(tid: str) -> list[dict[str, Any]]:
     return [_endpoint_view(item) for item in store.endpoints(tid)]
 
 
-def delete_endpoint(tid: str, wid: str) -> None:
+def delete_endpoint(tid: str, wid: str, *, actor: str = audit.SYSTEM, now: datetime | None = None) -> None:
     if not any(item.wid == wid for item in store.endpoints(tid)):
         raise NotFound("no such webhook endpoint", code="WEBHOOK_NOT_FOUND")
     store.delete_endpoint(tid, wid)
+    audit.record(tid, actor, "webhook.delete", wid, {}, now or utcnow())
 
 
 def delete_all(tid: str) -> None:

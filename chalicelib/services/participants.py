@@ -15,11 +15,11 @@ from chalicelib.domain import participants as domain
 from chalicelib.domain.clock import iso, parse_iso
 from chalicelib.domain.leaderboard import rank_of
 from chalicelib.domain.participants import JoinRequest
-from chalicelib.errors import Forbidden, NotFound, Unavailable, ValidationFailed
+from chalicelib.errors import Conflict, Forbidden, Gone, NotFound, Unavailable, ValidationFailed
 from chalicelib.security import click_tokens, participant_tokens
 from chalicelib.security.keyring import get_keyring
 from chalicelib.security.pii import get_cipher, normalize_phone
-from chalicelib.services import rewards
+from chalicelib.services import fraud, rewards
 from chalicelib.store import campaigns as campaign_store
 from chalicelib.store import leaderboard as leaderboard_store
 from chalicelib.store import orders as order_store
@@ -59,6 +59,15 @@ def _secret() -> bytes:
     return get_keyring().secret("participant-codes")
 
 
+def phone_context(cid: str, identity: str) -> str:
+    """What a participant's phone ciphertext is bound to: it decrypts only on their own record."""
+    return f"participant:{cid}:{identity}:phone"
+
+
+def erased_error() -> Gone:
+    return Gone("this participant erased their data", code="PARTICIPANT_ERASED")
+
+
 def public_url(path: str) -> str:
     return get_settings().public_base_url.rstrip("/") + path
 
@@ -66,7 +75,18 @@ def public_url(path: str) -> str:
 def _progress(rec: CampaignRecord, participant: ParticipantRecord) -> dict[str, Any]:
     if rec.mode not in LADDER_MODES:
         return {}
-    return domain.ladder_progress(rec.spec["rules"], len(participant.counted))
+    progress = domain.ladder_progress(domain.rules_for(rec.spec, participant.variant), len(participant.counted))
+    # Invitees held for review: "pending review", never why.
+    return {**progress, "pending_review_invites": len(participant.held)}
+
+
+def _share(rec: CampaignRecord, variant: str | None) -> dict[str, Any]:
+    """The share copy this participant's landing page uses: the campaign's, or their experiment arm's."""
+    share = dict(rec.spec.get("share") or {})
+    for arm in (rec.spec.get("experiment") or {}).get("variants", []):
+        if arm["id"] == variant and arm.get("share"):
+            share.update(arm["share"])
+    return share
 
 
 def _view(rec: CampaignRecord, participant: ParticipantRecord) -> dict[str, Any]:
@@ -77,7 +97,10 @@ def _view(rec: CampaignRecord, participant: ParticipantRecord) -> dict[str, Any]
         "poster_url": public_url(f"/v1/posters/{rec.cid}/{participant.code}.jpg"),
         "invited_by": participant.inviter,
         "joined_at": participant.joined_at,
+        "variant": participant.variant,
+        "share": _share(rec, participant.variant),
         "progress": _progress(rec, participant),
+        **({"review": "pending"} if participant.review == "held" else {}),
     }
 
 
@@ -87,13 +110,17 @@ def _joined(rec: CampaignRecord, participant: ParticipantRecord) -> dict[str, An
     return {**_view(rec, participant), "token": participant_tokens.issue(rec.cid, participant.code, expires)}
 
 
-def _inviter(ref: str | None) -> domain.Inviter | None:
+def _inviter(ref: str | None, records: dict[str, ParticipantRecord] | None = None) -> domain.Inviter | None:
     if not ref or not re.fullmatch(domain.CODE_PATTERN, ref):
         return None
     found = store.get(ref)
-    if found is None:
+    if found is None or found.erased:  # an erased participant's link credits nobody
         return None
-    return domain.Inviter(found.code, found.cid, found.identity, found.device_id, found.phone_hash)
+    if records is not None:
+        records[found.code] = found  # the fraud checks compare the joiner with the inviter
+    return domain.Inviter(
+        found.code, found.cid, found.identity, found.device_id, found.phone_hash, found.depth or 0, found.joined_at
+    )
 
 
 def _touches(tokens: list[str] | None) -> list[domain.Touch | None]:
@@ -102,15 +129,16 @@ def _touches(tokens: list[str] | None) -> list[domain.Touch | None]:
     return [domain.Touch(c.code, c.at) if c is not None else None for c in clicks]
 
 
-def join(cid: str, request: JoinRequest, now: datetime) -> tuple[dict[str, Any], bool]:
+def join(cid: str, request: JoinRequest, now: datetime, ip: str | None = None) -> tuple[dict[str, Any], bool]:
     """Join once; a repeat returns the same participant. One conditional write on the hot path.
 
-    Returns the participant view and whether this call created it.
+    `ip` is the request's source address, when known: stored only as a keyed hash, it feeds the
+    fraud signals (docs/fraud.md). Returns the participant view and whether this call created it.
     """
     rec = open_campaign(cid, now)
     secret = _secret()
     identity = domain.identity_hash(secret, cid, request.external_id)
-    phone_enc = phone_hash = None
+    phone_enc = phone_hash = digits = None
     if request.phone:
         try:
             digits = normalize_phone(request.phone)
@@ -120,19 +148,37 @@ def join(cid: str, request: JoinRequest, now: datetime) -> tuple[dict[str, Any],
                 details={"errors": [{"field": "phone", "type": "phone", "message": "not a phone number"}]},
             ) from None
         cipher = get_cipher()
-        phone_enc = cipher.encrypt(digits, f"participant:{cid}:{identity}:phone")
+        phone_enc = cipher.encrypt(digits, phone_context(cid, identity))
         phone_hash = cipher.blind_index(digits, "phone")
+    seen: dict[str, domain.Inviter] = {}
+    records: dict[str, ParticipantRecord] = {}
+
+    def lookup(code: str | None) -> domain.Inviter | None:
+        found = _inviter(code, records)
+        if found is not None:
+            seen[found.code] = found
+        return found
+
     inviter, refusal = domain.first_touch(
         _touches(request.clicks),
         request.ref or None,
         now=int(now.timestamp()),
         window_seconds=domain.attribution_window_seconds(rec.spec.get("rules", {})),
-        lookup=_inviter,
+        lookup=lookup,
         cid=cid,
         identity=identity,
         device_id=request.device_id,
         phone_hash=phone_hash,
     )
+    ip_hash = fraud.fingerprint("ip", ip)
+    risk = fraud.assess_join(
+        rec, code=domain.invite_code(secret, cid, request.external_id), ip_hash=ip_hash, device_id=request.device_id,
+        phone_digits=digits, phone_hash=phone_hash, inviter=records.get(inviter) if inviter else None, now=now,
+    )  # fmt: skip
+    if risk.decision == "block":
+        return _refuse(rec, request.external_id, identity, risk)
+    held = risk.decision == "hold"
+    qualifies = domain.qualifies_on_join(rec.spec.get("rules", {}))
     for attempt in range(domain.MAX_CODE_ATTEMPTS):
         participant = ParticipantRecord(
             cid=cid,
@@ -140,7 +186,14 @@ def join(cid: str, request: JoinRequest, now: datetime) -> tuple[dict[str, Any],
             code=domain.invite_code(secret, cid, request.external_id, attempt),
             identity=identity,
             joined_at=iso(now),
-            qualified_at=iso(now) if domain.qualifies_on_join(rec.spec.get("rules", {})) else None,
+            # A held join counts nowhere until approved: the would-be time waits in held_qualified_at.
+            qualified_at=iso(now) if qualifies and not held else None,
+            held_qualified_at=iso(now) if qualifies and held else None,
+            review="held" if held else None,
+            risk_score=risk.score,
+            risk_reasons=risk.reasons,
+            ip_hash=ip_hash,
+            lineage=risk.lineage,
             nickname=request.nickname,
             avatar_url=str(request.avatar_url) if request.avatar_url else None,
             phone_enc=phone_enc,
@@ -149,14 +202,30 @@ def join(cid: str, request: JoinRequest, now: datetime) -> tuple[dict[str, Any],
             channel=request.channel,
             inviter=inviter,
             attribution=refusal,
+            variant=domain.assign_variant(secret, cid, identity, rec.spec.get("experiment")),
+            depth=seen[inviter].depth + 1 if inviter in seen else 0,
+            inviter_joined_at=seen[inviter].joined_at if inviter in seen else None,
         )
         if store.insert(participant):
             return _joined(rec, participant), True
         existing = store.get(participant.code, consistent=True)
         if existing is not None and existing.identity == identity:
+            if existing.erased:
+                # The tombstone keeps the keyed identity hash so the erased person is recognised: their
+                # old data is never brought back, and one-per-person rewards are not earned twice.
+                raise Conflict("this user erased their data in this campaign", code="PARTICIPANT_ERASED")
             # The first join wins: its inviter stays, whatever ref a repeat carries.
             return _joined(rec, existing), False
     raise Unavailable("no free invite code for this participant; retry", code="CODE_UNAVAILABLE")
+
+
+def _refuse(rec: CampaignRecord, external_id: str, identity: str, risk: fraud.Risk) -> tuple[dict[str, Any], bool]:
+    """A blocked join writes no participant; someone who joined before still gets their own back."""
+    existing = find(rec.cid, external_id)
+    if existing is not None and not existing.erased:
+        return _joined(rec, existing), False
+    fraud.count_refused(risk.windows, f"refused:{identity[:16]}")
+    raise Forbidden("this join cannot be accepted", code="JOIN_BLOCKED")
 
 
 def find(cid: str, external_id: str) -> ParticipantRecord | None:
@@ -172,7 +241,21 @@ def find(cid: str, external_id: str) -> ParticipantRecord | None:
     return None
 
 
+def token_holder(authorization: str | None, now: datetime) -> ParticipantRecord:
+    """The participant a token was issued for, erased or not (any campaign)."""
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise Forbidden("this call needs the participant token from the join", code="PARTICIPANT_TOKEN_REQUIRED")
+    claims = participant_tokens.verify(token.strip(), now)
+    participant = store.get(claims.code, consistent=True)
+    if participant is None or participant.cid != claims.cid:
+        raise NotFound("no such participant", code="PARTICIPANT_NOT_FOUND")
+    return participant
+
+
 def authenticated(cid: str, authorization: str | None, now: datetime) -> ParticipantRecord:
+    """The token's participant in campaign `cid`; 410 once they erased their data (the token,
+    being stateless, still verifies)."""
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise Forbidden("this call needs the participant token from the join", code="PARTICIPANT_TOKEN_REQUIRED")
@@ -182,6 +265,8 @@ def authenticated(cid: str, authorization: str | None, now: datetime) -> Partici
     participant = store.get(claims.code, consistent=True)
     if participant is None:
         raise NotFound("no such participant", code="PARTICIPANT_NOT_FOUND")
+    if participant.erased:
+        raise erased_error()
     return participant
 
 
@@ -204,6 +289,8 @@ def follow_link(code: str, channel: str | None, now: datetime) -> str:
     participant = store.get(code) if re.fullmatch(domain.CODE_PATTERN, code) else None
     if participant is None:
         raise NotFound("no such invite code", code="INVITE_CODE_NOT_FOUND")
+    if participant.erased:
+        raise erased_error()
     if channel is not None and not re.fullmatch(r"[a-z0-9_]{1,32}", channel):
         channel = None  # an unknown channel tag is dropped, never an error for the visitor
     rec = campaign(participant.cid)

@@ -119,6 +119,8 @@ def serve(cid: str, filename: str, accept: str | None, if_none_match: str | None
     participant = participant_store.get(code)
     if participant is None or participant.cid != rec.cid:
         raise NotFound("no such invite code in this campaign", code="INVITE_CODE_NOT_FOUND")
+    if participant.erased:
+        raise participants.erased_error()
 
     from chalicelib.posters import cache, layouts, render
 
@@ -144,3 +146,23 @@ def serve(cid: str, filename: str, accept: str | None, if_none_match: str | None
     except Exception:  # noqa: BLE001
         logger.exception("poster cache write failed", key=key)
     return Poster(200, body, CONTENT_TYPES[fmt], etag)
+
+
+def cached_keys(rec: CampaignRecord, participant: ParticipantRecord) -> set[str]:
+    """The cache keys this participant's posters have now (both formats): an erasure deletes them
+    while it still knows the nickname and avatar they are hashed from."""
+    from chalicelib.posters import layouts
+
+    layout = layouts.load(str(rec.spec.get("rules", {}).get("layout_id") or DEFAULT_LAYOUT))
+    fields = _fields(rec, participant)
+    formats: tuple[Format, ...] = ("jpeg", "png")
+    return {content_key(layout.canonical_json(), fields, participant.avatar_url, fmt) for fmt in formats}
+
+
+def forget(poster_keys: set[str]) -> None:
+    """Delete cached posters by key (repeating it is harmless)."""
+    from chalicelib.posters import cache
+
+    store = cache.get_cache()
+    for key in sorted(poster_keys):
+        store.delete(key)

@@ -15,12 +15,13 @@ from aws_lambda_powertools.metrics import MetricUnit
 from chalicelib.domain import rewards as domain
 from chalicelib.domain.clock import iso, utcnow
 from chalicelib.domain.operators import Principal
+from chalicelib.domain.participants import rules_for
 from chalicelib.domain.rewards import Grant, ladder_grants, reward_rules
 from chalicelib.errors import Conflict, Forbidden, Gone, NotFound, Unavailable, ValidationFailed
 from chalicelib.observability import logger, metrics
 from chalicelib.security import participant_tokens
 from chalicelib.security.pii import get_cipher
-from chalicelib.services import outbox
+from chalicelib.services import audit, outbox
 from chalicelib.services.changes import Change
 from chalicelib.store import campaigns as campaign_store
 from chalicelib.store import participants as participant_store
@@ -71,7 +72,7 @@ def issue(rec: CampaignRecord, code: str, grant: Grant, now: datetime) -> str:
         value_fen=grant.value_fen, points=grant.points, status=domain.ISSUED, created_at=at, issued_at=at,
         stock_rule=grant.limits if grant.stock_limited else None,
         budget_fen=grant.cost if budget_fen is not None and grant.cost > 0 else None,
-        pool_rule=grant.limits if grant.code_pool else None,
+        pool_rule=grant.limits if grant.code_pool else None, cost_fen=grant.cost,
     )  # fmt: skip
     budget_limit = int(budget_fen) if budget_fen is not None else None
     for attempt in range(MAX_ATTEMPTS):
@@ -104,9 +105,12 @@ def issue(rec: CampaignRecord, code: str, grant: Grant, now: datetime) -> str:
     return outcome
 
 
-def grant_ladder(rec: CampaignRecord, code: str, counted: int, rewarded: set[str], now: datetime) -> list[str]:
-    """Issue every milestone reached and not yet rewarded, then remember them as rewarded."""
-    grants = ladder_grants(rec.spec["rules"], counted, rewarded)
+def grant_ladder(
+    rec: CampaignRecord, code: str, counted: int, rewarded: set[str], now: datetime, variant: str | None = None
+) -> list[str]:
+    """Issue every milestone reached and not yet rewarded (on the ladder of the participant's experiment
+    arm, if it has its own), then remember them as rewarded."""
+    grants = ladder_grants(rules_for(rec.spec, variant), counted, rewarded)
     outcomes = []
     for grant in grants:
         data = {"campaign_id": rec.cid, "code": code, "milestone": grant.rule, "counted_invites": counted}
@@ -147,10 +151,14 @@ def _own_reward(rid: str, authorization: str | None, now: datetime) -> RewardRec
     found = store.get(*parsed) if parsed is not None and parsed[0] == claims.code else None
     if found is None or found.cid != claims.cid:
         raise NotFound("no such reward", code="REWARD_NOT_FOUND")
+    holder = participant_store.get(claims.code, consistent=True)
+    if holder is None or holder.erased:  # a claim would store a new address for an erased person
+        raise Gone("this participant erased their data", code="PARTICIPANT_ERASED")
     return found
 
 
-def _claim_context(reward: RewardRecord) -> str:
+def claim_context(reward: RewardRecord) -> str:
+    """What a claim's ciphertext is bound to (the data-subject export decrypts it too)."""
     return f"reward:{reward.code}:{reward.rule}:claim"
 
 
@@ -170,14 +178,14 @@ def claim(rid: str, authorization: str | None, request: domain.ClaimRequest, now
             raise Conflict(f"this reward cannot be claimed while {reward.status}", code=problem,
                            details={"reason": reward.reason})  # fmt: skip
         cipher = get_cipher()
-        sealed = cipher.encrypt(json.dumps(address, sort_keys=True), _claim_context(reward)) if address else None
+        sealed = cipher.encrypt(json.dumps(address, sort_keys=True), claim_context(reward)) if address else None
         store.claim(reward.code, reward.rule, iso(now), sealed)
         claimed = store.get(reward.code, reward.rule)
         assert claimed is not None
         reward = claimed
     if reward.status != domain.CLAIMED:  # revoked in between
         raise Conflict("this reward changed while claiming; read it again", code="REWARD_CHANGED")
-    stored = json.loads(get_cipher().decrypt(reward.claim_enc, _claim_context(reward))) if reward.claim_enc else None
+    stored = json.loads(get_cipher().decrypt(reward.claim_enc, claim_context(reward))) if reward.claim_enc else None
     if stored != address:
         raise Conflict("this reward was already claimed with other details", code="REWARD_ALREADY_CLAIMED")
     rec = campaign_store.get(reward.cid)
@@ -227,6 +235,9 @@ def upload_codes(actor: Principal, cid: str, rule: str, upload: domain.CodesUplo
     unique = list(dict.fromkeys(upload.codes))
     added, existing = store.add_codes(cid, rule, unique, iso(now))
     duplicates = existing + len(upload.codes) - len(unique)
+    # Counts only: the codes themselves are redeemable value.
+    details = {"campaign_id": cid, "rule": rule, "added": added, "duplicates": duplicates}
+    audit.record(rec.tid, actor.email, "coupon_codes.upload", f"{cid}/{rule}", details, now)
     return {**_pool_view(rec, rule, pooled[rule]), "added": added, "duplicates": duplicates}
 
 
@@ -288,6 +299,7 @@ def revoke(actor: Principal, cid: str, rid: str, request: domain.RevokeRequest, 
         if not store.revoke(reward, iso(now), request.reason):
             raise Conflict("this reward changed while revoking; read it again", code="REWARD_CHANGED")
         metrics.add_metric(name="RewardRevoked", unit=MetricUnit.Count, value=1)
+        audit.record(rec.tid, actor.email, "reward.revoke", rid, {"campaign_id": cid, "was": reward.status}, now)
         revoked = store.get(reward.code, reward.rule)
         assert revoked is not None
         reward = revoked

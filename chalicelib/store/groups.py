@@ -59,9 +59,11 @@ def _group_item(rec: GroupRecord, bucket: tuple[str, str] | None) -> GroupItem:
 
 
 def _member_item(gid: str, cid: str, member: Member) -> MemberItem:
+    # Indexed by member (GSI1), so a data-subject export or erasure finds every group of one participant.
     return MemberItem(
         PK=keys.group_pk(gid), SK=keys.member_sk(member.code), gid=gid, cid=cid, code=member.code,
         nickname=member.nickname, leader=member.leader, joined_at=member.joined_at, order_id=member.order_id,
+        GSI1PK=keys.member_groups_gsi1pk(member.code), GSI1SK=keys.member_groups_gsi1sk(member.joined_at, gid),
     )  # fmt: skip
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 META = "META"
 
 
@@ -15,6 +17,24 @@ def operator_sk(email: str) -> str:
 
 def operator_prefix() -> str:
     return "OP#"
+
+
+def operator_totp_sk(email: str) -> str:
+    """An operator's TOTP enrolment, beside the operator but apart from it: profile edits never touch it."""
+    return f"TOTP#{email}"
+
+
+def audit_pk(tid: str) -> str:
+    """A tenant's audit chain: one partition, entries in sequence order, plus the HEAD item."""
+    return f"T#{tid}#AUDIT"
+
+
+def audit_entry_sk(seq: int) -> str:
+    return f"E#{seq:012d}"
+
+
+AUDIT_HEAD_SK = "HEAD"
+AUDIT_LAST_SEQ = 10**12 - 1
 
 
 def login_pk(email: str) -> str:
@@ -178,3 +198,134 @@ def dead_delivery_sk(event_id: str, wid: str) -> str:
 
 
 DEAD_DELIVERY_PREFIX = "WHDEAD#"
+
+
+# A campaign's participants, listable by key: spread over 16 shards by invite code, so a flash
+# sale's joins never heat one index partition.
+PARTICIPANT_SHARDS = 16
+
+
+def participant_shard(code: str) -> int:
+    return int(hashlib.sha256(code.encode()).hexdigest(), 16) % PARTICIPANT_SHARDS
+
+
+def campaign_participants_gsi1pk(cid: str, shard: int) -> str:
+    return f"C#{cid}#P#{shard}"
+
+
+def joined_gsi_sk(joined_at: str, code: str) -> str:
+    """Sort key of both participant indexes: by join time, the code keeping equal times distinct."""
+    return f"{joined_at}#{code}"
+
+
+def children_gsi2pk(inviter: str) -> str:
+    """The participants one inviter brought in (invite codes are unique across campaigns)."""
+    return f"CH#{inviter}"
+
+
+def participant_index_keys(
+    cid: str, code: str, joined_at: str, inviter: str | None
+) -> tuple[str, str, str | None, str | None]:
+    """GSI1PK, GSI1SK, GSI2PK, GSI2SK of a participant, written in the join's single put.
+
+    GSI2 only for an invited participant: nobody's children, nothing to index."""
+    sk = joined_gsi_sk(joined_at, code)
+    children = (children_gsi2pk(inviter), sk) if inviter else (None, None)
+    return campaign_participants_gsi1pk(cid, participant_shard(code)), sk, *children
+
+
+def export_sk(eid: str) -> str:
+    """An export job lives under its tenant: reading it back needs the tenant, so no one else's is found."""
+    return f"EXPORT#{eid}"
+
+
+# Export jobs still to run (queued or running); finishing removes the keys.
+EXPORTS_PENDING_GSI2PK = "EXPORTS#PENDING"
+
+
+def export_pending_gsi2sk(created_at: str, eid: str) -> str:
+    return f"{created_at}#{eid}"
+
+
+def beacon_pk(event_id: str) -> str:
+    """A landing-page beacon, under its own key like a click: a viral page never heats one partition."""
+    return f"EV#{event_id}"
+
+
+def counter_day_pk(cid: str, day: str) -> str:
+    """A campaign's analytics counters for one day (in the campaign's time zone)."""
+    return f"C#{cid}#AGG#{day}"
+
+
+def counter_shard_sk(shard: int) -> str:
+    return f"S#{shard}"
+
+
+def counter_marker_sk(fingerprint: str) -> str:
+    """The record that one stream batch's contribution to a day was added (expires after 2 days)."""
+    return f"SEEN#{fingerprint}"
+
+
+def buyer_orders_gsi1pk(code: str) -> str:
+    """The orders one participant paid for: a data-subject export lists them, an erasure pseudonymises them."""
+    return f"BUY#{code}"
+
+
+def buyer_orders_gsi1sk(paid_at: str, oid: str) -> str:
+    return f"{paid_at}#{oid}"
+
+
+def member_groups_gsi1pk(code: str) -> str:
+    """The groups one participant is a member of (their member items carry a nickname copy)."""
+    return f"MG#{code}"
+
+
+def member_groups_gsi1sk(joined_at: str, gid: str) -> str:
+    return f"{joined_at}#{gid}"
+
+
+def rate_counter_pk(scope: str, subject_hash: str) -> str:
+    """A rate-limit subject (a keyed hash, never the raw IP or device id) under one scope."""
+    return f"RL#{scope}#{subject_hash}"
+
+
+def rate_window_sk(window_seconds: int, start: int) -> str:
+    """One fixed window of a subject: the length keeps a minute and a day starting together apart."""
+    return f"W#{window_seconds}#{start}"
+
+
+def risk_window_pk(cid: str, scope: str, subject: str) -> str:
+    """Fraud velocity: the attempts of one subject (an address, a device, an inviter) in a campaign."""
+    return f"RISK#{cid}#{scope}#{subject}"
+
+
+def risk_window_sk(window: str, start: int) -> str:
+    """One fixed window (a minute or a day, by its start in epoch seconds); TTL removes it after."""
+    return f"W#{window}#{start}"
+
+
+def risk_person_pk(tid: str, phone_hash: str) -> str:
+    """One person across a tenant's campaigns, by phone blind index: campaigns rewarded, orders paid."""
+    return f"T#{tid}#PH#{phone_hash}"
+
+
+# A held join's review lives beside the participant; a held help beside the helper; an order's
+# beside the order: each decision is a conditional update of items in one partition.
+REVIEW_SK = "REVIEW"
+
+
+def help_review_sk(owner: str) -> str:
+    return f"REVIEW#HELP#{owner}"
+
+
+def refund_review_sk() -> str:
+    return "REVIEW#REFUND"
+
+
+def reviews_gsi1pk(tid: str, status: str) -> str:
+    """A tenant's reviews by status (pending, approved, rejected), oldest first; deciding moves one."""
+    return f"T#{tid}#REVIEWS#{status}"
+
+
+def review_gsi1sk(created_at: str, rid: str) -> str:
+    return f"{created_at}#{rid}"

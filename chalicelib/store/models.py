@@ -97,6 +97,40 @@ class OperatorItem(Item, discriminator="operator"):
     updated_at = UnicodeAttribute()
 
 
+class OperatorTotpItem(Item, discriminator="operator_totp"):
+    """An operator's TOTP enrolment (`T#{tid}` / `TOTP#{email}`)."""
+
+    tid = UnicodeAttribute()
+    email = UnicodeAttribute()
+    # AES-GCM ciphertext bound to tenant and email; never the clear secret.
+    secret_enc = UnicodeAttribute()
+    status = UnicodeAttribute()  # pending | active
+    # The last 30-second time step a code was accepted for: a code is good once.
+    last_step = NumberAttribute(default=0)
+    created_at = UnicodeAttribute()
+    activated_at = UnicodeAttribute(null=True)
+
+
+class AuditEntryItem(Item, discriminator="audit"):
+    """One link of a tenant's audit chain (`T#{tid}#AUDIT` / `E#{seq:012d}`); written once, never updated."""
+
+    seq = NumberAttribute()
+    at = UnicodeAttribute()
+    actor = UnicodeAttribute()
+    action = UnicodeAttribute()
+    target = UnicodeAttribute()
+    details = JSONAttribute()
+    prev_hash = UnicodeAttribute()
+    hash = UnicodeAttribute()
+
+
+class AuditHeadItem(Item, discriminator="audit_head"):
+    """The chain's tip (`T#{tid}#AUDIT` / `HEAD`): appends are conditional on its seq."""
+
+    seq = NumberAttribute()
+    hash = UnicodeAttribute()
+
+
 class CampaignItem(Item, discriminator="campaign"):
     cid = UnicodeAttribute()
     tid = UnicodeAttribute()
@@ -136,6 +170,31 @@ class ParticipantItem(Item, discriminator="participant"):
     rewarded = UnicodeSetAttribute(null=True)
     # Groups this participant leads that are still open (group_buy's per-leader limit).
     open_groups = NumberAttribute(null=True)
+    # Analytics facts recorded at the join: the experiment arm, the generation in the referral tree
+    # (0 for nobody's invitee) and when the inviter joined (for the viral cycle time).
+    variant = UnicodeAttribute(null=True)
+    depth = NumberAttribute(null=True)
+    inviter_joined_at = UnicodeAttribute(null=True)
+    # Fraud (docs/fraud.md): the request's address as a keyed hash (never the raw IP), the score and
+    # its reasons when non-zero, the nearest ancestors' fingerprints (the referral-chain check reads
+    # only the inviter), and the review state of a held join: `held` until decided, `approved` or
+    # `rejected` after. A held join keeps its would-be qualification in `held_qualified_at`.
+    ip_hash = UnicodeAttribute(null=True)
+    risk_score = NumberAttribute(null=True)
+    risk_reasons = JSONAttribute(null=True)
+    lineage = JSONAttribute(null=True)
+    review = UnicodeAttribute(null=True)
+    held_qualified_at = UnicodeAttribute(null=True)
+    # Codes of this inviter's invitees awaiting review (kept by the stream): "pending review" in `me`.
+    held = UnicodeSetAttribute(null=True)
+    # A keyed hash of the account that paid this participant's latest order (SHARED_PAYMENT).
+    payment_hash = UnicodeAttribute(null=True)
+    # Data-subject erasure (docs/privacy.md): `erasing_at` is set in the same update that strips the
+    # personal fields, `erased_at` once every other step is done; either makes the item a tombstone.
+    erasing_at = UnicodeAttribute(null=True)
+    erased_at = UnicodeAttribute(null=True)
+    # Content keys of the cached posters to delete, computed before the nickname is gone.
+    poster_keys = UnicodeSetAttribute(null=True)
 
 
 class RewardItem(Item, discriminator="reward"):
@@ -153,6 +212,7 @@ class RewardItem(Item, discriminator="reward"):
     # What issuing drew on, so revoking can give it back: the stock rule and the budget charge.
     stock_rule = UnicodeAttribute(null=True)
     budget_fen = NumberAttribute(null=True)
+    cost_fen = NumberAttribute(null=True)  # what it costs the merchant (analytics), whatever the budget
     pool_rule = UnicodeAttribute(null=True)  # set when the coupon code comes from a code pool
     coupon_code = UnicodeAttribute(null=True)  # shown to the participant once claimed
     issued_at = UnicodeAttribute(null=True)
@@ -245,6 +305,36 @@ class HelpCountItem(Item, discriminator="assist_helps"):
     helps = NumberAttribute(default=0)
 
 
+class RiskWindowItem(Item, discriminator="risk_window"):
+    """The distinct attempts of one subject in one fixed window (capped; see store/fraud.py)."""
+
+    members = UnicodeSetAttribute(null=True)
+
+
+class RiskPersonItem(Item, discriminator="risk_person"):
+    """One phone across a tenant's campaigns (bonus-hunter signal), kept by the stream: set unions only."""
+
+    rewarded = UnicodeSetAttribute(null=True)  # campaign ids with an issued reward
+    paid = UnicodeSetAttribute(null=True)  # paid order ids
+
+
+class ReviewItem(Item, discriminator="review"):
+    """A held or flagged fact awaiting (or past) an operator's decision."""
+
+    rid = UnicodeAttribute()
+    tid = UnicodeAttribute()
+    cid = UnicodeAttribute()
+    kind = UnicodeAttribute()  # join | help | order
+    subject = UnicodeAttribute()  # the participant code (join, help) or the order id
+    status = UnicodeAttribute()  # pending | approved | rejected
+    score = NumberAttribute(default=0)
+    reasons = JSONAttribute(null=True)
+    created_at = UnicodeAttribute()
+    decided_at = UnicodeAttribute(null=True)
+    decided_by = UnicodeAttribute(null=True)
+    reason = UnicodeAttribute(null=True)
+
+
 class ClickItem(Item, discriminator="click"):
     cid = UnicodeAttribute()
     code = UnicodeAttribute()  # the invite code whose link was opened
@@ -294,11 +384,37 @@ class OutboxMarkerItem(Item, discriminator="outbox_marker"):
     wid = UnicodeAttribute()
 
 
+class ExportItem(Item, discriminator="export"):
+    """A CSV export job (`T#{tid}` / `EXPORT#{id}`): where it stands, so a crashed run resumes.
+
+    While queued or running it sits in the GSI2 bucket `EXPORTS#PENDING`; it expires 7 days after creation."""
+
+    tid = UnicodeAttribute()
+    eid = UnicodeAttribute()
+    cid = UnicodeAttribute()
+    kind = UnicodeAttribute()
+    status = UnicodeAttribute()  # queued | running | done | failed
+    # Where the next page starts: {"shard": n, "key": DynamoDB's LastEvaluatedKey or null}.
+    cursor = JSONAttribute(null=True)
+    rows = NumberAttribute(default=0)
+    parts = NumberAttribute(default=0)
+    failures = NumberAttribute(default=0)
+    version = NumberAttribute(default=1)
+    error = UnicodeAttribute(null=True)
+    created_by = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+    finished_at = UnicodeAttribute(null=True)
+
+
 ALL_MODELS: tuple[type[Item], ...] = (
     Item,
     TenantItem,
     LoginItem,
     OperatorItem,
+    OperatorTotpItem,
+    AuditEntryItem,
+    AuditHeadItem,
     CampaignItem,
     ParticipantItem,
     RewardItem,
@@ -310,10 +426,14 @@ ALL_MODELS: tuple[type[Item], ...] = (
     GroupItem,
     MemberItem,
     ClickItem,
+    RiskWindowItem,
+    RiskPersonItem,
+    ReviewItem,
     SecretItem,
     WebhookItem,
     OutboxItem,
     OutboxMarkerItem,
+    ExportItem,
 )
 
 

@@ -70,11 +70,21 @@ def _transact(table: str, first: dict[str, Any], items: list[dict[str, Any]]) ->
 def record_paid(tid: str, oid: str, order: dict[str, Any], cid: str, entries: list[Entry], at: str) -> bool:
     """The order (once per tenant and order id) and its commissions; False on a repeat."""
     table = ensure_bound().table_name
-    item = {
+    item: dict[str, dict[str, Any]] = {
         "PK": _s(keys.order_pk(tid, oid)), "SK": _s(keys.META), "entity": _s("order"), "tid": _s(tid), "oid": _s(oid),
         "cid": _s(cid), "status": _s("paid"), "paid_at": _s(at), "amount": _n(int(order["amount"])),
         "external_id": _s(str(order["external_id"])),
     }  # fmt: skip
+    # The buyer's analytics facts travel with the order, so the stream counts it without another read.
+    for name in ("buyer", "channel", "variant"):
+        if order.get(name):
+            item[name] = _s(str(order[name]))
+    if order.get("invited"):
+        item["invited"] = {"BOOL": True}
+    if order.get("buyer"):
+        # The buyer's orders by key: what a data-subject export lists and an erasure pseudonymises.
+        item["GSI1PK"] = _s(keys.buyer_orders_gsi1pk(str(order["buyer"])))
+        item["GSI1SK"] = _s(keys.buyer_orders_gsi1sk(at, oid))
     first = {"Put": {"TableName": table, "Item": item, "ConditionExpression": "attribute_not_exists(PK)"}}
     return _transact(table, first, [i for e in entries for i in _entry_items(tid, oid, cid, e, at)])
 

@@ -45,6 +45,7 @@ class RewardRecord:
     reason: str | None = None
     stock_rule: str | None = None
     budget_fen: int | None = None
+    cost_fen: int | None = None
     pool_rule: str | None = None
     coupon_code: str | None = None
     issued_at: str | None = None
@@ -54,7 +55,7 @@ class RewardRecord:
 
 
 _FIELDS = tuple(f.name for f in fields(RewardRecord))
-_NUMBERS = ("value_fen", "points", "budget_fen")
+_NUMBERS = ("value_fen", "points", "budget_fen", "cost_fen")
 
 
 def _item(rec: RewardRecord) -> RewardItem:

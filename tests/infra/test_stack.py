@@ -296,6 +296,45 @@ def test_posters_are_cached_in_a_private_expiring_bucket_the_functions_may_use(t
         assert "FISSION_POSTER_BUCKET" in variables, name
 
 
+def test_exports_go_to_a_private_bucket_that_forgets_them_after_seven_days(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "BucketEncryption": {
+                "ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+            },
+            "PublicAccessBlockConfiguration": {
+                "BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True,
+                "RestrictPublicBuckets": True,
+            },
+            "LifecycleConfiguration": {
+                "Rules": [
+                    {
+                        "Prefix": "exports/", "ExpirationInDays": 7, "Status": "Enabled",
+                        "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
+                    }
+                ]
+            },
+        },
+    )  # fmt: skip
+    buckets = template.find_resources("AWS::S3::Bucket")
+    (exports,) = [n for n, b in buckets.items() if n.startswith("Exports")]
+    policies = template.find_resources("AWS::S3::BucketPolicy")
+    tls = [
+        s
+        for p in policies.values()
+        if p["Properties"]["Bucket"] == {"Ref": exports}
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+        if s.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") == "false"
+    ]
+    assert tls and all(s["Effect"] == "Deny" for s in tls)
+    for name, function in template.find_resources("AWS::Serverless::Function").items():
+        variables = function["Properties"]["Environment"]["Variables"]
+        assert variables.get("FISSION_EXPORT_BUCKET") == {"Ref": exports}, name
+    granted = json.dumps(template.find_resources("AWS::IAM::Policy"))
+    assert exports in granted and "s3:PutObject" in granted
+
+
 def test_an_empty_coupon_pool_raises_an_alarm(template: Template) -> None:
     template.has_resource_properties(
         "AWS::CloudWatch::Alarm",

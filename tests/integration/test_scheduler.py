@@ -13,7 +13,12 @@ from tests.conftest import Api, Tenant, campaign_body, window
 
 def test_scheduler_finds_every_scheduled_function_of_the_app(app: Any) -> None:
     scheduler = Scheduler(app)
-    assert set(scheduler.jobs) == {"close_ended_campaigns", "fail_expired_groups", "deliver_webhooks"}
+    assert set(scheduler.jobs) == {
+        "close_ended_campaigns",
+        "fail_expired_groups",
+        "deliver_webhooks",
+        "run_exports",
+    }
 
 
 def test_scheduler_invokes_the_campaign_closer_which_ends_campaigns_past_their_end(

@@ -22,7 +22,21 @@ if str(ROOT) not in sys.path:
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "1")
 
 import app  # noqa: E402
-from chalicelib.domain import campaigns, groups, hooks, operators, orders, outbox, participants, rewards, templates  # noqa: E402
+from chalicelib.domain import (  # noqa: E402
+    campaigns,
+    compliance,
+    counting,
+    exports,
+    fraud,
+    groups,
+    hooks,
+    operators,
+    orders,
+    outbox,
+    participants,
+    rewards,
+    templates,
+)
 from chalicelib.domain.rbac import ROLE_PERMISSIONS, Permission  # noqa: E402
 
 pytestmark = pytest.mark.unit
@@ -40,6 +54,8 @@ PARTICIPANT_ROUTES = {
     ("/v1/groups/{gid}/members", "POST"),
     ("/v1/campaigns/{cid}/assists/{owner_code}", "POST"),
     ("/v1/rewards/{rid}/claim", "POST"),
+    ("/v1/me/export", "POST"),
+    ("/v1/me", "DELETE"),
 }
 
 Route = tuple[str, str]
@@ -185,6 +201,7 @@ VALIDATORS: dict[str, Callable[[dict[str, Any]], object]] = {
     "LoginRequest": operators.LoginRequest.model_validate,
     "OperatorCreate": operators.OperatorCreate.model_validate,
     "OperatorPatch": operators.OperatorPatch.model_validate,
+    "TotpConfirm": operators.TotpConfirm.model_validate,
     "JoinRequest": participants.JoinRequest.model_validate,
     "OpenGroupRequest": groups.OpenGroupRequest.model_validate,
     "FollowEvent": hooks.FollowEvent.model_validate,
@@ -193,6 +210,10 @@ VALIDATORS: dict[str, Callable[[dict[str, Any]], object]] = {
     "ClaimRequest": rewards.ClaimRequest.model_validate,
     "CodesUpload": rewards.CodesUpload.model_validate,
     "RevokeRequest": rewards.RevokeRequest.model_validate,
+    "ExportRequest": exports.ExportRequest.model_validate,
+    "BeaconRequest": counting.BeaconRequest.model_validate,
+    "ReviewDecision": fraud.ReviewDecision.model_validate,
+    "PreviewRequest": compliance.PreviewRequest.model_validate,
 }
 
 
