@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 
-from chalicelib.errors import Unauthorized
+from chalicelib.errors import Forbidden, Unauthorized
 from chalicelib.security.keyring import get_keyring
 
 _PREFIX = "pt1"
@@ -57,3 +57,17 @@ def verify(token: str, now: datetime) -> ParticipantClaims:
     if expires <= int(now.timestamp()):
         raise Unauthorized("the participant token has expired; join again", code="PARTICIPANT_TOKEN_EXPIRED")
     return ParticipantClaims(cid=cid, code=code)
+
+
+def bearer(authorization: str | None) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header, or None when there is none."""
+    scheme, _, token = (authorization or "").partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+def from_header(authorization: str | None, now: datetime) -> ParticipantClaims:
+    """The verified claims of the header's participant token; 403 when the header carries none."""
+    token = bearer(authorization)
+    if token is None:
+        raise Forbidden("this call needs the participant token from the join", code="PARTICIPANT_TOKEN_REQUIRED")
+    return verify(token, now)

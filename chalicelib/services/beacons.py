@@ -28,10 +28,10 @@ def record(cid: str, parse: Callable[[], BeaconRequest], authorization: str | No
         metrics.add_metric(name="InvalidEvents", unit=MetricUnit.Count, value=1)
         raise
     code = None
-    scheme, _, token = (authorization or "").partition(" ")
-    if scheme.lower() == "bearer" and token:
+    token = participant_tokens.bearer(authorization)
+    if token is not None:
         try:
-            claims = participant_tokens.verify(token.strip(), now)
+            claims = participant_tokens.verify(token, now)
         except FissionError:
             claims = None  # a stale token still leaves a valid anonymous event
         code = claims.code if claims is not None and claims.cid == rec.cid else None

@@ -48,10 +48,7 @@ def view(rec: CampaignRecord, now: datetime) -> dict[str, Any]:
 
 def _owned(actor: Principal, cid: str) -> CampaignRecord:
     """Another tenant's campaign is indistinguishable from a missing one."""
-    rec = store.get(cid)
-    if rec is None or rec.tid != actor.tid:
-        raise NotFound("no such campaign", code="CAMPAIGN_NOT_FOUND")
-    return rec
+    return store.owned(actor.tid, cid)
 
 
 def create(actor: Principal, body: dict[str, Any], now: datetime, idempotency_key: str | None = None) -> dict[str, Any]:

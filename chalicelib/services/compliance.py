@@ -8,7 +8,7 @@ from typing import Any
 from chalicelib.domain import compliance, costs
 from chalicelib.domain.operators import Principal
 from chalicelib.domain.rbac import Role
-from chalicelib.errors import Conflict, Forbidden, NotFound
+from chalicelib.errors import Conflict, Forbidden
 from chalicelib.services import audit
 from chalicelib.store import campaigns as store
 from chalicelib.store.campaigns import CampaignRecord
@@ -17,9 +17,7 @@ OVERRIDE_ACTION = "compliance.override"
 
 
 def preview(actor: Principal, cid: str, request: compliance.PreviewRequest) -> dict[str, Any]:
-    rec = store.get(cid)
-    if rec is None or rec.tid != actor.tid:
-        raise NotFound("no such campaign", code="CAMPAIGN_NOT_FOUND")
+    rec = store.owned(actor.tid, cid)
     findings = compliance.check(rec.spec)
     order_fen = request.average_order_fen or costs.default_order_value(rec.spec)
     return {

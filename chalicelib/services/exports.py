@@ -25,7 +25,7 @@ from chalicelib.errors import Conflict, NotFound
 from chalicelib.observability import logger
 from chalicelib.security.pii import mask_name
 from chalicelib.services import audit
-from chalicelib.services.tree import owned_campaign
+from chalicelib.store import campaigns as campaign_store
 from chalicelib.store import export_files, keys
 from chalicelib.store import exports as store
 from chalicelib.store import tree as participants
@@ -70,7 +70,7 @@ def create(actor: Principal, body: dict[str, Any], now: datetime, idempotency_ke
         request = domain.ExportRequest.model_validate(body)
     except ValidationError as exc:
         raise validation_error(exc) from exc
-    owned_campaign(actor, request.campaign_id)
+    campaign_store.owned(actor.tid, request.campaign_id)
 
     def make() -> dict[str, Any]:
         stamp = iso(now)

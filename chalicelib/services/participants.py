@@ -243,10 +243,7 @@ def find(cid: str, external_id: str) -> ParticipantRecord | None:
 
 def token_holder(authorization: str | None, now: datetime) -> ParticipantRecord:
     """The participant a token was issued for, erased or not (any campaign)."""
-    scheme, _, token = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        raise Forbidden("this call needs the participant token from the join", code="PARTICIPANT_TOKEN_REQUIRED")
-    claims = participant_tokens.verify(token.strip(), now)
+    claims = participant_tokens.from_header(authorization, now)
     participant = store.get(claims.code, consistent=True)
     if participant is None or participant.cid != claims.cid:
         raise NotFound("no such participant", code="PARTICIPANT_NOT_FOUND")
@@ -256,10 +253,7 @@ def token_holder(authorization: str | None, now: datetime) -> ParticipantRecord:
 def authenticated(cid: str, authorization: str | None, now: datetime) -> ParticipantRecord:
     """The token's participant in campaign `cid`; 410 once they erased their data (the token,
     being stateless, still verifies)."""
-    scheme, _, token = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        raise Forbidden("this call needs the participant token from the join", code="PARTICIPANT_TOKEN_REQUIRED")
-    claims = participant_tokens.verify(token.strip(), now)
+    claims = participant_tokens.from_header(authorization, now)
     if claims.cid != cid:
         raise Forbidden("the token belongs to another campaign", code="WRONG_CAMPAIGN")
     participant = store.get(claims.code, consistent=True)

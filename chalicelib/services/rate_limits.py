@@ -166,11 +166,11 @@ def get_limiter() -> Limiter:
 
 def participant_code(authorization: str | None, now: datetime) -> str | None:
     """The participant a bearer token speaks for, or None (the route itself rejects a bad token)."""
-    scheme, _, token = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip().startswith("pt1."):
+    token = participant_tokens.bearer(authorization)
+    if token is None or not token.startswith("pt1."):
         return None
     try:
-        return participant_tokens.verify(token.strip(), now).code
+        return participant_tokens.verify(token, now).code
     except FissionError:
         return None
 

@@ -17,7 +17,7 @@ from chalicelib.domain.clock import iso, utcnow
 from chalicelib.domain.operators import Principal
 from chalicelib.domain.participants import rules_for
 from chalicelib.domain.rewards import Grant, ladder_grants, reward_rules
-from chalicelib.errors import Conflict, Forbidden, Gone, NotFound, Unavailable, ValidationFailed
+from chalicelib.errors import Conflict, Gone, NotFound, Unavailable, ValidationFailed
 from chalicelib.observability import logger, metrics
 from chalicelib.security import participant_tokens
 from chalicelib.security.pii import get_cipher
@@ -142,10 +142,7 @@ def view(code: str) -> list[dict[str, Any]]:
 
 
 def _own_reward(rid: str, authorization: str | None, now: datetime) -> RewardRecord:
-    scheme, _, token = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        raise Forbidden("this call needs the participant token from the join", code="PARTICIPANT_TOKEN_REQUIRED")
-    claims = participant_tokens.verify(token.strip(), now)
+    claims = participant_tokens.from_header(authorization, now)
     parsed = domain.parse_reward_id(rid)
     # Someone else's reward is indistinguishable from a missing one.
     found = store.get(*parsed) if parsed is not None and parsed[0] == claims.code else None
@@ -203,13 +200,6 @@ def claim(rid: str, authorization: str | None, request: domain.ClaimRequest, now
 # --- operators: coupon pools and revoking ----------------------------------------------------
 
 
-def _owned_campaign(actor: Principal, cid: str) -> CampaignRecord:
-    rec = campaign_store.get(cid)
-    if rec is None or rec.tid != actor.tid:
-        raise NotFound("no such campaign", code="CAMPAIGN_NOT_FOUND")
-    return rec
-
-
 def _pooled_rules(rec: CampaignRecord) -> dict[str, dict[str, Any]]:
     return {rule: r for rule, r in reward_rules(rec.spec.get("rules", {})).items() if r.get("code_pool")}
 
@@ -220,14 +210,14 @@ def _pool_view(rec: CampaignRecord, rule: str, reward: dict[str, Any]) -> dict[s
 
 
 def pools(actor: Principal, cid: str) -> dict[str, Any]:
-    rec = _owned_campaign(actor, cid)
+    rec = campaign_store.owned(actor.tid, cid)
     return {"items": [_pool_view(rec, rule, reward) for rule, reward in sorted(_pooled_rules(rec).items())]}
 
 
 def upload_codes(actor: Principal, cid: str, rule: str, upload: domain.CodesUpload, now: datetime) -> dict[str, Any]:
     """Add codes to a pool; codes seen before (in this upload or any earlier) are counted, not added.
     Rewards waiting for codes are served by the stream as the new codes land."""
-    rec = _owned_campaign(actor, cid)
+    rec = campaign_store.owned(actor.tid, cid)
     pooled = _pooled_rules(rec)
     if rule not in pooled:
         raise NotFound("this campaign has no coupon code pool for that reward", code="POOL_NOT_FOUND",
@@ -287,7 +277,7 @@ def on_codes_added(batch: list[Change]) -> set[str]:
 
 def revoke(actor: Principal, cid: str, rid: str, request: domain.RevokeRequest, now: datetime) -> dict[str, Any]:
     """Take back an issued or pending reward (fraud, a mistake); its stock and budget return."""
-    rec = _owned_campaign(actor, cid)
+    rec = campaign_store.owned(actor.tid, cid)
     parsed = domain.parse_reward_id(rid)
     reward = store.get(*parsed) if parsed is not None else None
     if reward is None or reward.cid != rec.cid:

@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo
 from chalicelib.domain import analytics
 from chalicelib.domain.clock import parse_iso
 from chalicelib.domain.operators import Principal
-from chalicelib.errors import NotFound
 from chalicelib.security.pii import mask_name
 from chalicelib.store import analytics as store
 from chalicelib.store import campaigns as campaign_store
@@ -20,9 +19,7 @@ TOP_INVITERS = 10
 
 
 def report(actor: Principal, cid: str, query: dict[str, str | None], now: datetime) -> dict[str, Any]:
-    rec = campaign_store.get(cid)
-    if rec is None or rec.tid != actor.tid:
-        raise NotFound("no such campaign", code="CAMPAIGN_NOT_FOUND")
+    rec = campaign_store.owned(actor.tid, cid)
     zone = ZoneInfo(rec.spec.get("timezone") or "Asia/Shanghai")
     start, end, granularity = analytics.validate_range(
         query.get("from"), query.get("to"), query.get("granularity"), now.astimezone(zone).date()

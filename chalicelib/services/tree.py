@@ -30,13 +30,6 @@ def _in_range(name: str, value: int, low: int, high: int) -> None:
         )
 
 
-def owned_campaign(actor: Principal, cid: str) -> None:
-    """Another tenant's campaign is indistinguishable from a missing one."""
-    rec = campaign_store.get(cid)
-    if rec is None or rec.tid != actor.tid:
-        raise NotFound("no such campaign", code="CAMPAIGN_NOT_FOUND")
-
-
 def node(item: dict[str, Any], level: int) -> dict[str, Any]:
     depth = item.get("depth")
     return {
@@ -53,7 +46,7 @@ def node(item: dict[str, Any], level: int) -> dict[str, Any]:
 def tree(actor: Principal, cid: str, *, root: str | None, depth: int, limit: int, cursor: str | None) -> dict[str, Any]:
     _in_range("depth", depth, 1, MAX_DEPTH)
     _in_range("limit", limit, 1, MAX_LIMIT)
-    owned_campaign(actor, cid)
+    campaign_store.owned(actor.tid, cid)
     if root is None:
         return _roots(cid, limit, cursor)
     return _subtree(cid, root, depth, limit, cursor)

@@ -10,7 +10,7 @@ from typing import Any
 
 from pynamodb.exceptions import DeleteError, PutError, QueryError
 
-from chalicelib.errors import BadRequest, Conflict
+from chalicelib.errors import BadRequest, Conflict, NotFound
 from chalicelib.store import keys
 from chalicelib.store.db import ensure_bound, get_entity, is_condition_failure, unavailable_on_failure
 from chalicelib.store.models import CampaignItem, Item
@@ -98,6 +98,15 @@ def insert(rec: CampaignRecord) -> None:
 def get(cid: str) -> CampaignRecord | None:
     item = get_entity(CampaignItem, keys.campaign_pk(cid), keys.META)
     return _record(item) if item is not None else None
+
+
+def owned(tid: str, cid: str) -> CampaignRecord:
+    """The campaign if it belongs to tenant `tid`; another tenant's campaign is indistinguishable from a
+    missing one (404)."""
+    rec = get(cid)
+    if rec is None or rec.tid != tid:
+        raise NotFound("no such campaign", code="CAMPAIGN_NOT_FOUND")
+    return rec
 
 
 def replace(rec: CampaignRecord, expected_version: int) -> None:
