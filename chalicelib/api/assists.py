@@ -7,7 +7,6 @@ from typing import Any
 from chalice.app import Blueprint
 
 from chalicelib.api import http
-from chalicelib.api.public import client_ip
 from chalicelib.services import assists
 
 bp = Blueprint(__name__)
@@ -16,7 +15,7 @@ bp = Blueprint(__name__)
 @bp.route("/v1/campaigns/{cid}/assists/{owner_code}", methods=["POST"])
 def help_assist(cid: str, owner_code: str) -> dict[str, Any]:
     authorization = bp.current_request.headers.get("authorization")
-    return assists.help_friend(cid, owner_code, authorization, http.now(), client_ip(bp.current_request))
+    return assists.help_friend(cid, owner_code, authorization, http.now(), http.client_ip(bp.current_request))
 
 
 @bp.route("/v1/campaigns/{cid}/assists/{owner_code}", methods=["GET"])

@@ -11,6 +11,7 @@ from typing import Any
 from chalice.app import Request, Response
 from pydantic import BaseModel, ValidationError
 
+from chalicelib.config import get_settings
 from chalicelib.domain.clock import Clock, utcnow
 from chalicelib.domain.operators import Principal
 from chalicelib.domain.rbac import Permission
@@ -109,3 +110,19 @@ def no_content() -> Response:
 
 def created(body: dict[str, Any]) -> Response:
     return Response(body=body, status_code=201)
+
+
+def source_ip(request: Request) -> str | None:
+    """API Gateway's client address; absent when something else invoked the app."""
+    identity = (request.context or {}).get("identity") or {}
+    return str(identity.get("sourceIp") or "") or None
+
+
+def client_ip(request: Request) -> str | None:
+    """The caller's address for the fraud signals (docs/fraud.md). In the cloud, API Gateway's
+    `sourceIp` (a client cannot forge it). The local server and the test client report 127.0.0.1 for
+    everyone, so there only `X-Forwarded-For` counts, and without it the address is unknown."""
+    if get_settings().is_cloud:
+        return source_ip(request)
+    forwarded = (request.headers.get("x-forwarded-for") or "").split(",")[0].strip()
+    return forwarded or None

@@ -114,12 +114,6 @@ def authorisation(app: Chalice) -> Callable[[Request, Callable[[Request], Respon
     return check
 
 
-def _source_ip(event: Request) -> str | None:
-    """API Gateway's client address; absent (no IP limits) when something else invoked the app."""
-    identity = (event.context or {}).get("identity") or {}
-    return str(identity.get("sourceIp") or "") or None
-
-
 def _device_id(event: Request, route_class: RouteClass) -> str | None:
     """`X-Device-Id`, or the join body's `device_id`; read leniently: the route validates the body."""
     header = event.headers.get("x-device-id")
@@ -142,7 +136,7 @@ def rate_limiting(event: Request, get_response: Callable[[Request], Response]) -
     if route_class is not None:
         now = http.now()
         subjects = {
-            Scope.IP: lambda: _source_ip(event),
+            Scope.IP: lambda: http.source_ip(event),
             Scope.DEVICE: lambda: _device_id(event, route_class),
             Scope.PARTICIPANT: lambda: rate_limits.participant_code(event.headers.get("authorization"), now),
         }

@@ -4,26 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalice.app import Blueprint, Request, Response
+from chalice.app import Blueprint, Response
 
 from chalicelib.api import http
-from chalicelib.config import get_settings
 from chalicelib.domain.counting import BeaconRequest
 from chalicelib.domain.participants import JoinRequest
 from chalicelib.domain.rewards import ClaimRequest
 from chalicelib.services import beacons, campaigns, health, leaderboard, participants, rewards
 
 bp = Blueprint(__name__)
-
-
-def client_ip(request: Request) -> str | None:
-    """The caller's address for the fraud signals (docs/fraud.md). In the cloud, API Gateway's
-    `sourceIp` (a client cannot forge it). The local server and the test client report 127.0.0.1 for
-    everyone, so there only `X-Forwarded-For` counts, and without it the address is unknown."""
-    if get_settings().is_cloud:
-        return ((request.context or {}).get("identity") or {}).get("sourceIp") or None
-    forwarded = (request.headers.get("x-forwarded-for") or "").split(",")[0].strip()
-    return forwarded or None
 
 
 @bp.route("/v1/health", methods=["GET"])
@@ -40,7 +29,7 @@ def get_public_campaign(cid: str) -> dict[str, Any]:
 @bp.route("/v1/campaigns/{cid}/participants", methods=["POST"])
 def join_campaign(cid: str) -> Response:
     request = http.parse(bp.current_request, JoinRequest)
-    view, created = participants.join(cid, request, http.now(), client_ip(bp.current_request))
+    view, created = participants.join(cid, request, http.now(), http.client_ip(bp.current_request))
     return Response(body=view, status_code=201 if created else 200)
 
 
