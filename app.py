@@ -4,11 +4,14 @@ from chalice.app import Chalice, CORSConfig
 
 from chalicelib import observability
 from chalicelib.api import (
+    admin_audience,
     admin_audit,
     admin_auth,
+    admin_automations,
     admin_campaigns,
     admin_compliance,
     admin_exports,
+    admin_messaging,
     admin_operators,
     admin_reviews,
     admin_rewards,
@@ -53,6 +56,9 @@ app.register_blueprint(admin_tree.bp)
 app.register_blueprint(admin_exports.bp)
 app.register_blueprint(admin_audit.bp)
 app.register_blueprint(admin_totp.bp)
+app.register_blueprint(admin_audience.bp)
+app.register_blueprint(admin_automations.bp)
+app.register_blueprint(admin_messaging.bp)
 app.register_blueprint(groups.bp)
 app.register_blueprint(assists.bp)
 app.register_blueprint(hooks.bp)

@@ -9,6 +9,7 @@ from typing import Any
 from aws_cdk import Acknowledgment, CfnOutput, Duration, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
@@ -149,6 +150,8 @@ class FissionStack(Stack):
         self.key.grant_encrypt_decrypt(role)
         self.posters.grant_read_write(role)
         self.exports.grant_read_write(role)
+        # The email channel (docs/messaging.md): senders are per tenant, verified in SES, so no fixed resource.
+        role.add_to_principal_policy(iam.PolicyStatement(actions=["ses:SendEmail"], resources=["*"]))
 
         self.stream_failures = sqs.Queue(
             self,

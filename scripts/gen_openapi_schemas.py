@@ -15,6 +15,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from chalicelib.domain import (  # noqa: E402
+    automations,
     campaigns,
     compliance,
     counting,
@@ -22,10 +23,12 @@ from chalicelib.domain import (  # noqa: E402
     fraud,
     groups,
     hooks,
+    messaging,
     operators,
     orders,
     outbox,
     participants,
+    profiles,
     rewards,
     templates,
 )
@@ -96,7 +99,9 @@ def generate() -> dict[str, Any]:
         groups.OpenGroupRequest, hooks.FollowEvent, outbox.WebhookCreate, orders.OrderEvent,
         templates.CampaignFromTemplate, rewards.ClaimRequest, rewards.CodesUpload, rewards.RevokeRequest,
         counting.BeaconRequest, exports.ExportRequest, compliance.PreviewRequest, operators.TotpConfirm,
-        fraud.ReviewDecision,
+        fraud.ReviewDecision, profiles.TagCreate, profiles.TagUpdate, profiles.TagAssign, profiles.SegmentCreate,
+        profiles.SegmentUpdate, profiles.SegmentPreview, automations.AutomationCreate, automations.AutomationUpdate,
+        messaging.MessagingSettings, messaging.SubscriptionsUpdate, messaging.UnsubscribeRequest,
     )  # fmt: skip
     for model in requests:
         _model(model, schemas)

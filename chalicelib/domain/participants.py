@@ -9,7 +9,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
+
+from chalicelib.domain.profiles import month_day
 
 CODE_LENGTH = 8
 CODE_PATTERN = r"^[0-9a-hjkmnp-tv-z]{8}$"
@@ -30,11 +32,20 @@ class JoinRequest(BaseModel):
     channel: str | None = Field(default=None, max_length=32, pattern=r"^[a-z0-9_]+$")
     ref: str | None = Field(default=None, max_length=16)
     device_id: str | None = Field(default=None, min_length=1, max_length=64)
+    email: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    birthday: str | None = Field(
+        default=None, pattern=r"^(\d{4}-)?\d{2}-\d{2}$", description="YYYY-MM-DD or MM-DD (birthday messages)"
+    )
     clicks: list[Annotated[str, Field(min_length=1, max_length=64)]] | None = Field(
         default=None,
         max_length=MAX_CLICKS,
         description="The `click` tokens of the short-link redirects that brought the visitor, in the order received.",
     )
+
+    @field_validator("birthday")
+    @classmethod
+    def _real_date(cls, value: str | None) -> str | None:
+        return None if value is None else month_day(value)
 
 
 def invite_code(secret: bytes, cid: str, external_id: str, attempt: int = 0) -> str:

@@ -28,14 +28,29 @@ class Permission(StrEnum):
     REVIEW_READ = "review:read"
     # An operator's own sign-in security (TOTP enrolment): every role holds it.
     ACCOUNT_SELF = "account:self"
+    # Profiles, tags, segments and the message outbox: reading them, and changing them.
+    AUDIENCE_READ = "audience:read"
+    AUDIENCE_WRITE = "audience:write"
+    # Automation rules (they send messages and issue rewards on their own).
+    AUTOMATION_WRITE = "automation:write"
 
 
 _READ = {Permission.CAMPAIGN_READ, Permission.STATS_READ, Permission.ACCOUNT_SELF}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.OWNER: frozenset(Permission),
-    Role.OPERATOR: frozenset(_READ | {Permission.CAMPAIGN_WRITE, Permission.CAMPAIGN_PUBLISH, Permission.REVIEW_READ}),
-    Role.ANALYST: frozenset(_READ | {Permission.EXPORT_CREATE}),
+    Role.OPERATOR: frozenset(
+        _READ
+        | {
+            Permission.CAMPAIGN_WRITE,
+            Permission.CAMPAIGN_PUBLISH,
+            Permission.REVIEW_READ,
+            Permission.AUDIENCE_READ,
+            Permission.AUDIENCE_WRITE,
+            Permission.AUTOMATION_WRITE,
+        }
+    ),
+    Role.ANALYST: frozenset(_READ | {Permission.EXPORT_CREATE, Permission.AUDIENCE_READ}),
     Role.FINANCE: frozenset(_READ | {Permission.FINANCE_READ, Permission.EXPORT_CREATE, Permission.AUDIT_READ}),
     Role.VIEWER: frozenset(_READ),
 }

@@ -9,7 +9,7 @@ from chalice.app import Blueprint, CloudWatchEvent, Rate
 from chalicelib.domain.clock import utcnow
 from chalicelib.events import stream
 from chalicelib.observability import logger
-from chalicelib.services import campaigns, exports, groups, outbox
+from chalicelib.services import automations, campaigns, exports, groups, messages, outbox
 
 bp = Blueprint(__name__)
 
@@ -47,9 +47,25 @@ def deliver_webhooks(event: CloudWatchEvent) -> dict[str, int]:
     return counts
 
 
+@bp.schedule(Rate(1, unit=Rate.MINUTES), name="deliver_messages")
+def deliver_messages(event: CloudWatchEvent) -> dict[str, int]:
+    counts = messages.deliver(utcnow())
+    if any(counts.values()):
+        logger.info("message deliveries", extra=counts)
+    return counts
+
+
 @bp.schedule(Rate(1, unit=Rate.MINUTES), name="run_exports")
 def run_exports(event: CloudWatchEvent) -> dict[str, int]:
     counts = exports.run(utcnow())
     if counts["jobs"]:
         logger.info("export runs", extra=counts)
+    return counts
+
+
+@bp.schedule(Rate(1, unit=Rate.MINUTES), name="run_automations")
+def run_automations(event: CloudWatchEvent) -> dict[str, int]:
+    counts = automations.run_due(utcnow())
+    if any(counts.values()):
+        logger.info("automation runs", extra=counts)
     return counts

@@ -14,7 +14,18 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
 from chalicelib.observability import logger
-from chalicelib.services import aggregation, assists, changes, fraud, groups, progress, reviews, rewards
+from chalicelib.services import (
+    aggregation,
+    assists,
+    audience,
+    automations,
+    changes,
+    fraud,
+    groups,
+    progress,
+    reviews,
+    rewards,
+)
 
 RecordHandler = Callable[[changes.Change], None]
 # Returns the sequence numbers of the changes it could not apply.
@@ -29,6 +40,9 @@ BATCH_HANDLERS: dict[str, list[BatchHandler]] = {
     "participant": [progress.count_invites, reviews.on_participants, fraud.count_attempts, fraud.record_people],
     "coupon_code": [rewards.on_codes_added],
 }
+# Handlers that see the whole batch (facts of several entities about one person), in this order:
+# profiles first, so that automation conditions read profiles that include the batch's facts.
+CROSS_HANDLERS: list[BatchHandler] = [audience.on_batch, automations.on_batch]
 
 
 def register(entity: str, handler: RecordHandler) -> None:
@@ -66,10 +80,22 @@ def _apply_batches(batch: list[changes.Change]) -> set[str]:
     return failed
 
 
+def _apply_cross(batch: list[changes.Change]) -> set[str]:
+    failed: set[str] = set()
+    for handler in CROSS_HANDLERS:
+        try:
+            failed |= handler(batch)
+        except Exception:
+            logger.exception("stream batch handler failed", handler=handler.__name__, records=len(batch))
+            failed |= {c.sequence for c in batch}
+    return failed
+
+
 def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Failed records are reported by sequence number; Lambda (or the local pump) retries from there."""
     batch = [changes.Change.from_record(DynamoDBRecord(raw)) for raw in event.get("Records", [])]
     failed = _apply_records(batch) | _apply_batches(batch)
+    failed |= _apply_cross(batch)
     # Analytics last: it counts only what comes before the first failure, which is all that Lambda
     # will not deliver again.
     first_failed = min(failed, key=int) if failed else None

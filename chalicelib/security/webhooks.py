@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import urllib.error
+import urllib.request
 from collections.abc import Mapping
 
 from chalicelib.errors import Unauthorized
+from chalicelib.security import egress
 
 TIMESTAMP_HEADER = "X-Fission-Timestamp"
 SIGNATURE_HEADER = "X-Fission-Signature"
@@ -38,3 +41,35 @@ def verify(secret: bytes, headers: Mapping[str, str], body: bytes, now: int) -> 
     expected = sign(secret, int(stamp), body)
     if not hmac.compare_digest(signature.encode(), expected.encode()):
         raise Unauthorized("the signature does not match the body", code="INVALID_SIGNATURE")
+
+
+def post_signed(
+    url: str,
+    body: bytes,
+    secret: bytes,
+    timestamp: int,
+    headers: Mapping[str, str],
+    *,
+    timeout: float,
+    allow_private: bool,
+) -> None:
+    """POST JSON signed with `secret` through the egress guard; raise unless the answer is 2xx.
+
+    Raises `egress.EgressRefused` for a URL that may not be reached, `urllib.error.HTTPError` for a non-2xx
+    answer and `urllib.error.URLError` / `OSError` when nothing answered. Outbound webhooks and the
+    message channels share it, so both are signed and guarded the same way."""
+    request = urllib.request.Request(
+        url,
+        data=body,
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            TIMESTAMP_HEADER: str(timestamp),
+            SIGNATURE_HEADER: sign(secret, timestamp, body),
+            **headers,
+        },
+    )
+    # Checked again on every request: DNS may point somewhere else than when the URL was registered.
+    with egress.open_url(request, timeout, allow_private) as response:
+        if not 200 <= response.status < 300:
+            raise urllib.error.HTTPError(url, response.status, "not 2xx", response.headers, None)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import time
 import urllib.error
-import urllib.request
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -110,26 +109,13 @@ def _post(item: OutboxItem, now: datetime) -> None:
     body = json.dumps(
         domain.envelope(item.event_id, item.event_type, item.created_at, json.loads(item.payload)), sort_keys=True
     ).encode()
-    stamp = int(now.timestamp())
     # Imported here: services.hooks reaches services.participants, which would close an import cycle via rewards.
     from chalicelib.services import hooks
 
-    request = urllib.request.Request(
-        item.url,
-        data=body,
-        method="POST",
-        headers={
-            "Content-Type": "application/json",
-            webhooks.TIMESTAMP_HEADER: str(stamp),
-            webhooks.SIGNATURE_HEADER: webhooks.sign(hooks.signing_secret(item.tid), stamp, body),
-            EVENT_ID_HEADER: item.event_id,
-        },
-    )
-    # Checked again on every delivery: DNS may point somewhere else than at registration.
-    allow_private = _allow_private(get_settings().stage)
-    with egress.open_url(request, domain.TIMEOUT_SECONDS, allow_private) as response:
-        if not 200 <= response.status < 300:
-            raise urllib.error.HTTPError(item.url, response.status, "not 2xx", response.headers, None)
+    webhooks.post_signed(
+        item.url, body, hooks.signing_secret(item.tid), int(now.timestamp()), {EVENT_ID_HEADER: item.event_id},
+        timeout=domain.TIMEOUT_SECONDS, allow_private=_allow_private(get_settings().stage),
+    )  # fmt: skip
 
 
 def _failed(item: OutboxItem, error: str, now: datetime) -> str:

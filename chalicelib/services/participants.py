@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from datetime import datetime, timedelta
@@ -12,6 +13,7 @@ from chalicelib.config import get_settings
 from chalicelib.domain import campaigns as campaign_rules
 from chalicelib.domain import commission
 from chalicelib.domain import participants as domain
+from chalicelib.domain import profiles as profile_rules
 from chalicelib.domain.clock import iso, parse_iso
 from chalicelib.domain.leaderboard import rank_of
 from chalicelib.domain.participants import JoinRequest
@@ -150,6 +152,11 @@ def join(cid: str, request: JoinRequest, now: datetime, ip: str | None = None) -
         cipher = get_cipher()
         phone_enc = cipher.encrypt(digits, phone_context(cid, identity))
         phone_hash = cipher.blind_index(digits, "phone")
+    person = profile_rules.person_id(secret, rec.tid, request.external_id)
+    # How messages reach the person (docs/audience.md), readable only as their profile's.
+    contact = {"external_id": request.external_id, "phone": digits, "email": request.email}
+    contact_json = json.dumps({k: v for k, v in contact.items() if v}, sort_keys=True)
+    contact_enc = get_cipher().encrypt(contact_json, profile_rules.contact_context(rec.tid, person))
     seen: dict[str, domain.Inviter] = {}
     records: dict[str, ParticipantRecord] = {}
 
@@ -205,6 +212,9 @@ def join(cid: str, request: JoinRequest, now: datetime, ip: str | None = None) -
             variant=domain.assign_variant(secret, cid, identity, rec.spec.get("experiment")),
             depth=seen[inviter].depth + 1 if inviter in seen else 0,
             inviter_joined_at=seen[inviter].joined_at if inviter in seen else None,
+            person=person,
+            contact_enc=contact_enc,
+            birthday=request.birthday,
         )
         if store.insert(participant):
             return _joined(rec, participant), True
@@ -289,7 +299,8 @@ def follow_link(code: str, channel: str | None, now: datetime) -> str:
         channel = None  # an unknown channel tag is dropped, never an error for the visitor
     rec = campaign(participant.cid)
     store.record_click(rec.cid, code, channel, now)
-    base = rec.spec.get("landing_url") or public_url("/")
+    # Without a landing URL of its own, a campaign uses the built-in landing page (web/l/).
+    base = rec.spec.get("landing_url") or public_url("/l/")
     parts = urlsplit(base)
     query = [q for q in parts.query.split("&") if q]
     click = click_tokens.issue(code, int(now.timestamp()))

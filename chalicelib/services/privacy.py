@@ -14,12 +14,12 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib.domain import commission
-from chalicelib.domain.clock import iso
+from chalicelib.domain.clock import iso, utcnow
 from chalicelib.domain.rewards import CLAIMED, reward_id
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.observability import logger
 from chalicelib.security.pii import get_cipher
-from chalicelib.services import participants, posters, rewards
+from chalicelib.services import audience, participants, posters, rewards
 from chalicelib.store import campaigns as campaign_store
 from chalicelib.store import leaderboard as leaderboard_store
 from chalicelib.store import orders as order_store
@@ -205,7 +205,11 @@ def _scrub_leaderboard(p: ParticipantRecord, at: str) -> None:
     raise Conflict("the leaderboard kept changing; retry the erasure", code="LEADERBOARD_BUSY")
 
 
-STEPS = (_strip_claims, _pseudonymise_orders, _strip_memberships)
+def _forget_in_profile(p: ParticipantRecord) -> None:
+    audience.forget(p, utcnow())
+
+
+STEPS = (_strip_claims, _pseudonymise_orders, _strip_memberships, _forget_in_profile)
 
 
 def erase(authorization: str | None, now: datetime) -> dict[str, Any]:

@@ -329,3 +329,134 @@ def reviews_gsi1pk(tid: str, status: str) -> str:
 
 def review_gsi1sk(created_at: str, rid: str) -> str:
     return f"{created_at}#{rid}"
+
+
+# Profiles (docs/audience.md): one person per tenant, with their tags and birthday beside them.
+PROFILE_SK = "PROFILE"
+BIRTHDAY_SK = "BDAY"
+PROFILE_TAG_PREFIX = "TAG#"
+PROFILE_SHARDS = 16
+
+
+def profile_pk(tid: str, uid: str) -> str:
+    return f"T#{tid}#U#{uid}"
+
+
+def profile_tag_sk(tag: str) -> str:
+    """A tag on a profile, its own item so that the people with a tag are one index query."""
+    return f"{PROFILE_TAG_PREFIX}{tag}"
+
+
+def profile_shard(uid: str) -> int:
+    return int(hashlib.sha256(uid.encode()).hexdigest(), 16) % PROFILE_SHARDS
+
+
+def tenant_profiles_gsi1pk(tid: str, shard: int) -> str:
+    """A tenant's profiles (GSI1), spread over shards so a sale's new people never heat one partition."""
+    return f"T#{tid}#U#{shard}"
+
+
+def tenant_profiles_gsi1sk(first_seen: str, uid: str) -> str:
+    return f"{first_seen}#{uid}"
+
+
+def idle_gsi2pk(tid: str, day: str) -> str:
+    """Profiles by the UTC day they were last seen (GSI2): win-back finds `N days ago` by key."""
+    return f"T#{tid}#SEEN#{day}"
+
+
+def idle_gsi2sk(last_seen: str, uid: str) -> str:
+    return f"{last_seen}#{uid}"
+
+
+def tagged_gsi1pk(tid: str, tag: str) -> str:
+    return f"T#{tid}#TAG#{tag}"
+
+
+def tagged_gsi1sk(added_at: str, uid: str) -> str:
+    return f"{added_at}#{uid}"
+
+
+def birthday_gsi2pk(month_day: str, shard: int) -> str:
+    """Everyone (any tenant) whose birthday is MM-DD, sharded: the birthday schedule reads one day."""
+    return f"BDAY#{month_day}#{shard}"
+
+
+def birthday_gsi2sk(tid: str, uid: str) -> str:
+    return f"{tid}#{uid}"
+
+
+def tag_definition_sk(name: str) -> str:
+    return f"TAGDEF#{name}"
+
+
+TAG_DEFINITION_PREFIX = "TAGDEF#"
+
+
+def segment_sk(sid: str) -> str:
+    return f"SEG#{sid}"
+
+
+SEGMENT_PREFIX = "SEG#"
+
+
+def automation_sk(aid: str) -> str:
+    return f"AUTO#{aid}"
+
+
+AUTOMATION_PREFIX = "AUTO#"
+# Enabled rules with a scheduled trigger, across tenants (GSI2, sparse): the schedules start here.
+SCHEDULED_AUTOMATIONS_GSI2PK = "AUTO#SCHEDULED"
+
+
+def scheduled_automation_gsi2sk(tid: str, aid: str) -> str:
+    return f"{tid}#{aid}"
+
+
+AUTOMATION_JOB_SHARDS = 4
+
+
+def automation_job_pk(shard: int) -> str:
+    """A delayed automation run, due at its sort key's time (found by key, like the outbox)."""
+    return f"AJOB#{shard}"
+
+
+def automation_job_sk(due_iso: str, run_id: str) -> str:
+    return f"{due_iso}#{run_id}"
+
+
+# Messaging (docs/messaging.md): the message outbox, its per-tenant view, caps, settings and opt-outs.
+MESSAGING_SETTINGS_SK = "MESSAGING"
+UNSUBSCRIBE_SK = "UNSUB"
+
+
+def message_pk(mid: str) -> str:
+    """One item per message under a stable key: the id is derived, so a repeated enqueue is a failed condition."""
+    return f"MSG#{mid}"
+
+
+def messages_due_gsi2pk(shard: int) -> str:
+    """Open messages by due time (GSI2, sparse: only while pending or deferred), sharded like the webhook outbox."""
+    return f"MSGDUE#{shard}"
+
+
+def messages_due_gsi2sk(due_iso: str, mid: str) -> str:
+    return f"{due_iso}#{mid}"
+
+
+def tenant_messages_gsi1pk(tid: str) -> str:
+    """A tenant's messages, newest first, for operators (GSI1); status and channel are filters."""
+    return f"T#{tid}#MSG"
+
+
+def tenant_messages_gsi1sk(created_at: str, mid: str) -> str:
+    return f"{created_at}#{mid}"
+
+
+def message_cap_pk(tid: str, uid: str) -> str:
+    return f"MSGCAP#{tid}#{uid}"
+
+
+def message_cap_sk(channel: str, local_day: str) -> str:
+    """A person's sends on one channel on one local day (the tenant's time zone)."""
+    return f"{channel}#{local_day}"

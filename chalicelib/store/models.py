@@ -152,6 +152,11 @@ class ParticipantItem(Item, discriminator="participant"):
     tid = UnicodeAttribute()
     code = UnicodeAttribute()
     identity = UnicodeAttribute()  # keyed hash of (campaign, merchant's user id)
+    # The person across the tenant's campaigns (a keyed hash of tenant and user id): their profile.
+    person = UnicodeAttribute(null=True)
+    # {"external_id", "phone", "email"} encrypted for the profile, which messages are addressed from.
+    contact_enc = UnicodeAttribute(null=True)
+    birthday = UnicodeAttribute(null=True)  # MM-DD, when given
     nickname = UnicodeAttribute(null=True)
     avatar_url = UnicodeAttribute(null=True)
     phone_enc = UnicodeAttribute(null=True)
@@ -407,6 +412,152 @@ class ExportItem(Item, discriminator="export"):
     finished_at = UnicodeAttribute(null=True)
 
 
+class ProfileItem(Item, discriminator="profile"):
+    """One person per tenant (`T#{tid}#U#{uid}` / `PROFILE`), rebuilt from facts by the stream (docs/audience.md).
+
+    Facts are kept as absolute state per source (a participant's invites, an order's net amount), so
+    applying one twice changes nothing; counts and sums are derived when read."""
+
+    tid = UnicodeAttribute()
+    uid = UnicodeAttribute()
+    version = NumberAttribute(default=0)
+    nickname = UnicodeAttribute(null=True)
+    birthday = UnicodeAttribute(null=True)  # MM-DD
+    first_seen = UnicodeAttribute(null=True)
+    last_seen = UnicodeAttribute(null=True)
+    # participant code -> {"cid", "joined_at", "channel", "invites", ..., "contact_enc"}: each join's
+    # {"external_id", "phone", "email"} as one AES-GCM ciphertext bound to the profile.
+    parts = JSONAttribute(null=True)
+    rewards = UnicodeSetAttribute(null=True)
+    orders = JSONAttribute(null=True)  # order id -> net fen
+    groups = UnicodeSetAttribute(null=True)
+    helps = UnicodeSetAttribute(null=True)
+    auto_tags = JSONAttribute(null=True)  # tag -> added at
+    manual_tags = JSONAttribute(null=True)
+    tags = UnicodeSetAttribute(null=True)  # both, for reading
+
+
+class ProfileTagItem(Item, discriminator="profile_tag"):
+    """A tag on a profile (`T#{tid}#U#{uid}` / `TAG#{tag}`), indexed by tag in GSI1."""
+
+    tid = UnicodeAttribute()
+    uid = UnicodeAttribute()
+    tag = UnicodeAttribute()
+    source = UnicodeAttribute()  # auto | manual
+    added_at = UnicodeAttribute()
+
+
+class BirthdayItem(Item, discriminator="birthday"):
+    """A profile's birthday (`.../BDAY`), indexed by MM-DD across tenants for the birthday schedule."""
+
+    tid = UnicodeAttribute()
+    uid = UnicodeAttribute()
+    month_day = UnicodeAttribute()
+
+
+class TagDefinitionItem(Item, discriminator="tag_definition"):
+    """A tenant's tag (`T#{tid}` / `TAGDEF#{name}`): a custom tag, an auto-tag rule, or a built-in switched off."""
+
+    tid = UnicodeAttribute()
+    name = UnicodeAttribute()
+    kind = UnicodeAttribute()
+    description = UnicodeAttribute(null=True)
+    rule = UnicodeAttribute(null=True)
+    enabled = BooleanAttribute(default=True)
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+
+
+class SegmentItem(Item, discriminator="segment"):
+    tid = UnicodeAttribute()
+    sid = UnicodeAttribute()
+    name = UnicodeAttribute()
+    expression = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+
+
+class AutomationItem(Item, discriminator="automation"):
+    """A rule `trigger -> conditions -> actions` (`T#{tid}` / `AUTO#{aid}`); enabled scheduled ones sit in GSI2."""
+
+    tid = UnicodeAttribute()
+    aid = UnicodeAttribute()
+    name = UnicodeAttribute()
+    enabled = BooleanAttribute(default=True)
+    trigger = JSONAttribute()
+    conditions = UnicodeAttribute(null=True)
+    delay_minutes = NumberAttribute(default=0)
+    actions = JSONAttribute()
+    version = NumberAttribute(default=1)
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+
+
+class AutomationJobItem(Item, discriminator="automation_job"):
+    """A fired rule whose actions wait for its delay (`AJOB#{shard}` / `{due}#{run_id}`)."""
+
+    tid = UnicodeAttribute()
+    aid = UnicodeAttribute()
+    uid = UnicodeAttribute()
+    run_id = UnicodeAttribute()
+    occurrence = UnicodeAttribute()
+    context = JSONAttribute()  # the firing: campaign, participant code, data
+    attempts = NumberAttribute(default=0)
+    created_at = UnicodeAttribute()
+
+
+class MessageItem(Item, discriminator="message"):
+    """One outgoing message (`MSG#{mid}` / `META`), rendered at enqueue (docs/messaging.md).
+
+    GSI1 lists a tenant's messages for operators; GSI2 (`MSGDUE#{shard}` / `{due}#{mid}`) holds it only while it
+    is pending or deferred, so delivery finds due messages by key. `version` guards every state change."""
+
+    tid = UnicodeAttribute()
+    mid = UnicodeAttribute()
+    uid = UnicodeAttribute()
+    channel = UnicodeAttribute()
+    status = UnicodeAttribute()  # pending | deferred | sent | dead | suppressed
+    reason = UnicodeAttribute(null=True)  # why deferred or suppressed
+    subject = UnicodeAttribute(null=True)
+    text = UnicodeAttribute()
+    template = UnicodeAttribute(null=True)  # a built-in template's name; custom texts are only rendered
+    locale = UnicodeAttribute()
+    # The address the channel needs (phone, email or external id), AES-GCM bound to the message; never plaintext.
+    address_enc = UnicodeAttribute(null=True)
+    endpoint = UnicodeAttribute(null=True)  # webhook messages carry their own URL
+    data = JSONAttribute(null=True)  # webhook messages: the template variables, for the merchant's system
+    automation_id = UnicodeAttribute(null=True)
+    attempts = NumberAttribute(default=0)
+    due_at = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+    sent_at = UnicodeAttribute(null=True)
+    last_error = UnicodeAttribute(null=True)
+    version = NumberAttribute(default=1)
+
+
+class MessagingSettingsItem(Item, discriminator="messaging_settings"):
+    """A tenant's messaging settings (`T#{tid}` / `MESSAGING`): the validated document as JSON."""
+
+    tid = UnicodeAttribute()
+    settings = JSONAttribute()
+    updated_at = UnicodeAttribute()
+
+
+class MessageCapItem(Item, discriminator="message_cap"):
+    """Sends to one person on one channel on one local day (`MSGCAP#{tid}#{uid}` / `{channel}#{day}`), TTL 3 days."""
+
+    sent = NumberAttribute(default=0)
+
+
+class SubscriptionItem(Item, discriminator="subscription"):
+    """The channels a person opted out of (`T#{tid}#U#{uid}` / `UNSUB`); `*` is every person channel."""
+
+    tid = UnicodeAttribute()
+    uid = UnicodeAttribute()
+    unsubscribed = UnicodeSetAttribute(null=True)
+    updated_at = UnicodeAttribute()
+
+
 ALL_MODELS: tuple[type[Item], ...] = (
     Item,
     TenantItem,
@@ -434,6 +585,17 @@ ALL_MODELS: tuple[type[Item], ...] = (
     OutboxItem,
     OutboxMarkerItem,
     ExportItem,
+    ProfileItem,
+    ProfileTagItem,
+    BirthdayItem,
+    TagDefinitionItem,
+    SegmentItem,
+    AutomationItem,
+    AutomationJobItem,
+    MessageItem,
+    MessagingSettingsItem,
+    MessageCapItem,
+    SubscriptionItem,
 )
 
 

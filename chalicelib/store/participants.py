@@ -46,6 +46,9 @@ class ParticipantRecord:
     review: str | None = None
     held_qualified_at: str | None = None
     payment_hash: str | None = None
+    person: str | None = None
+    contact_enc: str | None = None
+    birthday: str | None = None
     counted: set[str] = field(default_factory=set)
     rewarded: set[str] = field(default_factory=set)
     held: set[str] = field(default_factory=set)
@@ -61,6 +64,7 @@ _FIELDS = (
     "device_id", "channel", "inviter", "attribution", "qualified_at", "variant", "depth", "inviter_joined_at",
     "erasing_at", "erased_at",
     "ip_hash", "risk_score", "risk_reasons", "lineage", "review", "held_qualified_at", "payment_hash",
+    "person", "contact_enc", "birthday",
 )  # fmt: skip
 
 

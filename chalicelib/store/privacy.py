@@ -22,6 +22,8 @@ PERSONAL_FIELDS = (
     "nickname", "avatar_url", "phone_enc", "phone_hash", "device_id", "attribution",
     # Fraud signals: hashes of network, payment and device facts about the person and their ancestors.
     "ip_hash", "payment_hash", "lineage", "risk_reasons",
+    # Profile facts: the person's contact ciphertext and birthday (the profile forgets them in the stream).
+    "contact_enc", "birthday",
 )  # fmt: skip
 
 _deserializer = TypeDeserializer()

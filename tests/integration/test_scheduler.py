@@ -17,7 +17,9 @@ def test_scheduler_finds_every_scheduled_function_of_the_app(app: Any) -> None:
         "close_ended_campaigns",
         "fail_expired_groups",
         "deliver_webhooks",
+        "deliver_messages",
         "run_exports",
+        "run_automations",
     }
 
 

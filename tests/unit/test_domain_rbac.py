@@ -14,8 +14,9 @@ READ = {P.CAMPAIGN_READ, P.STATS_READ, P.ACCOUNT_SELF}
 # The intended matrix, written out in full: a change to the roles must change this table too.
 EXPECTED: dict[Role, set[Permission]] = {
     Role.OWNER: set(Permission),
-    Role.OPERATOR: READ | {P.CAMPAIGN_WRITE, P.CAMPAIGN_PUBLISH, P.REVIEW_READ},
-    Role.ANALYST: READ | {P.EXPORT_CREATE},
+    Role.OPERATOR: READ
+    | {P.CAMPAIGN_WRITE, P.CAMPAIGN_PUBLISH, P.REVIEW_READ, P.AUDIENCE_READ, P.AUDIENCE_WRITE, P.AUTOMATION_WRITE},
+    Role.ANALYST: READ | {P.EXPORT_CREATE, P.AUDIENCE_READ},
     Role.FINANCE: READ | {P.FINANCE_READ, P.EXPORT_CREATE, P.AUDIT_READ},
     Role.VIEWER: READ,
 }

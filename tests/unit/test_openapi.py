@@ -23,6 +23,7 @@ os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "1")
 
 import app  # noqa: E402
 from chalicelib.domain import (  # noqa: E402
+    automations,
     campaigns,
     compliance,
     counting,
@@ -30,10 +31,12 @@ from chalicelib.domain import (  # noqa: E402
     fraud,
     groups,
     hooks,
+    messaging,
     operators,
     orders,
     outbox,
     participants,
+    profiles,
     rewards,
     templates,
 )
@@ -214,6 +217,17 @@ VALIDATORS: dict[str, Callable[[dict[str, Any]], object]] = {
     "BeaconRequest": counting.BeaconRequest.model_validate,
     "ReviewDecision": fraud.ReviewDecision.model_validate,
     "PreviewRequest": compliance.PreviewRequest.model_validate,
+    "TagCreate": profiles.TagCreate.model_validate,
+    "TagUpdate": profiles.TagUpdate.model_validate,
+    "TagAssign": profiles.TagAssign.model_validate,
+    "SegmentCreate": profiles.SegmentCreate.model_validate,
+    "SegmentUpdate": profiles.SegmentUpdate.model_validate,
+    "SegmentPreview": profiles.SegmentPreview.model_validate,
+    "AutomationCreate": automations.AutomationCreate.model_validate,
+    "AutomationUpdate": automations.AutomationUpdate.model_validate,
+    "MessagingSettings": messaging.MessagingSettings.model_validate,
+    "SubscriptionsUpdate": messaging.SubscriptionsUpdate.model_validate,
+    "UnsubscribeRequest": messaging.UnsubscribeRequest.model_validate,
 }
 
 

@@ -1,0 +1,103 @@
+"""Operators' view of the audience: profiles (masked), tags and saved segments."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice.app import Blueprint, Response
+
+from chalicelib.api import http
+from chalicelib.domain.profiles import SegmentCreate, SegmentPreview, SegmentUpdate, TagAssign, TagCreate, TagUpdate
+from chalicelib.domain.rbac import Permission
+from chalicelib.services import audience
+
+bp = Blueprint(__name__)
+
+
+@bp.route("/v1/admin/participants", methods=["GET"])
+@http.requires(Permission.AUDIENCE_READ)
+def search_participants() -> dict[str, Any]:
+    request = bp.current_request
+    return audience.search(
+        http.principal(),
+        code=http.query_param(request, "code"),
+        tag=http.query_param(request, "tag"),
+        segment=http.query_param(request, "segment"),
+        limit=http.query_int(request, "limit", 20),
+        cursor=http.query_param(request, "cursor"),
+        now=http.now(),
+    )
+
+
+@bp.route("/v1/admin/participants/{uid}", methods=["GET"])
+@http.requires(Permission.AUDIENCE_READ)
+def get_participant(uid: str) -> dict[str, Any]:
+    return audience.detail(http.principal(), uid)
+
+
+@bp.route("/v1/admin/tags", methods=["GET"])
+@http.requires(Permission.AUDIENCE_READ)
+def list_tags() -> dict[str, Any]:
+    return audience.list_tags(http.principal())
+
+
+@bp.route("/v1/admin/tags", methods=["POST"])
+@http.requires(Permission.AUDIENCE_WRITE)
+def create_tag() -> Response:
+    body = http.parse(bp.current_request, TagCreate)
+    return http.created(audience.create_tag(http.principal(), body, http.now()))
+
+
+@bp.route("/v1/admin/tags/{name}", methods=["PATCH"])
+@http.requires(Permission.AUDIENCE_WRITE)
+def update_tag(name: str) -> dict[str, Any]:
+    body = http.parse(bp.current_request, TagUpdate)
+    return audience.update_tag(http.principal(), name, body, http.now())
+
+
+@bp.route("/v1/admin/tags/{name}", methods=["DELETE"])
+@http.requires(Permission.AUDIENCE_WRITE)
+def delete_tag(name: str) -> Response:
+    audience.delete_tag(http.principal(), name, http.now())
+    return http.no_content()
+
+
+@bp.route("/v1/admin/tags/{name}/assign", methods=["POST"])
+@http.requires(Permission.AUDIENCE_WRITE)
+def assign_tag(name: str) -> dict[str, Any]:
+    body = http.parse(bp.current_request, TagAssign)
+    return audience.assign_tag(http.principal(), name, body, http.now())
+
+
+@bp.route("/v1/admin/segments", methods=["GET"])
+@http.requires(Permission.AUDIENCE_READ)
+def list_segments() -> dict[str, Any]:
+    return audience.list_segments(http.principal())
+
+
+@bp.route("/v1/admin/segments", methods=["POST"])
+@http.requires(Permission.AUDIENCE_WRITE)
+def create_segment() -> Response:
+    body = http.parse(bp.current_request, SegmentCreate)
+    return http.created(audience.create_segment(http.principal(), body, http.now()))
+
+
+@bp.route("/v1/admin/segments/preview", methods=["POST"])
+@http.requires(Permission.AUDIENCE_READ)
+def preview_segment() -> dict[str, Any]:
+    body = http.parse(bp.current_request, SegmentPreview)
+    return audience.preview(http.principal(), body.expression, http.now())
+
+
+@bp.route("/v1/admin/segments/{sid}", methods=["PATCH"])
+@http.requires(Permission.AUDIENCE_WRITE)
+def update_segment(sid: str) -> dict[str, Any]:
+    body = http.parse(bp.current_request, SegmentUpdate)
+    return audience.update_segment(http.principal(), sid, body, http.now())
+
+
+@bp.route("/v1/admin/segments/{sid}", methods=["DELETE"])
+@http.requires(Permission.AUDIENCE_WRITE)
+def delete_segment(sid: str) -> Response:
+    audience.delete_segment(http.principal(), sid, http.now())
+    return http.no_content()

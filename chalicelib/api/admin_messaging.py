@@ -1,0 +1,59 @@
+"""Messaging settings (the kill switch among them), the message outbox, opt-outs and the public unsubscribe link."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice.app import Blueprint
+
+from chalicelib.api import http
+from chalicelib.domain.messaging import MessagingSettings, SubscriptionsUpdate, UnsubscribeRequest
+from chalicelib.domain.rbac import Permission
+from chalicelib.services import messages
+
+bp = Blueprint(__name__)
+
+
+@bp.route("/v1/admin/messaging", methods=["GET"])
+@http.requires(Permission.AUDIENCE_READ)
+def get_messaging() -> dict[str, Any]:
+    return messages.settings_view(http.principal())
+
+
+@bp.route("/v1/admin/messaging", methods=["PUT"])
+@http.requires(Permission.AUDIENCE_WRITE)
+def put_messaging() -> dict[str, Any]:
+    body = http.parse(bp.current_request, MessagingSettings)
+    return messages.update_settings(http.principal(), body, http.now())
+
+
+@bp.route("/v1/admin/messages", methods=["GET"])
+@http.requires(Permission.AUDIENCE_READ)
+def list_messages() -> dict[str, Any]:
+    request = bp.current_request
+    return messages.list_messages(
+        http.principal(),
+        status=http.query_param(request, "status"),
+        channel=http.query_param(request, "channel"),
+        limit=http.query_int(request, "limit", 50),
+        cursor=http.query_param(request, "cursor"),
+    )
+
+
+@bp.route("/v1/admin/messages/{mid}/retry", methods=["POST"])
+@http.requires(Permission.AUDIENCE_WRITE)
+def retry_message(mid: str) -> dict[str, Any]:
+    return messages.retry(http.principal(), mid, http.now())
+
+
+@bp.route("/v1/admin/participants/{uid}/subscriptions", methods=["PUT"])
+@http.requires(Permission.AUDIENCE_WRITE)
+def put_subscriptions(uid: str) -> dict[str, Any]:
+    body = http.parse(bp.current_request, SubscriptionsUpdate)
+    return messages.set_subscriptions(http.principal(), uid, list(body.unsubscribed), http.now())
+
+
+@bp.route("/v1/unsubscribe", methods=["POST"])
+def unsubscribe() -> dict[str, Any]:
+    body = http.parse(bp.current_request, UnsubscribeRequest)
+    return messages.unsubscribe(body.token, http.now())
