@@ -15,7 +15,7 @@ FALLBACK_FONT := $(FONT_DIR)/NotoSansSC-Fallback.ttf $(FONT_DIR)/NotoSansSC-Fall
 # pip's notices about this machine's extra (absent) package indexes are noise, not errors.
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 
-.PHONY: help run test lint fmt unit integration synth infra-test bench venv dynamodb-local fonts clean
+.PHONY: help run test lint fmt unit integration synth infra-test bench venv dynamodb-local fonts chromium web clean
 
 help:
 	@echo "make run    start DynamoDB Local, the API, stream pump, scheduler and web pages on :$${PORT:-8000}"
@@ -46,7 +46,17 @@ $(FALLBACK_FONT) &: $(FONT_SCRIPTS) | $(STAMP)
 
 fonts: $(SUBSET_FONTS) $(FALLBACK_FONT)
 
-run: venv dynamodb-local fonts
+# The browser tests (tests/e2e) drive Debian's Chromium; the script installs it once if missing.
+chromium:
+	@scripts/ensure-chromium
+
+# The operator console's ECharts, vendored from npm into web/vendor/ (git-ignored); the script skips when current.
+web/vendor/echarts.version: scripts/build-web
+	@scripts/build-web
+
+web: web/vendor/echarts.version
+
+run: venv dynamodb-local fonts web
 	@$(PY) -m local.run
 
 lint: venv
@@ -58,7 +68,7 @@ fmt: venv
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-test: venv dynamodb-local fonts lint
+test: venv dynamodb-local fonts chromium web lint
 	$(PY) -m pytest -n 2 --dist loadfile
 
 unit: venv fonts
@@ -67,7 +77,7 @@ unit: venv fonts
 integration: venv dynamodb-local fonts
 	$(PY) -m pytest -m integration
 
-synth: venv fonts
+synth: venv fonts web
 	$(PY) infra/synth.py
 
 infra-test: venv fonts
@@ -78,5 +88,5 @@ bench: venv dynamodb-local fonts
 	$(PY) bench/posters.py
 
 clean:
-	rm -rf $(VENV) .cache .mypy_cache .ruff_cache infra/cdk.out infra/chalice.out .chalice/deployments
+	rm -rf $(VENV) .cache .mypy_cache .ruff_cache infra/cdk.out infra/chalice.out .chalice/deployments web/vendor
 	rm -f $(FONT_DIR)/*.ttf $(FONT_DIR)/*.cmap.txt $(FONT_DIR)/*.partial

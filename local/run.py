@@ -49,7 +49,7 @@ def main() -> int:
         print(
             "\nFission is running.\n"
             f"  API          {stack.url}/v1/health\n"
-            f"  Admin page   {stack.url}/\n"
+            f"  Console      {stack.url}/admin/\n"
             f"  Demo tenant  {DEMO_TENANT} ({'created' if created else 'already there'})\n"
             f"  Login        {email} / {password}\n"
             f"  Try          curl -s -X POST {stack.url}/v1/admin/login "

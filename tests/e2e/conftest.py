@@ -1,0 +1,197 @@
+"""Browser-test fixtures: the local stack, Debian's Chromium driven by Playwright, pages that fail on console errors.
+
+Fixtures (mark browser tests with `pytestmark = pytest.mark.browser`):
+
+- `live_stack` (module): a `LocalStack` (API, stream pump, scheduler, web/) on a free port against the
+  session's DynamoDB Local table, with a fresh tenant and owner. Exposes `.url`, `.email`, `.password`,
+  `.tid`, `.owner_token` (logged in once) and `.call(method, path, body=None, token=None, headers=None)`
+  -> `(status, json)` over real HTTP, for seeding data through the public and admin API (a bytes body is
+  sent as it is, e.g. a signed webhook).
+- `browser` (session): Chromium from /usr/bin/chromium (installed by `make chromium`, never by
+  `playwright install`), headless, with background networking, sync and updates off.
+- `new_page(mobile=False, allow=())`: a Page in a fresh BrowserContext (mobile: 375x812, touch). Every
+  console error and uncaught page error is collected; at teardown the test fails if any was collected
+  whose text contains none of the `allow` substrings (for failures the test provokes on purpose, e.g.
+  "status of 409"). `page.errors` holds what was collected so far.
+- `shoot(page, name)`: a full-page screenshot at tests/e2e/artifacts/{name}.png (git-ignored).
+
+The suite runs under `make test` (pytest-xdist, `--dist loadfile`): each worker has its own browser,
+DynamoDB Local and stacks; a module shares one stack.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import pytest
+from playwright.sync_api import Browser, ConsoleMessage, Error, Page, Playwright, sync_playwright
+
+from local.dynamo import free_port
+from local.stack import LocalStack, StackSettings
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+MOBILE = {"viewport": {"width": 375, "height": 812}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
+DESKTOP = {"viewport": {"width": 1280, "height": 800}}
+
+
+@dataclass
+class LiveStack:
+    """A running local stack and the owner of a tenant seeded in it."""
+
+    stack: LocalStack
+    tid: str
+    email: str
+    password: str
+    _token: str | None = field(default=None, repr=False)
+
+    @property
+    def url(self) -> str:
+        return self.stack.url
+
+    def call(
+        self, method: str, path: str, body: Any = None, token: str | None = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, Any]:
+        """One HTTP request to the stack: JSON (or raw bytes) in, (status, decoded JSON or None) out."""
+        data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
+        request = urllib.request.Request(self.url + path, data=data, method=method, headers=headers or {})
+        if data is not None:
+            request.add_header("Content-Type", "application/json")
+        if token:
+            request.add_header("Authorization", f"Bearer {token}")
+        try:
+            with urllib.request.urlopen(request, timeout=15) as response:
+                status, raw = response.status, response.read()
+        except urllib.error.HTTPError as error:
+            status, raw = error.code, error.read()
+        try:
+            return status, json.loads(raw) if raw else None
+        except ValueError:
+            return status, None
+
+    @property
+    def owner_token(self) -> str:
+        if self._token is None:
+            status, body = self.call("POST", "/v1/admin/login", {"email": self.email, "password": self.password})
+            assert status == 200, body
+            self._token = str(body["token"])
+        return self._token
+
+    def wait_healthy(self, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            status, body = self.call("GET", "/v1/health")
+            if status == 200:
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the local stack never became healthy: {body}")
+            time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def live_stack(dynamodb_endpoint: str, table: str) -> Iterator[LiveStack]:
+    from chalicelib.config import get_settings
+    from chalicelib.services.tenants import ensure_tenant
+
+    saved_base_url = os.environ.get("FISSION_PUBLIC_BASE_URL")
+    stack = LocalStack(StackSettings(endpoint=dynamodb_endpoint, table_name=table, port=free_port(), batching_window=0))
+    tid = f"t-{uuid.uuid4().hex[:10]}"
+    email, password = f"owner@{tid}.example.cn", "browser-owner-pass-1"
+    ensure_tenant(tid, f"Shop {tid}", email, password, datetime.now(UTC))
+    stack.start()
+    live = LiveStack(stack, tid, email, password)
+    try:
+        live.wait_healthy()
+        yield live
+    finally:
+        stack.stop()
+        # The stack pointed public links at its own port; later modules get the session's settings back.
+        if saved_base_url is None:
+            os.environ.pop("FISSION_PUBLIC_BASE_URL", None)
+        else:
+            os.environ["FISSION_PUBLIC_BASE_URL"] = saved_base_url
+        get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def playwright_driver() -> Iterator[Playwright]:
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_driver: Playwright) -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: run `make chromium` (installs Debian's chromium package)")
+    launched = playwright_driver.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    yield launched
+    launched.close()
+
+
+class NewPage(Protocol):
+    def __call__(self, mobile: bool = False, allow: tuple[str, ...] = ()) -> Page: ...
+
+
+@pytest.fixture
+def new_page(browser: Browser) -> Iterator[NewPage]:
+    opened: list[tuple[Any, list[str], tuple[str, ...]]] = []
+
+    def make(mobile: bool = False, allow: tuple[str, ...] = ()) -> Page:
+        context = browser.new_context(**(MOBILE if mobile else DESKTOP))
+        context.set_default_timeout(10_000)
+        page = context.new_page()
+        errors: list[str] = []
+
+        def on_console(message: ConsoleMessage) -> None:
+            if message.type == "error":
+                location = message.location.get("url", "")
+                errors.append(f"console: {message.text} ({location})")
+
+        def on_page_error(error: Error) -> None:
+            errors.append(f"pageerror: {error.message}")
+
+        page.on("console", on_console)
+        page.on("pageerror", on_page_error)
+        page.errors = errors  # type: ignore[attr-defined]
+        opened.append((context, errors, allow))
+        return page
+
+    yield make
+    unexpected: list[str] = []
+    for context, errors, allow in opened:
+        context.close()
+        unexpected += [e for e in errors if not any(expected in e for expected in allow)]
+    if unexpected:
+        pytest.fail("the page logged errors:\n" + "\n".join(unexpected), pytrace=False)
+
+
+def _shoot(page: Page, name: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+@pytest.fixture
+def shoot() -> Callable[[Page, str], Path]:
+    return _shoot

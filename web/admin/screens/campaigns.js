@@ -1,0 +1,122 @@
+// Campaign list: status, mode, window and key numbers from each campaign's stats.
+import { api, query } from "../api.js";
+import { add, badge, clear, emptyState, fill, h, loading, num, select, table, when } from "../dom.js";
+import { t } from "../i18n.js";
+
+const STATUSES = ["", "draft", "active", "paused", "ended"];
+
+export async function render(root, _params, ctx) {
+  const status = select(
+    STATUSES.map((s) => [s, s ? t(`status.${s}`) : t("common.all")]),
+    "",
+    { id: "campaign-status" },
+  );
+  const list = h("div", { "aria-live": "polite" });
+  const more = h("button", { type: "button", hidden: true }, t("common.more"));
+  let cursor = null;
+  let rows = [];
+
+  add(
+    root,
+    h(
+      "div",
+      { class: "toolbar" },
+      h("h1", {}, t("campaigns.title")),
+      h("a", { href: "#/new", class: "button primary" }, t("campaigns.new")),
+    ),
+    h("div", { class: "filters" }, h("label", { for: "campaign-status" }, t("campaigns.filter_status")), status),
+    list,
+    more,
+  );
+
+  async function load(reset) {
+    if (reset) {
+      rows = [];
+      cursor = null;
+      fill(list, loading(t("common.loading")));
+    }
+    const page = await api("GET", `/v1/admin/campaigns${query({ limit: 20, cursor, status: status.value })}`);
+    rows = rows.concat(page.items);
+    cursor = page.next_cursor;
+    more.hidden = !cursor;
+    draw();
+  }
+
+  function draw() {
+    clear(list);
+    if (!rows.length) {
+      add(
+        list,
+        emptyState(t("campaigns.empty"), h("a", { href: "#/new", class: "button primary" }, t("campaigns.new"))),
+      );
+      return;
+    }
+    const cells = new Map();
+    const statCell = (row, key) => {
+      const cell = h("span", { class: "num", dataset: { stat: key } }, "…");
+      cells.set(`${row.campaign_id}:${key}`, cell);
+      return cell;
+    };
+    add(
+      list,
+      table(
+        [
+          {
+            label: t("campaigns.col_title"),
+            cell: (r) =>
+              h(
+                "a",
+                { href: r.status === "draft" ? `#/new/${r.campaign_id}` : `#/campaigns/${r.campaign_id}` },
+                r.title || r.campaign_id,
+              ),
+          },
+          { label: t("campaigns.col_status"), cell: (r) => badge(t(`status.${r.status}`), r.status) },
+          { label: t("campaigns.col_mode"), cell: (r) => t(`mode.${r.mode}`) },
+          { label: t("campaigns.col_window"), cell: (r) => `${when(r.starts_at)} → ${when(r.ends_at)}` },
+          { label: t("stats.joins"), class: "num", cell: (r) => statCell(r, "join") },
+          { label: t("stats.qualified"), class: "num", cell: (r) => statCell(r, "qualified") },
+          { label: t("stats.rewards"), class: "num", cell: (r) => statCell(r, "rewards") },
+          { label: t("stats.k"), class: "num", cell: (r) => statCell(r, "k") },
+          {
+            label: t("common.actions"),
+            cell: (r) =>
+              h(
+                "a",
+                { href: `#/campaigns/${r.campaign_id}`, "aria-label": `${t("campaigns.open")}: ${r.title}` },
+                t("campaigns.open"),
+              ),
+          },
+        ],
+        rows,
+      ),
+    );
+    // Key numbers: one stats read per listed campaign, filled in as they arrive.
+    for (const row of rows) {
+      api("GET", `/v1/admin/campaigns/${encodeURIComponent(row.campaign_id)}/stats`)
+        .then((stats) => {
+          const set = (key, text) => {
+            const cell = cells.get(`${row.campaign_id}:${key}`);
+            if (cell) cell.textContent = text;
+          };
+          set("join", num(stats.totals.join));
+          set("qualified", num(stats.totals.qualified));
+          set("rewards", num(stats.totals.rewards));
+          set("k", num(stats.k_factor?.k_realised, 2));
+        })
+        .catch(() => {
+          for (const key of ["join", "qualified", "rewards", "k"]) {
+            const cell = cells.get(`${row.campaign_id}:${key}`);
+            if (cell) cell.textContent = "–";
+          }
+        });
+    }
+  }
+
+  status.addEventListener("change", () => load(true).catch(fail));
+  more.addEventListener("click", () => load(false).catch(fail));
+  function fail(error) {
+    fill(list, h("p", { class: "error-box", role: "alert" }, `${error.message} (${error.code})`));
+  }
+  await load(true);
+  ctx.announce(t("campaigns.loaded", { n: rows.length }));
+}
