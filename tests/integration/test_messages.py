@@ -244,7 +244,7 @@ def test_sms_is_a_signed_post_to_the_tenants_gateway(api: Api, tenant: Tenant, g
 def test_email_goes_through_ses(api: Api, tenant: Tenant) -> None:
     import boto3
     from moto import mock_aws
-    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.core.models import DEFAULT_ACCOUNT_ID
     from moto.ses.models import ses_backends
 
     configure(api, tenant, locale="en", channels={"email": {"sender": "shop@example.cn"}})

@@ -21,7 +21,7 @@ def _simple_holds(rule: str, view: dict[str, Any]) -> bool:
     name, op, value = rule.split()
     actual = view[name]
     target: Any = value == "true" if value in ("true", "false") else int(value)
-    return {">=": actual >= target, ">": actual > target, "=": actual == target}[op]
+    return bool({">=": actual >= target, ">": actual > target, "=": actual == target}[op])
 
 
 def test_person_id_is_per_tenant_and_stable() -> None:
@@ -32,7 +32,7 @@ def test_person_id_is_per_tenant_and_stable() -> None:
 
 
 def test_applying_the_same_facts_twice_changes_nothing() -> None:
-    facts = [
+    facts: list[profiles.Fact] = [
         _join(invites=2, channel="douyin"),
         RewardFact("cmp_a|c1|m1", True, "2026-11-02T00:00:00Z"),
         OrderFact("o1", 30000, "2026-11-03T00:00:00Z"),
