@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import urllib.error
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from chalicelib.security import egress
+from chalicelib.security import egress, webhooks
 
 TIMEOUT_SECONDS = 3.0
 MESSAGE_ID_HEADER = "X-Fission-Message-Id"
@@ -52,3 +54,15 @@ def http_failure(exc: Exception) -> DeliveryError:
     if isinstance(exc, egress.EgressRefused):
         return DeliveryError(f"refused: {exc}")
     return DeliveryError(f"no answer: {exc!r}")
+
+
+def post_json(message: Outgoing, body: dict[str, Any]) -> None:
+    """POST `body` to the message's target, signed with the tenant's secret, the message id as a dedupe header."""
+    raw = json.dumps(body, ensure_ascii=False, sort_keys=True).encode()
+    try:
+        webhooks.post_signed(
+            str(message.target), raw, message.secret, message.timestamp, {MESSAGE_ID_HEADER: message.mid},
+            timeout=TIMEOUT_SECONDS, allow_private=message.allow_private,
+        )  # fmt: skip
+    except (egress.EgressRefused, urllib.error.URLError, OSError, ValueError) as exc:
+        raise http_failure(exc) from exc

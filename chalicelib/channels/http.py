@@ -7,12 +7,9 @@ Body `{message_id, channel, to: {phone} | {external_id}, text, template?}`, head
 
 from __future__ import annotations
 
-import json
-import urllib.error
 from typing import Any
 
-from chalicelib.channels.base import MESSAGE_ID_HEADER, TIMEOUT_SECONDS, DeliveryError, Outgoing, http_failure
-from chalicelib.security import egress, webhooks
+from chalicelib.channels.base import DeliveryError, Outgoing, post_json
 
 
 def payload(message: Outgoing) -> dict[str, Any]:
@@ -28,11 +25,4 @@ def send(message: Outgoing) -> None:
         raise DeliveryError(f"{message.channel} channel has no endpoint configured", permanent=True)
     if not message.address:
         raise DeliveryError(f"the person has no address for {message.channel}", permanent=True)
-    body = json.dumps(payload(message), ensure_ascii=False, sort_keys=True).encode()
-    try:
-        webhooks.post_signed(
-            message.target, body, message.secret, message.timestamp, {MESSAGE_ID_HEADER: message.mid},
-            timeout=TIMEOUT_SECONDS, allow_private=message.allow_private,
-        )  # fmt: skip
-    except (egress.EgressRefused, urllib.error.URLError, OSError, ValueError) as exc:
-        raise http_failure(exc) from exc
+    post_json(message, payload(message))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
@@ -26,6 +24,7 @@ from chalicelib.services.changes import Change
 from chalicelib.store import audience as store
 from chalicelib.store import keys
 from chalicelib.store import participants as participant_store
+from chalicelib.store.db import decode_cursor, encode_cursor
 from chalicelib.store.models import SegmentItem
 from chalicelib.store.participants import ParticipantRecord
 
@@ -262,20 +261,8 @@ def detail(actor: Principal, uid: str) -> dict[str, Any]:
     return out
 
 
-def _encode(cursor: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(cursor, sort_keys=True).encode()).decode().rstrip("=")
-
-
 def _decode(token: str | None) -> dict[str, Any]:
-    if not token:
-        return {}
-    try:
-        value = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-    except (ValueError, binascii.Error):
-        raise _bad_cursor() from None
-    if not isinstance(value, dict):
-        raise _bad_cursor()
-    return value
+    return decode_cursor(token) if token else {}
 
 
 def _bad_cursor() -> BadRequest:
@@ -339,7 +326,7 @@ def search(
         start = _start_key(state.get("key"), keys.tagged_gsi1pk(actor.tid, tag))
         uids, last = store.tagged(actor.tid, tag, limit, start)
         items = sorted(store.get_many(actor.tid, uids), key=lambda p: uids.index(p.uid))
-        return {"items": [view(p) for p in items], "next_cursor": _encode({"key": last}) if last else None,
+        return {"items": [view(p) for p in items], "next_cursor": encode_cursor({"key": last}) if last else None,
                 "evaluated": len(items)}  # fmt: skip
     expression = _segment_expression(actor.tid, segment) if segment else None
     expr = parse_expression(expression, field="segment") if expression else None
@@ -360,7 +347,7 @@ def search(
 
 
 def _page(profiles: list[Profile], resume: dict[str, Any] | None, evaluated: int) -> dict[str, Any]:
-    return {"items": [view(p) for p in profiles], "next_cursor": _encode(resume) if resume else None,
+    return {"items": [view(p) for p in profiles], "next_cursor": encode_cursor(resume) if resume else None,
             "evaluated": evaluated}  # fmt: skip
 
 

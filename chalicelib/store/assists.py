@@ -6,11 +6,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import cast
 
-from pynamodb.exceptions import PutError, UpdateError
+from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.operand import Path
 
 from chalicelib.store import keys
-from chalicelib.store.db import ensure_bound, get_entity, is_condition_failure, unavailable_on_failure
+from chalicelib.store.db import ensure_bound, get_entity, is_condition_failure, save_if, unavailable_on_failure
 from chalicelib.store.models import AssistItem, HelpCountItem
 
 HELP_COUNT_RETENTION = timedelta(days=3)  # a day's count is useless once the day is over
@@ -73,14 +73,7 @@ def start(rec: AssistRecord) -> bool:
         original_price=rec.original_price,
         floor_price=rec.floor_price,
     )
-    try:
-        with unavailable_on_failure("start assist"):
-            item.save(condition=AssistItem.PK.does_not_exist())
-    except PutError as exc:
-        if is_condition_failure(exc):
-            return False
-        raise
-    return True
+    return save_if(item, AssistItem.PK.does_not_exist(), "start assist")
 
 
 def claim(owner: str, helper: str, now: str) -> AssistRecord | None:

@@ -10,7 +10,7 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain.profiles import Profile, TagRule
 from chalicelib.store import keys
-from chalicelib.store.db import ensure_bound, get_entity, is_condition_failure, unavailable_on_failure
+from chalicelib.store.db import ensure_bound, get_entity, is_condition_failure, save_if, unavailable_on_failure
 from chalicelib.store.models import (
     BirthdayItem,
     Item,
@@ -206,14 +206,7 @@ def put_tag_definition(tid: str, rule: TagRule, created_at: str, updated_at: str
         description=rule.description or None, rule=rule.rule, enabled=rule.enabled, created_at=created_at,
         updated_at=updated_at,
     )  # fmt: skip
-    try:
-        with unavailable_on_failure("save tag"):
-            item.save(condition=Item.PK.does_not_exist() if new else None)
-    except Exception as exc:
-        if is_condition_failure(exc):  # type: ignore[arg-type]
-            return False
-        raise
-    return True
+    return save_if(item, Item.PK.does_not_exist() if new else None, "save tag")
 
 
 def tag_definition_created(tid: str, name: str) -> str | None:

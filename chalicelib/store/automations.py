@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from pynamodb.exceptions import PutError
-
 from chalicelib.store import keys
-from chalicelib.store.db import ensure_bound, get_entity, is_condition_failure, unavailable_on_failure
+from chalicelib.store.db import ensure_bound, get_entity, save_if, unavailable_on_failure
 from chalicelib.store.models import AutomationItem, AutomationJobItem, Item
 
 
@@ -24,14 +22,7 @@ def put(item: AutomationItem, expected_version: int | None) -> bool:
     """Create (`expected_version` None) or replace the version read; False if someone got there first."""
     ensure_bound()
     condition = Item.PK.does_not_exist() if expected_version is None else AutomationItem.version == expected_version
-    try:
-        with unavailable_on_failure("save automation"):
-            item.save(condition=condition)
-    except PutError as exc:
-        if is_condition_failure(exc):
-            return False
-        raise
-    return True
+    return save_if(item, condition, "save automation")
 
 
 def delete(tid: str, aid: str) -> None:
@@ -51,14 +42,7 @@ def scheduled() -> list[AutomationItem]:
 def add_job(item: AutomationJobItem) -> bool:
     """False when this run is already waiting (a redelivered batch)."""
     ensure_bound()
-    try:
-        with unavailable_on_failure("queue automation run"):
-            item.save(condition=Item.PK.does_not_exist())
-    except PutError as exc:
-        if is_condition_failure(exc):
-            return False
-        raise
-    return True
+    return save_if(item, Item.PK.does_not_exist(), "queue automation run")
 
 
 def due_jobs(shard: int, until: str, limit: int) -> list[AutomationJobItem]:

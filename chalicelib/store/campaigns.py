@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,7 +9,14 @@ from pynamodb.exceptions import DeleteError, PutError, QueryError
 
 from chalicelib.errors import BadRequest, Conflict, NotFound
 from chalicelib.store import keys
-from chalicelib.store.db import ensure_bound, get_entity, is_condition_failure, unavailable_on_failure
+from chalicelib.store.db import (
+    decode_cursor,
+    encode_cursor,
+    ensure_bound,
+    get_entity,
+    is_condition_failure,
+    unavailable_on_failure,
+)
 from chalicelib.store.models import CampaignItem, Item
 
 
@@ -137,28 +141,14 @@ def delete(rec: CampaignRecord) -> None:
 
 
 def _encode_cursor(key: dict[str, Any] | None) -> str | None:
-    if not key:
-        return None
-    return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str, expected_gsi1pk: str) -> dict[str, Any]:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        key = json.loads(base64.urlsafe_b64decode(padded))
-        valid = isinstance(key, dict) and key.get("GSI1PK") == {"S": expected_gsi1pk}
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        valid = False
-    if not valid:
-        raise BadRequest("the cursor is not one this listing returned", code="INVALID_CURSOR")
-    return key  # type: ignore[no-any-return]
+    return encode_cursor(key) if key else None
 
 
 def list_for_tenant(tid: str, *, limit: int, cursor: str | None, status: str | None) -> Page:
     """Newest first; `cursor` is None once the listing is exhausted."""
     ensure_bound()
     gsi1pk = keys.tenant_campaigns_gsi1pk(tid)
-    start = _decode_cursor(cursor, gsi1pk) if cursor else None
+    start = decode_cursor(cursor, gsi1pk) if cursor else None
     condition = CampaignItem.status == status if status else None
     try:
         with unavailable_on_failure("list campaigns"):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,10 +14,10 @@ from typing import Any
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
-from pynamodb.exceptions import DoesNotExist, PynamoDBConnectionError, PynamoDBException
+from pynamodb.exceptions import DoesNotExist, PutError, PynamoDBConnectionError, PynamoDBException
 
 from chalicelib.config import Settings, get_settings
-from chalicelib.errors import Unavailable
+from chalicelib.errors import BadRequest, Unavailable
 from chalicelib.store import models, table_spec
 
 
@@ -124,6 +127,40 @@ def stream_arn(client: Any, table_name: str) -> str:
 def is_condition_failure(exc: PynamoDBException) -> bool:
     cause = getattr(exc, "cause_response_code", None)
     return cause in ("ConditionalCheckFailedException", "TransactionCanceledException")
+
+
+def save_if(item: models.Item, condition: Any, what: str) -> bool:
+    """Put `item` if `condition` holds (None: always); False when it did not, so the caller decides
+    what a refused write means (a duplicate, a lost race)."""
+    ensure_bound()
+    try:
+        with unavailable_on_failure(what):
+            item.save(condition=condition)
+    except PutError as exc:
+        if is_condition_failure(exc):
+            return False
+        raise
+    return True
+
+
+def encode_cursor(value: dict[str, Any]) -> str:
+    """An opaque page cursor: base64url JSON without padding."""
+    return base64.urlsafe_b64encode(json.dumps(value, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, expected_gsi1pk: str | None = None) -> dict[str, Any]:
+    """The cursor's value; 400 `INVALID_CURSOR` unless it is one `encode_cursor` made (and, when
+    `expected_gsi1pk` is given, a resume key into that listing's partition, not another tenant's)."""
+    try:
+        value = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        valid = isinstance(value, dict)
+        if valid and expected_gsi1pk is not None:
+            valid = value.get("GSI1PK") == {"S": expected_gsi1pk}
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        valid = False
+    if not valid:
+        raise BadRequest("the cursor is not one this listing returned", code="INVALID_CURSOR")
+    return value  # type: ignore[no-any-return]
 
 
 def table_ready() -> None:

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from pynamodb.exceptions import PutError
-
 from chalicelib.store import keys
-from chalicelib.store.db import ensure_bound, get_entity, is_condition_failure, unavailable_on_failure
+from chalicelib.store.db import ensure_bound, get_entity, save_if
 from chalicelib.store.models import LeaderboardItem
 
 
@@ -27,11 +25,4 @@ def replace(cid: str, entries: list[dict[str, Any]], expected_version: int, at: 
     condition = (
         LeaderboardItem.PK.does_not_exist() if expected_version == 0 else LeaderboardItem.version == expected_version
     )
-    try:
-        with unavailable_on_failure("leaderboard"):
-            item.save(condition=condition)
-    except PutError as exc:
-        if is_condition_failure(exc):
-            return False
-        raise
-    return True
+    return save_if(item, condition, "leaderboard")

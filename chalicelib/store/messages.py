@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from dataclasses import dataclass
 from typing import Any
 
-from pynamodb.exceptions import PutError, QueryError, UpdateError
+from pynamodb.exceptions import QueryError, UpdateError
 from pynamodb.expressions.condition import Condition
 
 from chalicelib.errors import BadRequest
 from chalicelib.store import keys
-from chalicelib.store.db import ensure_bound, get_entity, is_condition_failure, unavailable_on_failure
+from chalicelib.store.db import (
+    decode_cursor,
+    encode_cursor,
+    ensure_bound,
+    get_entity,
+    is_condition_failure,
+    save_if,
+    unavailable_on_failure,
+)
 from chalicelib.store.models import (
     Item,
     MessageCapItem,
@@ -52,14 +57,7 @@ def put_settings(tid: str, settings: dict[str, Any], updated_at: str) -> None:
 def add(item: MessageItem) -> bool:
     """False when a message with this id exists already: a repeated enqueue changes nothing."""
     ensure_bound()
-    try:
-        with unavailable_on_failure("enqueue message"):
-            item.save(condition=Item.PK.does_not_exist())
-    except PutError as exc:
-        if is_condition_failure(exc):
-            return False
-        raise
-    return True
+    return save_if(item, Item.PK.does_not_exist(), "enqueue message")
 
 
 def get(mid: str) -> MessageItem | None:
@@ -79,31 +77,11 @@ def due(shard: int, until: str, limit: int) -> list[MessageItem]:
 def replace(item: MessageItem, expected_version: int) -> bool:
     """Write `item` (its version already bumped) unless someone else changed it since `expected_version`."""
     ensure_bound()
-    try:
-        with unavailable_on_failure("update message"):
-            item.save(condition=MessageItem.version == expected_version)
-    except PutError as exc:
-        if is_condition_failure(exc):
-            return False
-        raise
-    return True
+    return save_if(item, MessageItem.version == expected_version, "update message")
 
 
 def _encode_cursor(key: dict[str, Any] | None) -> str | None:
-    if not key:
-        return None
-    return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str, expected_gsi1pk: str) -> dict[str, Any]:
-    try:
-        key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        valid = isinstance(key, dict) and key.get("GSI1PK") == {"S": expected_gsi1pk}
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        valid = False
-    if not valid:
-        raise BadRequest("the cursor is not one this listing returned", code="INVALID_CURSOR")
-    return key  # type: ignore[no-any-return]
+    return encode_cursor(key) if key else None
 
 
 def list_for_tenant(
@@ -112,7 +90,7 @@ def list_for_tenant(
     """Newest first, filtered; a page may hold fewer than `limit` items while `cursor` is not None."""
     ensure_bound()
     gsi1pk = keys.tenant_messages_gsi1pk(tid)
-    start = _decode_cursor(cursor, gsi1pk) if cursor else None
+    start = decode_cursor(cursor, gsi1pk) if cursor else None
     condition: Condition | None = None
     if status:
         condition = MessageItem.status == status

@@ -6,14 +6,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from pynamodb.exceptions import PutError, UpdateError
+from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.update import Action
 
 from chalicelib.domain.clock import iso
 from chalicelib.domain.ids import new_id
 from chalicelib.errors import Conflict
 from chalicelib.store import keys
-from chalicelib.store.db import ensure_bound, get_entity, is_condition_failure, unavailable_on_failure
+from chalicelib.store.db import ensure_bound, get_entity, is_condition_failure, save_if, unavailable_on_failure
 from chalicelib.store.models import ClickItem, ParticipantItem
 
 
@@ -88,14 +88,7 @@ def insert(rec: ParticipantRecord) -> bool:
     item.GSI1PK, item.GSI1SK, item.GSI2PK, item.GSI2SK = keys.participant_index_keys(
         rec.cid, rec.code, rec.joined_at, rec.inviter
     )
-    try:
-        with unavailable_on_failure("join"):
-            item.save(condition=ParticipantItem.PK.does_not_exist())
-    except PutError as exc:
-        if is_condition_failure(exc):
-            return False
-        raise
-    return True
+    return save_if(item, ParticipantItem.PK.does_not_exist(), "join")
 
 
 def get(code: str, *, consistent: bool = False) -> ParticipantRecord | None:

@@ -7,11 +7,11 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from pynamodb.exceptions import PutError, UpdateError
+from pynamodb.exceptions import UpdateError
 
 from chalicelib.errors import BadRequest
 from chalicelib.store import keys
-from chalicelib.store.db import ensure_bound, get_entity, is_condition_failure, unavailable_on_failure
+from chalicelib.store.db import ensure_bound, get_entity, is_condition_failure, save_if, unavailable_on_failure
 from chalicelib.store.models import ParticipantItem, ReviewItem
 
 PENDING, APPROVED, REJECTED = "pending", "approved", "rejected"
@@ -67,14 +67,7 @@ def open_review(rec: ReviewRecord) -> bool:
         decided_at=rec.decided_at, decided_by=rec.decided_by, reason=rec.reason,
         GSI1PK=keys.reviews_gsi1pk(rec.tid, rec.status), GSI1SK=keys.review_gsi1sk(rec.created_at, rec.rid),
     )  # fmt: skip
-    try:
-        with unavailable_on_failure("open review"):
-            item.save(condition=ReviewItem.PK.does_not_exist())
-    except PutError as exc:
-        if is_condition_failure(exc):
-            return False
-        raise
-    return True
+    return save_if(item, ReviewItem.PK.does_not_exist(), "open review")
 
 
 def get(tid: str, rid: str) -> ReviewRecord | None:

@@ -22,7 +22,7 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain.rewards import CLAIMED, ISSUED, PENDING, REVOKED
 from chalicelib.store import keys
-from chalicelib.store.db import ensure_bound, get_entity, is_condition_failure, unavailable_on_failure
+from chalicelib.store.db import ensure_bound, get_entity, is_condition_failure, save_if, unavailable_on_failure
 from chalicelib.store.models import CounterItem, CouponCodeItem, Item, RewardItem
 
 Outcome = Literal["issued", "pending", "duplicate", "out_of_stock", "over_budget", "code_taken", "conflict"]
@@ -164,14 +164,7 @@ def issue(rec: RewardRecord, *, budget_limit: int | None) -> Outcome:
 def record_unavailable(rec: RewardRecord) -> bool:
     """Record once that a reward could not be issued (the ladder says so); False if one exists."""
     ensure_bound()
-    try:
-        with unavailable_on_failure("record reward"):
-            _item(rec).save(condition=RewardItem.PK.does_not_exist())
-    except PutError as exc:
-        if is_condition_failure(exc):
-            return False
-        raise
-    return True
+    return save_if(_item(rec), RewardItem.PK.does_not_exist(), "record reward")
 
 
 def get(code: str, rule: str) -> RewardRecord | None:
@@ -205,14 +198,7 @@ def add_codes(cid: str, rule: str, codes: list[str], at: str) -> tuple[int, int]
             PK=keys.coupon_pool_pk(cid, rule), SK=keys.coupon_code_sk(coupon), cid=cid, rule=rule, code=coupon,
             uploaded_at=at, GSI2PK=keys.free_codes_gsi2pk(cid, rule), GSI2SK=secrets.token_hex(8),
         )  # fmt: skip
-        try:
-            with unavailable_on_failure("add coupon code"):
-                item.save(condition=Item.PK.does_not_exist())
-        except PutError as exc:
-            if is_condition_failure(exc):
-                return False
-            raise
-        return True
+        return save_if(item, Item.PK.does_not_exist(), "add coupon code")
 
     # One conditional put per code (a batch write cannot refuse a code that exists), in parallel.
     with ThreadPoolExecutor(max_workers=UPLOAD_THREADS) as pool:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pynamodb.exceptions import DeleteError, PutError, UpdateError
+from pynamodb.exceptions import DeleteError, UpdateError
 from pynamodb.expressions.update import Action
 
 from chalicelib.store import keys
-from chalicelib.store.db import ensure_bound, get_entity, is_condition_failure, unavailable_on_failure
+from chalicelib.store.db import ensure_bound, get_entity, is_condition_failure, save_if, unavailable_on_failure
 from chalicelib.store.models import OperatorTotpItem
 
 
@@ -51,14 +51,7 @@ def put_pending(tid: str, email: str, secret_enc: str, created_at: str) -> bool:
         last_step=0,
         created_at=created_at,
     )
-    try:
-        with unavailable_on_failure("totp enrol"):
-            item.save(condition=OperatorTotpItem.PK.does_not_exist() | (OperatorTotpItem.status == "pending"))
-    except PutError as exc:
-        if is_condition_failure(exc):
-            return False
-        raise
-    return True
+    return save_if(item, OperatorTotpItem.PK.does_not_exist() | (OperatorTotpItem.status == "pending"), "totp enrol")
 
 
 def accept_step(tid: str, email: str, step: int, *, status: str, activate_at: str | None = None) -> bool:

@@ -101,6 +101,15 @@ export function table(columns, rows, empty) {
   );
 }
 
+/**
+ * The API's error as an alert: its message and code, or `notAvailable` when the route is missing (404).
+ * `role: alert` is left off where the box replaces a part of the page that refreshes on its own.
+ */
+export function errorBox(error, { notAvailable = null, tag = "p", alert = true } = {}) {
+  const text = notAvailable && error.status === 404 ? notAvailable : `${error.message} (${error.code})`;
+  return h(tag, { class: "error-box", role: alert ? "alert" : null }, text);
+}
+
 export function emptyState(text, action) {
   return h("div", { class: "empty", role: "note" }, h("p", {}, text), action || null);
 }

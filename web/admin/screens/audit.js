@@ -1,6 +1,15 @@
 // The audit chain: newest first, with a verification of the whole hash chain.
 import { api, query } from "../api.js";
-import { add, busy, fill, h, loading, table, when } from "../dom.js";
+import {
+  add,
+  busy,
+  errorBox,
+  fill,
+  h,
+  loading,
+  table,
+  when,
+} from "../dom.js";
 import { t } from "../i18n.js";
 
 export async function render(root) {
@@ -57,7 +66,7 @@ export async function render(root) {
         ),
       );
     } catch (error) {
-      fill(list, h("p", { class: "error-box", role: "alert" }, `${error.message} (${error.code})`));
+      fill(list, errorBox(error));
     }
   }
 

@@ -1,6 +1,18 @@
 // Automation rules: list, enable/disable, create and edit (trigger, conditions, delay, up to 5 actions).
 import { ApiError, api } from "../api.js";
-import { add, badge, busy, clear, field, fill, h, loading, select, table } from "../dom.js";
+import {
+  add,
+  badge,
+  busy,
+  clear,
+  errorBox,
+  field,
+  fill,
+  h,
+  loading,
+  select,
+  table,
+} from "../dom.js";
 import { t } from "../i18n.js";
 
 export const TRIGGERS = [
@@ -69,11 +81,7 @@ export async function render(root, _params, ctx) {
     } catch (error) {
       fill(
         list,
-        h(
-          "p",
-          { class: "error-box", role: "alert" },
-          error.status === 404 ? t("common.not_available") : `${error.message} (${error.code})`,
-        ),
+        errorBox(error, { notAvailable: t("common.not_available") }),
       );
     }
   }

@@ -1,6 +1,19 @@
 // Campaign list: status, mode, window and key numbers from each campaign's stats.
 import { api, query } from "../api.js";
-import { add, badge, clear, emptyState, fill, h, loading, num, select, table, when } from "../dom.js";
+import {
+  add,
+  badge,
+  clear,
+  emptyState,
+  errorBox,
+  fill,
+  h,
+  loading,
+  num,
+  select,
+  table,
+  when,
+} from "../dom.js";
 import { t } from "../i18n.js";
 
 const STATUSES = ["", "draft", "active", "paused", "ended"];
@@ -115,7 +128,7 @@ export async function render(root, _params, ctx) {
   status.addEventListener("change", () => load(true).catch(fail));
   more.addEventListener("click", () => load(false).catch(fail));
   function fail(error) {
-    fill(list, h("p", { class: "error-box", role: "alert" }, `${error.message} (${error.code})`));
+    fill(list, errorBox(error));
   }
   await load(true);
   ctx.announce(t("campaigns.loaded", { n: rows.length }));

@@ -2,7 +2,23 @@
 // leaderboard, A/B results (GET .../stats), the referral tree, coupon code pools and the lifecycle.
 import { api, query } from "../api.js";
 import { chart, dispose } from "../charts.js";
-import { add, badge, busy, clear, emptyState, field, fill, h, loading, num, pct, table, when, yuan } from "../dom.js";
+import {
+  add,
+  badge,
+  busy,
+  clear,
+  emptyState,
+  errorBox,
+  field,
+  fill,
+  h,
+  loading,
+  num,
+  pct,
+  table,
+  when,
+  yuan,
+} from "../dom.js";
 import { t } from "../i18n.js";
 
 const REFRESH_MS = 5000;
@@ -389,7 +405,7 @@ function treeSection(cid) {
           fill(children, (sub.root.children || []).map(nodeItem));
           if (!sub.root.children?.length) add(children, h("li", { class: "muted" }, t("tree.no_children")));
         } catch (error) {
-          fill(children, h("li", { class: "error-box" }, `${error.message} (${error.code})`));
+          fill(children, errorBox(error, { tag: "li", alert: false }));
         }
       });
       add(item, details);
@@ -410,7 +426,7 @@ function treeSection(cid) {
       cursor = page.next_cursor;
       more.hidden = !cursor;
     } catch (error) {
-      fill(list, h("p", { class: "error-box" }, `${error.message} (${error.code})`));
+      fill(list, errorBox(error, { alert: false }));
     }
   }
 
@@ -422,7 +438,7 @@ function treeSection(cid) {
       const sub = await api("GET", `${base}${query({ root: code, depth: 2 })}`);
       fill(list, h("ul", { class: "tree" }, nodeItem(sub.root)));
     } catch (error) {
-      fill(list, h("p", { class: "error-box" }, `${error.message} (${error.code})`));
+      fill(list, errorBox(error, { alert: false }));
     }
   }
 
@@ -445,7 +461,7 @@ function poolSection(cid) {
       }
       for (const pool of pools) add(body, poolCard(pool));
     } catch (error) {
-      fill(body, h("p", { class: "error-box" }, `${error.message} (${error.code})`));
+      fill(body, errorBox(error, { alert: false }));
     }
   }
 

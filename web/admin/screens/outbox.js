@@ -2,7 +2,19 @@
 // messages automations queued, filtered by status and channel, with retry for dead ones. The `console`
 // channel is where a local stack shows what would have been sent.
 import { api, query } from "../api.js";
-import { add, badge, busy, field, fill, h, loading, select, table, when } from "../dom.js";
+import {
+  add,
+  badge,
+  busy,
+  errorBox,
+  field,
+  fill,
+  h,
+  loading,
+  select,
+  table,
+  when,
+} from "../dom.js";
 import { t } from "../i18n.js";
 
 const STATUSES = ["", "pending", "sent", "deferred", "dead", "suppressed"];
@@ -94,11 +106,7 @@ export async function render(root) {
     } catch (error) {
       fill(
         list,
-        h(
-          "p",
-          { class: "error-box", role: "alert" },
-          error.status === 404 ? t("common.not_available") : `${error.message} (${error.code})`,
-        ),
+        errorBox(error, { notAvailable: t("common.not_available") }),
       );
     }
   }
@@ -125,11 +133,7 @@ export async function render(root) {
     } catch (error) {
       fill(
         settingsBox,
-        h(
-          "p",
-          { class: "error-box", role: "alert" },
-          error.status === 404 ? t("common.not_available") : `${error.message} (${error.code})`,
-        ),
+        errorBox(error, { notAvailable: t("common.not_available") }),
       );
       return;
     }

@@ -8,6 +8,7 @@ import {
   clear,
   debounce,
   emptyState,
+  errorBox,
   field,
   fill,
   h,
@@ -113,7 +114,7 @@ export async function render(root, _params, ctx) {
         profileTable(rows, (row) => open(row.uid)),
       );
     } catch (error) {
-      fill(results, h("p", { class: "error-box", role: "alert" }, `${error.message} (${error.code})`));
+      fill(results, errorBox(error));
     }
   }
 
@@ -217,7 +218,7 @@ export async function render(root, _params, ctx) {
       detail.querySelector("h2").setAttribute("tabindex", "-1");
       detail.querySelector("h2").focus();
     } catch (error) {
-      fill(detail, h("p", { class: "error-box", role: "alert" }, `${error.message} (${error.code})`));
+      fill(detail, errorBox(error));
     }
   }
 

@@ -1,6 +1,17 @@
 // The fraud review queue: held joins and facts with their reasons; approve or reject with a reason.
 import { api, query } from "../api.js";
-import { add, badge, busy, fill, h, loading, select, table, when } from "../dom.js";
+import {
+  add,
+  badge,
+  busy,
+  errorBox,
+  fill,
+  h,
+  loading,
+  select,
+  table,
+  when,
+} from "../dom.js";
 import { t } from "../i18n.js";
 
 export async function render(root) {
@@ -70,7 +81,7 @@ export async function render(root) {
         ),
       );
     } catch (error) {
-      fill(list, h("p", { class: "error-box", role: "alert" }, `${error.message} (${error.code})`));
+      fill(list, errorBox(error));
     }
   }
 

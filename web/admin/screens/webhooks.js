@@ -1,6 +1,18 @@
 // Outbound webhook endpoints: add (URL + events), remove, and the deliveries that gave up.
 import { api } from "../api.js";
-import { add, badge, busy, clear, field, fill, h, loading, table, when } from "../dom.js";
+import {
+  add,
+  badge,
+  busy,
+  clear,
+  errorBox,
+  field,
+  fill,
+  h,
+  loading,
+  table,
+  when,
+} from "../dom.js";
 import { t } from "../i18n.js";
 
 const EVENTS = [
@@ -84,7 +96,7 @@ export async function render(root, _params, ctx) {
         ),
       );
     } catch (error) {
-      fill(list, h("p", { class: "error-box", role: "alert" }, `${error.message} (${error.code})`));
+      fill(list, errorBox(error));
     }
     try {
       const items = (await api("GET", "/v1/admin/webhooks/dead")).items;
@@ -103,7 +115,7 @@ export async function render(root, _params, ctx) {
         ),
       );
     } catch (error) {
-      fill(dead, h("p", { class: "error-box" }, `${error.message} (${error.code})`));
+      fill(dead, errorBox(error, { alert: false }));
     }
   }
 

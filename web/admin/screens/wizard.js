@@ -8,6 +8,7 @@ import {
   clear,
   debounce,
   emptyState,
+  errorBox,
   field,
   fill,
   h,
@@ -423,7 +424,7 @@ export async function render(root, params, ctx) {
       fill(costs, costTable(preview.simulation));
       if (preview.blocking) add(message, h("p", { class: "warn" }, t("wizard.blocking")));
     } catch (error) {
-      fill(findings, h("p", { class: "error-box" }, `${error.message} (${error.code})`));
+      fill(findings, errorBox(error, { alert: false }));
     }
     publishButton.addEventListener("click", () => busy(publishButton, () => doPublish(false)));
 
