@@ -9,6 +9,7 @@ import sys
 import threading
 from pathlib import Path
 
+from local import demo
 from local.dynamo import DynamoDBLocal
 from local.stack import ROOT, LocalStack, StackSettings
 
@@ -45,11 +46,14 @@ def main() -> int:
         from chalicelib.services.tenants import ensure_tenant
 
         created = ensure_tenant(DEMO_TENANT, "Demo Shop", email, password, utcnow())
+        live = demo.seed(DEMO_TENANT, email, utcnow())
         stack.start()
+        landing = "".join(f"  Landing      {stack.url}/l/?campaign={c['campaign_id']}  ({c['mode']})\n" for c in live)
         print(
             "\nFission is running.\n"
             f"  API          {stack.url}/v1/health\n"
             f"  Console      {stack.url}/admin/\n"
+            f"{landing}"
             f"  Demo tenant  {DEMO_TENANT} ({'created' if created else 'already there'})\n"
             f"  Login        {email} / {password}\n"
             f"  Try          curl -s -X POST {stack.url}/v1/admin/login "
