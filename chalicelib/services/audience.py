@@ -184,10 +184,14 @@ def on_batch(batch: list[Change]) -> set[str]:
 
 def forget(participant: ParticipantRecord, now: datetime) -> None:
     """Data-subject erasure: the profile drops the campaign and the personal fields now, not when the
-    stream gets there (the stream's own pass over the tombstone then changes nothing)."""
+    stream gets there (the stream's own pass over the tombstone then changes nothing). A person with no
+    campaign left is opted out of every channel."""
     if participant.person:
         fact = domain.ParticipantFact(participant.code, participant.cid, participant.joined_at, erased=True)
-        refresh(participant.tid, participant.person, [fact], now, create=False)
+        profile = refresh(participant.tid, participant.person, [fact], now, create=False)
+        if profile is None or not profile.parts:
+            # Nothing of the person is left: nothing queued for them goes out, nor will anything later.
+            messages.silence(participant.tid, participant.person, now)
 
 
 # ---- operator views --------------------------------------------------------------------------

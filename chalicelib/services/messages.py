@@ -36,6 +36,8 @@ MAX_SECONDS_PER_RUN = 20.0
 # and an overlapping run never picks it up meanwhile.
 LEASE = timedelta(minutes=5)
 CAP_COUNTER_DAYS = 3
+# A message in a final state is kept this long for operators (what was sent, what went dead), then TTL removes it.
+RETENTION = timedelta(days=180)
 RECENT_SCAN = 200
 # The text of a `call_webhook` automation action; the receiving system also gets the variables as `data`.
 WEBHOOK_TEMPLATE: Mapping[str, str] = {
@@ -198,10 +200,11 @@ def _set_due(item: MessageItem, due: datetime) -> None:
 
 
 def _close(item: MessageItem, status: str) -> None:
-    """A final state: out of the due index."""
+    """A final state: out of the due index, and kept for `RETENTION` (its text may name the person)."""
     item.status = status
     item.GSI2PK = None
     item.GSI2SK = None
+    item.expires_at = int((utcnow() + RETENTION).timestamp())
 
 
 def _write(item: MessageItem) -> None:
@@ -398,6 +401,7 @@ def retry(actor: Principal, mid: str, now: datetime) -> dict[str, Any]:
     expected = int(item.version)
     item.version = expected + 1
     item.status = "pending"
+    item.expires_at = None  # back in the queue: it must not expire while it waits
     item.attempts = 0
     item.reason = None
     _set_due(item, now)
@@ -423,6 +427,12 @@ def set_subscriptions(actor: Principal, uid: str, channels_off: list[str], now: 
     store.set_unsubscribed(actor.tid, uid, wanted, iso(now))
     audit.record(actor.tid, actor.email, "subscriptions.update", uid, {"unsubscribed": sorted(wanted)}, now)
     return {"uid": uid, "unsubscribed": sorted(wanted)}
+
+
+def silence(tid: str, uid: str, now: datetime) -> None:
+    """Opt a person out of every channel (their data was erased): what is queued for them is suppressed
+    at delivery, and so is anything a rule queues later."""
+    store.add_unsubscribed(tid, uid, domain.ALL_CHANNELS, iso(now))
 
 
 def unsubscribe(token: str, now: datetime) -> dict[str, Any]:

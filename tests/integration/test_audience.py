@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from chalicelib.domain.messaging import Recipient
 from chalicelib.services import automations, messages
 from local.pump import StreamPump
 from tests.conftest import Api, Tenant, join, live_campaign
@@ -328,13 +329,23 @@ def test_erasure_empties_the_profile(api: Api, tenant: Tenant, pump: StreamPump)
     _, joined = join(api, cid, external_id=_user(), nickname="Eve", phone="13812345678", birthday="05-01")
     pump.drain()
     uid = _profile_of(api, tenant, joined["invite_code"])["uid"]
+    # A message queued for later, before the erasure.
+    later = datetime.now(UTC) + timedelta(hours=1)
+    queued = messages.enqueue(
+        tenant.tid, uid, "console", "win_back", {}, message_key=f"erase-{uid}", due=later,
+        recipient=Recipient(uid=uid, nickname="Eve"),
+    )  # fmt: skip
     status, _ = api.call("DELETE", "/v1/me", headers={"Authorization": f"Bearer {joined['token']}"})
     assert status in (200, 202, 204)
     pump.drain()
     status, detail = api.call("GET", f"/v1/admin/participants/{uid}", token=tenant.owner_token)
     assert status == 200
     assert detail["campaigns"] == 0 and detail["nickname"] is None and detail["phone"] is None
-    assert detail["birthday"] is None and detail["codes"] == []
+    assert detail["birthday"] is None and detail["codes"] == [] and detail["unsubscribed"] == ["*"]
+    # Nothing goes out to a person whose data is erased.
+    messages.deliver(later + timedelta(minutes=1))
+    found = [m for m in _console(api, tenant) if m["id"] == queued]
+    assert found and found[0]["status"] == "suppressed" and found[0]["reason"] == "unsubscribed"
 
 
 def test_cursors_and_switched_off_rules(api: Api, tenant: Tenant, new_tenant: Any, pump: StreamPump) -> None:
