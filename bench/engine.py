@@ -196,19 +196,34 @@ def run(tmp: Path) -> int:
         day_updates.append(1)
         return apply(*args, **kwargs)
 
+    from chalicelib.store import audience as audience_store
+
+    profile_saves: list[int] = []
+    save_profile = audience_store.save
+
+    def counting_save(*args: Any, **kwargs: Any) -> bool:
+        profile_saves.append(1)
+        return save_profile(*args, **kwargs)
+
     participant_store.add_counted = counting_add
     analytics_store.apply = counting_apply
+    audience_store.save = counting_save
     with counter.counting():
         records = pump.drain(timeout=120)
     participant_store.add_counted = add_counted
     analytics_store.apply = apply
+    audience_store.save = save_profile
     rows.append(("stream records per counter write", f"{records / max(len(counted_writes), 1):.1f}",
                  f"{records} records, {len(counted_writes)} inviter progress writes; target >= 20"))  # fmt: skip
-    rows.append(("reward transactions in that drain", str(counter.ops["TransactWriteItems"] - len(day_updates)),
+    transactions = counter.ops["TransactWriteItems"] - len(day_updates) - len(profile_saves)
+    rows.append(("reward transactions in that drain", str(transactions),
                  f"{INVITERS} inviters x 2 milestones (1 and 50 invites), each issued once"))  # fmt: skip
     rows.append(("analytics day-counter updates", str(len(day_updates)),
                  "one per (campaign, day) per batch, whatever the batch's facts"))  # fmt: skip
+    rows.append(("profile writes in that drain", str(len(profile_saves)),
+                 f"{INVITEES + INVITERS} people; one write per person a batch touches"))  # fmt: skip
     rows.append(("stream handler invocations", str(pump.invocations), "batch size 100"))
+    rows.append(segment_evaluation())
 
     width = max(len(r[0]) for r in rows)
     print(f"\n{'metric'.ljust(width)}  {'value':>8}  note")
@@ -216,6 +231,23 @@ def run(tmp: Path) -> int:
     for name, value, note in rows:
         print(f"{name.ljust(width)}  {value:>8}  {note}")
     return 0
+
+
+def segment_evaluation(people: int = 20_000) -> tuple[str, str, str]:
+    """How fast one segment is evaluated over profiles (the search and preview cost beside the reads)."""
+    from chalicelib.domain import segments
+
+    expr = segments.parse("tag:invited AND spend >= 10000 AND NOT last_seen < 30d OR orders >= 3")
+    now = datetime.now(UTC)
+    views = [
+        {"tags": {"invited"} if i % 2 else set(), "spend": i * 7 % 40_000, "orders": i % 5,
+         "last_seen": (now - timedelta(days=i % 90)).strftime("%Y-%m-%dT%H:%M:%SZ")}
+        for i in range(people)
+    ]  # fmt: skip
+    started = time.process_time()
+    matched = sum(segments.evaluate(expr, view, now) for view in views)
+    per_profile = (time.process_time() - started) / people * 1e6
+    return ("segment evaluation per profile", f"{per_profile:.1f} us", f"{people} profiles, {matched} matched")
 
 
 if __name__ == "__main__":
