@@ -65,6 +65,10 @@ FORECAST_Z = 1.96  # the doc's K +/- 1.96 s / sqrt(n)
 # Projections beyond this are reported as saturated: a K above 1 over many generations grows
 # without bound, and the figure must stay a finite JSON number.
 MAX_PROJECTION = 10**12
+# Below these, K and the cycle time rest on a handful of people and the projection's range spans
+# orders of magnitude: no forecast rather than a misleading one.
+FORECAST_MIN_JOINS = 30
+FORECAST_MIN_QUALIFIED = 5
 
 _DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 _DEPTH = re.compile(r"^depth:([0-9]+)$")
@@ -499,6 +503,8 @@ def _forecast(
     joins = metric.get("join", 0)
     if joins <= 0 or metric.get("qualified", 0) <= 0 or cycle_minutes is None:
         return _unavailable("no_qualified_invitee")
+    if joins < FORECAST_MIN_JOINS or metric["qualified"] < FORECAST_MIN_QUALIFIED:
+        return _unavailable("too_few_participants")
     k = metric["qualified"] / joins
     t = max(1, cycle_minutes)  # a median of 0 whole minutes would make every moment a generation
     variance = max(0.0, metric.get("offspring_sq", 0) / joins - k * k)

@@ -517,6 +517,13 @@ def test_no_forecast_when_over_undated_or_not_current(kw: dict[str, Any], reason
     }
 
 
+def test_no_forecast_from_a_handful_of_people() -> None:
+    few = {DAY: {"n|join|-|-": 29, "n|qualified|-|-": 10, "h|cycle|0": 10}}
+    assert _report(few, ends_at=NOW + timedelta(days=30))["forecast"]["reason"] == "too_few_participants"
+    rare = {DAY: {"n|join|-|-": 200, "n|qualified|-|-": 4, "h|cycle|60": 4}}
+    assert _report(rare, ends_at=NOW + timedelta(days=30))["forecast"]["reason"] == "too_few_participants"
+
+
 def test_no_forecast_before_the_first_qualified_invitee() -> None:
     r = _report({DAY: {"n|join|-|-": 10}})
     assert r["forecast"] == {"model": "galton-watson", "available": False, "reason": "no_qualified_invitee"}
