@@ -43,7 +43,8 @@ def view(group: GroupRecord, now: datetime) -> dict[str, Any]:
         "original_price_fen": rec.spec["rules"]["original_price_fen"],
         "deadline": group.deadline,
         "seconds_left": max(0, int((deadline_at - now).total_seconds())) if state == "open" else 0,
-        "share_url": participants.public_url(f"/v1/groups/{group.gid}"),
+        # The landing page, opened on this group (with the leader as the inviter of whoever joins).
+        "share_url": participants.landing_link(rec, {"group": group.gid, "ref": group.leader}),
         "members": [
             {"nickname": mask_name(m.nickname or "") or "*", "leader": m.leader, "joined_at": m.joined_at}
             for m in group.roster

@@ -299,10 +299,14 @@ def follow_link(code: str, channel: str | None, now: datetime) -> str:
         channel = None  # an unknown channel tag is dropped, never an error for the visitor
     rec = campaign(participant.cid)
     store.record_click(rec.cid, code, channel, now)
-    # Without a landing URL of its own, a campaign uses the built-in landing page (web/l/).
-    base = rec.spec.get("landing_url") or public_url("/l/")
-    parts = urlsplit(base)
-    query = [q for q in parts.query.split("&") if q]
     click = click_tokens.issue(code, int(now.timestamp()))
-    query.append(urlencode({"campaign": rec.cid, "ref": code, **({"ch": channel} if channel else {}), "click": click}))
+    return landing_link(rec, {"ref": code, **({"ch": channel} if channel else {}), "click": click})
+
+
+def landing_link(rec: CampaignRecord, params: dict[str, str]) -> str:
+    """The campaign's landing page with `campaign` and `params` added to its query. Without a landing
+    URL of its own, a campaign uses the built-in landing page (web/l/)."""
+    parts = urlsplit(rec.spec.get("landing_url") or public_url("/l/"))
+    query = [q for q in parts.query.split("&") if q]
+    query.append(urlencode({"campaign": rec.cid, **params}))
     return urlunsplit((parts.scheme, parts.netloc, parts.path, "&".join(query), parts.fragment))

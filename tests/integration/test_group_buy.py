@@ -6,6 +6,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -37,11 +38,16 @@ def join_group(api: Api, gid: str, who: dict[str, Any]) -> tuple[int, Any]:
 
 def test_leader_opens_a_group_at_a_tier_price(api: Api, tenant: Tenant) -> None:
     cid = group_campaign(api, tenant)
-    status, group = open_group(api, cid, participant(api, cid, "团长"), size=3)
+    leader = participant(api, cid, "团长")
+    status, group = open_group(api, cid, leader, size=3)
     assert status == 201
     assert (group["size"], group["price_fen"], group["members_count"], group["status"]) == (3, 6900, 1, "open")
     assert group["members"] == [{"nickname": "团*", "leader": True, "joined_at": group["members"][0]["joined_at"]}]
     assert 23 * 3600 < group["seconds_left"] <= 24 * 3600
+    # The link a leader shares opens the landing page on this group, crediting the leader.
+    share = urlsplit(group["share_url"])
+    assert share.path == "/l/"
+    assert parse_qs(share.query) == {"campaign": [cid], "group": [group["group_id"]], "ref": [leader["invite_code"]]}
     status, error = open_group(api, cid, participant(api, cid), size=4)
     assert (status, error["error"]["code"]) == (422, "VALIDATION_ERROR")
 
