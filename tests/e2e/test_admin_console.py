@@ -9,6 +9,7 @@ console's dashboard to count both joins. Screenshots land in tests/e2e/artifacts
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -206,6 +207,11 @@ def test_profile_manual_tag_and_the_kill_switch(live_stack: LiveStack, new_page:
         "POST", "/v1/admin/tags", {"name": "vip", "kind": "custom"}, token=live_stack.owner_token
     )
     assert status == 201, body
+    # The profile is built by the stream pump, a moment after the join.
+    deadline = time.monotonic() + STREAM / 1000
+    while not live_stack.call("GET", f"/v1/admin/participants?code={code}", token=live_stack.owner_token)[1]["items"]:
+        assert time.monotonic() < deadline, "the profile never appeared"
+        time.sleep(0.2)
 
     page = new_page()
     sign_in(page, live_stack)
