@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import mimetypes
+import sys
 import threading
 from functools import partial
 from http.server import ThreadingHTTPServer
@@ -106,13 +107,21 @@ class Handler(ChaliceRequestHandler):
         self._send_http_response(200, headers, body)
 
 
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A browser that navigates away drops its pending requests: not worth a traceback.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+
 class LocalServer:
     """The app and web/ on one port, in a background thread."""
 
     def __init__(self, app: Chalice, host: str, port: int, web_root: Path, stage: str = "local") -> None:
         config = Config.create(chalice_stage=stage, app_name=app.app_name, chalice_app=app)
         handler = partial(Handler, app_object=app, config=config, web_root=web_root)
-        self.httpd = ThreadingHTTPServer((host, port), handler)
+        self.httpd = _Server((host, port), handler)
         self.httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
 
