@@ -80,7 +80,7 @@ integration: venv dynamodb-local fonts
 synth: venv fonts web
 	$(PY) infra/synth.py
 
-infra-test: venv fonts
+infra-test: venv fonts web
 	$(PY) -m pytest -m infra
 
 bench: venv dynamodb-local fonts

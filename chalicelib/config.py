@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     token_ttl_seconds: int = Field(default=8 * 3600, ge=60, le=7 * 24 * 3600)
     max_body_bytes: int = 64 * 1024
     public_base_url: str = "http://localhost:8000"
+    # Where the static pages (web/: landing pages, console, unsubscribe) are served, when not beside the API
+    # (a cloud deployment serves them from CloudFront); invite redirects and unsubscribe links point there.
+    site_base_url: str | None = None
     # Rendered posters: an S3 bucket in the cloud, a folder locally (used when no bucket is set).
     poster_bucket: str | None = None
     poster_cache_dir: Path = Path(".data/posters")
@@ -44,6 +47,10 @@ class Settings(BaseSettings):
     # or when the oldest is this old (per minute of window: a day window waits 1440 times longer).
     rate_limit_flush_threshold: int = Field(default=20, ge=1, le=1000)
     rate_limit_flush_seconds: float = Field(default=3.0, gt=0, le=60)
+
+    def site_url(self, path: str) -> str:
+        """A URL of the static pages: the site's own base, else the API's (the local stack serves both)."""
+        return (self.site_base_url or self.public_base_url).rstrip("/") + path
 
     @property
     def is_cloud(self) -> bool:

@@ -7,12 +7,15 @@ from pathlib import Path
 from typing import Any
 
 from aws_cdk import Acknowledgment, CfnOutput, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import aws_cloudfront as cloudfront
+from aws_cdk import aws_cloudfront_origins as origins
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_deployment as s3deploy
 from aws_cdk import aws_sqs as sqs
 from chalice.cdk import Chalice
 from constructs import Construct
@@ -41,6 +44,17 @@ EXPORT_RETENTION_DAYS = 7
 STREAM_BATCHING_WINDOW_SECONDS = 1
 STREAM_MAX_RETRIES = 10
 STREAM_PARALLELIZATION_FACTOR = 2
+# The API stage Chalice deploys to, and the file that tells the static pages where the API is.
+API_STAGE_PATH = "/api"
+SITE_CONFIG = "config.js"
+# A directory URL (`/admin/`, `/l/?campaign=...`) is its index.html: S3 behind CloudFront does not do this itself.
+INDEX_REWRITE = """function handler(event) {
+  var request = event.request;
+  var uri = request.uri;
+  if (uri.endsWith("/")) { request.uri = uri + "index.html"; }
+  else if (uri.lastIndexOf(".") < uri.lastIndexOf("/")) { request.uri = uri + "/index.html"; }
+  return request;
+}"""
 
 
 def error_body_template(code: str, message_expression: str) -> str:
@@ -127,8 +141,10 @@ class FissionStack(Stack):
             auto_delete_objects=True,
         )
 
+        self._site()
         environment = {
             "FISSION_STAGE": stage,
+            "FISSION_SITE_BASE_URL": f"https://{self.distribution.distribution_domain_name}",
             "FISSION_TABLE_NAME": self.table.table_name,
             "FISSION_REGION": self.region,
             "FISSION_KMS_KEY_ID": self.key.key_arn,
@@ -165,6 +181,7 @@ class FissionStack(Stack):
         self._stream_failure_alarm()
         self._coupon_pool_alarm()
         self._gateway_responses()
+        self._site_files(source_dir / "web")
         if api_provisioned_concurrency > 0:
             self._provisioned_concurrency(api_provisioned_concurrency)
 
@@ -173,6 +190,7 @@ class FissionStack(Stack):
         CfnOutput(self, "PosterBucket", value=self.posters.bucket_name)
         CfnOutput(self, "ExportBucket", value=self.exports.bucket_name)
         CfnOutput(self, "StreamFailureQueueUrl", value=self.stream_failures.queue_url)
+        CfnOutput(self, "SiteUrl", value=f"https://{self.distribution.distribution_domain_name}")
 
     def _table(
         self, removal: RemovalPolicy, is_prod: bool, warm_reads: int | None, warm_writes: int | None
@@ -298,6 +316,60 @@ class FissionStack(Stack):
             definition[response_type] = entry
         api = self.chalice.get_resource(REST_API)
         api.add_property_override("DefinitionBody.x-amazon-apigateway-gateway-responses", definition)
+
+    def _site(self) -> None:
+        """The console and landing pages (web/) from a private bucket behind CloudFront.
+
+        The pages call the API at its own address, written into `config.js` at deploy time
+        (`_site_files`). The API is not routed through this distribution: API Gateway would then see
+        CloudFront's addresses, not the visitors', and the per-address rate limits and fraud signals
+        would lump a whole edge together. The functions learn the site's address
+        (FISSION_SITE_BASE_URL) for invite redirects and unsubscribe links.
+        """
+        self.site = s3.Bucket(
+            self,
+            "Site",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            removal_policy=RemovalPolicy.DESTROY,
+            auto_delete_objects=True,
+        )
+        index = cloudfront.Function(
+            self, "SiteIndex", code=cloudfront.FunctionCode.from_inline(INDEX_REWRITE),
+            runtime=cloudfront.FunctionRuntime.JS_2_0,
+        )  # fmt: skip
+        self.distribution = cloudfront.Distribution(
+            self,
+            "SiteDistribution",
+            comment=f"Fission {self.stage}: console and landing pages",
+            default_root_object="index.html",
+            default_behavior=cloudfront.BehaviorOptions(
+                origin=origins.S3BucketOrigin.with_origin_access_control(self.site),
+                viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
+                function_associations=[
+                    cloudfront.FunctionAssociation(
+                        function=index, event_type=cloudfront.FunctionEventType.VIEWER_REQUEST
+                    )
+                ],
+            ),
+        )
+
+    def _site_files(self, web_dir: Path) -> None:
+        """Upload web/ with a `config.js` naming the API, and invalidate the distribution's cache."""
+        api_url = f"https://{self.chalice.get_resource(REST_API).ref}.execute-api.{self.region}.{self.url_suffix}"
+        config = f'window.FISSION_CONFIG = {{ api: "{api_url}{API_STAGE_PATH}" }};\n'
+        s3deploy.BucketDeployment(
+            self,
+            "SiteFiles",
+            sources=[
+                s3deploy.Source.asset(str(web_dir), exclude=[SITE_CONFIG]),
+                s3deploy.Source.data(SITE_CONFIG, config),
+            ],
+            destination_bucket=self.site,
+            distribution=self.distribution,
+            distribution_paths=["/*"],
+        )
 
     def _provisioned_concurrency(self, executions: int) -> None:
         """Keep `executions` API handler instances initialised; for the hours around a sale."""

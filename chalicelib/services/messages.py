@@ -120,7 +120,7 @@ def unsubscribe_link(tid: str, uid: str, channel: str) -> str:
         token = unsubscribe_tokens.issue(tid, uid, channel)
     except ValueError as exc:
         raise ValidationFailed(str(exc), code="INVALID_RECIPIENT") from None
-    return f"{get_settings().public_base_url.rstrip('/')}/unsubscribe.html?t={quote(token, safe='')}"
+    return get_settings().site_url(f"/unsubscribe.html?t={quote(token, safe='')}")
 
 
 def enqueue(

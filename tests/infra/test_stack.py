@@ -59,6 +59,17 @@ def _only(template: Template, resource_type: str) -> tuple[str, dict[str, Any]]:
     return logical_id, dict(resource)
 
 
+def _functions_policy(template: Template) -> tuple[str, dict[str, Any]]:
+    """The policy on the role Chalice gives every function (the site deployment has a role of its own)."""
+    found = {
+        logical_id: dict(policy)
+        for logical_id, policy in template.find_resources("AWS::IAM::Policy").items()
+        if '"DefaultRole"' in json.dumps(policy["Properties"]["Roles"])
+    }
+    assert len(found) == 1, f"expected one policy on the functions' role, found {sorted(found)}"
+    return next(iter(found.items()))
+
+
 def _table(template: Template) -> dict[str, Any]:
     properties: dict[str, Any] = _only(template, "AWS::DynamoDB::Table")[1]["Properties"]
     return properties
@@ -156,7 +167,7 @@ def _allows(policy: dict[str, Any], action: str, resource: Any) -> bool:
 def test_stream_mapping_is_created_after_the_role_may_read_the_stream_and_park_failures(template: Template) -> None:
     table_id, _ = _only(template, "AWS::DynamoDB::Table")
     queue_id, _ = _only(template, "AWS::SQS::Queue")
-    policy_id, policy = _only(template, "AWS::IAM::Policy")
+    policy_id, policy = _functions_policy(template)
     _, mapping = _only(template, "AWS::Lambda::EventSourceMapping")
     stream = {"Fn::GetAtt": [table_id, "StreamArn"]}
 
@@ -175,7 +186,7 @@ def test_stream_mapping_is_created_after_the_role_may_read_the_stream_and_park_f
 def test_functions_may_use_the_table_and_the_kms_key(template: Template) -> None:
     table_id, _ = _only(template, "AWS::DynamoDB::Table")
     key_id, key = _only(template, "AWS::KMS::Key")
-    _, policy = _only(template, "AWS::IAM::Policy")
+    _, policy = _functions_policy(template)
     table = {"Fn::GetAtt": [table_id, "Arn"]}
     kms_key = {"Fn::GetAtt": [key_id, "Arn"]}
 
@@ -367,3 +378,33 @@ def test_the_package_ships_the_built_poster_fonts_and_their_licence(
 def test_stack_refuses_an_unknown_stage(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="stage must be one of"):
         FissionStack(App(outdir=str(tmp_path)), "staging", source_dir=tmp_path)
+
+
+def test_the_pages_are_served_from_a_private_bucket_behind_cloudfront(template: Template) -> None:
+    resources = template.to_json()["Resources"]
+    _, distribution = _only(template, "AWS::CloudFront::Distribution")
+    config = distribution["Properties"]["DistributionConfig"]
+    assert config["DefaultRootObject"] == "index.html"
+    behaviour = config["DefaultCacheBehavior"]
+    assert behaviour["ViewerProtocolPolicy"] == "redirect-to-https"
+    # Directory URLs (/admin/, /l/?campaign=...) are rewritten to their index.html at the edge.
+    (association,) = behaviour["FunctionAssociations"]
+    function_id = association["FunctionARN"]["Fn::GetAtt"][0]
+    assert "index.html" in resources[function_id]["Properties"]["FunctionCode"]
+    # The bucket is reached only through the distribution's origin access control.
+    (origin,) = config["Origins"]
+    assert origin["OriginAccessControlId"] and origin["S3OriginConfig"] == {"OriginAccessIdentity": ""}
+    bucket = resources[origin["DomainName"]["Fn::GetAtt"][0]]["Properties"]
+    assert bucket["PublicAccessBlockConfiguration"]["RestrictPublicBuckets"] is True
+    # Not the API: API Gateway must keep seeing the visitors' own addresses (rate limits, fraud signals).
+    assert "CacheBehaviors" not in config
+
+
+def test_the_pages_learn_where_the_api_is_and_the_functions_where_the_pages_are(template: Template) -> None:
+    _, deployment = _only(template, "Custom::CDKBucketDeployment")
+    markers = json.dumps(deployment["Properties"]["SourceMarkers"])
+    assert '"Ref": "RestAPI"' in markers, "config.js names the deployed API"
+    assert deployment["Properties"]["DistributionPaths"] == ["/*"]
+    for name, function in template.find_resources("AWS::Serverless::Function").items():
+        site = function["Properties"]["Environment"]["Variables"]["FISSION_SITE_BASE_URL"]
+        assert "SiteDistribution" in json.dumps(site), name

@@ -1,6 +1,8 @@
 // The public HTTP API as the landing page uses it (docs/openapi.yaml, tag Public), plus what the page keeps
-// in localStorage. Same origin: the page is served next to /v1/.
+// in localStorage. The API is on the page's own origin unless config.js names another (a cloud deployment).
 import { t } from "./i18n.js";
+
+const API = (window.FISSION_CONFIG?.api || "").replace(/\/+$/, "");
 
 export class ApiError extends Error {
   constructor(status, code, message, details = {}) {
@@ -18,7 +20,7 @@ export async function call(method, path, { body, token, headers = {} } = {}) {
   if (token) sent.Authorization = `Bearer ${token}`;
   let response;
   try {
-    response = await fetch(path, { method, headers: sent, body: body === undefined ? undefined : JSON.stringify(body) });
+    response = await fetch(API + path, { method, headers: sent, body: body === undefined ? undefined : JSON.stringify(body) });
   } catch {
     throw new ApiError(0, "NETWORK_ERROR", t("network_error"));
   }
@@ -42,7 +44,7 @@ export function beacon(cid, type, channel, token) {
   if (channel && /^[a-z0-9_]{1,32}$/.test(channel)) body.channel = channel;
   const headers = { "Content-Type": "application/json" };
   if (token) headers.Authorization = `Bearer ${token}`;
-  fetch(`/v1/campaigns/${encodeURIComponent(cid)}/events`, {
+  fetch(`${API}/v1/campaigns/${encodeURIComponent(cid)}/events`, {
     method: "POST",
     headers,
     body: JSON.stringify(body),
