@@ -1,26 +1,15 @@
 // The audit chain: newest first, with a verification of the whole hash chain.
 import { api, query } from "../api.js";
-import {
-  add,
-  busy,
-  errorBox,
-  fill,
-  h,
-  loading,
-  table,
-  when,
-} from "../dom.js";
+import { add, busy, h, loading, table, when } from "../dom.js";
 import { t } from "../i18n.js";
+import { pager } from "../pager.js";
 
 export async function render(root) {
   const list = h("div", { "aria-live": "polite" }, loading(t("common.loading")));
-  const more = h("button", { type: "button", hidden: true }, t("common.more"));
+  const listing = pager(list, (cursor) => api("GET", `/v1/admin/audit${query({ limit: 50, cursor })}`), draw);
   const verdict = h("p", { role: "status", "aria-live": "polite" });
   const verify = h("button", { type: "button", class: "primary" }, t("audit.verify"));
-  let cursor = null;
-  let rows = [];
-  add(root, h("div", { class: "toolbar" }, h("h1", {}, t("audit.title")), verify), verdict, list, more);
-  more.addEventListener("click", () => load(false));
+  add(root, h("div", { class: "toolbar" }, h("h1", {}, t("audit.title")), verify), verdict, list, listing.more);
   verify.addEventListener("click", () =>
     busy(verify, async () => {
       verdict.textContent = t("audit.verifying");
@@ -36,39 +25,24 @@ export async function render(root) {
     }),
   );
 
-  async function load(reset) {
-    if (reset) {
-      cursor = null;
-      rows = [];
-    }
-    try {
-      const page = await api("GET", `/v1/admin/audit${query({ limit: 50, cursor })}`);
-      rows = rows.concat(page.items);
-      cursor = page.next_cursor;
-      more.hidden = !cursor;
-      fill(
-        list,
-        table(
-          [
-            { label: "#", class: "num", cell: (e) => String(e.seq) },
-            { label: t("audit.at"), cell: (e) => when(e.at) },
-            { label: t("audit.actor"), cell: (e) => e.actor },
-            { label: t("audit.action"), cell: (e) => h("code", {}, e.action) },
-            { label: t("audit.target"), cell: (e) => e.target || "" },
-            {
-              label: t("audit.details"),
-              cell: (e) => h("code", { class: "details" }, JSON.stringify(e.details || {})),
-            },
-            { label: t("audit.hash"), cell: (e) => h("code", { title: e.hash }, String(e.hash || "").slice(0, 10)) },
-          ],
-          rows,
-          t("audit.empty"),
-        ),
-      );
-    } catch (error) {
-      fill(list, errorBox(error));
-    }
+  function draw(rows) {
+    return table(
+      [
+        { label: "#", class: "num", cell: (e) => String(e.seq) },
+        { label: t("audit.at"), cell: (e) => when(e.at) },
+        { label: t("audit.actor"), cell: (e) => e.actor },
+        { label: t("audit.action"), cell: (e) => h("code", {}, e.action) },
+        { label: t("audit.target"), cell: (e) => e.target || "" },
+        {
+          label: t("audit.details"),
+          cell: (e) => h("code", { class: "details" }, JSON.stringify(e.details || {})),
+        },
+        { label: t("audit.hash"), cell: (e) => h("code", { title: e.hash }, String(e.hash || "").slice(0, 10)) },
+      ],
+      rows,
+      t("audit.empty"),
+    );
   }
 
-  await load(true);
+  await listing.load(true);
 }

@@ -1,20 +1,8 @@
 // Campaign list: status, mode, window and key numbers from each campaign's stats.
 import { api, query } from "../api.js";
-import {
-  add,
-  badge,
-  clear,
-  emptyState,
-  errorBox,
-  fill,
-  h,
-  loading,
-  num,
-  select,
-  table,
-  when,
-} from "../dom.js";
+import { add, badge, emptyState, h, num, select, table, when } from "../dom.js";
 import { t } from "../i18n.js";
+import { pager } from "../pager.js";
 
 const STATUSES = ["", "draft", "active", "paused", "ended"];
 
@@ -25,9 +13,11 @@ export async function render(root, _params, ctx) {
     { id: "campaign-status" },
   );
   const list = h("div", { "aria-live": "polite" });
-  const more = h("button", { type: "button", hidden: true }, t("common.more"));
-  let cursor = null;
-  let rows = [];
+  const listing = pager(
+    list,
+    (cursor) => api("GET", `/v1/admin/campaigns${query({ limit: 20, cursor, status: status.value })}`),
+    draw,
+  );
 
   add(
     root,
@@ -39,30 +29,12 @@ export async function render(root, _params, ctx) {
     ),
     h("div", { class: "filters" }, h("label", { for: "campaign-status" }, t("campaigns.filter_status")), status),
     list,
-    more,
+    listing.more,
   );
 
-  async function load(reset) {
-    if (reset) {
-      rows = [];
-      cursor = null;
-      fill(list, loading(t("common.loading")));
-    }
-    const page = await api("GET", `/v1/admin/campaigns${query({ limit: 20, cursor, status: status.value })}`);
-    rows = rows.concat(page.items);
-    cursor = page.next_cursor;
-    more.hidden = !cursor;
-    draw();
-  }
-
-  function draw() {
-    clear(list);
+  function draw(rows) {
     if (!rows.length) {
-      add(
-        list,
-        emptyState(t("campaigns.empty"), h("a", { href: "#/new", class: "button primary" }, t("campaigns.new"))),
-      );
-      return;
+      return emptyState(t("campaigns.empty"), h("a", { href: "#/new", class: "button primary" }, t("campaigns.new")));
     }
     const cells = new Map();
     const statCell = (row, key) => {
@@ -70,38 +42,35 @@ export async function render(root, _params, ctx) {
       cells.set(`${row.campaign_id}:${key}`, cell);
       return cell;
     };
-    add(
-      list,
-      table(
-        [
-          {
-            label: t("campaigns.col_title"),
-            cell: (r) =>
-              h(
-                "a",
-                { href: r.status === "draft" ? `#/new/${r.campaign_id}` : `#/campaigns/${r.campaign_id}` },
-                r.title || r.campaign_id,
-              ),
-          },
-          { label: t("campaigns.col_status"), cell: (r) => badge(t(`status.${r.status}`), r.status) },
-          { label: t("campaigns.col_mode"), cell: (r) => t(`mode.${r.mode}`) },
-          { label: t("campaigns.col_window"), cell: (r) => `${when(r.starts_at)} → ${when(r.ends_at)}` },
-          { label: t("stats.joins"), class: "num", cell: (r) => statCell(r, "join") },
-          { label: t("stats.qualified"), class: "num", cell: (r) => statCell(r, "qualified") },
-          { label: t("stats.rewards"), class: "num", cell: (r) => statCell(r, "rewards") },
-          { label: t("stats.k"), class: "num", cell: (r) => statCell(r, "k") },
-          {
-            label: t("common.actions"),
-            cell: (r) =>
-              h(
-                "a",
-                { href: `#/campaigns/${r.campaign_id}`, "aria-label": `${t("campaigns.open")}: ${r.title}` },
-                t("campaigns.open"),
-              ),
-          },
-        ],
-        rows,
-      ),
+    const shown = table(
+      [
+        {
+          label: t("campaigns.col_title"),
+          cell: (r) =>
+            h(
+              "a",
+              { href: r.status === "draft" ? `#/new/${r.campaign_id}` : `#/campaigns/${r.campaign_id}` },
+              r.title || r.campaign_id,
+            ),
+        },
+        { label: t("campaigns.col_status"), cell: (r) => badge(t(`status.${r.status}`), r.status) },
+        { label: t("campaigns.col_mode"), cell: (r) => t(`mode.${r.mode}`) },
+        { label: t("campaigns.col_window"), cell: (r) => `${when(r.starts_at)} → ${when(r.ends_at)}` },
+        { label: t("stats.joins"), class: "num", cell: (r) => statCell(r, "join") },
+        { label: t("stats.qualified"), class: "num", cell: (r) => statCell(r, "qualified") },
+        { label: t("stats.rewards"), class: "num", cell: (r) => statCell(r, "rewards") },
+        { label: t("stats.k"), class: "num", cell: (r) => statCell(r, "k") },
+        {
+          label: t("common.actions"),
+          cell: (r) =>
+            h(
+              "a",
+              { href: `#/campaigns/${r.campaign_id}`, "aria-label": `${t("campaigns.open")}: ${r.title}` },
+              t("campaigns.open"),
+            ),
+        },
+      ],
+      rows,
     );
     // Key numbers: one stats read per listed campaign, filled in as they arrive.
     for (const row of rows) {
@@ -123,13 +92,10 @@ export async function render(root, _params, ctx) {
           }
         });
     }
+    return shown;
   }
 
-  status.addEventListener("change", () => load(true).catch(fail));
-  more.addEventListener("click", () => load(false).catch(fail));
-  function fail(error) {
-    fill(list, errorBox(error));
-  }
-  await load(true);
-  ctx.announce(t("campaigns.loaded", { n: rows.length }));
+  status.addEventListener("change", () => listing.load(true));
+  await listing.load(true);
+  ctx.announce(t("campaigns.loaded", { n: listing.count() }));
 }

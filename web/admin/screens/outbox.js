@@ -2,20 +2,9 @@
 // messages automations queued, filtered by status and channel, with retry for dead ones. The `console`
 // channel is where a local stack shows what would have been sent.
 import { api, query } from "../api.js";
-import {
-  add,
-  badge,
-  busy,
-  errorBox,
-  field,
-  fill,
-  h,
-  loading,
-  select,
-  table,
-  when,
-} from "../dom.js";
+import { add, badge, busy, errorBox, field, fill, h, loading, select, table, when } from "../dom.js";
 import { t } from "../i18n.js";
+import { pager } from "../pager.js";
 
 const STATUSES = ["", "pending", "sent", "deferred", "dead", "suppressed"];
 const CHANNELS = ["", "console", "sms", "email", "wecom", "wechat"];
@@ -34,9 +23,12 @@ export async function render(root) {
     { id: "msg-channel" },
   );
   const list = h("div", { "aria-live": "polite" });
-  const more = h("button", { type: "button", hidden: true }, t("common.more"));
-  let cursor = null;
-  let rows = [];
+  const listing = pager(
+    list,
+    (cursor) => api("GET", `/v1/admin/messages${query({ status: status.value, channel: channel.value, cursor })}`),
+    draw,
+  );
+  const load = listing.load;
   add(
     root,
     h("h1", {}, t("outbox.title")),
@@ -55,60 +47,37 @@ export async function render(root) {
         h("button", { type: "button", onclick: () => load(true) }, t("common.refresh")),
       ),
       list,
-      more,
+      listing.more,
     ),
   );
   status.addEventListener("change", () => load(true));
   channel.addEventListener("change", () => load(true));
-  more.addEventListener("click", () => load(false));
 
-  async function load(reset) {
-    if (reset) {
-      cursor = null;
-      rows = [];
-      fill(list, loading(t("common.loading")));
-    }
-    try {
-      const page = await api(
-        "GET",
-        `/v1/admin/messages${query({ status: status.value, channel: channel.value, cursor })}`,
-      );
-      rows = rows.concat(page.items);
-      cursor = page.next_cursor;
-      more.hidden = !cursor;
-      fill(
-        list,
-        table(
-          [
-            { label: t("outbox.due"), cell: (m) => when(m.sent_at || m.due_at) },
-            { label: t("outbox.channel"), cell: (m) => m.channel },
-            { label: t("outbox.status"), cell: (m) => badge(t(`msg.${m.status}`, {}, m.status), m.status) },
-            { label: t("outbox.to"), cell: (m) => h("code", {}, m.uid) },
-            {
-              label: t("outbox.text"),
-              cell: (m) =>
-                h(
-                  "div",
-                  { class: "message-text" },
-                  m.subject ? h("strong", {}, m.subject) : null,
-                  m.subject ? h("br") : null,
-                  m.text || "",
-                ),
-            },
-            { label: t("outbox.attempts"), class: "num", cell: (m) => String(m.attempts ?? 0) },
-            { label: t("outbox.why"), cell: (m) => m.last_error || m.reason || "" },
-            { label: t("common.actions"), cell: (m) => (m.status === "dead" ? retryButton(m) : "") },
-          ],
-          rows,
-          t("outbox.empty"),
-        ),
-      );
-    } catch (error) {
-      fill(
-        list,
-        errorBox(error, { notAvailable: t("common.not_available") }),
-      );
-    }
+  function draw(rows) {
+    return table(
+      [
+        { label: t("outbox.due"), cell: (m) => when(m.sent_at || m.due_at) },
+        { label: t("outbox.channel"), cell: (m) => m.channel },
+        { label: t("outbox.status"), cell: (m) => badge(t(`msg.${m.status}`, {}, m.status), m.status) },
+        { label: t("outbox.to"), cell: (m) => h("code", {}, m.uid) },
+        {
+          label: t("outbox.text"),
+          cell: (m) =>
+            h(
+              "div",
+              { class: "message-text" },
+              m.subject ? h("strong", {}, m.subject) : null,
+              m.subject ? h("br") : null,
+              m.text || "",
+            ),
+        },
+        { label: t("outbox.attempts"), class: "num", cell: (m) => String(m.attempts ?? 0) },
+        { label: t("outbox.why"), cell: (m) => m.last_error || m.reason || "" },
+        { label: t("common.actions"), cell: (m) => (m.status === "dead" ? retryButton(m) : "") },
+      ],
+      rows,
+      t("outbox.empty"),
+    );
   }
 
   function retryButton(m) {
@@ -131,10 +100,7 @@ export async function render(root) {
     try {
       s = await api("GET", "/v1/admin/messaging");
     } catch (error) {
-      fill(
-        settingsBox,
-        errorBox(error, { notAvailable: t("common.not_available") }),
-      );
+      fill(settingsBox, errorBox(error, { notAvailable: t("common.not_available") }));
       return;
     }
     const paused = h("input", { type: "checkbox", id: "kill-switch", checked: s.paused });

@@ -1,18 +1,8 @@
 // The fraud review queue: held joins and facts with their reasons; approve or reject with a reason.
 import { api, query } from "../api.js";
-import {
-  add,
-  badge,
-  busy,
-  errorBox,
-  fill,
-  h,
-  loading,
-  select,
-  table,
-  when,
-} from "../dom.js";
+import { add, badge, busy, h, select, table, when } from "../dom.js";
 import { t } from "../i18n.js";
+import { pager } from "../pager.js";
 
 export async function render(root) {
   const status = select(
@@ -21,68 +11,54 @@ export async function render(root) {
     { id: "review-status" },
   );
   const list = h("div", { "aria-live": "polite" });
-  const more = h("button", { type: "button", hidden: true }, t("common.more"));
-  let cursor = null;
-  let rows = [];
+  const listing = pager(
+    list,
+    (cursor) => api("GET", `/v1/admin/reviews${query({ status: status.value, cursor, limit: 50 })}`),
+    draw,
+  );
+  const load = listing.load;
   add(
     root,
     h("h1", {}, t("review.title")),
     h("p", { class: "hint" }, t("review.intro")),
     h("div", { class: "filters" }, h("label", { for: "review-status" }, t("outbox.status")), status),
     list,
-    more,
+    listing.more,
   );
   status.addEventListener("change", () => load(true));
-  more.addEventListener("click", () => load(false));
 
-  async function load(reset) {
-    if (reset) {
-      cursor = null;
-      rows = [];
-      fill(list, loading(t("common.loading")));
-    }
-    try {
-      const page = await api("GET", `/v1/admin/reviews${query({ status: status.value, cursor, limit: 50 })}`);
-      rows = rows.concat(page.items);
-      cursor = page.next_cursor;
-      more.hidden = !cursor;
-      fill(
-        list,
-        table(
-          [
-            { label: t("review.created"), cell: (r) => when(r.created_at) },
-            { label: t("review.kind"), cell: (r) => r.kind },
-            {
-              label: t("review.subject"),
-              cell: (r) =>
-                h(
-                  "span",
-                  {},
-                  h("code", {}, r.subject),
-                  " ",
-                  h("a", { href: `#/campaigns/${r.campaign_id}` }, r.campaign_id),
-                ),
-            },
-            { label: t("review.score"), class: "num", cell: (r) => String(r.score) },
-            {
-              label: t("review.reasons"),
-              cell: (r) => (r.reasons || []).map((x) => badge(x.code || x.signal || JSON.stringify(x))),
-            },
-            {
-              label: t("common.actions"),
-              cell: (r) =>
-                r.status === "pending"
-                  ? decide(r)
-                  : `${t(`review.${r.status}`)} · ${r.decided_by || ""} · ${r.reason || ""}`,
-            },
-          ],
-          rows,
-          t("review.empty"),
-        ),
-      );
-    } catch (error) {
-      fill(list, errorBox(error));
-    }
+  function draw(rows) {
+    return table(
+      [
+        { label: t("review.created"), cell: (r) => when(r.created_at) },
+        { label: t("review.kind"), cell: (r) => r.kind },
+        {
+          label: t("review.subject"),
+          cell: (r) =>
+            h(
+              "span",
+              {},
+              h("code", {}, r.subject),
+              " ",
+              h("a", { href: `#/campaigns/${r.campaign_id}` }, r.campaign_id),
+            ),
+        },
+        { label: t("review.score"), class: "num", cell: (r) => String(r.score) },
+        {
+          label: t("review.reasons"),
+          cell: (r) => (r.reasons || []).map((x) => badge(x.code || x.signal || JSON.stringify(x))),
+        },
+        {
+          label: t("common.actions"),
+          cell: (r) =>
+            r.status === "pending"
+              ? decide(r)
+              : `${t(`review.${r.status}`)} · ${r.decided_by || ""} · ${r.reason || ""}`,
+        },
+      ],
+      rows,
+      t("review.empty"),
+    );
   }
 
   function decide(r) {
