@@ -111,34 +111,21 @@ class FissionStack(Stack):
 
         # Rendered posters by content hash: nothing in it is precious (a miss renders again), so old
         # entries simply expire.
-        self.posters = s3.Bucket(
-            self,
-            "Posters",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            lifecycle_rules=[s3.LifecycleRule(prefix="posters/", expiration=Duration.days(POSTER_RETENTION_DAYS))],
-            removal_policy=RemovalPolicy.DESTROY,
-            auto_delete_objects=True,
+        self.posters = self._private_bucket(
+            "Posters", [s3.LifecycleRule(prefix="posters/", expiration=Duration.days(POSTER_RETENTION_DAYS))]
         )
 
         # CSV exports hold participant data (masked): private, and gone with their jobs after 7 days.
         # Abandoned multipart uploads (a run that died while assembling) are cleaned up too.
-        self.exports = s3.Bucket(
-            self,
+        self.exports = self._private_bucket(
             "Exports",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            lifecycle_rules=[
+            [
                 s3.LifecycleRule(
                     prefix="exports/",
                     expiration=Duration.days(EXPORT_RETENTION_DAYS),
                     abort_incomplete_multipart_upload_after=Duration.days(1),
                 )
             ],
-            removal_policy=RemovalPolicy.DESTROY,
-            auto_delete_objects=True,
         )
 
         self._site()
@@ -317,6 +304,20 @@ class FissionStack(Stack):
         api = self.chalice.get_resource(REST_API)
         api.add_property_override("DefinitionBody.x-amazon-apigateway-gateway-responses", definition)
 
+    def _private_bucket(self, name: str, lifecycle: list[s3.LifecycleRule]) -> s3.Bucket:
+        """Private, encrypted, TLS only, and removed with the stack: what it holds is re-rendered, re-uploaded
+        or short-lived."""
+        return s3.Bucket(
+            self,
+            name,
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            lifecycle_rules=lifecycle or None,
+            removal_policy=RemovalPolicy.DESTROY,
+            auto_delete_objects=True,
+        )
+
     def _site(self) -> None:
         """The console and landing pages (web/) from a private bucket behind CloudFront.
 
@@ -326,15 +327,7 @@ class FissionStack(Stack):
         would lump a whole edge together. The functions learn the site's address
         (FISSION_SITE_BASE_URL) for invite redirects and unsubscribe links.
         """
-        self.site = s3.Bucket(
-            self,
-            "Site",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            removal_policy=RemovalPolicy.DESTROY,
-            auto_delete_objects=True,
-        )
+        self.site = self._private_bucket("Site", [])
         index = cloudfront.Function(
             self, "SiteIndex", code=cloudfront.FunctionCode.from_inline(INDEX_REWRITE),
             runtime=cloudfront.FunctionRuntime.JS_2_0,
