@@ -83,7 +83,7 @@ def _participant_fact(new: dict[str, Any]) -> domain.ParticipantFact:
 
 def facts_of(change: Change, now: datetime) -> tuple[str | None, str | None, list[Fact]]:
     """(person uid or None, participant code to look the person up by, facts) of one change."""
-    new, old = change.new, change.old
+    new = change.new
     if change.event == "REMOVE" or not new:
         return None, None, []
     if change.entity == "participant" and new.get("person"):
@@ -98,10 +98,9 @@ def facts_of(change: Change, now: datetime) -> tuple[str | None, str | None, lis
         return None, str(new["buyer"]), [fact]
     if change.entity == "group_member" and change.event == "INSERT":
         return None, str(new["code"]), [domain.GroupFact(str(new["gid"]), str(new.get("joined_at") or iso(now)))]
-    if change.entity == "assist":
-        helpers = set(new.get("helped") or {}) - set(old.get("helped") or {})
-        owner, at = str(new["owner"]), _at(change, now)
-        return None, None, [domain.HelpFact(owner, at)] if helpers else []
+    if change.entity == "assist" and _helpers(change):
+        # About each new helper's own profile: the caller looks them up.
+        return None, None, [domain.HelpFact(str(new["owner"]), _at(change, now))]
     return None, None, []
 
 

@@ -423,3 +423,18 @@ def test_order_paid_calls_the_merchants_webhook_and_issues_points(api: Api, tena
         assert len(points) == 1 and points[0]["status"] == "issued"
     finally:
         receiver.server.shutdown()
+
+
+def test_helping_three_friends_earns_the_behaviour_tag(api: Api, tenant: Tenant, pump: StreamPump) -> None:
+    cid = live_campaign(api, tenant, "assist")
+    owners = [join(api, cid, external_id=_user())[1] for _ in range(3)]
+    _, helper = join(api, cid, external_id=_user())
+    for owner in owners:
+        status, body = api.call(
+            "POST", f"/v1/campaigns/{cid}/assists/{owner['invite_code']}", {}, token=helper["token"]
+        )
+        assert status in (200, 201), body
+    pump.drain()
+    profile = _profile_of(api, tenant, helper["invite_code"])
+    assert profile["helps"] == 3 and "helped_3_times" in profile["tags"]
+    assert _profile_of(api, tenant, owners[0]["invite_code"])["helps"] == 0
