@@ -121,7 +121,14 @@ class HelpFact:
     at: str
 
 
-Fact = ParticipantFact | RewardFact | OrderFact | GroupFact | HelpFact
+@dataclass(frozen=True)
+class SeenFact:
+    """The person used a landing page (a beacon carrying their token): activity, nothing else."""
+
+    at: str
+
+
+Fact = ParticipantFact | RewardFact | OrderFact | GroupFact | HelpFact | SeenFact
 
 
 @dataclass
@@ -212,8 +219,10 @@ def apply(profile: Profile, facts: Iterable[Fact]) -> Profile:
         elif isinstance(fact, GroupFact):
             out.groups.add(fact.gid)
             _seen(out, fact.at)
-        else:
+        elif isinstance(fact, HelpFact):
             out.helps.add(fact.owner)
+            _seen(out, fact.at)
+        else:
             _seen(out, fact.at)
     return out
 

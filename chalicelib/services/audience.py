@@ -98,6 +98,8 @@ def facts_of(change: Change, now: datetime) -> tuple[str | None, str | None, lis
         return None, str(new["buyer"]), [fact]
     if change.entity == "group_member" and change.event == "INSERT":
         return None, str(new["code"]), [domain.GroupFact(str(new["gid"]), str(new.get("joined_at") or iso(now)))]
+    if change.entity == "beacon" and change.event == "INSERT" and new.get("code"):
+        return None, str(new["code"]), [domain.SeenFact(str(new.get("at") or iso(now)))]
     if change.entity == "assist" and _helpers(change):
         # About each new helper's own profile: the caller looks them up.
         return None, None, [domain.HelpFact(str(new["owner"]), _at(change, now))]

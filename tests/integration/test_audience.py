@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -438,3 +439,15 @@ def test_helping_three_friends_earns_the_behaviour_tag(api: Api, tenant: Tenant,
     profile = _profile_of(api, tenant, helper["invite_code"])
     assert profile["helps"] == 3 and "helped_3_times" in profile["tags"]
     assert _profile_of(api, tenant, owners[0]["invite_code"])["helps"] == 0
+
+
+def test_a_page_view_with_a_token_counts_as_seen(api: Api, tenant: Tenant, pump: StreamPump) -> None:
+    cid = live_campaign(api, tenant)
+    _, joined = join(api, cid, external_id=_user())
+    pump.drain()
+    first = _profile_of(api, tenant, joined["invite_code"])["last_seen"]
+    time.sleep(1.1)  # timestamps have whole seconds
+    status, _ = api.call("POST", f"/v1/campaigns/{cid}/events", {"type": "view"}, token=joined["token"])
+    assert status == 202
+    pump.drain()
+    assert _profile_of(api, tenant, joined["invite_code"])["last_seen"] > first

@@ -155,3 +155,10 @@ def test_a_run_key_names_rule_occurrence_and_person() -> None:
     a = automations.run_key("aut_1", "joined|p1", "u_1")
     assert a == automations.run_key("aut_1", "joined|p1", "u_1")
     assert len({a, automations.run_key("aut_2", "joined|p1", "u_1"), automations.run_key("aut_1", "x", "u_1")}) == 3
+
+
+def test_a_page_view_is_activity_and_nothing_more() -> None:
+    p = profiles.apply(Profile("t", "u"), [_join()])
+    later = profiles.apply(p, [profiles.SeenFact("2026-11-20T00:00:00Z")])
+    assert later.last_seen == "2026-11-20T00:00:00Z" and later.first_seen == T0
+    assert profiles.segment_view(later) | {"last_seen": None} == profiles.segment_view(p) | {"last_seen": None}
