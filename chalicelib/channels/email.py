@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from chalicelib.channels.base import DeliveryError, Outgoing
@@ -12,7 +13,9 @@ _PERMANENT = frozenset(
 )
 
 
+@lru_cache(maxsize=4)
 def _client(region: str) -> Any:
+    """One client per region and container: creating one costs more than a send."""
     import boto3  # first use only: most invocations never send email
 
     return boto3.client("ses", region_name=region)

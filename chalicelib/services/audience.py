@@ -472,8 +472,9 @@ def assign_tag(actor: Principal, name: str, request: domain.TagAssign, now: date
     if rule.rule is not None or rule.builtin:
         raise Conflict("an auto tag follows its rule; it is not set by hand", code="TAG_IS_AUTOMATIC")
     changed, missing = 0, []
+    rules = domain.merge_rules(store.tag_definitions(actor.tid))  # read once for the whole batch
     for uid in dict.fromkeys(request.uids):
-        if not uid.startswith("u_") or set_manual_tag(actor.tid, uid, name, not request.remove, now) is None:
+        if not uid.startswith("u_") or set_manual_tag(actor.tid, uid, name, not request.remove, now, rules) is None:
             missing.append(uid)
         else:
             changed += 1
@@ -482,7 +483,9 @@ def assign_tag(actor: Principal, name: str, request: domain.TagAssign, now: date
     return {"changed": changed, "missing": missing}
 
 
-def set_manual_tag(tid: str, uid: str, tag: str, add: bool, now: datetime) -> Profile | None:
+def set_manual_tag(
+    tid: str, uid: str, tag: str, add: bool, now: datetime, rules: list[TagRule] | None = None
+) -> Profile | None:
     """Add or remove a hand-set tag (an operator's, or an automation's); None if there is no such profile."""
 
     def edit(profile: Profile) -> None:
@@ -491,7 +494,7 @@ def set_manual_tag(tid: str, uid: str, tag: str, add: bool, now: datetime) -> Pr
         else:
             profile.manual_tags.pop(tag, None)
 
-    return refresh(tid, uid, [], now, edit=edit, create=False)
+    return refresh(tid, uid, [], now, rules=rules, edit=edit, create=False)
 
 
 def manual_tag_defined(tid: str, tag: str) -> bool:

@@ -131,10 +131,13 @@ def test_a_custom_auto_tag_rule_and_manual_tags(api: Api, tenant: Tenant, pump: 
     assert status == 409 and body["error"]["code"] == "TAG_IS_AUTOMATIC"
     assert api.call("DELETE", "/v1/admin/tags/vip", token=token)[0] == 204
     assert "vip" not in _profile_of(api, tenant, inviter["invite_code"])["tags"]
-    # A viewer reads but cannot write.
+    # A viewer neither reads nor writes the audience; an analyst reads it.
     viewer = tenant.operator("viewer")
-    assert api.call("GET", "/v1/admin/tags", token=viewer)[0] in (200, 403)
+    assert api.call("GET", "/v1/admin/tags", token=viewer)[0] == 403  # profiles are for roles with audience:read
     assert api.call("POST", "/v1/admin/tags", {"name": "x"}, token=viewer)[0] == 403
+    analyst = tenant.operator("analyst")
+    assert api.call("GET", "/v1/admin/tags", token=analyst)[0] == 200
+    assert api.call("POST", "/v1/admin/tags", {"name": "y"}, token=analyst)[0] == 403
 
 
 def test_segments_preview_search_and_errors(api: Api, tenant: Tenant, pump: StreamPump) -> None:
