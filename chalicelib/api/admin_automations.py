@@ -20,6 +20,12 @@ def list_automations() -> dict[str, Any]:
     return automations.list_rules(http.principal())
 
 
+@bp.route("/v1/admin/automations/catalog", methods=["GET"])
+@http.requires(Permission.AUDIENCE_READ)
+def automation_catalog() -> dict[str, Any]:
+    return automations.catalog()
+
+
 @bp.route("/v1/admin/automations", methods=["POST"])
 @http.requires(Permission.AUTOMATION_WRITE)
 def create_automation() -> Response:

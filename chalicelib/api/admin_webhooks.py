@@ -21,6 +21,12 @@ def list_webhooks() -> dict[str, Any]:
     return {"items": outbox.list_endpoints(http.principal().tid)}
 
 
+@bp.route("/v1/admin/webhooks/events", methods=["GET"])
+@http.requires(Permission.OPERATOR_MANAGE)
+def webhook_event_types() -> dict[str, Any]:
+    return {"events": outbox.event_types()}
+
+
 @bp.route("/v1/admin/webhooks", methods=["POST"])
 @http.requires(Permission.OPERATOR_MANAGE)
 def create_webhook() -> Response:

@@ -31,6 +31,7 @@ EVENT_TRIGGERS = (
 SCHEDULED_TRIGGERS = ("inactive", "birthday", "group.deadline")
 TRIGGERS = EVENT_TRIGGERS + SCHEDULED_TRIGGERS
 PERSON_CHANNELS = ("console", "email", "sms", "wecom", "wechat")
+ACTION_TYPES = ("send_message", "add_tag", "remove_tag", "call_webhook", "issue_reward")
 MAX_AUTOMATIONS = 50
 MAX_DELAY_MINUTES = 30 * 24 * 60
 AUTOMATION_REWARD_PREFIX = "auto_"

@@ -22,7 +22,7 @@ from chalicelib.domain import segments
 from chalicelib.domain.automations import AutomationCreate, AutomationUpdate, Firing
 from chalicelib.domain.clock import iso, parse_iso, utcnow
 from chalicelib.domain.ids import new_id
-from chalicelib.domain.messaging import Recipient
+from chalicelib.domain.messaging import BUILTIN_TEMPLATES, Recipient
 from chalicelib.domain.operators import Principal
 from chalicelib.domain.profiles import Profile, segment_view
 from chalicelib.domain.rewards import grant_of
@@ -46,6 +46,17 @@ IDLE_LOOKBACK_DAYS = 2
 
 
 # ---- rules --------------------------------------------------------------------------------
+
+
+def catalog() -> dict[str, list[str]]:
+    """What a rule may name, so the console offers exactly what the API accepts."""
+    return {
+        "event_triggers": list(domain.EVENT_TRIGGERS),
+        "scheduled_triggers": list(domain.SCHEDULED_TRIGGERS),
+        "actions": list(domain.ACTION_TYPES),
+        "channels": list(domain.PERSON_CHANNELS),
+        "templates": list(BUILTIN_TEMPLATES),
+    }
 
 
 def _view(item: AutomationItem) -> dict[str, Any]:

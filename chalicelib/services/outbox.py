@@ -43,6 +43,10 @@ def check_url(url: str, stage: str) -> None:
         raise ValidationFailed(f"the url is not allowed: {exc}", code="INVALID_URL") from None
 
 
+def event_types() -> list[str]:
+    return list(domain.EVENT_TYPES)
+
+
 def add_endpoint(
     tid: str, url: str, events: list[str], stage: str, now: datetime, *, actor: str = audit.SYSTEM
 ) -> dict[str, Any]:

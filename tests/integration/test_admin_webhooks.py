@@ -18,6 +18,15 @@ def test_owner_adds_lists_and_removes_an_endpoint(api: Api, tenant: Tenant) -> N
     assert (status, error["error"]["code"]) == (404, "WEBHOOK_NOT_FOUND")
 
 
+def test_the_event_types_offered_are_the_ones_accepted(api: Api, tenant: Tenant) -> None:
+    status, body = api.call("GET", "/v1/admin/webhooks/events", token=tenant.owner_token)
+    assert status == 200 and "commission.clawed_back" in body["events"]
+    subscribed = {"url": "https://shop.example.cn/all", "events": body["events"]}
+    status, created = api.call("POST", "/v1/admin/webhooks", subscribed, token=tenant.owner_token)
+    assert status == 201 and created["events"] == sorted(body["events"])
+    assert api.call("GET", "/v1/admin/webhooks/events", token=tenant.operator("operator"))[0] == 403
+
+
 def test_endpoint_input_is_validated(api: Api, tenant: Tenant) -> None:
     cases = [
         ({"url": "ftp://shop.example.cn/x", "events": ["reward.issued"]}, 422, "INVALID_URL"),

@@ -189,6 +189,23 @@ def test_an_event_rule_acts_once_per_occurrence(api: Api, tenant: Tenant, pump: 
     assert "welcomed" in _profile_of(api, tenant, joined["invite_code"])["tags"]
 
 
+def test_the_automation_catalog_lists_what_a_rule_accepts(api: Api, tenant: Tenant) -> None:
+    status, catalog = api.call("GET", "/v1/admin/automations/catalog", token=tenant.owner_token)
+    assert status == 200
+    assert "inactive" in catalog["scheduled_triggers"] and "joined" in catalog["event_triggers"]
+    assert catalog["channels"] == ["console", "email", "sms", "wecom", "wechat"]
+    assert "welcome" in catalog["templates"] and "issue_reward" in catalog["actions"]
+    # Every listed trigger and built-in template is one a rule is saved with.
+    for trigger in catalog["event_triggers"] + catalog["scheduled_triggers"]:
+        extra = {"days": 30} if trigger == "inactive" else {}
+        for template in catalog["templates"]:
+            action = {"type": "send_message", "channel": "console", "template": template}
+            body = {"name": "t", "enabled": False, "trigger": {"type": trigger, **extra}, "actions": [action]}
+            status, created = api.call("POST", "/v1/admin/automations", body, token=tenant.owner_token)
+            assert status == 201, (trigger, template, created)
+            assert api.call("DELETE", f"/v1/admin/automations/{created['id']}", token=tenant.owner_token)[0] == 204
+
+
 def test_automation_validation(api: Api, tenant: Tenant) -> None:
     token = tenant.owner_token
     base = {"name": "x", "trigger": {"type": "joined"}, "actions": [{"type": "add_tag", "tag": "nope"}]}
