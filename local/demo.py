@@ -11,8 +11,7 @@ from typing import Any
 
 from chalicelib.domain.automations import AutomationCreate
 from chalicelib.domain.campaigns import Action
-from chalicelib.domain.operators import Principal
-from chalicelib.domain.rbac import Role
+from chalicelib.domain.rbac import Principal, Role
 from chalicelib.errors import FissionError
 from chalicelib.services import automations, campaigns
 

@@ -13,8 +13,7 @@ from pydantic import BaseModel, ValidationError
 
 from chalicelib.config import get_settings
 from chalicelib.domain.clock import Clock, utcnow
-from chalicelib.domain.operators import Principal
-from chalicelib.domain.rbac import Permission
+from chalicelib.domain.rbac import Permission, Principal
 from chalicelib.domain.validation import validation_error
 from chalicelib.errors import InvalidJson, Unauthorized, ValidationFailed
 

@@ -22,7 +22,7 @@ def _client(region: str) -> Any:
 
 
 def send(message: Outgoing) -> None:
-    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.exceptions import BotoCoreError, ClientError  # with boto3, on the first email only
 
     if not message.target:
         raise DeliveryError("email channel has no sender configured", permanent=True)

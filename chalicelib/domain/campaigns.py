@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 
-from chalicelib.domain.fraud import FraudPolicy
+from chalicelib.domain.fraud_policy import FraudPolicy
 from chalicelib.errors import Conflict, Gone, NotFound
 from chalicelib.posters.catalog import KNOWN_LAYOUTS
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from chalicelib.domain.rbac import Role
+from chalicelib.domain.rbac import Principal, Role
 from chalicelib.errors import Conflict, Forbidden
 from chalicelib.security.passwords import MIN_LENGTH
 
@@ -39,17 +38,6 @@ class Operator:
     version: int
     created_at: str
     updated_at: str
-
-
-@dataclass(frozen=True)
-class Principal:
-    """The authenticated operator behind an admin request."""
-
-    tid: str
-    email: str
-    role: Role
-    # When this token's holder last proved a TOTP code; None if the token came from a password alone.
-    step_up_at: datetime | None = None
 
 
 def normalize_email(email: str) -> str:

@@ -7,11 +7,10 @@ import hmac
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
-
-from chalicelib.domain.profiles import month_day
 
 CODE_LENGTH = 8
 CODE_PATTERN = r"^[0-9a-hjkmnp-tv-z]{8}$"
@@ -203,3 +202,32 @@ def rules_for(spec: dict[str, Any], variant: str | None) -> dict[str, Any]:
         if arm["id"] == variant and arm.get("milestones"):
             rules["milestones"] = arm["milestones"]
     return rules
+
+
+# ---- the person behind a participant (one per tenant, across campaigns) --------------------
+
+BIRTHDAY_PATTERN = r"^(?:\d{4}-)?(\d{2})-(\d{2})$"
+
+
+def person_id(secret: bytes, tid: str, external_id: str) -> str:
+    """One person per tenant: the merchant's user id, keyed-hashed, so campaigns meet on it."""
+    digest = hmac.new(secret, f"person\x00{tid}\x00{external_id}".encode(), hashlib.sha256).hexdigest()
+    return f"u_{digest[:24]}"
+
+
+def contact_context(tid: str, uid: str) -> str:
+    """What a profile's contact ciphertext is bound to: it decrypts only as this person's."""
+    return f"profile:{tid}:{uid}:contact"
+
+
+def month_day(birthday: str) -> str:
+    """`YYYY-MM-DD` or `MM-DD` -> `MM-DD`, refusing dates that do not exist (Feb 29 is allowed)."""
+    match = re.fullmatch(BIRTHDAY_PATTERN, birthday)
+    if not match:
+        raise ValueError("a birthday is YYYY-MM-DD or MM-DD")
+    month, day = int(match.group(1)), int(match.group(2))
+    try:
+        date(2000, month, day)  # a leap year: 02-29 exists
+    except ValueError:
+        raise ValueError("no such date") from None
+    return f"{month:02d}-{day:02d}"

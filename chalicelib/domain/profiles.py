@@ -7,12 +7,8 @@ redelivered stream batch does, leaves the profile as it was.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -21,7 +17,6 @@ TAG_PATTERN = r"^[a-z0-9_]{1,40}$"
 TAG_KINDS = ("behaviour", "consumption", "source", "custom")
 MAX_TAGS_PER_PROFILE = 200
 MAX_TENANT_TAG_RULES = 50
-BIRTHDAY_PATTERN = r"^(?:\d{4}-)?(\d{2})-(\d{2})$"
 # A `from_<channel>` tag follows the person's first channel; the channel grammar is the join's.
 SOURCE_TAG_PREFIX = "from_"
 
@@ -49,30 +44,6 @@ BUILTIN_TAGS: tuple[TagRule, ...] = (
     TagRule("from_channel", "source", None, "from_<channel>: the channel of the first join", builtin=True),
 )
 BUILTIN_NAMES = frozenset(t.name for t in BUILTIN_TAGS)
-
-
-def person_id(secret: bytes, tid: str, external_id: str) -> str:
-    """One person per tenant: the merchant's user id, keyed-hashed, so campaigns meet on it."""
-    digest = hmac.new(secret, f"person\x00{tid}\x00{external_id}".encode(), hashlib.sha256).hexdigest()
-    return f"u_{digest[:24]}"
-
-
-def contact_context(tid: str, uid: str) -> str:
-    """What a profile's contact ciphertext is bound to: it decrypts only as this person's."""
-    return f"profile:{tid}:{uid}:contact"
-
-
-def month_day(birthday: str) -> str:
-    """`YYYY-MM-DD` or `MM-DD` -> `MM-DD`, refusing dates that do not exist (Feb 29 is allowed)."""
-    match = re.fullmatch(BIRTHDAY_PATTERN, birthday)
-    if not match:
-        raise ValueError("a birthday is YYYY-MM-DD or MM-DD")
-    month, day = int(match.group(1)), int(match.group(2))
-    try:
-        date(2000, month, day)  # a leap year: 02-29 exists
-    except ValueError:
-        raise ValueError("no such date") from None
-    return f"{month:02d}-{day:02d}"
 
 
 # ---- facts --------------------------------------------------------------------------------

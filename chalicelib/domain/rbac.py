@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 
@@ -11,6 +13,17 @@ class Role(StrEnum):
     ANALYST = "analyst"
     FINANCE = "finance"
     VIEWER = "viewer"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated operator behind an admin request."""
+
+    tid: str
+    email: str
+    role: Role
+    # When this token's holder last proved a TOTP code; None if the token came from a password alone.
+    step_up_at: datetime | None = None
 
 
 class Permission(StrEnum):

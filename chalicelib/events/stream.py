@@ -19,20 +19,21 @@ from chalicelib.services import (
     assists,
     audience,
     automations,
-    changes,
+    campaigns,
     fraud,
     groups,
     progress,
     reviews,
     rewards,
 )
+from chalicelib.store.changes import Change
 
-RecordHandler = Callable[[changes.Change], None]
+RecordHandler = Callable[[Change], None]
 # Returns the sequence numbers of the changes it could not apply.
-BatchHandler = Callable[[list[changes.Change]], set[str]]
+BatchHandler = Callable[[list[Change]], set[str]]
 
 HANDLERS: dict[str, list[RecordHandler]] = {
-    "campaign": [changes.on_campaign_change],
+    "campaign": [campaigns.on_campaign_change],
     "group": [groups.on_change],
     "assist": [assists.on_assist_change],
 }
@@ -53,7 +54,7 @@ def unregister(entity: str, handler: RecordHandler) -> None:
     HANDLERS.get(entity, []).remove(handler)
 
 
-def _apply_records(batch: Iterable[changes.Change]) -> set[str]:
+def _apply_records(batch: Iterable[Change]) -> set[str]:
     failed: set[str] = set()
     for change in batch:
         for handler in HANDLERS.get(change.entity, ()):
@@ -65,7 +66,7 @@ def _apply_records(batch: Iterable[changes.Change]) -> set[str]:
     return failed
 
 
-def _apply_batches(batch: list[changes.Change]) -> set[str]:
+def _apply_batches(batch: list[Change]) -> set[str]:
     failed: set[str] = set()
     for entity, handlers in BATCH_HANDLERS.items():
         mine = [c for c in batch if c.entity == entity]
@@ -80,7 +81,7 @@ def _apply_batches(batch: list[changes.Change]) -> set[str]:
     return failed
 
 
-def _apply_cross(batch: list[changes.Change]) -> set[str]:
+def _apply_cross(batch: list[Change]) -> set[str]:
     failed: set[str] = set()
     for handler in CROSS_HANDLERS:
         try:
@@ -93,7 +94,7 @@ def _apply_cross(batch: list[changes.Change]) -> set[str]:
 
 def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Failed records are reported by sequence number; Lambda (or the local pump) retries from there."""
-    batch = [changes.Change.from_record(DynamoDBRecord(raw)) for raw in event.get("Records", [])]
+    batch = [Change.from_record(DynamoDBRecord(raw)) for raw in event.get("Records", [])]
     failed = _apply_records(batch) | _apply_batches(batch)
     failed |= _apply_cross(batch)
     # Analytics last: it counts only what comes before the first failure, which is all that Lambda

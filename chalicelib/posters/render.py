@@ -19,7 +19,7 @@ from typing import Literal
 
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
-from chalicelib.posters import qr, text
+from chalicelib.posters import fonts, qr, text
 from chalicelib.posters.layouts import (
     ASSET_DIR,
     AvatarBlock,
@@ -146,7 +146,6 @@ def truetype(path: Path, size: int) -> ImageFont.FreeTypeFont:
 @cache
 def font_book() -> FontBook:
     """The fonts built by `make fonts` (raises fonts.FontsMissing when they are not built)."""
-    from chalicelib.posters import fonts
 
     def fallback() -> tuple[Path, frozenset[int]] | None:
         try:

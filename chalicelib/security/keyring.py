@@ -9,7 +9,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
 
+import boto3
+
 from chalicelib.config import get_settings
+from chalicelib.store.secrets import TableWrappedKeyStore
 
 KEY_BYTES = 32
 
@@ -86,10 +89,6 @@ class KmsKeyring:
 def get_keyring() -> Keyring:
     settings = get_settings()
     if settings.kms_key_id:
-        import boto3
-
-        from chalicelib.store.secrets import TableWrappedKeyStore
-
         kms = boto3.client("kms", region_name=settings.region)
         return KmsKeyring(kms, settings.kms_key_id, TableWrappedKeyStore())
     if settings.is_cloud:

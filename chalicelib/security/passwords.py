@@ -13,7 +13,7 @@ MIN_LENGTH = 8
 
 @lru_cache(maxsize=1)
 def _hasher() -> PasswordHasher:
-    from argon2 import PasswordHasher
+    from argon2 import PasswordHasher  # argon2 on first use only: landing-page cold starts skip it
 
     return PasswordHasher()
 
@@ -23,7 +23,7 @@ def hash_password(password: str) -> str:
 
 
 def verify_password(password_hash: str, password: str) -> bool:
-    from argon2.exceptions import InvalidHashError, VerificationError
+    from argon2.exceptions import InvalidHashError, VerificationError  # argon2 on first use only
 
     try:
         return _hasher().verify(password_hash, password)

@@ -53,7 +53,7 @@ def issue(
 
 
 def verify(token: str, now: datetime) -> TokenClaims:
-    import jwt
+    import jwt  # PyJWT on first use: landing-page cold starts never need it
 
     try:
         claims = jwt.decode(

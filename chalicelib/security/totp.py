@@ -19,7 +19,7 @@ def new_secret() -> str:
 
 def provisioning_uri(secret: str, account: str) -> str:
     """The otpauth:// URI an authenticator app reads (usually as a QR code)."""
-    import pyotp
+    import pyotp  # first use only: landing-page cold starts never need it
 
     return pyotp.TOTP(secret, digits=DIGITS, interval=STEP_SECONDS).provisioning_uri(name=account, issuer_name=ISSUER)
 
@@ -32,7 +32,7 @@ def matching_step(secret: str, code: str, now: datetime) -> int | None:
     """The time step `code` belongs to, within the allowed drift; None if it matches none.
 
     The caller refuses a step at or before the last one it accepted, so a code works once."""
-    import pyotp
+    import pyotp  # first use only: landing-page cold starts never need it
 
     if len(code) != DIGITS or not code.isdigit():
         return None
@@ -46,6 +46,6 @@ def matching_step(secret: str, code: str, now: datetime) -> int | None:
 
 def code_at(secret: str, now: datetime) -> str:
     """The code an authenticator shows at `now` (tests and the local demo)."""
-    import pyotp
+    import pyotp  # first use only: landing-page cold starts never need it
 
     return pyotp.TOTP(secret, digits=DIGITS, interval=STEP_SECONDS).at(now)

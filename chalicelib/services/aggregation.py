@@ -13,9 +13,9 @@ from chalicelib.domain import counting
 from chalicelib.domain.clock import iso, utcnow
 from chalicelib.errors import FissionError
 from chalicelib.observability import logger, metrics
-from chalicelib.services.changes import Change
 from chalicelib.store import analytics as store
 from chalicelib.store import campaigns as campaign_store
+from chalicelib.store.changes import Change
 
 LAG_EVERY_SECONDS = 60.0
 _last_lag_write = 0.0

@@ -14,12 +14,12 @@ from chalicelib.domain.participants import CODE_PATTERN
 from chalicelib.errors import Conflict, Forbidden, NotFound, TooManyRequests
 from chalicelib.observability import logger, metrics
 from chalicelib.security.keyring import get_keyring
-from chalicelib.services import fraud, participants, reviews, rewards
-from chalicelib.services.changes import Change
+from chalicelib.services import fraud, identity, live_campaigns, reviews, rewards
 from chalicelib.store import assists as store
 from chalicelib.store import participants as participant_store
 from chalicelib.store.assists import AssistRecord
 from chalicelib.store.campaigns import CampaignRecord
+from chalicelib.store.changes import Change
 from chalicelib.store.participants import ParticipantRecord
 
 # Missing -> start -> claim, or missing -> started by a racer -> claim: two rounds always decide.
@@ -27,7 +27,7 @@ CLAIM_ATTEMPTS = 3
 
 
 def _assist_campaign(cid: str) -> CampaignRecord:
-    rec = participants.campaign(cid)
+    rec = live_campaigns.campaign(cid)
     if rec.mode != "assist":
         raise Conflict("this campaign is not an assist campaign", code="WRONG_MODE", details={"mode": rec.mode})
     return rec
@@ -39,7 +39,7 @@ def _owner(rec: CampaignRecord, code: str) -> ParticipantRecord:
     if owner is None or owner.cid != rec.cid:
         raise NotFound("no such assist", code="ASSIST_NOT_FOUND")
     if owner.erased:  # the owner erased their data: their assist takes no more help
-        raise participants.erased_error()
+        raise identity.erased_error()
     return owner
 
 
@@ -109,8 +109,8 @@ def help_friend(
 
     `ip`, when known, feeds the fraud signals (docs/fraud.md)."""
     rec = _assist_campaign(cid)
-    participants.open_campaign(cid, now)
-    helper = participants.authenticated(cid, authorization, now)
+    live_campaigns.open_campaign(cid, now)
+    helper = identity.authenticated(cid, authorization, now)
     owner = _owner(rec, owner_code)
     if domain.same_person(_person(owner), _person(helper)):
         raise Forbidden("you cannot help your own assist", code="SELF_ASSIST")
@@ -191,7 +191,7 @@ def on_assist_change(change: Change) -> None:
     required = int(change.new.get("helpers_required", 0))
     if not int(change.old.get("slots", 0)) < required <= int(change.new.get("slots", 0)):
         return
-    rec = participants.campaign(str(change.new["cid"]))
+    rec = live_campaigns.campaign(str(change.new["cid"]))
     floor = change.new.get("floor_price")
     grant = domain.prize(rec.spec["rules"], None if floor is None else int(floor))
     outcome = rewards.issue(rec, str(change.new["owner"]), grant, utcnow())

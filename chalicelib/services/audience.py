@@ -10,20 +10,21 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
+from chalicelib.domain import participants as participant_rules
 from chalicelib.domain import profiles as domain
 from chalicelib.domain import segments
 from chalicelib.domain.clock import iso, utcnow
 from chalicelib.domain.ids import new_id
-from chalicelib.domain.operators import Principal
 from chalicelib.domain.profiles import Fact, Profile, TagRule
+from chalicelib.domain.rbac import Principal
 from chalicelib.errors import BadRequest, Conflict, NotFound, ValidationFailed
 from chalicelib.observability import logger
 from chalicelib.security.pii import get_cipher, mask_name, mask_phone
 from chalicelib.services import audit, messages
-from chalicelib.services.changes import Change
 from chalicelib.store import audience as store
 from chalicelib.store import keys
 from chalicelib.store import participants as participant_store
+from chalicelib.store.changes import Change
 from chalicelib.store.db import decode_cursor, encode_cursor
 from chalicelib.store.models import SegmentItem
 from chalicelib.store.participants import ParticipantRecord
@@ -201,7 +202,7 @@ def forget(participant: ParticipantRecord, now: datetime) -> None:
 def _contact(profile: Profile) -> dict[str, str]:
     """Every join's contact merged, the latest join's field winning."""
     merged: dict[str, str] = {}
-    context = domain.contact_context(profile.tid, profile.uid)
+    context = participant_rules.contact_context(profile.tid, profile.uid)
     for token in profile.contacts:
         try:
             value = json.loads(get_cipher().decrypt(token, context))

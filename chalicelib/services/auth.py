@@ -7,7 +7,8 @@ from typing import Any
 
 from chalicelib.config import get_settings
 from chalicelib.domain.clock import iso
-from chalicelib.domain.operators import LoginRequest, Principal, normalize_email
+from chalicelib.domain.operators import LoginRequest, normalize_email
+from chalicelib.domain.rbac import Principal
 from chalicelib.errors import Unauthorized
 from chalicelib.security import passwords, tokens
 from chalicelib.services import audit, totp

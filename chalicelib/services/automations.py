@@ -23,20 +23,20 @@ from chalicelib.domain.automations import AutomationCreate, AutomationUpdate, Fi
 from chalicelib.domain.clock import iso, parse_iso, utcnow
 from chalicelib.domain.ids import new_id
 from chalicelib.domain.messaging import BUILTIN_TEMPLATES, Recipient
-from chalicelib.domain.operators import Principal
 from chalicelib.domain.profiles import Profile, segment_view
+from chalicelib.domain.rbac import Principal
 from chalicelib.domain.rewards import grant_of
 from chalicelib.domain.validation import validation_error
 from chalicelib.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.observability import logger
-from chalicelib.services import audience, audit, messages, outbox, participants, rewards
-from chalicelib.services.changes import Change
+from chalicelib.services import audience, audit, links, messages, outbox, rewards
 from chalicelib.store import audience as audience_store
 from chalicelib.store import automations as store
 from chalicelib.store import campaigns as campaign_store
 from chalicelib.store import groups as group_store
 from chalicelib.store import keys
 from chalicelib.store import tenants as tenant_store
+from chalicelib.store.changes import Change
 from chalicelib.store.models import AutomationItem, AutomationJobItem
 
 MAX_JOBS_PER_RUN = 200
@@ -199,7 +199,7 @@ def _variables(item: AutomationItem, profile: Profile, context: dict[str, Any]) 
         rec = campaign_store.get(str(cid))
         title = str(rec.spec.get("title", "")) if rec else ""
     part = profile.parts.get(str(code)) if code else None
-    link = participants.public_url(f"/v1/i/{code}") if code else ""
+    link = links.public_url(f"/v1/i/{code}") if code else ""
     data = context.get("data") or {}
     return {
         "nickname": profile.nickname or "",

@@ -13,13 +13,13 @@ from chalicelib.domain.counting import INVALID_EVENT, BeaconRequest, local_day
 from chalicelib.errors import FissionError, InvalidJson, ValidationFailed
 from chalicelib.observability import metrics
 from chalicelib.security import participant_tokens
-from chalicelib.services import participants
+from chalicelib.services import live_campaigns
 from chalicelib.store import analytics as store
 
 
 def record(cid: str, parse: Callable[[], BeaconRequest], authorization: str | None, now: datetime) -> None:
     """Store the beacon; an invalid one is counted (data quality) and refused, never stored."""
-    rec = participants.campaign(cid)
+    rec = live_campaigns.campaign(cid)
     try:
         beacon = parse()
     except (InvalidJson, ValidationFailed):

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import ValidationError
 
 from chalicelib.domain import campaigns as domain
 from chalicelib.domain.clock import iso, parse_iso, utcnow
 from chalicelib.domain.ids import new_id
-from chalicelib.domain.operators import Principal
+from chalicelib.domain.rbac import Principal
 from chalicelib.domain.validation import validation_error
 from chalicelib.errors import Conflict, NotFound, ValidationFailed
-from chalicelib.services import audit, compliance, rewards, templates
+from chalicelib.observability import logger, metrics
+from chalicelib.services import audit, compliance, templates
 from chalicelib.store import campaigns as store
 from chalicelib.store.campaigns import CampaignRecord
+from chalicelib.store.changes import Change
 from chalicelib.store.idempotency import run_once
 
 MAX_PAGE = 100
@@ -121,6 +125,25 @@ def delete(actor: Principal, cid: str, now: datetime | None = None) -> None:
     audit.record(actor.tid, actor.email, "campaign.delete", cid, {"status": rec.status}, now or utcnow())
 
 
+# Going live prepares what other slices draw on (the reward stock and budget counters). Those slices
+# sit above campaigns and plug their step in at start (the entry points' wiring).
+GoLiveStep = Callable[[CampaignRecord], None]
+_go_live_steps: dict[str, GoLiveStep] = {}
+
+
+def on_go_live(name: str, step: GoLiveStep) -> None:
+    """Run `step` whenever a campaign goes live (publish or resume), before it is saved as active."""
+    _go_live_steps[name] = step
+
+
+def _go_live(rec: CampaignRecord) -> None:
+    if not _go_live_steps:
+        # Unwired, a campaign would go live without its stock and budget counters.
+        raise RuntimeError("nothing prepares a campaign going live: the entry points' wiring did not run")
+    for step in _go_live_steps.values():
+        step(rec)
+
+
 def transition(
     actor: Principal, cid: str, action: domain.Action, now: datetime, *, override_value_cap: bool = False
 ) -> dict[str, Any]:
@@ -130,7 +153,7 @@ def transition(
     if target is domain.Status.ACTIVE:
         domain.ensure_publishable(parse_iso(rec.spec["ends_at"]), now)
         compliance.enforce_at_publish(actor, rec, now, override_value_cap=override_value_cap)
-        rewards.prepare_limits(rec)
+        _go_live(rec)
         rec.published_at = rec.published_at or iso(now)
     if target is domain.Status.ENDED:
         rec.ended_at = iso(now)
@@ -198,3 +221,15 @@ def close_ended(now: datetime) -> list[str]:
                 continue  # edited meanwhile; the next run sees the fresh version
             closed.append(rec.cid)
     return closed
+
+
+def on_campaign_change(change: Change) -> None:
+    """Lifecycle transitions become metrics and structured logs (dashboards and alarms)."""
+    before, after = change.old.get("status"), change.new.get("status")
+    if before == after:
+        return
+    cid = change.new.get("cid") or change.old.get("cid")
+    tid = change.new.get("tid") or change.old.get("tid")
+    logger.info("campaign status changed", campaign_id=cid, tenant_id=tid, before=before, after=after)
+    if after:
+        metrics.add_metric(name=f"Campaign{str(after).capitalize()}", unit=MetricUnit.Count, value=1)

@@ -6,8 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib.domain import compliance, costs
-from chalicelib.domain.operators import Principal
-from chalicelib.domain.rbac import Role
+from chalicelib.domain.rbac import Principal, Role
 from chalicelib.errors import Conflict, Forbidden
 from chalicelib.services import audit
 from chalicelib.store import campaigns as store

@@ -19,7 +19,7 @@ from chalicelib.config import get_settings
 from chalicelib.domain import exports as domain
 from chalicelib.domain.clock import iso
 from chalicelib.domain.ids import new_id
-from chalicelib.domain.operators import Principal
+from chalicelib.domain.rbac import Principal
 from chalicelib.domain.validation import validation_error
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.observability import logger

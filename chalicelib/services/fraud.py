@@ -12,16 +12,19 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib.domain import fraud as domain
+from chalicelib.domain import fraud_policy
 from chalicelib.domain.clock import parse_iso, utcnow
-from chalicelib.domain.fraud import Assessment, Decision, FraudPolicy, Node, Signal
+from chalicelib.domain.fraud import Assessment, Node, Signal
+from chalicelib.domain.fraud_policy import Decision, FraudPolicy
 from chalicelib.errors import FissionError
 from chalicelib.observability import logger
 from chalicelib.security.keyring import get_keyring
-from chalicelib.services.changes import Change
+from chalicelib.services import live_campaigns, reviews
 from chalicelib.store import fraud as store
 from chalicelib.store import participants as participant_store
 from chalicelib.store import rewards as reward_store
 from chalicelib.store.campaigns import CampaignRecord
+from chalicelib.store.changes import Change
 from chalicelib.store.fraud import WindowKey
 from chalicelib.store.participants import ParticipantRecord
 
@@ -85,13 +88,13 @@ def assess_join(
     now: datetime,
 ) -> Risk:
     """Score a join before its one write. Velocity applies only when the request's address is known."""
-    policy = domain.policy_of(rec.spec)
+    policy = fraud_policy.policy_of(rec.spec)
     signals: list[Signal] = []
     joiner = Node(code, fingerprint("device", device_id), ip_hash, fingerprint("phone", phone_hash))
     lineage: list[dict[str, str]] | None = None
     if inviter is not None:
         if ip_hash and inviter.ip_hash == ip_hash:
-            signals.append(Signal(domain.SHARED_IP, "same network address as the inviter"))
+            signals.append(Signal(fraud_policy.SHARED_IP, "same network address as the inviter"))
         lineage = domain.lineage(node(inviter), inviter.lineage or [])
         cluster = domain.cluster_signal(joiner, [domain.node_of(e) for e in lineage], policy.cluster_links)
         if cluster is not None:
@@ -99,7 +102,7 @@ def assess_join(
     if phone_digits:
         prefix = domain.virtual_operator(phone_digits)
         if prefix is not None:
-            signals.append(Signal(domain.VIRTUAL_OPERATOR_PHONE, f"number range {prefix}"))
+            signals.append(Signal(fraud_policy.VIRTUAL_OPERATOR_PHONE, f"number range {prefix}"))
     if phone_hash:
         person = store.person(rec.tid, phone_hash)
         if person is not None:
@@ -132,13 +135,13 @@ def assess_help(
 
     Help windows are counted here, synchronously (the help path already writes; the assist item
     does not carry the helper's address for the stream to count)."""
-    policy = domain.policy_of(rec.spec)
+    policy = fraud_policy.policy_of(rec.spec)
     signals: list[Signal] = []
     age = (now - parse_iso(helper.joined_at)).total_seconds()
     if age < policy.new_account_seconds:
-        signals.append(Signal(domain.NEW_ACCOUNT_HELP, f"joined {int(age)} s before helping"))
+        signals.append(Signal(fraud_policy.NEW_ACCOUNT_HELP, f"joined {int(age)} s before helping"))
     if ip_hash and owner.ip_hash == ip_hash:
-        signals.append(Signal(domain.SHARED_IP, "same network address as the owner"))
+        signals.append(Signal(fraud_policy.SHARED_IP, "same network address as the owner"))
     if ip_hash:
         subjects = {"ip": ip_hash}
         device = fingerprint("device", helper.device_id)
@@ -199,10 +202,8 @@ def _rewarded(change: Change) -> bool:
     if set(new.get("rewarded") or ()) - set(old.get("rewarded") or ()):
         return True
     if new.get("inviter") and new.get("qualified_at") and not old.get("qualified_at"):
-        from chalicelib.services.participants import campaign
-
         try:
-            return bool((campaign(str(new["cid"])).spec.get("rules") or {}).get("invitee_reward"))
+            return bool((live_campaigns.campaign(str(new["cid"])).spec.get("rules") or {}).get("invitee_reward"))
         except FissionError:
             return False
     return False
@@ -245,7 +246,7 @@ def screen_paid(
     signals: list[Signal] = []
     inviter = participant_store.get(buyer.inviter) if buyer.inviter else None
     if inviter is not None and inviter.payment_hash == paid_with:
-        signals.append(Signal(domain.SHARED_PAYMENT, "paid with the inviter's payment account"))
+        signals.append(Signal(fraud_policy.SHARED_PAYMENT, "paid with the inviter's payment account"))
     if buyer.payment_hash != paid_with:
         participant_store.record_payment(buyer.code, paid_with)
     _flag(rec, "order", oid, signals, now)
@@ -261,14 +262,12 @@ def screen_refund(rec: CampaignRecord, oid: str, buyer_code: str | None, now: da
         held = [r for r in reward_store.for_participant(code) if r.cid == rec.cid and r.status in ("issued", "claimed")]
         if held:
             rewarded.append(f"{code}: {', '.join(sorted(r.rule for r in held))}")
-    signals = [Signal(domain.REFUND_AFTER_REWARD, "; ".join(rewarded))] if rewarded else []
+    signals = [Signal(fraud_policy.REFUND_AFTER_REWARD, "; ".join(rewarded))] if rewarded else []
     _flag(rec, "refund", oid, signals, now)
 
 
 def _flag(rec: CampaignRecord, kind: str, oid: str, signals: list[Signal], now: datetime) -> None:
     if not signals:
         return
-    from chalicelib.services import reviews
-
-    assessment = domain.score(signals, domain.policy_of(rec.spec).weights)
+    assessment = domain.score(signals, fraud_policy.policy_of(rec.spec).weights)
     reviews.record(rec.tid, rec.cid, "order", f"{kind}-{oid}", oid, assessment.score, assessment.reasons, now)

@@ -12,18 +12,18 @@ from chalicelib.domain.rewards import LEADER_RULE, grant_of
 from chalicelib.errors import Conflict, Gone, NotFound
 from chalicelib.observability import logger
 from chalicelib.security.pii import mask_name
-from chalicelib.services import outbox, participants, rewards
-from chalicelib.services.changes import Change
+from chalicelib.services import identity, links, live_campaigns, outbox, rewards
 from chalicelib.store import groups as store
 from chalicelib.store import keys
 from chalicelib.store.campaigns import CampaignRecord
+from chalicelib.store.changes import Change
 from chalicelib.store.groups import GroupRecord, Member
 
 CLOSE_LOOKBACK_DAYS = 3  # deadlines are at most 72 hours after opening
 
 
 def _group_campaign(cid: str, now: datetime) -> CampaignRecord:
-    rec = participants.open_campaign(cid, now)
+    rec = live_campaigns.open_campaign(cid, now)
     if rec.mode != "group_buy":
         raise Conflict("this campaign is not a group buy", code="WRONG_MODE")
     return rec
@@ -32,7 +32,7 @@ def _group_campaign(cid: str, now: datetime) -> CampaignRecord:
 def view(group: GroupRecord, now: datetime) -> dict[str, Any]:
     deadline_at = parse_iso(group.deadline)
     state = domain.status(group.status, group.members, group.size, deadline_at, now)
-    rec = participants.campaign(group.cid)
+    rec = live_campaigns.campaign(group.cid)
     return {
         "group_id": group.gid,
         "campaign_id": group.cid,
@@ -44,7 +44,7 @@ def view(group: GroupRecord, now: datetime) -> dict[str, Any]:
         "deadline": group.deadline,
         "seconds_left": max(0, int((deadline_at - now).total_seconds())) if state == "open" else 0,
         # The landing page, opened on this group (with the leader as the inviter of whoever joins).
-        "share_url": participants.landing_link(rec, {"group": group.gid, "ref": group.leader}),
+        "share_url": links.landing_link(rec, {"group": group.gid, "ref": group.leader}),
         "members": [
             {"nickname": mask_name(m.nickname or "") or "*", "leader": m.leader, "joined_at": m.joined_at}
             for m in group.roster
@@ -55,7 +55,7 @@ def view(group: GroupRecord, now: datetime) -> dict[str, Any]:
 
 def open_group(cid: str, authorization: str | None, size: int | None, now: datetime) -> dict[str, Any]:
     rec = _group_campaign(cid, now)
-    leader = participants.authenticated(cid, authorization, now)
+    leader = identity.authenticated(cid, authorization, now)
     rules = rec.spec["rules"]
     tier = domain.tier_for(rules, size)
     deadline_at = domain.deadline(now, rules, parse_iso(rec.spec["ends_at"]))
@@ -79,7 +79,7 @@ def join_group(gid: str, authorization: str | None, now: datetime) -> dict[str, 
     if group is None:
         raise NotFound("no such group", code="GROUP_NOT_FOUND")
     _group_campaign(group.cid, now)
-    joiner = participants.authenticated(group.cid, authorization, now)
+    joiner = identity.authenticated(group.cid, authorization, now)
     member = Member(code=joiner.code, nickname=joiner.nickname, leader=False, joined_at=iso(now))
     outcome = store.join(gid, group.cid, member, iso(now))
     if outcome == "already_member":
@@ -114,10 +114,10 @@ def on_group_change(new: dict[str, Any], now: datetime) -> None:
         logger.info("group succeeded", group_id=group.gid, campaign_id=group.cid)
         data = {"group_id": group.gid, "campaign_id": group.cid, "leader": group.leader, "members": group.size}
         outbox.emit(group.tid, "group.succeeded", data, group.gid, now)
-    perk = participants.campaign(group.cid).spec["rules"].get("leader_perk")
+    perk = live_campaigns.campaign(group.cid).spec["rules"].get("leader_perk")
     if perk:
         grant = grant_of(f"{LEADER_RULE}:{group.gid}", perk, limit_rule=LEADER_RULE)
-        rewards.issue(participants.campaign(group.cid), group.leader, grant, now)
+        rewards.issue(live_campaigns.campaign(group.cid), group.leader, grant, now)
 
 
 def fail_expired(now: datetime) -> list[str]:

@@ -9,7 +9,7 @@ from chalicelib.domain import leaderboard as domain
 from chalicelib.domain.clock import iso
 from chalicelib.errors import Conflict, ValidationFailed
 from chalicelib.security.pii import mask_name
-from chalicelib.services import participants
+from chalicelib.services import live_campaigns
 from chalicelib.store import leaderboard as store
 
 MAX_ATTEMPTS = 5
@@ -36,7 +36,7 @@ def view(cid: str, limit: int) -> dict[str, Any]:
             f"limit must be between 1 and {MAX_LIMIT}",
             details={"errors": [{"field": "limit", "type": "range", "message": f"1..{MAX_LIMIT}"}]},
         )
-    participants.campaign(cid)  # 404 for unknown campaigns and drafts
+    live_campaigns.campaign(cid)  # 404 for unknown campaigns and drafts
     entries, _ = store.get(cid)
     return {
         "items": [

@@ -19,12 +19,12 @@ from chalicelib.domain import messaging as domain
 from chalicelib.domain import outbox as outbox_rules
 from chalicelib.domain.clock import iso, utcnow
 from chalicelib.domain.messaging import MessagingSettings, Recipient
-from chalicelib.domain.operators import Principal
+from chalicelib.domain.rbac import Principal
 from chalicelib.errors import BadRequest, Conflict, NotFound, ValidationFailed
 from chalicelib.observability import logger
 from chalicelib.security import unsubscribe_tokens
 from chalicelib.security.pii import get_cipher
-from chalicelib.services import audit
+from chalicelib.services import audit, outbox, tenant_secrets
 from chalicelib.store import keys
 from chalicelib.store import messages as store
 from chalicelib.store import tenants as tenant_store
@@ -64,15 +64,12 @@ def _allow_private(stage: str) -> bool:
 
 
 def _check_endpoints(settings: MessagingSettings) -> None:
-    # Imported here: services.outbox is the webhook service; only its URL rule is shared.
-    from chalicelib.services.outbox import check_url
-
     stage = get_settings().stage
     for channel in domain.HTTP_CHANNELS:
         url = settings.endpoint(channel)
         if url is not None:
             try:
-                check_url(url, stage)
+                outbox.check_url(url, stage)
             except ValidationFailed as exc:
                 raise ValidationFailed(f"channels.{channel}.endpoint: {exc.message}", code="INVALID_URL") from None
 
@@ -215,15 +212,12 @@ def _write(item: MessageItem) -> None:
 
 
 def _outgoing(item: MessageItem, settings: MessagingSettings, now: datetime) -> channels.Outgoing:
-    # Imported here: services.hooks reaches services.participants, which would close an import cycle.
-    from chalicelib.services import hooks
-
     config = get_settings()
     address = get_cipher().decrypt(item.address_enc, _address_context(item.tid, item.mid)) if item.address_enc else ""
     target = item.endpoint if item.channel == "webhook" else settings.endpoint(item.channel)
     if item.channel == "email":
         target = settings.sender()
-    secret = hooks.signing_secret(item.tid) if item.channel in ("webhook", *domain.HTTP_CHANNELS) else b""
+    secret = tenant_secrets.signing_secret(item.tid) if item.channel in ("webhook", *domain.HTTP_CHANNELS) else b""
     return channels.Outgoing(
         mid=item.mid, tid=item.tid, uid=item.uid, channel=item.channel, text=item.text, subject=item.subject,
         template=item.template, automation_id=item.automation_id, address=address, target=target, secret=secret,

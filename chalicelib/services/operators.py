@@ -10,12 +10,11 @@ from chalicelib.domain.operators import (
     Operator,
     OperatorCreate,
     OperatorPatch,
-    Principal,
     ensure_not_last_owner,
     ensure_not_self,
     normalize_email,
 )
-from chalicelib.domain.rbac import Role
+from chalicelib.domain.rbac import Principal, Role
 from chalicelib.errors import NotFound, ValidationFailed
 from chalicelib.security import passwords
 from chalicelib.security.pii import get_cipher, mask_name, mask_phone, normalize_phone

@@ -10,9 +10,11 @@ from chalicelib.domain.campaigns import DistributionRules
 from chalicelib.domain.clock import iso, parse_iso
 from chalicelib.domain.orders import OrderEvent
 from chalicelib.errors import Conflict, NotFound
-from chalicelib.services import fraud, outbox, participants
+from chalicelib.services import fraud, identity, live_campaigns, outbox
 from chalicelib.store import orders as store
 from chalicelib.store import participants as participant_store
+from chalicelib.store.campaigns import CampaignRecord
+from chalicelib.store.participants import ParticipantRecord
 
 
 def _chain(first: str | None) -> list[str]:
@@ -60,19 +62,19 @@ def _announce(tid: str, event_type: str, cid: str, oid: str, entries: list[store
 
 def receive(tid: str, event: OrderEvent, now: datetime) -> dict[str, Any]:
     """Apply a paid or refunded order once; repeated deliveries change nothing."""
-    rec = participants.campaign(event.campaign_id)
+    rec = live_campaigns.campaign(event.campaign_id)
     if rec.tid != tid:
         raise NotFound("no such campaign", code="CAMPAIGN_NOT_FOUND")
     if event.status == "refunded":
         return _refund(tid, event, now)
-    buyer = participants.find(rec.cid, event.external_id)
+    buyer = identity.find(rec.cid, event.external_id)
     if buyer is None:
         _refuse_conflict(tid, event, store.get(tid, event.order_id))  # a changed buyer is a conflict, not a 404
         raise NotFound("this user has not joined the campaign; send the order after the join",
                        code="PARTICIPANT_NOT_FOUND")  # fmt: skip
     if buyer.erased:
         # Nothing more is recorded against an erased participant; refunds of earlier orders still apply.
-        raise participants.erased_error()
+        raise identity.erased_error()
     at = iso(now)
     entries: list[store.Entry] = []
     if rec.mode == "distribution":
@@ -120,5 +122,10 @@ def _refund(tid: str, event: OrderEvent, now: datetime) -> dict[str, Any]:
     done = store.record_refund(tid, event.order_id, str(order["cid"]), clawbacks, iso(now))
     _announce(tid, "commission.clawed_back", str(order["cid"]), event.order_id, clawbacks, now)  # repeats too
     buyer = order.get("buyer")
-    fraud.screen_refund(participants.campaign(str(order["cid"])), event.order_id, str(buyer) if buyer else None, now)
+    fraud.screen_refund(live_campaigns.campaign(str(order["cid"])), event.order_id, str(buyer) if buyer else None, now)
     return {"event_id": event.event_id, "result": "refunded" if done else "duplicate"}
+
+
+def commission_view(rec: CampaignRecord, participant: ParticipantRecord, now: datetime) -> dict[str, int]:
+    """A distribution participant's commission balance, summed from their ledger (`/me`)."""
+    return commission.balance(store.ledger(participant.code), iso(now))

@@ -16,7 +16,7 @@ from chalicelib.domain.ids import new_id
 from chalicelib.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.observability import logger
 from chalicelib.security import egress, webhooks
-from chalicelib.services import audit
+from chalicelib.services import audit, tenant_secrets
 from chalicelib.store import keys
 from chalicelib.store import outbox as store
 from chalicelib.store.models import OutboxItem, WebhookItem
@@ -113,11 +113,8 @@ def _post(item: OutboxItem, now: datetime) -> None:
     body = json.dumps(
         domain.envelope(item.event_id, item.event_type, item.created_at, json.loads(item.payload)), sort_keys=True
     ).encode()
-    # Imported here: services.hooks reaches services.participants, which would close an import cycle via rewards.
-    from chalicelib.services import hooks
-
     webhooks.post_signed(
-        item.url, body, hooks.signing_secret(item.tid), int(now.timestamp()), {EVENT_ID_HEADER: item.event_id},
+        item.url, body, tenant_secrets.signing_secret(item.tid), int(now.timestamp()), {EVENT_ID_HEADER: item.event_id},
         timeout=domain.TIMEOUT_SECONDS, allow_private=_allow_private(get_settings().stage),
     )  # fmt: skip
 

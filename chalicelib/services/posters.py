@@ -1,6 +1,6 @@
 """Serving a participant's poster: by content hash from the cache, else fetch the avatar and render once.
 
-Pillow, qrcode and the layouts are imported on the first poster request only, so cold starts of
+Pillow, qrcode and the layout models are imported on the first poster request only, so cold starts of
 every other route do not pay for them.
 """
 
@@ -21,8 +21,9 @@ from chalicelib.domain.clock import parse_iso
 from chalicelib.domain.participants import CODE_PATTERN
 from chalicelib.errors import NotAcceptable, NotFound
 from chalicelib.observability import logger, metrics
+from chalicelib.posters import avatars, cache
 from chalicelib.posters.catalog import DEFAULT_LAYOUT
-from chalicelib.services import participants
+from chalicelib.services import identity, links, live_campaigns
 from chalicelib.store import participants as participant_store
 from chalicelib.store.campaigns import CampaignRecord
 from chalicelib.store.participants import ParticipantRecord
@@ -47,7 +48,7 @@ class Poster:
 
 
 def _fields(rec: CampaignRecord, participant: ParticipantRecord) -> PosterFields:
-    from chalicelib.posters.render import PosterFields
+    from chalicelib.posters.render import PosterFields  # Pillow: loaded by the first poster only
 
     spec = rec.spec
     ends = parse_iso(spec["ends_at"]).astimezone(ZoneInfo(spec.get("timezone") or "Asia/Shanghai"))
@@ -56,7 +57,7 @@ def _fields(rec: CampaignRecord, participant: ParticipantRecord) -> PosterFields
     return PosterFields(
         nickname=participant.nickname or DEFAULT_NICKNAME,
         title=str(share.get("title") or spec["title"]),
-        invite_url=participants.public_url(f"/v1/i/{participant.code}"),
+        invite_url=links.public_url(f"/v1/i/{participant.code}"),
         body=str(share.get("text") or spec.get("description") or ""),
         tagline="邀请你一起参加",
         qr_caption="长按识别二维码",
@@ -81,8 +82,6 @@ def _matches(if_none_match: str | None, etag: str) -> bool:
 def _avatar(url: str | None) -> bytes | None:
     if not url:
         return None
-    from chalicelib.posters import avatars
-
     settings = get_settings()
     fetched = avatars.fetch(
         url,
@@ -115,14 +114,17 @@ def serve(cid: str, filename: str, accept: str | None, if_none_match: str | None
             f"a poster is {CONTENT_TYPES[fmt]}; send an Accept header that allows it (e.g. image/* or */*)",
             details={"content_type": CONTENT_TYPES[fmt]},
         )
-    rec = participants.campaign(cid)
+    rec = live_campaigns.campaign(cid)
     participant = participant_store.get(code)
     if participant is None or participant.cid != rec.cid:
         raise NotFound("no such invite code in this campaign", code="INVITE_CODE_NOT_FOUND")
     if participant.erased:
-        raise participants.erased_error()
+        raise identity.erased_error()
 
-    from chalicelib.posters import cache, layouts, render
+    from chalicelib.posters import (  # Pillow and the layout models: the first poster pays, no other route
+        layouts,
+        render,
+    )
 
     layout = layouts.load(str(rec.spec.get("rules", {}).get("layout_id") or DEFAULT_LAYOUT))
     fields = _fields(rec, participant)
@@ -151,7 +153,7 @@ def serve(cid: str, filename: str, accept: str | None, if_none_match: str | None
 def cached_keys(rec: CampaignRecord, participant: ParticipantRecord) -> set[str]:
     """The cache keys this participant's posters have now (both formats): an erasure deletes them
     while it still knows the nickname and avatar they are hashed from."""
-    from chalicelib.posters import layouts
+    from chalicelib.posters import layouts  # the layout models, built on first use (see serve)
 
     layout = layouts.load(str(rec.spec.get("rules", {}).get("layout_id") or DEFAULT_LAYOUT))
     fields = _fields(rec, participant)
@@ -161,8 +163,6 @@ def cached_keys(rec: CampaignRecord, participant: ParticipantRecord) -> set[str]
 
 def forget(poster_keys: set[str]) -> None:
     """Delete cached posters by key (repeating it is harmless)."""
-    from chalicelib.posters import cache
-
     store = cache.get_cache()
     for key in sorted(poster_keys):
         store.delete(key)

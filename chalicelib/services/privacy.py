@@ -19,7 +19,7 @@ from chalicelib.domain.rewards import CLAIMED, reward_id
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.observability import logger
 from chalicelib.security.pii import get_cipher
-from chalicelib.services import audience, participants, posters, rewards
+from chalicelib.services import audience, identity, links, posters, rewards
 from chalicelib.store import campaigns as campaign_store
 from chalicelib.store import leaderboard as leaderboard_store
 from chalicelib.store import orders as order_store
@@ -48,11 +48,11 @@ def _by_entity(items: list[dict[str, Any]], entity: str) -> list[dict[str, Any]]
 
 
 def _person(rec: CampaignRecord, p: ParticipantRecord) -> dict[str, Any]:
-    phone = get_cipher().decrypt(p.phone_enc, participants.phone_context(p.cid, p.identity)) if p.phone_enc else None
+    phone = get_cipher().decrypt(p.phone_enc, identity.phone_context(p.cid, p.identity)) if p.phone_enc else None
     return {
         "participant_id": p.code,
         "invite_code": p.code,
-        "invite_url": participants.public_url(f"/v1/i/{p.code}"),
+        "invite_url": links.public_url(f"/v1/i/{p.code}"),
         "joined_at": p.joined_at,
         "qualified_at": p.qualified_at,
         "nickname": p.nickname,
@@ -119,9 +119,9 @@ def _assist(items: list[dict[str, Any]]) -> dict[str, Any] | None:
 
 def export(authorization: str | None, now: datetime) -> dict[str, Any]:
     """Everything stored about the token's participant, decrypted where it is theirs (read-only)."""
-    participant = participants.token_holder(authorization, now)
+    participant = identity.token_holder(authorization, now)
     if participant.erased:
-        raise participants.erased_error()
+        raise identity.erased_error()
     rec = _campaign(participant.cid)
     items = store.partition(participant.code)
     logger.info("data subject export", campaign_id=rec.cid, code=participant.code)
@@ -214,7 +214,7 @@ STEPS = (_strip_claims, _pseudonymise_orders, _strip_memberships, _forget_in_pro
 
 def erase(authorization: str | None, now: datetime) -> dict[str, Any]:
     """Erase the token's participant; a repeat (or a retry after a failure) answers the same."""
-    participant = participants.token_holder(authorization, now)
+    participant = identity.token_holder(authorization, now)
     if participant.erased_at is not None:
         return {"erased": True, "erased_at": participant.erased_at}
     at = iso(now)

@@ -11,9 +11,9 @@ from chalicelib.domain.rewards import invitee_grant
 from chalicelib.errors import FissionError
 from chalicelib.observability import logger, metrics
 from chalicelib.services import leaderboard, rewards
-from chalicelib.services.changes import Change
-from chalicelib.services.participants import campaign
+from chalicelib.services.live_campaigns import campaign
 from chalicelib.store import participants as store
+from chalicelib.store.changes import Change
 
 
 def _qualified_invites(batch: list[Change]) -> dict[tuple[str, str], dict[str, str]]:

@@ -14,12 +14,13 @@ from typing import Any, Literal
 
 from chalicelib.domain.clock import iso, parse_iso
 from chalicelib.domain.fraud import ReviewDecision
-from chalicelib.domain.operators import Principal
+from chalicelib.domain.rbac import Principal
 from chalicelib.errors import BadRequest, Conflict, NotFound
 from chalicelib.observability import logger
-from chalicelib.services.changes import Change
+from chalicelib.services import audit
 from chalicelib.store import participants as participant_store
 from chalicelib.store import reviews as store
+from chalicelib.store.changes import Change
 from chalicelib.store.reviews import APPROVED, PENDING, REJECTED, ReviewRecord
 
 MAX_PAGE = 100
@@ -109,8 +110,6 @@ def decide(
     if review.status == PENDING:
         if not store.close(review, status, iso(now), actor.email, decision.reason):
             raise Conflict("this review was already decided", code="REVIEW_DECIDED")
-        from chalicelib.services import audit
-
         details = {"kind": review.kind, "campaign_id": review.cid, "subject": review.subject,
                    "reason": decision.reason}  # fmt: skip
         audit.record(actor.tid, actor.email, f"review.{'approve' if status == APPROVED else 'reject'}", rid,

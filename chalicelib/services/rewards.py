@@ -14,19 +14,19 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from chalicelib.domain import rewards as domain
 from chalicelib.domain.clock import iso, utcnow
-from chalicelib.domain.operators import Principal
 from chalicelib.domain.participants import rules_for
+from chalicelib.domain.rbac import Principal
 from chalicelib.domain.rewards import Grant, ladder_grants, reward_rules
 from chalicelib.errors import Conflict, Gone, NotFound, Unavailable, ValidationFailed
 from chalicelib.observability import logger, metrics
 from chalicelib.security import participant_tokens
 from chalicelib.security.pii import get_cipher
 from chalicelib.services import audit, outbox
-from chalicelib.services.changes import Change
 from chalicelib.store import campaigns as campaign_store
 from chalicelib.store import participants as participant_store
 from chalicelib.store import rewards as store
 from chalicelib.store.campaigns import CampaignRecord
+from chalicelib.store.changes import Change
 from chalicelib.store.rewards import RewardRecord
 
 _REASONS = {"out_of_stock": "this reward has run out", "over_budget": "the campaign's reward budget is spent"}

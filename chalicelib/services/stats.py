@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from chalicelib.domain import analytics
 from chalicelib.domain.clock import parse_iso
-from chalicelib.domain.operators import Principal
+from chalicelib.domain.rbac import Principal
 from chalicelib.security.pii import mask_name
 from chalicelib.store import analytics as store
 from chalicelib.store import campaigns as campaign_store

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib.domain.clock import iso
-from chalicelib.domain.operators import Principal
+from chalicelib.domain.rbac import Principal
 from chalicelib.errors import BadRequest, Conflict, Forbidden
 from chalicelib.security import totp
 from chalicelib.security.pii import get_cipher

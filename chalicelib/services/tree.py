@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.domain.operators import Principal
+from chalicelib.domain.rbac import Principal
 from chalicelib.errors import NotFound, ValidationFailed
 from chalicelib.security.pii import mask_name
 from chalicelib.store import campaigns as campaign_store

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from chalicelib.domain.operators import Principal
+from chalicelib.domain.rbac import Principal
 from chalicelib.errors import NotFound
 from chalicelib.security.pii import get_cipher
 from chalicelib.services import audit, totp

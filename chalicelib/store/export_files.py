@@ -163,7 +163,7 @@ def get_files() -> ExportFiles:
     settings = get_settings()
     if settings.export_bucket:
         import boto3  # imported when an export runs, not on every cold start
-        from botocore.config import Config
+        from botocore.config import Config  # with boto3, on the first export only
 
         # SigV4 presigned URLs: required by buckets encrypted with KMS and in newer regions.
         client = boto3.client("s3", region_name=settings.region, config=Config(signature_version="s3v4"))

@@ -9,7 +9,7 @@ from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.condition import size
 from pynamodb.expressions.update import Action
 
-from chalicelib.domain.fraud import MAX_WINDOW_MEMBERS
+from chalicelib.domain.fraud_policy import MAX_WINDOW_MEMBERS
 from chalicelib.store import keys
 from chalicelib.store.db import ensure_bound, get_entity, is_condition_failure, unavailable_on_failure
 from chalicelib.store.models import RiskPersonItem, RiskWindowItem

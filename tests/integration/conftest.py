@@ -15,11 +15,11 @@ from local.stack import stream_handler
 @pytest.fixture(autouse=True)
 def fresh_campaign_cache() -> Iterator[None]:
     """Tests publish, pause and end campaigns in quick succession: no 5-second cache between them."""
-    from chalicelib.services import participants
+    from chalicelib.services import live_campaigns
 
-    participants._campaigns.clear()
+    live_campaigns.forget()
     yield
-    participants._campaigns.clear()
+    live_campaigns.forget()
 
 
 @pytest.fixture

@@ -224,7 +224,7 @@ def test_a_retried_dead_message_is_sent_once_the_channel_is_fixed(api: Api, tena
 
 def test_sms_is_a_signed_post_to_the_tenants_gateway(api: Api, tenant: Tenant, good: Receiver) -> None:
     from chalicelib.security import webhooks
-    from chalicelib.services import hooks
+    from chalicelib.services import tenant_secrets
 
     configure(api, tenant, channels={"sms": {"endpoint": good.url}})
     who = person(phone="13800003333")
@@ -234,7 +234,7 @@ def test_sms_is_a_signed_post_to_the_tenants_gateway(api: Api, tenant: Tenant, g
     deliver(NOON)
     assert message(mid).status == "sent"
     headers, raw = good.requests[0]
-    webhooks.verify(hooks.signing_secret(tenant.tid), headers, raw, int(headers["x-fission-timestamp"]))
+    webhooks.verify(tenant_secrets.signing_secret(tenant.tid), headers, raw, int(headers["x-fission-timestamp"]))
     assert headers["x-fission-message-id"] == mid
     body = json.loads(raw)
     assert body["to"] == {"phone": "13800003333"} and body["channel"] == "sms" and body["template"] == "reward_issued"

@@ -97,7 +97,7 @@ def test_events_are_delivered_once_signed_and_retried_until_dead(
     receivers: tuple[Receiver, Receiver],
 ) -> None:  # fmt: skip
     from chalicelib.security import webhooks
-    from chalicelib.services import hooks, outbox
+    from chalicelib.services import outbox, tenant_secrets
 
     healthy, failing = receivers
     register(tenant.tid, healthy.url)
@@ -115,7 +115,7 @@ def test_events_are_delivered_once_signed_and_retried_until_dead(
     assert sorted(e["type"] for e in events) == ["group.succeeded", "reward.issued"]
     assert len({e["id"] for e in events}) == 2
     assert next(e for e in events if e["type"] == "group.succeeded")["data"]["group_id"] == gid
-    secret = hooks.signing_secret(tenant.tid)
+    secret = tenant_secrets.signing_secret(tenant.tid)
     for headers, body in healthy.requests:
         webhooks.verify(secret, headers, body, int(headers["x-fission-timestamp"]))
         assert headers["x-fission-event-id"] == json.loads(body)["id"]

@@ -145,9 +145,9 @@ def test_a_new_nickname_or_layout_is_a_new_poster(api: Api, tenant: Tenant, rend
     patch = {"rules": {**MODE_RULES["poster"], "layout_id": "festive"}}
     assert api.call("PATCH", f"/v1/admin/campaigns/{cid}", patch, token=tenant.owner_token)[0] == 200
     api.call("POST", f"/v1/admin/campaigns/{cid}/publish", token=tenant.owner_token)
-    from chalicelib.services import participants
+    from chalicelib.services import live_campaigns
 
-    participants._campaigns.clear()
+    live_campaigns.forget()
     relaid = fetch(api, path).headers["ETag"]
     assert relaid not in (first, renamed)
     assert renders == ["classic", "classic", "festive"]

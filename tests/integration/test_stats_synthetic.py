@@ -213,8 +213,8 @@ def test_bad_stats_queries_are_4xx(api: Api, tenant: Tenant) -> None:
 def test_stats_reads_do_not_grow_with_events(api: Api, tenant: Tenant) -> None:
     """100,000 facts through the aggregation path, then the same stats read as for a nearly empty campaign."""
     from chalicelib.services import aggregation
-    from chalicelib.services.changes import Change
     from chalicelib.store import db
+    from chalicelib.store.changes import Change
     from tests.conftest import live_campaign
 
     small, large = live_campaign(api, tenant), live_campaign(api, tenant)

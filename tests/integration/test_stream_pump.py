@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from chalicelib.events import stream
-from chalicelib.services.changes import Change
+from chalicelib.store.changes import Change
 from local.pump import CheckpointStore, DeadLetters, StreamPump
 from local.stack import stream_handler
 

@@ -12,11 +12,10 @@ from chalicelib.domain.operators import (
     LoginRequest,
     Operator,
     OperatorCreate,
-    Principal,
     ensure_not_last_owner,
     ensure_not_self,
 )
-from chalicelib.domain.rbac import Role
+from chalicelib.domain.rbac import Principal, Role
 from chalicelib.errors import Conflict, Forbidden
 from chalicelib.security.passwords import MIN_LENGTH
 

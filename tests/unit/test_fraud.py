@@ -6,21 +6,23 @@ import pytest
 from pydantic import ValidationError
 
 from chalicelib.domain import fraud
-from chalicelib.domain.fraud import FraudPolicy, Node, Signal
+from chalicelib.domain import fraud_policy as policy
+from chalicelib.domain.fraud import Node, Signal
+from chalicelib.domain.fraud_policy import FraudPolicy
 
 
 def test_score_sums_distinct_codes_capped_at_100() -> None:
-    found = fraud.score([Signal(fraud.SHARED_IP), Signal(fraud.SHARED_IP), Signal(fraud.REFERRAL_CLUSTER, "x")])
+    found = fraud.score([Signal(policy.SHARED_IP), Signal(policy.SHARED_IP), Signal(policy.REFERRAL_CLUSTER, "x")])
     assert found.score == 80
-    assert [r["code"] for r in found.reasons] == [fraud.REFERRAL_CLUSTER, fraud.SHARED_IP]
-    many = fraud.score([Signal(code) for code in fraud.CODES])
+    assert [r["code"] for r in found.reasons] == [policy.REFERRAL_CLUSTER, policy.SHARED_IP]
+    many = fraud.score([Signal(code) for code in policy.CODES])
     assert many.score == 100
     assert fraud.score([]).score == 0
 
 
 def test_weights_can_be_overridden_and_zero_drops_the_reason() -> None:
-    found = fraud.score([Signal(fraud.SHARED_IP), Signal(fraud.BONUS_HUNTER)], {fraud.SHARED_IP: 0})
-    assert (found.score, [r["code"] for r in found.reasons]) == (50, [fraud.BONUS_HUNTER])
+    found = fraud.score([Signal(policy.SHARED_IP), Signal(policy.BONUS_HUNTER)], {policy.SHARED_IP: 0})
+    assert (found.score, [r["code"] for r in found.reasons]) == (50, [policy.BONUS_HUNTER])
 
 
 @pytest.mark.parametrize(
@@ -31,28 +33,27 @@ def test_decide_by_the_default_policy(value: int, expected: str) -> None:
 
 
 def test_policy_validation() -> None:
-    assert fraud.policy_of({}) == fraud.DEFAULT_POLICY
-    assert fraud.policy_of({"fraud": {"block_at": 101}}).block_at == 101
+    assert policy.policy_of({}) == policy.DEFAULT_POLICY
+    assert policy.policy_of({"fraud": {"block_at": 101}}).block_at == 101
     with pytest.raises(ValidationError):
         FraudPolicy.model_validate({"hold_at": 80, "block_at": 70})
     with pytest.raises(ValidationError):
         FraudPolicy.model_validate({"weights": {"NOT_A_CODE": 10}})
     with pytest.raises(ValidationError):
-        FraudPolicy.model_validate({"velocity": {"ip_per_minute": fraud.MAX_WINDOW_MEMBERS + 1}})
+        FraudPolicy.model_validate({"velocity": {"ip_per_minute": policy.MAX_WINDOW_MEMBERS + 1}})
 
 
 def test_velocity_fires_past_the_limit() -> None:
-    policy = FraudPolicy()
     counts = {("ip", "minute"): 9, ("ip", "day"): 9, ("inviter", "minute"): 10}
-    found = fraud.velocity_signals(counts, policy, {"ip": "h", "inviter": "c"})
-    assert [s.code for s in found] == [fraud.VELOCITY_INVITER]
+    found = fraud.velocity_signals(counts, FraudPolicy(), {"ip": "h", "inviter": "c"})
+    assert [s.code for s in found] == [policy.VELOCITY_INVITER]
 
 
 def test_a_chain_tied_by_a_device_is_a_cluster_but_a_shared_router_alone_is_not() -> None:
     joiner = Node("j", device="d1", ip="ip")
     chain = [Node("a", device="d2", ip="ip"), Node("b", device="d1", ip="ip")]
     found = fraud.cluster_signal(joiner, chain, 3)
-    assert found is not None and found.code == fraud.REFERRAL_CLUSTER and "a,b" in found.detail
+    assert found is not None and found.code == policy.REFERRAL_CLUSTER and "a,b" in found.detail
     household = [Node("a", device="d2", ip="ip"), Node("b", device="d3", ip="ip")]
     assert fraud.cluster_signal(Node("j", device="d1", ip="ip"), household, 3) is None
     assert fraud.cluster_signal(joiner, chain[:1], 3) is None

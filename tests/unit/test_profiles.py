@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.domain import automations, profiles
+from chalicelib.domain import automations, participants, profiles
 from chalicelib.domain.profiles import GroupFact, HelpFact, OrderFact, ParticipantFact, Profile, RewardFact
 
 T0 = "2026-11-01T08:00:00Z"
@@ -25,9 +25,9 @@ def _simple_holds(rule: str, view: dict[str, Any]) -> bool:
 
 
 def test_person_id_is_per_tenant_and_stable() -> None:
-    a = profiles.person_id(b"k", "t1", "user-1")
-    assert a == profiles.person_id(b"k", "t1", "user-1")
-    assert a != profiles.person_id(b"k", "t2", "user-1")
+    a = participants.person_id(b"k", "t1", "user-1")
+    assert a == participants.person_id(b"k", "t1", "user-1")
+    assert a != participants.person_id(b"k", "t2", "user-1")
     assert a.startswith("u_") and len(a) == 26
 
 
@@ -95,13 +95,13 @@ def test_a_switched_off_builtin_is_not_applied() -> None:
     [("1990-05-01", "05-01"), ("05-01", "05-01"), ("02-29", "02-29"), ("2001-12-31", "12-31")],
 )
 def test_birthdays_keep_month_and_day(given: str, expected: str) -> None:
-    assert profiles.month_day(given) == expected
+    assert participants.month_day(given) == expected
 
 
 @pytest.mark.parametrize("given", ["02-30", "13-01", "1990-5-1", "0501", ""])
 def test_impossible_birthdays_are_refused(given: str) -> None:
     with pytest.raises(ValueError):
-        profiles.month_day(given)
+        participants.month_day(given)
 
 
 # ---- triggers ------------------------------------------------------------------------------

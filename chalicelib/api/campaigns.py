@@ -1,4 +1,4 @@
-"""Campaign lifecycle for operators."""
+"""Campaigns: the lifecycle for operators, the compliance preview, templates, and the public campaign view."""
 
 from __future__ import annotations
 
@@ -8,11 +8,17 @@ from chalice.app import Blueprint, Response
 
 from chalicelib.api import http
 from chalicelib.domain.campaigns import Action
+from chalicelib.domain.compliance import PreviewRequest
 from chalicelib.domain.rbac import Permission
 from chalicelib.errors import ValidationFailed
-from chalicelib.services import campaigns
+from chalicelib.services import (
+    campaigns,
+    compliance,
+    templates,
+)
 
 bp = Blueprint(__name__)
+
 DEFAULT_PAGE = 20
 
 
@@ -81,3 +87,26 @@ def pause_campaign(cid: str) -> dict[str, Any]:
 @http.requires(Permission.CAMPAIGN_PUBLISH)
 def end_campaign(cid: str) -> dict[str, Any]:
     return campaigns.transition(http.principal(), cid, Action.END, http.now())
+
+
+@bp.route("/v1/admin/campaigns/{cid}/preview", methods=["POST"])
+@http.requires(Permission.CAMPAIGN_READ)
+def preview_campaign(cid: str) -> dict[str, Any]:
+    request = http.parse(bp.current_request, PreviewRequest)
+    return compliance.preview(http.principal(), cid, request)
+
+
+@bp.route("/v1/admin/templates", methods=["GET"])
+@http.requires(Permission.CAMPAIGN_READ)
+def list_templates() -> dict[str, Any]:
+    request = bp.current_request
+    return templates.catalogue(
+        industry=http.query_param(request, "industry"),
+        mode=http.query_param(request, "mode"),
+        language=http.query_param(request, "lang"),
+    )
+
+
+@bp.route("/v1/campaigns/{cid}/public", methods=["GET"])
+def get_public_campaign(cid: str) -> dict[str, Any]:
+    return campaigns.public_view(cid, http.now())

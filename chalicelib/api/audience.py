@@ -1,4 +1,4 @@
-"""Operators' view of the audience: profiles (masked), tags and saved segments."""
+"""The audience for operators: profiles (masked), tags, segments, automation rules, and PII behind a step-up."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from typing import Any
 from chalice.app import Blueprint, Response
 
 from chalicelib.api import http
+from chalicelib.domain.automations import AutomationCreate, AutomationUpdate
 from chalicelib.domain.profiles import SegmentCreate, SegmentPreview, SegmentUpdate, TagAssign, TagCreate, TagUpdate
 from chalicelib.domain.rbac import Permission
-from chalicelib.services import audience
+from chalicelib.services import audience, automations, totp, unmask
 
 bp = Blueprint(__name__)
 
@@ -101,3 +102,49 @@ def update_segment(sid: str) -> dict[str, Any]:
 def delete_segment(sid: str) -> Response:
     audience.delete_segment(http.principal(), sid, http.now())
     return http.no_content()
+
+
+@bp.route("/v1/admin/automations", methods=["GET"])
+@http.requires(Permission.AUDIENCE_READ)
+def list_automations() -> dict[str, Any]:
+    return automations.list_rules(http.principal())
+
+
+@bp.route("/v1/admin/automations/catalog", methods=["GET"])
+@http.requires(Permission.AUDIENCE_READ)
+def automation_catalog() -> dict[str, Any]:
+    return automations.catalog()
+
+
+@bp.route("/v1/admin/automations", methods=["POST"])
+@http.requires(Permission.AUTOMATION_WRITE)
+def create_automation() -> Response:
+    body = http.parse(bp.current_request, AutomationCreate)
+    return http.created(automations.create(http.principal(), body, http.now()))
+
+
+@bp.route("/v1/admin/automations/{aid}", methods=["GET"])
+@http.requires(Permission.AUDIENCE_READ)
+def get_automation(aid: str) -> dict[str, Any]:
+    return automations.get_rule(http.principal(), aid)
+
+
+@bp.route("/v1/admin/automations/{aid}", methods=["PATCH"])
+@http.requires(Permission.AUTOMATION_WRITE)
+def update_automation(aid: str) -> dict[str, Any]:
+    body = http.parse(bp.current_request, AutomationUpdate)
+    return automations.update(http.principal(), aid, body, http.now())
+
+
+@bp.route("/v1/admin/automations/{aid}", methods=["DELETE"])
+@http.requires(Permission.AUTOMATION_WRITE)
+def delete_automation(aid: str) -> Response:
+    automations.delete(http.principal(), aid, http.now())
+    return http.no_content()
+
+
+@bp.route("/v1/admin/participants/{code}/pii", methods=["GET"])
+@http.requires(Permission.PII_UNMASK)
+def unmask_participant_pii(code: str) -> dict[str, Any]:
+    header = bp.current_request.headers.get(totp.HEADER)
+    return unmask.participant_pii(http.principal(), code, header, http.now())

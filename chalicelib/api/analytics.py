@@ -1,4 +1,4 @@
-"""CSV exports for operators: queue one, follow it, download the file."""
+"""Analytics: landing-page beacons, campaign statistics and CSV exports."""
 
 from __future__ import annotations
 
@@ -7,10 +7,31 @@ from typing import Any
 from chalice.app import Blueprint, Response
 
 from chalicelib.api import http
+from chalicelib.domain.counting import BeaconRequest
 from chalicelib.domain.rbac import Permission
-from chalicelib.services import exports, totp
+from chalicelib.services import (
+    beacons,
+    exports,
+    stats,
+    totp,
+)
 
 bp = Blueprint(__name__)
+
+
+@bp.route("/v1/campaigns/{cid}/events", methods=["POST"])
+def post_event(cid: str) -> Response:
+    request = bp.current_request
+    beacons.record(cid, lambda: http.parse(request, BeaconRequest), request.headers.get("authorization"), http.now())
+    return Response(body={"accepted": True}, status_code=202)
+
+
+@bp.route("/v1/admin/campaigns/{cid}/stats", methods=["GET"])
+@http.requires(Permission.STATS_READ)
+def get_campaign_stats(cid: str) -> dict[str, Any]:
+    request = bp.current_request
+    query = {name: http.query_param(request, name) for name in ("from", "to", "granularity")}
+    return stats.report(http.principal(), cid, query, http.now())
 
 
 @bp.route("/v1/admin/exports", methods=["POST"])
