@@ -38,7 +38,7 @@ dynamodb-local: $(DYNAMODB_LOCAL)/DynamoDBLocal.jar
 
 # The script skips whatever is up to date, so the two rules may share it; their prerequisites
 # mirror its own: the fallback does not depend on the templates.
-$(SUBSET_FONTS) &: $(FONT_SCRIPTS) $(wildcard chalicelib/templates/*.json) | $(STAMP)
+$(SUBSET_FONTS) &: $(FONT_SCRIPTS) $(wildcard chalicelib/campaigns/library/*.json) | $(STAMP)
 	@scripts/build-fonts
 
 $(FALLBACK_FONT) &: $(FONT_SCRIPTS) | $(STAMP)

@@ -2,7 +2,7 @@
 
 from chalice.app import Chalice
 
-from chalicelib.events import api
+from chalicelib.entrypoints import api
 
 app = Chalice(app_name="fission")
 api.install(app)

@@ -51,8 +51,8 @@ class OpCounter:
 
 
 def attach(counter: OpCounter) -> None:
-    from chalicelib.store import db
-    from chalicelib.store.models import ALL_MODELS
+    from chalicelib.table import db
+    from chalicelib.table.models import ALL_MODELS
 
     db.ensure_bound()
     # Each PynamoDB model class holds its own connection and botocore client.
@@ -87,7 +87,7 @@ def run(tmp: Path) -> int:
     from chalice.test import Client
 
     from app import app
-    from chalicelib.store import db
+    from chalicelib.table import db
     from local.pump import CheckpointStore, StreamPump
     from local.stack import stream_handler
 
@@ -102,7 +102,7 @@ def run(tmp: Path) -> int:
         assert response.status_code < 400, response.json_body
         return response.json_body
 
-    from chalicelib.services.tenants import ensure_tenant
+    from chalicelib.accounts.tenants import ensure_tenant
 
     ensure_tenant("bench", "Bench", "owner@bench.cn", "bench-password", datetime.now(UTC))
     owner = call("POST", "/v1/admin/login", {"email": "owner@bench.cn", "password": "bench-password"})["token"]
@@ -178,7 +178,7 @@ def run(tmp: Path) -> int:
     pump.drain(timeout=120)
     for i in range(INVITEES):
         join(invite, ref=inviters[i % INVITERS])
-    from chalicelib.store import participants as participant_store
+    from chalicelib.referral.store import participants as participant_store
 
     counted_writes: list[int] = []
     add_counted = participant_store.add_counted
@@ -187,7 +187,7 @@ def run(tmp: Path) -> int:
         counted_writes.append(len(invitee_codes))
         return add_counted(inviter_code, invitee_codes)
 
-    from chalicelib.store import analytics as analytics_store
+    from chalicelib.analytics.store import counters as analytics_store
 
     day_updates: list[int] = []
     apply = analytics_store.apply
@@ -196,7 +196,7 @@ def run(tmp: Path) -> int:
         day_updates.append(1)
         return apply(*args, **kwargs)
 
-    from chalicelib.store import audience as audience_store
+    from chalicelib.audience.store import profiles as audience_store
 
     profile_saves: list[int] = []
     save_profile = audience_store.save
@@ -235,7 +235,7 @@ def run(tmp: Path) -> int:
 
 def segment_evaluation(people: int = 20_000) -> tuple[str, str, str]:
     """How fast one segment is evaluated over profiles (the search and preview cost beside the reads)."""
-    from chalicelib.domain import segments
+    from chalicelib.audience.rules import segments
 
     expr = segments.parse("tag:invited AND spend >= 10000 AND NOT last_seen < 30d OR orders >= 3")
     now = datetime.now(UTC)

@@ -70,8 +70,8 @@ def cache_hit_ms(tmp: Path) -> list[float]:
     from chalice.test import Client
 
     from app import app
-    from chalicelib.services import tenants
-    from chalicelib.store import db
+    from chalicelib.accounts import tenants
+    from chalicelib.table import db
 
     db.ensure_table(db.dynamodb_client(), "fission-bench-posters")
     now = datetime.now(UTC).replace(microsecond=0)

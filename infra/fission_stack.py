@@ -20,9 +20,9 @@ from aws_cdk import aws_sqs as sqs
 from chalice.cdk import Chalice
 from constructs import Construct
 
-from chalicelib.observability import METRICS_NAMESPACE
-from chalicelib.observability import SERVICE as METRICS_SERVICE
-from chalicelib.store import table_spec
+from chalicelib.core.observability import METRICS_NAMESPACE
+from chalicelib.core.observability import SERVICE as METRICS_SERVICE
+from chalicelib.table import spec as table_spec
 
 STAGES = ("dev", "prod")
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from chalicelib.domain.automations import AutomationCreate
-from chalicelib.domain.campaigns import Action
-from chalicelib.domain.rbac import Principal, Role
-from chalicelib.errors import FissionError
-from chalicelib.services import automations, campaigns
+from chalicelib.audience import automations
+from chalicelib.audience.rules.automations import AutomationCreate
+from chalicelib.campaigns import lifecycle
+from chalicelib.campaigns.rules.spec import Action
+from chalicelib.core.errors import FissionError
+from chalicelib.core.rbac import Principal, Role
 
 # (mode, template id): one campaign of each mode, all from one café's point of view where the library allows.
 DEMO_TEMPLATES = (
@@ -33,14 +34,14 @@ WELCOME = {
 def seed(tid: str, owner_email: str, now: datetime) -> list[dict[str, Any]]:
     """The tenant's live campaigns, after creating the demo set if it has no campaigns at all."""
     actor = Principal(tid=tid, email=owner_email, role=Role.OWNER)
-    existing = campaigns.list_page(actor, now, limit=50, cursor=None, status=None)["items"]
+    existing = lifecycle.list_page(actor, now, limit=50, cursor=None, status=None)["items"]
     if not existing:
         for _, template in DEMO_TEMPLATES:
             try:
-                created = campaigns.create(actor, {"template_id": template}, now)
-                campaigns.transition(actor, created["campaign_id"], Action.PUBLISH, now, override_value_cap=True)
+                created = lifecycle.create(actor, {"template_id": template}, now)
+                lifecycle.transition(actor, created["campaign_id"], Action.PUBLISH, now, override_value_cap=True)
             except FissionError as exc:  # a template the compliance gate refuses stays a draft, visibly
                 print(f"  demo campaign {template} not published: {exc.code} {exc}", flush=True)
         automations.create(actor, AutomationCreate.model_validate(WELCOME), now)
-        existing = campaigns.list_page(actor, now, limit=50, cursor=None, status=None)["items"]
+        existing = lifecycle.list_page(actor, now, limit=50, cursor=None, status=None)["items"]
     return [c for c in existing if c["status"] == "active"]

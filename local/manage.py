@@ -24,8 +24,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     password = args.owner_password or os.environ.get("FISSION_OWNER_PASSWORD") or getpass.getpass("owner password: ")
-    from chalicelib.domain.clock import utcnow
-    from chalicelib.services.tenants import ensure_tenant
+    from chalicelib.accounts.tenants import ensure_tenant
+    from chalicelib.core.clock import utcnow
 
     try:
         created = ensure_tenant(args.id, args.name, args.owner_email, password, utcnow())

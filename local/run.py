@@ -42,8 +42,8 @@ def main() -> int:
                 batching_window=float(os.environ.get("STREAM_BATCHING_WINDOW", "0.5")),
             )
         )
-        from chalicelib.domain.clock import utcnow
-        from chalicelib.services.tenants import ensure_tenant
+        from chalicelib.accounts.tenants import ensure_tenant
+        from chalicelib.core.clock import utcnow
 
         created = ensure_tenant(DEMO_TENANT, "Demo Shop", email, password, utcnow())
         live = demo.seed(DEMO_TENANT, email, utcnow())

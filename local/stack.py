@@ -43,7 +43,7 @@ def configure_environment(settings: StackSettings) -> None:
 
 def stream_handler(app: Any) -> Any:
     """The app's registered stream handler (a Chalice pure Lambda function) by its name."""
-    from chalicelib.events.handlers import STREAM_HANDLER
+    from chalicelib.entrypoints.events import STREAM_HANDLER
 
     for function in app.pure_lambda_functions:
         if function.name == STREAM_HANDLER:
@@ -58,9 +58,9 @@ class LocalStack:
         from chalice.local import LambdaContext
 
         from app import app
-        from chalicelib.config import get_settings
-        from chalicelib.services import health
-        from chalicelib.store import db
+        from chalicelib.core.config import get_settings
+        from chalicelib.http import health
+        from chalicelib.table import db
 
         get_settings.cache_clear()
         db.reset()
@@ -92,7 +92,7 @@ class LocalStack:
         self.server.start()
 
     def stop(self) -> None:
-        from chalicelib.services import health
+        from chalicelib.http import health
 
         self.server.stop()
         self.scheduler.stop()

@@ -32,7 +32,7 @@ VERSION = "0.4.3"
 CACHE_DIR = ROOT / ".cache" / "fonts"
 PACKAGE_DIR = CACHE_DIR / f"noto-sans-sc-{VERSION}"
 FONT_DIR = ROOT / "chalicelib" / "posters" / "fonts"
-TEMPLATE_DIR = ROOT / "chalicelib" / "templates"
+TEMPLATE_DIR = ROOT / "chalicelib" / "campaigns" / "library"
 # Package members we use, by their role; anything else in the tarball (7 more weights, PNGs) is skipped.
 MEMBERS = {
     "regular": "package/400Regular/NotoSansSC_400Regular.ttf",

@@ -44,11 +44,11 @@ def dynamodb_endpoint() -> Iterator[str]:
 
 
 def _reset_caches() -> None:
-    from chalicelib.config import get_settings
+    from chalicelib.core.config import get_settings
+    from chalicelib.http import rate_limits
     from chalicelib.posters import cache as poster_cache
     from chalicelib.security import keyring, pii, tokens
-    from chalicelib.services import rate_limits
-    from chalicelib.store import db, idempotency
+    from chalicelib.table import db, idempotency
 
     get_settings.cache_clear()
     db.reset()
@@ -78,7 +78,7 @@ def table(dynamodb_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> I
         FISSION_RATE_LIMITS="off",
     )
     _reset_caches()
-    from chalicelib.store import db
+    from chalicelib.table import db
 
     db.ensure_table(db.dynamodb_client(), name)
     yield name
@@ -88,7 +88,7 @@ def table(dynamodb_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> I
 
 
 class Clock:
-    """A controllable clock for the routes (`chalicelib.api.http.clock`)."""
+    """A controllable clock for the routes (`chalicelib.http.request.clock`)."""
 
     def __init__(self) -> None:
         self.offset = timedelta()
@@ -102,7 +102,7 @@ class Clock:
 
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    from chalicelib.api import http
+    from chalicelib.http import request as http
 
     fake = Clock()
     monkeypatch.setattr(http, "clock", fake)
@@ -164,7 +164,7 @@ class Tenant:
 
         Confirms with the previous time step's code, so the current and next steps stay free
         for a login and one header step-up (a code is accepted once)."""
-        from chalicelib.api import http
+        from chalicelib.http import request as http
         from chalicelib.security import totp
 
         status, body = self.api.call("POST", "/v1/admin/operators/me/totp", token=token)
@@ -178,7 +178,7 @@ class Tenant:
 
     def totp_code(self, email: str | None = None, *, steps_ahead: int = 0) -> str:
         """The authenticator's code for an enrolled operator (the owner by default) at the service clock."""
-        from chalicelib.api import http
+        from chalicelib.http import request as http
         from chalicelib.security import totp
 
         secret = self.totp_secrets[email or self.owner_email]
@@ -216,7 +216,7 @@ class Tenant:
 @pytest.fixture
 def new_tenant(api: Api) -> Callable[[], Tenant]:
     """A factory of fresh tenants, each with a logged-in owner (tests never share tenants)."""
-    from chalicelib.services.tenants import ensure_tenant
+    from chalicelib.accounts.tenants import ensure_tenant
 
     def make() -> Tenant:
         tid = f"t-{uuid.uuid4().hex[:10]}"

@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
-from chalicelib.config import get_settings
+from chalicelib.core.config import get_settings
 
 PREFIX = "posters/"
 

@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from chalicelib.posters.catalog import KNOWN_LAYOUTS
+from chalicelib.campaigns.rules.poster_layouts import KNOWN_LAYOUTS
 
 LAYOUT_DIR = Path(__file__).resolve().parent / "layouts"
 ASSET_DIR = Path(__file__).resolve().parent / "assets"

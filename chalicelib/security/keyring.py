@@ -11,8 +11,8 @@ from typing import Protocol
 
 import boto3
 
-from chalicelib.config import get_settings
-from chalicelib.store.secrets import TableWrappedKeyStore
+from chalicelib.core.config import get_settings
+from chalicelib.security.store import TableWrappedKeyStore
 
 KEY_BYTES = 32
 

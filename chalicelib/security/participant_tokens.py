@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 
-from chalicelib.errors import Forbidden, Unauthorized
+from chalicelib.core.errors import Forbidden, Unauthorized
 from chalicelib.security.keyring import get_keyring
 
 _PREFIX = "pt1"

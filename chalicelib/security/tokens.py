@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 
-from chalicelib.errors import Unauthorized
+from chalicelib.core.errors import Unauthorized
 from chalicelib.security.keyring import get_keyring
 
 ISSUER = "fission"

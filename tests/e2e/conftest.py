@@ -110,8 +110,8 @@ class LiveStack:
 
 @pytest.fixture(scope="module")
 def live_stack(dynamodb_endpoint: str, table: str) -> Iterator[LiveStack]:
-    from chalicelib.config import get_settings
-    from chalicelib.services.tenants import ensure_tenant
+    from chalicelib.accounts.tenants import ensure_tenant
+    from chalicelib.core.config import get_settings
 
     saved_base_url = os.environ.get("FISSION_PUBLIC_BASE_URL")
     stack = LocalStack(StackSettings(endpoint=dynamodb_endpoint, table_name=table, port=free_port(), batching_window=0))

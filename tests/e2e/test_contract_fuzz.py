@@ -29,7 +29,7 @@ EXAMPLES = int(os.environ.get("FISSION_FUZZ_EXAMPLES", "6"))
 
 @pytest.fixture(scope="module")
 def fuzz_stack(dynamodb_endpoint: str, table: str) -> Iterator[tuple[LocalStack, str]]:
-    from chalicelib.services.tenants import ensure_tenant
+    from chalicelib.accounts.tenants import ensure_tenant
 
     local = LocalStack(StackSettings(endpoint=dynamodb_endpoint, table_name=table, port=free_port(), batching_window=0))
     local.start()

@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from playwright.sync_api import Page, expect
 
-from chalicelib.security.webhooks import sign
+from chalicelib.security.signing import sign
 from tests.conftest import campaign_body
 from tests.e2e.conftest import LiveStack, NewPage
 

@@ -102,7 +102,7 @@ def test_operator_runs_a_campaign_over_http(stack: LocalStack, tenant: Tenant) -
 
 
 def test_persisted_dynamodb_local_keeps_data_across_a_restart(tmp_path: Path) -> None:
-    from chalicelib.store import db
+    from chalicelib.table import db
 
     port = free_port()
 

@@ -13,8 +13,8 @@ import pytest
 from aws_cdk import App
 from aws_cdk.assertions import Template
 
-from chalicelib.store import table_spec
-from chalicelib.store.models import Item
+from chalicelib.table import spec as table_spec
+from chalicelib.table.models import Item
 from infra.cdk_app import build
 from infra.fission_stack import FissionStack
 
@@ -222,7 +222,7 @@ def test_dev_stage_settings_from_chalice_config_apply(template: Template) -> Non
     stream_handler = template.to_json()["Resources"][STREAM_FUNCTION]["Properties"]
 
     assert (stream_handler["Timeout"], stream_handler["MemorySize"]) == (60, 1024)
-    assert stream_handler["Handler"] == "chalicelib.events.handlers.stream_handler"
+    assert stream_handler["Handler"] == "chalicelib.entrypoints.events.stream_handler"
 
 
 def test_unknown_route_answers_404_in_the_app_error_shape(template: Template) -> None:

@@ -15,11 +15,11 @@ from local.stack import stream_handler
 @pytest.fixture(autouse=True)
 def fresh_campaign_cache() -> Iterator[None]:
     """Tests publish, pause and end campaigns in quick succession: no 5-second cache between them."""
-    from chalicelib.services import live_campaigns
+    from chalicelib.campaigns import live
 
-    live_campaigns.forget()
+    live.forget()
     yield
-    live_campaigns.forget()
+    live.forget()
 
 
 @pytest.fixture
@@ -27,8 +27,8 @@ def make_pump(app: Any, tmp_path: Path) -> Callable[..., StreamPump]:
     """Stream pumps caught up with everything written before the test, so a test sees only its own records."""
 
     def make(**options: Any) -> StreamPump:
-        from chalicelib.config import get_settings
-        from chalicelib.store import db
+        from chalicelib.core.config import get_settings
+        from chalicelib.table import db
 
         stream_pump = StreamPump(
             db.streams_client(),

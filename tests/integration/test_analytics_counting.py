@@ -17,7 +17,7 @@ def totals(cid: str) -> dict[str, int]:
     """Every counter of the campaign over today and the days around it, summed."""
     from datetime import timedelta
 
-    from chalicelib.store import analytics
+    from chalicelib.analytics.store import counters as analytics
 
     today = datetime.now(UTC).date()
     days = [(today + timedelta(days=d)).isoformat() for d in (-1, 0, 1)]

@@ -157,19 +157,19 @@ def test_helping_needs_a_token_of_the_same_campaign_while_it_is_live(api: Api, t
     status, body = api.call("POST", path, token=member(api, other, "stranger")["token"])
     assert (status, body["error"]["code"]) == (403, "WRONG_CAMPAIGN")
     api.call("POST", f"/v1/admin/campaigns/{cid}/pause", token=tenant.owner_token)
-    from chalicelib.services import live_campaigns
+    from chalicelib.campaigns import live
 
-    live_campaigns.forget()  # the status change reaches helps within the cache's 5 seconds
+    live.forget()  # the status change reaches helps within the cache's 5 seconds
     status, body = help_(api, cid, owner, member(api, other, "x"))
     assert (status, body["error"]["code"]) == (409, "CAMPAIGN_PAUSED")
 
 
 def test_a_hundred_friends_racing_take_exactly_the_required_slots(api: Api, tenant: Tenant) -> None:
-    from chalicelib.config import get_settings
-    from chalicelib.domain.clock import utcnow
-    from chalicelib.errors import FissionError
-    from chalicelib.services import assists
-    from chalicelib.store import db
+    from chalicelib.core.clock import utcnow
+    from chalicelib.core.config import get_settings
+    from chalicelib.core.errors import FissionError
+    from chalicelib.modes.assist import service as assists
+    from chalicelib.table import db
 
     cid = assist_campaign(api, tenant)
     owner = member(api, cid, "owner")
@@ -196,8 +196,8 @@ def test_a_hundred_friends_racing_take_exactly_the_required_slots(api: Api, tena
 
     # The losers' counted helps were given back.
     losers = [f for f, (outcome, _) in zip(friends, results, strict=True) if outcome != "ok"]
-    from chalicelib.domain.assists import help_day
-    from chalicelib.store import keys
+    from chalicelib.modes.assist.rules import help_day
+    from chalicelib.table import keys
 
     day = help_day(utcnow(), "Asia/Shanghai")
     counts = [
@@ -225,6 +225,6 @@ def test_an_unlock_prize_is_issued_once_even_when_batches_are_delivered_twice(
     assert delivered
     assert rewards_of(api, cid, owner) == [("assist", "coupon", "Free coffee", 1800)]
 
-    from chalicelib.store import rewards as reward_store
+    from chalicelib.referral.store import rewards as reward_store
 
     assert reward_store.stock_left(cid, ["assist"]) == {"assist": 4}

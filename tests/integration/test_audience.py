@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
-from chalicelib.domain.messaging import Recipient
-from chalicelib.services import automations, messages
+from chalicelib.audience import automations
+from chalicelib.messaging import messages
+from chalicelib.messaging.rules.messages import Recipient
 from local.pump import StreamPump
 from tests.conftest import Api, Tenant, join, live_campaign
 from tests.integration.conftest import deliver_every_batch_twice

@@ -31,14 +31,14 @@ def verify(api: Api, tenant: Tenant) -> dict[str, Any]:
 
 
 def raw_key(tid: str, seq: int) -> dict[str, Any]:
-    from chalicelib.store import keys
+    from chalicelib.table import keys
 
     return {"PK": {"S": keys.audit_pk(tid)}, "SK": {"S": keys.audit_entry_sk(seq)}}
 
 
 def table() -> tuple[Any, str]:
-    from chalicelib.config import get_settings
-    from chalicelib.store import db
+    from chalicelib.core.config import get_settings
+    from chalicelib.table import db
 
     return db.dynamodb_client(), get_settings().table_name
 
@@ -128,7 +128,7 @@ def test_webhooks_coupons_and_secret_rotation_are_audited(api: Api, tenant: Tena
 
 
 def test_concurrent_appends_make_one_gap_free_chain(api: Api, tenant: Tenant) -> None:
-    from chalicelib.services import audit
+    from chalicelib.accounts import audit
 
     now = datetime.now(UTC)
 
@@ -160,7 +160,7 @@ def test_verification_finds_a_tampered_entry(api: Api, tenant: Tenant) -> None:
 
 
 def test_verification_finds_a_rehashed_entry_by_its_successor(api: Api, tenant: Tenant) -> None:
-    from chalicelib.domain import audit as domain
+    from chalicelib.accounts.rules import audit as domain
 
     for title in ("one", "two", "three"):
         api.call("POST", "/v1/admin/campaigns", campaign_body(title=title), token=tenant.owner_token)

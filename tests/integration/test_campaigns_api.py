@@ -230,8 +230,8 @@ def test_failed_create_does_not_burn_the_idempotency_key(api: Api, tenant: Tenan
 
 
 def test_concurrent_edits_do_not_overwrite_each_other(tenant: Tenant, api: Api) -> None:
-    from chalicelib.errors import Conflict
-    from chalicelib.store import campaigns as store
+    from chalicelib.campaigns import store
+    from chalicelib.core.errors import Conflict
 
     cid = create(api, tenant)["campaign_id"]
     first, second = store.get(cid), store.get(cid)

@@ -19,8 +19,8 @@ PERSONAL = ("nickname", "avatar_url", "phone_enc", "phone_hash", "device_id", "a
 
 
 def raw_table() -> tuple[Any, str]:
-    from chalicelib.config import get_settings
-    from chalicelib.store import db
+    from chalicelib.core.config import get_settings
+    from chalicelib.table import db
 
     return db.dynamodb_client(), get_settings().table_name
 
@@ -113,8 +113,9 @@ def test_export_holds_exactly_the_persons_own_data(api: Api, people: dict[str, A
 def test_erasure_strips_every_personal_field_and_keeps_the_books(
     api: Api, people: dict[str, Any], pump: StreamPump
 ) -> None:
-    from chalicelib.services import posters
-    from chalicelib.store import campaigns, participants
+    from chalicelib.campaigns import store as campaigns
+    from chalicelib.posters import service as posters
+    from chalicelib.referral.store import participants
 
     cid, alice, bob, names = people["cid"], people["alice"], people["bob"], people["names"]
     assert fetch(api, f"/v1/posters/{cid}/{bob['invite_code']}.jpg").status_code == 200
@@ -176,8 +177,8 @@ def test_a_rejoin_after_erasure_is_refused(api: Api, tenant: Tenant) -> None:
 def test_a_crash_mid_erasure_is_completed_by_the_retry(
     api: Api, people: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from chalicelib.errors import Unavailable
-    from chalicelib.services import privacy
+    from chalicelib.core.errors import Unavailable
+    from chalicelib.privacy import service as privacy
 
     cid, bob, names = people["cid"], people["bob"], people["names"]
 

@@ -118,12 +118,12 @@ def test_cursor_of_another_tenant_is_invalid_cursor(api: Api, new_tenant: Any) -
 
 
 def test_unexpected_failure_is_a_json_500_without_internals(api: Api, tenant: Tenant, monkeypatch: Any) -> None:
-    from chalicelib.services import campaigns
+    from chalicelib.campaigns import lifecycle
 
     def explode(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("secret internal detail")
 
-    monkeypatch.setattr(campaigns, "list_page", explode)
+    monkeypatch.setattr(lifecycle, "list_page", explode)
     status, body = api.call("GET", "/v1/admin/campaigns", token=tenant.owner_token)
     assert status == 500
     assert body["error"]["code"] == "INTERNAL_ERROR"

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.security.webhooks import sign
+from chalicelib.security.signing import sign
 from local.pump import StreamPump
 from tests.conftest import Api, Tenant, join, live_campaign
 

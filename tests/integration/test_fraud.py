@@ -34,7 +34,7 @@ def _me(api: Api, cid: str, token: str) -> dict[str, Any]:
 @pytest.fixture
 def frozen(monkeypatch: pytest.MonkeyPatch) -> datetime:
     """Every request at one instant early in a minute: the per-minute window is the same for all joins."""
-    from chalicelib.api import http
+    from chalicelib.http import request as http
 
     now = datetime.now(UTC).replace(second=5, microsecond=0)
     monkeypatch.setattr(http, "clock", lambda: now)

@@ -86,8 +86,8 @@ def test_40_parallel_joins_into_a_group_of_5_leave_exactly_5_members(api: Api, t
     gid = open_group(api, cid, participant(api, cid), size=5)[1]["group_id"]
     joiners = [participant(api, cid) for _ in range(40)]
 
-    from chalicelib.errors import FissionError
-    from chalicelib.services import groups
+    from chalicelib.core.errors import FissionError
+    from chalicelib.modes.group_buy import service as groups
 
     def attempt(who: dict[str, Any]) -> tuple[int, str | None]:
         # The service directly: the app object keeps one current request, as one Lambda container does.
@@ -108,7 +108,7 @@ def test_40_parallel_joins_into_a_group_of_5_leave_exactly_5_members(api: Api, t
 def test_an_unfilled_group_fails_at_its_deadline_by_the_scheduler(
     api: Api, tenant: Tenant, clock: Clock, monkeypatch: pytest.MonkeyPatch, app: Any
 ) -> None:
-    from chalicelib.events import handlers
+    from chalicelib.entrypoints import events as handlers
 
     cid = group_campaign(api, tenant, deadline_hours=2)
     leader = participant(api, cid)

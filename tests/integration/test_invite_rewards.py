@@ -109,9 +109,9 @@ def test_budget_caps_what_is_spent(api: Api, tenant: Tenant, pump: StreamPump) -
 
 
 def test_300_grants_racing_for_a_stock_of_50_issue_exactly_50(api: Api, tenant: Tenant) -> None:
-    from chalicelib.domain.rewards import Grant
-    from chalicelib.services import rewards
-    from chalicelib.store import campaigns as campaign_store
+    from chalicelib.campaigns import store as campaign_store
+    from chalicelib.referral import rewards
+    from chalicelib.referral.rules.rewards import Grant
 
     cid = ladder_campaign(api, tenant, {"milestones": [{"invites": 1, "reward": coupon("Flash", 100, stock=50)}]})
     rec = campaign_store.get(cid)
@@ -124,7 +124,7 @@ def test_300_grants_racing_for_a_stock_of_50_issue_exactly_50(api: Api, tenant: 
     assert outcomes.count("issued") == 50
     assert outcomes.count("out_of_stock") == 250
 
-    from chalicelib.store import rewards as reward_store
+    from chalicelib.referral.store import rewards as reward_store
 
     assert reward_store.stock_left(cid, ["m1"]) == {"m1": 0}
 
@@ -136,6 +136,6 @@ def test_republishing_does_not_refill_stock(api: Api, tenant: Tenant, pump: Stre
     api.call("POST", f"/v1/admin/campaigns/{cid}/pause", token=tenant.owner_token)
     api.call("POST", f"/v1/admin/campaigns/{cid}/publish", token=tenant.owner_token)
 
-    from chalicelib.store import rewards as reward_store
+    from chalicelib.referral.store import rewards as reward_store
 
     assert reward_store.stock_left(cid, ["m1"]) == {"m1": 0}

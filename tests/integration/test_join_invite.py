@@ -82,8 +82,8 @@ def test_short_link_records_the_click_and_redirects_with_the_ref(api: Api, tenan
     assert query == {"lang": ["zh"], "campaign": [cid], "ref": [code], "ch": ["wechat_moments"]}
     assert len(click) == 1 and click[0].startswith("c1.")
 
-    from chalicelib.config import get_settings
-    from chalicelib.store import db
+    from chalicelib.core.config import get_settings
+    from chalicelib.table import db
 
     clicks = db.dynamodb_client().scan(
         TableName=get_settings().table_name,
@@ -236,7 +236,7 @@ def test_only_expired_clicks_credit_nobody_and_say_why(api: Api, tenant: Tenant,
     status, body = join(api, cid, external_id="friend", clicks=[token])
     assert status == 201 and body["invited_by"] is None
 
-    from chalicelib.store import participants as store
+    from chalicelib.referral.store import participants as store
 
     record = store.get(body["invite_code"], consistent=True)
     assert record is not None and record.attribution == "click_expired"

@@ -34,7 +34,7 @@ def failing() -> Iterator[Receiver]:
 
 
 def person(**contact: Any) -> Any:
-    from chalicelib.domain.messaging import Recipient
+    from chalicelib.messaging.rules.messages import Recipient
 
     return Recipient(uid=f"u_{uuid.uuid4().hex[:24]}", nickname="小王", **contact)
 
@@ -49,7 +49,7 @@ def enqueue(
     tenant: Tenant, who: Any, channel: str = "console", *, due: datetime = NOON, key: str | None = None,
     template: str | Mapping[str, str] = "welcome", endpoint: str | None = None,
 ) -> str:  # fmt: skip
-    from chalicelib.services import messages
+    from chalicelib.messaging import messages
 
     mid = messages.enqueue(
         tenant.tid, who.uid, channel, template, {"campaign": "冬季邀请", "link": "https://shop.example.cn/c/1"},
@@ -61,7 +61,7 @@ def enqueue(
 
 def deliver(moment: datetime) -> dict[str, int]:
     """Run delivery until nothing due is left (other tests' messages may share the runs)."""
-    from chalicelib.services import messages
+    from chalicelib.messaging import messages
 
     total: dict[str, int] = {}
     for _ in range(20):
@@ -74,7 +74,7 @@ def deliver(moment: datetime) -> dict[str, int]:
 
 
 def message(mid: str) -> Any:
-    from chalicelib.store import messages as store
+    from chalicelib.messaging.store import messages as store
 
     item = store.get(mid)
     assert item is not None
@@ -112,7 +112,7 @@ def test_a_daily_cap_sends_that_many_and_defers_the_rest_to_the_next_day(api: Ap
 
 
 def test_an_unsubscribed_person_gets_nothing_even_what_was_queued_before(api: Api, tenant: Tenant) -> None:
-    from chalicelib.services import messages
+    from chalicelib.messaging import messages
 
     who, everything = person(phone="13800001111"), person()
     queued = enqueue(tenant, who)
@@ -150,7 +150,7 @@ def test_the_kill_switch_suppresses_every_channel(api: Api, tenant: Tenant, good
 
 
 def test_the_same_message_key_queues_one_message(tenant: Tenant) -> None:
-    from chalicelib.services import messages
+    from chalicelib.messaging import messages
 
     who = person()
     first = enqueue(tenant, who, key="run-7|0")
@@ -162,7 +162,7 @@ def test_the_same_message_key_queues_one_message(tenant: Tenant) -> None:
 
 
 def test_a_claimed_message_waits_out_the_lease_of_a_run_that_died(tenant: Tenant) -> None:
-    from chalicelib.services import messages
+    from chalicelib.messaging import messages
 
     mid = enqueue(tenant, person())
     assert messages._claim(mid, NOON) is not None  # a run took it and never finished
@@ -223,8 +223,8 @@ def test_a_retried_dead_message_is_sent_once_the_channel_is_fixed(api: Api, tena
 
 
 def test_sms_is_a_signed_post_to_the_tenants_gateway(api: Api, tenant: Tenant, good: Receiver) -> None:
-    from chalicelib.security import webhooks
-    from chalicelib.services import tenant_secrets
+    from chalicelib.accounts import webhook_secret
+    from chalicelib.security import signing
 
     configure(api, tenant, channels={"sms": {"endpoint": good.url}})
     who = person(phone="13800003333")
@@ -234,7 +234,7 @@ def test_sms_is_a_signed_post_to_the_tenants_gateway(api: Api, tenant: Tenant, g
     deliver(NOON)
     assert message(mid).status == "sent"
     headers, raw = good.requests[0]
-    webhooks.verify(tenant_secrets.signing_secret(tenant.tid), headers, raw, int(headers["x-fission-timestamp"]))
+    signing.verify(webhook_secret.signing_secret(tenant.tid), headers, raw, int(headers["x-fission-timestamp"]))
     assert headers["x-fission-message-id"] == mid
     body = json.loads(raw)
     assert body["to"] == {"phone": "13800003333"} and body["channel"] == "sms" and body["template"] == "reward_issued"
@@ -310,8 +310,8 @@ def test_admin_routes_settings_listing_and_permissions(api: Api, tenant: Tenant)
 
 
 def test_check_channel_and_check_template_for_automations(api: Api, tenant: Tenant) -> None:
-    from chalicelib.errors import ValidationFailed
-    from chalicelib.services import messages
+    from chalicelib.core.errors import ValidationFailed
+    from chalicelib.messaging import messages
 
     messages.check_channel(tenant.tid, "console")
     with pytest.raises(ValidationFailed) as caught:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.security.webhooks import sign
+from chalicelib.security.signing import sign
 from local.pump import StreamPump
 from tests.conftest import Api, Clock, Tenant, join, live_campaign
 from tests.integration.test_follow_hooks import counted, secret
@@ -108,7 +108,7 @@ def test_first_paid_order_qualifies_the_invite(api: Api, tenant: Tenant, pump: S
 
 
 def test_group_member_order_is_recorded(api: Api, tenant: Tenant) -> None:
-    from chalicelib.store import groups
+    from chalicelib.modes.group_buy import store as groups
 
     cid = live_campaign(api, tenant, "group_buy")
     leader = join(api, cid, external_id="leader")[1]
@@ -186,8 +186,8 @@ def test_each_commission_is_announced_once_across_repeated_deliveries(
 def test_a_lost_announcement_is_repaired_by_the_merchants_retry(
     api: Api, tenant: Tenant, app: Any, monkeypatch: pytest.MonkeyPatch, receiver: Receiver
 ) -> None:
-    from chalicelib.errors import Unavailable
-    from chalicelib.services import outbox
+    from chalicelib.core.errors import Unavailable
+    from chalicelib.messaging import webhooks
 
     cid, _, mid, _ = chain(api, tenant)
     register(tenant.tid, receiver.url)
@@ -197,7 +197,7 @@ def test_a_lost_announcement_is_repaired_by_the_merchants_retry(
         raise Unavailable("outbox down", code="STORAGE_UNAVAILABLE")
 
     with monkeypatch.context() as patched:
-        patched.setattr(outbox, "emit", down)
+        patched.setattr(webhooks, "emit", down)
         assert post_order(api, tenant, key, order(cid, "buyer", "o-1"))[0] == 503  # the ledger was written
     assert commission(api, cid, mid)["pending_fen"] == 1000
     status, body = post_order(api, tenant, key, order(cid, "buyer", "o-1"))

@@ -71,7 +71,7 @@ def fake_dns(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 @pytest.fixture
 def cloud_stage(monkeypatch: pytest.MonkeyPatch) -> None:
     """The running settings say `prod`; keys are loaded first, since the cloud keyring would want KMS."""
-    from chalicelib.config import get_settings
+    from chalicelib.core.config import get_settings
     from chalicelib.security import keyring
 
     keyring.get_keyring()
@@ -79,25 +79,26 @@ def cloud_stage(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def deliver(app: Any, monkeypatch: pytest.MonkeyPatch, moment: datetime) -> dict[str, int]:
-    from chalicelib.events import handlers
+    from chalicelib.entrypoints import events as handlers
 
     monkeypatch.setattr(handlers, "utcnow", lambda: moment)
     return dict(Scheduler(app, clock=lambda: moment).invoke("deliver_webhooks"))
 
 
 def register(tid: str, url: str) -> None:
-    from chalicelib.domain.outbox import EVENT_TYPES
-    from chalicelib.services import outbox
+    from chalicelib.messaging import webhooks
+    from chalicelib.messaging.rules.webhooks import EVENT_TYPES
 
-    outbox.add_endpoint(tid, url, list(EVENT_TYPES), "local", datetime.now(UTC))
+    webhooks.add_endpoint(tid, url, list(EVENT_TYPES), "local", datetime.now(UTC))
 
 
 def test_events_are_delivered_once_signed_and_retried_until_dead(
     api: Api, tenant: Tenant, pump: StreamPump, app: Any, monkeypatch: pytest.MonkeyPatch,
     receivers: tuple[Receiver, Receiver],
 ) -> None:  # fmt: skip
-    from chalicelib.security import webhooks
-    from chalicelib.services import outbox, tenant_secrets
+    from chalicelib.accounts import webhook_secret
+    from chalicelib.messaging import webhooks
+    from chalicelib.security import signing
 
     healthy, failing = receivers
     register(tenant.tid, healthy.url)
@@ -115,9 +116,9 @@ def test_events_are_delivered_once_signed_and_retried_until_dead(
     assert sorted(e["type"] for e in events) == ["group.succeeded", "reward.issued"]
     assert len({e["id"] for e in events}) == 2
     assert next(e for e in events if e["type"] == "group.succeeded")["data"]["group_id"] == gid
-    secret = tenant_secrets.signing_secret(tenant.tid)
+    secret = webhook_secret.signing_secret(tenant.tid)
     for headers, body in healthy.requests:
-        webhooks.verify(secret, headers, body, int(headers["x-fission-timestamp"]))
+        signing.verify(secret, headers, body, int(headers["x-fission-timestamp"]))
         assert headers["x-fission-event-id"] == json.loads(body)["id"]
     assert len(failing.requests) == 2
 
@@ -131,7 +132,7 @@ def test_events_are_delivered_once_signed_and_retried_until_dead(
         assert counts["dead" if attempt == 7 else "retried"] == 2
     assert deliver(app, monkeypatch, now + timedelta(days=1)) == {"delivered": 0, "retried": 0, "dead": 0, "errors": 0}
     assert len(healthy.requests) == 2  # the healthy endpoint got each event exactly once
-    dead = outbox.dead_deliveries(tenant.tid)
+    dead = webhooks.dead_deliveries(tenant.tid)
     assert sorted(d["type"] for d in dead) == ["group.succeeded", "reward.issued"]
     assert all(d["attempts"] == 8 for d in dead)
 
@@ -147,7 +148,7 @@ def test_a_failed_group_is_announced_with_its_refunds(
 
     later = datetime.now(UTC) + timedelta(hours=3)
     clock.advance(hours=3)
-    from chalicelib.events import handlers
+    from chalicelib.entrypoints import events as handlers
 
     monkeypatch.setattr(handlers, "utcnow", lambda: later)
     assert gid in Scheduler(app, clock=lambda: later).invoke("fail_expired_groups")["failed"]
@@ -157,21 +158,21 @@ def test_a_failed_group_is_announced_with_its_refunds(
 
 
 def test_only_https_urls_and_known_events_are_accepted(tenant: Tenant, fake_dns: dict[str, str]) -> None:
-    from chalicelib.errors import ValidationFailed
-    from chalicelib.services import outbox
+    from chalicelib.core.errors import ValidationFailed
+    from chalicelib.messaging import webhooks
 
     fake_dns["example.com"] = "93.184.216.34"
     now = datetime.now(UTC)
     with pytest.raises(ValidationFailed):
-        outbox.add_endpoint(tenant.tid, "http://example.com/hook", ["reward.issued"], "prod", now)
+        webhooks.add_endpoint(tenant.tid, "http://example.com/hook", ["reward.issued"], "prod", now)
     with pytest.raises(ValidationFailed):
-        outbox.add_endpoint(tenant.tid, "http://127.0.0.1/hook", ["reward.issued"], "prod", now)
+        webhooks.add_endpoint(tenant.tid, "http://127.0.0.1/hook", ["reward.issued"], "prod", now)
     with pytest.raises(ValidationFailed):
-        outbox.add_endpoint(tenant.tid, "https://example.com/hook", ["order.paid"], "prod", now)
-    made = outbox.add_endpoint(tenant.tid, "https://example.com/hook", ["reward.issued"], "prod", now)
-    assert [e["id"] for e in outbox.list_endpoints(tenant.tid)] == [made["id"]]
-    outbox.delete_endpoint(tenant.tid, made["id"])
-    assert outbox.list_endpoints(tenant.tid) == []
+        webhooks.add_endpoint(tenant.tid, "https://example.com/hook", ["order.paid"], "prod", now)
+    made = webhooks.add_endpoint(tenant.tid, "https://example.com/hook", ["reward.issued"], "prod", now)
+    assert [e["id"] for e in webhooks.list_endpoints(tenant.tid)] == [made["id"]]
+    webhooks.delete_endpoint(tenant.tid, made["id"])
+    assert webhooks.list_endpoints(tenant.tid) == []
 
 
 @pytest.mark.parametrize(
@@ -202,20 +203,20 @@ def test_delivery_rechecks_the_address_and_a_refusal_is_a_failed_attempt(
     tenant: Tenant, app: Any, monkeypatch: pytest.MonkeyPatch, fake_dns: dict[str, str], cloud_stage: None
 ) -> None:
     """Registered while the name was public; by delivery time it points inside (DNS rebinding)."""
-    from chalicelib.services import outbox
+    from chalicelib.messaging import webhooks
 
     fake_dns["hooks.example.com"] = "93.184.216.34"
     now = datetime.now(UTC)
-    outbox.add_endpoint(tenant.tid, "https://hooks.example.com/fission", ["commission.earned"], "prod", now)
+    webhooks.add_endpoint(tenant.tid, "https://hooks.example.com/fission", ["commission.earned"], "prod", now)
     fake_dns["hooks.example.com"] = "10.0.0.9"
-    assert outbox.emit(tenant.tid, "commission.earned", {"amount_fen": 1}, f"{tenant.tid}|rebind", now) == 1
+    assert webhooks.emit(tenant.tid, "commission.earned", {"amount_fen": 1}, f"{tenant.tid}|rebind", now) == 1
 
     moment = now + timedelta(seconds=1)
     for attempt in range(1, 9):
         counts = deliver(app, monkeypatch, moment)
         assert counts["dead" if attempt == 8 else "retried"] >= 1, counts
         moment += timedelta(hours=1, minutes=1)
-    [dead] = outbox.dead_deliveries(tenant.tid)
+    [dead] = webhooks.dead_deliveries(tenant.tid)
     assert dead["attempts"] == 8
     assert dead["last_error"].startswith("refused:") and "10.0.0.9" in dead["last_error"], dead
 
@@ -224,14 +225,14 @@ def test_a_redirect_is_a_failed_delivery(
     tenant: Tenant, app: Any, monkeypatch: pytest.MonkeyPatch, receivers: tuple[Receiver, Receiver]
 ) -> None:
     """A redirect's target was never checked, so it is not followed even to a healthy endpoint."""
-    from chalicelib.services import outbox
+    from chalicelib.messaging import webhooks
 
     healthy, _ = receivers
     bouncer = Receiver(302, location=healthy.url)
     try:
         register(tenant.tid, bouncer.url)
         now = datetime.now(UTC)
-        assert outbox.emit(tenant.tid, "reward.issued", {"n": 1}, f"{tenant.tid}|bounce", now) == 1
+        assert webhooks.emit(tenant.tid, "reward.issued", {"n": 1}, f"{tenant.tid}|bounce", now) == 1
         assert deliver(app, monkeypatch, now + timedelta(seconds=1))["retried"] >= 1
         assert len(bouncer.requests) == 1
         assert healthy.requests == []
@@ -240,14 +241,14 @@ def test_a_redirect_is_a_failed_delivery(
 
 
 def test_outbox_markers_expire_after_thirty_days(tenant: Tenant, receivers: tuple[Receiver, Receiver]) -> None:
-    from chalicelib.domain import outbox as domain
-    from chalicelib.services import outbox
-    from chalicelib.store import keys
-    from chalicelib.store.models import OutboxMarkerItem
+    from chalicelib.messaging import webhooks
+    from chalicelib.messaging.rules import webhooks as domain
+    from chalicelib.table import keys
+    from chalicelib.table.models import OutboxMarkerItem
 
     register(tenant.tid, receivers[0].url)
     now = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
-    assert outbox.emit(tenant.tid, "reward.issued", {}, f"{tenant.tid}|ttl", now) == 1
+    assert webhooks.emit(tenant.tid, "reward.issued", {}, f"{tenant.tid}|ttl", now) == 1
     eid = domain.event_id(tenant.tid, "reward.issued", f"{tenant.tid}|ttl")
     seen = keys.outbox_seen_pk(domain.shard_of(eid))
     [marker] = list(OutboxMarkerItem.query(seen, OutboxMarkerItem.SK.startswith(eid)))

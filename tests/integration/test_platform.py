@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_health_is_503_until_every_runtime_probe_is_ready(api: Api) -> None:
-    from chalicelib.services import health
+    from chalicelib.http import health
 
     health.register_probe("stream_pump", lambda: False)
     try:
@@ -32,8 +32,8 @@ def test_health_is_503_until_every_runtime_probe_is_ready(api: Api) -> None:
 
 
 def test_health_reports_an_unreachable_table(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
-    from chalicelib.errors import Unavailable
-    from chalicelib.store import db
+    from chalicelib.core.errors import Unavailable
+    from chalicelib.table import db
 
     def down() -> None:
         raise Unavailable("down")
@@ -48,7 +48,7 @@ def test_importing_the_app_reads_no_settings_and_loads_no_heavy_modules() -> Non
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FISSION_", "AWS_"))}
     probe = (
         "import sys, app\n"
-        "from chalicelib.config import get_settings\n"
+        "from chalicelib.core.config import get_settings\n"
         "assert get_settings.cache_info().currsize == 0, 'settings were read at import'\n"
         "heavy = sorted(m for m in ('PIL', 'qrcode', 'argon2', 'jwt', 'cryptography.hazmat.primitives.ciphers.aead',"
         " 'moto') if m in sys.modules)\n"
@@ -71,7 +71,7 @@ def kms_key() -> Iterator[tuple[Any, str]]:
 
 def test_kms_keyring_creates_one_data_key_stored_wrapped_in_the_table(table: str, kms_key: tuple[Any, str]) -> None:
     from chalicelib.security.keyring import KmsKeyring
-    from chalicelib.store.secrets import TableWrappedKeyStore
+    from chalicelib.security.store import TableWrappedKeyStore
 
     kms, key_id = kms_key
     name = f"pii-{os.urandom(3).hex()}"
@@ -85,7 +85,7 @@ def test_kms_keyring_creates_one_data_key_stored_wrapped_in_the_table(table: str
 
 def test_kms_keyring_race_keeps_the_first_written_key(table: str, kms_key: tuple[Any, str]) -> None:
     from chalicelib.security.keyring import KmsKeyring
-    from chalicelib.store.secrets import TableWrappedKeyStore
+    from chalicelib.security.store import TableWrappedKeyStore
 
     kms, key_id = kms_key
     name = f"token-{os.urandom(3).hex()}"
@@ -98,7 +98,7 @@ def test_kms_keyring_race_keeps_the_first_written_key(table: str, kms_key: tuple
 
 
 def test_cloud_stage_refuses_to_keep_keys_on_disk(monkeypatch: pytest.MonkeyPatch) -> None:
-    from chalicelib.config import get_settings
+    from chalicelib.core.config import get_settings
     from chalicelib.security import keyring
 
     monkeypatch.setenv("FISSION_STAGE", "prod")

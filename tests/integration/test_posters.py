@@ -126,8 +126,8 @@ def test_a_poster_is_an_image_of_the_invite_link_with_an_etag(api: Api, tenant: 
 
 
 def test_a_new_nickname_or_layout_is_a_new_poster(api: Api, tenant: Tenant, renders: list[str]) -> None:
-    from chalicelib.store import keys
-    from chalicelib.store.models import ParticipantItem
+    from chalicelib.table import keys
+    from chalicelib.table.models import ParticipantItem
 
     cid = poster_campaign(api, tenant)
     joined = join(api, cid, external_id="poster-2", nickname="Alice")[1]
@@ -145,9 +145,9 @@ def test_a_new_nickname_or_layout_is_a_new_poster(api: Api, tenant: Tenant, rend
     patch = {"rules": {**MODE_RULES["poster"], "layout_id": "festive"}}
     assert api.call("PATCH", f"/v1/admin/campaigns/{cid}", patch, token=tenant.owner_token)[0] == 200
     api.call("POST", f"/v1/admin/campaigns/{cid}/publish", token=tenant.owner_token)
-    from chalicelib.services import live_campaigns
+    from chalicelib.campaigns import live
 
-    live_campaigns.forget()
+    live.forget()
     relaid = fetch(api, path).headers["ETag"]
     assert relaid not in (first, renamed)
     assert renders == ["classic", "classic", "festive"]
@@ -184,7 +184,7 @@ def test_unknown_posters_are_json_404s(api: Api, tenant: Tenant) -> None:
 def test_every_avatar_failure_still_yields_a_poster(
     api: Api, tenant: Tenant, avatars: AvatarServer, monkeypatch: pytest.MonkeyPatch, avatar: str, reason: str | None
 ) -> None:
-    from chalicelib.config import get_settings
+    from chalicelib.core.config import get_settings
     from chalicelib.posters import avatars as fetcher
 
     monkeypatch.setattr(get_settings(), "avatar_timeout_seconds", 1.0)
@@ -213,7 +213,7 @@ def test_every_avatar_failure_still_yields_a_poster(
 def test_cloud_stages_never_fetch_internal_avatars(
     api: Api, tenant: Tenant, avatars: AvatarServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from chalicelib.config import get_settings
+    from chalicelib.core.config import get_settings
     from chalicelib.posters import avatars as fetcher
 
     outcome = fetcher.fetch(avatars.base + "/good.png", timeout=1.0, max_bytes=2**20, allow_private=False)
@@ -228,7 +228,7 @@ def test_cloud_stages_never_fetch_internal_avatars(
 
 @pytest.fixture
 def s3_bucket(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[], list[str]]]:
-    from chalicelib.config import get_settings
+    from chalicelib.core.config import get_settings
     from chalicelib.posters import cache
 
     # moto answers S3; DynamoDB keeps going to DynamoDB Local.

@@ -14,18 +14,18 @@ from typing import Any
 import pytest
 from chalice.local import LambdaEventConverter
 
-from chalicelib import observability
-from chalicelib.domain.rate_limits import Limit, RouteClass, Scope
-from chalicelib.services import rate_limits
-from chalicelib.services.rate_limits import Limiter, RateLimited
-from chalicelib.store.rate_limits import TableCounterStore
+from chalicelib.core import observability
+from chalicelib.http import rate_limits
+from chalicelib.http.rate_limits import Limiter, RateLimited
+from chalicelib.http.rules import Limit, RouteClass, Scope
+from chalicelib.http.store import TableCounterStore
 from tests.conftest import Api, Clock, Tenant, live_campaign
 
 WRITE_OPS = {"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"}
 
 
 def _refresh() -> None:
-    from chalicelib.config import get_settings
+    from chalicelib.core.config import get_settings
 
     get_settings.cache_clear()
     rate_limits.get_limiter.cache_clear()
@@ -152,8 +152,8 @@ def test_two_containers_share_the_limit_within_the_documented_overshoot(table: s
                 pass
     assert limit <= admitted <= limit + (len(fleet) - 1) * (threshold - 1)
 
-    from chalicelib.config import get_settings
-    from chalicelib.store import db, keys
+    from chalicelib.core.config import get_settings
+    from chalicelib.table import db, keys
 
     start = int(now.timestamp()) // 60 * 60
     item = db.dynamodb_client().get_item(
@@ -203,8 +203,8 @@ def test_a_busy_ip_adds_few_writes_to_the_join(
     client: Any, api: Api, tenant: Tenant, limits: Callable[[str], None], client_ip: Any, minute_start: Clock
 ) -> None:
     """The join's hot path is one synchronous write; the limiter adds about windows / threshold."""
-    from chalicelib.store import db
-    from chalicelib.store.models import ALL_MODELS
+    from chalicelib.table import db
+    from chalicelib.table.models import ALL_MODELS
 
     cid = live_campaign(api, tenant)
     limits("join.ip=1000/min,join.ip=10000/day")

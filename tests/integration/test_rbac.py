@@ -44,7 +44,7 @@ def test_every_protected_admin_route_refuses_a_request_without_token(api: Api, a
 
 
 def test_a_route_without_declared_permission_is_closed(api: Api, app: Any, tenant: Tenant) -> None:
-    from chalicelib.api.middleware import authorisation
+    from chalicelib.entrypoints.middleware import authorisation
 
     view = app.routes["/v1/admin/campaigns"]["GET"].view_function
     permission = view.required_permission
@@ -222,7 +222,7 @@ def test_operator_pii_is_masked_in_responses_and_encrypted_at_rest(api: Api, ten
     listed = next(op for op in listing["items"] if op["email"] == email)
     assert listed["phone"] == "138****5678"
 
-    from chalicelib.config import get_settings
+    from chalicelib.core.config import get_settings
 
     raw = boto3.client(
         "dynamodb",

@@ -40,9 +40,9 @@ def upload(api: Api, tenant: Tenant, cid: str, rule: str, codes: list[str]) -> t
 
 def queued_events(tid: str) -> list[tuple[str, dict[str, Any]]]:
     """(type, data) of every event queued in the outbox for the tenant, whatever its due time."""
-    from chalicelib.domain.outbox import SHARDS
-    from chalicelib.store import keys
-    from chalicelib.store.models import Item, OutboxItem
+    from chalicelib.messaging.rules.webhooks import SHARDS
+    from chalicelib.table import keys
+    from chalicelib.table.models import Item, OutboxItem
 
     found = []
     for shard in range(SHARDS):
@@ -54,9 +54,9 @@ def queued_events(tid: str) -> list[tuple[str, dict[str, Any]]]:
 
 @pytest.fixture
 def endpoint(tenant: Tenant) -> Iterator[None]:
-    from chalicelib.domain.outbox import SHARDS
-    from chalicelib.store import keys
-    from chalicelib.store.models import Item, OutboxItem
+    from chalicelib.messaging.rules.webhooks import SHARDS
+    from chalicelib.table import keys
+    from chalicelib.table.models import Item, OutboxItem
     from tests.integration.test_outbound_webhooks import register
 
     register(tenant.tid, "http://127.0.0.1:9/hook")  # never delivered here: the outbox is inspected
@@ -100,10 +100,10 @@ def test_pooled_coupons_wait_for_codes_and_each_code_goes_to_one_participant(
 
 
 def test_concurrent_issuers_never_share_a_code(api: Api, tenant: Tenant) -> None:
-    from chalicelib.domain.rewards import grant_of
-    from chalicelib.services import rewards
-    from chalicelib.store import campaigns as campaign_store
-    from chalicelib.store import rewards as reward_store
+    from chalicelib.campaigns import store as campaign_store
+    from chalicelib.referral import rewards
+    from chalicelib.referral.rules.rewards import grant_of
+    from chalicelib.referral.store import rewards as reward_store
 
     cid = ladder_campaign(api, tenant, {"milestones": [{"invites": 1, "reward": pooled("Flash", 100)}]})
     assert upload(api, tenant, cid, "m1", [f"F{i:03d}" for i in range(20)])[0] == 200
@@ -142,8 +142,8 @@ def test_a_gift_is_claimed_once_with_an_encrypted_address(
     status, body = api.call("POST", f"/v1/rewards/{rid}/claim", {"address": moved}, token=inviter["token"])
     assert (status, body["error"]["code"]) == (409, "REWARD_ALREADY_CLAIMED")
 
-    from chalicelib.store import keys
-    from chalicelib.store.models import Item
+    from chalicelib.table import keys
+    from chalicelib.table.models import Item
 
     raw = Item.get(keys.participant_pk(inviter["invite_code"]), keys.reward_sk("m1"), consistent_read=True)
     assert "王小明" not in json.dumps(raw.attribute_values, default=str, ensure_ascii=False)
@@ -167,7 +167,7 @@ def test_only_the_owner_claims_and_only_issued_rewards(api: Api, tenant: Tenant,
 def test_revoking_returns_stock_and_budget_and_is_announced_once(
     api: Api, tenant: Tenant, pump: StreamPump, endpoint: None
 ) -> None:
-    from chalicelib.store import rewards as reward_store
+    from chalicelib.referral.store import rewards as reward_store
 
     rules = {"milestones": [{"invites": 1, "reward": {"type": "cash", "name": "Cash", "value_fen": 800, "stock": 2}}]}
     cid = ladder_campaign(api, tenant, rules, budget_fen=5000)
@@ -183,8 +183,8 @@ def test_revoking_returns_stock_and_budget_and_is_announced_once(
         assert status == 200, body
         assert (body["status"], body["reason"]) == ("revoked", "device farm")
     assert reward_store.stock_left(cid, ["m1"]) == {"m1": 2}
-    from chalicelib.store import keys
-    from chalicelib.store.models import CounterItem
+    from chalicelib.table import keys
+    from chalicelib.table.models import CounterItem
 
     assert int(CounterItem.get(keys.budget_pk(cid), keys.META, consistent_read=True).spent) == 0
     status, body = api.call("POST", f"/v1/rewards/{rid}/claim", token=inviter["token"])

@@ -26,7 +26,7 @@ def test_scheduler_finds_every_scheduled_function_of_the_app(app: Any) -> None:
 def test_scheduler_invokes_the_campaign_closer_which_ends_campaigns_past_their_end(
     app: Any, api: Api, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from chalicelib.events import handlers
+    from chalicelib.entrypoints import events as handlers
 
     ending = api.call(
         "POST", "/v1/admin/campaigns", campaign_body(**window(length=timedelta(hours=2))), token=tenant.owner_token
@@ -55,7 +55,7 @@ def test_scheduler_invokes_the_campaign_closer_which_ends_campaigns_past_their_e
 def test_a_paused_campaign_past_its_end_is_ended_too(
     app: Any, api: Api, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from chalicelib.events import handlers
+    from chalicelib.entrypoints import events as handlers
 
     cid = api.call(
         "POST", "/v1/admin/campaigns", campaign_body(**window(length=timedelta(hours=2))), token=tenant.owner_token

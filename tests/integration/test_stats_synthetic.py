@@ -212,9 +212,9 @@ def test_bad_stats_queries_are_4xx(api: Api, tenant: Tenant) -> None:
 
 def test_stats_reads_do_not_grow_with_events(api: Api, tenant: Tenant) -> None:
     """100,000 facts through the aggregation path, then the same stats read as for a nearly empty campaign."""
-    from chalicelib.services import aggregation
-    from chalicelib.store import db
-    from chalicelib.store.changes import Change
+    from chalicelib.analytics import aggregation
+    from chalicelib.table import db
+    from chalicelib.table.changes import Change
     from tests.conftest import live_campaign
 
     small, large = live_campaign(api, tenant), live_campaign(api, tenant)
@@ -236,7 +236,7 @@ def test_stats_reads_do_not_grow_with_events(api: Api, tenant: Tenant) -> None:
         calls[model.name] += 1
 
     client.meta.events.register("before-call.dynamodb", tally)
-    from chalicelib.store.models import ALL_MODELS
+    from chalicelib.table.models import ALL_MODELS
 
     for model in ALL_MODELS:
         model._get_connection().connection.client.meta.events.register("before-call.dynamodb", tally)

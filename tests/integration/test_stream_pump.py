@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from chalicelib.events import stream
-from chalicelib.store.changes import Change
+from chalicelib.entrypoints import stream
+from chalicelib.table.changes import Change
 from local.pump import CheckpointStore, DeadLetters, StreamPump
 from local.stack import stream_handler
 
@@ -40,8 +40,8 @@ def probe_entity() -> Iterator[tuple[str, Probe]]:
 
 
 def put(entity: str, name: str) -> None:
-    from chalicelib.config import get_settings
-    from chalicelib.store import db
+    from chalicelib.core.config import get_settings
+    from chalicelib.table import db
 
     db.dynamodb_client().put_item(
         TableName=get_settings().table_name,
@@ -50,8 +50,8 @@ def put(entity: str, name: str) -> None:
 
 
 def make_pump(app: Any, checkpoints: CheckpointStore, **options: Any) -> StreamPump:
-    from chalicelib.config import get_settings
-    from chalicelib.store import db
+    from chalicelib.core.config import get_settings
+    from chalicelib.table import db
 
     return StreamPump(
         db.streams_client(),

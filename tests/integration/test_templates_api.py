@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from chalicelib.domain import templates as lib
+from chalicelib.campaigns.rules import templates as lib
 from tests.conftest import Api, Tenant, campaign_body
 
 TEMPLATES = "/v1/admin/templates"

@@ -18,7 +18,7 @@ def error(answer: tuple[int, Any]) -> tuple[int, str]:
 def code_at(secret: str, seconds: int = 0) -> str:
     from datetime import timedelta
 
-    from chalicelib.api import http
+    from chalicelib.http import request as http
     from chalicelib.security import totp
 
     return totp.code_at(secret, http.now() + timedelta(seconds=seconds))
@@ -30,8 +30,8 @@ def login(api: Api, email: str, password: str, totp: str | None = None) -> tuple
 
 
 def test_enrolment_stores_the_secret_encrypted_and_activates_on_a_valid_code(api: Api, tenant: Tenant) -> None:
-    from chalicelib.store import keys
-    from chalicelib.store.models import Item
+    from chalicelib.table import keys
+    from chalicelib.table.models import Item
 
     token = tenant.owner_token
     assert error(api.call("POST", CONFIRM, {"code": "123456"}, token)) == (409, "TOTP_NOT_ENROLLED")

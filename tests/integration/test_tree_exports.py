@@ -155,8 +155,8 @@ def test_tree_errors(api: Api, tenant: Tenant, family: dict[str, Any], new_tenan
 
 @pytest.fixture
 def export_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    from chalicelib.config import get_settings
-    from chalicelib.store import export_files
+    from chalicelib.analytics.store import files as export_files
+    from chalicelib.core.config import get_settings
 
     monkeypatch.setattr(get_settings(), "export_dir", tmp_path / "exports")
     export_files.get_files.cache_clear()
@@ -166,7 +166,7 @@ def export_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path
 
 @pytest.fixture
 def small_pages(monkeypatch: pytest.MonkeyPatch) -> None:
-    from chalicelib.services import exports
+    from chalicelib.analytics import exports
 
     monkeypatch.setattr(exports, "PAGE_SIZE", 7)
     monkeypatch.setattr(exports, "PARTITION_PAGE_SIZE", 9)
@@ -233,7 +233,7 @@ def test_a_participants_export_runs_in_pages_over_several_runs_and_resumes_after
     small_pages: None,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from chalicelib.services import exports
+    from chalicelib.analytics import exports
 
     crowd = make_crowd(20, 12)  # 260 participants
 
@@ -364,8 +364,8 @@ def test_export_requests_are_checked_and_idempotent(
 
 @pytest.fixture
 def s3_exports(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    from chalicelib.config import get_settings
-    from chalicelib.store import export_files
+    from chalicelib.analytics.store import files as export_files
+    from chalicelib.core.config import get_settings
 
     # moto answers S3; DynamoDB keeps going to DynamoDB Local.
     with mock_aws(config={"core": {"passthrough": {"services": ["dynamodb", "dynamodbstreams"]}}}):
@@ -382,8 +382,8 @@ def test_exports_go_to_s3_in_parts_and_download_by_presigned_url(
 ) -> None:
     import moto.s3.models
 
-    from chalicelib.services import exports
-    from chalicelib.store import export_files
+    from chalicelib.analytics import exports
+    from chalicelib.analytics.store import files as export_files
 
     monkeypatch.setattr(exports, "PAGE_SIZE", 2)
     # Tiny multipart parts, so the multipart path runs without megabytes of test data.

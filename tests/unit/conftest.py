@@ -25,7 +25,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def _clear_cached_settings() -> None:
-    from chalicelib.config import get_settings
+    from chalicelib.core.config import get_settings
     from chalicelib.security import keyring, pii, tokens
 
     get_settings.cache_clear()

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from scipy import stats  # type: ignore[import-untyped]  # the reference implementation (development only)
 
-from chalicelib.domain.analytics import (
+from chalicelib.analytics.rules.stats import (
     KNOWN_CHANNELS,
     MIN_SAMPLE,
     SAMPLE_WARNING,
@@ -29,7 +29,7 @@ from chalicelib.domain.analytics import (
     two_proportion_z_test,
     validate_range,
 )
-from chalicelib.errors import ValidationFailed
+from chalicelib.core.errors import ValidationFailed
 
 CST = timezone(timedelta(hours=8))
 DAY = date(2026, 3, 10)

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from chalicelib.domain import assists
-from chalicelib.domain.campaigns import AssistRules
-from chalicelib.domain.rewards import ASSIST_RULE, reward_rules
-from chalicelib.errors import Conflict, Gone
+from chalicelib.campaigns.rules.spec import AssistRules
+from chalicelib.core.errors import Conflict, Gone
+from chalicelib.modes.assist import rules as assists
+from chalicelib.referral.rules.rewards import ASSIST_RULE, reward_rules
 
 SECRET = b"k" * 32
 NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.domain.participants import (
+from chalicelib.referral.rules.participants import (
     CLICK_SKEW_SECONDS,
     Inviter,
     Refusal,

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chalicelib.domain import audit
+from chalicelib.accounts.rules import audit
 
 AT = "2026-11-24T10:00:00Z"
 

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from chalicelib.domain.campaigns import DistributionRules
-from chalicelib.domain.commission import Share, attribute, available_at, balance, binding_active, shares
+from chalicelib.campaigns.rules.spec import DistributionRules
+from chalicelib.modes.distribution.rules.commission import (
+    Share,
+    attribute,
+    available_at,
+    balance,
+    binding_active,
+    shares,
+)
 
 
 def rules(levels: int = 2, rates: list[int] | None = None, **kw: object) -> DistributionRules:

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from chalicelib.domain import campaigns, compliance, costs, templates
-from chalicelib.domain.compliance import Finding
+from chalicelib.campaigns.rules import compliance, costs, templates
+from chalicelib.campaigns.rules import spec as campaigns
+from chalicelib.campaigns.rules.compliance import Finding
 from tests.conftest import MODE_RULES, campaign_body
 
 PRODUCT = {"sku": "SKU-1", "name": "Full-size serum"}

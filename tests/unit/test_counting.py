@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import ValidationError
 
-from chalicelib.domain import counting
-from chalicelib.domain.counting import BeaconRequest
+from chalicelib.analytics.rules import counting
+from chalicelib.analytics.rules.counting import BeaconRequest
 
 NOW = "2026-12-01T10:00:00Z"
 

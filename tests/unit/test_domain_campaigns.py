@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from chalicelib.domain import campaigns as domain
-from chalicelib.domain.campaigns import Action, Status
-from chalicelib.errors import Conflict, FissionError, Gone
+from chalicelib.campaigns.rules import spec as domain
+from chalicelib.campaigns.rules.spec import Action, Status
+from chalicelib.core.errors import Conflict, FissionError, Gone
 
 STARTS = "2026-12-01T00:00:00Z"
 ENDS = "2026-12-15T00:00:00Z"

@@ -7,8 +7,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from chalicelib.domain import ids
-from chalicelib.domain.ids import new_id
+from chalicelib.core import ids
+from chalicelib.core.ids import new_id
 
 ID_RE = re.compile(r"^cmp_[0-9abcdefghjkmnpqrstvwxyz]{19}$")
 

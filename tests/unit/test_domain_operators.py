@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from chalicelib.domain.operators import (
+from chalicelib.accounts.rules.operators import (
     Email,
     LoginRequest,
     Operator,
@@ -15,8 +15,8 @@ from chalicelib.domain.operators import (
     ensure_not_last_owner,
     ensure_not_self,
 )
-from chalicelib.domain.rbac import Principal, Role
-from chalicelib.errors import Conflict, Forbidden
+from chalicelib.core.errors import Conflict, Forbidden
+from chalicelib.core.rbac import Principal, Role
 from chalicelib.security.passwords import MIN_LENGTH
 
 EMAIL: TypeAdapter[str] = TypeAdapter(Email)

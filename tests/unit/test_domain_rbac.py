@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from chalicelib.domain.rbac import ROLE_PERMISSIONS, Permission, Role, is_allowed
+from chalicelib.core.rbac import ROLE_PERMISSIONS, Permission, Role, is_allowed
 
 P = Permission
 READ = {P.CAMPAIGN_READ, P.STATS_READ, P.ACCOUNT_SELF}

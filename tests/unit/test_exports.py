@@ -8,9 +8,9 @@ import io
 import pytest
 from pydantic import ValidationError
 
-from chalicelib.domain.exports import HEADERS, ExportRequest, Kind, guard, header, render, rows
+from chalicelib.analytics.rules.exports import HEADERS, ExportRequest, Kind, guard, header, render, rows
 from chalicelib.security.pii import mask_name
-from chalicelib.store import keys
+from chalicelib.table import keys
 
 pytestmark = pytest.mark.unit
 

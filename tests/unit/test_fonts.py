@@ -10,7 +10,7 @@ import pytest
 
 from chalicelib.posters import fonts
 
-TEMPLATE_DIR = Path(fonts.__file__).resolve().parents[1] / "templates"
+TEMPLATE_DIR = Path(fonts.__file__).resolve().parents[1] / "campaigns" / "library"
 
 
 def _gb2312_level1() -> set[int]:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from chalicelib.domain import fraud
-from chalicelib.domain import fraud_policy as policy
-from chalicelib.domain.fraud import Node, Signal
-from chalicelib.domain.fraud_policy import FraudPolicy
+from chalicelib.campaigns.rules import fraud_policy as policy
+from chalicelib.campaigns.rules.fraud_policy import FraudPolicy
+from chalicelib.referral.rules import fraud
+from chalicelib.referral.rules.fraud import Node, Signal
 
 
 def test_score_sums_distinct_codes_capped_at_100() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chalicelib.domain.leaderboard import TOP_N, merge, rank_of
+from chalicelib.referral.rules.leaderboard import TOP_N, merge, rank_of
 
 
 def test_merge_orders_by_score_and_keeps_first_come_ahead_on_ties() -> None:

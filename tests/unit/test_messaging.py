@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from chalicelib.domain import compliance
-from chalicelib.domain import messaging as m
+from chalicelib.campaigns.rules import compliance
+from chalicelib.messaging.rules import messages as m
 
 pytestmark = pytest.mark.unit
 

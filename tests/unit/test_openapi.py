@@ -22,25 +22,18 @@ if str(ROOT) not in sys.path:
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "1")
 
 import app  # noqa: E402
-from chalicelib.domain import (  # noqa: E402
-    automations,
-    campaigns,
-    compliance,
-    counting,
-    exports,
-    fraud,
-    groups,
-    hooks,
-    messaging,
-    operators,
-    orders,
-    outbox,
-    participants,
-    profiles,
-    rewards,
-    templates,
-)
-from chalicelib.domain.rbac import ROLE_PERMISSIONS, Permission  # noqa: E402
+from chalicelib.accounts.rules import operators  # noqa: E402
+from chalicelib.analytics.rules import counting, exports  # noqa: E402
+from chalicelib.audience.rules import automations, profiles  # noqa: E402
+from chalicelib.campaigns.rules import compliance, templates  # noqa: E402
+from chalicelib.campaigns.rules import spec as campaigns  # noqa: E402
+from chalicelib.core.rbac import ROLE_PERMISSIONS, Permission  # noqa: E402
+from chalicelib.messaging.rules import messages as messaging  # noqa: E402
+from chalicelib.messaging.rules import webhooks as outbox  # noqa: E402
+from chalicelib.modes.distribution.rules import orders  # noqa: E402
+from chalicelib.modes.group_buy import rules as groups  # noqa: E402
+from chalicelib.referral.rules import follows as hooks  # noqa: E402
+from chalicelib.referral.rules import fraud, participants, rewards  # noqa: E402
 
 pytestmark = pytest.mark.unit
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime
 
-from chalicelib.domain import outbox
-from chalicelib.domain.clock import iso
-from chalicelib.store import keys
+from chalicelib.core.clock import iso
+from chalicelib.messaging.rules import webhooks as outbox
+from chalicelib.table import keys
 
 
 def test_event_id_is_deterministic_and_distinct() -> None:

@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from chalicelib.domain import campaigns
-from chalicelib.domain import templates as lib
-from chalicelib.posters import catalog, layouts
+from chalicelib.campaigns.rules import poster_layouts as catalog
+from chalicelib.campaigns.rules import spec as campaigns
+from chalicelib.campaigns.rules import templates as lib
+from chalicelib.posters import layouts
 
 ROOT = layouts.LAYOUT_DIR.parents[2]
 NOW = lib._SAMPLE_NOW
@@ -158,7 +159,7 @@ def test_a_campaign_with_an_unknown_layout_is_rejected() -> None:
 
 def test_importing_the_app_and_campaign_rules_loads_no_imaging_library() -> None:
     code = (
-        "import sys, app, chalicelib.domain.campaigns, chalicelib.posters.catalog; "
+        "import sys, app, chalicelib.campaigns.rules.spec, chalicelib.campaigns.rules.poster_layouts; "
         "assert 'PIL' not in sys.modules and 'qrcode' not in sys.modules, sorted(sys.modules)"
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)

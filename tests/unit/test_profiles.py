@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 
-from chalicelib.domain import automations, participants, profiles
-from chalicelib.domain.profiles import GroupFact, HelpFact, OrderFact, ParticipantFact, Profile, RewardFact
+from chalicelib.audience.rules import automations, profiles
+from chalicelib.audience.rules.profiles import GroupFact, HelpFact, OrderFact, ParticipantFact, Profile, RewardFact
+from chalicelib.referral.rules import participants
 
 T0 = "2026-11-01T08:00:00Z"
 

@@ -11,7 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from chalicelib.domain import assists, campaigns, counting, rewards
+from chalicelib.analytics.rules import counting
+from chalicelib.campaigns.rules import spec as campaigns
+from chalicelib.modes.assist import rules as assists
+from chalicelib.referral.rules import rewards
 from tests.conftest import campaign_body
 
 PROPERTIES = settings(max_examples=150, derandomize=True, deadline=None)

@@ -7,18 +7,18 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib import observability
-from chalicelib.domain import rate_limits as domain
-from chalicelib.domain.rate_limits import Limit, RouteClass, Scope, WindowCount
-from chalicelib.services import rate_limits
-from chalicelib.services.rate_limits import Limiter, RateLimited
+from chalicelib.core import observability
+from chalicelib.http import rate_limits
+from chalicelib.http import rules as domain
+from chalicelib.http.rate_limits import Limiter, RateLimited
+from chalicelib.http.rules import Limit, RouteClass, Scope, WindowCount
 
 T0 = datetime(2026, 11, 24, 10, 0, 0, tzinfo=UTC)  # on a minute (and day-aligned in UTC)
 
 
 @pytest.fixture(autouse=True)
 def _secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from chalicelib.config import get_settings
+    from chalicelib.core.config import get_settings
     from chalicelib.security import keyring
 
     monkeypatch.setenv("FISSION_SECRETS_DIR", str(tmp_path))
@@ -89,7 +89,7 @@ def test_parse_limits() -> None:
 
 
 def test_effective_setting_is_off_only_in_the_test_stage(monkeypatch: pytest.MonkeyPatch) -> None:
-    from chalicelib.config import Settings
+    from chalicelib.core.config import Settings
 
     monkeypatch.delenv("FISSION_RATE_LIMITS", raising=False)
     assert Settings(stage="local").effective_rate_limits == "on"
@@ -215,7 +215,7 @@ def test_subjects_are_keyed_hashes() -> None:
 
 
 def test_a_bad_setting_keeps_the_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
-    from chalicelib.config import get_settings
+    from chalicelib.core.config import get_settings
 
     monkeypatch.setenv("FISSION_RATE_LIMITS", "join.ip=lots/min")
     get_settings.cache_clear()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from chalicelib.domain import rewards
-from chalicelib.domain.campaigns import Reward
+from chalicelib.campaigns.rules.spec import Reward
+from chalicelib.referral.rules import rewards
 
 
 def test_a_reward_id_round_trips_through_code_and_rule() -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import jwt
 import pytest
 
-from chalicelib.errors import Unauthorized
+from chalicelib.core.errors import Unauthorized
 from chalicelib.security import tokens
 
 NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
@@ -79,7 +79,7 @@ def test_token_from_another_deployment_is_invalid(monkeypatch: pytest.MonkeyPatc
 
     # WHEN the service runs with another folder (another signing key)
     monkeypatch.setenv("FISSION_SECRETS_DIR", str(tmp_path / "other"))
-    from chalicelib.config import get_settings
+    from chalicelib.core.config import get_settings
     from chalicelib.security.keyring import get_keyring
 
     get_settings.cache_clear()

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from chalicelib.domain import profiles, segments
-from chalicelib.domain.segments import (
+from chalicelib.audience.rules import profiles, segments
+from chalicelib.audience.rules.segments import (
     And,
     Campaign,
     Compare,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chalicelib.config import Settings
+from chalicelib.core.config import Settings
 
 
 def test_pages_sit_beside_the_api_unless_the_site_has_its_own_address() -> None:

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from chalicelib.domain import campaigns
-from chalicelib.domain import templates as lib
-from chalicelib.errors import NotFound, ValidationFailed
+from chalicelib.campaigns.rules import spec as campaigns
+from chalicelib.campaigns.rules import templates as lib
+from chalicelib.core.errors import NotFound, ValidationFailed
 
 NOW = datetime(2026, 11, 3, 9, 41, 27, 512000, tzinfo=UTC)
 TEMPLATE_IDS = list(lib.library())
@@ -30,7 +30,7 @@ def test_the_library_has_24_or_more_templates_over_6_or_more_industries_and_ever
 
 def test_the_data_files_live_inside_chalicelib_so_they_ship_in_the_lambda_package() -> None:
     package = lib.DATA_DIR.parent
-    assert package.name == "chalicelib" and (package / "__init__.py").is_file()
+    assert "chalicelib" in package.parts and (package / "__init__.py").is_file()
     industries = {t.industry.value for t in lib.library().values()}
     assert sorted(p.stem for p in lib.DATA_DIR.glob("*.json")) == sorted(industries)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.config import get_settings
+from chalicelib.core.config import get_settings
 
 
 def test_every_unit_test_is_marked_unit(request: pytest.FixtureRequest) -> None:

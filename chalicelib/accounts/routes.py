@@ -1,0 +1,89 @@
+"""Operator accounts: login, operators and roles, TOTP enrolment, the audit trail and the webhook secret."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import unquote
+
+from chalice.app import Blueprint, Response
+
+from chalicelib.accounts import audit, auth, operators, totp, webhook_secret
+from chalicelib.accounts.rules.operators import LoginRequest, OperatorCreate, OperatorPatch, TotpConfirm
+from chalicelib.core.rbac import Permission
+from chalicelib.http import request as http
+
+bp = Blueprint(__name__)
+
+
+@bp.route("/v1/admin/login", methods=["POST"])
+@http.anonymous
+def login() -> dict[str, Any]:
+    return auth.login(http.parse(bp.current_request, LoginRequest), http.now())
+
+
+@bp.route("/v1/admin/operators", methods=["GET"])
+@http.requires(Permission.OPERATOR_READ)
+def list_operators() -> dict[str, Any]:
+    return operators.list_all(http.principal())
+
+
+@bp.route("/v1/admin/operators", methods=["POST"])
+@http.requires(Permission.OPERATOR_MANAGE)
+def create_operator() -> Response:
+    request = bp.current_request
+    body = http.parse(request, OperatorCreate)
+    key = request.headers.get("idempotency-key")
+    return http.created(operators.create(http.principal(), body, http.now(), key))
+
+
+@bp.route("/v1/admin/operators/{email}", methods=["PATCH"])
+@http.requires(Permission.OPERATOR_MANAGE)
+def update_operator(email: str) -> dict[str, Any]:
+    patch = http.parse(bp.current_request, OperatorPatch)
+    return operators.update(http.principal(), unquote(email), patch, http.now())
+
+
+@bp.route("/v1/admin/operators/{email}", methods=["DELETE"])
+@http.requires(Permission.OPERATOR_MANAGE)
+def delete_operator(email: str) -> Response:
+    operators.remove(http.principal(), unquote(email))
+    return http.no_content()
+
+
+@bp.route("/v1/admin/operators/me/totp", methods=["POST"])
+@http.requires(Permission.ACCOUNT_SELF)
+def start_totp_enrolment() -> Response:
+    return http.created(totp.enrol(http.principal(), http.now()))
+
+
+@bp.route("/v1/admin/operators/me/totp/confirm", methods=["POST"])
+@http.requires(Permission.ACCOUNT_SELF)
+def confirm_totp_enrolment() -> dict[str, Any]:
+    body = http.parse(bp.current_request, TotpConfirm)
+    return totp.confirm(http.principal(), body.code, http.now())
+
+
+@bp.route("/v1/admin/audit", methods=["GET"])
+@http.requires(Permission.AUDIT_READ)
+def list_audit() -> dict[str, Any]:
+    request = bp.current_request
+    limit = http.query_int(request, "limit", 50)
+    return audit.page(http.principal().tid, limit, http.query_param(request, "cursor"))
+
+
+@bp.route("/v1/admin/audit/verify", methods=["GET"])
+@http.requires(Permission.AUDIT_READ)
+def verify_audit() -> dict[str, Any]:
+    return audit.verify(http.principal().tid)
+
+
+@bp.route("/v1/admin/webhook-secret", methods=["GET"])
+@http.requires(Permission.OPERATOR_MANAGE)
+def get_webhook_secret() -> dict[str, Any]:
+    return webhook_secret.secret_view(http.principal())
+
+
+@bp.route("/v1/admin/webhook-secret/rotate", methods=["POST"])
+@http.requires(Permission.OPERATOR_MANAGE)
+def rotate_webhook_secret() -> dict[str, Any]:
+    return webhook_secret.rotate_secret(http.principal())

@@ -1,0 +1,71 @@
+"""The tenant's webhook signing secret: derived per tenant from one master key, rotated by version.
+
+It verifies the merchant's inbound hooks and signs everything Fission sends out (outbound webhooks,
+gateway and webhook messages). Nothing secret is stored per tenant: only the version number.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from chalicelib.accounts import audit
+from chalicelib.accounts.store import tenants as tenant_store
+from chalicelib.core.clock import utcnow
+from chalicelib.core.errors import InvalidJson, NotFound, Unauthorized
+from chalicelib.core.rbac import Principal
+from chalicelib.core.validation import validation_error
+from chalicelib.security import signing
+from chalicelib.security.keyring import get_keyring
+
+
+def _secret(tid: str, version: int) -> bytes:
+    """Per-tenant secrets derived from one master key: nothing secret is stored per tenant."""
+    return hmac.new(get_keyring().secret("webhooks"), f"{tid}:{version}".encode(), hashlib.sha256).digest()
+
+
+def signing_secret(tid: str) -> bytes:
+    """The tenant's current webhook secret: verifies inbound hooks and signs outbound ones."""
+    tenant = tenant_store.get_tenant(tid)
+    version = int(tenant.hook_secret_version or 1) if tenant is not None else 1
+    return _secret(tid, version)
+
+
+def secret_view(actor: Principal) -> dict[str, Any]:
+    tenant = tenant_store.get_tenant(actor.tid)
+    if tenant is None:
+        raise NotFound("no such tenant", code="TENANT_NOT_FOUND")
+    version = int(tenant.hook_secret_version or 1)
+    return {
+        "secret": _secret(actor.tid, version).hex(),
+        "version": version,
+        "algorithm": "HMAC-SHA256 over '{timestamp}.' + body, hex, sent as 'v1={hex}'",
+        "headers": [signing.TIMESTAMP_HEADER, signing.SIGNATURE_HEADER],
+        "replay_window_seconds": signing.REPLAY_WINDOW_SECONDS,
+    }
+
+
+def rotate_secret(actor: Principal, now: datetime | None = None) -> dict[str, Any]:
+    version = tenant_store.rotate_hook_secret(actor.tid)
+    audit.record(actor.tid, actor.email, "webhook_secret.rotate", actor.tid, {"version": version}, now or utcnow())
+    return secret_view(actor)
+
+
+def verified[M: BaseModel](tid: str, headers: Mapping[str, str], body: bytes, now: datetime, model: type[M]) -> M:
+    """The parsed payload of a correctly signed, fresh request of tenant `tid`."""
+    tenant = tenant_store.get_tenant(tid)
+    if tenant is None:  # answered like a bad signature: the route does not reveal which tenants exist
+        raise Unauthorized("the signature does not match the body", code="INVALID_SIGNATURE")
+    signing.verify(_secret(tid, int(tenant.hook_secret_version or 1)), headers, body, int(now.timestamp()))
+    try:
+        return model.model_validate(json.loads(body or b"{}"))
+    except json.JSONDecodeError as exc:
+        raise InvalidJson(f"the body is not valid JSON: {exc}") from exc
+    except ValidationError as exc:
+        raise validation_error(exc) from exc

@@ -1,0 +1,1 @@
+"""Analytics: beacons, stream-aggregated day counters, the stats report and CSV exports."""

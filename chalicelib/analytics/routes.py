@@ -1,0 +1,64 @@
+"""Analytics: landing-page beacons, campaign statistics and CSV exports."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice.app import Blueprint, Response
+
+from chalicelib.accounts import totp
+from chalicelib.analytics import beacons, exports, stats
+from chalicelib.analytics.rules.counting import BeaconRequest
+from chalicelib.core.rbac import Permission
+from chalicelib.http import request as http
+
+bp = Blueprint(__name__)
+
+
+@bp.route("/v1/campaigns/{cid}/events", methods=["POST"])
+def post_event(cid: str) -> Response:
+    request = bp.current_request
+    beacons.record(cid, lambda: http.parse(request, BeaconRequest), request.headers.get("authorization"), http.now())
+    return Response(body={"accepted": True}, status_code=202)
+
+
+@bp.route("/v1/admin/campaigns/{cid}/stats", methods=["GET"])
+@http.requires(Permission.STATS_READ)
+def get_campaign_stats(cid: str) -> dict[str, Any]:
+    request = bp.current_request
+    query = {name: http.query_param(request, name) for name in ("from", "to", "granularity")}
+    return stats.report(http.principal(), cid, query, http.now())
+
+
+@bp.route("/v1/admin/exports", methods=["POST"])
+@http.requires(Permission.EXPORT_CREATE)
+def create_export() -> Response:
+    request = bp.current_request
+    # Exports carry PII in bulk: a fresh TOTP step-up first (X-Fission-TOTP or a recent TOTP login).
+    totp.require_step_up(http.principal(), request.headers.get(totp.HEADER), http.now())
+    key = request.headers.get("idempotency-key")
+    job = exports.create(http.principal(), http.json_object(request), http.now(), key)
+    return Response(body=job, status_code=202)
+
+
+@bp.route("/v1/admin/exports/{eid}", methods=["GET"])
+@http.requires(Permission.EXPORT_CREATE)
+def get_export(eid: str) -> dict[str, Any]:
+    return exports.get(http.principal(), eid)
+
+
+@bp.route("/v1/admin/exports/{eid}/download", methods=["GET"])
+@http.requires(Permission.EXPORT_CREATE)
+def download_export(eid: str) -> Response:
+    how, found = exports.download(http.principal(), eid)
+    if how == "redirect":
+        return Response(body="", status_code=302, headers={"Location": str(found)})
+    body = found.decode("utf-8") if isinstance(found, bytes) else found
+    return Response(
+        body=body,
+        status_code=200,
+        headers={
+            "Content-Type": "text/csv; charset=utf-8",
+            "Content-Disposition": f'attachment; filename="{exports.file_name(eid)}"',
+        },
+    )

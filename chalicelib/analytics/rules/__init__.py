@@ -1,0 +1,1 @@
+"""Pure rules of analytics: what each fact counts, the stats report's maths and export rows."""

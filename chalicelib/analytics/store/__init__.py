@@ -1,0 +1,1 @@
+"""The only code that touches the table for day counters, beacons and export jobs; export files."""

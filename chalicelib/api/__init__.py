@@ -1,1 +1,0 @@
-"""HTTP routes (Chalice blueprints): parse, call one service function, shape the response."""

@@ -1,0 +1,1 @@
+"""The audience: profiles built from the stream, tags, segments and automation rules."""

@@ -1,0 +1,1 @@
+"""Pure rules of the audience: profile facts and tags, the segment language, automation triggers."""

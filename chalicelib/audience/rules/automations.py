@@ -1,0 +1,199 @@
+"""Automation rules `trigger -> conditions -> actions`: their schema and the triggers a change fires.
+
+Event triggers come from the table's stream (what the engine already writes); scheduled triggers
+(inactivity, birthdays, group deadlines) are found by key by a schedule. Every firing has a
+deterministic key, so a redelivered batch or a schedule that runs twice acts once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from chalicelib.audience.rules.profiles import TAG_PATTERN
+from chalicelib.campaigns.rules.spec import Reward
+
+EVENT_TRIGGERS = (
+    "joined",
+    "qualified",
+    "milestone.reached",
+    "reward.issued",
+    "group.succeeded",
+    "group.failed",
+    "assist.completed",
+    "order.paid",
+)
+SCHEDULED_TRIGGERS = ("inactive", "birthday", "group.deadline")
+TRIGGERS = EVENT_TRIGGERS + SCHEDULED_TRIGGERS
+PERSON_CHANNELS = ("console", "email", "sms", "wecom", "wechat")
+ACTION_TYPES = ("send_message", "add_tag", "remove_tag", "call_webhook", "issue_reward")
+MAX_AUTOMATIONS = 50
+MAX_DELAY_MINUTES = 30 * 24 * 60
+AUTOMATION_REWARD_PREFIX = "auto_"
+_MILESTONE_RULE = re.compile(r"^m\d+$")
+_LIVE_REWARD = frozenset({"issued", "claimed"})
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Trigger(_Strict):
+    type: Literal[
+        "joined", "qualified", "milestone.reached", "reward.issued", "group.succeeded", "group.failed",
+        "assist.completed", "order.paid", "inactive", "birthday", "group.deadline",
+    ]  # fmt: skip
+    # Only this campaign's events (event triggers and group deadlines); every campaign when absent.
+    campaign_id: str | None = Field(default=None, min_length=1, max_length=64)
+    days: int | None = Field(default=None, ge=1, le=365, description="inactive: days since last seen")
+    hours_before: int | None = Field(default=None, ge=1, le=72, description="group.deadline: lead time")
+
+    @model_validator(mode="after")
+    def _parameters(self) -> Trigger:
+        if self.type == "inactive" and self.days is None:
+            raise ValueError("an inactive trigger needs `days`")
+        if self.type != "inactive" and self.days is not None:
+            raise ValueError("`days` belongs to the inactive trigger")
+        if self.type != "group.deadline" and self.hours_before is not None:
+            raise ValueError("`hours_before` belongs to the group.deadline trigger")
+        if self.type in ("inactive", "birthday") and self.campaign_id is not None:
+            raise ValueError(f"a {self.type} trigger is about the person, not one campaign")
+        return self
+
+    @property
+    def lead_hours(self) -> int:
+        return self.hours_before or 1
+
+
+class SendMessage(_Strict):
+    type: Literal["send_message"]
+    channel: Literal["console", "email", "sms", "wecom", "wechat"]
+    # A built-in template's name, or {"zh": "...", "en": "..."} with {nickname} {campaign} {progress}
+    # {reward} {link} {unsubscribe} (docs/messaging.md).
+    template: str | dict[str, str]
+
+
+class AddTag(_Strict):
+    type: Literal["add_tag"]
+    tag: str = Field(pattern=TAG_PATTERN)
+
+
+class RemoveTag(_Strict):
+    type: Literal["remove_tag"]
+    tag: str = Field(pattern=TAG_PATTERN)
+
+
+class CallWebhook(_Strict):
+    type: Literal["call_webhook"]
+    url: str = Field(min_length=8, max_length=2048)
+
+
+class IssueReward(_Strict):
+    """A reward into the participant the trigger is about (or the person's latest campaign)."""
+
+    type: Literal["issue_reward"]
+    reward: Reward
+
+    @model_validator(mode="after")
+    def _unlimited(self) -> IssueReward:
+        if self.reward.stock is not None or self.reward.code_pool:
+            raise ValueError("an automation's reward has no stock or code pool (use a campaign milestone for those)")
+        return self
+
+
+ActionSpec = Annotated[SendMessage | AddTag | RemoveTag | CallWebhook | IssueReward, Field(discriminator="type")]
+
+
+class AutomationCreate(_Strict):
+    name: str = Field(min_length=1, max_length=80)
+    enabled: bool = True
+    trigger: Trigger
+    conditions: str | None = Field(default=None, min_length=1, max_length=1000)
+    delay_minutes: int = Field(default=0, ge=0, le=MAX_DELAY_MINUTES)
+    actions: list[ActionSpec] = Field(min_length=1, max_length=5)
+
+
+class AutomationUpdate(_Strict):
+    name: str | None = Field(default=None, min_length=1, max_length=80)
+    enabled: bool | None = None
+    trigger: Trigger | None = None
+    conditions: str | None = Field(default=None, max_length=1000)
+    delay_minutes: int | None = Field(default=None, ge=0, le=MAX_DELAY_MINUTES)
+    actions: list[ActionSpec] | None = Field(default=None, min_length=1, max_length=5)
+
+
+@dataclass(frozen=True)
+class Firing:
+    """Something happened that rules may react to.
+
+    `code` is the participant it is about (None for a group event, whose members are looked up);
+    `key` names the occurrence, so every rule acts on it once.
+    """
+
+    type: str
+    tid: str
+    cid: str
+    key: str
+    code: str | None = None
+    gid: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+def firings(entity: str, event: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Firing]:
+    """The triggers one stream change fires (pure: the change's images only)."""
+    if event == "REMOVE" or not new.get("tid"):
+        return []
+    tid, cid = str(new["tid"]), str(new.get("cid", ""))
+    out: list[Firing] = []
+    if entity == "participant":
+        code = str(new["code"])
+        if new.get("erasing_at") or new.get("erased_at"):
+            return []
+        # A held join fires once approved: until then it counts nowhere.
+        was_in = event == "MODIFY" and old.get("review") != "held"
+        if new.get("review") != "held" and not was_in:
+            out.append(Firing("joined", tid, cid, f"joined|{code}", code=code))
+        if new.get("qualified_at") and not old.get("qualified_at"):
+            out.append(Firing("qualified", tid, cid, f"qualified|{code}", code=code))
+    elif entity == "reward":
+        code, rule = str(new["code"]), str(new["rule"])
+        rid = f"{cid}|{code}|{rule}"
+        if new.get("status") in _LIVE_REWARD and old.get("status") not in _LIVE_REWARD:
+            data = {"reward": str(new.get("name", "")), "rule": rule}
+            out.append(Firing("reward.issued", tid, cid, f"reward|{rid}", code=code, data=data))
+        if event == "INSERT" and _MILESTONE_RULE.match(rule):
+            out.append(Firing("milestone.reached", tid, cid, f"milestone|{rid}", code=code, data={"rule": rule}))
+    elif entity == "group":
+        status, gid = new.get("status"), str(new["gid"])
+        if status in ("succeeded", "failed") and old.get("status") != status:
+            out.append(Firing(f"group.{status}", tid, cid, f"group|{gid}|{status}", gid=gid))
+    elif entity == "assist":
+        required = int(new.get("helpers_required", 0))
+        if event == "MODIFY" and int(old.get("slots", 0)) < required <= int(new.get("slots", 0)):
+            owner = str(new["owner"])
+            out.append(Firing("assist.completed", tid, cid, f"assist|{cid}|{owner}", code=owner))
+    elif entity == "order":
+        if new.get("status") == "paid" and old.get("status") != "paid" and new.get("buyer"):
+            oid = str(new["oid"])
+            paid: dict[str, Any] = {"amount_fen": int(new.get("amount", 0)), "order_id": oid}
+            out.append(Firing("order.paid", tid, cid, f"order|{tid}|{oid}", code=str(new["buyer"]), data=paid))
+    return out
+
+
+def matches(trigger: Mapping[str, Any], firing: Firing) -> bool:
+    return trigger.get("type") == firing.type and trigger.get("campaign_id") in (None, firing.cid)
+
+
+def run_key(aid: str, occurrence: str, uid: str) -> str:
+    """One rule, one occurrence, one person: the id every action of that run derives from."""
+    return hashlib.sha256(f"{aid}|{occurrence}|{uid}".encode()).hexdigest()[:32]
+
+
+def reward_rule(aid: str) -> str:
+    """An automation's reward rule: (campaign, participant, rule) is issued once, like any reward."""
+    return f"{AUTOMATION_REWARD_PREFIX}{aid}"

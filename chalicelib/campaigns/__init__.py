@@ -1,0 +1,1 @@
+"""Campaigns: the lifecycle, the live-campaign cache, templates, compliance and cost simulation."""

@@ -1,0 +1,235 @@
+"""Campaign lifecycle: draft, edit, publish, pause, end, and the participant-facing view."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from pydantic import ValidationError
+
+from chalicelib.accounts import audit
+from chalicelib.campaigns import compliance, store, templates
+from chalicelib.campaigns.rules import spec as domain
+from chalicelib.campaigns.store import CampaignRecord
+from chalicelib.core.clock import iso, parse_iso, utcnow
+from chalicelib.core.errors import Conflict, NotFound, ValidationFailed
+from chalicelib.core.ids import new_id
+from chalicelib.core.observability import logger, metrics
+from chalicelib.core.rbac import Principal
+from chalicelib.core.validation import validation_error
+from chalicelib.table.changes import Change
+from chalicelib.table.idempotency import run_once
+
+MAX_PAGE = 100
+
+
+def _validated(document: dict[str, Any]) -> domain.CampaignBase:
+    try:
+        return domain.parse_spec(document)
+    except ValidationError as exc:
+        raise validation_error(exc) from exc
+
+
+def view(rec: CampaignRecord, now: datetime) -> dict[str, Any]:
+    starts, ends = parse_iso(rec.spec["starts_at"]), parse_iso(rec.spec["ends_at"])
+    status = domain.Status(rec.status)
+    return {
+        "campaign_id": rec.cid,
+        "tenant_id": rec.tid,
+        "status": rec.status,
+        "phase": domain.phase(status, starts, ends, now),
+        "version": rec.version,
+        "created_at": rec.created_at,
+        "updated_at": rec.updated_at,
+        "published_at": rec.published_at,
+        "ended_at": rec.ended_at,
+        "created_by": rec.created_by,
+        **rec.spec,
+    }
+
+
+def _owned(actor: Principal, cid: str) -> CampaignRecord:
+    """Another tenant's campaign is indistinguishable from a missing one."""
+    return store.owned(actor.tid, cid)
+
+
+def create(actor: Principal, body: dict[str, Any], now: datetime, idempotency_key: str | None = None) -> dict[str, Any]:
+    # A body naming a template_id is expanded first; the idempotency fingerprint stays the body as sent.
+    spec = _validated(templates.expand(body, now))
+
+    def make() -> dict[str, Any]:
+        stamp = iso(now)
+        rec = CampaignRecord(
+            cid=new_id("cmp"),
+            tid=actor.tid,
+            mode=spec.mode,  # type: ignore[attr-defined]
+            status=domain.Status.DRAFT.value,
+            spec=domain.spec_to_document(spec),
+            version=1,
+            created_at=stamp,
+            updated_at=stamp,
+            created_by=actor.email,
+        )
+        store.insert(rec)
+        details = {"mode": rec.mode, "template_id": body.get("template_id")}
+        audit.record(actor.tid, actor.email, "campaign.create", rec.cid, details, now)
+        return view(rec, now)
+
+    return run_once(f"campaign.create:{actor.tid}", idempotency_key, body, make)
+
+
+def get(actor: Principal, cid: str, now: datetime) -> dict[str, Any]:
+    return view(_owned(actor, cid), now)
+
+
+def list_page(actor: Principal, now: datetime, *, limit: int, cursor: str | None, status: str | None) -> dict[str, Any]:
+    if not 1 <= limit <= MAX_PAGE:
+        raise ValidationFailed(
+            f"limit must be between 1 and {MAX_PAGE}",
+            details={"errors": [{"field": "limit", "type": "range", "message": f"1..{MAX_PAGE}"}]},
+        )
+    if status is not None and status not in {s.value for s in domain.Status}:
+        raise ValidationFailed(
+            "status must be one of draft, active, paused, ended",
+            details={"errors": [{"field": "status", "type": "enum", "message": "draft|active|paused|ended"}]},
+        )
+    page = store.list_for_tenant(actor.tid, limit=limit, cursor=cursor, status=status)
+    return {"items": [view(rec, now) for rec in page.items], "next_cursor": page.cursor}
+
+
+def patch(actor: Principal, cid: str, changes: dict[str, Any], now: datetime) -> dict[str, Any]:
+    rec = _owned(actor, cid)
+    domain.ensure_editable(domain.Status(rec.status))
+    if "mode" in changes and changes["mode"] != rec.mode:
+        raise ValidationFailed("a campaign's mode cannot change; create a new campaign instead", code="MODE_IMMUTABLE")
+    spec = _validated(domain.merge_patch(rec.spec, changes))
+    if rec.status != domain.Status.DRAFT.value:
+        # A paused campaign stays resumable: its end cannot move into the past.
+        domain.ensure_publishable(spec.ends_at, now)
+    expected = rec.version
+    rec.spec = domain.spec_to_document(spec)
+    rec.version += 1
+    rec.updated_at = iso(now)
+    store.replace(rec, expected)
+    details = {"fields": sorted(changes), "version": rec.version}
+    audit.record(actor.tid, actor.email, "campaign.update", cid, details, now)
+    return view(rec, now)
+
+
+def delete(actor: Principal, cid: str, now: datetime | None = None) -> None:
+    rec = _owned(actor, cid)
+    domain.ensure_deletable(domain.Status(rec.status))
+    store.delete(rec)
+    audit.record(actor.tid, actor.email, "campaign.delete", cid, {"status": rec.status}, now or utcnow())
+
+
+# Going live prepares what other slices draw on (the reward stock and budget counters). Those slices
+# sit above campaigns and plug their step in at start (the entry points' wiring).
+GoLiveStep = Callable[[CampaignRecord], None]
+_go_live_steps: dict[str, GoLiveStep] = {}
+
+
+def on_go_live(name: str, step: GoLiveStep) -> None:
+    """Run `step` whenever a campaign goes live (publish or resume), before it is saved as active."""
+    _go_live_steps[name] = step
+
+
+def _go_live(rec: CampaignRecord) -> None:
+    if not _go_live_steps:
+        # Unwired, a campaign would go live without its stock and budget counters.
+        raise RuntimeError("nothing prepares a campaign going live: the entry points' wiring did not run")
+    for step in _go_live_steps.values():
+        step(rec)
+
+
+def transition(
+    actor: Principal, cid: str, action: domain.Action, now: datetime, *, override_value_cap: bool = False
+) -> dict[str, Any]:
+    """Move a campaign through its lifecycle; going live (publish or resume) passes the compliance gate first."""
+    rec = _owned(actor, cid)
+    target = domain.next_status(domain.Status(rec.status), action)
+    if target is domain.Status.ACTIVE:
+        domain.ensure_publishable(parse_iso(rec.spec["ends_at"]), now)
+        compliance.enforce_at_publish(actor, rec, now, override_value_cap=override_value_cap)
+        _go_live(rec)
+        rec.published_at = rec.published_at or iso(now)
+    if target is domain.Status.ENDED:
+        rec.ended_at = iso(now)
+    expected = rec.version
+    rec.status = target.value
+    rec.version += 1
+    rec.updated_at = iso(now)
+    store.replace(rec, expected)
+    audit.record(actor.tid, actor.email, f"campaign.{action.value}", cid, {"status": rec.status}, now)
+    return view(rec, now)
+
+
+def public_view(cid: str, now: datetime) -> dict[str, Any]:
+    """What a landing page may show: never drafts, never internal fields."""
+    rec = store.get(cid)
+    if rec is None or rec.status == domain.Status.DRAFT.value:
+        raise NotFound("no such campaign", code="CAMPAIGN_NOT_FOUND")
+    spec = rec.spec
+    starts, ends = parse_iso(spec["starts_at"]), parse_iso(spec["ends_at"])
+    rules = dict(spec["rules"])
+    result: dict[str, Any] = {
+        "campaign_id": rec.cid,
+        "mode": rec.mode,
+        "title": spec["title"],
+        "description": spec.get("description", ""),
+        "share": spec.get("share", {}),
+        "rule_text": spec.get("rule_text", ""),
+        "starts_at": spec["starts_at"],
+        "ends_at": spec["ends_at"],
+        "timezone": spec.get("timezone"),
+        "status": rec.status,
+        "phase": domain.phase(domain.Status(rec.status), starts, ends, now),
+        "rules": rules,
+    }
+    if rec.mode == domain.Mode.GROUP_BUY.value:
+        # Auto-fill with virtual members must be disclosed to participants, never hidden.
+        result["auto_fill_disclosure"] = (
+            "Unfilled groups may be completed with system members at the deadline." if rules.get("auto_fill") else None
+        )
+    return result
+
+
+CLOSE_LOOKBACK_DAYS = 7
+
+
+def close_ended(now: datetime) -> list[str]:
+    """End every live campaign whose end time has passed.
+
+    Found by key, not by scan: live campaigns sit in a bucket per end day, and the closer reads
+    the last CLOSE_LOOKBACK_DAYS buckets, so a scheduler outage shorter than that loses nothing.
+    """
+    closed: list[str] = []
+    until = iso(now)
+    for back in range(CLOSE_LOOKBACK_DAYS, -1, -1):
+        day = (now - timedelta(days=back)).strftime("%Y-%m-%d")
+        for rec in store.ending_by(day, until):
+            expected = rec.version
+            rec.status = domain.Status.ENDED.value
+            rec.ended_at = until
+            rec.version += 1
+            rec.updated_at = until
+            try:
+                store.replace(rec, expected)
+            except Conflict:
+                continue  # edited meanwhile; the next run sees the fresh version
+            closed.append(rec.cid)
+    return closed
+
+
+def on_campaign_change(change: Change) -> None:
+    """Lifecycle transitions become metrics and structured logs (dashboards and alarms)."""
+    before, after = change.old.get("status"), change.new.get("status")
+    if before == after:
+        return
+    cid = change.new.get("cid") or change.old.get("cid")
+    tid = change.new.get("tid") or change.old.get("tid")
+    logger.info("campaign status changed", campaign_id=cid, tenant_id=tid, before=before, after=after)
+    if after:
+        metrics.add_metric(name=f"Campaign{str(after).capitalize()}", unit=MetricUnit.Count, value=1)

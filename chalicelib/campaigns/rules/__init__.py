@@ -1,0 +1,1 @@
+"""Pure rules of campaigns: the campaign document per mode, the lifecycle, templates, compliance, costs."""

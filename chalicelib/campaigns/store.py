@@ -1,0 +1,177 @@
+"""Campaign items: conditional creates, versioned updates, tenant listing and due-to-end lookups."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pynamodb.exceptions import DeleteError, PutError, QueryError
+
+from chalicelib.core.errors import BadRequest, Conflict, NotFound
+from chalicelib.table import keys
+from chalicelib.table.db import (
+    decode_cursor,
+    encode_cursor,
+    ensure_bound,
+    get_entity,
+    is_condition_failure,
+    unavailable_on_failure,
+)
+from chalicelib.table.models import CampaignItem, Item
+
+
+@dataclass
+class CampaignRecord:
+    cid: str
+    tid: str
+    mode: str
+    status: str
+    spec: dict[str, Any]
+    version: int
+    created_at: str
+    updated_at: str
+    created_by: str
+    published_at: str | None = None
+    ended_at: str | None = None
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[CampaignRecord]
+    cursor: str | None
+
+
+def _record(item: CampaignItem) -> CampaignRecord:
+    return CampaignRecord(
+        cid=item.cid,
+        tid=item.tid,
+        mode=item.mode,
+        status=item.status,
+        spec=dict(item.spec),
+        version=int(item.version),
+        created_at=item.created_at,
+        updated_at=item.updated_at,
+        created_by=item.created_by,
+        published_at=item.published_at,
+        ended_at=item.ended_at,
+    )
+
+
+def _item(rec: CampaignRecord, ends_bucket: tuple[str, str] | None) -> CampaignItem:
+    item = CampaignItem(
+        PK=keys.campaign_pk(rec.cid),
+        SK=keys.META,
+        GSI1PK=keys.tenant_campaigns_gsi1pk(rec.tid),
+        GSI1SK=keys.campaign_gsi1sk(rec.created_at, rec.cid),
+        cid=rec.cid,
+        tid=rec.tid,
+        mode=rec.mode,
+        status=rec.status,
+        spec=rec.spec,
+        version=rec.version,
+        created_at=rec.created_at,
+        updated_at=rec.updated_at,
+        created_by=rec.created_by,
+        published_at=rec.published_at,
+        ended_at=rec.ended_at,
+    )
+    if ends_bucket is not None:
+        item.GSI2PK, item.GSI2SK = ends_bucket
+    return item
+
+
+def ends_bucket(rec: CampaignRecord) -> tuple[str, str] | None:
+    """Live (active or paused) campaigns sit in the bucket of the day they end, for the closer."""
+    if rec.status not in ("active", "paused"):
+        return None
+    ends_at = str(rec.spec["ends_at"])
+    return keys.campaign_ends_gsi2pk(ends_at[:10]), keys.campaign_ends_gsi2sk(ends_at, rec.cid)
+
+
+def insert(rec: CampaignRecord) -> None:
+    ensure_bound()
+    try:
+        with unavailable_on_failure("create campaign"):
+            _item(rec, ends_bucket(rec)).save(condition=CampaignItem.PK.does_not_exist())
+    except PutError as exc:
+        if is_condition_failure(exc):
+            raise Conflict("a campaign with this id exists", code="ALREADY_EXISTS") from exc
+        raise
+
+
+def get(cid: str) -> CampaignRecord | None:
+    item = get_entity(CampaignItem, keys.campaign_pk(cid), keys.META)
+    return _record(item) if item is not None else None
+
+
+def owned(tid: str, cid: str) -> CampaignRecord:
+    """The campaign if it belongs to tenant `tid`; another tenant's campaign is indistinguishable from a
+    missing one (404)."""
+    rec = get(cid)
+    if rec is None or rec.tid != tid:
+        raise NotFound("no such campaign", code="CAMPAIGN_NOT_FOUND")
+    return rec
+
+
+def replace(rec: CampaignRecord, expected_version: int) -> None:
+    """Optimistic concurrency: the write lands only on top of the version that was read."""
+    ensure_bound()
+    try:
+        with unavailable_on_failure("update campaign"):
+            _item(rec, ends_bucket(rec)).save(
+                condition=CampaignItem.PK.exists() & (CampaignItem.version == expected_version)
+            )
+    except PutError as exc:
+        if is_condition_failure(exc):
+            raise Conflict("the campaign changed meanwhile; reload and retry", code="CONCURRENT_UPDATE") from exc
+        raise
+
+
+def delete(rec: CampaignRecord) -> None:
+    ensure_bound()
+    try:
+        with unavailable_on_failure("delete campaign"):
+            _item(rec, None).delete(
+                condition=(CampaignItem.version == rec.version) & (CampaignItem.status == rec.status)
+            )
+    except DeleteError as exc:
+        if is_condition_failure(exc):
+            raise Conflict("the campaign changed meanwhile; reload and retry", code="CONCURRENT_UPDATE") from exc
+        raise
+
+
+def _encode_cursor(key: dict[str, Any] | None) -> str | None:
+    return encode_cursor(key) if key else None
+
+
+def list_for_tenant(tid: str, *, limit: int, cursor: str | None, status: str | None) -> Page:
+    """Newest first; `cursor` is None once the listing is exhausted."""
+    ensure_bound()
+    gsi1pk = keys.tenant_campaigns_gsi1pk(tid)
+    start = decode_cursor(cursor, gsi1pk) if cursor else None
+    condition = CampaignItem.status == status if status else None
+    try:
+        with unavailable_on_failure("list campaigns"):
+            result = Item.gsi1.query(
+                gsi1pk,
+                scan_index_forward=False,
+                limit=limit,
+                last_evaluated_key=start,
+                filter_condition=condition,
+                page_size=limit,
+            )
+            items = [_record(i) for i in result if isinstance(i, CampaignItem)]
+            last = result.last_evaluated_key
+    except QueryError as exc:
+        if getattr(exc, "cause_response_code", None) == "ValidationException":
+            raise BadRequest("the cursor is not one this listing returned", code="INVALID_CURSOR") from exc
+        raise
+    return Page(items=items, cursor=_encode_cursor(last))
+
+
+def ending_by(day: str, until: str) -> list[CampaignRecord]:
+    """Live campaigns in the `day` bucket whose end time is at or before `until` (found by key)."""
+    ensure_bound()
+    with unavailable_on_failure("due campaigns"):
+        result = Item.gsi2.query(keys.campaign_ends_gsi2pk(day), Item.GSI2SK <= f"{until}#~")
+        return [_record(i) for i in result if isinstance(i, CampaignItem)]

@@ -1,0 +1,92 @@
+"""Domain errors. Each carries its HTTP status and machine-readable code.
+
+They derive from Chalice's `ChaliceUnhandledError` only because that is the one exception
+family Chalice lets through a view to the middleware, where all errors become responses in
+one place (chalicelib/entrypoints/middleware.py). Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice.app import ChaliceUnhandledError
+
+
+class FissionError(ChaliceUnhandledError):
+    status = 400
+    code = "BAD_REQUEST"
+
+    def __init__(self, message: str, *, code: str | None = None, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.details = details or {}
+
+    def to_body(self) -> dict[str, Any]:
+        return {"error": {"code": self.code, "message": self.message, "details": self.details}}
+
+
+class BadRequest(FissionError):
+    status = 400
+    code = "BAD_REQUEST"
+
+
+class InvalidJson(FissionError):
+    status = 400
+    code = "INVALID_JSON"
+
+
+class ValidationFailed(FissionError):
+    status = 422
+    code = "VALIDATION_ERROR"
+
+
+class Unauthorized(FissionError):
+    status = 401
+    code = "UNAUTHORIZED"
+
+
+class Forbidden(FissionError):
+    status = 403
+    code = "FORBIDDEN"
+
+
+class NotFound(FissionError):
+    status = 404
+    code = "NOT_FOUND"
+
+
+class NotAcceptable(FissionError):
+    status = 406
+    code = "NOT_ACCEPTABLE"
+
+
+class Conflict(FissionError):
+    status = 409
+    code = "CONFLICT"
+
+
+class Gone(FissionError):
+    status = 410
+    code = "GONE"
+
+
+class PayloadTooLarge(FissionError):
+    status = 413
+    code = "PAYLOAD_TOO_LARGE"
+
+
+class UnsupportedMediaType(FissionError):
+    status = 415
+    code = "UNSUPPORTED_MEDIA_TYPE"
+
+
+class TooManyRequests(FissionError):
+    status = 429
+    code = "RATE_LIMITED"
+
+
+class Unavailable(FissionError):
+    status = 503
+    code = "UNAVAILABLE"

@@ -1,1 +1,0 @@
-"""Pure domain rules: no I/O here."""

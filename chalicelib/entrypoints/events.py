@@ -1,0 +1,75 @@
+"""The app's event entry points: the table's stream handler and the scheduled functions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice.app import Blueprint, CloudWatchEvent, Rate
+
+from chalicelib.analytics import exports
+from chalicelib.audience import automations
+from chalicelib.campaigns import lifecycle
+from chalicelib.core.clock import utcnow
+from chalicelib.core.observability import logger
+from chalicelib.entrypoints import stream
+from chalicelib.messaging import messages, webhooks
+from chalicelib.modes.group_buy import service as groups
+
+bp = Blueprint(__name__)
+
+# infra/ wires this function to the table's stream (ReportBatchItemFailures); the local pump
+# invokes it by this name.
+STREAM_HANDLER = "stream_handler"
+
+
+@bp.lambda_function(name=STREAM_HANDLER)
+def stream_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return stream.handle(event, context)
+
+
+@bp.schedule(Rate(1, unit=Rate.MINUTES), name="close_ended_campaigns")
+def close_ended_campaigns(event: CloudWatchEvent) -> dict[str, Any]:
+    closed = lifecycle.close_ended(utcnow())
+    if closed:
+        logger.info("campaigns ended by schedule", campaign_ids=closed)
+    return {"closed": closed}
+
+
+@bp.schedule(Rate(1, unit=Rate.MINUTES), name="fail_expired_groups")
+def fail_expired_groups(event: CloudWatchEvent) -> dict[str, Any]:
+    failed = groups.fail_expired(utcnow())
+    if failed:
+        logger.info("groups failed at their deadline", group_ids=failed)
+    return {"failed": failed}
+
+
+@bp.schedule(Rate(1, unit=Rate.MINUTES), name="deliver_webhooks")
+def deliver_webhooks(event: CloudWatchEvent) -> dict[str, int]:
+    counts = webhooks.deliver(utcnow())
+    if any(counts.values()):
+        logger.info("webhook deliveries", extra=counts)
+    return counts
+
+
+@bp.schedule(Rate(1, unit=Rate.MINUTES), name="deliver_messages")
+def deliver_messages(event: CloudWatchEvent) -> dict[str, int]:
+    counts = messages.deliver(utcnow())
+    if any(counts.values()):
+        logger.info("message deliveries", extra=counts)
+    return counts
+
+
+@bp.schedule(Rate(1, unit=Rate.MINUTES), name="run_exports")
+def run_exports(event: CloudWatchEvent) -> dict[str, int]:
+    counts = exports.run(utcnow())
+    if counts["jobs"]:
+        logger.info("export runs", extra=counts)
+    return counts
+
+
+@bp.schedule(Rate(1, unit=Rate.MINUTES), name="run_automations")
+def run_automations(event: CloudWatchEvent) -> dict[str, int]:
+    counts = automations.run_due(utcnow())
+    if any(counts.values()):
+        logger.info("automation runs", extra=counts)
+    return counts

@@ -1,0 +1,151 @@
+"""The HTTP middleware: one place where errors become responses and admin calls are authorised."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from chalice.app import Chalice, Request, Response
+
+from chalicelib.accounts import auth
+from chalicelib.core.config import get_settings
+from chalicelib.core.errors import FissionError, Forbidden, PayloadTooLarge
+from chalicelib.core.observability import logger
+from chalicelib.core.rbac import Permission, is_allowed
+from chalicelib.http import rate_limits
+from chalicelib.http import request as http
+from chalicelib.http.rules import ROUTES, RouteClass, Scope
+
+ADMIN_PREFIX = "/v1/admin/"
+# Any origin may call: admin calls carry a bearer token, never cookies, so a wildcard leaks nothing.
+CORS_ORIGIN = "*"
+CORS_HEADERS = "Content-Type,Authorization,Idempotency-Key,X-Device-Id,X-Request-Id,X-Fission-TOTP"
+
+# Chalice answers some requests itself (405, 415, Accept mismatch) with its own body shape;
+# these map its error names onto ours so every 4xx a client sees has the same format.
+_CHALICE_CODES = {
+    "MethodNotAllowedError": "METHOD_NOT_ALLOWED",
+    "UnsupportedMediaType": "UNSUPPORTED_MEDIA_TYPE",
+    "BadRequest": "BAD_REQUEST",
+    "BadRequestError": "BAD_REQUEST",
+    "NotFoundError": "NOT_FOUND",
+}
+
+
+def error_response(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> Response:
+    body = {"error": {"code": code, "message": message, "details": details or {}}}
+    return Response(body=body, status_code=status, headers={"Content-Type": "application/json"})
+
+
+def _cors(response: Response) -> Response:
+    response.headers.setdefault("Access-Control-Allow-Origin", CORS_ORIGIN)
+    return response
+
+
+def _normalise_chalice_error(response: Response) -> Response:
+    body = response.body
+    if response.status_code >= 400 and isinstance(body, dict) and "Code" in body and "error" not in body:
+        code = _CHALICE_CODES.get(str(body["Code"]), "BAD_REQUEST")
+        if response.status_code >= 500:
+            code = "INTERNAL_ERROR"
+        fixed = error_response(response.status_code, code, str(body.get("Message", "")))
+        fixed.headers.update({k: v for k, v in response.headers.items() if k.lower() != "content-type"})
+        return fixed
+    return response
+
+
+def errors(event: Request, get_response: Callable[[Request], Response]) -> Response:
+    """Outermost: size limit, domain errors by type, and a JSON 500 without internals."""
+    try:
+        raw = event.raw_body or b""
+        limit = get_settings().max_body_bytes
+        if len(raw) > limit:
+            raise PayloadTooLarge(f"the body is {len(raw)} bytes; the limit is {limit}", details={"limit": limit})
+        response = _normalise_chalice_error(get_response(event))
+    except FissionError as exc:
+        if exc.status >= 500:
+            logger.warning("request failed", code=exc.code, error=exc.message)
+        response = error_response(exc.status, exc.code, exc.message, exc.details)
+        response.headers.update(getattr(exc, "headers", None) or {})  # e.g. Retry-After on a 429
+    except Exception:
+        logger.exception("unhandled error")
+        response = error_response(500, "INTERNAL_ERROR", "an internal error occurred; it has been logged")
+    request_id = (event.context or {}).get("requestId")
+    if request_id:
+        response.headers["X-Request-Id"] = str(request_id)
+    return _cors(response)
+
+
+def _route_view(app: Chalice, request: Request) -> Any:
+    context = request.context or {}
+    entry = app.routes.get(context.get("resourcePath", ""), {}).get(request.method)
+    return entry.view_function if entry is not None else None
+
+
+def authorisation(app: Chalice) -> Callable[[Request, Callable[[Request], Response]], Response]:
+    """Every admin route declares a permission (or `anonymous`); undeclared routes are refused."""
+
+    def check(event: Request, get_response: Callable[[Request], Response]) -> Response:
+        path = (event.context or {}).get("resourcePath", "")
+        if not path.startswith(ADMIN_PREFIX) or event.method == "OPTIONS":
+            return get_response(event)
+        view = _route_view(app, event)
+        if view is None:
+            return get_response(event)  # Chalice answers 405 for an unknown method
+        if getattr(view, "anonymous", False):
+            return get_response(event)
+        principal = auth.authenticate(event.headers.get("authorization"), http.now())
+        needed: Permission | None = getattr(view, "required_permission", None)
+        if needed is None:
+            logger.error("admin route without a declared permission", path=path, method=event.method)
+            raise Forbidden("this route declares no permission and is closed", code="PERMISSION_UNDECLARED")
+        if not is_allowed(principal.role, needed):
+            raise Forbidden(
+                f"the {principal.role.value} role may not do this",
+                code="FORBIDDEN",
+                details={"permission": needed.value, "role": principal.role.value},
+            )
+        http.set_principal(principal)
+        try:
+            return get_response(event)
+        finally:
+            http.set_principal(None)
+
+    return check
+
+
+def _device_id(event: Request, route_class: RouteClass) -> str | None:
+    """`X-Device-Id`, or the join body's `device_id`; read leniently: the route validates the body."""
+    header = event.headers.get("x-device-id")
+    if header:
+        return str(header)[:64]
+    if route_class is not RouteClass.JOIN:
+        return None
+    try:
+        body = json.loads(http.raw_body(event) or b"null")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    device = body.get("device_id") if isinstance(body, dict) else None
+    return device[:64] if isinstance(device, str) and device else None
+
+
+def rate_limiting(event: Request, get_response: Callable[[Request], Response]) -> Response:
+    """Public routes with a route class in domain/rate_limits.py are counted per IP, device and
+    participant; over a limit, 429 RATE_LIMITED with Retry-After. Health and admin are not limited."""
+    route_class = ROUTES.get((event.method, (event.context or {}).get("resourcePath", "")))
+    if route_class is not None:
+        now = http.now()
+        subjects = {
+            Scope.IP: lambda: http.source_ip(event),
+            Scope.DEVICE: lambda: _device_id(event, route_class),
+            Scope.PARTICIPANT: lambda: rate_limits.participant_code(event.headers.get("authorization"), now),
+        }
+        rate_limits.admit(route_class, subjects, now)
+    return get_response(event)
+
+
+def install(app: Chalice) -> None:
+    app.register_middleware(errors, "http")
+    app.register_middleware(rate_limiting, "http")
+    app.register_middleware(authorisation(app), "http")

@@ -1,0 +1,104 @@
+"""DynamoDB stream records -> the services that react to them, with partial-batch failure.
+
+Two kinds of reaction: record handlers see one change at a time; batch handlers see every
+change of their entity in the batch at once, so they can coalesce many facts into one write
+per key. Both must be idempotent (batches are retried and records delivered again), and both
+report what failed so that only that is retried.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+
+from chalicelib.analytics import aggregation
+from chalicelib.audience import automations, profiles
+from chalicelib.campaigns import lifecycle
+from chalicelib.core.observability import logger
+from chalicelib.modes.assist import service as assists
+from chalicelib.modes.group_buy import service as groups
+from chalicelib.referral import fraud, progress, reviews, rewards
+from chalicelib.table.changes import Change
+
+RecordHandler = Callable[[Change], None]
+# Returns the sequence numbers of the changes it could not apply.
+BatchHandler = Callable[[list[Change]], set[str]]
+
+HANDLERS: dict[str, list[RecordHandler]] = {
+    "campaign": [lifecycle.on_campaign_change],
+    "group": [groups.on_change],
+    "assist": [assists.on_assist_change],
+}
+BATCH_HANDLERS: dict[str, list[BatchHandler]] = {
+    "participant": [progress.count_invites, reviews.on_participants, fraud.count_attempts, fraud.record_people],
+    "coupon_code": [rewards.on_codes_added],
+}
+# Handlers that see the whole batch (facts of several entities about one person), in this order:
+# profiles first, so that automation conditions read profiles that include the batch's facts.
+CROSS_HANDLERS: list[BatchHandler] = [profiles.on_batch, automations.on_batch]
+
+
+def register(entity: str, handler: RecordHandler) -> None:
+    HANDLERS.setdefault(entity, []).append(handler)
+
+
+def unregister(entity: str, handler: RecordHandler) -> None:
+    HANDLERS.get(entity, []).remove(handler)
+
+
+def _apply_records(batch: Iterable[Change]) -> set[str]:
+    failed: set[str] = set()
+    for change in batch:
+        for handler in HANDLERS.get(change.entity, ()):
+            try:
+                handler(change)
+            except Exception:
+                logger.exception("stream record failed", entity=change.entity, sequence=change.sequence)
+                failed.add(change.sequence)
+    return failed
+
+
+def _apply_batches(batch: list[Change]) -> set[str]:
+    failed: set[str] = set()
+    for entity, handlers in BATCH_HANDLERS.items():
+        mine = [c for c in batch if c.entity == entity]
+        if not mine:
+            continue
+        for handler in handlers:
+            try:
+                failed |= handler(mine)
+            except Exception:
+                logger.exception("stream batch handler failed", entity=entity, records=len(mine))
+                failed |= {c.sequence for c in mine}
+    return failed
+
+
+def _apply_cross(batch: list[Change]) -> set[str]:
+    failed: set[str] = set()
+    for handler in CROSS_HANDLERS:
+        try:
+            failed |= handler(batch)
+        except Exception:
+            logger.exception("stream batch handler failed", handler=handler.__name__, records=len(batch))
+            failed |= {c.sequence for c in batch}
+    return failed
+
+
+def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Failed records are reported by sequence number; Lambda (or the local pump) retries from there."""
+    batch = [Change.from_record(DynamoDBRecord(raw)) for raw in event.get("Records", [])]
+    failed = _apply_records(batch) | _apply_batches(batch)
+    failed |= _apply_cross(batch)
+    # Analytics last: it counts only what comes before the first failure, which is all that Lambda
+    # will not deliver again.
+    first_failed = min(failed, key=int) if failed else None
+    try:
+        failed |= aggregation.count(batch, first_failed)
+    except Exception:
+        logger.exception("analytics aggregation failed", records=len(batch))
+        failed |= {c.sequence for c in batch if first_failed is None or int(c.sequence) < int(first_failed)}
+    # Report in stream order; Lambda resumes from the lowest.
+    ordered = [c.sequence for c in batch if c.sequence in failed]
+    return {"batchItemFailures": [{"itemIdentifier": seq} for seq in ordered]}

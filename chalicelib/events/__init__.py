@@ -1,1 +1,0 @@
-"""Stream and schedule handlers: parse the event, call services, report partial failures."""

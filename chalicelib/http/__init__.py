@@ -1,0 +1,1 @@
+"""The HTTP edge: request helpers, rate limits and health."""

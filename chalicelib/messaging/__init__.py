@@ -1,0 +1,1 @@
+"""Messages to people, outbound webhooks to merchant systems, and the channel adapters that carry them."""

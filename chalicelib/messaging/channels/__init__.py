@@ -1,0 +1,17 @@
+"""Channel adapters: how a rendered message leaves (docs/messaging.md). One adapter per channel name."""
+
+from __future__ import annotations
+
+from chalicelib.messaging.channels import console, email, http, webhook
+from chalicelib.messaging.channels.base import Adapter, DeliveryError, Outgoing
+
+ADAPTERS: dict[str, Adapter] = {
+    "console": console.send,
+    "email": email.send,
+    "sms": http.send,
+    "wecom": http.send,
+    "wechat": http.send,
+    "webhook": webhook.send,
+}
+
+__all__ = ["ADAPTERS", "Adapter", "DeliveryError", "Outgoing"]

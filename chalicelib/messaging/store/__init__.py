@@ -1,0 +1,1 @@
+"""The only code that touches the table for messages, their settings and opt-outs, and outbound webhooks."""

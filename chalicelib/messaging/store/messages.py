@@ -1,0 +1,183 @@
+"""The message outbox, its per-tenant listing, daily cap counters, messaging settings and opt-outs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pynamodb.exceptions import QueryError, UpdateError
+from pynamodb.expressions.condition import Condition
+
+from chalicelib.core.errors import BadRequest
+from chalicelib.table import keys
+from chalicelib.table.db import (
+    decode_cursor,
+    encode_cursor,
+    ensure_bound,
+    get_entity,
+    is_condition_failure,
+    save_if,
+    unavailable_on_failure,
+)
+from chalicelib.table.models import (
+    Item,
+    MessageCapItem,
+    MessageItem,
+    MessagingSettingsItem,
+    SubscriptionItem,
+)
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[MessageItem]
+    cursor: str | None
+
+
+# --- settings -------------------------------------------------------------------------------------
+
+
+def get_settings(tid: str) -> dict[str, Any] | None:
+    item = get_entity(MessagingSettingsItem, keys.tenant_pk(tid), keys.MESSAGING_SETTINGS_SK, consistent=True)
+    return dict(item.settings) if item is not None else None
+
+
+def put_settings(tid: str, settings: dict[str, Any], updated_at: str) -> None:
+    ensure_bound()
+    item = MessagingSettingsItem(
+        PK=keys.tenant_pk(tid), SK=keys.MESSAGING_SETTINGS_SK, tid=tid, settings=settings, updated_at=updated_at
+    )
+    with unavailable_on_failure("save messaging settings"):
+        item.save()
+
+
+# --- messages -------------------------------------------------------------------------------------
+
+
+def add(item: MessageItem) -> bool:
+    """False when a message with this id exists already: a repeated enqueue changes nothing."""
+    ensure_bound()
+    return save_if(item, Item.PK.does_not_exist(), "enqueue message")
+
+
+def get(mid: str) -> MessageItem | None:
+    return get_entity(MessageItem, keys.message_pk(mid), keys.META, consistent=True)
+
+
+def due(shard: int, until: str, limit: int) -> list[MessageItem]:
+    """Open messages of one shard due by `until`: one key-range query on the sparse index, never a scan.
+
+    The index is eventually consistent: callers re-read each item before acting on it."""
+    ensure_bound()
+    with unavailable_on_failure("read message outbox"):
+        found = Item.gsi2.query(keys.messages_due_gsi2pk(shard), Item.GSI2SK <= f"{until}#~", limit=limit)
+        return [item for item in found if isinstance(item, MessageItem)]
+
+
+def replace(item: MessageItem, expected_version: int) -> bool:
+    """Write `item` (its version already bumped) unless someone else changed it since `expected_version`."""
+    ensure_bound()
+    return save_if(item, MessageItem.version == expected_version, "update message")
+
+
+def _encode_cursor(key: dict[str, Any] | None) -> str | None:
+    return encode_cursor(key) if key else None
+
+
+def list_for_tenant(
+    tid: str, *, limit: int, cursor: str | None, status: str | None = None, channel: str | None = None
+) -> Page:
+    """Newest first, filtered; a page may hold fewer than `limit` items while `cursor` is not None."""
+    ensure_bound()
+    gsi1pk = keys.tenant_messages_gsi1pk(tid)
+    start = decode_cursor(cursor, gsi1pk) if cursor else None
+    condition: Condition | None = None
+    if status:
+        condition = MessageItem.status == status
+    if channel:
+        by_channel = MessageItem.channel == channel
+        condition = by_channel if condition is None else condition & by_channel
+    try:
+        with unavailable_on_failure("list messages"):
+            result = Item.gsi1.query(
+                gsi1pk, scan_index_forward=False, limit=limit, last_evaluated_key=start,
+                filter_condition=condition, page_size=limit,
+            )  # fmt: skip
+            items = [i for i in result if isinstance(i, MessageItem)]
+            last = result.last_evaluated_key
+    except QueryError as exc:
+        if getattr(exc, "cause_response_code", None) == "ValidationException":
+            raise BadRequest("the cursor is not one this listing returned", code="INVALID_CURSOR") from exc
+        raise
+    return Page(items=items, cursor=_encode_cursor(last))
+
+
+# --- daily caps -----------------------------------------------------------------------------------
+
+
+def take_slot(tid: str, uid: str, channel: str, day: str, cap: int, expires_at: int) -> bool:
+    """Count one send against the person's cap for the day; False (and nothing counted) when it is reached."""
+    ensure_bound()
+    item = MessageCapItem(PK=keys.message_cap_pk(tid, uid), SK=keys.message_cap_sk(channel, day))
+    try:
+        with unavailable_on_failure("count message"):
+            item.update(
+                actions=[
+                    MessageCapItem.sent.add(1),
+                    MessageCapItem.entity.set(MessageCapItem),
+                    MessageCapItem.expires_at.set(expires_at),
+                ],
+                condition=MessageCapItem.sent.does_not_exist() | (MessageCapItem.sent < cap),
+            )
+    except UpdateError as exc:
+        if is_condition_failure(exc):
+            return False
+        raise
+    return True
+
+
+def give_back_slot(tid: str, uid: str, channel: str, day: str) -> None:
+    """Undo `take_slot` for a send that failed: a failure never uses up a person's day."""
+    ensure_bound()
+    item = MessageCapItem(PK=keys.message_cap_pk(tid, uid), SK=keys.message_cap_sk(channel, day))
+    with unavailable_on_failure("uncount message"):
+        item.update(actions=[MessageCapItem.sent.add(-1)], condition=MessageCapItem.sent > 0)
+
+
+def sent_today(tid: str, uid: str, channel: str, day: str) -> int:
+    item = get_entity(MessageCapItem, keys.message_cap_pk(tid, uid), keys.message_cap_sk(channel, day))
+    return int(item.sent or 0) if item is not None else 0
+
+
+# --- subscriptions --------------------------------------------------------------------------------
+
+
+def unsubscribed(tid: str, uid: str) -> set[str]:
+    item = get_entity(SubscriptionItem, keys.profile_pk(tid, uid), keys.UNSUBSCRIBE_SK, consistent=True)
+    return set(item.unsubscribed or ()) if item is not None else set()
+
+
+def set_unsubscribed(tid: str, uid: str, channels: set[str], updated_at: str) -> None:
+    ensure_bound()
+    item = SubscriptionItem(
+        PK=keys.profile_pk(tid, uid), SK=keys.UNSUBSCRIBE_SK, tid=tid, uid=uid,
+        unsubscribed=channels or None, updated_at=updated_at,
+    )  # fmt: skip
+    with unavailable_on_failure("save subscriptions"):
+        item.save()
+
+
+def add_unsubscribed(tid: str, uid: str, channel: str, updated_at: str) -> None:
+    """Add one channel to the opt-outs; a set union, so a repeated click changes nothing."""
+    ensure_bound()
+    item = SubscriptionItem(PK=keys.profile_pk(tid, uid), SK=keys.UNSUBSCRIBE_SK)
+    with unavailable_on_failure("unsubscribe"):
+        item.update(
+            actions=[
+                SubscriptionItem.unsubscribed.add({channel}),
+                SubscriptionItem.entity.set(SubscriptionItem),
+                SubscriptionItem.tid.set(tid),
+                SubscriptionItem.uid.set(uid),
+                SubscriptionItem.updated_at.set(updated_at),
+            ]
+        )

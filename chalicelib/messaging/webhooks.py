@@ -1,0 +1,175 @@
+"""Outbound webhooks: endpoint management, emitting events into the outbox, and delivering them."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from chalicelib.accounts import audit, webhook_secret
+from chalicelib.core.clock import iso, utcnow
+from chalicelib.core.config import get_settings
+from chalicelib.core.errors import Conflict, NotFound, ValidationFailed
+from chalicelib.core.ids import new_id
+from chalicelib.core.observability import logger
+from chalicelib.messaging.rules import webhooks as domain
+from chalicelib.messaging.store import webhooks as store
+from chalicelib.security import egress, signing
+from chalicelib.table import keys
+from chalicelib.table.models import OutboxItem, WebhookItem
+
+MAX_ITEMS_PER_RUN = 100
+MAX_SECONDS_PER_RUN = 20.0
+EVENT_ID_HEADER = "X-Fission-Event-Id"
+
+
+def _allow_private(stage: str) -> bool:
+    """Only where endpoints are local test servers may deliveries reach private addresses."""
+    return stage in ("local", "test")
+
+
+def check_url(url: str, stage: str) -> None:
+    """https only, to a public host; plain http to this machine is allowed where endpoints are local test servers."""
+    parts = urlsplit(url)
+    local_http = parts.scheme == "http" and parts.hostname in domain.LOCAL_HOSTS and _allow_private(stage)
+    if not (parts.scheme == "https" and parts.hostname) and not local_http:
+        raise ValidationFailed("the url must be https", code="INVALID_URL")
+    try:
+        egress.check_url(url, allow_private=_allow_private(stage))
+    except egress.EgressRefused as exc:
+        raise ValidationFailed(f"the url is not allowed: {exc}", code="INVALID_URL") from None
+
+
+def event_types() -> list[str]:
+    return list(domain.EVENT_TYPES)
+
+
+def add_endpoint(
+    tid: str, url: str, events: list[str], stage: str, now: datetime, *, actor: str = audit.SYSTEM
+) -> dict[str, Any]:
+    check_url(url, stage)
+    unknown = sorted(set(events) - set(domain.EVENT_TYPES))
+    if not events or unknown:
+        raise ValidationFailed(
+            f"events must be a non-empty subset of {list(domain.EVENT_TYPES)}", code="INVALID_EVENTS"
+        )
+    if len(store.endpoints(tid)) >= domain.MAX_ENDPOINTS:
+        raise Conflict(f"at most {domain.MAX_ENDPOINTS} webhook endpoints per tenant", code="TOO_MANY_WEBHOOKS")
+    wid = new_id("wh")
+    item = WebhookItem(
+        PK=keys.tenant_pk(tid), SK=keys.webhook_sk(wid), tid=tid, wid=wid, url=url, events=sorted(set(events)),
+        created_at=iso(now),
+    )  # fmt: skip
+    store.add_endpoint(item)
+    # The host only: a URL's path or query may carry a merchant's token.
+    host = urlsplit(url).hostname or ""
+    audit.record(tid, actor, "webhook.create", wid, {"host": host, "events": list(item.events)}, now)
+    return _endpoint_view(item)
+
+
+def _endpoint_view(item: WebhookItem) -> dict[str, Any]:
+    return {"id": item.wid, "url": item.url, "events": list(item.events), "created_at": item.created_at}
+
+
+def list_endpoints(tid: str) -> list[dict[str, Any]]:
+    return [_endpoint_view(item) for item in store.endpoints(tid)]
+
+
+def delete_endpoint(tid: str, wid: str, *, actor: str = audit.SYSTEM, now: datetime | None = None) -> None:
+    if not any(item.wid == wid for item in store.endpoints(tid)):
+        raise NotFound("no such webhook endpoint", code="WEBHOOK_NOT_FOUND")
+    store.delete_endpoint(tid, wid)
+    audit.record(tid, actor, "webhook.delete", wid, {}, now or utcnow())
+
+
+def delete_all(tid: str) -> None:
+    for item in store.endpoints(tid):
+        store.delete_endpoint(tid, item.wid)
+
+
+def emit(tid: str, event_type: str, payload: dict[str, Any], event_key: str, now: datetime | None = None) -> int:
+    """Queue the event once per subscribed endpoint; returns how many items were newly queued."""
+    moment = now or utcnow()
+    eid = domain.event_id(tid, event_type, event_key)
+    shard = domain.shard_of(eid)
+    queued = 0
+    for endpoint in store.endpoints(tid):
+        if event_type not in endpoint.events:
+            continue
+        item = OutboxItem(
+            PK=keys.outbox_pk(shard), SK=keys.outbox_sk(iso(moment), eid, endpoint.wid), tid=tid, wid=endpoint.wid,
+            url=endpoint.url, event_id=eid, event_type=event_type, payload=json.dumps(payload, sort_keys=True),
+            created_at=iso(moment), attempts=0, status="pending",
+        )  # fmt: skip
+        queued += int(store.enqueue(item, moment))
+    return queued
+
+
+def _post(item: OutboxItem, now: datetime) -> None:
+    """Raise unless the endpoint answered 2xx within the timeout."""
+    body = json.dumps(
+        domain.envelope(item.event_id, item.event_type, item.created_at, json.loads(item.payload)), sort_keys=True
+    ).encode()
+    signing.post_signed(
+        item.url, body, webhook_secret.signing_secret(item.tid), int(now.timestamp()), {EVENT_ID_HEADER: item.event_id},
+        timeout=domain.TIMEOUT_SECONDS, allow_private=_allow_private(get_settings().stage),
+    )  # fmt: skip
+
+
+def _failed(item: OutboxItem, error: str, now: datetime) -> str:
+    attempts = int(item.attempts or 0) + 1
+    if domain.is_dead(attempts):
+        pk, sk, status = keys.tenant_pk(item.tid), keys.dead_delivery_sk(item.event_id, item.wid), "dead"
+    else:
+        due = domain.next_due(now, attempts - 1)
+        pk, sk, status = item.PK, keys.outbox_sk(iso(due), item.event_id, item.wid), "pending"
+    moved = OutboxItem(
+        PK=pk, SK=sk, tid=item.tid, wid=item.wid, url=item.url, event_id=item.event_id, event_type=item.event_type,
+        payload=item.payload, created_at=item.created_at, attempts=attempts, status=status, last_error=error[:500],
+    )  # fmt: skip
+    store.move(item, moved)
+    return status
+
+
+def deliver(now: datetime | None = None) -> dict[str, int]:
+    """Deliver what is due, bounded in items and time; every per-item failure is caught so one bad endpoint
+    never holds back the others."""
+    moment = now or utcnow()
+    started = time.monotonic()
+    counts = {"delivered": 0, "retried": 0, "dead": 0, "errors": 0}
+    budget = MAX_ITEMS_PER_RUN
+    for shard in range(domain.SHARDS):
+        if budget <= 0 or time.monotonic() - started > MAX_SECONDS_PER_RUN:
+            break
+        for item in store.due(shard, iso(moment), budget):
+            if budget <= 0 or time.monotonic() - started > MAX_SECONDS_PER_RUN:
+                break
+            budget -= 1
+            try:
+                try:
+                    _post(item, moment)
+                except egress.EgressRefused as exc:
+                    status = _failed(item, f"refused: {exc}", moment)
+                    counts["dead" if status == "dead" else "retried"] += 1
+                    continue
+                except (urllib.error.URLError, OSError, ValueError) as exc:
+                    status = _failed(item, repr(exc), moment)
+                    counts["dead" if status == "dead" else "retried"] += 1
+                    continue
+                store.delivered(item)
+                counts["delivered"] += 1
+            except Exception:  # noqa: BLE001 - a storage hiccup on one item must not stop the run
+                logger.exception("webhook delivery failed", event_id=item.event_id, wid=item.wid)
+                counts["errors"] += 1
+    return counts
+
+
+def dead_deliveries(tid: str) -> list[dict[str, Any]]:
+    return [
+        {"event_id": i.event_id, "webhook_id": i.wid, "type": i.event_type, "attempts": int(i.attempts or 0),
+         "last_error": i.last_error, "created_at": i.created_at}
+        for i in store.dead(tid)
+    ]  # fmt: skip

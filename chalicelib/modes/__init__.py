@@ -1,0 +1,1 @@
+"""The campaign modes beyond the invite ladder: group buying, assists and distribution."""

@@ -1,0 +1,199 @@
+"""Assist mode (助力/砍价): friends help a participant cut a price or unlock a prize."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from chalicelib.campaigns import live
+from chalicelib.campaigns.store import CampaignRecord
+from chalicelib.core.clock import iso, parse_iso, utcnow
+from chalicelib.core.errors import Conflict, Forbidden, NotFound, TooManyRequests
+from chalicelib.core.observability import logger, metrics
+from chalicelib.modes.assist import rules as domain
+from chalicelib.modes.assist import store
+from chalicelib.modes.assist.store import AssistRecord
+from chalicelib.referral import fraud, identity, reviews, rewards
+from chalicelib.referral.rules.participants import CODE_PATTERN
+from chalicelib.referral.store import participants as participant_store
+from chalicelib.referral.store.participants import ParticipantRecord
+from chalicelib.security.keyring import get_keyring
+from chalicelib.table.changes import Change
+
+# Missing -> start -> claim, or missing -> started by a racer -> claim: two rounds always decide.
+CLAIM_ATTEMPTS = 3
+
+
+def _assist_campaign(cid: str) -> CampaignRecord:
+    rec = live.campaign(cid)
+    if rec.mode != "assist":
+        raise Conflict("this campaign is not an assist campaign", code="WRONG_MODE", details={"mode": rec.mode})
+    return rec
+
+
+def _owner(rec: CampaignRecord, code: str) -> ParticipantRecord:
+    owner = participant_store.get(code) if re.fullmatch(CODE_PATTERN, code) else None
+    # Another campaign's participant is indistinguishable from an unknown code.
+    if owner is None or owner.cid != rec.cid:
+        raise NotFound("no such assist", code="ASSIST_NOT_FOUND")
+    if owner.erased:  # the owner erased their data: their assist takes no more help
+        raise identity.erased_error()
+    return owner
+
+
+def _person(p: ParticipantRecord) -> domain.Person:
+    return domain.Person(p.code, p.identity, p.device_id, p.phone_hash)
+
+
+def _ends_at(rec: CampaignRecord) -> datetime:
+    return parse_iso(rec.spec["ends_at"])
+
+
+def _new_assist(rec: CampaignRecord, owner: str, now: datetime) -> AssistRecord:
+    plan = domain.plan(rec.spec["rules"])
+    seed = domain.seed(get_keyring().secret("assist-cuts"), rec.cid, owner)
+    return AssistRecord(
+        cid=rec.cid,
+        tid=rec.tid,
+        owner=owner,
+        goal=plan.goal,
+        target=plan.target,
+        helpers_required=plan.helpers,
+        cuts=domain.cut_sequence(seed, plan.target, plan.helpers, plan.min_cut, plan.max_cut),
+        started_at=iso(now),
+        deadline=iso(domain.deadline(now, plan.time_limit, _ends_at(rec))),
+        original_price=plan.original_price,
+        floor_price=plan.floor_price,
+    )
+
+
+def _snapshot(rec: CampaignRecord, assist: AssistRecord | None) -> domain.Snapshot:
+    if assist is None:  # nobody has helped yet: the plan as the rules stand now
+        plan = domain.plan(rec.spec["rules"])
+        return domain.Snapshot(plan.target, plan.helpers, [], None, None, plan.original_price, plan.floor_price)
+    return domain.Snapshot(
+        assist.target,
+        assist.helpers_required,
+        assist.cuts[: assist.slots],
+        assist.started_at,
+        parse_iso(assist.deadline),
+        assist.original_price,
+        assist.floor_price,
+    )
+
+
+def _claim(rec: CampaignRecord, owner: str, helper: str, now: datetime) -> AssistRecord:
+    """One conditional update takes the next slot. Only the first help of an assist also writes
+    the plan (a conditional put; when friends race, one put wins and everyone claims on it)."""
+    for _ in range(CLAIM_ATTEMPTS):
+        claimed = store.claim(owner, helper, iso(now))
+        if claimed is not None:
+            return claimed
+        current = store.get(owner, consistent=True)
+        if current is None:
+            store.start(_new_assist(rec, owner, now))
+            continue
+        reason = domain.refusal(current.helped, current.cuts, current.slots, helper, parse_iso(current.deadline), now)
+        if reason is not None:
+            raise reason
+        # Started by another friend between our claim and our read: claim again on it.
+    raise Conflict("the assist is busy; try again", code="CONCURRENT_UPDATE")
+
+
+def help_friend(
+    cid: str, owner_code: str, authorization: str | None, now: datetime, ip: str | None = None
+) -> dict[str, Any]:
+    """The caller (a participant of the same campaign) helps `owner_code` once: the next cut of the plan.
+
+    `ip`, when known, feeds the fraud signals (docs/fraud.md)."""
+    rec = _assist_campaign(cid)
+    live.open_campaign(cid, now)
+    helper = identity.authenticated(cid, authorization, now)
+    owner = _owner(rec, owner_code)
+    if domain.same_person(_person(owner), _person(helper)):
+        raise Forbidden("you cannot help your own assist", code="SELF_ASSIST")
+    _screen(rec, owner, helper, ip, now)
+    rules = rec.spec["rules"]
+    day = domain.help_day(now, str(rec.spec.get("timezone", "Asia/Shanghai")))
+    limit = int(rules.get("helper_daily_limit", 3))
+    # Counted before the claim, so the limit holds under concurrency; given back if the claim fails.
+    if not store.count_help(cid, helper.code, day, limit, now):
+        current = store.get(owner.code, consistent=True)
+        repeat = domain.already_helped(current.helped, current.cuts, helper.code) if current is not None else None
+        if repeat is not None:
+            raise repeat
+        raise TooManyRequests(
+            f"you can help at most {limit} friends a day", code="HELPER_DAILY_LIMIT", details={"limit": limit}
+        )
+    try:
+        claimed = _claim(rec, owner.code, helper.code, now)
+    except Exception:
+        _give_back(helper.code, day)
+        raise
+    slot = claimed.helped[helper.code]
+    view = _view(rec, owner.code, claimed, now)
+    view["cut"] = claimed.cuts[slot - 1]
+    metrics.add_metric(name="AssistHelped", unit=MetricUnit.Count, value=1)
+    logger.info("assist helped", campaign_id=cid, owner=owner.code, slot=slot, helpers=claimed.slots)
+    return view
+
+
+def _screen(rec: CampaignRecord, owner: ParticipantRecord, helper: ParticipantRecord, ip: str | None,
+            now: datetime) -> None:  # fmt: skip
+    """The fraud policy on a help. A held help is refused (409 `HELP_HELD`) and queued for review
+    rather than applied later: the cut plan is fixed, and a deferred cut could land after the assist
+    completed or expired. Once an operator approves it, the friend's next try goes through."""
+    assessment, decision = fraud.assess_help(rec, helper=helper, owner=owner, ip_hash=fraud.fingerprint("ip", ip),
+                                             now=now)  # fmt: skip
+    if decision == "allow":
+        return
+    if decision == "block":
+        raise Forbidden("this help cannot be accepted", code="HELP_BLOCKED")
+    rid = reviews.help_review_id(owner.code, helper.code)
+    earlier = reviews.find(rec.tid, rid)
+    if earlier is not None and earlier.status == "approved":
+        return
+    if earlier is not None and earlier.status == "rejected":
+        raise Forbidden("this help cannot be accepted", code="HELP_BLOCKED")
+    reviews.record(rec.tid, rec.cid, "help", rid, helper.code, assessment.score, assessment.reasons, now)
+    raise Conflict("this help is waiting for review", code="HELP_HELD")
+
+
+def _give_back(helper: str, day: str) -> None:
+    try:
+        store.uncount_help(helper, day)
+    except Exception:
+        # The help stays counted: the helper may lose one of today's helps, never gain one.
+        logger.exception("could not give back a counted help", helper=helper, day=day)
+
+
+def progress(cid: str, owner_code: str, now: datetime) -> dict[str, Any]:
+    """The owner's assist as anyone may see it (the landing page a friend opens)."""
+    rec = _assist_campaign(cid)
+    owner = _owner(rec, owner_code)
+    return _view(rec, owner.code, store.get(owner.code), now)
+
+
+def _view(rec: CampaignRecord, owner: str, assist: AssistRecord | None, now: datetime) -> dict[str, Any]:
+    goal = assist.goal if assist is not None else str(rec.spec["rules"]["goal"])
+    view = {"owner": owner, **domain.progress(goal, _snapshot(rec, assist), now, _ends_at(rec))}
+    if goal == "unlock":
+        view["prize"] = rec.spec["rules"].get("prize")
+    return view
+
+
+def on_assist_change(change: Change) -> None:
+    """The update that took the last slot issues the owner's prize, exactly once (by its rule id)."""
+    if change.event != "MODIFY":
+        return
+    required = int(change.new.get("helpers_required", 0))
+    if not int(change.old.get("slots", 0)) < required <= int(change.new.get("slots", 0)):
+        return
+    rec = live.campaign(str(change.new["cid"]))
+    floor = change.new.get("floor_price")
+    grant = domain.prize(rec.spec["rules"], None if floor is None else int(floor))
+    outcome = rewards.issue(rec, str(change.new["owner"]), grant, utcnow())
+    logger.info("assist completed", campaign_id=rec.cid, owner=change.new["owner"], outcome=outcome)

@@ -1,0 +1,21 @@
+"""The orders webhook from the merchant's shop (signed): qualification, group payments and distribution commission."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice.app import Blueprint
+
+from chalicelib.accounts import webhook_secret
+from chalicelib.http import request as http
+from chalicelib.modes.distribution import service as orders
+from chalicelib.modes.distribution.rules.orders import OrderEvent
+
+bp = Blueprint(__name__)
+
+
+@bp.route("/v1/hooks/{tid}/orders", methods=["POST"])
+def receive_order(tid: str) -> dict[str, Any]:
+    request = bp.current_request
+    event = webhook_secret.verified(tid, request.headers, http.raw_body(request), http.now(), OrderEvent)
+    return orders.receive(tid, event, http.now())

@@ -1,0 +1,55 @@
+"""Group buying (拼团): tiers, deadlines and what a group's state means (pure)."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from chalicelib.core.errors import ValidationFailed
+
+GroupStatus = Literal["open", "succeeded", "failed"]
+DEADLINE_SHARDS = 8  # spreads one day's deadline bucket over index partitions during a sale
+
+
+class OpenGroupRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    size: int | None = Field(default=None, ge=2, le=50)
+
+
+def tier_for(rules: dict[str, Any], size: int | None) -> dict[str, Any]:
+    """The price tier a leader opens: the one of the requested size, else the smallest."""
+    tiers = list(rules["tiers"])
+    if size is None:
+        return dict(tiers[0])
+    for tier in tiers:
+        if int(tier["size"]) == size:
+            return dict(tier)
+    sizes = [int(t["size"]) for t in tiers]
+    raise ValidationFailed(
+        f"size must be one of {sizes}",
+        details={"errors": [{"field": "size", "type": "enum", "message": f"one of {sizes}"}]},
+    )
+
+
+def deadline(opened_at: datetime, rules: dict[str, Any], campaign_ends_at: datetime) -> datetime:
+    """A group closes after `deadline_hours`, and never after the campaign itself ends."""
+    return min(opened_at + timedelta(hours=int(rules.get("deadline_hours", 24))), campaign_ends_at)
+
+
+def status(stored: str, members: int, size: int, deadline_at: datetime, now: datetime) -> GroupStatus:
+    """What the group is now: full groups have succeeded even before the stream records it."""
+    if stored in ("succeeded", "failed"):
+        return stored  # type: ignore[return-value]
+    if members >= size:
+        return "succeeded"
+    if now >= deadline_at:
+        return "failed"
+    return "open"
+
+
+def deadline_shard(gid: str) -> int:
+    return int(hashlib.sha256(gid.encode()).hexdigest()[:8], 16) % DEADLINE_SHARDS

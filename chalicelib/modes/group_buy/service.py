@@ -1,0 +1,143 @@
+"""Group buying: leaders open groups, friends join until the size or the deadline."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from chalicelib.campaigns import live
+from chalicelib.campaigns.store import CampaignRecord
+from chalicelib.core.clock import iso, parse_iso, utcnow
+from chalicelib.core.errors import Conflict, Gone, NotFound
+from chalicelib.core.ids import new_id
+from chalicelib.core.observability import logger
+from chalicelib.messaging import webhooks
+from chalicelib.modes.group_buy import rules as domain
+from chalicelib.modes.group_buy import store
+from chalicelib.modes.group_buy.store import GroupRecord, Member
+from chalicelib.referral import identity, links, rewards
+from chalicelib.referral.rules.rewards import LEADER_RULE, grant_of
+from chalicelib.security.pii import mask_name
+from chalicelib.table import keys
+from chalicelib.table.changes import Change
+
+CLOSE_LOOKBACK_DAYS = 3  # deadlines are at most 72 hours after opening
+
+
+def _group_campaign(cid: str, now: datetime) -> CampaignRecord:
+    rec = live.open_campaign(cid, now)
+    if rec.mode != "group_buy":
+        raise Conflict("this campaign is not a group buy", code="WRONG_MODE")
+    return rec
+
+
+def view(group: GroupRecord, now: datetime) -> dict[str, Any]:
+    deadline_at = parse_iso(group.deadline)
+    state = domain.status(group.status, group.members, group.size, deadline_at, now)
+    rec = live.campaign(group.cid)
+    return {
+        "group_id": group.gid,
+        "campaign_id": group.cid,
+        "status": state,
+        "size": group.size,
+        "members_count": group.members,
+        "price_fen": group.price_fen,
+        "original_price_fen": rec.spec["rules"]["original_price_fen"],
+        "deadline": group.deadline,
+        "seconds_left": max(0, int((deadline_at - now).total_seconds())) if state == "open" else 0,
+        # The landing page, opened on this group (with the leader as the inviter of whoever joins).
+        "share_url": links.landing_link(rec, {"group": group.gid, "ref": group.leader}),
+        "members": [
+            {"nickname": mask_name(m.nickname or "") or "*", "leader": m.leader, "joined_at": m.joined_at}
+            for m in group.roster
+        ],
+        "auto_fill": bool(rec.spec["rules"].get("auto_fill")),
+    }
+
+
+def open_group(cid: str, authorization: str | None, size: int | None, now: datetime) -> dict[str, Any]:
+    rec = _group_campaign(cid, now)
+    leader = identity.authenticated(cid, authorization, now)
+    rules = rec.spec["rules"]
+    tier = domain.tier_for(rules, size)
+    deadline_at = domain.deadline(now, rules, parse_iso(rec.spec["ends_at"]))
+    gid = new_id("grp")
+    group = GroupRecord(
+        gid=gid, cid=cid, tid=rec.tid, leader=leader.code, size=int(tier["size"]), price_fen=int(tier["price_fen"]),
+        members=1, status="open", opened_at=iso(now), deadline=iso(deadline_at),
+    )  # fmt: skip
+    bucket = (
+        keys.group_deadline_gsi2pk(group.deadline[:10], domain.deadline_shard(gid)),
+        keys.group_deadline_gsi2sk(group.deadline, gid),
+    )
+    member = Member(code=leader.code, nickname=leader.nickname, leader=True, joined_at=iso(now))
+    store.open_group(group, member, bucket, int(rules.get("max_open_groups_per_leader", 1)))
+    group.roster = [member]
+    return view(group, now)
+
+
+def join_group(gid: str, authorization: str | None, now: datetime) -> dict[str, Any]:
+    group = store.get(gid)
+    if group is None:
+        raise NotFound("no such group", code="GROUP_NOT_FOUND")
+    _group_campaign(group.cid, now)
+    joiner = identity.authenticated(group.cid, authorization, now)
+    member = Member(code=joiner.code, nickname=joiner.nickname, leader=False, joined_at=iso(now))
+    outcome = store.join(gid, group.cid, member, iso(now))
+    if outcome == "already_member":
+        raise Conflict("you are already in this group", code="ALREADY_MEMBER")
+    if outcome == "refused":
+        fresh = store.get(gid)
+        assert fresh is not None
+        state = domain.status(fresh.status, fresh.members, fresh.size, parse_iso(fresh.deadline), now)
+        if state == "failed":
+            raise Gone("the group's deadline has passed", code="GROUP_EXPIRED")
+        raise Conflict("the group is full", code="GROUP_FULL")
+    fresh = store.get(gid)
+    assert fresh is not None
+    return view(fresh, now)
+
+
+def get_group(gid: str, now: datetime) -> dict[str, Any]:
+    group = store.get(gid)
+    if group is None:
+        raise NotFound("no such group", code="GROUP_NOT_FOUND")
+    return view(group, now)
+
+
+def on_group_change(new: dict[str, Any], now: datetime) -> None:
+    """A group that has just filled up succeeds, and its leader gets the perk, each exactly once."""
+    if new.get("status") != "open" or int(new.get("members", 0)) < int(new.get("size", 0)):
+        return
+    group = store.get(str(new["gid"]))
+    if group is None:
+        return
+    if store.close(group, "succeeded", iso(now)):
+        logger.info("group succeeded", group_id=group.gid, campaign_id=group.cid)
+        data = {"group_id": group.gid, "campaign_id": group.cid, "leader": group.leader, "members": group.size}
+        webhooks.emit(group.tid, "group.succeeded", data, group.gid, now)
+    perk = live.campaign(group.cid).spec["rules"].get("leader_perk")
+    if perk:
+        grant = grant_of(f"{LEADER_RULE}:{group.gid}", perk, limit_rule=LEADER_RULE)
+        rewards.issue(live.campaign(group.cid), group.leader, grant, now)
+
+
+def fail_expired(now: datetime) -> list[str]:
+    """Groups past their deadline and not full fail; found by key in the deadline buckets."""
+    failed: list[str] = []
+    until = iso(now)
+    for back in range(CLOSE_LOOKBACK_DAYS, -1, -1):
+        day = (now - timedelta(days=back)).strftime("%Y-%m-%d")
+        for shard in range(domain.DEADLINE_SHARDS):
+            for group in store.due(day, shard, until):
+                if group.members < group.size and store.close(group, "failed", until):
+                    paid = [m.order_id for m in group.roster if m.order_id]
+                    logger.info("group failed", group_id=group.gid, campaign_id=group.cid, refunds=len(paid))
+                    data = {"group_id": group.gid, "campaign_id": group.cid, "leader": group.leader, "refunds": paid}
+                    webhooks.emit(group.tid, "group.failed", data, group.gid, now)
+                    failed.append(group.gid)
+    return failed
+
+
+def on_change(change: Change) -> None:
+    on_group_change(change.new, utcnow())

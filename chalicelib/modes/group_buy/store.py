@@ -1,0 +1,166 @@
+"""Groups and their members: small transactions that keep a full group from taking anyone else."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from pynamodb.connection import Connection
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.core.errors import Conflict
+from chalicelib.table import keys
+from chalicelib.table.db import ensure_bound, is_condition_failure, unavailable_on_failure
+from chalicelib.table.models import GroupItem, Item, MemberItem, ParticipantItem
+
+
+@dataclass
+class Member:
+    code: str
+    nickname: str | None
+    leader: bool
+    joined_at: str
+    order_id: str | None = None
+
+
+@dataclass
+class GroupRecord:
+    gid: str
+    cid: str
+    tid: str
+    leader: str
+    size: int
+    price_fen: int
+    members: int
+    status: str
+    opened_at: str
+    deadline: str
+    closed_at: str | None = None
+    roster: list[Member] = field(default_factory=list)
+
+
+JoinOutcome = Literal["joined", "already_member", "refused"]
+
+
+def _connection() -> Connection:
+    return Item._get_connection().connection
+
+
+def _group_item(rec: GroupRecord, bucket: tuple[str, str] | None) -> GroupItem:
+    item = GroupItem(
+        PK=keys.group_pk(rec.gid), SK=keys.META, gid=rec.gid, cid=rec.cid, tid=rec.tid, leader=rec.leader,
+        size=rec.size, price_fen=rec.price_fen, members=rec.members, status=rec.status, opened_at=rec.opened_at,
+        deadline=rec.deadline, closed_at=rec.closed_at,
+    )  # fmt: skip
+    if bucket is not None:
+        item.GSI2PK, item.GSI2SK = bucket
+    return item
+
+
+def _member_item(gid: str, cid: str, member: Member) -> MemberItem:
+    # Indexed by member (GSI1), so a data-subject export or erasure finds every group of one participant.
+    return MemberItem(
+        PK=keys.group_pk(gid), SK=keys.member_sk(member.code), gid=gid, cid=cid, code=member.code,
+        nickname=member.nickname, leader=member.leader, joined_at=member.joined_at, order_id=member.order_id,
+        GSI1PK=keys.member_groups_gsi1pk(member.code), GSI1SK=keys.member_groups_gsi1sk(member.joined_at, gid),
+    )  # fmt: skip
+
+
+def open_group(rec: GroupRecord, leader: Member, bucket: tuple[str, str], max_open: int) -> None:
+    """Group, leader membership and the leader's open-group count in one transaction."""
+    ensure_bound()
+    leader_item = ParticipantItem(PK=keys.participant_pk(rec.leader), SK=keys.META)
+    room = ParticipantItem.open_groups.does_not_exist() | (ParticipantItem.open_groups < max_open)
+    try:
+        with unavailable_on_failure("open group"), TransactWrite(connection=_connection()) as tx:
+            tx.save(_group_item(rec, bucket), condition=GroupItem.PK.does_not_exist())
+            tx.save(_member_item(rec.gid, rec.cid, leader))
+            tx.update(
+                leader_item,
+                actions=[ParticipantItem.open_groups.add(1)],
+                condition=ParticipantItem.PK.exists() & room,
+            )
+    except TransactWriteError as exc:
+        if is_condition_failure(exc):
+            raise Conflict(
+                f"a leader may have at most {max_open} open group(s) in this campaign", code="TOO_MANY_OPEN_GROUPS"
+            ) from exc
+        raise
+
+
+def join(gid: str, cid: str, member: Member, now: str) -> JoinOutcome:
+    """Member item plus `members + 1`, only while the group is open, not full and not past its deadline."""
+    ensure_bound()
+    group = GroupItem(PK=keys.group_pk(gid), SK=keys.META)
+    open_and_room = (GroupItem.status == "open") & (GroupItem.members < GroupItem.size) & (GroupItem.deadline > now)
+    try:
+        with unavailable_on_failure("join group"), TransactWrite(connection=_connection()) as tx:
+            tx.save(_member_item(gid, cid, member), condition=MemberItem.PK.does_not_exist())
+            tx.update(group, actions=[GroupItem.members.add(1)], condition=open_and_room)
+    except TransactWriteError as exc:
+        if not is_condition_failure(exc):
+            raise
+        reasons = [getattr(r, "code", None) for r in (exc.cancellation_reasons or [])]
+        return "already_member" if reasons and reasons[0] == "ConditionalCheckFailed" else "refused"
+    return "joined"
+
+
+def get(gid: str, *, consistent: bool = True) -> GroupRecord | None:
+    """The group with its members, in one query of its partition."""
+    ensure_bound()
+    with unavailable_on_failure("get group"):
+        items = list(Item.query(keys.group_pk(gid), consistent_read=consistent))
+    group = next((i for i in items if isinstance(i, GroupItem)), None)
+    if group is None:
+        return None
+    roster = [
+        Member(code=m.code, nickname=m.nickname, leader=bool(m.leader), joined_at=m.joined_at, order_id=m.order_id)
+        for m in items
+        if isinstance(m, MemberItem)
+    ]
+    return GroupRecord(
+        gid=group.gid, cid=group.cid, tid=group.tid, leader=group.leader, size=int(group.size),
+        price_fen=int(group.price_fen), members=int(group.members), status=group.status,
+        opened_at=group.opened_at, deadline=group.deadline, closed_at=group.closed_at,
+        roster=sorted(roster, key=lambda m: (not m.leader, m.joined_at)),
+    )  # fmt: skip
+
+
+def close(rec: GroupRecord, status: str, closed_at: str) -> bool:
+    """Record the outcome once (conditional on still being open) and free the leader's slot."""
+    ensure_bound()
+    expected = GroupItem.status == "open"
+    if status == "succeeded":
+        expected &= GroupItem.members >= GroupItem.size
+    else:
+        expected &= GroupItem.members < GroupItem.size
+    group = GroupItem(PK=keys.group_pk(rec.gid), SK=keys.META)
+    leader = ParticipantItem(PK=keys.participant_pk(rec.leader), SK=keys.META)
+    try:
+        with unavailable_on_failure("close group"), TransactWrite(connection=_connection()) as tx:
+            tx.update(
+                group,
+                actions=[
+                    GroupItem.status.set(status),
+                    GroupItem.closed_at.set(closed_at),
+                    GroupItem.GSI2PK.remove(),
+                    GroupItem.GSI2SK.remove(),
+                ],
+                condition=expected,
+            )
+            tx.update(leader, actions=[ParticipantItem.open_groups.add(-1)])
+    except TransactWriteError as exc:
+        if is_condition_failure(exc):
+            return False  # already closed, or the outcome is not the one asked for
+        raise
+    return True
+
+
+def due(day: str, shard: int, until: str) -> list[GroupRecord]:
+    """Open groups in a deadline bucket whose deadline is at or before `until` (found by key)."""
+    ensure_bound()
+    with unavailable_on_failure("due groups"):
+        found = Item.gsi2.query(keys.group_deadline_gsi2pk(day, shard), Item.GSI2SK <= f"{until}#~")
+        gids = [i.gid for i in found if isinstance(i, GroupItem)]
+    return [g for g in (get(gid) for gid in gids) if g is not None]

@@ -1,0 +1,166 @@
+"""Serving a participant's poster: by content hash from the cache, else fetch the avatar and render once.
+
+Pillow, qrcode and the layout models are imported on the first poster request only, so cold starts of
+every other route do not pay for them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Literal
+from zoneinfo import ZoneInfo
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from chalicelib.campaigns import live
+from chalicelib.campaigns.rules.poster_layouts import DEFAULT_LAYOUT
+from chalicelib.campaigns.store import CampaignRecord
+from chalicelib.core.clock import parse_iso
+from chalicelib.core.config import get_settings
+from chalicelib.core.errors import NotAcceptable, NotFound
+from chalicelib.core.observability import logger, metrics
+from chalicelib.posters import avatars, cache
+from chalicelib.referral import identity, links
+from chalicelib.referral.rules.participants import CODE_PATTERN
+from chalicelib.referral.store import participants as participant_store
+from chalicelib.referral.store.participants import ParticipantRecord
+
+if TYPE_CHECKING:
+    from chalicelib.posters.render import PosterFields
+
+Format = Literal["jpeg", "png"]
+CONTENT_TYPES: dict[Format, str] = {"jpeg": "image/jpeg", "png": "image/png"}
+_FILE = re.compile(CODE_PATTERN.rstrip("$") + r"\.(jpg|jpeg|png)$")
+# Browsers revalidate after a few minutes (the ETag makes that a 304); a CDN may keep it a day.
+CACHE_CONTROL = "public, max-age=300, s-maxage=86400"
+DEFAULT_NICKNAME = "好友"
+
+
+@dataclass(frozen=True)
+class Poster:
+    status: int  # 200, or 304 when the client's copy is current
+    body: bytes
+    content_type: str
+    etag: str
+
+
+def _fields(rec: CampaignRecord, participant: ParticipantRecord) -> PosterFields:
+    from chalicelib.posters.render import PosterFields  # Pillow: loaded by the first poster only
+
+    spec = rec.spec
+    ends = parse_iso(spec["ends_at"]).astimezone(ZoneInfo(spec.get("timezone") or "Asia/Shanghai"))
+    share = spec.get("share") or {}
+    rule_line = next((line.strip() for line in str(spec.get("rule_text") or "").splitlines() if line.strip()), "")
+    return PosterFields(
+        nickname=participant.nickname or DEFAULT_NICKNAME,
+        title=str(share.get("title") or spec["title"]),
+        invite_url=links.public_url(f"/v1/i/{participant.code}"),
+        body=str(share.get("text") or spec.get("description") or ""),
+        tagline="邀请你一起参加",
+        qr_caption="长按识别二维码",
+        expiry=f"活动截止 {ends:%Y-%m-%d %H:%M}",
+        rule=rule_line,
+    )
+
+
+def content_key(layout_json: str, fields: PosterFields, avatar_url: str | None, fmt: Format) -> str:
+    """Everything the image depends on, hashed: equal keys mean identical posters."""
+    document = {"layout": layout_json, "fields": asdict(fields), "avatar_url": avatar_url, "format": fmt}
+    return hashlib.sha256(json.dumps(document, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:40]
+
+
+def _matches(if_none_match: str | None, etag: str) -> bool:
+    if not if_none_match:
+        return False
+    candidates = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+    return etag in candidates or "*" in candidates
+
+
+def _avatar(url: str | None) -> bytes | None:
+    if not url:
+        return None
+    settings = get_settings()
+    fetched = avatars.fetch(
+        url,
+        timeout=settings.avatar_timeout_seconds,
+        max_bytes=settings.avatar_max_bytes,
+        # The local demo uses avatars served from this machine; the cloud never fetches internal addresses.
+        allow_private=not settings.is_cloud,
+    )
+    if fetched.data is None:
+        logger.info("avatar not used", reason=fetched.reason)
+        metrics.add_metric(name="PosterAvatarFallback", unit=MetricUnit.Count, value=1)
+    return fetched.data
+
+
+def _acceptable(accept: str | None, content_type: str) -> bool:
+    """Whether the client takes the image (API Gateway and Chalice only return binary bodies then)."""
+    kinds = {part.split(";")[0].strip().lower() for part in (accept or "").split(",")}
+    return bool(kinds & {"*/*", "image/*", content_type})
+
+
+def serve(cid: str, filename: str, accept: str | None, if_none_match: str | None, now: datetime) -> Poster:
+    """The poster of the participant with the invite code in `filename` (`{code}.jpg` or `{code}.png`)."""
+    found = _FILE.fullmatch(filename)
+    if found is None:
+        raise NotFound("no such poster; the path is /v1/posters/{cid}/{code}.jpg or .png", code="POSTER_NOT_FOUND")
+    code, extension = filename.rsplit(".", 1)
+    fmt: Format = "png" if extension == "png" else "jpeg"
+    if not _acceptable(accept, CONTENT_TYPES[fmt]):
+        raise NotAcceptable(
+            f"a poster is {CONTENT_TYPES[fmt]}; send an Accept header that allows it (e.g. image/* or */*)",
+            details={"content_type": CONTENT_TYPES[fmt]},
+        )
+    rec = live.campaign(cid)
+    participant = participant_store.get(code)
+    if participant is None or participant.cid != rec.cid:
+        raise NotFound("no such invite code in this campaign", code="INVITE_CODE_NOT_FOUND")
+    if participant.erased:
+        raise identity.erased_error()
+
+    from chalicelib.posters import layouts, render
+
+    layout = layouts.load(str(rec.spec.get("rules", {}).get("layout_id") or DEFAULT_LAYOUT))
+    fields = _fields(rec, participant)
+    key = content_key(layout.canonical_json(), fields, participant.avatar_url, fmt)
+    etag = f'"{key}"'
+    if _matches(if_none_match, etag):
+        return Poster(304, b"", CONTENT_TYPES[fmt], etag)
+    store = cache.get_cache()
+    try:
+        cached = store.get(key)
+    except Exception:  # noqa: BLE001 - a cache outage costs a render, never the poster
+        logger.exception("poster cache read failed", key=key)
+        cached = None
+    if cached is not None:
+        metrics.add_metric(name="PosterCacheHit", unit=MetricUnit.Count, value=1)
+        return Poster(200, cached, CONTENT_TYPES[fmt], etag)
+    body = render.render(layout, fields, fmt, _avatar(participant.avatar_url))
+    metrics.add_metric(name="PosterRendered", unit=MetricUnit.Count, value=1)
+    try:
+        store.put(key, body, CONTENT_TYPES[fmt])
+    except Exception:  # noqa: BLE001
+        logger.exception("poster cache write failed", key=key)
+    return Poster(200, body, CONTENT_TYPES[fmt], etag)
+
+
+def cached_keys(rec: CampaignRecord, participant: ParticipantRecord) -> set[str]:
+    """The cache keys this participant's posters have now (both formats): an erasure deletes them
+    while it still knows the nickname and avatar they are hashed from."""
+    from chalicelib.posters import layouts  # the layout models, built on first use (see serve)
+
+    layout = layouts.load(str(rec.spec.get("rules", {}).get("layout_id") or DEFAULT_LAYOUT))
+    fields = _fields(rec, participant)
+    formats: tuple[Format, ...] = ("jpeg", "png")
+    return {content_key(layout.canonical_json(), fields, participant.avatar_url, fmt) for fmt in formats}
+
+
+def forget(poster_keys: set[str]) -> None:
+    """Delete cached posters by key (repeating it is harmless)."""
+    store = cache.get_cache()
+    for key in sorted(poster_keys):
+        store.delete(key)

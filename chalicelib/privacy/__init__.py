@@ -1,0 +1,1 @@
+"""Data-subject rights: a participant exports or erases their own data (reaches every slice)."""

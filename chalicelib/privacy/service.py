@@ -1,0 +1,238 @@
+"""Data-subject rights under PIPL: a participant exports their own data, or erases themselves.
+
+Erasure turns the participant item into a tombstone (docs/privacy.md): the personal attributes go,
+the pseudonymous code and the facts that ledgers and aggregates rest on stay, so the inviter keeps
+the credit and every total still adds up. It runs as ordered steps, each safe to repeat; the first
+step marks the tombstone and strips the item, so a crash part-way leaves nothing readable and the
+participant's (or their app's) retry completes the rest.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from chalicelib.audience import profiles
+from chalicelib.campaigns import store as campaign_store
+from chalicelib.campaigns.store import CampaignRecord
+from chalicelib.core.clock import iso, utcnow
+from chalicelib.core.errors import Conflict, NotFound
+from chalicelib.core.observability import logger
+from chalicelib.modes.distribution import store as order_store
+from chalicelib.modes.distribution.rules import commission
+from chalicelib.posters import service as posters
+from chalicelib.privacy import store
+from chalicelib.referral import identity, links, rewards
+from chalicelib.referral.rules.rewards import CLAIMED, reward_id
+from chalicelib.referral.store import leaderboard as leaderboard_store
+from chalicelib.referral.store import rewards as reward_store
+from chalicelib.referral.store.participants import ParticipantRecord
+from chalicelib.security.pii import get_cipher
+
+EXPORT_FORMAT = "fission.data-subject-export.v1"
+PSEUDONYM_PREFIX = "erased:"
+LEADERBOARD_ATTEMPTS = 5
+
+
+def _campaign(cid: str) -> CampaignRecord:
+    rec = campaign_store.get(cid)
+    if rec is None:  # campaigns are never deleted; a token for a missing one is someone else's
+        raise NotFound("no such campaign", code="CAMPAIGN_NOT_FOUND")
+    return rec
+
+
+# --- export ---------------------------------------------------------------------------------
+
+
+def _by_entity(items: list[dict[str, Any]], entity: str) -> list[dict[str, Any]]:
+    return [i for i in items if i.get("entity") == entity]
+
+
+def _person(rec: CampaignRecord, p: ParticipantRecord) -> dict[str, Any]:
+    phone = get_cipher().decrypt(p.phone_enc, identity.phone_context(p.cid, p.identity)) if p.phone_enc else None
+    return {
+        "participant_id": p.code,
+        "invite_code": p.code,
+        "invite_url": links.public_url(f"/v1/i/{p.code}"),
+        "joined_at": p.joined_at,
+        "qualified_at": p.qualified_at,
+        "nickname": p.nickname,
+        "avatar_url": p.avatar_url,
+        "phone": phone,
+        "device_id": p.device_id,
+        "channel": p.channel,
+        "invited_by": p.inviter,
+        "attribution": p.attribution,
+        "variant": p.variant,
+        # How many of their invitees count; who they are is those people's data.
+        "counted_invites": len(p.counted),
+    }
+
+
+def _rewards(code: str) -> list[dict[str, Any]]:
+    found = []
+    for r in sorted(reward_store.for_participant(code), key=lambda r: r.created_at):
+        claim = json.loads(get_cipher().decrypt(r.claim_enc, rewards.claim_context(r))) if r.claim_enc else None
+        found.append(
+            {
+                "reward_id": reward_id(r.code, r.rule),
+                "rule": r.rule,
+                "type": r.type,
+                "name": r.name,
+                "value_fen": r.value_fen,
+                "points": r.points,
+                "status": r.status,
+                "reason": r.reason,
+                "coupon_code": r.coupon_code if r.status == CLAIMED else None,
+                "created_at": r.created_at,
+                "issued_at": r.issued_at,
+                "claimed_at": r.claimed_at,
+                "revoked_at": r.revoked_at,
+                "claim": claim,
+            }
+        )
+    return found
+
+
+def _commission(items: list[dict[str, Any]], code: str, now: datetime) -> dict[str, Any]:
+    entries = [
+        {
+            "order_id": i.get("oid"),
+            "level": i.get("level"),
+            "amount_fen": i.get("amount_fen"),
+            "status": i.get("status"),
+            "available_at": i.get("available_at"),
+            "created_at": i.get("created_at"),
+        }
+        for i in sorted(_by_entity(items, "commission_mirror"), key=lambda i: str(i["SK"]))
+    ]
+    return {"balance": commission.balance(order_store.ledger(code), iso(now)), "entries": entries}
+
+
+def _assist(items: list[dict[str, Any]]) -> dict[str, Any] | None:
+    found = next(iter(_by_entity(items, "assist")), None)
+    if found is None:
+        return None
+    # The helpers' codes are theirs: the export says how many helped, not who.
+    names = ("goal", "target", "helpers_required", "slots", "original_price", "floor_price", "started_at", "deadline")
+    return {name: found.get(name) for name in names}
+
+
+def export(authorization: str | None, now: datetime) -> dict[str, Any]:
+    """Everything stored about the token's participant, decrypted where it is theirs (read-only)."""
+    participant = identity.token_holder(authorization, now)
+    if participant.erased:
+        raise identity.erased_error()
+    rec = _campaign(participant.cid)
+    items = store.partition(participant.code)
+    logger.info("data subject export", campaign_id=rec.cid, code=participant.code)
+    return {
+        "format": EXPORT_FORMAT,
+        "exported_at": iso(now),
+        "campaign": {
+            "campaign_id": rec.cid,
+            "title": rec.spec.get("title"),
+            "mode": rec.mode,
+            "status": rec.status,
+            "starts_at": rec.spec.get("starts_at"),
+            "ends_at": rec.spec.get("ends_at"),
+            "rule_text": rec.spec.get("rule_text"),
+        },
+        "participant": _person(rec, participant),
+        "rewards": _rewards(participant.code),
+        "commission": _commission(items, participant.code, now),
+        "assist": _assist(items),
+        "helps_given": [
+            {"day": i.get("day"), "helps": i.get("helps")}
+            for i in sorted(_by_entity(items, "assist_helps"), key=lambda i: str(i.get("day")))
+        ],
+        "groups": [
+            {
+                "group_id": m.get("gid"),
+                "leader": bool(m.get("leader")),
+                "joined_at": m.get("joined_at"),
+                "order_id": m.get("order_id"),
+            }
+            for m in sorted(store.memberships(participant.code), key=lambda m: str(m.get("joined_at")))
+        ],
+        "orders": [
+            {
+                "order_id": o.get("oid"),
+                "external_id": o.get("external_id"),
+                "status": o.get("status"),
+                "amount_fen": o.get("amount"),
+                "paid_at": o.get("paid_at"),
+                "refunded_at": o.get("refunded_at"),
+            }
+            for o in sorted(store.buyer_orders(participant.code), key=lambda o: str(o.get("paid_at")))
+        ],
+    }
+
+
+# --- erasure --------------------------------------------------------------------------------
+# The steps after the first, in order. Each reads what is left to do and does it, so a repeat
+# after a crash finds less (or nothing) and finishes.
+
+
+def _strip_claims(p: ParticipantRecord) -> None:
+    for reward in reward_store.for_participant(p.code):
+        if reward.claim_enc:
+            store.strip_claim(p.code, reward.rule)
+
+
+def _pseudonymise_orders(p: ParticipantRecord) -> None:
+    # The keyed identity hash we keep anyway: the same value on every attempt, never a hash of a hash.
+    pseudonym = PSEUDONYM_PREFIX + p.identity
+    for order in store.buyer_orders(p.code):
+        if order.get("external_id") != pseudonym:
+            store.pseudonymise_order(str(order["PK"]), str(order["SK"]), pseudonym)
+
+
+def _strip_memberships(p: ParticipantRecord) -> None:
+    for member in store.memberships(p.code):
+        if member.get("nickname") is not None:
+            store.strip_member_nickname(str(member["PK"]), str(member["SK"]))
+
+
+def _scrub_leaderboard(p: ParticipantRecord, at: str) -> None:
+    """The board keeps the score (the ranking is everyone's) but not the nickname: it shows `*`."""
+    for _ in range(LEADERBOARD_ATTEMPTS):
+        entries, version = leaderboard_store.get(p.cid, consistent=True)
+        if not any(e.get("code") == p.code and e.get("nickname") is not None for e in entries):
+            return
+        scrubbed = [{**e, "nickname": None} if e.get("code") == p.code else e for e in entries]
+        if leaderboard_store.replace(p.cid, scrubbed, version, at):
+            return
+    raise Conflict("the leaderboard kept changing; retry the erasure", code="LEADERBOARD_BUSY")
+
+
+def _forget_in_profile(p: ParticipantRecord) -> None:
+    profiles.forget(p, utcnow())
+
+
+STEPS = (_strip_claims, _pseudonymise_orders, _strip_memberships, _forget_in_profile)
+
+
+def erase(authorization: str | None, now: datetime) -> dict[str, Any]:
+    """Erase the token's participant; a repeat (or a retry after a failure) answers the same."""
+    participant = identity.token_holder(authorization, now)
+    if participant.erased_at is not None:
+        return {"erased": True, "erased_at": participant.erased_at}
+    at = iso(now)
+    poster_keys: set[str] = set()
+    if participant.erasing_at is None:
+        # Computed while the nickname and avatar they hash still exist; stored with the tombstone.
+        poster_keys = posters.cached_keys(_campaign(participant.cid), participant)
+    tombstone = store.begin_erasure(participant.code, at, poster_keys)
+    if tombstone is None:
+        raise NotFound("no such participant", code="PARTICIPANT_NOT_FOUND")
+    for step in STEPS:
+        step(participant)
+    _scrub_leaderboard(participant, at)
+    posters.forget(set(tombstone.get("poster_keys") or ()))
+    erased_at = store.finish_erasure(participant.code, str(tombstone["erasing_at"]))
+    if erased_at is None:
+        raise NotFound("no such participant", code="PARTICIPANT_NOT_FOUND")
+    logger.info("participant erased", campaign_id=participant.cid, code=participant.code)
+    return {"erased": True, "erased_at": erased_at}

@@ -1,0 +1,1 @@
+"""Referral: joins, identity, links, progress, rewards, leaderboards, fraud, reviews and the referral tree."""

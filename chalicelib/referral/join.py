@@ -1,0 +1,215 @@
+"""Joining a campaign, and a participant's own view of their progress."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from chalicelib.campaigns import live
+from chalicelib.campaigns.store import CampaignRecord
+from chalicelib.core.clock import iso, parse_iso
+from chalicelib.core.errors import Conflict, Forbidden, Unavailable, ValidationFailed
+from chalicelib.referral import fraud, links, rewards
+from chalicelib.referral import identity as identity_service
+from chalicelib.referral.rules import participants as domain
+from chalicelib.referral.rules.leaderboard import rank_of
+from chalicelib.referral.rules.participants import JoinRequest
+from chalicelib.referral.store import leaderboard as leaderboard_store
+from chalicelib.referral.store import participants as store
+from chalicelib.referral.store.participants import ParticipantRecord
+from chalicelib.security import click_tokens, participant_tokens
+from chalicelib.security.pii import get_cipher, normalize_phone
+
+TOKEN_GRACE = timedelta(days=30)  # participants still read their rewards a while after the end
+LADDER_MODES = frozenset({"invite", "poster"})
+
+
+def _progress(rec: CampaignRecord, participant: ParticipantRecord) -> dict[str, Any]:
+    if rec.mode not in LADDER_MODES:
+        return {}
+    progress = domain.ladder_progress(domain.rules_for(rec.spec, participant.variant), len(participant.counted))
+    # Invitees held for review: "pending review", never why.
+    return {**progress, "pending_review_invites": len(participant.held)}
+
+
+def _share(rec: CampaignRecord, variant: str | None) -> dict[str, Any]:
+    """The share copy this participant's landing page uses: the campaign's, or their experiment arm's."""
+    share = dict(rec.spec.get("share") or {})
+    for arm in (rec.spec.get("experiment") or {}).get("variants", []):
+        if arm["id"] == variant and arm.get("share"):
+            share.update(arm["share"])
+    return share
+
+
+def _view(rec: CampaignRecord, participant: ParticipantRecord) -> dict[str, Any]:
+    return {
+        "participant_id": participant.code,
+        "invite_code": participant.code,
+        "invite_url": links.public_url(f"/v1/i/{participant.code}"),
+        "poster_url": links.public_url(f"/v1/posters/{rec.cid}/{participant.code}.jpg"),
+        "invited_by": participant.inviter,
+        "joined_at": participant.joined_at,
+        "variant": participant.variant,
+        "share": _share(rec, participant.variant),
+        "progress": _progress(rec, participant),
+        **({"review": "pending"} if participant.review == "held" else {}),
+    }
+
+
+def _joined(rec: CampaignRecord, participant: ParticipantRecord) -> dict[str, Any]:
+    """The view a join answers with: the participant plus their token."""
+    expires = parse_iso(rec.spec["ends_at"]) + TOKEN_GRACE
+    return {**_view(rec, participant), "token": participant_tokens.issue(rec.cid, participant.code, expires)}
+
+
+def _inviter(ref: str | None, records: dict[str, ParticipantRecord] | None = None) -> domain.Inviter | None:
+    if not ref or not re.fullmatch(domain.CODE_PATTERN, ref):
+        return None
+    found = store.get(ref)
+    if found is None or found.erased:  # an erased participant's link credits nobody
+        return None
+    if records is not None:
+        records[found.code] = found  # the fraud checks compare the joiner with the inviter
+    return domain.Inviter(
+        found.code, found.cid, found.identity, found.device_id, found.phone_hash, found.depth or 0, found.joined_at
+    )
+
+
+def _touches(tokens: list[str] | None) -> list[domain.Touch | None]:
+    """The landing page's click tokens, verified: None marks one we did not sign."""
+    clicks = [click_tokens.verify(token) for token in tokens or []]
+    return [domain.Touch(c.code, c.at) if c is not None else None for c in clicks]
+
+
+def join(cid: str, request: JoinRequest, now: datetime, ip: str | None = None) -> tuple[dict[str, Any], bool]:
+    """Join once; a repeat returns the same participant. One conditional write on the hot path.
+
+    `ip` is the request's source address, when known: stored only as a keyed hash, it feeds the
+    fraud signals (docs/fraud.md). Returns the participant view and whether this call created it.
+    """
+    rec = live.open_campaign(cid, now)
+    secret = identity_service.code_secret()
+    identity = domain.identity_hash(secret, cid, request.external_id)
+    phone_enc = phone_hash = digits = None
+    if request.phone:
+        try:
+            digits = normalize_phone(request.phone)
+        except ValueError:
+            raise ValidationFailed(
+                "phone: not a phone number",
+                details={"errors": [{"field": "phone", "type": "phone", "message": "not a phone number"}]},
+            ) from None
+        cipher = get_cipher()
+        phone_enc = cipher.encrypt(digits, identity_service.phone_context(cid, identity))
+        phone_hash = cipher.blind_index(digits, "phone")
+    person = domain.person_id(secret, rec.tid, request.external_id)
+    # How messages reach the person (docs/audience.md), readable only as their profile's.
+    contact = {"external_id": request.external_id, "phone": digits, "email": request.email}
+    contact_json = json.dumps({k: v for k, v in contact.items() if v}, sort_keys=True)
+    contact_enc = get_cipher().encrypt(contact_json, domain.contact_context(rec.tid, person))
+    seen: dict[str, domain.Inviter] = {}
+    records: dict[str, ParticipantRecord] = {}
+
+    def lookup(code: str | None) -> domain.Inviter | None:
+        found = _inviter(code, records)
+        if found is not None:
+            seen[found.code] = found
+        return found
+
+    inviter, refusal = domain.first_touch(
+        _touches(request.clicks),
+        request.ref or None,
+        now=int(now.timestamp()),
+        window_seconds=domain.attribution_window_seconds(rec.spec.get("rules", {})),
+        lookup=lookup,
+        cid=cid,
+        identity=identity,
+        device_id=request.device_id,
+        phone_hash=phone_hash,
+    )
+    ip_hash = fraud.fingerprint("ip", ip)
+    risk = fraud.assess_join(
+        rec, code=domain.invite_code(secret, cid, request.external_id), ip_hash=ip_hash, device_id=request.device_id,
+        phone_digits=digits, phone_hash=phone_hash, inviter=records.get(inviter) if inviter else None, now=now,
+    )  # fmt: skip
+    if risk.decision == "block":
+        return _refuse(rec, request.external_id, identity, risk)
+    held = risk.decision == "hold"
+    qualifies = domain.qualifies_on_join(rec.spec.get("rules", {}))
+    for attempt in range(domain.MAX_CODE_ATTEMPTS):
+        participant = ParticipantRecord(
+            cid=cid,
+            tid=rec.tid,
+            code=domain.invite_code(secret, cid, request.external_id, attempt),
+            identity=identity,
+            joined_at=iso(now),
+            # A held join counts nowhere until approved: the would-be time waits in held_qualified_at.
+            qualified_at=iso(now) if qualifies and not held else None,
+            held_qualified_at=iso(now) if qualifies and held else None,
+            review="held" if held else None,
+            risk_score=risk.score,
+            risk_reasons=risk.reasons,
+            ip_hash=ip_hash,
+            lineage=risk.lineage,
+            nickname=request.nickname,
+            avatar_url=str(request.avatar_url) if request.avatar_url else None,
+            phone_enc=phone_enc,
+            phone_hash=phone_hash,
+            device_id=request.device_id,
+            channel=request.channel,
+            inviter=inviter,
+            attribution=refusal,
+            variant=domain.assign_variant(secret, cid, identity, rec.spec.get("experiment")),
+            depth=seen[inviter].depth + 1 if inviter in seen else 0,
+            inviter_joined_at=seen[inviter].joined_at if inviter in seen else None,
+            person=person,
+            contact_enc=contact_enc,
+            birthday=request.birthday,
+        )
+        if store.insert(participant):
+            return _joined(rec, participant), True
+        existing = store.get(participant.code, consistent=True)
+        if existing is not None and existing.identity == identity:
+            if existing.erased:
+                # The tombstone keeps the keyed identity hash so the erased person is recognised: their
+                # old data is never brought back, and one-per-person rewards are not earned twice.
+                raise Conflict("this user erased their data in this campaign", code="PARTICIPANT_ERASED")
+            # The first join wins: its inviter stays, whatever ref a repeat carries.
+            return _joined(rec, existing), False
+    raise Unavailable("no free invite code for this participant; retry", code="CODE_UNAVAILABLE")
+
+
+def _refuse(rec: CampaignRecord, external_id: str, identity: str, risk: fraud.Risk) -> tuple[dict[str, Any], bool]:
+    """A blocked join writes no participant; someone who joined before still gets their own back."""
+    existing = identity_service.find(rec.cid, external_id)
+    if existing is not None and not existing.erased:
+        return _joined(rec, existing), False
+    fraud.count_refused(risk.windows, f"refused:{identity[:16]}")
+    raise Forbidden("this join cannot be accepted", code="JOIN_BLOCKED")
+
+
+# Parts of a participant's own view that slices above this one add per campaign mode (a distribution
+# campaign's commission balance); they plug them in at start (the entry points' wiring).
+ViewSection = Callable[[CampaignRecord, ParticipantRecord, datetime], Any]
+_sections: dict[tuple[str, str], ViewSection] = {}
+
+
+def add_view_section(mode: str, key: str, section: ViewSection) -> None:
+    """Add `key` to the own view of every participant of a `mode` campaign."""
+    _sections[(mode, key)] = section
+
+
+def me(cid: str, authorization: str | None, now: datetime) -> dict[str, Any]:
+    rec = live.campaign(cid)
+    participant = identity_service.authenticated(cid, authorization, now)
+    view = _view(rec, participant)
+    view["rewards"] = rewards.view(participant.code)
+    if rec.mode in LADDER_MODES:
+        view["rank"] = rank_of(leaderboard_store.get(cid)[0], participant.code)
+    for (mode, key), section in _sections.items():
+        if mode == rec.mode:
+            view[key] = section(rec, participant, now)
+    return view

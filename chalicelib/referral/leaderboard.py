@@ -1,0 +1,46 @@
+"""The public leaderboard: kept up to date from the stream, read in one request."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from chalicelib.campaigns import live
+from chalicelib.core.clock import iso
+from chalicelib.core.errors import Conflict, ValidationFailed
+from chalicelib.referral.rules import leaderboard as domain
+from chalicelib.referral.store import leaderboard as store
+from chalicelib.security.pii import mask_name
+
+MAX_ATTEMPTS = 5
+MAX_LIMIT = 100
+
+
+def record(cid: str, updates: dict[str, tuple[int, str | None]], now: datetime) -> None:
+    """Merge a batch's new inviter totals into the board (one write per campaign per batch).
+
+    Two stream shards may update the same board at once: the write is conditional on the
+    version read, and a loser merges again on top of the winner's board.
+    """
+    for _ in range(MAX_ATTEMPTS):
+        entries, version = store.get(cid, consistent=True)
+        merged = domain.merge(entries, updates)
+        if merged == entries or store.replace(cid, merged, version, iso(now)):
+            return
+    raise Conflict("the leaderboard kept changing; the batch will be retried", code="LEADERBOARD_BUSY")
+
+
+def view(cid: str, limit: int) -> dict[str, Any]:
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ValidationFailed(
+            f"limit must be between 1 and {MAX_LIMIT}",
+            details={"errors": [{"field": "limit", "type": "range", "message": f"1..{MAX_LIMIT}"}]},
+        )
+    live.campaign(cid)  # 404 for unknown campaigns and drafts
+    entries, _ = store.get(cid)
+    return {
+        "items": [
+            {"rank": i + 1, "nickname": mask_name(e.get("nickname") or "") or "*", "score": int(e["score"])}
+            for i, e in enumerate(entries[:limit])
+        ]
+    }

@@ -1,0 +1,66 @@
+"""Inviter progress, aggregated from the stream: one idempotent write per inviter per batch."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from chalicelib.campaigns.live import campaign
+from chalicelib.core.clock import utcnow
+from chalicelib.core.errors import FissionError
+from chalicelib.core.observability import logger, metrics
+from chalicelib.referral import leaderboard, rewards
+from chalicelib.referral.rules.rewards import invitee_grant
+from chalicelib.referral.store import participants as store
+from chalicelib.table.changes import Change
+
+
+def _qualified_invites(batch: list[Change]) -> dict[tuple[str, str], dict[str, str]]:
+    """(campaign id, inviter code) -> {invitee code: sequence} for the invitees that count now."""
+    by_inviter: dict[tuple[str, str], dict[str, str]] = defaultdict(dict)
+    for change in batch:
+        # An invitee counts when `qualified_at` appears: at the join for `join` campaigns, later
+        # (a follow, a first paid order) for the others.
+        newly_qualified = change.new.get("qualified_at") and not change.old.get("qualified_at")
+        if change.new.get("inviter") and newly_qualified:
+            key = (str(change.new["cid"]), str(change.new["inviter"]))
+            by_inviter[key][str(change.new["code"])] = change.sequence
+    return by_inviter
+
+
+def count_invites(batch: list[Change]) -> set[str]:
+    """Add each inviter's newly qualified invitees in one update (a set union, safe to repeat),
+    then issue the milestones reached and the invitees' own rewards, each exactly once."""
+    failed: set[str] = set()
+    writes = 0
+    now = utcnow()
+    boards: dict[str, dict[str, tuple[int, str | None]]] = defaultdict(dict)
+    sequences: dict[str, set[str]] = defaultdict(set)
+    for (cid, inviter), invitees in _qualified_invites(batch).items():
+        try:
+            rec = campaign(cid)
+            updated = store.add_counted(inviter, set(invitees))
+            total, rewarded = len(updated.counted), updated.rewarded
+            writes += 1
+            boards[rec.cid][inviter] = (total, updated.nickname)
+            sequences[rec.cid] |= set(invitees.values())
+            rewards.grant_ladder(rec, inviter, total, rewarded, now, updated.variant)
+            invitee_reward = invitee_grant(rec.spec["rules"])
+            if invitee_reward is not None:
+                for invitee in invitees:
+                    rewards.issue(rec, invitee, invitee_reward, now)
+        except FissionError:
+            logger.exception("could not count invitees", inviter=inviter, invitees=len(invitees))
+            failed |= set(invitees.values())
+            continue
+        logger.debug("invites counted", inviter=inviter, added=len(invitees), total=total)
+    for cid, updates in boards.items():
+        try:
+            leaderboard.record(cid, updates, now)
+        except FissionError:
+            logger.exception("could not update the leaderboard", campaign_id=cid)
+            failed |= sequences[cid]  # redelivered: the set union and the rewards are idempotent
+    if writes:
+        metrics.add_metric(name="InviterProgressWrites", unit=MetricUnit.Count, value=writes)
+    return failed

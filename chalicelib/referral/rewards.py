@@ -1,0 +1,300 @@
+"""Issuing rewards exactly once, within the campaign's stock and budget; coupon code pools;
+claiming and revoking."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections import defaultdict
+from datetime import datetime
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from chalicelib.accounts import audit
+from chalicelib.campaigns import store as campaign_store
+from chalicelib.campaigns.store import CampaignRecord
+from chalicelib.core.clock import iso, utcnow
+from chalicelib.core.errors import Conflict, Gone, NotFound, Unavailable, ValidationFailed
+from chalicelib.core.observability import logger, metrics
+from chalicelib.core.rbac import Principal
+from chalicelib.messaging import webhooks
+from chalicelib.referral.rules import rewards as domain
+from chalicelib.referral.rules.participants import rules_for
+from chalicelib.referral.rules.rewards import Grant, ladder_grants, reward_rules
+from chalicelib.referral.store import participants as participant_store
+from chalicelib.referral.store import rewards as store
+from chalicelib.referral.store.rewards import RewardRecord
+from chalicelib.security import participant_tokens
+from chalicelib.security.pii import get_cipher
+from chalicelib.table.changes import Change
+
+_REASONS = {"out_of_stock": "this reward has run out", "over_budget": "the campaign's reward budget is spent"}
+WAITING_FOR_CODE = "waiting for coupon codes"
+MAX_ATTEMPTS = 8  # a code taken by a concurrent issuer, or a transaction conflict: pick again
+
+
+def _pause(attempt: int) -> None:
+    time.sleep(random.uniform(0, 0.005 * (2**attempt)))  # noqa: S311 - jitter, not a secret
+
+
+def prepare_limits(rec: CampaignRecord) -> None:
+    """Stock and budget counters exist before the first participant can earn anything."""
+    rules = rec.spec.get("rules", {})
+    stock = {
+        rule: int(reward["stock"]) for rule, reward in reward_rules(rules).items() if reward.get("stock") is not None
+    }
+    budget = rec.spec.get("budget_fen")
+    if stock or budget is not None:
+        store.init_limits(rec.cid, stock, budget)
+
+
+def _emit_issued(rec: CampaignRecord, reward: RewardRecord, now: datetime) -> None:
+    metrics.add_metric(name="RewardIssued", unit=MetricUnit.Count, value=1)
+    data = {
+        "reward_id": domain.reward_id(reward.code, reward.rule), "campaign_id": rec.cid, "code": reward.code,
+        "rule": reward.rule, "type": reward.type, "name": reward.name, "value_fen": reward.value_fen,
+        "points": reward.points, **({"coupon_code": reward.coupon_code} if reward.coupon_code else {}),
+    }  # fmt: skip
+    webhooks.emit(rec.tid, "reward.issued", data, f"{rec.cid}|{reward.code}|{reward.rule}", now)
+
+
+def issue(rec: CampaignRecord, code: str, grant: Grant, now: datetime) -> str:
+    """Issue one grant; a repeat (stream redelivery) is a harmless `duplicate`.
+
+    A pooled coupon takes a free code in the same transaction; with the pool empty the reward is
+    written `pending` (stock and budget taken: it is owed) and an alarm metric fires.
+    """
+    at = iso(now)
+    budget_fen = rec.spec.get("budget_fen")
+    reward = RewardRecord(
+        cid=rec.cid, tid=rec.tid, code=code, rule=grant.rule, type=grant.type, name=grant.name,
+        value_fen=grant.value_fen, points=grant.points, status=domain.ISSUED, created_at=at, issued_at=at,
+        stock_rule=grant.limits if grant.stock_limited else None,
+        budget_fen=grant.cost if budget_fen is not None and grant.cost > 0 else None,
+        pool_rule=grant.limits if grant.code_pool else None, cost_fen=grant.cost,
+    )  # fmt: skip
+    budget_limit = int(budget_fen) if budget_fen is not None else None
+    for attempt in range(MAX_ATTEMPTS):
+        if reward.pool_rule:
+            coupon = store.free_code(rec.cid, reward.pool_rule)
+            reward.coupon_code = coupon
+            reward.status, reward.issued_at = (domain.ISSUED, at) if coupon else (domain.PENDING, None)
+            reward.reason = None if coupon else WAITING_FOR_CODE
+        outcome = store.issue(reward, budget_limit=budget_limit)
+        if outcome not in ("code_taken", "conflict"):
+            break
+        _pause(attempt)
+    else:
+        raise Unavailable("too much contention issuing this reward; retry", code="REWARD_CONTENTION")
+    if outcome in _REASONS:
+        reward.status, reward.reason = domain.UNAVAILABLE, _REASONS[outcome]
+        reward.issued_at = reward.coupon_code = reward.stock_rule = reward.budget_fen = None  # nothing was drawn
+        if store.record_unavailable(reward):
+            logger.warning("reward unavailable", campaign_id=rec.cid, rule=grant.rule, outcome=outcome)
+            metrics.add_metric(name="RewardUnavailable", unit=MetricUnit.Count, value=1)
+    elif outcome == "issued":
+        _emit_issued(rec, reward, now)
+    elif outcome == "pending":
+        logger.warning("coupon pool exhausted", campaign_id=rec.cid, rule=reward.pool_rule)
+        metrics.add_metric(name="CouponPoolExhausted", unit=MetricUnit.Count, value=1)
+        # Codes may have arrived between the empty pick and the pending write, after the upload's
+        # release looked for pending rewards: look once more so nobody waits for the next upload.
+        assert reward.pool_rule is not None
+        release_pending(rec, reward.pool_rule, 1, now)
+    return outcome
+
+
+def grant_ladder(
+    rec: CampaignRecord, code: str, counted: int, rewarded: set[str], now: datetime, variant: str | None = None
+) -> list[str]:
+    """Issue every milestone reached and not yet rewarded (on the ladder of the participant's experiment
+    arm, if it has its own), then remember them as rewarded."""
+    grants = ladder_grants(rules_for(rec.spec, variant), counted, rewarded)
+    outcomes = []
+    for grant in grants:
+        data = {"campaign_id": rec.cid, "code": code, "milestone": grant.rule, "counted_invites": counted}
+        webhooks.emit(rec.tid, "milestone.reached", data, f"{rec.cid}|{code}|{grant.rule}", now)
+        outcomes.append(issue(rec, code, grant, now))
+    if grants:
+        # Written after the rewards: a crash in between only causes a harmless duplicate attempt.
+        participant_store.mark_rewarded(code, {g.rule for g in grants})
+    return outcomes
+
+
+def _view(r: RewardRecord) -> dict[str, Any]:
+    view = {
+        "id": domain.reward_id(r.code, r.rule), "rule": r.rule, "type": r.type, "name": r.name,
+        "value_fen": r.value_fen, "points": r.points, "status": r.status, "reason": r.reason,
+        "created_at": r.created_at, "issued_at": r.issued_at, "claimed_at": r.claimed_at, "revoked_at": r.revoked_at,
+    }  # fmt: skip
+    if r.pool_rule:
+        # The code is revealed by claiming: until then it cannot leak from a screenshot of the page.
+        view["coupon_code"] = r.coupon_code if r.status == domain.CLAIMED else None
+    return view
+
+
+def view(code: str) -> list[dict[str, Any]]:
+    return [_view(r) for r in sorted(store.for_participant(code), key=lambda r: r.created_at)]
+
+
+# --- claiming -------------------------------------------------------------------------------
+
+
+def _own_reward(rid: str, authorization: str | None, now: datetime) -> RewardRecord:
+    claims = participant_tokens.from_header(authorization, now)
+    parsed = domain.parse_reward_id(rid)
+    # Someone else's reward is indistinguishable from a missing one.
+    found = store.get(*parsed) if parsed is not None and parsed[0] == claims.code else None
+    if found is None or found.cid != claims.cid:
+        raise NotFound("no such reward", code="REWARD_NOT_FOUND")
+    holder = participant_store.get(claims.code, consistent=True)
+    if holder is None or holder.erased:  # a claim would store a new address for an erased person
+        raise Gone("this participant erased their data", code="PARTICIPANT_ERASED")
+    return found
+
+
+def claim_context(reward: RewardRecord) -> str:
+    """What a claim's ciphertext is bound to (the data-subject export decrypts it too)."""
+    return f"reward:{reward.code}:{reward.rule}:claim"
+
+
+def claim(rid: str, authorization: str | None, request: domain.ClaimRequest, now: datetime) -> dict[str, Any]:
+    """`issued` -> `claimed` once; an identical repeat answers the same, a different one conflicts."""
+    reward = _own_reward(rid, authorization, now)
+    address = request.address.model_dump(exclude_none=True) if request.address else None
+    if reward.type == "gift" and address is None:
+        raise ValidationFailed("a gift needs the delivery address", code="ADDRESS_REQUIRED")
+    if reward.type != "gift" and address is not None:
+        raise ValidationFailed("only a gift takes a delivery address", code="ADDRESS_NOT_ALLOWED")
+    if reward.status != domain.CLAIMED:
+        problem = domain.claim_problem(reward.status)
+        if problem == "REWARD_REVOKED":
+            raise Gone("this reward was revoked", code=problem, details={"reason": reward.reason})
+        if problem is not None:
+            raise Conflict(f"this reward cannot be claimed while {reward.status}", code=problem,
+                           details={"reason": reward.reason})  # fmt: skip
+        cipher = get_cipher()
+        sealed = cipher.encrypt(json.dumps(address, sort_keys=True), claim_context(reward)) if address else None
+        store.claim(reward.code, reward.rule, iso(now), sealed)
+        claimed = store.get(reward.code, reward.rule)
+        assert claimed is not None
+        reward = claimed
+    if reward.status != domain.CLAIMED:  # revoked in between
+        raise Conflict("this reward changed while claiming; read it again", code="REWARD_CHANGED")
+    stored = json.loads(get_cipher().decrypt(reward.claim_enc, claim_context(reward))) if reward.claim_enc else None
+    if stored != address:
+        raise Conflict("this reward was already claimed with other details", code="REWARD_ALREADY_CLAIMED")
+    rec = campaign_store.get(reward.cid)
+    if rec is not None:
+        data = {
+            "reward_id": rid, "campaign_id": reward.cid, "code": reward.code, "rule": reward.rule,
+            "type": reward.type, "name": reward.name, "claimed_at": reward.claimed_at,
+            **({"address": stored} if stored else {}),
+        }  # fmt: skip
+        # Emitted on repeats too (idempotent): a crash after the claim is completed by the retry.
+        webhooks.emit(rec.tid, "reward.claimed", data, f"{reward.cid}|{reward.code}|{reward.rule}", now)
+    return _view(reward)
+
+
+# --- operators: coupon pools and revoking ----------------------------------------------------
+
+
+def _pooled_rules(rec: CampaignRecord) -> dict[str, dict[str, Any]]:
+    return {rule: r for rule, r in reward_rules(rec.spec.get("rules", {})).items() if r.get("code_pool")}
+
+
+def _pool_view(rec: CampaignRecord, rule: str, reward: dict[str, Any]) -> dict[str, Any]:
+    total, free = store.pool_counts(rec.cid, rule)
+    return {"rule": rule, "name": reward["name"], "uploaded": total, "free": free, "issued": total - free}
+
+
+def pools(actor: Principal, cid: str) -> dict[str, Any]:
+    rec = campaign_store.owned(actor.tid, cid)
+    return {"items": [_pool_view(rec, rule, reward) for rule, reward in sorted(_pooled_rules(rec).items())]}
+
+
+def upload_codes(actor: Principal, cid: str, rule: str, upload: domain.CodesUpload, now: datetime) -> dict[str, Any]:
+    """Add codes to a pool; codes seen before (in this upload or any earlier) are counted, not added.
+    Rewards waiting for codes are served by the stream as the new codes land."""
+    rec = campaign_store.owned(actor.tid, cid)
+    pooled = _pooled_rules(rec)
+    if rule not in pooled:
+        raise NotFound("this campaign has no coupon code pool for that reward", code="POOL_NOT_FOUND",
+                       details={"pools": sorted(pooled)})  # fmt: skip
+    unique = list(dict.fromkeys(upload.codes))
+    added, existing = store.add_codes(cid, rule, unique, iso(now))
+    duplicates = existing + len(upload.codes) - len(unique)
+    # Counts only: the codes themselves are redeemable value.
+    details = {"campaign_id": cid, "rule": rule, "added": added, "duplicates": duplicates}
+    audit.record(rec.tid, actor.email, "coupon_codes.upload", f"{cid}/{rule}", details, now)
+    return {**_pool_view(rec, rule, pooled[rule]), "added": added, "duplicates": duplicates}
+
+
+def release_pending(rec: CampaignRecord, rule: str, limit: int, now: datetime) -> int:
+    """Give waiting rewards of a pool their codes, oldest first; returns how many were issued."""
+    released = 0
+    at = iso(now)
+    for reward in store.pending(rec.cid, rule, limit):
+        for attempt in range(MAX_ATTEMPTS):
+            coupon = store.free_code(rec.cid, rule)
+            if coupon is None:
+                return released
+            result = store.fulfil(reward, coupon, at)
+            if result == "issued":
+                reward.status, reward.coupon_code, reward.issued_at = domain.ISSUED, coupon, at
+                _emit_issued(rec, reward, now)
+                released += 1
+                break
+            if result == "not_pending":
+                break
+            _pause(attempt)
+    return released
+
+
+def on_codes_added(batch: list[Change]) -> set[str]:
+    """New free codes in a batch release as many waiting rewards of their pool (safe to repeat)."""
+    by_pool: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for change in batch:
+        if change.event == "INSERT" and change.new.get("GSI2PK"):
+            by_pool[(str(change.new["cid"]), str(change.new["rule"]))].append(change.sequence)
+    failed: set[str] = set()
+    now = utcnow()
+    for (cid, rule), sequences in by_pool.items():
+        rec = campaign_store.get(cid)
+        if rec is None:
+            continue
+        try:
+            released = release_pending(rec, rule, len(sequences), now)
+        except Exception:
+            logger.exception("could not release pending rewards", campaign_id=cid, rule=rule)
+            failed |= set(sequences)
+            continue
+        if released:
+            logger.info("pending rewards released", campaign_id=cid, rule=rule, released=released)
+    return failed
+
+
+def revoke(actor: Principal, cid: str, rid: str, request: domain.RevokeRequest, now: datetime) -> dict[str, Any]:
+    """Take back an issued or pending reward (fraud, a mistake); its stock and budget return."""
+    rec = campaign_store.owned(actor.tid, cid)
+    parsed = domain.parse_reward_id(rid)
+    reward = store.get(*parsed) if parsed is not None else None
+    if reward is None or reward.cid != rec.cid:
+        raise NotFound("no such reward", code="REWARD_NOT_FOUND")
+    if reward.status != domain.REVOKED:
+        problem = domain.revoke_problem(reward.status)
+        if problem is not None:
+            raise Conflict(f"a reward that is {reward.status} cannot be revoked", code=problem)
+        if not store.revoke(reward, iso(now), request.reason):
+            raise Conflict("this reward changed while revoking; read it again", code="REWARD_CHANGED")
+        metrics.add_metric(name="RewardRevoked", unit=MetricUnit.Count, value=1)
+        audit.record(rec.tid, actor.email, "reward.revoke", rid, {"campaign_id": cid, "was": reward.status}, now)
+        revoked = store.get(reward.code, reward.rule)
+        assert revoked is not None
+        reward = revoked
+    data = {"reward_id": rid, "campaign_id": cid, "code": reward.code, "rule": reward.rule, "type": reward.type,
+            "name": reward.name, "reason": reward.reason, "revoked_at": reward.revoked_at}  # fmt: skip
+    webhooks.emit(rec.tid, "reward.revoked", data, f"{cid}|{reward.code}|{reward.rule}", now)
+    return _view(reward)

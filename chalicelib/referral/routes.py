@@ -1,0 +1,111 @@
+"""Joins, a participant's own view, invite links, leaderboards, claims and follows; rewards, reviews and the tree."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice.app import Blueprint, Response
+
+from chalicelib.accounts import webhook_secret
+from chalicelib.core.rbac import Permission
+from chalicelib.http import request as http
+from chalicelib.referral import follows, join, leaderboard, links, reviews, rewards, tree
+from chalicelib.referral.rules.follows import FollowEvent
+from chalicelib.referral.rules.fraud import ReviewDecision
+from chalicelib.referral.rules.participants import JoinRequest
+from chalicelib.referral.rules.rewards import ClaimRequest, CodesUpload, RevokeRequest
+
+bp = Blueprint(__name__)
+
+
+@bp.route("/v1/campaigns/{cid}/participants", methods=["POST"])
+def join_campaign(cid: str) -> Response:
+    request = http.parse(bp.current_request, JoinRequest)
+    view, created = join.join(cid, request, http.now(), http.client_ip(bp.current_request))
+    return Response(body=view, status_code=201 if created else 200)
+
+
+@bp.route("/v1/campaigns/{cid}/me", methods=["GET"])
+def get_me(cid: str) -> dict[str, Any]:
+    return join.me(cid, bp.current_request.headers.get("authorization"), http.now())
+
+
+@bp.route("/v1/i/{code}", methods=["GET"])
+def follow_invite_link(code: str) -> Response:
+    location = links.follow_link(code, http.query_param(bp.current_request, "ch"), http.now())
+    return Response(body="", status_code=302, headers={"Location": location, "Cache-Control": "no-store"})
+
+
+@bp.route("/v1/campaigns/{cid}/leaderboard", methods=["GET"])
+def get_leaderboard(cid: str) -> dict[str, Any]:
+    return leaderboard.view(cid, http.query_int(bp.current_request, "limit", 20))
+
+
+@bp.route("/v1/rewards/{rid}/claim", methods=["POST"])
+def claim_reward(rid: str) -> dict[str, Any]:
+    request = bp.current_request
+    return rewards.claim(rid, request.headers.get("authorization"), http.parse(request, ClaimRequest), http.now())
+
+
+@bp.route("/v1/hooks/{tid}/follows", methods=["POST"])
+def receive_follow(tid: str) -> dict[str, Any]:
+    request = bp.current_request
+    event = webhook_secret.verified(tid, request.headers, http.raw_body(request), http.now(), FollowEvent)
+    return follows.follow(tid, event, http.now())
+
+
+@bp.route("/v1/admin/campaigns/{cid}/coupon-pools", methods=["GET"])
+@http.requires(Permission.CAMPAIGN_READ)
+def list_coupon_pools(cid: str) -> dict[str, Any]:
+    return rewards.pools(http.principal(), cid)
+
+
+@bp.route("/v1/admin/campaigns/{cid}/coupon-pools/{rule}/codes", methods=["POST"])
+@http.requires(Permission.CAMPAIGN_WRITE)
+def upload_coupon_codes(cid: str, rule: str) -> dict[str, Any]:
+    upload = http.parse(bp.current_request, CodesUpload)
+    return rewards.upload_codes(http.principal(), cid, rule, upload, http.now())
+
+
+@bp.route("/v1/admin/campaigns/{cid}/rewards/{rid}/revoke", methods=["POST"])
+@http.requires(Permission.CAMPAIGN_PUBLISH)
+def revoke_reward(cid: str, rid: str) -> dict[str, Any]:
+    request = http.parse(bp.current_request, RevokeRequest)
+    return rewards.revoke(http.principal(), cid, rid, request, http.now())
+
+
+@bp.route("/v1/admin/reviews", methods=["GET"])
+@http.requires(Permission.REVIEW_READ)
+def list_reviews() -> dict[str, Any]:
+    request = bp.current_request
+    status = http.query_param(request, "status") or reviews.STATUSES[0]
+    limit = http.query_int(request, "limit", 50)
+    return reviews.page(http.principal(), status, limit, http.query_param(request, "cursor"))
+
+
+@bp.route("/v1/admin/reviews/{rid}/approve", methods=["POST"])
+@http.requires(Permission.CAMPAIGN_PUBLISH)
+def approve_review(rid: str) -> dict[str, Any]:
+    decision = http.parse(bp.current_request, ReviewDecision)
+    return reviews.decide(http.principal(), rid, "approved", decision, http.now())
+
+
+@bp.route("/v1/admin/reviews/{rid}/reject", methods=["POST"])
+@http.requires(Permission.CAMPAIGN_PUBLISH)
+def reject_review(rid: str) -> dict[str, Any]:
+    decision = http.parse(bp.current_request, ReviewDecision)
+    return reviews.decide(http.principal(), rid, "rejected", decision, http.now())
+
+
+@bp.route("/v1/admin/campaigns/{cid}/tree", methods=["GET"])
+@http.requires(Permission.STATS_READ)
+def get_referral_tree(cid: str) -> dict[str, Any]:
+    request = bp.current_request
+    return tree.tree(
+        http.principal(),
+        cid,
+        root=http.query_param(request, "root"),
+        depth=http.query_int(request, "depth", tree.DEFAULT_DEPTH),
+        limit=http.query_int(request, "limit", tree.DEFAULT_LIMIT),
+        cursor=http.query_param(request, "cursor"),
+    )

@@ -1,0 +1,1 @@
+"""Pure rules of referral: codes and attribution, reward ladders, fraud signals, leaderboards, follows."""

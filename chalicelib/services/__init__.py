@@ -1,1 +1,0 @@
-"""Use cases: each public function is one thing an operator, participant or event does."""

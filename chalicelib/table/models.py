@@ -1,0 +1,615 @@
+"""PynamoDB models over the single table (see table_spec.py for its shape)."""
+
+from __future__ import annotations
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    DiscriminatorAttribute,
+    JSONAttribute,
+    ListAttribute,
+    MapAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    UnicodeSetAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from chalicelib.table import spec as table_spec
+
+
+class GSI1(GlobalSecondaryIndex["Item"]):
+    class Meta:
+        index_name = "GSI1"
+        projection = AllProjection()
+
+    GSI1PK = UnicodeAttribute(hash_key=True)
+    GSI1SK = UnicodeAttribute(range_key=True)
+
+
+class GSI2(GlobalSecondaryIndex["Item"]):
+    class Meta:
+        index_name = "GSI2"
+        projection = AllProjection()
+
+    GSI2PK = UnicodeAttribute(hash_key=True)
+    GSI2SK = UnicodeAttribute(range_key=True)
+
+
+class Item(Model):
+    """Base of every entity: the table's keys and the entity discriminator.
+
+    The table name and endpoint are bound at run time by `bind()`, never at import.
+    """
+
+    class Meta:
+        table_name = "fission"
+        region = "us-east-1"
+        host: str | None = None
+        aws_access_key_id: str | None = None
+        aws_secret_access_key: str | None = None
+        max_retry_attempts = 3
+
+    PK = UnicodeAttribute(hash_key=True)
+    SK = UnicodeAttribute(range_key=True)
+    entity = DiscriminatorAttribute(attr_name="entity")
+    GSI1PK = UnicodeAttribute(null=True)
+    GSI1SK = UnicodeAttribute(null=True)
+    GSI2PK = UnicodeAttribute(null=True)
+    GSI2SK = UnicodeAttribute(null=True)
+    expires_at = NumberAttribute(null=True, attr_name=table_spec.TTL_ATTRIBUTE)
+
+    gsi1 = GSI1()
+    gsi2 = GSI2()
+
+
+class TenantItem(Item, discriminator="tenant"):
+    tid = UnicodeAttribute()
+    name = UnicodeAttribute()
+    timezone = UnicodeAttribute(default="Asia/Shanghai")
+    created_at = UnicodeAttribute()
+    # The webhook signing secret is derived from a master key and this version; rotating bumps it.
+    hook_secret_version = NumberAttribute(default=1)
+
+
+class LoginItem(Item, discriminator="login"):
+    """Email -> tenant pointer; created in the same transaction as the operator."""
+
+    email = UnicodeAttribute()
+    tid = UnicodeAttribute()
+
+
+class OperatorItem(Item, discriminator="operator"):
+    tid = UnicodeAttribute()
+    email = UnicodeAttribute()
+    role = UnicodeAttribute()
+    password_hash = UnicodeAttribute()
+    # PII: ciphertext plus a keyed hash for lookup; never plaintext.
+    name_enc = UnicodeAttribute(null=True)
+    phone_enc = UnicodeAttribute(null=True)
+    phone_hash = UnicodeAttribute(null=True)
+    disabled = BooleanAttribute(default=False)
+    # Bumped on a password, role or disabled change: tokens issued before stop working.
+    token_version = NumberAttribute(default=1)
+    # Optimistic lock for concurrent edits.
+    version = NumberAttribute(default=1)
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+
+
+class OperatorTotpItem(Item, discriminator="operator_totp"):
+    """An operator's TOTP enrolment (`T#{tid}` / `TOTP#{email}`)."""
+
+    tid = UnicodeAttribute()
+    email = UnicodeAttribute()
+    # AES-GCM ciphertext bound to tenant and email; never the clear secret.
+    secret_enc = UnicodeAttribute()
+    status = UnicodeAttribute()  # pending | active
+    # The last 30-second time step a code was accepted for: a code is good once.
+    last_step = NumberAttribute(default=0)
+    created_at = UnicodeAttribute()
+    activated_at = UnicodeAttribute(null=True)
+
+
+class AuditEntryItem(Item, discriminator="audit"):
+    """One link of a tenant's audit chain (`T#{tid}#AUDIT` / `E#{seq:012d}`); written once, never updated."""
+
+    seq = NumberAttribute()
+    at = UnicodeAttribute()
+    actor = UnicodeAttribute()
+    action = UnicodeAttribute()
+    target = UnicodeAttribute()
+    details = JSONAttribute()
+    prev_hash = UnicodeAttribute()
+    hash = UnicodeAttribute()
+
+
+class AuditHeadItem(Item, discriminator="audit_head"):
+    """The chain's tip (`T#{tid}#AUDIT` / `HEAD`): appends are conditional on its seq."""
+
+    seq = NumberAttribute()
+    hash = UnicodeAttribute()
+
+
+class CampaignItem(Item, discriminator="campaign"):
+    cid = UnicodeAttribute()
+    tid = UnicodeAttribute()
+    mode = UnicodeAttribute()
+    status = UnicodeAttribute()
+    # The validated campaign document as JSON text: stored and returned verbatim, never
+    # queried by field, and free of the engine's limits on empty strings inside maps.
+    spec = JSONAttribute()
+    version = NumberAttribute()
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+    published_at = UnicodeAttribute(null=True)
+    ended_at = UnicodeAttribute(null=True)
+    created_by = UnicodeAttribute()
+
+
+class ParticipantItem(Item, discriminator="participant"):
+    cid = UnicodeAttribute()
+    tid = UnicodeAttribute()
+    code = UnicodeAttribute()
+    identity = UnicodeAttribute()  # keyed hash of (campaign, merchant's user id)
+    # The person across the tenant's campaigns (a keyed hash of tenant and user id): their profile.
+    person = UnicodeAttribute(null=True)
+    # {"external_id", "phone", "email"} encrypted for the profile, which messages are addressed from.
+    contact_enc = UnicodeAttribute(null=True)
+    birthday = UnicodeAttribute(null=True)  # MM-DD, when given
+    nickname = UnicodeAttribute(null=True)
+    avatar_url = UnicodeAttribute(null=True)
+    phone_enc = UnicodeAttribute(null=True)
+    phone_hash = UnicodeAttribute(null=True)
+    device_id = UnicodeAttribute(null=True)
+    channel = UnicodeAttribute(null=True)
+    inviter = UnicodeAttribute(null=True)  # the inviter's code
+    attribution = UnicodeAttribute(null=True)  # why a ref was not credited, when it was not
+    joined_at = UnicodeAttribute()
+    # When the campaign's qualifying action (follow, first paid order) happened; joins qualify at once.
+    qualified_at = UnicodeAttribute(null=True)
+    # Codes of invitees that count for this participant, written by the stream handler.
+    # A set: adding the same invitee twice (a redelivered batch) changes nothing.
+    counted = UnicodeSetAttribute(null=True)
+    # Ladder rules whose reward item exists (issued or recorded as unavailable).
+    rewarded = UnicodeSetAttribute(null=True)
+    # Groups this participant leads that are still open (group_buy's per-leader limit).
+    open_groups = NumberAttribute(null=True)
+    # Analytics facts recorded at the join: the experiment arm, the generation in the referral tree
+    # (0 for nobody's invitee) and when the inviter joined (for the viral cycle time).
+    variant = UnicodeAttribute(null=True)
+    depth = NumberAttribute(null=True)
+    inviter_joined_at = UnicodeAttribute(null=True)
+    # Fraud (docs/fraud.md): the request's address as a keyed hash (never the raw IP), the score and
+    # its reasons when non-zero, the nearest ancestors' fingerprints (the referral-chain check reads
+    # only the inviter), and the review state of a held join: `held` until decided, `approved` or
+    # `rejected` after. A held join keeps its would-be qualification in `held_qualified_at`.
+    ip_hash = UnicodeAttribute(null=True)
+    risk_score = NumberAttribute(null=True)
+    risk_reasons = JSONAttribute(null=True)
+    lineage = JSONAttribute(null=True)
+    review = UnicodeAttribute(null=True)
+    held_qualified_at = UnicodeAttribute(null=True)
+    # Codes of this inviter's invitees awaiting review (kept by the stream): "pending review" in `me`.
+    held = UnicodeSetAttribute(null=True)
+    # A keyed hash of the account that paid this participant's latest order (SHARED_PAYMENT).
+    payment_hash = UnicodeAttribute(null=True)
+    # Data-subject erasure (docs/privacy.md): `erasing_at` is set in the same update that strips the
+    # personal fields, `erased_at` once every other step is done; either makes the item a tombstone.
+    erasing_at = UnicodeAttribute(null=True)
+    erased_at = UnicodeAttribute(null=True)
+    # Content keys of the cached posters to delete, computed before the nickname is gone.
+    poster_keys = UnicodeSetAttribute(null=True)
+
+
+class RewardItem(Item, discriminator="reward"):
+    cid = UnicodeAttribute()
+    tid = UnicodeAttribute()
+    code = UnicodeAttribute()  # the participant's code
+    rule = UnicodeAttribute()
+    type = UnicodeAttribute()
+    name = UnicodeAttribute()
+    value_fen = NumberAttribute(default=0)
+    points = NumberAttribute(default=0)
+    status = UnicodeAttribute()  # pending | issued | claimed | revoked | unavailable (domain/rewards.py)
+    reason = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute()
+    # What issuing drew on, so revoking can give it back: the stock rule and the budget charge.
+    stock_rule = UnicodeAttribute(null=True)
+    budget_fen = NumberAttribute(null=True)
+    cost_fen = NumberAttribute(null=True)  # what it costs the merchant (analytics), whatever the budget
+    pool_rule = UnicodeAttribute(null=True)  # set when the coupon code comes from a code pool
+    coupon_code = UnicodeAttribute(null=True)  # shown to the participant once claimed
+    issued_at = UnicodeAttribute(null=True)
+    claimed_at = UnicodeAttribute(null=True)
+    claim_enc = UnicodeAttribute(null=True)  # the claim's details (a delivery address), encrypted
+    revoked_at = UnicodeAttribute(null=True)
+
+
+class CouponCodeItem(Item, discriminator="coupon_code"):
+    """One uploaded coupon code. Free codes carry GSI2 keys (a sparse index of what is left, at a
+    random sort position so concurrent issuers pick different codes); issuing removes them."""
+
+    cid = UnicodeAttribute()
+    rule = UnicodeAttribute()
+    code = UnicodeAttribute()  # the coupon code itself
+    uploaded_at = UnicodeAttribute()
+    assigned_to = UnicodeAttribute(null=True)  # the participant's invite code
+    assigned_at = UnicodeAttribute(null=True)
+
+
+class LeaderboardItem(Item, discriminator="leaderboard"):
+    """A campaign's top inviters, kept by the stream handler: one read serves the board."""
+
+    cid = UnicodeAttribute()
+    # [{"code", "nickname", "score"}], best first; JSON text keeps nicknames with any characters.
+    entries = JSONAttribute()
+    version = NumberAttribute()
+    updated_at = UnicodeAttribute()
+
+
+class CounterItem(Item, discriminator="counter"):
+    """A campaign-wide limit: reward stock (`remaining`) or budget (`spent` against `limit`)."""
+
+    cid = UnicodeAttribute()
+    name = UnicodeAttribute()
+    remaining = NumberAttribute(null=True)
+    spent = NumberAttribute(null=True)
+    limit = NumberAttribute(null=True)
+
+
+class GroupItem(Item, discriminator="group"):
+    gid = UnicodeAttribute()
+    cid = UnicodeAttribute()
+    tid = UnicodeAttribute()
+    leader = UnicodeAttribute()  # the leader's invite code
+    size = NumberAttribute()
+    price_fen = NumberAttribute()
+    members = NumberAttribute()
+    status = UnicodeAttribute()  # open | succeeded | failed
+    opened_at = UnicodeAttribute()
+    deadline = UnicodeAttribute()
+    closed_at = UnicodeAttribute(null=True)
+
+
+class MemberItem(Item, discriminator="group_member"):
+    gid = UnicodeAttribute()
+    cid = UnicodeAttribute()
+    code = UnicodeAttribute()
+    nickname = UnicodeAttribute(null=True)
+    leader = BooleanAttribute(default=False)
+    joined_at = UnicodeAttribute()
+    order_id = UnicodeAttribute(null=True)  # set when the member's order is paid
+
+
+class AssistItem(Item, discriminator="assist"):
+    """An owner's assist: the whole cut plan, fixed when it starts, and the slots taken so far."""
+
+    cid = UnicodeAttribute()
+    tid = UnicodeAttribute()
+    owner = UnicodeAttribute()  # the owner's invite code
+    goal = UnicodeAttribute()
+    target = NumberAttribute()
+    helpers_required = NumberAttribute()
+    cuts = ListAttribute(of=NumberAttribute)  # cuts[k - 1] is the cut of slot k
+    slots = NumberAttribute(default=0)
+    # Helper code -> the slot they took: "helped once" and "which cut" in one attribute.
+    helped = MapAttribute[str, int]()
+    original_price = NumberAttribute(null=True)  # cut_price: the prices when the assist started
+    floor_price = NumberAttribute(null=True)
+    started_at = UnicodeAttribute()
+    deadline = UnicodeAttribute()
+
+
+class HelpCountItem(Item, discriminator="assist_helps"):
+    """How many assists one helper gave on one day, for the per-helper daily limit."""
+
+    cid = UnicodeAttribute()
+    code = UnicodeAttribute()
+    day = UnicodeAttribute()
+    helps = NumberAttribute(default=0)
+
+
+class RiskWindowItem(Item, discriminator="risk_window"):
+    """The distinct attempts of one subject in one fixed window (capped; see store/fraud.py)."""
+
+    members = UnicodeSetAttribute(null=True)
+
+
+class RiskPersonItem(Item, discriminator="risk_person"):
+    """One phone across a tenant's campaigns (bonus-hunter signal), kept by the stream: set unions only."""
+
+    rewarded = UnicodeSetAttribute(null=True)  # campaign ids with an issued reward
+    paid = UnicodeSetAttribute(null=True)  # paid order ids
+
+
+class ReviewItem(Item, discriminator="review"):
+    """A held or flagged fact awaiting (or past) an operator's decision."""
+
+    rid = UnicodeAttribute()
+    tid = UnicodeAttribute()
+    cid = UnicodeAttribute()
+    kind = UnicodeAttribute()  # join | help | order
+    subject = UnicodeAttribute()  # the participant code (join, help) or the order id
+    status = UnicodeAttribute()  # pending | approved | rejected
+    score = NumberAttribute(default=0)
+    reasons = JSONAttribute(null=True)
+    created_at = UnicodeAttribute()
+    decided_at = UnicodeAttribute(null=True)
+    decided_by = UnicodeAttribute(null=True)
+    reason = UnicodeAttribute(null=True)
+
+
+class ClickItem(Item, discriminator="click"):
+    cid = UnicodeAttribute()
+    code = UnicodeAttribute()  # the invite code whose link was opened
+    channel = UnicodeAttribute(null=True)
+    at = UnicodeAttribute()
+
+
+class SecretItem(Item, discriminator="secret"):
+    """A data key wrapped by KMS (cloud stages only)."""
+
+    name = UnicodeAttribute()
+    ciphertext = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+
+
+class WebhookItem(Item, discriminator="webhook"):
+    """An operator-configured outbound webhook endpoint (`T#{tid}` / `WH#{wid}`)."""
+
+    tid = UnicodeAttribute()
+    wid = UnicodeAttribute()
+    url = UnicodeAttribute()
+    events = ListAttribute(of=UnicodeAttribute)
+    created_at = UnicodeAttribute()
+
+
+class OutboxItem(Item, discriminator="outbox"):
+    """One event to deliver to one endpoint (`OUT#{shard}` / `{due}#{event_id}#{wid}`)."""
+
+    tid = UnicodeAttribute()
+    wid = UnicodeAttribute()
+    url = UnicodeAttribute()
+    event_id = UnicodeAttribute()
+    event_type = UnicodeAttribute()
+    payload = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+    attempts = NumberAttribute(default=0)
+    status = UnicodeAttribute(default="pending")
+    last_error = UnicodeAttribute(null=True)
+
+
+class OutboxMarkerItem(Item, discriminator="outbox_marker"):
+    """One per (event id, endpoint) queued: refuses the duplicate a redelivered stream batch would add.
+
+    It expires (`expires_at`) 30 days after queueing, long after any redelivery or retry could arrive."""
+
+    event_id = UnicodeAttribute()
+    wid = UnicodeAttribute()
+
+
+class ExportItem(Item, discriminator="export"):
+    """A CSV export job (`T#{tid}` / `EXPORT#{id}`): where it stands, so a crashed run resumes.
+
+    While queued or running it sits in the GSI2 bucket `EXPORTS#PENDING`; it expires 7 days after creation."""
+
+    tid = UnicodeAttribute()
+    eid = UnicodeAttribute()
+    cid = UnicodeAttribute()
+    kind = UnicodeAttribute()
+    status = UnicodeAttribute()  # queued | running | done | failed
+    # Where the next page starts: {"shard": n, "key": DynamoDB's LastEvaluatedKey or null}.
+    cursor = JSONAttribute(null=True)
+    rows = NumberAttribute(default=0)
+    parts = NumberAttribute(default=0)
+    failures = NumberAttribute(default=0)
+    version = NumberAttribute(default=1)
+    error = UnicodeAttribute(null=True)
+    created_by = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+    finished_at = UnicodeAttribute(null=True)
+
+
+class ProfileItem(Item, discriminator="profile"):
+    """One person per tenant (`T#{tid}#U#{uid}` / `PROFILE`), rebuilt from facts by the stream (docs/audience.md).
+
+    Facts are kept as absolute state per source (a participant's invites, an order's net amount), so
+    applying one twice changes nothing; counts and sums are derived when read."""
+
+    tid = UnicodeAttribute()
+    uid = UnicodeAttribute()
+    version = NumberAttribute(default=0)
+    nickname = UnicodeAttribute(null=True)
+    birthday = UnicodeAttribute(null=True)  # MM-DD
+    first_seen = UnicodeAttribute(null=True)
+    last_seen = UnicodeAttribute(null=True)
+    # participant code -> {"cid", "joined_at", "channel", "invites", ..., "contact_enc"}: each join's
+    # {"external_id", "phone", "email"} as one AES-GCM ciphertext bound to the profile.
+    parts = JSONAttribute(null=True)
+    rewards = UnicodeSetAttribute(null=True)
+    orders = JSONAttribute(null=True)  # order id -> net fen
+    groups = UnicodeSetAttribute(null=True)
+    helps = UnicodeSetAttribute(null=True)
+    auto_tags = JSONAttribute(null=True)  # tag -> added at
+    manual_tags = JSONAttribute(null=True)
+    tags = UnicodeSetAttribute(null=True)  # both, for reading
+
+
+class ProfileTagItem(Item, discriminator="profile_tag"):
+    """A tag on a profile (`T#{tid}#U#{uid}` / `TAG#{tag}`), indexed by tag in GSI1."""
+
+    tid = UnicodeAttribute()
+    uid = UnicodeAttribute()
+    tag = UnicodeAttribute()
+    source = UnicodeAttribute()  # auto | manual
+    added_at = UnicodeAttribute()
+
+
+class BirthdayItem(Item, discriminator="birthday"):
+    """A profile's birthday (`.../BDAY`), indexed by MM-DD across tenants for the birthday schedule."""
+
+    tid = UnicodeAttribute()
+    uid = UnicodeAttribute()
+    month_day = UnicodeAttribute()
+
+
+class TagDefinitionItem(Item, discriminator="tag_definition"):
+    """A tenant's tag (`T#{tid}` / `TAGDEF#{name}`): a custom tag, an auto-tag rule, or a built-in switched off."""
+
+    tid = UnicodeAttribute()
+    name = UnicodeAttribute()
+    kind = UnicodeAttribute()
+    description = UnicodeAttribute(null=True)
+    rule = UnicodeAttribute(null=True)
+    enabled = BooleanAttribute(default=True)
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+
+
+class SegmentItem(Item, discriminator="segment"):
+    tid = UnicodeAttribute()
+    sid = UnicodeAttribute()
+    name = UnicodeAttribute()
+    expression = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+
+
+class AutomationItem(Item, discriminator="automation"):
+    """A rule `trigger -> conditions -> actions` (`T#{tid}` / `AUTO#{aid}`); enabled scheduled ones sit in GSI2."""
+
+    tid = UnicodeAttribute()
+    aid = UnicodeAttribute()
+    name = UnicodeAttribute()
+    enabled = BooleanAttribute(default=True)
+    trigger = JSONAttribute()
+    conditions = UnicodeAttribute(null=True)
+    delay_minutes = NumberAttribute(default=0)
+    actions = JSONAttribute()
+    version = NumberAttribute(default=1)
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+
+
+class AutomationJobItem(Item, discriminator="automation_job"):
+    """A fired rule whose actions wait for its delay (`AJOB#{shard}` / `{due}#{run_id}`)."""
+
+    tid = UnicodeAttribute()
+    aid = UnicodeAttribute()
+    uid = UnicodeAttribute()
+    run_id = UnicodeAttribute()
+    occurrence = UnicodeAttribute()
+    context = JSONAttribute()  # the firing: campaign, participant code, data
+    attempts = NumberAttribute(default=0)
+    created_at = UnicodeAttribute()
+
+
+class MessageItem(Item, discriminator="message"):
+    """One outgoing message (`MSG#{mid}` / `META`), rendered at enqueue (docs/messaging.md).
+
+    GSI1 lists a tenant's messages for operators; GSI2 (`MSGDUE#{shard}` / `{due}#{mid}`) holds it only while it
+    is pending or deferred, so delivery finds due messages by key. `version` guards every state change."""
+
+    tid = UnicodeAttribute()
+    mid = UnicodeAttribute()
+    uid = UnicodeAttribute()
+    channel = UnicodeAttribute()
+    status = UnicodeAttribute()  # pending | deferred | sent | dead | suppressed
+    reason = UnicodeAttribute(null=True)  # why deferred or suppressed
+    subject = UnicodeAttribute(null=True)
+    text = UnicodeAttribute()
+    template = UnicodeAttribute(null=True)  # a built-in template's name; custom texts are only rendered
+    locale = UnicodeAttribute()
+    # The address the channel needs (phone, email or external id), AES-GCM bound to the message; never plaintext.
+    address_enc = UnicodeAttribute(null=True)
+    endpoint = UnicodeAttribute(null=True)  # webhook messages carry their own URL
+    data = JSONAttribute(null=True)  # webhook messages: the template variables, for the merchant's system
+    automation_id = UnicodeAttribute(null=True)
+    attempts = NumberAttribute(default=0)
+    due_at = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+    sent_at = UnicodeAttribute(null=True)
+    last_error = UnicodeAttribute(null=True)
+    version = NumberAttribute(default=1)
+
+
+class MessagingSettingsItem(Item, discriminator="messaging_settings"):
+    """A tenant's messaging settings (`T#{tid}` / `MESSAGING`): the validated document as JSON."""
+
+    tid = UnicodeAttribute()
+    settings = JSONAttribute()
+    updated_at = UnicodeAttribute()
+
+
+class MessageCapItem(Item, discriminator="message_cap"):
+    """Sends to one person on one channel on one local day (`MSGCAP#{tid}#{uid}` / `{channel}#{day}`), TTL 3 days."""
+
+    sent = NumberAttribute(default=0)
+
+
+class SubscriptionItem(Item, discriminator="subscription"):
+    """The channels a person opted out of (`T#{tid}#U#{uid}` / `UNSUB`); `*` is every person channel."""
+
+    tid = UnicodeAttribute()
+    uid = UnicodeAttribute()
+    unsubscribed = UnicodeSetAttribute(null=True)
+    updated_at = UnicodeAttribute()
+
+
+ALL_MODELS: tuple[type[Item], ...] = (
+    Item,
+    TenantItem,
+    LoginItem,
+    OperatorItem,
+    OperatorTotpItem,
+    AuditEntryItem,
+    AuditHeadItem,
+    CampaignItem,
+    ParticipantItem,
+    RewardItem,
+    CouponCodeItem,
+    CounterItem,
+    LeaderboardItem,
+    AssistItem,
+    HelpCountItem,
+    GroupItem,
+    MemberItem,
+    ClickItem,
+    RiskWindowItem,
+    RiskPersonItem,
+    ReviewItem,
+    SecretItem,
+    WebhookItem,
+    OutboxItem,
+    OutboxMarkerItem,
+    ExportItem,
+    ProfileItem,
+    ProfileTagItem,
+    BirthdayItem,
+    TagDefinitionItem,
+    SegmentItem,
+    AutomationItem,
+    AutomationJobItem,
+    MessageItem,
+    MessagingSettingsItem,
+    MessageCapItem,
+    SubscriptionItem,
+)
+
+
+def bind(table_name: str, *, region: str, endpoint: str | None) -> None:
+    """Point every model at the table; forget cached connections."""
+    Item.Meta.table_name = table_name
+    Item.Meta.region = region
+    Item.Meta.host = endpoint
+    if endpoint:
+        # DynamoDB Local accepts any credentials; give it some so none are looked up.
+        Item.Meta.aws_access_key_id = "local"
+        Item.Meta.aws_secret_access_key = "local"
+    else:
+        Item.Meta.aws_access_key_id = None
+        Item.Meta.aws_secret_access_key = None
+    for model in ALL_MODELS:
+        model._connection = None
