@@ -1,18 +1,6 @@
 // Automation rules: list, enable/disable, create and edit (trigger, conditions, delay, up to 5 actions).
 import { ApiError, api } from "../api.js";
-import {
-  add,
-  badge,
-  busy,
-  clear,
-  errorBox,
-  field,
-  fill,
-  h,
-  loading,
-  select,
-  table,
-} from "../dom.js";
+import { add, badge, busy, clear, errorBox, field, fill, h, loading, select, table } from "../dom.js";
 import { t } from "../i18n.js";
 
 export const TRIGGERS = [
@@ -79,10 +67,7 @@ export async function render(root, _params, ctx) {
         ),
       );
     } catch (error) {
-      fill(
-        list,
-        errorBox(error, { notAvailable: t("common.not_available") }),
-      );
+      fill(list, errorBox(error, { notAvailable: t("common.not_available") }));
     }
   }
 

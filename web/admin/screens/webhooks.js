@@ -1,18 +1,6 @@
 // Outbound webhook endpoints: add (URL + events), remove, and the deliveries that gave up.
 import { api } from "../api.js";
-import {
-  add,
-  badge,
-  busy,
-  clear,
-  errorBox,
-  field,
-  fill,
-  h,
-  loading,
-  table,
-  when,
-} from "../dom.js";
+import { add, badge, busy, clear, errorBox, field, fill, h, loading, table, when } from "../dom.js";
 import { t } from "../i18n.js";
 
 const EVENTS = [
