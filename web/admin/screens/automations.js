@@ -206,7 +206,7 @@ function automationForm(existing, campaigns, done) {
       drawActions();
     });
     const fields = [];
-    const input = (label, key, value, set) => {
+    const input = (label, value, set) => {
       const el = h("input", { type: "text", value: value ?? "" });
       el.addEventListener("input", () => set(el.value));
       fields.push(field(label, el));
@@ -239,12 +239,12 @@ function automationForm(existing, campaigns, done) {
       syncCustom();
       fields.push(zhField, enField);
     } else if (action.type === "add_tag" || action.type === "remove_tag") {
-      input(t("tags.name"), "tag", action.tag, (v) => (action.tag = v.trim()));
+      input(t("tags.name"), action.tag, (v) => (action.tag = v.trim()));
     } else if (action.type === "call_webhook") {
-      input(t("auto.url"), "url", action.url, (v) => (action.url = v.trim()));
+      input(t("auto.url"), action.url, (v) => (action.url = v.trim()));
     } else if (action.type === "issue_reward") {
       action.reward ??= { type: "points", name: "", points: 100 };
-      input(t("wizard.f_reward_name"), "name", action.reward.name, (v) => (action.reward.name = v));
+      input(t("wizard.f_reward_name"), action.reward.name, (v) => (action.reward.name = v));
       const points = h("input", { type: "number", min: 1, value: action.reward.points });
       points.addEventListener("input", () => (action.reward.points = Number(points.value)));
       fields.push(field(t("auto.points"), points));

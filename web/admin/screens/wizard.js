@@ -235,7 +235,8 @@ export async function render(root, params, ctx) {
           changed(false);
         });
         controls[`${path}.${key}`] = el;
-        return (fields[`${path}.${key}`] = field(label, el));
+        fields[`${path}.${key}`] = field(label, el);
+        return fields[`${path}.${key}`];
       };
       const type = select(
         REWARD_TYPES.map((x) => [x, t(`reward.${x}`)]),
@@ -247,12 +248,20 @@ export async function render(root, params, ctx) {
         changed(false);
       });
       controls[`${path}.reward.type`] = type;
+      const invites = input(
+        "invites",
+        m.invites,
+        { type: "number", min: 1 },
+        t("wizard.f_invites"),
+        (v) => (m.invites = Number(v)),
+      );
+      fields[`${path}.reward.type`] = field(t("wizard.f_reward_type"), type);
       return h(
         "fieldset",
         { class: "milestone" },
         h("legend", {}, t("wizard.milestone_n", { n: i + 1 })),
-        input("invites", m.invites, { type: "number", min: 1 }, t("wizard.f_invites"), (v) => (m.invites = Number(v))),
-        (fields[`${path}.reward.type`] = field(t("wizard.f_reward_type"), type)),
+        invites,
+        fields[`${path}.reward.type`],
         input(
           "reward.name",
           reward.name,
