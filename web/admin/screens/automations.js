@@ -3,23 +3,6 @@ import { ApiError, api } from "../api.js";
 import { add, badge, busy, clear, errorBox, field, fill, h, loading, select, table } from "../dom.js";
 import { t } from "../i18n.js";
 
-export const TRIGGERS = [
-  "joined",
-  "qualified",
-  "milestone.reached",
-  "reward.issued",
-  "group.succeeded",
-  "group.failed",
-  "assist.completed",
-  "order.paid",
-  "inactive",
-  "birthday",
-  "group.deadline",
-];
-const ACTIONS = ["send_message", "add_tag", "remove_tag", "call_webhook", "issue_reward"];
-const CHANNELS = ["console", "email", "sms", "wecom", "wechat"];
-const TEMPLATES = ["welcome", "reward_issued", "win_back", "group_deadline", "birthday"];
-
 export async function render(root, _params, ctx) {
   const list = h("div", { "aria-live": "polite" }, loading(t("common.loading")));
   const editorBox = h("div", {});
@@ -32,6 +15,10 @@ export async function render(root, _params, ctx) {
     editorBox,
   );
   let campaigns = [];
+  // What a rule may name (triggers, actions, channels, templates), read from the API once per visit.
+  const catalog = api("GET", "/v1/admin/automations/catalog")
+    .then(catalogLists)
+    .catch((error) => ({ error }));
   newButton.addEventListener("click", () => edit(null));
 
   async function load() {
@@ -111,9 +98,14 @@ export async function render(root, _params, ctx) {
   async function edit(existing) {
     if (!campaigns.length)
       campaigns = (await api("GET", "/v1/admin/campaigns?limit=50").catch(() => ({ items: [] }))).items;
+    const lists = await catalog;
+    if (lists.error) {
+      showCatalogError(lists.error);
+      return;
+    }
     fill(
       editorBox,
-      automationForm(existing, campaigns, async () => {
+      automationForm(existing, campaigns, lists, async () => {
         clear(editorBox);
         await load();
       }),
@@ -121,10 +113,26 @@ export async function render(root, _params, ctx) {
     editorBox.querySelector("h2").focus();
   }
 
+  function showCatalogError(error) {
+    fill(editorBox, errorBox(error, { notAvailable: t("common.not_available") }));
+  }
+
   await load();
+  const lists = await catalog;
+  if (lists.error) showCatalogError(lists.error);
 }
 
-function automationForm(existing, campaigns, done) {
+/** The catalogue's lists as the form uses them: every trigger, the event ones first, then the scheduled. */
+function catalogLists(catalog) {
+  return {
+    triggers: [...catalog.event_triggers, ...catalog.scheduled_triggers],
+    actions: catalog.actions,
+    channels: catalog.channels,
+    templates: catalog.templates,
+  };
+}
+
+function automationForm(existing, campaigns, catalog, done) {
   const a = existing
     ? structuredClone(existing)
     : {
@@ -137,7 +145,7 @@ function automationForm(existing, campaigns, done) {
       };
   const name = h("input", { type: "text", value: a.name, name: "name", required: true });
   const trigger = select(
-    TRIGGERS.map((x) => [x, t(`trigger.${x}`, {}, x)]),
+    catalog.triggers.map((x) => [x, t(`trigger.${x}`, {}, x)]),
     a.trigger.type,
     { name: "trigger" },
   );
@@ -194,7 +202,7 @@ function automationForm(existing, campaigns, done) {
 
   function actionRow(action, i) {
     const type = select(
-      ACTIONS.map((x) => [x, t(`auto.a_${x}`)]),
+      catalog.actions.map((x) => [x, t(`auto.a_${x}`)]),
       action.type,
       { "aria-label": t("auto.action_type") },
     );
@@ -213,14 +221,14 @@ function automationForm(existing, campaigns, done) {
     };
     if (action.type === "send_message") {
       const channel = select(
-        CHANNELS.map((c) => [c, c]),
+        catalog.channels.map((c) => [c, c]),
         action.channel,
       );
       channel.addEventListener("change", () => (action.channel = channel.value));
       fields.push(field(t("outbox.channel"), channel));
       const custom = typeof action.template === "object";
       const tpl = select(
-        [...TEMPLATES.map((x) => [x, t(`tpl.${x}`, {}, x)]), ["custom", t("auto.custom_text")]],
+        [...catalog.templates.map((x) => [x, t(`tpl.${x}`, {}, x)]), ["custom", t("auto.custom_text")]],
         custom ? "custom" : action.template,
       );
       fields.push(field(t("auto.template"), tpl));
