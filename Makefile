@@ -14,12 +14,17 @@ SUBSET_FONTS := $(foreach w,Regular Bold,$(FONT_DIR)/NotoSansSC-$(w).ttf $(FONT_
 FALLBACK_FONT := $(FONT_DIR)/NotoSansSC-Fallback.ttf $(FONT_DIR)/NotoSansSC-Fallback.cmap.txt
 # pip's notices about this machine's extra (absent) package indexes are noise, not errors.
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check
+# Biome lints the web pages' JavaScript; pinned, installed from npm into .cache/biome (see `biome` below).
+BIOME_VERSION := 2.6.9
+BIOME_DIR := .cache/biome
+BIOME := $(BIOME_DIR)/node_modules/.bin/biome
+BIOME_STAMP := $(BIOME_DIR)/biome-$(BIOME_VERSION).installed
 
-.PHONY: help run test lint fmt unit integration synth infra-test bench venv dynamodb-local fonts chromium web clean
+.PHONY: help run test lint fmt unit integration synth infra-test bench venv dynamodb-local fonts chromium web biome clean
 
 help:
 	@echo "make run    start DynamoDB Local, the API, stream pump, scheduler and web pages on :$${PORT:-8000}"
-	@echo "make test   lint (ruff, mypy) and the whole test suite against DynamoDB Local"
+	@echo "make test   lint (ruff, mypy, Biome) and the whole test suite against DynamoDB Local"
 	@echo "make synth  synthesise the CDK app offline and cfn-lint it"
 	@echo "make bench  print the engine benchmark (writes per request, stream coalescing)"
 
@@ -56,17 +61,28 @@ web/vendor/echarts.version: scripts/build-web
 
 web: web/vendor/echarts.version
 
+# The JavaScript linter, from npm into .cache/biome (no global install); the stamp names the pinned version.
+$(BIOME_STAMP):
+	@echo "installing @biomejs/biome@$(BIOME_VERSION) from npm into $(BIOME_DIR) ..."
+	@mkdir -p $(BIOME_DIR)
+	@npm install --no-audit --no-fund --silent --prefix $(BIOME_DIR) "@biomejs/biome@$(BIOME_VERSION)" >/dev/null
+	@touch $@
+
+biome: $(BIOME_STAMP)
+
 run: venv dynamodb-local fonts web
 	@$(PY) -m local.run
 
-lint: venv
+lint: venv biome
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(BIOME) ci --error-on-warnings
 
-fmt: venv
+fmt: venv biome
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+	$(BIOME) check --write
 
 test: venv dynamodb-local fonts chromium web lint
 	$(PY) -m pytest -n 2 --dist loadfile

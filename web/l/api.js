@@ -32,7 +32,7 @@ export async function call(method, path, { body, token, headers = {} } = {}) {
     data = null;
   }
   if (!response.ok) {
-    const error = (data && data.error) || {};
+    const error = data?.error || {};
     throw new ApiError(response.status, error.code || `HTTP_${response.status}`, error.message || response.statusText, error.details || {});
   }
   return data;
@@ -78,7 +78,7 @@ function write(key, value) {
 // Per browser: the demo's stand-in for the merchant's user id, and a device id for self-invite checks.
 export function browserIdentity() {
   let identity = read("fission:identity");
-  if (!identity || !identity.external_id || !identity.device_id) {
+  if (!identity?.external_id || !identity.device_id) {
     identity = { external_id: randomId("web-"), device_id: randomId("dev-") };
     write("fission:identity", identity);
   }

@@ -64,7 +64,7 @@ function notice(text) {
 }
 
 function errorText(error) {
-  return error && error.code && error.code !== "NETWORK_ERROR" ? `${error.message} (${error.code})` : String(error?.message || error);
+  return error?.code && error.code !== "NETWORK_ERROR" ? `${error.message} (${error.code})` : String(error?.message || error);
 }
 
 // Runs an action with its button busy; the API's error message lands in the section's live region.

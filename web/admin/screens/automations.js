@@ -1,36 +1,7 @@
 // Automation rules: list, enable/disable, create and edit (trigger, conditions, delay, up to 5 actions).
 import { ApiError, api } from "../api.js";
-import {
-  add,
-  badge,
-  busy,
-  clear,
-  errorBox,
-  field,
-  fill,
-  h,
-  loading,
-  select,
-  table,
-} from "../dom.js";
+import { add, badge, busy, clear, errorBox, field, fill, h, loading, select, table } from "../dom.js";
 import { t } from "../i18n.js";
-
-export const TRIGGERS = [
-  "joined",
-  "qualified",
-  "milestone.reached",
-  "reward.issued",
-  "group.succeeded",
-  "group.failed",
-  "assist.completed",
-  "order.paid",
-  "inactive",
-  "birthday",
-  "group.deadline",
-];
-const ACTIONS = ["send_message", "add_tag", "remove_tag", "call_webhook", "issue_reward"];
-const CHANNELS = ["console", "email", "sms", "wecom", "wechat"];
-const TEMPLATES = ["welcome", "reward_issued", "win_back", "group_deadline", "birthday"];
 
 export async function render(root, _params, ctx) {
   const list = h("div", { "aria-live": "polite" }, loading(t("common.loading")));
@@ -44,6 +15,10 @@ export async function render(root, _params, ctx) {
     editorBox,
   );
   let campaigns = [];
+  // What a rule may name (triggers, actions, channels, templates), read from the API once per visit.
+  const catalog = api("GET", "/v1/admin/automations/catalog")
+    .then(catalogLists)
+    .catch((error) => ({ error }));
   newButton.addEventListener("click", () => edit(null));
 
   async function load() {
@@ -79,10 +54,7 @@ export async function render(root, _params, ctx) {
         ),
       );
     } catch (error) {
-      fill(
-        list,
-        errorBox(error, { notAvailable: t("common.not_available") }),
-      );
+      fill(list, errorBox(error, { notAvailable: t("common.not_available") }));
     }
   }
 
@@ -126,9 +98,14 @@ export async function render(root, _params, ctx) {
   async function edit(existing) {
     if (!campaigns.length)
       campaigns = (await api("GET", "/v1/admin/campaigns?limit=50").catch(() => ({ items: [] }))).items;
+    const lists = await catalog;
+    if (lists.error) {
+      showCatalogError(lists.error);
+      return;
+    }
     fill(
       editorBox,
-      automationForm(existing, campaigns, async () => {
+      automationForm(existing, campaigns, lists, async () => {
         clear(editorBox);
         await load();
       }),
@@ -136,10 +113,26 @@ export async function render(root, _params, ctx) {
     editorBox.querySelector("h2").focus();
   }
 
+  function showCatalogError(error) {
+    fill(editorBox, errorBox(error, { notAvailable: t("common.not_available") }));
+  }
+
   await load();
+  const lists = await catalog;
+  if (lists.error) showCatalogError(lists.error);
 }
 
-function automationForm(existing, campaigns, done) {
+/** The catalogue's lists as the form uses them: every trigger, the event ones first, then the scheduled. */
+function catalogLists(catalog) {
+  return {
+    triggers: [...catalog.event_triggers, ...catalog.scheduled_triggers],
+    actions: catalog.actions,
+    channels: catalog.channels,
+    templates: catalog.templates,
+  };
+}
+
+function automationForm(existing, campaigns, catalog, done) {
   const a = existing
     ? structuredClone(existing)
     : {
@@ -152,7 +145,7 @@ function automationForm(existing, campaigns, done) {
       };
   const name = h("input", { type: "text", value: a.name, name: "name", required: true });
   const trigger = select(
-    TRIGGERS.map((x) => [x, t(`trigger.${x}`, {}, x)]),
+    catalog.triggers.map((x) => [x, t(`trigger.${x}`, {}, x)]),
     a.trigger.type,
     { name: "trigger" },
   );
@@ -209,7 +202,7 @@ function automationForm(existing, campaigns, done) {
 
   function actionRow(action, i) {
     const type = select(
-      ACTIONS.map((x) => [x, t(`auto.a_${x}`)]),
+      catalog.actions.map((x) => [x, t(`auto.a_${x}`)]),
       action.type,
       { "aria-label": t("auto.action_type") },
     );
@@ -221,21 +214,21 @@ function automationForm(existing, campaigns, done) {
       drawActions();
     });
     const fields = [];
-    const input = (label, key, value, set) => {
+    const input = (label, value, set) => {
       const el = h("input", { type: "text", value: value ?? "" });
       el.addEventListener("input", () => set(el.value));
       fields.push(field(label, el));
     };
     if (action.type === "send_message") {
       const channel = select(
-        CHANNELS.map((c) => [c, c]),
+        catalog.channels.map((c) => [c, c]),
         action.channel,
       );
       channel.addEventListener("change", () => (action.channel = channel.value));
       fields.push(field(t("outbox.channel"), channel));
       const custom = typeof action.template === "object";
       const tpl = select(
-        [...TEMPLATES.map((x) => [x, t(`tpl.${x}`, {}, x)]), ["custom", t("auto.custom_text")]],
+        [...catalog.templates.map((x) => [x, t(`tpl.${x}`, {}, x)]), ["custom", t("auto.custom_text")]],
         custom ? "custom" : action.template,
       );
       fields.push(field(t("auto.template"), tpl));
@@ -254,12 +247,12 @@ function automationForm(existing, campaigns, done) {
       syncCustom();
       fields.push(zhField, enField);
     } else if (action.type === "add_tag" || action.type === "remove_tag") {
-      input(t("tags.name"), "tag", action.tag, (v) => (action.tag = v.trim()));
+      input(t("tags.name"), action.tag, (v) => (action.tag = v.trim()));
     } else if (action.type === "call_webhook") {
-      input(t("auto.url"), "url", action.url, (v) => (action.url = v.trim()));
+      input(t("auto.url"), action.url, (v) => (action.url = v.trim()));
     } else if (action.type === "issue_reward") {
       action.reward ??= { type: "points", name: "", points: 100 };
-      input(t("wizard.f_reward_name"), "name", action.reward.name, (v) => (action.reward.name = v));
+      input(t("wizard.f_reward_name"), action.reward.name, (v) => (action.reward.name = v));
       const points = h("input", { type: "number", min: 1, value: action.reward.points });
       points.addEventListener("input", () => (action.reward.points = Number(points.value)));
       fields.push(field(t("auto.points"), points));

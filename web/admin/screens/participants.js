@@ -14,7 +14,6 @@ import {
   h,
   loading,
   num,
-  select,
   table,
   when,
   yuan,

@@ -1,30 +1,7 @@
 // Outbound webhook endpoints: add (URL + events), remove, and the deliveries that gave up.
 import { api } from "../api.js";
-import {
-  add,
-  badge,
-  busy,
-  clear,
-  errorBox,
-  field,
-  fill,
-  h,
-  loading,
-  table,
-  when,
-} from "../dom.js";
+import { add, badge, busy, clear, errorBox, field, fill, h, loading, table, when } from "../dom.js";
 import { t } from "../i18n.js";
-
-const EVENTS = [
-  "reward.issued",
-  "reward.claimed",
-  "reward.revoked",
-  "milestone.reached",
-  "group.succeeded",
-  "group.failed",
-  "commission.earned",
-  "commission.clawed_back",
-];
 
 export async function render(root, _params, ctx) {
   const list = h("div", { "aria-live": "polite" }, loading(t("common.loading")));
@@ -35,9 +12,8 @@ export async function render(root, _params, ctx) {
     placeholder: "https://shop.example.com/hooks/fission",
     required: true,
   });
-  const boxes = EVENTS.map((e) =>
-    h("label", { class: "check" }, h("input", { type: "checkbox", value: e, checked: true }), ` ${e}`),
-  );
+  // One checkbox per event type the API offers (GET /v1/admin/webhooks/events), filled by loadEvents().
+  const checks = h("div", { class: "checks" }, loading(t("common.loading")));
   const message = h("div", { class: "form-message", role: "alert" });
   const addButton = h("button", { type: "submit", class: "primary" }, t("hooks.add"));
   const form = h(
@@ -45,7 +21,7 @@ export async function render(root, _params, ctx) {
     { class: "card stack" },
     h("h2", {}, t("hooks.new")),
     field(t("hooks.url"), url, t("hooks.url_hint")),
-    h("fieldset", {}, h("legend", {}, t("hooks.events")), h("div", { class: "checks" }, boxes)),
+    h("fieldset", {}, h("legend", {}, t("hooks.events")), checks),
     addButton,
     message,
   );
@@ -60,10 +36,7 @@ export async function render(root, _params, ctx) {
 
   form.addEventListener("submit", (event) => {
     event.preventDefault();
-    const events = boxes
-      .map((b) => b.querySelector("input"))
-      .filter((i) => i.checked)
-      .map((i) => i.value);
+    const events = [...checks.querySelectorAll("input")].filter((i) => i.checked).map((i) => i.value);
     busy(addButton, async () => {
       clear(message);
       try {
@@ -78,6 +51,21 @@ export async function render(root, _params, ctx) {
       }
     });
   });
+
+  async function loadEvents() {
+    try {
+      const { events } = await api("GET", "/v1/admin/webhooks/events");
+      fill(
+        checks,
+        events.map((e) =>
+          h("label", { class: "check" }, h("input", { type: "checkbox", value: e, checked: true }), ` ${e}`),
+        ),
+      );
+    } catch (error) {
+      fill(checks, errorBox(error, { notAvailable: t("common.not_available") }));
+      addButton.disabled = true;
+    }
+  }
 
   async function load() {
     try {
@@ -135,5 +123,5 @@ export async function render(root, _params, ctx) {
     return button;
   }
 
-  await load();
+  await Promise.all([loadEvents(), load()]);
 }
