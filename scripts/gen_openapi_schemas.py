@@ -14,17 +14,17 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from chalicelib.accounts.rules import operators  # noqa: E402
-from chalicelib.analytics.rules import counting, exports  # noqa: E402
-from chalicelib.audience.rules import automations, profiles  # noqa: E402
-from chalicelib.campaigns.rules import compliance, templates  # noqa: E402
-from chalicelib.campaigns.rules import spec as campaigns  # noqa: E402
-from chalicelib.messaging.rules import messages as messaging  # noqa: E402
-from chalicelib.messaging.rules import webhooks as outbox  # noqa: E402
-from chalicelib.modes.distribution.rules import orders  # noqa: E402
-from chalicelib.modes.group_buy import rules as groups  # noqa: E402
-from chalicelib.referral.rules import follows as hooks  # noqa: E402
-from chalicelib.referral.rules import fraud, participants, rewards  # noqa: E402
+from chalicelib.accounts.rules import operators
+from chalicelib.analytics.rules import counting, exports
+from chalicelib.audience.rules import automations, profiles
+from chalicelib.campaigns.rules import compliance, templates
+from chalicelib.campaigns.rules import spec as campaigns
+from chalicelib.messaging.rules import messages as messaging
+from chalicelib.messaging.rules import webhooks as outbox
+from chalicelib.modes.distribution.rules import orders
+from chalicelib.modes.group_buy import rules as groups
+from chalicelib.referral.rules import follows as hooks
+from chalicelib.referral.rules import fraud, participants, rewards
 
 DOCUMENT = ROOT / "docs" / "openapi.yaml"
 REF_TEMPLATE = "#/components/schemas/{model}"

@@ -17,8 +17,8 @@ from chalicelib.messaging.rules.messages import Recipient
 from local.pump import StreamPump
 from tests.conftest import Api, Tenant, join, live_campaign
 from tests.integration.conftest import deliver_every_batch_twice
-from tests.integration.test_follow_hooks import secret
-from tests.integration.test_orders_distribution import post_order
+from tests.integration.modes.test_orders_distribution import post_order
+from tests.integration.referral.test_follow_hooks import secret
 
 pytestmark = pytest.mark.integration
 
@@ -410,7 +410,7 @@ def test_cursors_and_switched_off_rules(api: Api, tenant: Tenant, new_tenant: An
 
 
 def test_order_paid_calls_the_merchants_webhook_and_issues_points(api: Api, tenant: Tenant, pump: StreamPump) -> None:
-    from tests.integration.test_outbound_webhooks import Receiver
+    from tests.integration.messaging.test_outbound_webhooks import Receiver
 
     token = tenant.owner_token
     cid = live_campaign(api, tenant, "distribution")

@@ -16,8 +16,8 @@ import pytest
 
 from local.pump import StreamPump
 from tests.conftest import OWNER_PASSWORD, Api, Clock, Tenant, campaign_body
-from tests.integration.test_follow_hooks import secret
-from tests.integration.test_orders_distribution import order, post_order
+from tests.integration.modes.test_orders_distribution import order, post_order
+from tests.integration.referral.test_follow_hooks import secret
 
 SEED = 20261124
 PARTICIPANTS = 2_000

@@ -10,7 +10,7 @@ import pytest
 from chalice.app import Blueprint, Chalice, Cron, Rate
 
 from local.scheduler import Scheduler, cron_matches, rate_seconds, scheduled_event
-from tests.unit import sched_app
+from tests.unit.local import sched_app
 
 # --- rate expressions -----------------------------------------------------------------------
 

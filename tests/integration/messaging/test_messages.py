@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from tests.conftest import Api, Tenant
-from tests.integration.test_outbound_webhooks import Receiver
+from tests.integration.messaging.test_outbound_webhooks import Receiver
 
 # Noon and 22:00 in Shanghai (the tenants' default zone), on a day after anything other tests queue.
 NOON = datetime(2031, 1, 6, 4, 0, tzinfo=UTC)

@@ -109,8 +109,8 @@ def test_variants_are_assigned_deterministically_and_change_the_ladder(
 
 @pytest.mark.parametrize("replays", [1, 2])
 def test_orders_refunds_rewards_and_commission_add_up(api: Api, tenant: Tenant, pump: StreamPump, replays: int) -> None:
-    from tests.integration.test_follow_hooks import secret
-    from tests.integration.test_orders_distribution import order, post_order
+    from tests.integration.modes.test_orders_distribution import order, post_order
+    from tests.integration.referral.test_follow_hooks import secret
 
     cid = live_campaign(api, tenant, "distribution")
     inviter = join(api, cid, external_id="seller")[1]

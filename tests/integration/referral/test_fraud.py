@@ -158,7 +158,7 @@ def _reviews(api: Api, tenant: Tenant, cid: str, status: str = "pending") -> lis
 
 
 def test_a_brand_new_helper_from_the_owners_address_is_held_then_approved(api: Api, tenant: Tenant) -> None:
-    from tests.integration.test_assists import RULES
+    from tests.integration.modes.test_assists import RULES
 
     cid = live_campaign(api, tenant, "assist", rules=RULES, fraud={"hold_at": 50})
     ip = _ip()
@@ -179,8 +179,8 @@ def test_a_brand_new_helper_from_the_owners_address_is_held_then_approved(api: A
 
 
 def test_orders_are_flagged_never_refused(api: Api, tenant: Tenant, pump: StreamPump) -> None:
-    from tests.integration.test_follow_hooks import secret
-    from tests.integration.test_orders_distribution import order, post_order
+    from tests.integration.modes.test_orders_distribution import order, post_order
+    from tests.integration.referral.test_follow_hooks import secret
 
     cid = live_campaign(api, tenant)
     key = secret(api, tenant)

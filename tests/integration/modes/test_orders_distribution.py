@@ -14,8 +14,8 @@ import pytest
 from chalicelib.security.signing import sign
 from local.pump import StreamPump
 from tests.conftest import Api, Clock, Tenant, join, live_campaign
-from tests.integration.test_follow_hooks import counted, secret
-from tests.integration.test_outbound_webhooks import Receiver, deliver, register
+from tests.integration.messaging.test_outbound_webhooks import Receiver, deliver, register
+from tests.integration.referral.test_follow_hooks import counted, secret
 
 
 def post_order(

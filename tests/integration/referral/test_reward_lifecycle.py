@@ -15,7 +15,7 @@ import pytest
 from local.pump import StreamPump
 from tests.conftest import Api, Tenant, campaign_body, join
 from tests.integration.conftest import deliver_every_batch_twice
-from tests.integration.test_invite_rewards import invite_friends, ladder_campaign
+from tests.integration.referral.test_invite_rewards import invite_friends, ladder_campaign
 
 
 def pooled(name: str, value: int, **extra: Any) -> dict[str, Any]:
@@ -57,7 +57,7 @@ def endpoint(tenant: Tenant) -> Iterator[None]:
     from chalicelib.messaging.rules.webhooks import SHARDS
     from chalicelib.table import keys
     from chalicelib.table.models import Item, OutboxItem
-    from tests.integration.test_outbound_webhooks import register
+    from tests.integration.messaging.test_outbound_webhooks import register
 
     register(tenant.tid, "http://127.0.0.1:9/hook")  # never delivered here: the outbox is inspected
     yield
@@ -236,7 +236,7 @@ def test_pool_errors(api: Api, tenant: Tenant) -> None:
 
 
 def test_a_stocked_leader_perk_draws_on_one_campaign_wide_stock(api: Api, tenant: Tenant, pump: StreamPump) -> None:
-    from tests.integration.test_group_buy import group_campaign, join_group, open_group, participant
+    from tests.integration.modes.test_group_buy import group_campaign, join_group, open_group, participant
 
     cid = group_campaign(api, tenant, leader_perk={"type": "coupon", "name": "Leader", "value_fen": 500, "stock": 1})
     leaders = [participant(api, cid) for _ in range(2)]

@@ -36,7 +36,7 @@ def help_(api: Api, cid: str, owner: dict[str, Any], helper: dict[str, Any]) -> 
 @cache
 def assist_schema() -> OAS31Validator:
     """The documented `Assist` schema (docs/openapi.yaml), so the answers and the document agree."""
-    document = yaml.safe_load((Path(__file__).parents[2] / "docs" / "openapi.yaml").read_text(encoding="utf-8"))
+    document = yaml.safe_load((Path(__file__).parents[3] / "docs" / "openapi.yaml").read_text(encoding="utf-8"))
     schemas = json.loads(json.dumps(document["components"]["schemas"]).replace("#/components/schemas/", "#/$defs/"))
     return OAS31Validator({**schemas["Assist"], "$defs": schemas})
 

@@ -15,7 +15,7 @@ import pytest
 from local.pump import StreamPump
 from local.scheduler import Scheduler
 from tests.conftest import Api, Clock, Tenant
-from tests.integration.test_group_buy import group_campaign, join_group, open_group, participant
+from tests.integration.modes.test_group_buy import group_campaign, join_group, open_group, participant
 
 
 class Receiver:

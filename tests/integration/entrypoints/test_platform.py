@@ -15,7 +15,7 @@ from moto import mock_aws
 
 from tests.conftest import Api
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_health_is_503_until_every_runtime_probe_is_ready(api: Api) -> None:

@@ -10,9 +10,9 @@ import pytest
 
 from local.pump import StreamPump
 from tests.conftest import Api, Tenant, campaign_body, join, live_campaign
-from tests.integration.test_follow_hooks import secret
-from tests.integration.test_orders_distribution import chain, commission, order, post_order
-from tests.integration.test_posters import fetch
+from tests.integration.modes.test_orders_distribution import chain, commission, order, post_order
+from tests.integration.posters.test_posters import fetch
+from tests.integration.referral.test_follow_hooks import secret
 
 ADDRESS = {"name": "王小明", "phone": "13700137000", "province": "上海市", "city": "上海市", "line": "漕溪北路 88 号"}
 PERSONAL = ("nickname", "avatar_url", "phone_enc", "phone_hash", "device_id", "attribution")
