@@ -178,12 +178,13 @@ def run(tmp: Path) -> int:
     pump.drain(timeout=120)
     for i in range(INVITEES):
         join(invite, ref=inviters[i % INVITERS])
+    from chalicelib.referral.rules.records import ParticipantRecord
     from chalicelib.referral.store import participants as participant_store
 
     counted_writes: list[int] = []
     add_counted = participant_store.add_counted
 
-    def counting_add(inviter_code: str, invitee_codes: set[str]) -> participant_store.ParticipantRecord:
+    def counting_add(inviter_code: str, invitee_codes: set[str]) -> ParticipantRecord:
         counted_writes.append(len(invitee_codes))
         return add_counted(inviter_code, invitee_codes)
 

@@ -40,3 +40,12 @@ def ensure_tenant(tid: str, name: str, owner_email: str, owner_password: str, no
         existing.version += 1
         store.replace_operator(existing, expected)
     return False
+
+
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+
+
+def timezone(tid: str) -> str:
+    """The tenant's time zone (local days, quiet hours, birthdays); Asia/Shanghai when unset."""
+    tenant = store.get_tenant(tid)
+    return tenant.timezone if tenant is not None and tenant.timezone else DEFAULT_TIMEZONE

@@ -11,7 +11,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from chalicelib.analytics.rules import counting
 from chalicelib.analytics.store import counters as store
-from chalicelib.campaigns import store as campaign_store
+from chalicelib.campaigns import lifecycle
 from chalicelib.core.clock import iso, utcnow
 from chalicelib.core.errors import FissionError
 from chalicelib.core.observability import logger, metrics
@@ -48,7 +48,7 @@ def count(batch: list[Change], before: str | None) -> set[str]:
             continue
         facts += 1
         if cid not in zones:
-            rec = campaign_store.get(str(cid))
+            rec = lifecycle.find(str(cid))
             zones[str(cid)] = ZoneInfo(rec.spec.get("timezone") or "Asia/Shanghai") if rec is not None else None
         zone = zones[str(cid)]
         if zone is None:  # a fact of a deleted campaign: nothing to add it to

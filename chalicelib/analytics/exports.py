@@ -20,7 +20,7 @@ from chalicelib.analytics.rules import exports as domain
 from chalicelib.analytics.store import exports as store
 from chalicelib.analytics.store import files as export_files
 from chalicelib.analytics.store.exports import ExportRecord
-from chalicelib.campaigns import store as campaign_store
+from chalicelib.campaigns import lifecycle
 from chalicelib.core.clock import iso
 from chalicelib.core.config import get_settings
 from chalicelib.core.errors import Conflict, NotFound
@@ -71,7 +71,7 @@ def create(actor: Principal, body: dict[str, Any], now: datetime, idempotency_ke
         request = domain.ExportRequest.model_validate(body)
     except ValidationError as exc:
         raise validation_error(exc) from exc
-    campaign_store.owned(actor.tid, request.campaign_id)
+    lifecycle.owned(actor.tid, request.campaign_id)
 
     def make() -> dict[str, Any]:
         stamp = iso(now)

@@ -9,24 +9,24 @@ from zoneinfo import ZoneInfo
 
 from chalicelib.analytics.rules import stats as analytics
 from chalicelib.analytics.store import counters as store
-from chalicelib.campaigns import store as campaign_store
+from chalicelib.campaigns import lifecycle
 from chalicelib.core.clock import parse_iso
 from chalicelib.core.rbac import Principal
-from chalicelib.referral.store import leaderboard as leaderboard_store
+from chalicelib.referral import leaderboard
 from chalicelib.security.pii import mask_name
 
 TOP_INVITERS = 10
 
 
 def report(actor: Principal, cid: str, query: dict[str, str | None], now: datetime) -> dict[str, Any]:
-    rec = campaign_store.owned(actor.tid, cid)
+    rec = lifecycle.owned(actor.tid, cid)
     zone = ZoneInfo(rec.spec.get("timezone") or "Asia/Shanghai")
     start, end, granularity = analytics.validate_range(
         query.get("from"), query.get("to"), query.get("granularity"), now.astimezone(zone).date()
     )
     wanted = [start + timedelta(days=i) for i in range((end - start).days + 1)]
     counters, reads = store.read_days(rec.cid, [d.isoformat() for d in wanted])
-    entries, _ = leaderboard_store.get(rec.cid)
+    entries = leaderboard.entries(rec.cid)
     top = [
         {
             "rank": i + 1,

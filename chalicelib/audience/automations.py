@@ -15,8 +15,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
-from chalicelib.accounts import audit
-from chalicelib.accounts.store import tenants as tenant_store
+from chalicelib.accounts import audit, tenants
 from chalicelib.audience import profiles
 from chalicelib.audience.rules import automations as domain
 from chalicelib.audience.rules import segments
@@ -24,7 +23,7 @@ from chalicelib.audience.rules.automations import AutomationCreate, AutomationUp
 from chalicelib.audience.rules.profiles import Profile, segment_view
 from chalicelib.audience.store import automations as store
 from chalicelib.audience.store import profiles as audience_store
-from chalicelib.campaigns import store as campaign_store
+from chalicelib.campaigns import lifecycle
 from chalicelib.core.clock import iso, parse_iso, utcnow
 from chalicelib.core.config import get_settings
 from chalicelib.core.errors import Conflict, NotFound, ValidationFailed
@@ -35,7 +34,7 @@ from chalicelib.core.validation import validation_error
 from chalicelib.messaging import messages, webhooks
 from chalicelib.messaging.rules.messages import BUILTIN_TEMPLATES, Recipient
 from chalicelib.modes.group_buy import rules as group_rules
-from chalicelib.modes.group_buy import store as group_store
+from chalicelib.modes.group_buy import service as group_buy
 from chalicelib.referral import links, rewards
 from chalicelib.referral.rules.rewards import grant_of
 from chalicelib.table import keys
@@ -75,7 +74,7 @@ def _check(tid: str, spec: AutomationCreate) -> None:
     if spec.conditions:
         profiles.parse_expression(spec.conditions, field="conditions")
     if spec.trigger.campaign_id:
-        campaign_store.owned(tid, spec.trigger.campaign_id)
+        lifecycle.owned(tid, spec.trigger.campaign_id)
     for i, action in enumerate(spec.actions):
         where = f"actions[{i}]"
         if isinstance(action, domain.SendMessage):
@@ -199,7 +198,7 @@ def _variables(item: AutomationItem, profile: Profile, context: dict[str, Any]) 
     cid, code = context.get("cid"), context.get("code")
     title = ""
     if cid:
-        rec = campaign_store.get(str(cid))
+        rec = lifecycle.find(str(cid))
         title = str(rec.spec.get("title", "")) if rec else ""
     part = profile.parts.get(str(code)) if code else None
     link = links.public_url(f"/v1/i/{code}") if code else ""
@@ -248,7 +247,7 @@ def execute(item: AutomationItem, profile: Profile, run_id: str, context: dict[s
                 logger.info("automation reward has no participant", automation_id=item.aid, uid=profile.uid)
                 continue
             cid = profile.parts[str(code)]["cid"] if str(code) in profile.parts else context.get("cid")
-            rec = campaign_store.get(str(cid)) if cid else None
+            rec = lifecycle.find(str(cid)) if cid else None
             if rec is None:
                 continue
             rewards.issue(rec, str(code), grant_of(domain.reward_rule(item.aid), action["reward"]), now)
@@ -296,7 +295,7 @@ def on_batch(batch: list[Change]) -> set[str]:
 
 
 def _group_codes(gid: str | None) -> list[str]:
-    group = group_store.get(gid) if gid else None
+    group = group_buy.group(gid) if gid else None
     return [m.code for m in group.roster] if group else []
 
 
@@ -368,8 +367,7 @@ def _inactive(rule: AutomationItem, now: datetime) -> int:
 
 
 def _birthday(rule: AutomationItem, now: datetime) -> int:
-    tenant = tenant_store.get_tenant(rule.tid)
-    local = now.astimezone(ZoneInfo(tenant.timezone if tenant else "Asia/Shanghai"))
+    local = now.astimezone(ZoneInfo(tenants.timezone(rule.tid)))
     fired = 0
     uids = [uid for tid, uid in audience_store.birthdays(local.strftime("%m-%d")) if tid == rule.tid]
     for profile in audience_store.get_many(rule.tid, uids):
@@ -385,7 +383,7 @@ def _deadlines(rules: list[AutomationItem], now: datetime) -> int:
     fired = 0
     for day in days:
         for shard in range(group_rules.DEADLINE_SHARDS):
-            for group in group_store.due(day, shard, iso(horizon)):
+            for group in group_buy.closing(day, shard, iso(horizon)):
                 deadline = parse_iso(group.deadline)
                 if group.status != "open" or deadline <= now:
                     continue

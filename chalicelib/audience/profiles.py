@@ -21,9 +21,9 @@ from chalicelib.core.ids import new_id
 from chalicelib.core.observability import logger
 from chalicelib.core.rbac import Principal
 from chalicelib.messaging import messages
+from chalicelib.referral import identity
 from chalicelib.referral.rules import participants as participant_rules
-from chalicelib.referral.store import participants as participant_store
-from chalicelib.referral.store.participants import ParticipantRecord
+from chalicelib.referral.rules.records import ParticipantRecord
 from chalicelib.security.pii import get_cipher, mask_name, mask_phone
 from chalicelib.table import keys
 from chalicelib.table.changes import Change
@@ -323,7 +323,7 @@ def search(
     """Profiles by invite code, by tag, or by segment expression (or saved segment id), masked."""
     limit = max(1, min(limit, PAGE_LIMIT))
     if code:
-        participant = participant_store.get(code) if len(code) <= 16 else None
+        participant = identity.by_code(code) if len(code) <= 16 else None
         if participant is None or participant.tid != actor.tid or not participant.person:
             return {"items": [], "next_cursor": None, "evaluated": 0}
         found = store.get(actor.tid, participant.person)

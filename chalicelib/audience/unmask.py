@@ -8,13 +8,13 @@ from typing import Any
 from chalicelib.accounts import audit, totp
 from chalicelib.core.errors import NotFound
 from chalicelib.core.rbac import Principal
-from chalicelib.referral.store import participants as store
+from chalicelib.referral import identity
 from chalicelib.security.pii import get_cipher
 
 
 def participant_pii(actor: Principal, code: str, totp_code: str | None, now: datetime) -> dict[str, Any]:
     totp.require_step_up(actor, totp_code, now)
-    rec = store.get(code)
+    rec = identity.by_code(code)
     if rec is None or rec.tid != actor.tid:
         # Another tenant's participant is indistinguishable from a missing one.
         raise NotFound("no such participant", code="PARTICIPANT_NOT_FOUND")

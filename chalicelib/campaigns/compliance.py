@@ -8,7 +8,7 @@ from typing import Any
 from chalicelib.accounts import audit
 from chalicelib.campaigns import store
 from chalicelib.campaigns.rules import compliance, costs
-from chalicelib.campaigns.store import CampaignRecord
+from chalicelib.campaigns.rules.records import CampaignRecord
 from chalicelib.core.errors import Conflict, Forbidden
 from chalicelib.core.rbac import Principal, Role
 

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from chalicelib.accounts import audit
 from chalicelib.campaigns import compliance, store, templates
 from chalicelib.campaigns.rules import spec as domain
-from chalicelib.campaigns.store import CampaignRecord
+from chalicelib.campaigns.rules.records import CampaignRecord
 from chalicelib.core.clock import iso, parse_iso, utcnow
 from chalicelib.core.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.core.ids import new_id
@@ -48,6 +48,16 @@ def view(rec: CampaignRecord, now: datetime) -> dict[str, Any]:
         "created_by": rec.created_by,
         **rec.spec,
     }
+
+
+def find(cid: str) -> CampaignRecord | None:
+    """The campaign as stored, drafts included (stream handlers and schedules; landing pages read `live`)."""
+    return store.get(cid)
+
+
+def owned(tid: str, cid: str) -> CampaignRecord:
+    """Tenant `tid`'s campaign; another tenant's is indistinguishable from a missing one (404)."""
+    return store.owned(tid, cid)
 
 
 def _owned(actor: Principal, cid: str) -> CampaignRecord:

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from chalicelib.campaigns import store as campaign_store
 from chalicelib.campaigns.rules import spec as campaign_rules
-from chalicelib.campaigns.store import CampaignRecord
+from chalicelib.campaigns.rules.records import CampaignRecord
 from chalicelib.core.clock import parse_iso
 from chalicelib.core.errors import NotFound
 

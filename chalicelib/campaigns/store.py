@@ -7,6 +7,7 @@ from typing import Any
 
 from pynamodb.exceptions import DeleteError, PutError, QueryError
 
+from chalicelib.campaigns.rules.records import CampaignRecord
 from chalicelib.core.errors import BadRequest, Conflict, NotFound
 from chalicelib.table import keys
 from chalicelib.table.db import (
@@ -18,21 +19,6 @@ from chalicelib.table.db import (
     unavailable_on_failure,
 )
 from chalicelib.table.models import CampaignItem, Item
-
-
-@dataclass
-class CampaignRecord:
-    cid: str
-    tid: str
-    mode: str
-    status: str
-    spec: dict[str, Any]
-    version: int
-    created_at: str
-    updated_at: str
-    created_by: str
-    published_at: str | None = None
-    ended_at: str | None = None
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
-from chalicelib.accounts import audit, webhook_secret
-from chalicelib.accounts.store import tenants as tenant_store
+from chalicelib.accounts import audit, tenants, webhook_secret
 from chalicelib.core.clock import iso, utcnow
 from chalicelib.core.config import get_settings
 from chalicelib.core.errors import BadRequest, Conflict, NotFound, ValidationFailed
@@ -185,8 +184,7 @@ class _Run:
 
     def zone_of(self, tid: str) -> str:
         if tid not in self.zones:
-            tenant = tenant_store.get_tenant(tid)
-            self.zones[tid] = tenant.timezone if tenant is not None and tenant.timezone else "Asia/Shanghai"
+            self.zones[tid] = tenants.timezone(tid)
         return self.zones[tid]
 
 

@@ -18,7 +18,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from chalicelib.campaigns import live
 from chalicelib.campaigns.rules.poster_layouts import DEFAULT_LAYOUT
-from chalicelib.campaigns.store import CampaignRecord
+from chalicelib.campaigns.rules.records import CampaignRecord
 from chalicelib.core.clock import parse_iso
 from chalicelib.core.config import get_settings
 from chalicelib.core.errors import NotAcceptable, NotFound
@@ -26,8 +26,7 @@ from chalicelib.core.observability import logger, metrics
 from chalicelib.posters import avatars, cache
 from chalicelib.referral import identity, links
 from chalicelib.referral.rules.participants import CODE_PATTERN
-from chalicelib.referral.store import participants as participant_store
-from chalicelib.referral.store.participants import ParticipantRecord
+from chalicelib.referral.rules.records import ParticipantRecord
 
 if TYPE_CHECKING:
     from chalicelib.posters.render import PosterFields
@@ -116,7 +115,7 @@ def serve(cid: str, filename: str, accept: str | None, if_none_match: str | None
             details={"content_type": CONTENT_TYPES[fmt]},
         )
     rec = live.campaign(cid)
-    participant = participant_store.get(code)
+    participant = identity.by_code(code)
     if participant is None or participant.cid != rec.cid:
         raise NotFound("no such invite code in this campaign", code="INVITE_CODE_NOT_FOUND")
     if participant.erased:

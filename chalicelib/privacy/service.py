@@ -14,29 +14,26 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib.audience import profiles
-from chalicelib.campaigns import store as campaign_store
-from chalicelib.campaigns.store import CampaignRecord
+from chalicelib.campaigns import lifecycle
+from chalicelib.campaigns.rules.records import CampaignRecord
 from chalicelib.core.clock import iso, utcnow
-from chalicelib.core.errors import Conflict, NotFound
+from chalicelib.core.errors import NotFound
 from chalicelib.core.observability import logger
-from chalicelib.modes.distribution import store as order_store
+from chalicelib.modes.distribution import service as distribution
 from chalicelib.modes.distribution.rules import commission
 from chalicelib.posters import service as posters
 from chalicelib.privacy import store
-from chalicelib.referral import identity, links, rewards
+from chalicelib.referral import identity, leaderboard, links, rewards
+from chalicelib.referral.rules.records import ParticipantRecord
 from chalicelib.referral.rules.rewards import CLAIMED, reward_id
-from chalicelib.referral.store import leaderboard as leaderboard_store
-from chalicelib.referral.store import rewards as reward_store
-from chalicelib.referral.store.participants import ParticipantRecord
 from chalicelib.security.pii import get_cipher
 
 EXPORT_FORMAT = "fission.data-subject-export.v1"
 PSEUDONYM_PREFIX = "erased:"
-LEADERBOARD_ATTEMPTS = 5
 
 
 def _campaign(cid: str) -> CampaignRecord:
-    rec = campaign_store.get(cid)
+    rec = lifecycle.find(cid)
     if rec is None:  # campaigns are never deleted; a token for a missing one is someone else's
         raise NotFound("no such campaign", code="CAMPAIGN_NOT_FOUND")
     return rec
@@ -72,7 +69,7 @@ def _person(rec: CampaignRecord, p: ParticipantRecord) -> dict[str, Any]:
 
 def _rewards(code: str) -> list[dict[str, Any]]:
     found = []
-    for r in sorted(reward_store.for_participant(code), key=lambda r: r.created_at):
+    for r in sorted(rewards.for_participant(code), key=lambda r: r.created_at):
         claim = json.loads(get_cipher().decrypt(r.claim_enc, rewards.claim_context(r))) if r.claim_enc else None
         found.append(
             {
@@ -107,7 +104,7 @@ def _commission(items: list[dict[str, Any]], code: str, now: datetime) -> dict[s
         }
         for i in sorted(_by_entity(items, "commission_mirror"), key=lambda i: str(i["SK"]))
     ]
-    return {"balance": commission.balance(order_store.ledger(code), iso(now)), "entries": entries}
+    return {"balance": commission.balance(distribution.ledger(code), iso(now)), "entries": entries}
 
 
 def _assist(items: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -176,7 +173,7 @@ def export(authorization: str | None, now: datetime) -> dict[str, Any]:
 
 
 def _strip_claims(p: ParticipantRecord) -> None:
-    for reward in reward_store.for_participant(p.code):
+    for reward in rewards.for_participant(p.code):
         if reward.claim_enc:
             store.strip_claim(p.code, reward.rule)
 
@@ -193,18 +190,6 @@ def _strip_memberships(p: ParticipantRecord) -> None:
     for member in store.memberships(p.code):
         if member.get("nickname") is not None:
             store.strip_member_nickname(str(member["PK"]), str(member["SK"]))
-
-
-def _scrub_leaderboard(p: ParticipantRecord, at: str) -> None:
-    """The board keeps the score (the ranking is everyone's) but not the nickname: it shows `*`."""
-    for _ in range(LEADERBOARD_ATTEMPTS):
-        entries, version = leaderboard_store.get(p.cid, consistent=True)
-        if not any(e.get("code") == p.code and e.get("nickname") is not None for e in entries):
-            return
-        scrubbed = [{**e, "nickname": None} if e.get("code") == p.code else e for e in entries]
-        if leaderboard_store.replace(p.cid, scrubbed, version, at):
-            return
-    raise Conflict("the leaderboard kept changing; retry the erasure", code="LEADERBOARD_BUSY")
 
 
 def _forget_in_profile(p: ParticipantRecord) -> None:
@@ -229,7 +214,7 @@ def erase(authorization: str | None, now: datetime) -> dict[str, Any]:
         raise NotFound("no such participant", code="PARTICIPANT_NOT_FOUND")
     for step in STEPS:
         step(participant)
-    _scrub_leaderboard(participant, at)
+    leaderboard.hide_nickname(participant.cid, participant.code, at)
     posters.forget(set(tombstone.get("poster_keys") or ()))
     erased_at = store.finish_erasure(participant.code, str(tombstone["erasing_at"]))
     if erased_at is None:

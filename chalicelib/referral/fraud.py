@@ -14,18 +14,18 @@ from typing import Any
 from chalicelib.campaigns import live
 from chalicelib.campaigns.rules import fraud_policy
 from chalicelib.campaigns.rules.fraud_policy import Decision, FraudPolicy
-from chalicelib.campaigns.store import CampaignRecord
+from chalicelib.campaigns.rules.records import CampaignRecord
 from chalicelib.core.clock import parse_iso, utcnow
 from chalicelib.core.errors import FissionError
 from chalicelib.core.observability import logger
 from chalicelib.referral import reviews
 from chalicelib.referral.rules import fraud as domain
 from chalicelib.referral.rules.fraud import Assessment, Node, Signal
+from chalicelib.referral.rules.records import ParticipantRecord
 from chalicelib.referral.store import fraud as store
 from chalicelib.referral.store import participants as participant_store
 from chalicelib.referral.store import rewards as reward_store
 from chalicelib.referral.store.fraud import WindowKey
-from chalicelib.referral.store.participants import ParticipantRecord
 from chalicelib.security.keyring import get_keyring
 from chalicelib.table.changes import Change
 

@@ -6,8 +6,8 @@ from datetime import datetime
 
 from chalicelib.core.errors import Forbidden, Gone, NotFound
 from chalicelib.referral.rules import participants as domain
+from chalicelib.referral.rules.records import ParticipantRecord
 from chalicelib.referral.store import participants as store
-from chalicelib.referral.store.participants import ParticipantRecord
 from chalicelib.security import participant_tokens
 from chalicelib.security.keyring import get_keyring
 
@@ -60,3 +60,8 @@ def authenticated(cid: str, authorization: str | None, now: datetime) -> Partici
     if participant.erased:
         raise erased_error()
     return participant
+
+
+def by_code(code: str, *, consistent: bool = False) -> ParticipantRecord | None:
+    """The participant with invite code `code`, erased or not (other slices check `erased` themselves)."""
+    return store.get(code, consistent=consistent)

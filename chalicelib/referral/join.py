@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib.campaigns import live
-from chalicelib.campaigns.store import CampaignRecord
+from chalicelib.campaigns.rules.records import CampaignRecord
 from chalicelib.core.clock import iso, parse_iso
 from chalicelib.core.errors import Conflict, Forbidden, Unavailable, ValidationFailed
 from chalicelib.referral import fraud, links, rewards
@@ -17,9 +17,9 @@ from chalicelib.referral import identity as identity_service
 from chalicelib.referral.rules import participants as domain
 from chalicelib.referral.rules.leaderboard import rank_of
 from chalicelib.referral.rules.participants import JoinRequest
+from chalicelib.referral.rules.records import ParticipantRecord
 from chalicelib.referral.store import leaderboard as leaderboard_store
 from chalicelib.referral.store import participants as store
-from chalicelib.referral.store.participants import ParticipantRecord
 from chalicelib.security import click_tokens, participant_tokens
 from chalicelib.security.pii import get_cipher, normalize_phone
 

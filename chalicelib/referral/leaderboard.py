@@ -44,3 +44,23 @@ def view(cid: str, limit: int) -> dict[str, Any]:
             for i, e in enumerate(entries[:limit])
         ]
     }
+
+
+NICKNAME_ATTEMPTS = 5
+
+
+def entries(cid: str) -> list[dict[str, Any]]:
+    """The campaign's whole top list, best first, with nicknames as stored (operators' dashboard)."""
+    return store.get(cid)[0]
+
+
+def hide_nickname(cid: str, code: str, at: str) -> None:
+    """The board keeps the participant's score (the ranking is everyone's) but not the nickname: it shows `*`."""
+    for _ in range(NICKNAME_ATTEMPTS):
+        found, version = store.get(cid, consistent=True)
+        if not any(e.get("code") == code and e.get("nickname") is not None for e in found):
+            return
+        scrubbed = [{**e, "nickname": None} if e.get("code") == code else e for e in found]
+        if store.replace(cid, scrubbed, version, at):
+            return
+    raise Conflict("the leaderboard kept changing; retry the erasure", code="LEADERBOARD_BUSY")

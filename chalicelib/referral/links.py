@@ -7,7 +7,7 @@ from datetime import datetime
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from chalicelib.campaigns import live
-from chalicelib.campaigns.store import CampaignRecord
+from chalicelib.campaigns.rules.records import CampaignRecord
 from chalicelib.core.config import get_settings
 from chalicelib.core.errors import NotFound
 from chalicelib.referral import identity

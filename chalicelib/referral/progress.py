@@ -64,3 +64,8 @@ def count_invites(batch: list[Change]) -> set[str]:
     if writes:
         metrics.add_metric(name="InviterProgressWrites", unit=MetricUnit.Count, value=writes)
     return failed
+
+
+def qualify(code: str, at: str) -> bool:
+    """The participant's invite qualifies (a follow, a first paid order); False if it already had."""
+    return store.mark_qualified(code, at)

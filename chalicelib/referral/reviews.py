@@ -18,9 +18,10 @@ from chalicelib.core.errors import BadRequest, Conflict, NotFound
 from chalicelib.core.observability import logger
 from chalicelib.core.rbac import Principal
 from chalicelib.referral.rules.fraud import ReviewDecision
+from chalicelib.referral.rules.records import ReviewRecord
 from chalicelib.referral.store import participants as participant_store
 from chalicelib.referral.store import reviews as store
-from chalicelib.referral.store.reviews import APPROVED, PENDING, REJECTED, ReviewRecord
+from chalicelib.referral.store.reviews import APPROVED, PENDING, REJECTED
 from chalicelib.table.changes import Change
 
 MAX_PAGE = 100

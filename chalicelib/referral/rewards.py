@@ -13,8 +13,8 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from chalicelib.accounts import audit
-from chalicelib.campaigns import store as campaign_store
-from chalicelib.campaigns.store import CampaignRecord
+from chalicelib.campaigns import lifecycle
+from chalicelib.campaigns.rules.records import CampaignRecord
 from chalicelib.core.clock import iso, utcnow
 from chalicelib.core.errors import Conflict, Gone, NotFound, Unavailable, ValidationFailed
 from chalicelib.core.observability import logger, metrics
@@ -22,10 +22,10 @@ from chalicelib.core.rbac import Principal
 from chalicelib.messaging import webhooks
 from chalicelib.referral.rules import rewards as domain
 from chalicelib.referral.rules.participants import rules_for
+from chalicelib.referral.rules.records import RewardRecord
 from chalicelib.referral.rules.rewards import Grant, ladder_grants, reward_rules
 from chalicelib.referral.store import participants as participant_store
 from chalicelib.referral.store import rewards as store
-from chalicelib.referral.store.rewards import RewardRecord
 from chalicelib.security import participant_tokens
 from chalicelib.security.pii import get_cipher
 from chalicelib.table.changes import Change
@@ -186,7 +186,7 @@ def claim(rid: str, authorization: str | None, request: domain.ClaimRequest, now
     stored = json.loads(get_cipher().decrypt(reward.claim_enc, claim_context(reward))) if reward.claim_enc else None
     if stored != address:
         raise Conflict("this reward was already claimed with other details", code="REWARD_ALREADY_CLAIMED")
-    rec = campaign_store.get(reward.cid)
+    rec = lifecycle.find(reward.cid)
     if rec is not None:
         data = {
             "reward_id": rid, "campaign_id": reward.cid, "code": reward.code, "rule": reward.rule,
@@ -211,14 +211,14 @@ def _pool_view(rec: CampaignRecord, rule: str, reward: dict[str, Any]) -> dict[s
 
 
 def pools(actor: Principal, cid: str) -> dict[str, Any]:
-    rec = campaign_store.owned(actor.tid, cid)
+    rec = lifecycle.owned(actor.tid, cid)
     return {"items": [_pool_view(rec, rule, reward) for rule, reward in sorted(_pooled_rules(rec).items())]}
 
 
 def upload_codes(actor: Principal, cid: str, rule: str, upload: domain.CodesUpload, now: datetime) -> dict[str, Any]:
     """Add codes to a pool; codes seen before (in this upload or any earlier) are counted, not added.
     Rewards waiting for codes are served by the stream as the new codes land."""
-    rec = campaign_store.owned(actor.tid, cid)
+    rec = lifecycle.owned(actor.tid, cid)
     pooled = _pooled_rules(rec)
     if rule not in pooled:
         raise NotFound("this campaign has no coupon code pool for that reward", code="POOL_NOT_FOUND",
@@ -262,7 +262,7 @@ def on_codes_added(batch: list[Change]) -> set[str]:
     failed: set[str] = set()
     now = utcnow()
     for (cid, rule), sequences in by_pool.items():
-        rec = campaign_store.get(cid)
+        rec = lifecycle.find(cid)
         if rec is None:
             continue
         try:
@@ -278,7 +278,7 @@ def on_codes_added(batch: list[Change]) -> set[str]:
 
 def revoke(actor: Principal, cid: str, rid: str, request: domain.RevokeRequest, now: datetime) -> dict[str, Any]:
     """Take back an issued or pending reward (fraud, a mistake); its stock and budget return."""
-    rec = campaign_store.owned(actor.tid, cid)
+    rec = lifecycle.owned(actor.tid, cid)
     parsed = domain.parse_reward_id(rid)
     reward = store.get(*parsed) if parsed is not None else None
     if reward is None or reward.cid != rec.cid:
@@ -298,3 +298,8 @@ def revoke(actor: Principal, cid: str, rid: str, request: domain.RevokeRequest, 
             "name": reward.name, "reason": reward.reason, "revoked_at": reward.revoked_at}  # fmt: skip
     webhooks.emit(rec.tid, "reward.revoked", data, f"{cid}|{reward.code}|{reward.rule}", now)
     return _view(reward)
+
+
+def for_participant(code: str) -> list[RewardRecord]:
+    """Every reward of one participant, whatever its state."""
+    return store.for_participant(code)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.campaigns import store as campaign_store
+from chalicelib.campaigns import lifecycle
 from chalicelib.core.errors import NotFound, ValidationFailed
 from chalicelib.core.rbac import Principal
 from chalicelib.referral.store import tree as store
@@ -46,7 +46,7 @@ def node(item: dict[str, Any], level: int) -> dict[str, Any]:
 def tree(actor: Principal, cid: str, *, root: str | None, depth: int, limit: int, cursor: str | None) -> dict[str, Any]:
     _in_range("depth", depth, 1, MAX_DEPTH)
     _in_range("limit", limit, 1, MAX_LIMIT)
-    campaign_store.owned(actor.tid, cid)
+    lifecycle.owned(actor.tid, cid)
     if root is None:
         return _roots(cid, limit, cursor)
     return _subtree(cid, root, depth, limit, cursor)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -223,3 +223,20 @@ def prize(rules: Mapping[str, Any], floor_price: int | None) -> Grant:
         rule=ASSIST_RULE, type="custom", name=str(rules["product"]["name"]), value_fen=price, points=0,
         stock_limited=False, cost_fen=max(int(rules["original_price_fen"]) - price, 0),
     )  # fmt: skip
+
+
+@dataclass
+class AssistRecord:
+    cid: str
+    tid: str
+    owner: str
+    goal: str
+    target: int
+    helpers_required: int
+    cuts: list[int]
+    started_at: str
+    deadline: str
+    slots: int = 0
+    helped: dict[str, int] = field(default_factory=dict)
+    original_price: int | None = None
+    floor_price: int | None = None

@@ -9,17 +9,16 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from chalicelib.campaigns import live
-from chalicelib.campaigns.store import CampaignRecord
+from chalicelib.campaigns.rules.records import CampaignRecord
 from chalicelib.core.clock import iso, parse_iso, utcnow
 from chalicelib.core.errors import Conflict, Forbidden, NotFound, TooManyRequests
 from chalicelib.core.observability import logger, metrics
 from chalicelib.modes.assist import rules as domain
 from chalicelib.modes.assist import store
-from chalicelib.modes.assist.store import AssistRecord
+from chalicelib.modes.assist.rules import AssistRecord
 from chalicelib.referral import fraud, identity, reviews, rewards
 from chalicelib.referral.rules.participants import CODE_PATTERN
-from chalicelib.referral.store import participants as participant_store
-from chalicelib.referral.store.participants import ParticipantRecord
+from chalicelib.referral.rules.records import ParticipantRecord
 from chalicelib.security.keyring import get_keyring
 from chalicelib.table.changes import Change
 
@@ -35,7 +34,7 @@ def _assist_campaign(cid: str) -> CampaignRecord:
 
 
 def _owner(rec: CampaignRecord, code: str) -> ParticipantRecord:
-    owner = participant_store.get(code) if re.fullmatch(CODE_PATTERN, code) else None
+    owner = identity.by_code(code) if re.fullmatch(CODE_PATTERN, code) else None
     # Another campaign's participant is indistinguishable from an unknown code.
     if owner is None or owner.cid != rec.cid:
         raise NotFound("no such assist", code="ASSIST_NOT_FOUND")

@@ -2,35 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import cast
 
 from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.operand import Path
 
+from chalicelib.modes.assist.rules import AssistRecord
 from chalicelib.table import keys
 from chalicelib.table.db import ensure_bound, get_entity, is_condition_failure, save_if, unavailable_on_failure
 from chalicelib.table.models import AssistItem, HelpCountItem
 
 HELP_COUNT_RETENTION = timedelta(days=3)  # a day's count is useless once the day is over
-
-
-@dataclass
-class AssistRecord:
-    cid: str
-    tid: str
-    owner: str
-    goal: str
-    target: int
-    helpers_required: int
-    cuts: list[int]
-    started_at: str
-    deadline: str
-    slots: int = 0
-    helped: dict[str, int] = field(default_factory=dict)
-    original_price: int | None = None
-    floor_price: int | None = None
 
 
 _FIELDS = ("cid", "tid", "owner", "goal", "started_at", "deadline")

@@ -6,31 +6,30 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib.campaigns import live
+from chalicelib.campaigns.rules.records import CampaignRecord
 from chalicelib.campaigns.rules.spec import DistributionRules
-from chalicelib.campaigns.store import CampaignRecord
 from chalicelib.core.clock import iso, parse_iso
 from chalicelib.core.errors import Conflict, NotFound
 from chalicelib.messaging import webhooks
 from chalicelib.modes.distribution import store
 from chalicelib.modes.distribution.rules import commission
 from chalicelib.modes.distribution.rules.orders import OrderEvent
-from chalicelib.referral import fraud, identity
-from chalicelib.referral.store import participants as participant_store
-from chalicelib.referral.store.participants import ParticipantRecord
+from chalicelib.referral import fraud, identity, progress
+from chalicelib.referral.rules.records import ParticipantRecord
 
 
 def _chain(first: str | None) -> list[str]:
     """The attributed participant and their own inviter: two levels at most, never deeper."""
     if first is None:
         return []
-    found = participant_store.get(first, consistent=True)
+    found = identity.by_code(first, consistent=True)
     return [first] + ([found.inviter] if found is not None and found.inviter else [])
 
 
 def _shares(rules: DistributionRules, event: OrderEvent, buyer: str, inviter: str | None, cid: str) -> list[Any]:
     ref = event.ref_code
     if ref is not None:
-        found = participant_store.get(ref, consistent=True)
+        found = identity.by_code(ref, consistent=True)
         ref = ref if found is not None and found.cid == cid else None  # a code of another campaign earns nothing
     chain = _chain(commission.attribute(buyer, ref, inviter, rules.binding))
     return commission.shares(rules, event.amount, buyer, chain)
@@ -100,7 +99,7 @@ def receive(tid: str, event: OrderEvent, now: datetime) -> dict[str, Any]:
     _announce(tid, "commission.earned", rec.cid, event.order_id, written, now)
     qualified = False
     if (rec.spec.get("rules") or {}).get("qualifying_action") == "first_paid_order":
-        qualified = participant_store.mark_qualified(buyer.code, at)
+        qualified = progress.qualify(buyer.code, at)
     member = store.set_member_order(event.group_id, buyer.code, event.order_id) if event.group_id else None
     return {
         "event_id": event.event_id,
@@ -131,3 +130,8 @@ def _refund(tid: str, event: OrderEvent, now: datetime) -> dict[str, Any]:
 def commission_view(rec: CampaignRecord, participant: ParticipantRecord, now: datetime) -> dict[str, int]:
     """A distribution participant's commission balance, summed from their ledger (`/me`)."""
     return commission.balance(store.ledger(participant.code), iso(now))
+
+
+def ledger(code: str) -> list[dict[str, Any]]:
+    """A participant's commission ledger entries (the data-subject export)."""
+    return store.ledger(code)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -53,3 +54,28 @@ def status(stored: str, members: int, size: int, deadline_at: datetime, now: dat
 
 def deadline_shard(gid: str) -> int:
     return int(hashlib.sha256(gid.encode()).hexdigest()[:8], 16) % DEADLINE_SHARDS
+
+
+@dataclass
+class Member:
+    code: str
+    nickname: str | None
+    leader: bool
+    joined_at: str
+    order_id: str | None = None
+
+
+@dataclass
+class GroupRecord:
+    gid: str
+    cid: str
+    tid: str
+    leader: str
+    size: int
+    price_fen: int
+    members: int
+    status: str
+    opened_at: str
+    deadline: str
+    closed_at: str | None = None
+    roster: list[Member] = field(default_factory=list)

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib.campaigns import live
-from chalicelib.campaigns.store import CampaignRecord
+from chalicelib.campaigns.rules.records import CampaignRecord
 from chalicelib.core.clock import iso, parse_iso, utcnow
 from chalicelib.core.errors import Conflict, Gone, NotFound
 from chalicelib.core.ids import new_id
@@ -14,7 +14,7 @@ from chalicelib.core.observability import logger
 from chalicelib.messaging import webhooks
 from chalicelib.modes.group_buy import rules as domain
 from chalicelib.modes.group_buy import store
-from chalicelib.modes.group_buy.store import GroupRecord, Member
+from chalicelib.modes.group_buy.rules import GroupRecord, Member
 from chalicelib.referral import identity, links, rewards
 from chalicelib.referral.rules.rewards import LEADER_RULE, grant_of
 from chalicelib.security.pii import mask_name
@@ -141,3 +141,13 @@ def fail_expired(now: datetime) -> list[str]:
 
 def on_change(change: Change) -> None:
     on_group_change(change.new, utcnow())
+
+
+def group(gid: str) -> GroupRecord | None:
+    """The group with its members (automations message them)."""
+    return store.get(gid)
+
+
+def closing(day: str, shard: int, until: str) -> list[GroupRecord]:
+    """Open groups in the deadline bucket `day` whose deadline is at or before `until` (found by key)."""
+    return store.due(day, shard, until)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Literal
 
 from pynamodb.connection import Connection
@@ -10,35 +9,10 @@ from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.core.errors import Conflict
+from chalicelib.modes.group_buy.rules import GroupRecord, Member
 from chalicelib.table import keys
 from chalicelib.table.db import ensure_bound, is_condition_failure, unavailable_on_failure
 from chalicelib.table.models import GroupItem, Item, MemberItem, ParticipantItem
-
-
-@dataclass
-class Member:
-    code: str
-    nickname: str | None
-    leader: bool
-    joined_at: str
-    order_id: str | None = None
-
-
-@dataclass
-class GroupRecord:
-    gid: str
-    cid: str
-    tid: str
-    leader: str
-    size: int
-    price_fen: int
-    members: int
-    status: str
-    opened_at: str
-    deadline: str
-    closed_at: str | None = None
-    roster: list[Member] = field(default_factory=list)
-
 
 JoinOutcome = Literal["joined", "already_member", "refused"]
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.update import Action
@@ -12,52 +10,10 @@ from pynamodb.expressions.update import Action
 from chalicelib.core.clock import iso
 from chalicelib.core.errors import Conflict
 from chalicelib.core.ids import new_id
+from chalicelib.referral.rules.records import ParticipantRecord
 from chalicelib.table import keys
 from chalicelib.table.db import ensure_bound, get_entity, is_condition_failure, save_if, unavailable_on_failure
 from chalicelib.table.models import ClickItem, ParticipantItem
-
-
-@dataclass
-class ParticipantRecord:
-    cid: str
-    tid: str
-    code: str
-    identity: str
-    joined_at: str
-    nickname: str | None = None
-    avatar_url: str | None = None
-    phone_enc: str | None = None
-    phone_hash: str | None = None
-    device_id: str | None = None
-    channel: str | None = None
-    inviter: str | None = None
-    attribution: str | None = None
-    qualified_at: str | None = None
-    variant: str | None = None
-    depth: int | None = None
-    inviter_joined_at: str | None = None
-    erasing_at: str | None = None  # set when erasure began (docs/privacy.md): a tombstone from then on
-    erased_at: str | None = None
-    # Fraud (docs/fraud.md).
-    ip_hash: str | None = None
-    risk_score: int | None = None
-    risk_reasons: list[dict[str, Any]] | None = None
-    lineage: list[dict[str, str]] | None = None
-    review: str | None = None
-    held_qualified_at: str | None = None
-    payment_hash: str | None = None
-    person: str | None = None
-    contact_enc: str | None = None
-    birthday: str | None = None
-    counted: set[str] = field(default_factory=set)
-    rewarded: set[str] = field(default_factory=set)
-    held: set[str] = field(default_factory=set)
-
-    @property
-    def erased(self) -> bool:
-        """Erased, or erasure under way: personal data may already be gone, so nothing reads it."""
-        return self.erasing_at is not None or self.erased_at is not None
-
 
 _FIELDS = (
     "cid", "tid", "code", "identity", "joined_at", "nickname", "avatar_url", "phone_enc", "phone_hash",

@@ -4,33 +4,17 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass
 from typing import Any
 
 from pynamodb.exceptions import UpdateError
 
 from chalicelib.core.errors import BadRequest
+from chalicelib.referral.rules.records import ReviewRecord
 from chalicelib.table import keys
 from chalicelib.table.db import ensure_bound, get_entity, is_condition_failure, save_if, unavailable_on_failure
 from chalicelib.table.models import ParticipantItem, ReviewItem
 
 PENDING, APPROVED, REJECTED = "pending", "approved", "rejected"
-
-
-@dataclass
-class ReviewRecord:
-    rid: str
-    tid: str
-    cid: str
-    kind: str  # join | help | order
-    subject: str
-    status: str
-    score: int
-    reasons: list[dict[str, Any]]
-    created_at: str
-    decided_at: str | None = None
-    decided_by: str | None = None
-    reason: str | None = None
 
 
 def item_key(tid: str, rid: str) -> tuple[str, str] | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import secrets
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from typing import Any, Literal
 
 from pynamodb.connection import Connection
@@ -20,6 +20,7 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
+from chalicelib.referral.rules.records import RewardRecord
 from chalicelib.referral.rules.rewards import CLAIMED, ISSUED, PENDING, REVOKED
 from chalicelib.table import keys
 from chalicelib.table.db import ensure_bound, get_entity, is_condition_failure, save_if, unavailable_on_failure
@@ -28,30 +29,6 @@ from chalicelib.table.models import CounterItem, CouponCodeItem, Item, RewardIte
 Outcome = Literal["issued", "pending", "duplicate", "out_of_stock", "over_budget", "code_taken", "conflict"]
 Fulfilment = Literal["issued", "code_taken", "not_pending", "conflict"]
 UPLOAD_THREADS = 8
-
-
-@dataclass
-class RewardRecord:
-    cid: str
-    tid: str
-    code: str
-    rule: str
-    type: str
-    name: str
-    value_fen: int
-    points: int
-    status: str
-    created_at: str
-    reason: str | None = None
-    stock_rule: str | None = None
-    budget_fen: int | None = None
-    cost_fen: int | None = None
-    pool_rule: str | None = None
-    coupon_code: str | None = None
-    issued_at: str | None = None
-    claimed_at: str | None = None
-    claim_enc: str | None = None
-    revoked_at: str | None = None
 
 
 _FIELDS = tuple(f.name for f in fields(RewardRecord))

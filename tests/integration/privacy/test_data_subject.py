@@ -178,14 +178,14 @@ def test_a_crash_mid_erasure_is_completed_by_the_retry(
     api: Api, people: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from chalicelib.core.errors import Unavailable
-    from chalicelib.privacy import service as privacy
+    from chalicelib.referral import leaderboard
 
     cid, bob, names = people["cid"], people["bob"], people["names"]
 
     def down(*args: Any) -> None:
         raise Unavailable("the table is unavailable; retry", code="STORE_UNAVAILABLE")
 
-    monkeypatch.setattr(privacy, "_scrub_leaderboard", down)
+    monkeypatch.setattr(leaderboard, "hide_nickname", down)
     assert api.call("DELETE", "/v1/me", token=bob["token"])[0] == 503
     half = meta(bob["invite_code"])
     assert "erasing_at" in half and "erased_at" not in half and not set(PERSONAL) & set(half)

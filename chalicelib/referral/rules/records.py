@@ -1,0 +1,88 @@
+"""Participants, rewards and reviews as the store returns them: typed records other slices may read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class ParticipantRecord:
+    cid: str
+    tid: str
+    code: str
+    identity: str
+    joined_at: str
+    nickname: str | None = None
+    avatar_url: str | None = None
+    phone_enc: str | None = None
+    phone_hash: str | None = None
+    device_id: str | None = None
+    channel: str | None = None
+    inviter: str | None = None
+    attribution: str | None = None
+    qualified_at: str | None = None
+    variant: str | None = None
+    depth: int | None = None
+    inviter_joined_at: str | None = None
+    erasing_at: str | None = None  # set when erasure began (docs/privacy.md): a tombstone from then on
+    erased_at: str | None = None
+    # Fraud (docs/fraud.md).
+    ip_hash: str | None = None
+    risk_score: int | None = None
+    risk_reasons: list[dict[str, Any]] | None = None
+    lineage: list[dict[str, str]] | None = None
+    review: str | None = None
+    held_qualified_at: str | None = None
+    payment_hash: str | None = None
+    person: str | None = None
+    contact_enc: str | None = None
+    birthday: str | None = None
+    counted: set[str] = field(default_factory=set)
+    rewarded: set[str] = field(default_factory=set)
+    held: set[str] = field(default_factory=set)
+
+    @property
+    def erased(self) -> bool:
+        """Erased, or erasure under way: personal data may already be gone, so nothing reads it."""
+        return self.erasing_at is not None or self.erased_at is not None
+
+
+@dataclass
+class RewardRecord:
+    cid: str
+    tid: str
+    code: str
+    rule: str
+    type: str
+    name: str
+    value_fen: int
+    points: int
+    status: str
+    created_at: str
+    reason: str | None = None
+    stock_rule: str | None = None
+    budget_fen: int | None = None
+    cost_fen: int | None = None
+    pool_rule: str | None = None
+    coupon_code: str | None = None
+    issued_at: str | None = None
+    claimed_at: str | None = None
+    claim_enc: str | None = None
+    revoked_at: str | None = None
+
+
+@dataclass
+class ReviewRecord:
+    rid: str
+    tid: str
+    cid: str
+    kind: str  # join | help | order
+    subject: str
+    status: str
+    score: int
+    reasons: list[dict[str, Any]]
+    created_at: str
+    decided_at: str | None = None
+    decided_by: str | None = None
+    reason: str | None = None
