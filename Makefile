@@ -77,6 +77,7 @@ lint: venv biome
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-cache
 	$(BIOME) ci --error-on-warnings
 
 fmt: venv biome

@@ -40,7 +40,7 @@ class Settings(BaseSettings):
     export_dir: Path = Path(".data/exports")
     avatar_timeout_seconds: float = Field(default=2.0, gt=0, le=10)
     avatar_max_bytes: int = Field(default=2 * 1024 * 1024, ge=1024, le=20 * 1024 * 1024)
-    # Public-route rate limits: "on" (the defaults in domain/rate_limits.py), "off", or overrides such as
+    # Public-route rate limits: "on" (the defaults in http/rules.py), "off", or overrides such as
     # "join.ip=60/min,join.device=0/min". Unset means on, except in the test stage (tests and bench/).
     rate_limits: str | None = None
     # A container writes a subject's count after this many requests (or a tenth of the limit, if more),

@@ -131,7 +131,7 @@ def _device_id(event: Request, route_class: RouteClass) -> str | None:
 
 
 def rate_limiting(event: Request, get_response: Callable[[Request], Response]) -> Response:
-    """Public routes with a route class in domain/rate_limits.py are counted per IP, device and
+    """Public routes with a route class in http/rules.py are counted per IP, device and
     participant; over a limit, 429 RATE_LIMITED with Retry-After. Health and admin are not limited."""
     route_class = ROUTES.get((event.method, (event.context or {}).get("resourcePath", "")))
     if route_class is not None:

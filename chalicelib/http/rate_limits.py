@@ -1,4 +1,4 @@
-"""The rate limiter: local counts per container, flushed to the table now and then (see domain.rate_limits).
+"""The rate limiter: local counts per container, flushed to the table now and then (see http.rules).
 
 Cost: a request never waits on a limiter write unless a flush is due (a subject's `threshold`-th
 request, its return after `max_age`, or its request at the limit), so the join's hot path stays at

@@ -121,6 +121,7 @@ def serve(cid: str, filename: str, accept: str | None, if_none_match: str | None
     if participant.erased:
         raise identity.erased_error()
 
+    # Pillow and the layout models: the first poster request pays for them, no other route does.
     from chalicelib.posters import layouts, render
 
     layout = layouts.load(str(rec.spec.get("rules", {}).get("layout_id") or DEFAULT_LAYOUT))

@@ -18,7 +18,7 @@ from chalicelib.security.keyring import get_keyring
 
 _PREFIX = "c1"
 _TAG_BYTES = 16
-_CODE = re.compile(r"[0-9a-hjkmnp-tv-z]{8}")  # an invite code (domain.participants.CODE_PATTERN)
+_CODE = re.compile(r"[0-9a-hjkmnp-tv-z]{8}")  # an invite code (referral.rules.participants.CODE_PATTERN)
 _TIME = re.compile(r"[1-9][0-9]{0,10}")  # epoch seconds, no leading zeros: one spelling per click
 MAX_LENGTH = 64
 

@@ -52,7 +52,7 @@ class FileKeyring:
 
 
 class WrappedKeyStore(Protocol):
-    """Where KMS-wrapped keys persist (the table, see store.secrets)."""
+    """Where KMS-wrapped keys persist (the table, see security.store)."""
 
     def get(self, name: str) -> bytes | None: ...
 

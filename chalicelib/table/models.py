@@ -211,7 +211,7 @@ class RewardItem(Item, discriminator="reward"):
     name = UnicodeAttribute()
     value_fen = NumberAttribute(default=0)
     points = NumberAttribute(default=0)
-    status = UnicodeAttribute()  # pending | issued | claimed | revoked | unavailable (domain/rewards.py)
+    status = UnicodeAttribute()  # pending | issued | claimed | revoked | unavailable (referral/rules/rewards.py)
     reason = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute()
     # What issuing drew on, so revoking can give it back: the stock rule and the budget charge.
@@ -311,7 +311,7 @@ class HelpCountItem(Item, discriminator="assist_helps"):
 
 
 class RiskWindowItem(Item, discriminator="risk_window"):
-    """The distinct attempts of one subject in one fixed window (capped; see store/fraud.py)."""
+    """The distinct attempts of one subject in one fixed window (capped; see referral/store/fraud.py)."""
 
     members = UnicodeSetAttribute(null=True)
 

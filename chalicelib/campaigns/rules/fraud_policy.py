@@ -39,7 +39,7 @@ DEFAULT_WEIGHTS: dict[str, int] = {
 }
 CODES = frozenset(DEFAULT_WEIGHTS)
 
-# A velocity window keeps at most this many distinct members (see store/fraud.py): limits above it
+# A velocity window keeps at most this many distinct members (see referral/store/fraud.py): limits above it
 # could never trip, so the policy refuses them.
 MAX_WINDOW_MEMBERS = 1000
 

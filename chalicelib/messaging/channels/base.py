@@ -47,7 +47,7 @@ Adapter = Callable[[Outgoing], None]
 
 
 def http_failure(exc: Exception) -> DeliveryError:
-    """Translate what `security.webhooks.post_signed` raises; a 4xx other than 408/429 will not get better."""
+    """Translate what `security.signing.post_signed` raises; a 4xx other than 408/429 will not get better."""
     if isinstance(exc, urllib.error.HTTPError):
         permanent = 400 <= exc.code < 500 and exc.code not in (408, 429)
         return DeliveryError(f"HTTP {exc.code} from the endpoint", permanent=permanent)
