@@ -10,7 +10,7 @@ from chalicelib.audience import routes as audience
 from chalicelib.campaigns import routes as campaigns
 from chalicelib.core import observability
 from chalicelib.entrypoints import events as handlers
-from chalicelib.entrypoints import middleware, wiring
+from chalicelib.entrypoints import middleware
 from chalicelib.http import routes as health
 from chalicelib.messaging import routes as messaging
 from chalicelib.modes.assist import routes as assists
@@ -40,7 +40,6 @@ BLUEPRINTS: tuple[Blueprint, ...] = (
 
 
 def install(app: Chalice) -> None:
-    wiring.wire()
     app.api.cors = CORSConfig(
         allow_origin=middleware.CORS_ORIGIN, allow_headers=middleware.CORS_HEADERS.split(","), max_age=600
     )
