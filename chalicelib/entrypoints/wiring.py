@@ -1,6 +1,7 @@
 """The ports: where a lower slice calls back into a higher one, the higher one plugs in here.
 
-`chalicelib.entrypoints` runs `wire()` on import, which every Lambda handler passes through. Campaigns sit below the slices that draw on a live campaign, and the participant's own view below
+`chalicelib.entrypoints` runs `wire()` on import, and every Lambda handler passes through it.
+Campaigns sit below the slices that draw on a live campaign, and the participant's own view below
 the modes that add to it; these ports keep the imports one way (docs/architecture.md).
 """
 
