@@ -9,6 +9,7 @@ day, acts once. Conditions are evaluated when the rule fires; a delayed run keep
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,6 +22,7 @@ from chalicelib.audience.rules import automations as domain
 from chalicelib.audience.rules import segments
 from chalicelib.audience.rules.automations import AutomationCreate, AutomationUpdate, Firing
 from chalicelib.audience.rules.profiles import Profile, segment_view
+from chalicelib.audience.rules.records import AutomationJobRecord, AutomationRecord
 from chalicelib.audience.store import automations as store
 from chalicelib.audience.store import profiles as audience_store
 from chalicelib.campaigns import lifecycle
@@ -37,9 +39,7 @@ from chalicelib.modes.group_buy import rules as group_rules
 from chalicelib.modes.group_buy import service as group_buy
 from chalicelib.referral import links, rewards
 from chalicelib.referral.rules.rewards import grant_of
-from chalicelib.table import keys
 from chalicelib.table.changes import Change
-from chalicelib.table.models import AutomationItem, AutomationJobItem
 
 MAX_JOBS_PER_RUN = 200
 MAX_JOB_ATTEMPTS = 8
@@ -61,11 +61,11 @@ def catalog() -> dict[str, list[str]]:
     }
 
 
-def _view(item: AutomationItem) -> dict[str, Any]:
+def _view(rule: AutomationRecord) -> dict[str, Any]:
     return {
-        "id": item.aid, "name": item.name, "enabled": bool(item.enabled), "trigger": item.trigger,
-        "conditions": item.conditions, "delay_minutes": int(item.delay_minutes or 0), "actions": item.actions,
-        "version": int(item.version), "created_at": item.created_at, "updated_at": item.updated_at,
+        "id": rule.aid, "name": rule.name, "enabled": rule.enabled, "trigger": rule.trigger,
+        "conditions": rule.conditions, "delay_minutes": rule.delay_minutes, "actions": rule.actions,
+        "version": rule.version, "created_at": rule.created_at, "updated_at": rule.updated_at,
     }  # fmt: skip
 
 
@@ -90,26 +90,15 @@ def _check(tid: str, spec: AutomationCreate) -> None:
             webhooks.check_url(action.url, get_settings().stage)
 
 
-def _gsi(item: AutomationItem) -> None:
-    """Enabled rules with a scheduled trigger are listed where the schedules look; others are not."""
-    if item.enabled and item.trigger.get("type") in domain.SCHEDULED_TRIGGERS:
-        item.GSI2PK, item.GSI2SK = (
-            keys.SCHEDULED_AUTOMATIONS_GSI2PK,
-            keys.scheduled_automation_gsi2sk(item.tid, item.aid),
-        )
-    else:
-        item.GSI2PK = item.GSI2SK = None
-
-
 def list_rules(actor: Principal) -> dict[str, Any]:
-    return {"items": [_view(i) for i in sorted(store.list_rules(actor.tid), key=lambda i: i.created_at)]}
+    return {"items": [_view(r) for r in sorted(store.list_rules(actor.tid), key=lambda r: r.created_at)]}
 
 
-def _owned(tid: str, aid: str) -> AutomationItem:
-    item = store.get(tid, aid) if aid.startswith("aut_") else None
-    if item is None:
+def _owned(tid: str, aid: str) -> AutomationRecord:
+    rule = store.get(tid, aid) if aid.startswith("aut_") else None
+    if rule is None:
         raise NotFound("no such automation", code="AUTOMATION_NOT_FOUND")
-    return item
+    return rule
 
 
 def get_rule(actor: Principal, aid: str) -> dict[str, Any]:
@@ -122,20 +111,19 @@ def create(actor: Principal, spec: AutomationCreate, now: datetime) -> dict[str,
         raise Conflict(f"at most {domain.MAX_AUTOMATIONS} automations per tenant", code="TOO_MANY_AUTOMATIONS")
     aid = new_id("aut")
     dumped = spec.model_dump(mode="json", exclude_none=True)
-    item = AutomationItem(
-        PK=keys.tenant_pk(actor.tid), SK=keys.automation_sk(aid), tid=actor.tid, aid=aid, name=spec.name,
-        enabled=spec.enabled, trigger=dumped["trigger"], conditions=spec.conditions, delay_minutes=spec.delay_minutes,
-        actions=dumped["actions"], version=1, created_at=iso(now), updated_at=iso(now),
+    rule = AutomationRecord(
+        tid=actor.tid, aid=aid, name=spec.name, enabled=spec.enabled, trigger=dumped["trigger"],
+        conditions=spec.conditions, delay_minutes=spec.delay_minutes, actions=dumped["actions"], version=1,
+        created_at=iso(now), updated_at=iso(now),
     )  # fmt: skip
-    _gsi(item)
-    store.put(item, None)
-    audit.record(actor.tid, actor.email, "automation.create", aid, {"trigger": item.trigger["type"]}, now)
-    return _view(item)
+    store.put(rule, None)
+    audit.record(actor.tid, actor.email, "automation.create", aid, {"trigger": rule.trigger["type"]}, now)
+    return _view(rule)
 
 
 def update(actor: Principal, aid: str, patch: AutomationUpdate, now: datetime) -> dict[str, Any]:
-    item = _owned(actor.tid, aid)
-    current = _view(item)
+    rule = _owned(actor.tid, aid)
+    current = _view(rule)
     changes = patch.model_dump(mode="json", exclude_unset=True)
     merged = {k: current[k] for k in ("name", "enabled", "trigger", "conditions", "delay_minutes", "actions")}
     merged.update(changes)
@@ -145,15 +133,14 @@ def update(actor: Principal, aid: str, patch: AutomationUpdate, now: datetime) -
         raise validation_error(exc) from None
     _check(actor.tid, spec)
     dumped = spec.model_dump(mode="json", exclude_none=True)
-    version = int(item.version)
-    item.name, item.enabled, item.trigger = spec.name, spec.enabled, dumped["trigger"]
-    item.conditions, item.delay_minutes, item.actions = spec.conditions, spec.delay_minutes, dumped["actions"]
-    item.version, item.updated_at = version + 1, iso(now)
-    _gsi(item)
-    if not store.put(item, version):
+    changed = replace(
+        rule, name=spec.name, enabled=spec.enabled, trigger=dumped["trigger"], conditions=spec.conditions,
+        delay_minutes=spec.delay_minutes, actions=dumped["actions"], version=rule.version + 1, updated_at=iso(now),
+    )  # fmt: skip
+    if not store.put(changed, rule.version):
         raise Conflict("the automation changed meanwhile; reload and retry", code="VERSION_CONFLICT")
     audit.record(actor.tid, actor.email, "automation.update", aid, {"fields": sorted(changes)}, now)
-    return _view(item)
+    return _view(changed)
 
 
 def delete(actor: Principal, aid: str, now: datetime) -> None:
@@ -165,7 +152,7 @@ def delete(actor: Principal, aid: str, now: datetime) -> None:
 # ---- firing -------------------------------------------------------------------------------
 
 
-def _conditions_hold(item: AutomationItem, profile: Profile, now: datetime) -> bool:
+def _conditions_hold(item: AutomationRecord, profile: Profile, now: datetime) -> bool:
     if not item.conditions:
         return True
     try:
@@ -175,26 +162,24 @@ def _conditions_hold(item: AutomationItem, profile: Profile, now: datetime) -> b
         return False
 
 
-def fire(item: AutomationItem, profile: Profile, occurrence: str, context: dict[str, Any], now: datetime) -> bool:
+def fire(item: AutomationRecord, profile: Profile, occurrence: str, context: dict[str, Any], now: datetime) -> bool:
     """Run (or queue, with a delay) one rule for one person; False when its conditions do not hold."""
     if not _conditions_hold(item, profile, now):
         return False
     run_id = domain.run_key(item.aid, occurrence, profile.uid)
-    delay = int(item.delay_minutes or 0)
-    if delay == 0:
+    if item.delay_minutes == 0:
         execute(item, profile, run_id, context, now)
         return True
-    due = now + timedelta(minutes=delay)
-    shard = int(run_id[:8], 16) % keys.AUTOMATION_JOB_SHARDS
-    job = AutomationJobItem(
-        PK=keys.automation_job_pk(shard), SK=keys.automation_job_sk(iso(due), run_id), tid=item.tid, aid=item.aid,
-        uid=profile.uid, run_id=run_id, occurrence=occurrence, context=context, attempts=0, created_at=iso(now),
+    due = now + timedelta(minutes=item.delay_minutes)
+    job = AutomationJobRecord(
+        tid=item.tid, aid=item.aid, uid=profile.uid, run_id=run_id, occurrence=occurrence, context=context,
+        attempts=0, created_at=iso(now), due=iso(due),
     )  # fmt: skip
     store.add_job(job)
     return True
 
 
-def _variables(item: AutomationItem, profile: Profile, context: dict[str, Any]) -> dict[str, str]:
+def _variables(item: AutomationRecord, profile: Profile, context: dict[str, Any]) -> dict[str, str]:
     cid, code = context.get("cid"), context.get("code")
     title = ""
     if cid:
@@ -218,7 +203,7 @@ def _latest_part(profile: Profile, cid: str | None) -> str | None:
     return max(parts)[1] if parts else None
 
 
-def execute(item: AutomationItem, profile: Profile, run_id: str, context: dict[str, Any], now: datetime) -> None:
+def execute(item: AutomationRecord, profile: Profile, run_id: str, context: dict[str, Any], now: datetime) -> None:
     """Do a run's actions; each is idempotent on its own key, so a repeated run repeats nothing."""
     reach = profiles.contact(profile)
     recipient = Recipient(
@@ -253,7 +238,7 @@ def execute(item: AutomationItem, profile: Profile, run_id: str, context: dict[s
             rewards.issue(rec, str(code), grant_of(domain.reward_rule(item.aid), action["reward"]), now)
 
 
-def _rules(tid: str, cache: dict[str, list[AutomationItem]]) -> list[AutomationItem]:
+def _rules(tid: str, cache: dict[str, list[AutomationRecord]]) -> list[AutomationRecord]:
     if tid not in cache:
         cache[tid] = [i for i in store.list_rules(tid, consistent=False) if i.enabled]
     return cache[tid]
@@ -271,7 +256,7 @@ def on_batch(batch: list[Change]) -> set[str]:
     ]
     if not fired:
         return set()
-    cache: dict[str, list[AutomationItem]] = {}
+    cache: dict[str, list[AutomationRecord]] = {}
     wanted = [(f, c) for f, c in fired if any(domain.matches(r.trigger, f) for r in _rules(f.tid, cache))]
     failed: set[str] = set()
     for firing, change in wanted:
@@ -308,7 +293,7 @@ def run_due(now: datetime | None = None) -> dict[str, int]:
     counts = {"runs": 0, "fired": 0, "errors": 0}
     _run_jobs(moment, counts)
     rules = [r for r in store.scheduled() if r.enabled]
-    by_type: dict[str, list[AutomationItem]] = defaultdict(list)
+    by_type: dict[str, list[AutomationRecord]] = defaultdict(list)
     for rule in rules:
         by_type[str(rule.trigger["type"])].append(rule)
     for rule in by_type["inactive"]:
@@ -331,7 +316,7 @@ def _guard(counts: dict[str, int], step: Any, arg: Any, now: datetime) -> None:
 
 def _run_jobs(now: datetime, counts: dict[str, int]) -> None:
     budget = MAX_JOBS_PER_RUN
-    for shard in range(keys.AUTOMATION_JOB_SHARDS):
+    for shard in range(store.JOB_SHARDS):
         for job in store.due_jobs(shard, iso(now), budget):
             budget -= 1
             try:
@@ -345,15 +330,15 @@ def _run_jobs(now: datetime, counts: dict[str, int]) -> None:
             except Exception:
                 logger.exception("delayed automation run failed", automation_id=job.aid, run_id=job.run_id)
                 counts["errors"] += 1
-                if int(job.attempts or 0) + 1 >= MAX_JOB_ATTEMPTS:
+                if job.attempts + 1 >= MAX_JOB_ATTEMPTS:
                     store.finish_job(job)  # the log above keeps the trace; messages have their own dead letters
                 else:
-                    store.retry_job(job, iso(now + timedelta(minutes=2 ** int(job.attempts or 0))))
+                    store.retry_job(job, iso(now + timedelta(minutes=2**job.attempts)))
         if budget <= 0:
             return
 
 
-def _inactive(rule: AutomationItem, now: datetime) -> int:
+def _inactive(rule: AutomationRecord, now: datetime) -> int:
     """People last seen `days` ago or earlier (within the look-back), each once per quiet spell."""
     cutoff = now - timedelta(days=int(rule.trigger["days"]))
     fired = 0
@@ -366,7 +351,7 @@ def _inactive(rule: AutomationItem, now: datetime) -> int:
     return fired
 
 
-def _birthday(rule: AutomationItem, now: datetime) -> int:
+def _birthday(rule: AutomationRecord, now: datetime) -> int:
     local = now.astimezone(ZoneInfo(tenants.timezone(rule.tid)))
     fired = 0
     uids = [uid for tid, uid in audience_store.birthdays(local.strftime("%m-%d")) if tid == rule.tid]
@@ -376,7 +361,7 @@ def _birthday(rule: AutomationItem, now: datetime) -> int:
     return fired
 
 
-def _deadlines(rules: list[AutomationItem], now: datetime) -> int:
+def _deadlines(rules: list[AutomationRecord], now: datetime) -> int:
     """Members of open groups whose deadline is within each rule's lead time, once per group and person."""
     horizon = now + timedelta(hours=max(int(r.trigger.get("hours_before") or 1) for r in rules))
     days = sorted({now.strftime("%Y-%m-%d"), horizon.strftime("%Y-%m-%d")})
@@ -396,7 +381,7 @@ def _deadlines(rules: list[AutomationItem], now: datetime) -> int:
     return fired
 
 
-def _fire_members(rule: AutomationItem, roster: list[Any], firing: Firing, now: datetime) -> int:
+def _fire_members(rule: AutomationRecord, roster: list[Any], firing: Firing, now: datetime) -> int:
     persons = audience_store.persons({m.code for m in roster})
     fired = 0
     for member in roster:

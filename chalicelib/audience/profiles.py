@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import datetime
 from functools import lru_cache
@@ -14,9 +14,10 @@ from chalicelib.accounts import audit
 from chalicelib.audience.rules import profiles as domain
 from chalicelib.audience.rules import segments
 from chalicelib.audience.rules.profiles import Fact, Profile, TagRule
+from chalicelib.audience.rules.records import ProfilePosition, SegmentRecord
 from chalicelib.audience.store import profiles as store
 from chalicelib.core.clock import iso, utcnow
-from chalicelib.core.errors import BadRequest, Conflict, NotFound, ValidationFailed
+from chalicelib.core.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.core.ids import new_id
 from chalicelib.core.observability import logger
 from chalicelib.core.rbac import Principal
@@ -25,10 +26,7 @@ from chalicelib.referral import identity
 from chalicelib.referral.rules import participants as participant_rules
 from chalicelib.referral.rules.records import ParticipantRecord
 from chalicelib.security.pii import get_cipher, mask_name, mask_phone
-from chalicelib.table import keys
 from chalicelib.table.changes import Change
-from chalicelib.table.db import decode_cursor, encode_cursor
-from chalicelib.table.models import SegmentItem
 
 SAVE_ATTEMPTS = 4
 PAGE_LIMIT = 100
@@ -261,59 +259,11 @@ def detail(actor: Principal, uid: str) -> dict[str, Any]:
     out = view(profile)
     out["campaign_ids"] = sorted(profile.campaign_ids)
     out["tag_details"] = [
-        {"tag": t.tag, "source": t.source, "added_at": t.added_at} for t in store.tag_items(actor.tid, uid)
+        {"tag": t.tag, "source": t.source, "added_at": t.added_at} for t in store.profile_tags(actor.tid, uid)
     ]
     out["unsubscribed"] = messages.unsubscribed(actor.tid, uid)
     out["messages"] = messages.recent_for(actor.tid, uid)
     return out
-
-
-def _decode(token: str | None) -> dict[str, Any]:
-    return decode_cursor(token) if token else {}
-
-
-def _bad_cursor() -> BadRequest:
-    return BadRequest("the cursor is not one this listing returned", code="INVALID_CURSOR")
-
-
-def _start_key(key: Any, partition: str) -> dict[str, Any] | None:
-    """A resume key only for the partition being read: another tenant's (or a forged) one is refused."""
-    if key is None:
-        return None
-    if not isinstance(key, dict) or key.get("GSI1PK") != {"S": partition}:
-        raise _bad_cursor()
-    return key
-
-
-def _walk(tid: str, cursor: dict[str, Any], budget: int) -> Iterator[tuple[Profile, dict[str, Any] | None]]:
-    """Every profile of the tenant, shard by shard, with the cursor that resumes after it (None at the end)."""
-    shard = cursor.get("shard", 0)
-    if not isinstance(shard, int) or not 0 <= shard < keys.PROFILE_SHARDS:
-        raise _bad_cursor()
-    after = _start_key(cursor.get("key"), keys.tenant_profiles_gsi1pk(tid, shard))
-    while shard < keys.PROFILE_SHARDS and budget > 0:
-        items, last = store.page(tid, shard, min(budget, PAGE_LIMIT), after)
-        budget -= len(items)
-        for i, item in enumerate(items):
-            if i < len(items) - 1 or last is not None:
-                nxt: dict[str, Any] | None = {"shard": shard, "key": _item_key(item)}
-            else:
-                nxt = {"shard": shard + 1, "key": None} if shard + 1 < keys.PROFILE_SHARDS else None
-            yield item, nxt
-        if last is None:
-            shard, after = shard + 1, None
-        else:
-            after = last
-
-
-def _item_key(p: Profile) -> dict[str, Any]:
-    """The GSI1 position of a profile: where a page that stopped at it resumes."""
-    return {
-        "PK": {"S": keys.profile_pk(p.tid, p.uid)},
-        "SK": {"S": keys.PROFILE_SK},
-        "GSI1PK": {"S": keys.tenant_profiles_gsi1pk(p.tid, keys.profile_shard(p.uid))},
-        "GSI1SK": {"S": keys.tenant_profiles_gsi1sk(str(p.first_seen), p.uid)},
-    }
 
 
 def search(
@@ -329,19 +279,16 @@ def search(
         found = store.get(actor.tid, participant.person)
         return {"items": [view(found)] if found else [], "next_cursor": None, "evaluated": 1}
     if tag:
-        state = _decode(cursor)
-        start = _start_key(state.get("key"), keys.tagged_gsi1pk(actor.tid, tag))
-        uids, last = store.tagged(actor.tid, tag, limit, start)
+        uids, next_cursor = store.tagged(actor.tid, tag, limit, cursor)
         items = sorted(store.get_many(actor.tid, uids), key=lambda p: uids.index(p.uid))
-        return {"items": [view(p) for p in items], "next_cursor": encode_cursor({"key": last}) if last else None,
-                "evaluated": len(items)}  # fmt: skip
+        return {"items": [view(p) for p in items], "next_cursor": next_cursor, "evaluated": len(items)}
     expression = _segment_expression(actor.tid, segment) if segment else None
     expr = parse_expression(expression, field="segment") if expression else None
     matched: list[Profile] = []
     evaluated = 0
-    after_match: dict[str, Any] | None = None  # resumes after the last profile returned
-    after_all: dict[str, Any] | None = None  # resumes after the last profile evaluated
-    for profile, resume in _walk(actor.tid, _decode(cursor), EVALUATE_PER_REQUEST):
+    after_match: ProfilePosition | None = None  # resumes after the last profile returned
+    after_all: ProfilePosition | None = None  # resumes after the last profile evaluated
+    for profile, resume in store.walk(actor.tid, cursor, EVALUATE_PER_REQUEST, PAGE_LIMIT):
         if expr is None or segments.evaluate(expr, domain.segment_view(profile), now):
             if len(matched) == limit:  # one more match exists: the page is full and there is a next
                 return _page(matched, after_match, evaluated)
@@ -353,8 +300,8 @@ def search(
     return _page(matched, after_all if evaluated >= EVALUATE_PER_REQUEST else None, evaluated)
 
 
-def _page(profiles: list[Profile], resume: dict[str, Any] | None, evaluated: int) -> dict[str, Any]:
-    return {"items": [view(p) for p in profiles], "next_cursor": encode_cursor(resume) if resume else None,
+def _page(profiles: list[Profile], resume: ProfilePosition | None, evaluated: int) -> dict[str, Any]:
+    return {"items": [view(p) for p in profiles], "next_cursor": store.walk_cursor(resume) if resume else None,
             "evaluated": evaluated}  # fmt: skip
 
 
@@ -373,7 +320,7 @@ def preview(actor: Principal, expression: str, now: datetime) -> dict[str, Any]:
     count = evaluated = 0
     sample: list[dict[str, Any]] = []
     # One more than the limit is read, so that `truncated` means there was more.
-    for profile, _ in _walk(actor.tid, {}, PREVIEW_LIMIT + 1):
+    for profile, _ in store.walk(actor.tid, None, PREVIEW_LIMIT + 1, PAGE_LIMIT):
         if evaluated == PREVIEW_LIMIT:
             return {"count": count, "evaluated": evaluated, "truncated": True, "sample": sample}
         evaluated += 1
@@ -458,13 +405,13 @@ def delete_tag(actor: Principal, name: str, now: datetime) -> None:
     def untag(profile: Profile) -> None:
         profile.manual_tags.pop(name, None)
 
-    after: dict[str, Any] | None = None
+    cursor: str | None = None
     while True:
-        uids, after = store.tagged(actor.tid, name, PAGE_LIMIT, after)
+        uids, cursor = store.tagged(actor.tid, name, PAGE_LIMIT, cursor)
         for uid in uids:
             refresh(actor.tid, uid, [], now, rules=rules, edit=untag, create=False)
             removed += 1
-        if after is None:
+        if cursor is None:
             break
     audit.record(actor.tid, actor.email, "tag.delete", name, {"profiles": removed}, now)
 
@@ -508,7 +455,7 @@ def reevaluate(tid: str, now: datetime) -> dict[str, Any]:
     """Re-run the tenant's auto-tag rules over its profiles after a rule changed (bounded)."""
     rules = domain.merge_rules(store.tag_definitions(tid))
     done = 0
-    for profile, _ in _walk(tid, {}, REEVALUATE_LIMIT + 1):
+    for profile, _ in store.walk(tid, None, REEVALUATE_LIMIT + 1, PAGE_LIMIT):
         if done == REEVALUATE_LIMIT:
             return {"profiles": done, "complete": False}
         _, added, removed = domain.auto_tags(profile, rules, lambda t, v: holds(t, v, now), iso(now))
@@ -521,13 +468,13 @@ def reevaluate(tid: str, now: datetime) -> dict[str, Any]:
 # ---- saved segments ------------------------------------------------------------------------
 
 
-def _segment_view(item: SegmentItem) -> dict[str, Any]:
-    return {"id": item.sid, "name": item.name, "expression": item.expression, "created_at": item.created_at,
-            "updated_at": item.updated_at}  # fmt: skip
+def _segment_view(segment: SegmentRecord) -> dict[str, Any]:
+    return {"id": segment.sid, "name": segment.name, "expression": segment.expression,
+            "created_at": segment.created_at, "updated_at": segment.updated_at}  # fmt: skip
 
 
 def list_segments(actor: Principal) -> dict[str, Any]:
-    return {"items": [_segment_view(i) for i in sorted(store.segments(actor.tid), key=lambda i: i.created_at)]}
+    return {"items": [_segment_view(s) for s in sorted(store.segments(actor.tid), key=lambda s: s.created_at)]}
 
 
 def create_segment(actor: Principal, request: domain.SegmentCreate, now: datetime) -> dict[str, Any]:
@@ -535,33 +482,33 @@ def create_segment(actor: Principal, request: domain.SegmentCreate, now: datetim
     if len(store.segments(actor.tid)) >= MAX_SEGMENTS:
         raise Conflict(f"at most {MAX_SEGMENTS} saved segments", code="TOO_MANY_SEGMENTS")
     sid = new_id("seg")
-    item = SegmentItem(
-        PK=keys.tenant_pk(actor.tid), SK=keys.segment_sk(sid), tid=actor.tid, sid=sid, name=request.name,
-        expression=request.expression, created_at=iso(now), updated_at=iso(now),
+    segment = SegmentRecord(
+        tid=actor.tid, sid=sid, name=request.name, expression=request.expression, created_at=iso(now),
+        updated_at=iso(now),
     )  # fmt: skip
-    store.put_segment(item)
+    store.put_segment(segment)
     audit.record(actor.tid, actor.email, "segment.create", sid, {"expression": request.expression}, now)
-    return _segment_view(item)
+    return _segment_view(segment)
 
 
-def _segment(tid: str, sid: str) -> SegmentItem:
-    item = store.get_segment(tid, sid)
-    if item is None:
+def _segment(tid: str, sid: str) -> SegmentRecord:
+    segment = store.get_segment(tid, sid)
+    if segment is None:
         raise NotFound("no such segment", code="SEGMENT_NOT_FOUND")
-    return item
+    return segment
 
 
 def update_segment(actor: Principal, sid: str, request: domain.SegmentUpdate, now: datetime) -> dict[str, Any]:
-    item = _segment(actor.tid, sid)
+    segment = _segment(actor.tid, sid)
     if request.expression is not None:
         parse_expression(request.expression)
-        item.expression = request.expression
+        segment = replace(segment, expression=request.expression)
     if request.name is not None:
-        item.name = request.name
-    item.updated_at = iso(now)
-    store.put_segment(item)
+        segment = replace(segment, name=request.name)
+    segment = replace(segment, updated_at=iso(now))
+    store.put_segment(segment)
     audit.record(actor.tid, actor.email, "segment.update", sid, request.model_dump(exclude_none=True), now)
-    return _segment_view(item)
+    return _segment_view(segment)
 
 
 def delete_segment(actor: Principal, sid: str, now: datetime) -> None:

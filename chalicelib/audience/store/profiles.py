@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from pynamodb.connection import Connection
@@ -9,8 +10,18 @@ from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.audience.rules.profiles import Profile, TagRule
+from chalicelib.audience.rules.records import ProfilePosition, ProfileTagRecord, SegmentRecord
+from chalicelib.core.errors import BadRequest
 from chalicelib.table import keys
-from chalicelib.table.db import ensure_bound, get_entity, is_condition_failure, save_if, unavailable_on_failure
+from chalicelib.table.db import (
+    decode_cursor,
+    encode_cursor,
+    ensure_bound,
+    get_entity,
+    is_condition_failure,
+    save_if,
+    unavailable_on_failure,
+)
 from chalicelib.table.models import (
     BirthdayItem,
     Item,
@@ -122,7 +133,29 @@ def save(
     return True
 
 
-def page(tid: str, shard: int, limit: int, after: dict[str, Any] | None) -> tuple[list[Profile], dict[str, Any] | None]:
+# ---- listings and their cursors ------------------------------------------------------------
+
+
+def _decode(cursor: str | None) -> dict[str, Any]:
+    return decode_cursor(cursor) if cursor else {}
+
+
+def _bad_cursor() -> BadRequest:
+    return BadRequest("the cursor is not one this listing returned", code="INVALID_CURSOR")
+
+
+def _start_key(key: Any, partition: str) -> dict[str, Any] | None:
+    """A resume key only for the partition being read: another tenant's (or a forged) one is refused."""
+    if key is None:
+        return None
+    if not isinstance(key, dict) or key.get("GSI1PK") != {"S": partition}:
+        raise _bad_cursor()
+    return key
+
+
+def _page(
+    tid: str, shard: int, limit: int, after: dict[str, Any] | None
+) -> tuple[list[Profile], dict[str, Any] | None]:
     """One page of a tenant's profiles in one shard, newest first (GSI1)."""
     ensure_bound()
     with unavailable_on_failure("list profiles"):
@@ -133,22 +166,70 @@ def page(tid: str, shard: int, limit: int, after: dict[str, Any] | None) -> tupl
         return items, found.last_evaluated_key
 
 
-def tagged(tid: str, tag: str, limit: int, after: dict[str, Any] | None) -> tuple[list[str], dict[str, Any] | None]:
-    """The uids carrying a tag, most recently tagged first (GSI1 over the tag items)."""
+def walk(tid: str, cursor: str | None, budget: int, page_size: int) -> Iterator[tuple[Profile, ProfilePosition | None]]:
+    """Every profile of the tenant from where `cursor` stopped (the start when None), shard by shard,
+    with the position that resumes after it (None at the end); at most `budget` profiles are read,
+    `page_size` a query."""
+    state = _decode(cursor)
+    shard = state.get("shard", 0)
+    if not isinstance(shard, int) or not 0 <= shard < keys.PROFILE_SHARDS:
+        raise _bad_cursor()
+    after = _start_key(state.get("key"), keys.tenant_profiles_gsi1pk(tid, shard))
+    while shard < keys.PROFILE_SHARDS and budget > 0:
+        items, last = _page(tid, shard, min(budget, page_size), after)
+        budget -= len(items)
+        for i, item in enumerate(items):
+            if i < len(items) - 1 or last is not None:
+                nxt: ProfilePosition | None = ProfilePosition(shard, item)
+            else:
+                nxt = ProfilePosition(shard + 1) if shard + 1 < keys.PROFILE_SHARDS else None
+            yield item, nxt
+        if last is None:
+            shard, after = shard + 1, None
+        else:
+            after = last
+
+
+def _item_key(p: Profile) -> dict[str, Any]:
+    """The GSI1 position of a profile: where a page that stopped at it resumes."""
+    return {
+        "PK": {"S": keys.profile_pk(p.tid, p.uid)},
+        "SK": {"S": keys.PROFILE_SK},
+        "GSI1PK": {"S": keys.tenant_profiles_gsi1pk(p.tid, keys.profile_shard(p.uid))},
+        "GSI1SK": {"S": keys.tenant_profiles_gsi1sk(str(p.first_seen), p.uid)},
+    }
+
+
+def walk_cursor(position: ProfilePosition) -> str:
+    """The opaque cursor that resumes a walk at `position`."""
+    key = _item_key(position.after) if position.after is not None else None
+    return encode_cursor({"shard": position.shard, "key": key})
+
+
+def tagged(tid: str, tag: str, limit: int, cursor: str | None) -> tuple[list[str], str | None]:
+    """The uids carrying a tag, most recently tagged first (GSI1 over the tag items), from where
+    `cursor` stopped, and the cursor of the next page (None at the end)."""
+    start = _start_key(_decode(cursor).get("key"), keys.tagged_gsi1pk(tid, tag))
     ensure_bound()
     with unavailable_on_failure("list tagged"):
         found = Item.gsi1.query(
-            keys.tagged_gsi1pk(tid, tag), scan_index_forward=False, limit=limit, last_evaluated_key=after
+            keys.tagged_gsi1pk(tid, tag), scan_index_forward=False, limit=limit, last_evaluated_key=start
         )
         uids = [i.uid for i in found if isinstance(i, ProfileTagItem)]
-        return uids, found.last_evaluated_key
+        last = found.last_evaluated_key
+    return uids, encode_cursor({"key": last}) if last else None
 
 
-def tag_items(tid: str, uid: str) -> list[ProfileTagItem]:
+def profile_tags(tid: str, uid: str) -> list[ProfileTagRecord]:
+    """The tags on a profile, by name."""
     ensure_bound()
     with unavailable_on_failure("profile tags"):
         found = Item.query(keys.profile_pk(tid, uid), Item.SK.startswith(keys.PROFILE_TAG_PREFIX))
-        return [i for i in found if isinstance(i, ProfileTagItem)]
+        return [
+            ProfileTagRecord(tid=i.tid, uid=i.uid, tag=i.tag, source=i.source, added_at=i.added_at)
+            for i in found
+            if isinstance(i, ProfileTagItem)
+        ]
 
 
 def idle(tid: str, day: str, until: str) -> list[Profile]:
@@ -220,19 +301,33 @@ def delete_tag_definition(tid: str, name: str) -> None:
         Item(PK=keys.tenant_pk(tid), SK=keys.tag_definition_sk(name)).delete()
 
 
-def segments(tid: str) -> list[SegmentItem]:
+def _segment(item: SegmentItem) -> SegmentRecord:
+    return SegmentRecord(
+        tid=item.tid, sid=item.sid, name=item.name, expression=item.expression, created_at=item.created_at,
+        updated_at=item.updated_at,
+    )  # fmt: skip
+
+
+def segments(tid: str) -> list[SegmentRecord]:
     ensure_bound()
     with unavailable_on_failure("segments"):
         found = Item.query(keys.tenant_pk(tid), Item.SK.startswith(keys.SEGMENT_PREFIX), consistent_read=True)
-        return [i for i in found if isinstance(i, SegmentItem)]
+        return [_segment(i) for i in found if isinstance(i, SegmentItem)]
 
 
-def get_segment(tid: str, sid: str) -> SegmentItem | None:
-    return get_entity(SegmentItem, keys.tenant_pk(tid), keys.segment_sk(sid), consistent=True)
+def get_segment(tid: str, sid: str) -> SegmentRecord | None:
+    item = get_entity(SegmentItem, keys.tenant_pk(tid), keys.segment_sk(sid), consistent=True)
+    return _segment(item) if item is not None else None
 
 
-def put_segment(item: SegmentItem) -> None:
+def put_segment(segment: SegmentRecord) -> None:
+    """Create or replace a saved segment."""
     ensure_bound()
+    item = SegmentItem(
+        PK=keys.tenant_pk(segment.tid), SK=keys.segment_sk(segment.sid), tid=segment.tid, sid=segment.sid,
+        name=segment.name, expression=segment.expression, created_at=segment.created_at,
+        updated_at=segment.updated_at,
+    )  # fmt: skip
     with unavailable_on_failure("save segment"):
         item.save()
 

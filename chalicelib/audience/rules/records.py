@@ -1,0 +1,76 @@
+"""Audience records as the store returns them: profile tags, walk positions, segments, automation rules and runs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib.audience.rules.automations import SCHEDULED_TRIGGERS
+from chalicelib.audience.rules.profiles import Profile
+
+
+@dataclass(frozen=True)
+class ProfileTagRecord:
+    """A tag on a profile: who set it (`auto` or `manual`) and when."""
+
+    tid: str
+    uid: str
+    tag: str
+    source: str
+    added_at: str
+
+
+@dataclass(frozen=True)
+class ProfilePosition:
+    """Where a walk over a tenant's profiles resumes: right after `after` in `shard`, or at the
+    start of `shard` when `after` is None."""
+
+    shard: int
+    after: Profile | None = None
+
+
+@dataclass(frozen=True)
+class SegmentRecord:
+    tid: str
+    sid: str
+    name: str
+    expression: str
+    created_at: str
+    updated_at: str
+
+
+@dataclass(frozen=True)
+class AutomationRecord:
+    """A rule `trigger -> conditions -> actions`; `version` guards every replacement."""
+
+    tid: str
+    aid: str
+    name: str
+    enabled: bool
+    trigger: dict[str, Any]
+    conditions: str | None
+    delay_minutes: int
+    actions: list[dict[str, Any]]
+    version: int
+    created_at: str
+    updated_at: str
+
+    @property
+    def scheduled(self) -> bool:
+        """Enabled with a scheduled trigger: listed where the schedules look."""
+        return self.enabled and self.trigger.get("type") in SCHEDULED_TRIGGERS
+
+
+@dataclass(frozen=True)
+class AutomationJobRecord:
+    """A fired rule whose actions wait until `due`."""
+
+    tid: str
+    aid: str
+    uid: str
+    run_id: str
+    occurrence: str
+    context: dict[str, Any]
+    attempts: int
+    created_at: str
+    due: str
