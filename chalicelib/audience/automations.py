@@ -37,7 +37,7 @@ from chalicelib.messaging import messages, webhooks
 from chalicelib.messaging.rules.messages import BUILTIN_TEMPLATES, Recipient
 from chalicelib.modes.group_buy import rules as group_rules
 from chalicelib.modes.group_buy import service as group_buy
-from chalicelib.referral import links, rewards
+from chalicelib.referral import identity, links, rewards
 from chalicelib.referral.rules.rewards import grant_of
 from chalicelib.table.changes import Change
 
@@ -156,7 +156,7 @@ def _conditions_hold(item: AutomationRecord, profile: Profile, now: datetime) ->
     if not item.conditions:
         return True
     try:
-        return segments.evaluate(profiles._parsed(item.conditions), segment_view(profile), now)
+        return profiles.holds(item.conditions, segment_view(profile), now)
     except segments.SegmentError:  # validated on save; a rule stored by an older parser must not break the stream
         logger.warning("automation conditions do not parse", automation_id=item.aid)
         return False
@@ -262,7 +262,7 @@ def on_batch(batch: list[Change]) -> set[str]:
     for firing, change in wanted:
         try:
             codes = [firing.code] if firing.code else _group_codes(firing.gid)
-            persons = audience_store.persons({c for c in codes if c})
+            persons = identity.persons({c for c in codes if c})
             for code in codes:
                 if code not in persons:
                     continue
@@ -382,7 +382,7 @@ def _deadlines(rules: list[AutomationRecord], now: datetime) -> int:
 
 
 def _fire_members(rule: AutomationRecord, roster: list[Any], firing: Firing, now: datetime) -> int:
-    persons = audience_store.persons({m.code for m in roster})
+    persons = identity.persons({m.code for m in roster})
     fired = 0
     for member in roster:
         if member.code not in persons:

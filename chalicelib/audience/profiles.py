@@ -167,7 +167,7 @@ def on_batch(batch: list[Change]) -> set[str]:
             sequences[key].add(change.sequence)
         elif code is not None:
             pending.append((code, change, facts))
-    found = store.persons({code for code, _, _ in pending})
+    found = identity.persons({code for code, _, _ in pending})
     for code, change, facts in pending:
         if code in found:
             by_person[found[code]] += facts

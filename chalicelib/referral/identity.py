@@ -65,3 +65,8 @@ def authenticated(cid: str, authorization: str | None, now: datetime) -> Partici
 def by_code(code: str, *, consistent: bool = False) -> ParticipantRecord | None:
     """The participant with invite code `code`, erased or not (other slices check `erased` themselves)."""
     return store.get(code, consistent=consistent)
+
+
+def persons(codes: set[str]) -> dict[str, tuple[str, str]]:
+    """Participant code -> (tenant, person uid) for the codes that have a person (profiles, automations)."""
+    return store.persons(codes)

@@ -25,7 +25,6 @@ from chalicelib.table.db import (
 from chalicelib.table.models import (
     BirthdayItem,
     Item,
-    ParticipantItem,
     ProfileItem,
     ProfileTagItem,
     SegmentItem,
@@ -249,19 +248,6 @@ def birthdays(month_day: str) -> list[tuple[str, str]]:
             for item in Item.gsi2.query(keys.birthday_gsi2pk(month_day, shard)):
                 if isinstance(item, BirthdayItem):
                     out.append((item.tid, item.uid))
-    return out
-
-
-def persons(codes: set[str]) -> dict[str, tuple[str, str]]:
-    """Participant code -> (tenant, person uid), for facts that name only a participant."""
-    ensure_bound()
-    out: dict[str, tuple[str, str]] = {}
-    if not codes:
-        return out
-    with unavailable_on_failure("participants' persons"):
-        for item in Item.batch_get([(keys.participant_pk(c), keys.META) for c in sorted(codes)]):
-            if isinstance(item, ParticipantItem) and item.person:
-                out[item.code] = (item.tid, item.person)
     return out
 
 

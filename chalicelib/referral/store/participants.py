@@ -13,7 +13,7 @@ from chalicelib.core.ids import new_id
 from chalicelib.referral.rules.records import ParticipantRecord
 from chalicelib.table import keys
 from chalicelib.table.db import ensure_bound, get_entity, is_condition_failure, save_if, unavailable_on_failure
-from chalicelib.table.models import ClickItem, ParticipantItem
+from chalicelib.table.models import ClickItem, Item, ParticipantItem
 
 _FIELDS = (
     "cid", "tid", "code", "identity", "joined_at", "nickname", "avatar_url", "phone_enc", "phone_hash",
@@ -158,3 +158,16 @@ def mark_qualified(code: str, at: str) -> bool:
                 raise
         return False
     return True
+
+
+def persons(codes: set[str]) -> dict[str, tuple[str, str]]:
+    """Participant code -> (tenant, person uid), for facts that name only a participant."""
+    ensure_bound()
+    out: dict[str, tuple[str, str]] = {}
+    if not codes:
+        return out
+    with unavailable_on_failure("participants' persons"):
+        for item in Item.batch_get([(keys.participant_pk(c), keys.META) for c in sorted(codes)]):
+            if isinstance(item, ParticipantItem) and item.person:
+                out[item.code] = (item.tid, item.person)
+    return out
