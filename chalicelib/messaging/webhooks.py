@@ -1,4 +1,4 @@
-"""Outbound webhooks: endpoint management, emitting events into the outbox, and delivering them."""
+"""Outbound webhooks: endpoint management and delivering the outbox (events are queued by `events.emit`)."""
 
 from __future__ import annotations
 
@@ -85,23 +85,6 @@ def delete_endpoint(tid: str, wid: str, *, actor: str = audit.SYSTEM, now: datet
 def delete_all(tid: str) -> None:
     for item in store.endpoints(tid):
         store.delete_endpoint(tid, item.wid)
-
-
-def emit(tid: str, event_type: str, payload: dict[str, Any], event_key: str, now: datetime | None = None) -> int:
-    """Queue the event once per subscribed endpoint; returns how many items were newly queued."""
-    moment = now or utcnow()
-    eid = domain.event_id(tid, event_type, event_key)
-    queued = 0
-    for endpoint in store.endpoints(tid):
-        if event_type not in endpoint.events:
-            continue
-        delivery = OutboxDelivery(
-            tid=tid, wid=endpoint.wid, url=endpoint.url, event_id=eid, event_type=event_type,
-            payload=json.dumps(payload, sort_keys=True), created_at=iso(moment), due_at=iso(moment), attempts=0,
-            status="pending",
-        )  # fmt: skip
-        queued += int(store.enqueue(delivery, moment))
-    return queued
 
 
 def _post(item: OutboxDelivery, now: datetime) -> None:
