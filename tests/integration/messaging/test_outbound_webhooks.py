@@ -253,3 +253,45 @@ def test_outbox_markers_expire_after_thirty_days(tenant: Tenant, receivers: tupl
     seen = keys.outbox_seen_pk(domain.shard_of(eid))
     [marker] = list(OutboxMarkerItem.query(seen, OutboxMarkerItem.SK.startswith(eid)))
     assert marker.expires_at == int((now + timedelta(days=30)).timestamp())
+
+
+def test_a_failed_delivery_moves_to_its_next_due_time_in_its_events_shard(
+    tenant: Tenant, app: Any, monkeypatch: pytest.MonkeyPatch, receivers: tuple[Receiver, Receiver]
+) -> None:
+    from chalicelib.core.clock import iso
+    from chalicelib.messaging import events
+    from chalicelib.messaging.rules import webhooks as domain
+    from chalicelib.table.models import Item, OutboxItem
+
+    register(tenant.tid, receivers[1].url)
+    now = datetime.now(UTC)
+    eid = domain.event_id(tenant.tid, "reward.issued", f"{tenant.tid}|move")
+
+    def queued() -> list[OutboxItem]:
+        found = Item.query(f"OUT#{domain.shard_of(eid)}", consistent_read=True)
+        return [item for item in found if isinstance(item, OutboxItem) and item.event_id == eid]
+
+    try:
+        assert events.emit(tenant.tid, "reward.issued", {"n": 2, "a": "b"}, f"{tenant.tid}|move", now) == 1
+        [first] = queued()
+        assert first.SK == f"{iso(now)}#{eid}#{first.wid}" and first.GSI1PK is None and first.GSI2PK is None
+        assert (first.attempts, first.status, first.payload, first.last_error) == (
+            0,
+            "pending",
+            '{"a": "b", "n": 2}',
+            None,
+        )
+        deliver(app, monkeypatch, now + timedelta(seconds=1))
+        [moved] = queued()
+        due, rest = moved.SK.split("#", 1)
+        assert rest == f"{eid}#{first.wid}" and due >= iso(now + timedelta(seconds=31))
+        assert (moved.attempts, moved.status, moved.created_at, moved.payload) == (
+            1,
+            "pending",
+            first.created_at,
+            first.payload,
+        )
+        assert moved.last_error
+    finally:
+        for item in queued():  # leave no pending delivery behind for the tests that count a whole run
+            item.delete()
