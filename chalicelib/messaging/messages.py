@@ -23,11 +23,10 @@ from chalicelib.messaging import channels, webhooks
 from chalicelib.messaging.rules import messages as domain
 from chalicelib.messaging.rules import webhooks as outbox_rules
 from chalicelib.messaging.rules.messages import MessagingSettings, Recipient
+from chalicelib.messaging.rules.records import MessageRecord
 from chalicelib.messaging.store import messages as store
 from chalicelib.security import unsubscribe_tokens
 from chalicelib.security.pii import get_cipher
-from chalicelib.table import keys
-from chalicelib.table.models import MessageItem
 
 MAX_ITEMS_PER_RUN = 100
 MAX_SECONDS_PER_RUN = 20.0
@@ -153,17 +152,14 @@ def enqueue(
     address = domain.address_of(channel, recipient)
     moment = utcnow()
     due_at = iso(due)
-    item = MessageItem(
-        PK=keys.message_pk(mid), SK=keys.META,
-        GSI1PK=keys.tenant_messages_gsi1pk(tid), GSI1SK=keys.tenant_messages_gsi1sk(iso(moment), mid),
-        GSI2PK=keys.messages_due_gsi2pk(domain.shard_of(mid)), GSI2SK=keys.messages_due_gsi2sk(due_at, mid),
+    record = MessageRecord(
         tid=tid, mid=mid, uid=uid, channel=channel, status="pending", subject=rendered.subject, text=rendered.text,
         template=template if isinstance(template, str) else None, locale=domain.pick_locale(template, locale),
         address_enc=get_cipher().encrypt(address, _address_context(tid, mid)) if address else None,
         endpoint=endpoint, data=values if channel == "webhook" else None, automation_id=automation_id, attempts=0,
         due_at=due_at, created_at=iso(moment), version=1,
     )  # fmt: skip
-    return mid if store.add(item) else None
+    return mid if store.add(record) else None
 
 
 # --- delivery -------------------------------------------------------------------------------------
@@ -188,28 +184,24 @@ class _Run:
         return self.zones[tid]
 
 
-def _set_due(item: MessageItem, due: datetime) -> None:
+def _set_due(item: MessageRecord, due: datetime) -> None:
+    """Due again at `due`: whatever lease a run held ends with it."""
     item.due_at = iso(due)
-    item.GSI2PK = keys.messages_due_gsi2pk(domain.shard_of(item.mid))
-    item.GSI2SK = keys.messages_due_gsi2sk(item.due_at, item.mid)
+    item.lease_until = None
 
 
-def _close(item: MessageItem, status: str) -> None:
-    """A final state: out of the due index, and kept for `RETENTION` (its text may name the person)."""
+def _close(item: MessageRecord, status: str) -> None:
+    """A final state (the store takes it out of the due index), kept for `RETENTION` (its text may name the person)."""
     item.status = status
-    item.GSI2PK = None
-    item.GSI2SK = None
     item.expires_at = int((utcnow() + RETENTION).timestamp())
 
 
-def _write(item: MessageItem) -> None:
-    expected = int(item.version)
-    item.version = expected + 1
-    if not store.replace(item, expected):
+def _write(item: MessageRecord) -> None:
+    if not store.replace(item):
         logger.warning("message changed during delivery", mid=item.mid)
 
 
-def _outgoing(item: MessageItem, settings: MessagingSettings, now: datetime) -> channels.Outgoing:
+def _outgoing(item: MessageRecord, settings: MessagingSettings, now: datetime) -> channels.Outgoing:
     config = get_settings()
     address = get_cipher().decrypt(item.address_enc, _address_context(item.tid, item.mid)) if item.address_enc else ""
     target = item.endpoint if item.channel == "webhook" else settings.endpoint(item.channel)
@@ -224,14 +216,14 @@ def _outgoing(item: MessageItem, settings: MessagingSettings, now: datetime) -> 
     )  # fmt: skip
 
 
-def _suppressed(item: MessageItem, reason: str) -> str:
+def _suppressed(item: MessageRecord, reason: str) -> str:
     _close(item, "suppressed")
     item.reason = reason
     _write(item)
     return "suppressed"
 
 
-def _deferred(item: MessageItem, reason: str, until: datetime) -> str:
+def _deferred(item: MessageRecord, reason: str, until: datetime) -> str:
     item.status = "deferred"
     item.reason = reason
     _set_due(item, until)
@@ -239,8 +231,8 @@ def _deferred(item: MessageItem, reason: str, until: datetime) -> str:
     return "deferred"
 
 
-def _failed(item: MessageItem, error: str, permanent: bool, settings: MessagingSettings, now: datetime) -> str:
-    item.attempts = int(item.attempts or 0) + 1
+def _failed(item: MessageRecord, error: str, permanent: bool, settings: MessagingSettings, now: datetime) -> str:
+    item.attempts += 1
     item.last_error = error[:500]
     item.reason = None
     if permanent or item.attempts >= settings.max_attempts:
@@ -252,18 +244,16 @@ def _failed(item: MessageItem, error: str, permanent: bool, settings: MessagingS
     return "dead" if item.status == "dead" else "retried"
 
 
-def _claim(mid: str, now: datetime) -> MessageItem | None:
-    """Re-read the message (the index lags) and move its index entry past a lease, so no other run sends it
-    meanwhile; `due_at` keeps the time it was due, for operators. A run that dies leaves it due after the lease."""
+def _claim(mid: str, now: datetime) -> MessageRecord | None:
+    """Re-read the message (the index lags) and take a lease on it, so no other run sends it meanwhile;
+    `due_at` keeps the time it was due, for operators. A run that dies leaves it due after the lease."""
     item = store.get(mid)
-    if item is None or item.status not in domain.OPEN_STATUSES or not item.GSI2SK:
+    if item is None or item.status not in domain.OPEN_STATUSES:
         return None
-    if item.GSI2SK.split("#", 1)[0] > iso(now):
+    if (item.lease_until or item.due_at) > iso(now):
         return None
-    expected = int(item.version)
-    item.version = expected + 1
-    item.GSI2SK = keys.messages_due_gsi2sk(iso(now + LEASE), item.mid)
-    return item if store.replace(item, expected) else None
+    item.lease_until = iso(now + LEASE)
+    return item if store.replace(item) else None
 
 
 def _deliver_one(mid: str, run: _Run) -> str:
@@ -322,14 +312,14 @@ def deliver(now: datetime | None = None) -> dict[str, int]:
     for shard in range(domain.SHARDS):
         if budget <= 0 or time.monotonic() - started > MAX_SECONDS_PER_RUN:
             break
-        for candidate in store.due(shard, iso(run.now), budget):
+        for mid in store.due(shard, iso(run.now), budget):
             if budget <= 0 or time.monotonic() - started > MAX_SECONDS_PER_RUN:
                 break
             budget -= 1
             try:
-                counts[_deliver_one(candidate.mid, run)] += 1
+                counts[_deliver_one(mid, run)] += 1
             except Exception:  # noqa: BLE001 - a storage hiccup on one message must not stop the run
-                logger.exception("message delivery failed", mid=candidate.mid)
+                logger.exception("message delivery failed", mid=mid)
                 counts["errors"] += 1
     return counts
 
@@ -337,10 +327,10 @@ def deliver(now: datetime | None = None) -> dict[str, int]:
 # --- operators ------------------------------------------------------------------------------------
 
 
-def view(item: MessageItem) -> dict[str, Any]:
+def view(item: MessageRecord) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": item.mid, "channel": item.channel, "uid": item.uid, "status": item.status, "text": item.text,
-        "attempts": int(item.attempts or 0), "due_at": item.due_at, "created_at": item.created_at,
+        "attempts": item.attempts, "due_at": item.due_at, "created_at": item.created_at,
         "automation_id": item.automation_id,
     }  # fmt: skip
     for name in ("subject", "sent_at", "last_error", "reason", "template"):
@@ -378,7 +368,7 @@ def recent_for(tid: str, uid: str, limit: int = 10) -> list[dict[str, Any]]:
     return found[:limit]
 
 
-def _owned(tid: str, mid: str) -> MessageItem:
+def _owned(tid: str, mid: str) -> MessageRecord:
     item = store.get(mid)
     if item is None or item.tid != tid:
         raise NotFound("no such message", code="MESSAGE_NOT_FOUND")
@@ -390,14 +380,12 @@ def retry(actor: Principal, mid: str, now: datetime) -> dict[str, Any]:
     item = _owned(actor.tid, mid)
     if item.status != "dead":
         raise Conflict(f"only dead messages can be retried; this one is {item.status}", code="MESSAGE_NOT_DEAD")
-    expected = int(item.version)
-    item.version = expected + 1
     item.status = "pending"
     item.expires_at = None  # back in the queue: it must not expire while it waits
     item.attempts = 0
     item.reason = None
     _set_due(item, now)
-    if not store.replace(item, expected):
+    if not store.replace(item):
         raise Conflict("the message changed meanwhile; reload and retry", code="CONCURRENT_UPDATE")
     audit.record(actor.tid, actor.email, "message.retry", mid, {"channel": item.channel}, now)
     return view(item)

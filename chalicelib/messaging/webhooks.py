@@ -1,10 +1,11 @@
-"""Outbound webhooks: endpoint management, emitting events into the outbox, and delivering them."""
+"""Outbound webhooks: endpoint management and delivering the outbox (events are queued by `events.emit`)."""
 
 from __future__ import annotations
 
 import json
 import time
 import urllib.error
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -16,10 +17,9 @@ from chalicelib.core.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.core.ids import new_id
 from chalicelib.core.observability import logger
 from chalicelib.messaging.rules import webhooks as domain
+from chalicelib.messaging.rules.records import OutboxDelivery, WebhookEndpoint
 from chalicelib.messaging.store import webhooks as store
 from chalicelib.security import egress, signing
-from chalicelib.table import keys
-from chalicelib.table.models import OutboxItem, WebhookItem
 
 MAX_ITEMS_PER_RUN = 100
 MAX_SECONDS_PER_RUN = 20.0
@@ -59,10 +59,7 @@ def add_endpoint(
     if len(store.endpoints(tid)) >= domain.MAX_ENDPOINTS:
         raise Conflict(f"at most {domain.MAX_ENDPOINTS} webhook endpoints per tenant", code="TOO_MANY_WEBHOOKS")
     wid = new_id("wh")
-    item = WebhookItem(
-        PK=keys.tenant_pk(tid), SK=keys.webhook_sk(wid), tid=tid, wid=wid, url=url, events=sorted(set(events)),
-        created_at=iso(now),
-    )  # fmt: skip
+    item = WebhookEndpoint(tid=tid, wid=wid, url=url, events=sorted(set(events)), created_at=iso(now))
     store.add_endpoint(item)
     # The host only: a URL's path or query may carry a merchant's token.
     host = urlsplit(url).hostname or ""
@@ -70,7 +67,7 @@ def add_endpoint(
     return _endpoint_view(item)
 
 
-def _endpoint_view(item: WebhookItem) -> dict[str, Any]:
+def _endpoint_view(item: WebhookEndpoint) -> dict[str, Any]:
     return {"id": item.wid, "url": item.url, "events": list(item.events), "created_at": item.created_at}
 
 
@@ -90,25 +87,7 @@ def delete_all(tid: str) -> None:
         store.delete_endpoint(tid, item.wid)
 
 
-def emit(tid: str, event_type: str, payload: dict[str, Any], event_key: str, now: datetime | None = None) -> int:
-    """Queue the event once per subscribed endpoint; returns how many items were newly queued."""
-    moment = now or utcnow()
-    eid = domain.event_id(tid, event_type, event_key)
-    shard = domain.shard_of(eid)
-    queued = 0
-    for endpoint in store.endpoints(tid):
-        if event_type not in endpoint.events:
-            continue
-        item = OutboxItem(
-            PK=keys.outbox_pk(shard), SK=keys.outbox_sk(iso(moment), eid, endpoint.wid), tid=tid, wid=endpoint.wid,
-            url=endpoint.url, event_id=eid, event_type=event_type, payload=json.dumps(payload, sort_keys=True),
-            created_at=iso(moment), attempts=0, status="pending",
-        )  # fmt: skip
-        queued += int(store.enqueue(item, moment))
-    return queued
-
-
-def _post(item: OutboxItem, now: datetime) -> None:
+def _post(item: OutboxDelivery, now: datetime) -> None:
     """Raise unless the endpoint answered 2xx within the timeout."""
     body = json.dumps(
         domain.envelope(item.event_id, item.event_type, item.created_at, json.loads(item.payload)), sort_keys=True
@@ -119,18 +98,14 @@ def _post(item: OutboxItem, now: datetime) -> None:
     )  # fmt: skip
 
 
-def _failed(item: OutboxItem, error: str, now: datetime) -> str:
-    attempts = int(item.attempts or 0) + 1
+def _failed(item: OutboxDelivery, error: str, now: datetime) -> str:
+    """Another attempt after the backoff, or, out of attempts, dead: the store parks it for operators."""
+    attempts = item.attempts + 1
     if domain.is_dead(attempts):
-        pk, sk, status = keys.tenant_pk(item.tid), keys.dead_delivery_sk(item.event_id, item.wid), "dead"
+        status, due_at = "dead", None
     else:
-        due = domain.next_due(now, attempts - 1)
-        pk, sk, status = item.PK, keys.outbox_sk(iso(due), item.event_id, item.wid), "pending"
-    moved = OutboxItem(
-        PK=pk, SK=sk, tid=item.tid, wid=item.wid, url=item.url, event_id=item.event_id, event_type=item.event_type,
-        payload=item.payload, created_at=item.created_at, attempts=attempts, status=status, last_error=error[:500],
-    )  # fmt: skip
-    store.move(item, moved)
+        status, due_at = "pending", iso(domain.next_due(now, attempts - 1))
+    store.move(item, replace(item, attempts=attempts, status=status, due_at=due_at, last_error=error[:500]))
     return status
 
 
@@ -169,7 +144,7 @@ def deliver(now: datetime | None = None) -> dict[str, int]:
 
 def dead_deliveries(tid: str) -> list[dict[str, Any]]:
     return [
-        {"event_id": i.event_id, "webhook_id": i.wid, "type": i.event_type, "attempts": int(i.attempts or 0),
+        {"event_id": i.event_id, "webhook_id": i.wid, "type": i.event_type, "attempts": i.attempts,
          "last_error": i.last_error, "created_at": i.created_at}
         for i in store.dead(tid)
     ]  # fmt: skip

@@ -19,7 +19,7 @@ from chalicelib.core.clock import iso, utcnow
 from chalicelib.core.errors import Conflict, Gone, NotFound, Unavailable, ValidationFailed
 from chalicelib.core.observability import logger, metrics
 from chalicelib.core.rbac import Principal
-from chalicelib.messaging import webhooks
+from chalicelib.messaging import events
 from chalicelib.referral.rules import rewards as domain
 from chalicelib.referral.rules.participants import rules_for
 from chalicelib.referral.rules.records import RewardRecord
@@ -57,7 +57,7 @@ def _emit_issued(rec: CampaignRecord, reward: RewardRecord, now: datetime) -> No
         "rule": reward.rule, "type": reward.type, "name": reward.name, "value_fen": reward.value_fen,
         "points": reward.points, **({"coupon_code": reward.coupon_code} if reward.coupon_code else {}),
     }  # fmt: skip
-    webhooks.emit(rec.tid, "reward.issued", data, f"{rec.cid}|{reward.code}|{reward.rule}", now)
+    events.emit(rec.tid, "reward.issued", data, f"{rec.cid}|{reward.code}|{reward.rule}", now)
 
 
 def issue(rec: CampaignRecord, code: str, grant: Grant, now: datetime) -> str:
@@ -115,7 +115,7 @@ def grant_ladder(
     outcomes = []
     for grant in grants:
         data = {"campaign_id": rec.cid, "code": code, "milestone": grant.rule, "counted_invites": counted}
-        webhooks.emit(rec.tid, "milestone.reached", data, f"{rec.cid}|{code}|{grant.rule}", now)
+        events.emit(rec.tid, "milestone.reached", data, f"{rec.cid}|{code}|{grant.rule}", now)
         outcomes.append(issue(rec, code, grant, now))
     if grants:
         # Written after the rewards: a crash in between only causes a harmless duplicate attempt.
@@ -194,7 +194,7 @@ def claim(rid: str, authorization: str | None, request: domain.ClaimRequest, now
             **({"address": stored} if stored else {}),
         }  # fmt: skip
         # Emitted on repeats too (idempotent): a crash after the claim is completed by the retry.
-        webhooks.emit(rec.tid, "reward.claimed", data, f"{reward.cid}|{reward.code}|{reward.rule}", now)
+        events.emit(rec.tid, "reward.claimed", data, f"{reward.cid}|{reward.code}|{reward.rule}", now)
     return _view(reward)
 
 
@@ -296,7 +296,7 @@ def revoke(actor: Principal, cid: str, rid: str, request: domain.RevokeRequest, 
         reward = revoked
     data = {"reward_id": rid, "campaign_id": cid, "code": reward.code, "rule": reward.rule, "type": reward.type,
             "name": reward.name, "reason": reward.reason, "revoked_at": reward.revoked_at}  # fmt: skip
-    webhooks.emit(rec.tid, "reward.revoked", data, f"{cid}|{reward.code}|{reward.rule}", now)
+    events.emit(rec.tid, "reward.revoked", data, f"{cid}|{reward.code}|{reward.rule}", now)
     return _view(reward)
 
 

@@ -9,6 +9,8 @@ from pynamodb.exceptions import QueryError, UpdateError
 from pynamodb.expressions.condition import Condition
 
 from chalicelib.core.errors import BadRequest
+from chalicelib.messaging.rules.messages import OPEN_STATUSES, shard_of
+from chalicelib.messaging.rules.records import MessageRecord
 from chalicelib.table import keys
 from chalicelib.table.db import (
     decode_cursor,
@@ -30,7 +32,7 @@ from chalicelib.table.models import (
 
 @dataclass(frozen=True)
 class Page:
-    items: list[MessageItem]
+    items: list[MessageRecord]
     cursor: str | None
 
 
@@ -53,31 +55,70 @@ def put_settings(tid: str, settings: dict[str, Any], updated_at: str) -> None:
 
 # --- messages -------------------------------------------------------------------------------------
 
+_OPTIONAL = (
+    "reason", "subject", "template", "address_enc", "endpoint", "automation_id", "sent_at", "last_error",
+)  # fmt: skip
 
-def add(item: MessageItem) -> bool:
-    """False when a message with this id exists already: a repeated enqueue changes nothing."""
+
+def _item(rec: MessageRecord, version: int) -> MessageItem:
+    """The whole item for `rec`: listed under its tenant by creation time, and in the due index only while open,
+    at the end of a run's lease when one holds it, else at `due_at`."""
+    item = MessageItem(
+        PK=keys.message_pk(rec.mid), SK=keys.META,
+        GSI1PK=keys.tenant_messages_gsi1pk(rec.tid), GSI1SK=keys.tenant_messages_gsi1sk(rec.created_at, rec.mid),
+        tid=rec.tid, mid=rec.mid, uid=rec.uid, channel=rec.channel, status=rec.status, text=rec.text,
+        locale=rec.locale, data=rec.data, attempts=rec.attempts, due_at=rec.due_at, created_at=rec.created_at,
+        expires_at=rec.expires_at, version=version, **{name: getattr(rec, name) for name in _OPTIONAL},
+    )  # fmt: skip
+    if rec.status in OPEN_STATUSES:
+        item.GSI2PK = keys.messages_due_gsi2pk(shard_of(rec.mid))
+        item.GSI2SK = keys.messages_due_gsi2sk(rec.lease_until or rec.due_at, rec.mid)
+    return item
+
+
+def _record(item: MessageItem) -> MessageRecord:
+    position = item.GSI2SK.split("#", 1)[0] if item.GSI2SK else None
+    return MessageRecord(
+        tid=item.tid, mid=item.mid, uid=item.uid, channel=item.channel, status=item.status, text=item.text,
+        locale=item.locale, due_at=item.due_at, created_at=item.created_at,
+        data=dict(item.data) if item.data is not None else None, attempts=int(item.attempts or 0),
+        lease_until=position if position != item.due_at else None,
+        expires_at=int(item.expires_at) if item.expires_at is not None else None, version=int(item.version),
+        **{name: getattr(item, name) for name in _OPTIONAL},
+    )  # fmt: skip
+
+
+def add(rec: MessageRecord) -> bool:
+    """Queue a new message at `rec.version`; False when a message with this id exists already: a repeated
+    enqueue changes nothing."""
     ensure_bound()
-    return save_if(item, Item.PK.does_not_exist(), "enqueue message")
+    return save_if(_item(rec, rec.version), Item.PK.does_not_exist(), "enqueue message")
 
 
-def get(mid: str) -> MessageItem | None:
-    return get_entity(MessageItem, keys.message_pk(mid), keys.META, consistent=True)
+def get(mid: str) -> MessageRecord | None:
+    item = get_entity(MessageItem, keys.message_pk(mid), keys.META, consistent=True)
+    return _record(item) if item is not None else None
 
 
-def due(shard: int, until: str, limit: int) -> list[MessageItem]:
-    """Open messages of one shard due by `until`: one key-range query on the sparse index, never a scan.
+def due(shard: int, until: str, limit: int) -> list[str]:
+    """Ids of open messages of one shard due by `until`: one key-range query on the sparse index, never a scan.
 
-    The index is eventually consistent: callers re-read each item before acting on it."""
+    The index is eventually consistent: callers re-read each message before acting on it."""
     ensure_bound()
     with unavailable_on_failure("read message outbox"):
         found = Item.gsi2.query(keys.messages_due_gsi2pk(shard), Item.GSI2SK <= f"{until}#~", limit=limit)
-        return [item for item in found if isinstance(item, MessageItem)]
+        return [item.mid for item in found if isinstance(item, MessageItem)]
 
 
-def replace(item: MessageItem, expected_version: int) -> bool:
-    """Write `item` (its version already bumped) unless someone else changed it since `expected_version`."""
+def replace(rec: MessageRecord) -> bool:
+    """Write `rec` as the next version unless someone else changed the message since `rec.version` was read.
+
+    On success `rec.version` is the stored one, so the same record can be written again."""
     ensure_bound()
-    return save_if(item, MessageItem.version == expected_version, "update message")
+    if not save_if(_item(rec, rec.version + 1), MessageItem.version == rec.version, "update message"):
+        return False
+    rec.version += 1
+    return True
 
 
 def _encode_cursor(key: dict[str, Any] | None) -> str | None:
@@ -103,7 +144,7 @@ def list_for_tenant(
                 gsi1pk, scan_index_forward=False, limit=limit, last_evaluated_key=start,
                 filter_condition=condition, page_size=limit,
             )  # fmt: skip
-            items = [i for i in result if isinstance(i, MessageItem)]
+            items = [_record(i) for i in result if isinstance(i, MessageItem)]
             last = result.last_evaluated_key
     except QueryError as exc:
         if getattr(exc, "cause_response_code", None) == "ValidationException":

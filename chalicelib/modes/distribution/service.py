@@ -10,7 +10,7 @@ from chalicelib.campaigns.rules.records import CampaignRecord
 from chalicelib.campaigns.rules.spec import DistributionRules
 from chalicelib.core.clock import iso, parse_iso
 from chalicelib.core.errors import Conflict, NotFound
-from chalicelib.messaging import webhooks
+from chalicelib.messaging import events
 from chalicelib.modes.distribution import store
 from chalicelib.modes.distribution.rules import commission
 from chalicelib.modes.distribution.rules.orders import OrderEvent
@@ -58,7 +58,7 @@ def _announce(tid: str, event_type: str, cid: str, oid: str, entries: list[store
             "campaign_id": cid, "order_id": oid, "level": e.level, "code": e.code, "amount_fen": e.amount_fen,
             "available_at": e.available_at,
         }  # fmt: skip
-        webhooks.emit(tid, event_type, data, f"{tid}|{oid}|{e.level}|{e.code}", now)
+        events.emit(tid, event_type, data, f"{tid}|{oid}|{e.level}|{e.code}", now)
 
 
 def receive(tid: str, event: OrderEvent, now: datetime) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from chalicelib.core.clock import iso, parse_iso, utcnow
 from chalicelib.core.errors import Conflict, Gone, NotFound
 from chalicelib.core.ids import new_id
 from chalicelib.core.observability import logger
-from chalicelib.messaging import webhooks
+from chalicelib.messaging import events
 from chalicelib.modes.group_buy import rules as domain
 from chalicelib.modes.group_buy import store
 from chalicelib.modes.group_buy.rules import GroupRecord, Member
@@ -115,7 +115,7 @@ def on_group_change(new: dict[str, Any], now: datetime) -> None:
     if store.close(group, "succeeded", iso(now)):
         logger.info("group succeeded", group_id=group.gid, campaign_id=group.cid)
         data = {"group_id": group.gid, "campaign_id": group.cid, "leader": group.leader, "members": group.size}
-        webhooks.emit(group.tid, "group.succeeded", data, group.gid, now)
+        events.emit(group.tid, "group.succeeded", data, group.gid, now)
     perk = live.campaign(group.cid).spec["rules"].get("leader_perk")
     if perk:
         grant = grant_of(f"{LEADER_RULE}:{group.gid}", perk, limit_rule=LEADER_RULE)
@@ -134,7 +134,7 @@ def fail_expired(now: datetime) -> list[str]:
                     paid = [m.order_id for m in group.roster if m.order_id]
                     logger.info("group failed", group_id=group.gid, campaign_id=group.cid, refunds=len(paid))
                     data = {"group_id": group.gid, "campaign_id": group.cid, "leader": group.leader, "refunds": paid}
-                    webhooks.emit(group.tid, "group.failed", data, group.gid, now)
+                    events.emit(group.tid, "group.failed", data, group.gid, now)
                     failed.append(group.gid)
     return failed
 

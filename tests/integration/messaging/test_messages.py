@@ -173,6 +173,42 @@ def test_a_claimed_message_waits_out_the_lease_of_a_run_that_died(tenant: Tenant
     assert (sent.status, sent.due_at) == ("sent", "2031-01-06T04:00:00Z")
 
 
+def test_the_due_index_holds_a_message_only_while_open_and_a_lease_moves_only_its_entry(
+    api: Api, tenant: Tenant
+) -> None:
+    from chalicelib.messaging import messages
+    from chalicelib.messaging.rules.messages import shard_of
+    from chalicelib.table.models import MessageItem
+
+    def stored(mid: str) -> Any:
+        return MessageItem.get(f"MSG#{mid}", "META", consistent_read=True)
+
+    mid = enqueue(tenant, person())
+    queued = stored(mid)
+    assert (queued.GSI1PK, queued.GSI1SK) == (f"T#{tenant.tid}#MSG", f"{queued.created_at}#{mid}")
+    assert (queued.GSI2PK, queued.GSI2SK) == (f"MSGDUE#{shard_of(mid)}", f"2031-01-06T04:00:00Z#{mid}")
+    assert (queued.status, queued.version, queued.expires_at) == ("pending", 1, None)
+    assert messages._claim(mid, NOON) is not None
+    leased = stored(mid)
+    assert (leased.GSI2PK, leased.GSI2SK) == (queued.GSI2PK, f"2031-01-06T04:05:00Z#{mid}")
+    assert (leased.due_at, leased.version) == ("2031-01-06T04:00:00Z", 2)
+    assert message(mid).lease_until == "2031-01-06T04:05:00Z"
+    deliver(NOON + messages.LEASE + timedelta(seconds=1))
+    sent = stored(mid)
+    assert (sent.status, sent.GSI2PK, sent.GSI2SK) == ("sent", None, None) and sent.expires_at is not None
+    assert (sent.GSI1PK, sent.GSI1SK, sent.version) == (queued.GSI1PK, queued.GSI1SK, 4)
+
+    dead = enqueue(tenant, person(phone="13800004444"), "sms")  # no sms endpoint: dead at once
+    deliver(NOON)
+    parked = stored(dead)
+    assert (parked.status, parked.GSI2PK, parked.GSI2SK) == ("dead", None, None) and parked.expires_at is not None
+    assert api.call("POST", f"/v1/admin/messages/{dead}/retry", token=tenant.owner_token)[0] == 200
+    back = stored(dead)
+    assert (back.status, back.attempts, back.expires_at) == ("pending", 0, None)
+    assert (back.GSI2PK, back.GSI2SK) == (f"MSGDUE#{shard_of(dead)}", f"{back.due_at}#{dead}")
+    assert message(dead).lease_until is None
+
+
 def test_a_failing_endpoint_goes_dead_while_other_messages_flow(
     api: Api, tenant: Tenant, good: Receiver, failing: Receiver
 ) -> None:
@@ -225,11 +261,13 @@ def test_a_retried_dead_message_is_sent_once_the_channel_is_fixed(api: Api, tena
 def test_sms_is_a_signed_post_to_the_tenants_gateway(api: Api, tenant: Tenant, good: Receiver) -> None:
     from chalicelib.accounts import webhook_secret
     from chalicelib.security import signing
+    from chalicelib.table import keys
+    from chalicelib.table.models import MessageItem
 
     configure(api, tenant, channels={"sms": {"endpoint": good.url}})
     who = person(phone="13800003333")
     mid = enqueue(tenant, who, "sms", template="reward_issued")
-    stored = message(mid)
+    stored = MessageItem.get(keys.message_pk(mid), keys.META, consistent_read=True)  # the item as the table holds it
     assert "13800003333" not in json.dumps(stored.attribute_values, default=str)  # encrypted at rest
     deliver(NOON)
     assert message(mid).status == "sent"

@@ -203,13 +203,13 @@ def test_delivery_rechecks_the_address_and_a_refusal_is_a_failed_attempt(
     tenant: Tenant, app: Any, monkeypatch: pytest.MonkeyPatch, fake_dns: dict[str, str], cloud_stage: None
 ) -> None:
     """Registered while the name was public; by delivery time it points inside (DNS rebinding)."""
-    from chalicelib.messaging import webhooks
+    from chalicelib.messaging import events, webhooks
 
     fake_dns["hooks.example.com"] = "93.184.216.34"
     now = datetime.now(UTC)
     webhooks.add_endpoint(tenant.tid, "https://hooks.example.com/fission", ["commission.earned"], "prod", now)
     fake_dns["hooks.example.com"] = "10.0.0.9"
-    assert webhooks.emit(tenant.tid, "commission.earned", {"amount_fen": 1}, f"{tenant.tid}|rebind", now) == 1
+    assert events.emit(tenant.tid, "commission.earned", {"amount_fen": 1}, f"{tenant.tid}|rebind", now) == 1
 
     moment = now + timedelta(seconds=1)
     for attempt in range(1, 9):
@@ -225,14 +225,14 @@ def test_a_redirect_is_a_failed_delivery(
     tenant: Tenant, app: Any, monkeypatch: pytest.MonkeyPatch, receivers: tuple[Receiver, Receiver]
 ) -> None:
     """A redirect's target was never checked, so it is not followed even to a healthy endpoint."""
-    from chalicelib.messaging import webhooks
+    from chalicelib.messaging import events
 
     healthy, _ = receivers
     bouncer = Receiver(302, location=healthy.url)
     try:
         register(tenant.tid, bouncer.url)
         now = datetime.now(UTC)
-        assert webhooks.emit(tenant.tid, "reward.issued", {"n": 1}, f"{tenant.tid}|bounce", now) == 1
+        assert events.emit(tenant.tid, "reward.issued", {"n": 1}, f"{tenant.tid}|bounce", now) == 1
         assert deliver(app, monkeypatch, now + timedelta(seconds=1))["retried"] >= 1
         assert len(bouncer.requests) == 1
         assert healthy.requests == []
@@ -241,15 +241,57 @@ def test_a_redirect_is_a_failed_delivery(
 
 
 def test_outbox_markers_expire_after_thirty_days(tenant: Tenant, receivers: tuple[Receiver, Receiver]) -> None:
-    from chalicelib.messaging import webhooks
+    from chalicelib.messaging import events
     from chalicelib.messaging.rules import webhooks as domain
     from chalicelib.table import keys
     from chalicelib.table.models import OutboxMarkerItem
 
     register(tenant.tid, receivers[0].url)
     now = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
-    assert webhooks.emit(tenant.tid, "reward.issued", {}, f"{tenant.tid}|ttl", now) == 1
+    assert events.emit(tenant.tid, "reward.issued", {}, f"{tenant.tid}|ttl", now) == 1
     eid = domain.event_id(tenant.tid, "reward.issued", f"{tenant.tid}|ttl")
     seen = keys.outbox_seen_pk(domain.shard_of(eid))
     [marker] = list(OutboxMarkerItem.query(seen, OutboxMarkerItem.SK.startswith(eid)))
     assert marker.expires_at == int((now + timedelta(days=30)).timestamp())
+
+
+def test_a_failed_delivery_moves_to_its_next_due_time_in_its_events_shard(
+    tenant: Tenant, app: Any, monkeypatch: pytest.MonkeyPatch, receivers: tuple[Receiver, Receiver]
+) -> None:
+    from chalicelib.core.clock import iso
+    from chalicelib.messaging import events
+    from chalicelib.messaging.rules import webhooks as domain
+    from chalicelib.table.models import Item, OutboxItem
+
+    register(tenant.tid, receivers[1].url)
+    now = datetime.now(UTC)
+    eid = domain.event_id(tenant.tid, "reward.issued", f"{tenant.tid}|move")
+
+    def queued() -> list[OutboxItem]:
+        found = Item.query(f"OUT#{domain.shard_of(eid)}", consistent_read=True)
+        return [item for item in found if isinstance(item, OutboxItem) and item.event_id == eid]
+
+    try:
+        assert events.emit(tenant.tid, "reward.issued", {"n": 2, "a": "b"}, f"{tenant.tid}|move", now) == 1
+        [first] = queued()
+        assert first.SK == f"{iso(now)}#{eid}#{first.wid}" and first.GSI1PK is None and first.GSI2PK is None
+        assert (first.attempts, first.status, first.payload, first.last_error) == (
+            0,
+            "pending",
+            '{"a": "b", "n": 2}',
+            None,
+        )
+        deliver(app, monkeypatch, now + timedelta(seconds=1))
+        [moved] = queued()
+        due, rest = moved.SK.split("#", 1)
+        assert rest == f"{eid}#{first.wid}" and due >= iso(now + timedelta(seconds=31))
+        assert (moved.attempts, moved.status, moved.created_at, moved.payload) == (
+            1,
+            "pending",
+            first.created_at,
+            first.payload,
+        )
+        assert moved.last_error
+    finally:
+        for item in queued():  # leave no pending delivery behind for the tests that count a whole run
+            item.delete()

@@ -187,7 +187,7 @@ def test_a_lost_announcement_is_repaired_by_the_merchants_retry(
     api: Api, tenant: Tenant, app: Any, monkeypatch: pytest.MonkeyPatch, receiver: Receiver
 ) -> None:
     from chalicelib.core.errors import Unavailable
-    from chalicelib.messaging import webhooks
+    from chalicelib.messaging import events
 
     cid, _, mid, _ = chain(api, tenant)
     register(tenant.tid, receiver.url)
@@ -197,7 +197,7 @@ def test_a_lost_announcement_is_repaired_by_the_merchants_retry(
         raise Unavailable("outbox down", code="STORAGE_UNAVAILABLE")
 
     with monkeypatch.context() as patched:
-        patched.setattr(webhooks, "emit", down)
+        patched.setattr(events, "emit", down)
         assert post_order(api, tenant, key, order(cid, "buyer", "o-1"))[0] == 503  # the ledger was written
     assert commission(api, cid, mid)["pending_fen"] == 1000
     status, body = post_order(api, tenant, key, order(cid, "buyer", "o-1"))
