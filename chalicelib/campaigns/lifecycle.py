@@ -46,7 +46,7 @@ def view(rec: CampaignRecord, now: datetime) -> dict[str, Any]:
         "published_at": rec.published_at,
         "ended_at": rec.ended_at,
         "created_by": rec.created_by,
-        **rec.spec,
+        **rec.document,
     }
 
 
@@ -71,12 +71,14 @@ def create(actor: Principal, body: dict[str, Any], now: datetime, idempotency_ke
 
     def make() -> dict[str, Any]:
         stamp = iso(now)
+        document = domain.spec_to_document(spec)
         rec = CampaignRecord(
             cid=new_id("cmp"),
             tid=actor.tid,
             mode=spec.mode,  # type: ignore[attr-defined]
             status=domain.Status.DRAFT.value,
-            spec=domain.spec_to_document(spec),
+            spec=dict(document),
+            document=document,
             version=1,
             created_at=stamp,
             updated_at=stamp,
@@ -114,12 +116,13 @@ def patch(actor: Principal, cid: str, changes: dict[str, Any], now: datetime) ->
     domain.ensure_editable(domain.Status(rec.status))
     if "mode" in changes and changes["mode"] != rec.mode:
         raise ValidationFailed("a campaign's mode cannot change; create a new campaign instead", code="MODE_IMMUTABLE")
-    spec = _validated(domain.merge_patch(rec.spec, changes))
+    spec = _validated(domain.merge_patch(rec.document, changes))
     if rec.status != domain.Status.DRAFT.value:
         # A paused campaign stays resumable: its end cannot move into the past.
         domain.ensure_publishable(spec.ends_at, now)
     expected = rec.version
-    rec.spec = domain.spec_to_document(spec)
+    rec.document = domain.spec_to_document(spec)
+    rec.spec = dict(rec.document)
     rec.version += 1
     rec.updated_at = iso(now)
     store.replace(rec, expected)

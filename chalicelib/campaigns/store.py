@@ -28,12 +28,14 @@ class Page:
 
 
 def _record(item: CampaignItem) -> CampaignRecord:
+    document = dict(item.spec)
     return CampaignRecord(
         cid=item.cid,
         tid=item.tid,
         mode=item.mode,
         status=item.status,
-        spec=dict(item.spec),
+        spec=dict(document),
+        document=document,
         version=int(item.version),
         created_at=item.created_at,
         updated_at=item.updated_at,
@@ -53,7 +55,7 @@ def _item(rec: CampaignRecord, ends_bucket: tuple[str, str] | None) -> CampaignI
         tid=rec.tid,
         mode=rec.mode,
         status=rec.status,
-        spec=rec.spec,
+        spec=rec.document,
         version=rec.version,
         created_at=rec.created_at,
         updated_at=rec.updated_at,

@@ -13,6 +13,8 @@ class CampaignRecord:
     mode: str
     status: str
     spec: dict[str, Any]
+    # The same document as stored: written back verbatim and shown to operators as it is.
+    document: dict[str, Any]
     version: int
     created_at: str
     updated_at: str
