@@ -49,7 +49,7 @@ def count(batch: list[Change], before: str | None) -> set[str]:
         facts += 1
         if cid not in zones:
             rec = lifecycle.find(str(cid))
-            zones[str(cid)] = ZoneInfo(rec.spec.get("timezone") or "Asia/Shanghai") if rec is not None else None
+            zones[str(cid)] = ZoneInfo(rec.spec.timezone) if rec is not None else None
         zone = zones[str(cid)]
         if zone is None:  # a fact of a deleted campaign: nothing to add it to
             dropped[iso(now)[:10]] += 1

@@ -23,7 +23,7 @@ def record(cid: str, parse: Callable[[], BeaconRequest], authorization: str | No
     try:
         beacon = parse()
     except (InvalidJson, ValidationFailed):
-        day = local_day(iso(now), ZoneInfo(rec.spec.get("timezone") or "Asia/Shanghai"))
+        day = local_day(iso(now), ZoneInfo(rec.spec.timezone))
         store.add_now(rec.cid, day, INVALID_EVENT)
         metrics.add_metric(name="InvalidEvents", unit=MetricUnit.Count, value=1)
         raise

@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo
 from chalicelib.analytics.rules import stats as analytics
 from chalicelib.analytics.store import counters as store
 from chalicelib.campaigns import lifecycle
-from chalicelib.core.clock import parse_iso
 from chalicelib.core.rbac import Principal
 from chalicelib.referral import leaderboard
 from chalicelib.security.pii import mask_name
@@ -20,7 +19,7 @@ TOP_INVITERS = 10
 
 def report(actor: Principal, cid: str, query: dict[str, str | None], now: datetime) -> dict[str, Any]:
     rec = lifecycle.owned(actor.tid, cid)
-    zone = ZoneInfo(rec.spec.get("timezone") or "Asia/Shanghai")
+    zone = ZoneInfo(rec.spec.timezone)
     start, end, granularity = analytics.validate_range(
         query.get("from"), query.get("to"), query.get("granularity"), now.astimezone(zone).date()
     )
@@ -36,15 +35,15 @@ def report(actor: Principal, cid: str, query: dict[str, str | None], now: dateti
         }
         for i, e in enumerate(entries[:TOP_INVITERS])
     ]
-    variants = [str(v["id"]) for v in (rec.spec.get("experiment") or {}).get("variants", [])]
+    variants = [v.id for v in rec.spec.experiment.variants] if rec.spec.experiment else []
     body = analytics.report(
         {date.fromisoformat(day): values for day, values in counters.items()},
         start=start,
         end=end,
         granularity=granularity,
         now=now.astimezone(zone),
-        ends_at=parse_iso(rec.spec["ends_at"]),
-        budget_fen=rec.spec.get("budget_fen"),
+        ends_at=rec.spec.ends_at,
+        budget_fen=rec.spec.budget_fen,
         variants=variants,
         top_inviters=top,
     )

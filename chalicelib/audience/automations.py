@@ -184,7 +184,7 @@ def _variables(item: AutomationRecord, profile: Profile, context: dict[str, Any]
     title = ""
     if cid:
         rec = lifecycle.find(str(cid))
-        title = str(rec.spec.get("title", "")) if rec else ""
+        title = rec.spec.title if rec else ""
     part = profile.parts.get(str(code)) if code else None
     link = links.public_url(f"/v1/i/{code}") if code else ""
     data = context.get("data") or {}

@@ -17,8 +17,9 @@ OVERRIDE_ACTION = "compliance.override"
 
 def preview(actor: Principal, cid: str, request: compliance.PreviewRequest) -> dict[str, Any]:
     rec = store.owned(actor.tid, cid)
-    findings = compliance.check(rec.spec)
-    order_fen = request.average_order_fen or costs.default_order_value(rec.spec)
+    # The checker and the simulation read the document as stored (they also judge documents the model refuses).
+    findings = compliance.check(rec.document)
+    order_fen = request.average_order_fen or costs.default_order_value(rec.document)
     return {
         "campaign_id": rec.cid,
         "findings": [f.to_dict() for f in findings],
@@ -27,7 +28,7 @@ def preview(actor: Principal, cid: str, request: compliance.PreviewRequest) -> d
             "k": request.k,
             "average_order_fen": order_fen,
             "max_generations": costs.MAX_GENERATIONS,
-            "scenarios": costs.simulate(rec.spec, request.participants, request.k, average_order_fen=order_fen),
+            "scenarios": costs.simulate(rec.document, request.participants, request.k, average_order_fen=order_fen),
         },
     }
 
@@ -40,7 +41,7 @@ def enforce_at_publish(actor: Principal, rec: CampaignRecord, now: datetime, *, 
     """
     if override_value_cap and actor.role is not Role.OWNER:
         raise Forbidden("only the owner can override the reward value cap", code="OVERRIDE_NOT_ALLOWED")
-    findings = compliance.check(rec.spec, override_value_cap=override_value_cap)
+    findings = compliance.check(rec.document, override_value_cap=override_value_cap)
     blocked = compliance.blocking(findings)
     if blocked:
         raise Conflict(

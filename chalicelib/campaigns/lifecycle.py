@@ -13,7 +13,7 @@ from chalicelib.accounts import audit
 from chalicelib.campaigns import compliance, store, templates
 from chalicelib.campaigns.rules import spec as domain
 from chalicelib.campaigns.rules.records import CampaignRecord
-from chalicelib.core.clock import iso, parse_iso, utcnow
+from chalicelib.core.clock import iso, utcnow
 from chalicelib.core.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.core.ids import new_id
 from chalicelib.core.observability import logger, metrics
@@ -25,7 +25,7 @@ from chalicelib.table.idempotency import run_once
 MAX_PAGE = 100
 
 
-def _validated(document: dict[str, Any]) -> domain.CampaignBase:
+def _validated(document: dict[str, Any]) -> domain.CampaignSpec:
     try:
         return domain.parse_spec(document)
     except ValidationError as exc:
@@ -33,20 +33,19 @@ def _validated(document: dict[str, Any]) -> domain.CampaignBase:
 
 
 def view(rec: CampaignRecord, now: datetime) -> dict[str, Any]:
-    starts, ends = parse_iso(rec.spec["starts_at"]), parse_iso(rec.spec["ends_at"])
     status = domain.Status(rec.status)
     return {
         "campaign_id": rec.cid,
         "tenant_id": rec.tid,
         "status": rec.status,
-        "phase": domain.phase(status, starts, ends, now),
+        "phase": domain.phase(status, rec.spec.starts_at, rec.spec.ends_at, now),
         "version": rec.version,
         "created_at": rec.created_at,
         "updated_at": rec.updated_at,
         "published_at": rec.published_at,
         "ended_at": rec.ended_at,
         "created_by": rec.created_by,
-        **rec.spec,
+        **rec.document,
     }
 
 
@@ -71,12 +70,14 @@ def create(actor: Principal, body: dict[str, Any], now: datetime, idempotency_ke
 
     def make() -> dict[str, Any]:
         stamp = iso(now)
+        document = domain.spec_to_document(spec)
         rec = CampaignRecord(
             cid=new_id("cmp"),
             tid=actor.tid,
-            mode=spec.mode,  # type: ignore[attr-defined]
+            mode=spec.mode,
             status=domain.Status.DRAFT.value,
-            spec=domain.spec_to_document(spec),
+            spec=domain.parse_spec(document),  # as the store will read it back
+            document=document,
             version=1,
             created_at=stamp,
             updated_at=stamp,
@@ -114,12 +115,13 @@ def patch(actor: Principal, cid: str, changes: dict[str, Any], now: datetime) ->
     domain.ensure_editable(domain.Status(rec.status))
     if "mode" in changes and changes["mode"] != rec.mode:
         raise ValidationFailed("a campaign's mode cannot change; create a new campaign instead", code="MODE_IMMUTABLE")
-    spec = _validated(domain.merge_patch(rec.spec, changes))
+    spec = _validated(domain.merge_patch(rec.document, changes))
     if rec.status != domain.Status.DRAFT.value:
         # A paused campaign stays resumable: its end cannot move into the past.
         domain.ensure_publishable(spec.ends_at, now)
     expected = rec.version
-    rec.spec = domain.spec_to_document(spec)
+    rec.document = domain.spec_to_document(spec)
+    rec.spec = domain.parse_spec(rec.document)  # as the store will read it back
     rec.version += 1
     rec.updated_at = iso(now)
     store.replace(rec, expected)
@@ -161,7 +163,7 @@ def transition(
     rec = _owned(actor, cid)
     target = domain.next_status(domain.Status(rec.status), action)
     if target is domain.Status.ACTIVE:
-        domain.ensure_publishable(parse_iso(rec.spec["ends_at"]), now)
+        domain.ensure_publishable(rec.spec.ends_at, now)
         compliance.enforce_at_publish(actor, rec, now, override_value_cap=override_value_cap)
         _go_live(rec)
         rec.published_at = rec.published_at or iso(now)
@@ -182,26 +184,24 @@ def public_view(cid: str, now: datetime) -> dict[str, Any]:
     if rec is None or rec.status == domain.Status.DRAFT.value:
         raise NotFound("no such campaign", code="CAMPAIGN_NOT_FOUND")
     spec = rec.spec
-    starts, ends = parse_iso(spec["starts_at"]), parse_iso(spec["ends_at"])
-    rules = dict(spec["rules"])
     result: dict[str, Any] = {
         "campaign_id": rec.cid,
         "mode": rec.mode,
-        "title": spec["title"],
-        "description": spec.get("description", ""),
-        "share": spec.get("share", {}),
-        "rule_text": spec.get("rule_text", ""),
-        "starts_at": spec["starts_at"],
-        "ends_at": spec["ends_at"],
-        "timezone": spec.get("timezone"),
+        "title": spec.title,
+        "description": spec.description,
+        "share": domain.shown(spec.share),
+        "rule_text": spec.rule_text,
+        "starts_at": iso(spec.starts_at),
+        "ends_at": iso(spec.ends_at),
+        "timezone": spec.timezone,
         "status": rec.status,
-        "phase": domain.phase(domain.Status(rec.status), starts, ends, now),
-        "rules": rules,
+        "phase": domain.phase(domain.Status(rec.status), spec.starts_at, spec.ends_at, now),
+        "rules": domain.shown(spec.rules),
     }
-    if rec.mode == domain.Mode.GROUP_BUY.value:
+    if isinstance(spec, domain.GroupBuyCampaign):
         # Auto-fill with virtual members must be disclosed to participants, never hidden.
         result["auto_fill_disclosure"] = (
-            "Unfilled groups may be completed with system members at the deadline." if rules.get("auto_fill") else None
+            "Unfilled groups may be completed with system members at the deadline." if spec.rules.auto_fill else None
         )
     return result
 

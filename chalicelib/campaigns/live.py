@@ -12,7 +12,6 @@ from datetime import datetime
 from chalicelib.campaigns import store as campaign_store
 from chalicelib.campaigns.rules import spec as campaign_rules
 from chalicelib.campaigns.rules.records import CampaignRecord
-from chalicelib.core.clock import parse_iso
 from chalicelib.core.errors import NotFound
 
 CAMPAIGN_CACHE_SECONDS = 5.0
@@ -33,9 +32,7 @@ def campaign(cid: str) -> CampaignRecord:
 
 def open_campaign(cid: str, now: datetime) -> CampaignRecord:
     rec = campaign(cid)
-    campaign_rules.ensure_open(
-        campaign_rules.Status(rec.status), parse_iso(rec.spec["starts_at"]), parse_iso(rec.spec["ends_at"]), now
-    )
+    campaign_rules.ensure_open(campaign_rules.Status(rec.status), rec.spec.starts_at, rec.spec.ends_at, now)
     return rec
 
 

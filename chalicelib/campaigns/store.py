@@ -8,6 +8,8 @@ from typing import Any
 from pynamodb.exceptions import DeleteError, PutError, QueryError
 
 from chalicelib.campaigns.rules.records import CampaignRecord
+from chalicelib.campaigns.rules.spec import parse_spec
+from chalicelib.core.clock import iso
 from chalicelib.core.errors import BadRequest, Conflict, NotFound
 from chalicelib.table import keys
 from chalicelib.table.db import (
@@ -28,12 +30,17 @@ class Page:
 
 
 def _record(item: CampaignItem) -> CampaignRecord:
+    """The campaign with its document parsed into the typed spec, once per read.
+
+    The document is JSON text, so its numbers come back as int (never Decimal), as they were written."""
+    document = dict(item.spec)
     return CampaignRecord(
         cid=item.cid,
         tid=item.tid,
         mode=item.mode,
         status=item.status,
-        spec=dict(item.spec),
+        spec=parse_spec(document),
+        document=document,
         version=int(item.version),
         created_at=item.created_at,
         updated_at=item.updated_at,
@@ -53,7 +60,7 @@ def _item(rec: CampaignRecord, ends_bucket: tuple[str, str] | None) -> CampaignI
         tid=rec.tid,
         mode=rec.mode,
         status=rec.status,
-        spec=rec.spec,
+        spec=rec.document,
         version=rec.version,
         created_at=rec.created_at,
         updated_at=rec.updated_at,
@@ -70,7 +77,7 @@ def ends_bucket(rec: CampaignRecord) -> tuple[str, str] | None:
     """Live (active or paused) campaigns sit in the bucket of the day they end, for the closer."""
     if rec.status not in ("active", "paused"):
         return None
-    ends_at = str(rec.spec["ends_at"])
+    ends_at = iso(rec.spec.ends_at)
     return keys.campaign_ends_gsi2pk(ends_at[:10]), keys.campaign_ends_gsi2sk(ends_at, rec.cid)
 
 

@@ -19,7 +19,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from chalicelib.campaigns import live
 from chalicelib.campaigns.rules.poster_layouts import DEFAULT_LAYOUT
 from chalicelib.campaigns.rules.records import CampaignRecord
-from chalicelib.core.clock import parse_iso
+from chalicelib.campaigns.rules.spec import PosterRules
 from chalicelib.core.config import get_settings
 from chalicelib.core.errors import NotAcceptable, NotFound
 from chalicelib.core.observability import logger, metrics
@@ -47,18 +47,23 @@ class Poster:
     etag: str
 
 
+def _layout_id(rec: CampaignRecord) -> str:
+    """The poster campaign's layout; campaigns of other modes use the default one."""
+    rules = rec.spec.rules
+    return rules.layout_id if isinstance(rules, PosterRules) else DEFAULT_LAYOUT
+
+
 def _fields(rec: CampaignRecord, participant: ParticipantRecord) -> PosterFields:
     from chalicelib.posters.render import PosterFields  # Pillow: loaded by the first poster only
 
     spec = rec.spec
-    ends = parse_iso(spec["ends_at"]).astimezone(ZoneInfo(spec.get("timezone") or "Asia/Shanghai"))
-    share = spec.get("share") or {}
-    rule_line = next((line.strip() for line in str(spec.get("rule_text") or "").splitlines() if line.strip()), "")
+    ends = spec.ends_at.astimezone(ZoneInfo(spec.timezone))
+    rule_line = next((line.strip() for line in spec.rule_text.splitlines() if line.strip()), "")
     return PosterFields(
         nickname=participant.nickname or DEFAULT_NICKNAME,
-        title=str(share.get("title") or spec["title"]),
+        title=spec.share.title or spec.title,
         invite_url=links.public_url(f"/v1/i/{participant.code}"),
-        body=str(share.get("text") or spec.get("description") or ""),
+        body=spec.share.text or spec.description,
         tagline="邀请你一起参加",
         qr_caption="长按识别二维码",
         expiry=f"活动截止 {ends:%Y-%m-%d %H:%M}",
@@ -124,7 +129,7 @@ def serve(cid: str, filename: str, accept: str | None, if_none_match: str | None
     # Pillow and the layout models: the first poster request pays for them, no other route does.
     from chalicelib.posters import layouts, render
 
-    layout = layouts.load(str(rec.spec.get("rules", {}).get("layout_id") or DEFAULT_LAYOUT))
+    layout = layouts.load(_layout_id(rec))
     fields = _fields(rec, participant)
     key = content_key(layout.canonical_json(), fields, participant.avatar_url, fmt)
     etag = f'"{key}"'
@@ -153,7 +158,7 @@ def cached_keys(rec: CampaignRecord, participant: ParticipantRecord) -> set[str]
     while it still knows the nickname and avatar they are hashed from."""
     from chalicelib.posters import layouts  # the layout models, built on first use (see serve)
 
-    layout = layouts.load(str(rec.spec.get("rules", {}).get("layout_id") or DEFAULT_LAYOUT))
+    layout = layouts.load(_layout_id(rec))
     fields = _fields(rec, participant)
     formats: tuple[Format, ...] = ("jpeg", "png")
     return {content_key(layout.canonical_json(), fields, participant.avatar_url, fmt) for fmt in formats}

@@ -15,6 +15,7 @@ from chalicelib.campaigns import live
 from chalicelib.campaigns.rules import fraud_policy
 from chalicelib.campaigns.rules.fraud_policy import Decision, FraudPolicy
 from chalicelib.campaigns.rules.records import CampaignRecord
+from chalicelib.campaigns.rules.spec import LadderRules
 from chalicelib.core.clock import parse_iso, utcnow
 from chalicelib.core.errors import FissionError
 from chalicelib.core.observability import logger
@@ -204,7 +205,8 @@ def _rewarded(change: Change) -> bool:
         return True
     if new.get("inviter") and new.get("qualified_at") and not old.get("qualified_at"):
         try:
-            return bool((live.campaign(str(new["cid"])).spec.get("rules") or {}).get("invitee_reward"))
+            rules = live.campaign(str(new["cid"])).spec.rules
+            return isinstance(rules, LadderRules) and rules.invitee_reward is not None
         except FissionError:
             return False
     return False

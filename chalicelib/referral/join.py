@@ -10,7 +10,8 @@ from typing import Any
 
 from chalicelib.campaigns import live
 from chalicelib.campaigns.rules.records import CampaignRecord
-from chalicelib.core.clock import iso, parse_iso
+from chalicelib.campaigns.rules.spec import shown
+from chalicelib.core.clock import iso
 from chalicelib.core.errors import Conflict, Forbidden, Unavailable, ValidationFailed
 from chalicelib.referral import fraud, links, rewards
 from chalicelib.referral import identity as identity_service
@@ -28,19 +29,20 @@ LADDER_MODES = frozenset({"invite", "poster"})
 
 
 def _progress(rec: CampaignRecord, participant: ParticipantRecord) -> dict[str, Any]:
-    if rec.mode not in LADDER_MODES:
+    rules = domain.rules_for(rec.spec, participant.variant)
+    if rules is None:  # no ladder in this mode
         return {}
-    progress = domain.ladder_progress(domain.rules_for(rec.spec, participant.variant), len(participant.counted))
+    progress = domain.ladder_progress(rules, len(participant.counted))
     # Invitees held for review: "pending review", never why.
     return {**progress, "pending_review_invites": len(participant.held)}
 
 
 def _share(rec: CampaignRecord, variant: str | None) -> dict[str, Any]:
     """The share copy this participant's landing page uses: the campaign's, or their experiment arm's."""
-    share = dict(rec.spec.get("share") or {})
-    for arm in (rec.spec.get("experiment") or {}).get("variants", []):
-        if arm["id"] == variant and arm.get("share"):
-            share.update(arm["share"])
+    share = shown(rec.spec.share)
+    for arm in rec.spec.experiment.variants if rec.spec.experiment else []:
+        if arm.id == variant and arm.share is not None:
+            share.update(shown(arm.share))
     return share
 
 
@@ -61,7 +63,7 @@ def _view(rec: CampaignRecord, participant: ParticipantRecord) -> dict[str, Any]
 
 def _joined(rec: CampaignRecord, participant: ParticipantRecord) -> dict[str, Any]:
     """The view a join answers with: the participant plus their token."""
-    expires = parse_iso(rec.spec["ends_at"]) + TOKEN_GRACE
+    expires = rec.spec.ends_at + TOKEN_GRACE
     return {**_view(rec, participant), "token": participant_tokens.issue(rec.cid, participant.code, expires)}
 
 
@@ -123,7 +125,7 @@ def join(cid: str, request: JoinRequest, now: datetime, ip: str | None = None) -
         _touches(request.clicks),
         request.ref or None,
         now=int(now.timestamp()),
-        window_seconds=domain.attribution_window_seconds(rec.spec.get("rules", {})),
+        window_seconds=domain.attribution_window_seconds(rec.spec.rules),
         lookup=lookup,
         cid=cid,
         identity=identity,
@@ -138,7 +140,7 @@ def join(cid: str, request: JoinRequest, now: datetime, ip: str | None = None) -
     if risk.decision == "block":
         return _refuse(rec, request.external_id, identity, risk)
     held = risk.decision == "hold"
-    qualifies = domain.qualifies_on_join(rec.spec.get("rules", {}))
+    qualifies = domain.qualifies_on_join(rec.spec.rules)
     for attempt in range(domain.MAX_CODE_ATTEMPTS):
         participant = ParticipantRecord(
             cid=cid,
@@ -162,7 +164,7 @@ def join(cid: str, request: JoinRequest, now: datetime, ip: str | None = None) -
             channel=request.channel,
             inviter=inviter,
             attribution=refusal,
-            variant=domain.assign_variant(secret, cid, identity, rec.spec.get("experiment")),
+            variant=domain.assign_variant(secret, cid, identity, rec.spec.experiment),
             depth=seen[inviter].depth + 1 if inviter in seen else 0,
             inviter_joined_at=seen[inviter].joined_at if inviter in seen else None,
             person=person,

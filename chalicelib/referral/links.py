@@ -40,7 +40,8 @@ def follow_link(code: str, channel: str | None, now: datetime) -> str:
 def landing_link(rec: CampaignRecord, params: dict[str, str]) -> str:
     """The campaign's landing page with `campaign` and `params` added to its query. Without a landing
     URL of its own, a campaign uses the built-in landing page (web/l/)."""
-    parts = urlsplit(rec.spec.get("landing_url") or get_settings().site_url("/l/"))
+    landing = rec.spec.landing_url
+    parts = urlsplit(str(landing) if landing is not None else get_settings().site_url("/l/"))
     query = [q for q in parts.query.split("&") if q]
     query.append(urlencode({"campaign": rec.cid, **params}))
     return urlunsplit((parts.scheme, parts.netloc, parts.path, "&".join(query), parts.fragment))

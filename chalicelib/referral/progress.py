@@ -46,7 +46,7 @@ def count_invites(batch: list[Change]) -> set[str]:
             boards[rec.cid][inviter] = (total, updated.nickname)
             sequences[rec.cid] |= set(invitees.values())
             rewards.grant_ladder(rec, inviter, total, rewarded, now, updated.variant)
-            invitee_reward = invitee_grant(rec.spec["rules"])
+            invitee_reward = invitee_grant(rec.spec.rules)
             if invitee_reward is not None:
                 for invitee in invitees:
                     rewards.issue(rec, invitee, invitee_reward, now)

@@ -15,6 +15,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from chalicelib.accounts import audit
 from chalicelib.campaigns import lifecycle
 from chalicelib.campaigns.rules.records import CampaignRecord
+from chalicelib.campaigns.rules.spec import Reward
 from chalicelib.core.clock import iso, utcnow
 from chalicelib.core.errors import Conflict, Gone, NotFound, Unavailable, ValidationFailed
 from chalicelib.core.observability import logger, metrics
@@ -41,11 +42,8 @@ def _pause(attempt: int) -> None:
 
 def prepare_limits(rec: CampaignRecord) -> None:
     """Stock and budget counters exist before the first participant can earn anything."""
-    rules = rec.spec.get("rules", {})
-    stock = {
-        rule: int(reward["stock"]) for rule, reward in reward_rules(rules).items() if reward.get("stock") is not None
-    }
-    budget = rec.spec.get("budget_fen")
+    stock = {rule: reward.stock for rule, reward in reward_rules(rec.spec.rules).items() if reward.stock is not None}
+    budget = rec.spec.budget_fen
     if stock or budget is not None:
         store.init_limits(rec.cid, stock, budget)
 
@@ -67,7 +65,7 @@ def issue(rec: CampaignRecord, code: str, grant: Grant, now: datetime) -> str:
     written `pending` (stock and budget taken: it is owed) and an alarm metric fires.
     """
     at = iso(now)
-    budget_fen = rec.spec.get("budget_fen")
+    budget_fen = rec.spec.budget_fen
     reward = RewardRecord(
         cid=rec.cid, tid=rec.tid, code=code, rule=grant.rule, type=grant.type, name=grant.name,
         value_fen=grant.value_fen, points=grant.points, status=domain.ISSUED, created_at=at, issued_at=at,
@@ -75,14 +73,13 @@ def issue(rec: CampaignRecord, code: str, grant: Grant, now: datetime) -> str:
         budget_fen=grant.cost if budget_fen is not None and grant.cost > 0 else None,
         pool_rule=grant.limits if grant.code_pool else None, cost_fen=grant.cost,
     )  # fmt: skip
-    budget_limit = int(budget_fen) if budget_fen is not None else None
     for attempt in range(MAX_ATTEMPTS):
         if reward.pool_rule:
             coupon = store.free_code(rec.cid, reward.pool_rule)
             reward.coupon_code = coupon
             reward.status, reward.issued_at = (domain.ISSUED, at) if coupon else (domain.PENDING, None)
             reward.reason = None if coupon else WAITING_FOR_CODE
-        outcome = store.issue(reward, budget_limit=budget_limit)
+        outcome = store.issue(reward, budget_limit=budget_fen)
         if outcome not in ("code_taken", "conflict"):
             break
         _pause(attempt)
@@ -111,7 +108,8 @@ def grant_ladder(
 ) -> list[str]:
     """Issue every milestone reached and not yet rewarded (on the ladder of the participant's experiment
     arm, if it has its own), then remember them as rewarded."""
-    grants = ladder_grants(rules_for(rec.spec, variant), counted, rewarded)
+    rules = rules_for(rec.spec, variant)
+    grants = ladder_grants(rules, counted, rewarded) if rules is not None else []
     outcomes = []
     for grant in grants:
         data = {"campaign_id": rec.cid, "code": code, "milestone": grant.rule, "counted_invites": counted}
@@ -201,13 +199,13 @@ def claim(rid: str, authorization: str | None, request: domain.ClaimRequest, now
 # --- operators: coupon pools and revoking ----------------------------------------------------
 
 
-def _pooled_rules(rec: CampaignRecord) -> dict[str, dict[str, Any]]:
-    return {rule: r for rule, r in reward_rules(rec.spec.get("rules", {})).items() if r.get("code_pool")}
+def _pooled_rules(rec: CampaignRecord) -> dict[str, Reward]:
+    return {rule: r for rule, r in reward_rules(rec.spec.rules).items() if r.code_pool}
 
 
-def _pool_view(rec: CampaignRecord, rule: str, reward: dict[str, Any]) -> dict[str, Any]:
+def _pool_view(rec: CampaignRecord, rule: str, reward: Reward) -> dict[str, Any]:
     total, free = store.pool_counts(rec.cid, rule)
-    return {"rule": rule, "name": reward["name"], "uploaded": total, "free": free, "issued": total - free}
+    return {"rule": rule, "name": reward.name, "uploaded": total, "free": free, "issued": total - free}
 
 
 def pools(actor: Principal, cid: str) -> dict[str, Any]:

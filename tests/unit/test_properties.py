@@ -58,10 +58,10 @@ def test_milestones_are_granted_once_each_and_only_when_reached(
         "milestones": [{"invites": s, "reward": {"type": "points", "name": f"p{s}", "points": 10}} for s in steps],
         "per_participant_cap": cap,
     }
-    campaigns.LadderRules.model_validate(rules)
+    ladder = campaigns.LadderRules.model_validate(rules)
     granted: set[str] = set()
     for counted in sorted(counts):  # progress only grows
-        for grant in rewards.ladder_grants(rules, counted, granted):
+        for grant in rewards.ladder_grants(ladder, counted, granted):
             assert grant.rule not in granted
             granted.add(grant.rule)
     final = min(max(counts), cap) if cap else max(counts)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib.campaigns.rules.spec import CampaignSpec
+
 
 @dataclass
 class CampaignRecord:
@@ -12,7 +14,12 @@ class CampaignRecord:
     tid: str
     mode: str
     status: str
-    spec: dict[str, Any]
+    # The campaign document, validated once when the record is read: what every service reads
+    # (`rec.spec.ends_at`, `rec.spec.rules`, narrowed by mode with isinstance).
+    spec: CampaignSpec
+    # The same document as stored: written back verbatim and shown to operators as it is. Parts of it
+    # shown elsewhere come from the typed spec (`spec.shown`).
+    document: dict[str, Any]
     version: int
     created_at: str
     updated_at: str

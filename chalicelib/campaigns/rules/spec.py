@@ -326,17 +326,30 @@ CampaignSpec = Annotated[
     InviteCampaign | GroupBuyCampaign | AssistCampaign | DistributionCampaign | PosterCampaign,
     Field(discriminator="mode"),
 ]
+# The rules of any mode; the campaign's model says which (narrow with isinstance on the campaign or the rules).
+CampaignRules = InviteRules | GroupBuyRules | AssistRules | DistributionRules | PosterRules
 SPEC_ADAPTER: TypeAdapter[CampaignSpec] = TypeAdapter(CampaignSpec)
 
 
 def parse_spec(document: dict[str, Any]) -> CampaignSpec:
-    """Validate a whole campaign document (raises pydantic.ValidationError)."""
+    """Validate a whole campaign document (raises pydantic.ValidationError).
+
+    Also how a stored document is read back: fields it was written without take their defaults
+    (no `fraud`: the default policy), and whole numbers given as Decimal or float read as int."""
     return SPEC_ADAPTER.validate_python(document)
 
 
 def spec_to_document(spec: CampaignBase) -> dict[str, Any]:
     """The JSON-shaped document stored and returned (times as ISO strings, no nulls)."""
     return spec.model_dump(mode="json", exclude_none=True)
+
+
+def shown(part: BaseModel) -> dict[str, Any]:
+    """A part of a stored document (its share copy, its rules, a reward), JSON-shaped as it was written.
+
+    The part was parsed from the stored document, so only the fields the document carries are shown:
+    a field added to the schema after the document was written stays absent, as it is in the document."""
+    return part.model_dump(mode="json", exclude_unset=True, exclude_none=True)
 
 
 def merge_patch(target: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:

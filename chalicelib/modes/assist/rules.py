@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from chalicelib.campaigns.rules.spec import AssistRules
 from chalicelib.core.clock import iso
 from chalicelib.core.errors import Conflict, FissionError, Gone
 from chalicelib.referral.rules.rewards import ASSIST_RULE, Grant, grant_of
@@ -36,14 +37,17 @@ class Plan:
     floor_price: int | None = None
 
 
-def plan(rules: Mapping[str, Any]) -> Plan:
-    helpers = int(rules["helpers_required"])
-    limit = timedelta(hours=int(rules.get("time_limit_hours", 24)))
-    if rules["goal"] == "unlock":
+def plan(rules: AssistRules) -> Plan:
+    helpers = rules.helpers_required
+    limit = timedelta(hours=rules.time_limit_hours)
+    if rules.goal == "unlock":
         return Plan("unlock", helpers, helpers, 1, 1, limit)
-    original, floor = int(rules["original_price_fen"]), int(rules["floor_price_fen"])
+    # The rules model refuses a cut_price assist without its prices and cut bounds.
+    original, floor = rules.original_price_fen, rules.floor_price_fen
+    assert original is not None and floor is not None
+    assert rules.min_cut_fen is not None and rules.max_cut_fen is not None
     return Plan(
-        "cut_price", original - floor, helpers, int(rules["min_cut_fen"]), int(rules["max_cut_fen"]), limit,
+        "cut_price", original - floor, helpers, rules.min_cut_fen, rules.max_cut_fen, limit,
         original_price=original, floor_price=floor,
     )  # fmt: skip
 
@@ -209,19 +213,22 @@ def progress(goal: str, snap: Snapshot, now: datetime, campaign_ends_at: datetim
     return view
 
 
-def prize(rules: Mapping[str, Any], floor_price: int | None) -> Grant:
+def prize(rules: AssistRules, floor_price: int | None) -> Grant:
     """What the owner gets once every slot is taken, under the rule id `assist` (so at most once).
 
     unlock: the campaign's prize. cut_price: the right to buy the product at the floor price,
     a `custom` reward fulfilled by the merchant, with `value_fen` the floor price; what it costs
     the merchant (and the budget) is the discount, original price minus floor price.
     """
-    if rules["goal"] == "unlock":
-        return grant_of(ASSIST_RULE, rules["prize"])
-    price = int(rules["floor_price_fen"]) if floor_price is None else floor_price
+    # The rules model refuses an unlock assist without a prize, a cut_price one without its product and prices.
+    if rules.goal == "unlock":
+        assert rules.prize is not None
+        return grant_of(ASSIST_RULE, rules.prize)
+    assert rules.product is not None and rules.floor_price_fen is not None and rules.original_price_fen is not None
+    price = rules.floor_price_fen if floor_price is None else floor_price
     return Grant(
-        rule=ASSIST_RULE, type="custom", name=str(rules["product"]["name"]), value_fen=price, points=0,
-        stock_limited=False, cost_fen=max(int(rules["original_price_fen"]) - price, 0),
+        rule=ASSIST_RULE, type="custom", name=rules.product.name, value_fen=price, points=0,
+        stock_limited=False, cost_fen=max(rules.original_price_fen - price, 0),
     )  # fmt: skip
 
 

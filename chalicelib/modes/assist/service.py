@@ -10,6 +10,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from chalicelib.campaigns import live
 from chalicelib.campaigns.rules.records import CampaignRecord
+from chalicelib.campaigns.rules.spec import AssistCampaign, AssistRules, shown
 from chalicelib.core.clock import iso, parse_iso, utcnow
 from chalicelib.core.errors import Conflict, Forbidden, NotFound, TooManyRequests
 from chalicelib.core.observability import logger, metrics
@@ -28,9 +29,14 @@ CLAIM_ATTEMPTS = 3
 
 def _assist_campaign(cid: str) -> CampaignRecord:
     rec = live.campaign(cid)
-    if rec.mode != "assist":
-        raise Conflict("this campaign is not an assist campaign", code="WRONG_MODE", details={"mode": rec.mode})
+    _rules(rec)
     return rec
+
+
+def _rules(rec: CampaignRecord) -> AssistRules:
+    if not isinstance(rec.spec, AssistCampaign):
+        raise Conflict("this campaign is not an assist campaign", code="WRONG_MODE", details={"mode": rec.mode})
+    return rec.spec.rules
 
 
 def _owner(rec: CampaignRecord, code: str) -> ParticipantRecord:
@@ -48,11 +54,11 @@ def _person(p: ParticipantRecord) -> domain.Person:
 
 
 def _ends_at(rec: CampaignRecord) -> datetime:
-    return parse_iso(rec.spec["ends_at"])
+    return rec.spec.ends_at
 
 
 def _new_assist(rec: CampaignRecord, owner: str, now: datetime) -> AssistRecord:
-    plan = domain.plan(rec.spec["rules"])
+    plan = domain.plan(_rules(rec))
     seed = domain.seed(get_keyring().secret("assist-cuts"), rec.cid, owner)
     return AssistRecord(
         cid=rec.cid,
@@ -71,7 +77,7 @@ def _new_assist(rec: CampaignRecord, owner: str, now: datetime) -> AssistRecord:
 
 def _snapshot(rec: CampaignRecord, assist: AssistRecord | None) -> domain.Snapshot:
     if assist is None:  # nobody has helped yet: the plan as the rules stand now
-        plan = domain.plan(rec.spec["rules"])
+        plan = domain.plan(_rules(rec))
         return domain.Snapshot(plan.target, plan.helpers, [], None, None, plan.original_price, plan.floor_price)
     return domain.Snapshot(
         assist.target,
@@ -115,9 +121,8 @@ def help_friend(
     if domain.same_person(_person(owner), _person(helper)):
         raise Forbidden("you cannot help your own assist", code="SELF_ASSIST")
     _screen(rec, owner, helper, ip, now)
-    rules = rec.spec["rules"]
-    day = domain.help_day(now, str(rec.spec.get("timezone", "Asia/Shanghai")))
-    limit = int(rules.get("helper_daily_limit", 3))
+    day = domain.help_day(now, rec.spec.timezone)
+    limit = _rules(rec).helper_daily_limit
     # Counted before the claim, so the limit holds under concurrency; given back if the claim fails.
     if not store.count_help(cid, helper.code, day, limit, now):
         current = store.get(owner.code, consistent=True)
@@ -177,10 +182,11 @@ def progress(cid: str, owner_code: str, now: datetime) -> dict[str, Any]:
 
 
 def _view(rec: CampaignRecord, owner: str, assist: AssistRecord | None, now: datetime) -> dict[str, Any]:
-    goal = assist.goal if assist is not None else str(rec.spec["rules"]["goal"])
+    rules = _rules(rec)
+    goal = assist.goal if assist is not None else rules.goal
     view = {"owner": owner, **domain.progress(goal, _snapshot(rec, assist), now, _ends_at(rec))}
     if goal == "unlock":
-        view["prize"] = rec.spec["rules"].get("prize")
+        view["prize"] = shown(rules.prize) if rules.prize is not None else None
     return view
 
 
@@ -193,6 +199,6 @@ def on_assist_change(change: Change) -> None:
         return
     rec = live.campaign(str(change.new["cid"]))
     floor = change.new.get("floor_price")
-    grant = domain.prize(rec.spec["rules"], None if floor is None else int(floor))
+    grant = domain.prize(_rules(rec), None if floor is None else int(floor))
     outcome = rewards.issue(rec, str(change.new["owner"]), grant, utcnow())
     logger.info("assist completed", campaign_id=rec.cid, owner=change.new["owner"], outcome=outcome)

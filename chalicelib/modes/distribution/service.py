@@ -7,7 +7,7 @@ from typing import Any
 
 from chalicelib.campaigns import live
 from chalicelib.campaigns.rules.records import CampaignRecord
-from chalicelib.campaigns.rules.spec import DistributionRules
+from chalicelib.campaigns.rules.spec import DistributionCampaign, DistributionRules, LadderRules
 from chalicelib.core.clock import iso, parse_iso
 from chalicelib.core.errors import Conflict, NotFound
 from chalicelib.messaging import events
@@ -78,8 +78,8 @@ def receive(tid: str, event: OrderEvent, now: datetime) -> dict[str, Any]:
         raise identity.erased_error()
     at = iso(now)
     entries: list[store.Entry] = []
-    if rec.mode == "distribution":
-        rules = DistributionRules.model_validate(rec.spec["rules"])
+    if isinstance(rec.spec, DistributionCampaign):
+        rules = rec.spec.rules
         due = iso(commission.available_at(now, rules))
         bound = buyer.inviter if commission.binding_active(parse_iso(buyer.joined_at), now, rules) else None
         entries = [
@@ -98,7 +98,7 @@ def receive(tid: str, event: OrderEvent, now: datetime) -> dict[str, Any]:
     fraud.screen_paid(rec, event.order_id, buyer, event.payment_hash, now)  # flags for review, never refuses
     _announce(tid, "commission.earned", rec.cid, event.order_id, written, now)
     qualified = False
-    if (rec.spec.get("rules") or {}).get("qualifying_action") == "first_paid_order":
+    if isinstance(rec.spec.rules, LadderRules) and rec.spec.rules.qualifying_action == "first_paid_order":
         qualified = progress.qualify(buyer.code, at)
     member = store.set_member_order(event.group_id, buyer.code, event.order_id) if event.group_id else None
     return {

@@ -5,10 +5,11 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from chalicelib.campaigns.rules.spec import GroupBuyRules, PriceTier
 from chalicelib.core.errors import ValidationFailed
 
 GroupStatus = Literal["open", "succeeded", "failed"]
@@ -21,24 +22,24 @@ class OpenGroupRequest(BaseModel):
     size: int | None = Field(default=None, ge=2, le=50)
 
 
-def tier_for(rules: dict[str, Any], size: int | None) -> dict[str, Any]:
+def tier_for(rules: GroupBuyRules, size: int | None) -> PriceTier:
     """The price tier a leader opens: the one of the requested size, else the smallest."""
-    tiers = list(rules["tiers"])
+    tiers = rules.tiers
     if size is None:
-        return dict(tiers[0])
+        return tiers[0]
     for tier in tiers:
-        if int(tier["size"]) == size:
-            return dict(tier)
-    sizes = [int(t["size"]) for t in tiers]
+        if tier.size == size:
+            return tier
+    sizes = [t.size for t in tiers]
     raise ValidationFailed(
         f"size must be one of {sizes}",
         details={"errors": [{"field": "size", "type": "enum", "message": f"one of {sizes}"}]},
     )
 
 
-def deadline(opened_at: datetime, rules: dict[str, Any], campaign_ends_at: datetime) -> datetime:
+def deadline(opened_at: datetime, rules: GroupBuyRules, campaign_ends_at: datetime) -> datetime:
     """A group closes after `deadline_hours`, and never after the campaign itself ends."""
-    return min(opened_at + timedelta(hours=int(rules.get("deadline_hours", 24))), campaign_ends_at)
+    return min(opened_at + timedelta(hours=rules.deadline_hours), campaign_ends_at)
 
 
 def status(stored: str, members: int, size: int, deadline_at: datetime, now: datetime) -> GroupStatus:

@@ -7,6 +7,7 @@ from typing import Any
 
 from chalicelib.campaigns import live
 from chalicelib.campaigns.rules.records import CampaignRecord
+from chalicelib.campaigns.rules.spec import GroupBuyCampaign, GroupBuyRules
 from chalicelib.core.clock import iso, parse_iso, utcnow
 from chalicelib.core.errors import Conflict, Gone, NotFound
 from chalicelib.core.ids import new_id
@@ -31,10 +32,17 @@ def _group_campaign(cid: str, now: datetime) -> CampaignRecord:
     return rec
 
 
+def _rules(rec: CampaignRecord) -> GroupBuyRules:
+    if not isinstance(rec.spec, GroupBuyCampaign):
+        raise Conflict("this campaign is not a group buy", code="WRONG_MODE")
+    return rec.spec.rules
+
+
 def view(group: GroupRecord, now: datetime) -> dict[str, Any]:
     deadline_at = parse_iso(group.deadline)
     state = domain.status(group.status, group.members, group.size, deadline_at, now)
     rec = live.campaign(group.cid)
+    rules = _rules(rec)
     return {
         "group_id": group.gid,
         "campaign_id": group.cid,
@@ -42,7 +50,7 @@ def view(group: GroupRecord, now: datetime) -> dict[str, Any]:
         "size": group.size,
         "members_count": group.members,
         "price_fen": group.price_fen,
-        "original_price_fen": rec.spec["rules"]["original_price_fen"],
+        "original_price_fen": rules.original_price_fen,
         "deadline": group.deadline,
         "seconds_left": max(0, int((deadline_at - now).total_seconds())) if state == "open" else 0,
         # The landing page, opened on this group (with the leader as the inviter of whoever joins).
@@ -51,19 +59,19 @@ def view(group: GroupRecord, now: datetime) -> dict[str, Any]:
             {"nickname": mask_name(m.nickname or "") or "*", "leader": m.leader, "joined_at": m.joined_at}
             for m in group.roster
         ],
-        "auto_fill": bool(rec.spec["rules"].get("auto_fill")),
+        "auto_fill": rules.auto_fill,
     }
 
 
 def open_group(cid: str, authorization: str | None, size: int | None, now: datetime) -> dict[str, Any]:
     rec = _group_campaign(cid, now)
     leader = identity.authenticated(cid, authorization, now)
-    rules = rec.spec["rules"]
+    rules = _rules(rec)
     tier = domain.tier_for(rules, size)
-    deadline_at = domain.deadline(now, rules, parse_iso(rec.spec["ends_at"]))
+    deadline_at = domain.deadline(now, rules, rec.spec.ends_at)
     gid = new_id("grp")
     group = GroupRecord(
-        gid=gid, cid=cid, tid=rec.tid, leader=leader.code, size=int(tier["size"]), price_fen=int(tier["price_fen"]),
+        gid=gid, cid=cid, tid=rec.tid, leader=leader.code, size=tier.size, price_fen=tier.price_fen,
         members=1, status="open", opened_at=iso(now), deadline=iso(deadline_at),
     )  # fmt: skip
     bucket = (
@@ -71,7 +79,7 @@ def open_group(cid: str, authorization: str | None, size: int | None, now: datet
         keys.group_deadline_gsi2sk(group.deadline, gid),
     )
     member = Member(code=leader.code, nickname=leader.nickname, leader=True, joined_at=iso(now))
-    store.open_group(group, member, bucket, int(rules.get("max_open_groups_per_leader", 1)))
+    store.open_group(group, member, bucket, rules.max_open_groups_per_leader)
     group.roster = [member]
     return view(group, now)
 
@@ -116,8 +124,8 @@ def on_group_change(new: dict[str, Any], now: datetime) -> None:
         logger.info("group succeeded", group_id=group.gid, campaign_id=group.cid)
         data = {"group_id": group.gid, "campaign_id": group.cid, "leader": group.leader, "members": group.size}
         events.emit(group.tid, "group.succeeded", data, group.gid, now)
-    perk = live.campaign(group.cid).spec["rules"].get("leader_perk")
-    if perk:
+    perk = _rules(live.campaign(group.cid)).leader_perk
+    if perk is not None:
         grant = grant_of(f"{LEADER_RULE}:{group.gid}", perk, limit_rule=LEADER_RULE)
         rewards.issue(live.campaign(group.cid), group.leader, grant, now)
 

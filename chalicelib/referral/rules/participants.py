@@ -12,6 +12,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
 
+from chalicelib.campaigns.rules.spec import CampaignRules, CampaignSpec, Experiment, LadderRules, shown
+
 CODE_LENGTH = 8
 CODE_PATTERN = r"^[0-9a-hjkmnp-tv-z]{8}$"
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32: no i, l, o, u to misread
@@ -106,9 +108,10 @@ class Touch:
     at: int  # epoch seconds
 
 
-def attribution_window_seconds(rules: dict[str, Any]) -> int:
-    """The campaign's attribution window; modes without the rule get the ladder's default."""
-    return int(rules.get("attribution_window_hours") or DEFAULT_ATTRIBUTION_WINDOW_HOURS) * 3600
+def attribution_window_seconds(rules: CampaignRules) -> int:
+    """The campaign's attribution window; modes without the rule (no ladder) get the ladder's default."""
+    hours = rules.attribution_window_hours if isinstance(rules, LadderRules) else DEFAULT_ATTRIBUTION_WINDOW_HOURS
+    return hours * 3600
 
 
 def first_touch(
@@ -152,26 +155,27 @@ def first_touch(
     return None, reason
 
 
-def qualifies_on_join(rules: dict[str, Any]) -> bool:
-    """Whether joining alone makes an invitee count for the inviter (the `join` qualifying action)."""
-    return str(rules.get("qualifying_action", "join")) == "join"
+def qualifies_on_join(rules: CampaignRules) -> bool:
+    """Whether joining alone makes an invitee count for the inviter (the `join` qualifying action;
+    modes without a ladder have no other)."""
+    return not isinstance(rules, LadderRules) or rules.qualifying_action == "join"
 
 
-def ladder_progress(rules: dict[str, Any], counted: int) -> dict[str, Any]:
+def ladder_progress(rules: LadderRules, counted: int) -> dict[str, Any]:
     """Where a participant stands on the campaign's milestone ladder."""
-    milestones = list(rules.get("milestones") or [])
-    cap = rules.get("per_participant_cap")
-    effective = min(counted, int(cap)) if cap else counted
-    reached = [m for m in milestones if effective >= int(m["invites"])]
-    upcoming = next((m for m in milestones if effective < int(m["invites"])), None)
+    milestones = rules.milestones
+    cap = rules.per_participant_cap
+    effective = min(counted, cap) if cap else counted
+    reached = [m for m in milestones if effective >= m.invites]
+    upcoming = next((m for m in milestones if effective < m.invites), None)
     return {
         "counted_invites": effective,
         "milestones_reached": len(reached),
         "next_milestone": (
             {
-                "invites": upcoming["invites"],
-                "remaining": int(upcoming["invites"]) - effective,
-                "reward": upcoming["reward"],
+                "invites": upcoming.invites,
+                "remaining": upcoming.invites - effective,
+                "reward": shown(upcoming.reward),
             }
             if upcoming
             else None
@@ -179,28 +183,31 @@ def ladder_progress(rules: dict[str, Any], counted: int) -> dict[str, Any]:
     }
 
 
-def assign_variant(secret: bytes, cid: str, identity: str, experiment: dict[str, Any] | None) -> str | None:
+def assign_variant(secret: bytes, cid: str, identity: str, experiment: Experiment | None) -> str | None:
     """The experiment arm of a person: a keyed hash into 100 buckets, cut by the variants' weights, so a
     repeat join (or a second device of the same person) lands in the same arm."""
-    if not experiment:
+    if experiment is None:
         return None
     digest = hmac.new(secret, f"variant\x00{cid}\x00{identity}".encode(), hashlib.sha256).digest()
     bucket = int.from_bytes(digest[:8], "big") % 100
     edge = 0
-    variants = list(experiment["variants"])
+    variants = experiment.variants
     for variant in variants:
-        edge += int(variant["weight"])
+        edge += variant.weight
         if bucket < edge:
-            return str(variant["id"])
-    return str(variants[-1]["id"])
+            return variant.id
+    return variants[-1].id
 
 
-def rules_for(spec: dict[str, Any], variant: str | None) -> dict[str, Any]:
-    """The campaign's rules as a participant in `variant` sees them: an arm may bring its own ladder."""
-    rules = dict(spec.get("rules") or {})
-    for arm in (spec.get("experiment") or {}).get("variants", []):
-        if arm["id"] == variant and arm.get("milestones"):
-            rules["milestones"] = arm["milestones"]
+def rules_for(spec: CampaignSpec, variant: str | None) -> LadderRules | None:
+    """The campaign's ladder as a participant in `variant` sees it (an arm may bring its own milestones);
+    None in modes without a ladder."""
+    rules = spec.rules
+    if not isinstance(rules, LadderRules):
+        return None
+    for arm in spec.experiment.variants if spec.experiment else []:
+        if arm.id == variant and arm.milestones:
+            return rules.model_copy(update={"milestones": arm.milestones})
     return rules
 
 

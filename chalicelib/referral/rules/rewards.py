@@ -9,6 +9,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from chalicelib.campaigns.rules.spec import AssistRules, CampaignRules, GroupBuyRules, LadderRules, Reward
+
 INVITEE_RULE = "invitee"
 ASSIST_RULE = "assist"  # an assist owner's prize: one per participant, like every rule
 LEADER_RULE = "leader"  # a group leader's perk: one per group, so its grant rule names the group
@@ -51,8 +53,20 @@ def milestone_rule(index: int) -> str:
     return f"m{index + 1}"
 
 
-def grant_of(rule: str, reward: Mapping[str, Any], percent: int = 100, limit_rule: str | None = None) -> Grant:
-    """The grant of one reward of the campaign's rules, at `percent` of its face value."""
+def grant_of(rule: str, reward: Reward | Mapping[str, Any], percent: int = 100, limit_rule: str | None = None) -> Grant:
+    """The grant of one reward, at `percent` of its face value: a reward of the campaign's rules, or one
+    stored as JSON of its own (an automation's action)."""
+    if isinstance(reward, Reward):
+        return Grant(
+            rule=rule,
+            type=reward.type,
+            name=reward.name,
+            value_fen=reward.value_fen * percent // 100,
+            points=reward.points * percent // 100,
+            stock_limited=reward.stock is not None,
+            code_pool=reward.code_pool,
+            limit_rule=limit_rule,
+        )
     return Grant(
         rule=rule,
         type=str(reward["type"]),
@@ -93,40 +107,43 @@ def revoke_problem(status: str) -> str | None:
     return {CLAIMED: "REWARD_ALREADY_CLAIMED", UNAVAILABLE: "REWARD_UNAVAILABLE"}.get(status)
 
 
-def ladder_grants(rules: dict[str, Any], counted: int, already: set[str]) -> list[Grant]:
+def ladder_grants(rules: LadderRules, counted: int, already: set[str]) -> list[Grant]:
     """Milestones reached by `counted` invites (after the per-participant cap) not yet granted.
 
     Decay: milestones beyond `after_invites` pay `percent` of their face value.
     """
-    cap = rules.get("per_participant_cap")
-    effective = min(counted, int(cap)) if cap else counted
-    decay = rules.get("decay") or {}
+    cap = rules.per_participant_cap
+    effective = min(counted, cap) if cap else counted
+    decay = rules.decay
     grants = []
-    for index, milestone in enumerate(rules.get("milestones") or []):
+    for index, milestone in enumerate(rules.milestones):
         rule = milestone_rule(index)
-        threshold = int(milestone["invites"])
+        threshold = milestone.invites
         if threshold > effective or rule in already:
             continue
-        percent = int(decay["percent"]) if decay and threshold > int(decay["after_invites"]) else 100
-        grants.append(grant_of(rule, milestone["reward"], percent))
+        percent = decay.percent if decay is not None and threshold > decay.after_invites else 100
+        grants.append(grant_of(rule, milestone.reward, percent))
     return grants
 
 
-def invitee_grant(rules: dict[str, Any]) -> Grant | None:
+def invitee_grant(rules: CampaignRules) -> Grant | None:
     """The double-sided reward an invitee gets when their invite counts, if the campaign has one."""
-    reward = rules.get("invitee_reward")
-    return grant_of(INVITEE_RULE, reward) if reward else None
+    reward = rules.invitee_reward if isinstance(rules, LadderRules) else None
+    return grant_of(INVITEE_RULE, reward) if reward is not None else None
 
 
-def reward_rules(rules: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Every reward of a campaign (ladder, invitee reward, assist prize) by its rule id (stock is per rule)."""
-    found = {milestone_rule(i): m["reward"] for i, m in enumerate(rules.get("milestones") or [])}
-    if rules.get("invitee_reward"):
-        found[INVITEE_RULE] = rules["invitee_reward"]
-    if rules.get("prize"):
-        found[ASSIST_RULE] = rules["prize"]
-    if rules.get("leader_perk"):
-        found[LEADER_RULE] = rules["leader_perk"]
+def reward_rules(rules: CampaignRules) -> dict[str, Reward]:
+    """Every reward of a campaign (ladder, invitee reward, assist prize, leader perk) by its rule id
+    (stock is per rule)."""
+    found: dict[str, Reward] = {}
+    if isinstance(rules, LadderRules):
+        found.update({milestone_rule(i): m.reward for i, m in enumerate(rules.milestones)})
+        if rules.invitee_reward is not None:
+            found[INVITEE_RULE] = rules.invitee_reward
+    if isinstance(rules, AssistRules) and rules.prize is not None:
+        found[ASSIST_RULE] = rules.prize
+    if isinstance(rules, GroupBuyRules) and rules.leader_perk is not None:
+        found[LEADER_RULE] = rules.leader_perk
     return found
 
 

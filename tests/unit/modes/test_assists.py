@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.campaigns.rules.spec import AssistRules
+from chalicelib.campaigns.rules.spec import AssistRules, Reward
 from chalicelib.core.errors import Conflict, Gone
 from chalicelib.modes.assist import rules as assists
 from chalicelib.referral.rules.rewards import ASSIST_RULE, reward_rules
@@ -102,7 +102,7 @@ def _rules(**overrides: Any) -> dict[str, Any]:
 
 
 def test_cut_price_plan_targets_original_minus_floor() -> None:
-    plan = assists.plan(_rules(time_limit_hours=6))
+    plan = assists.plan(AssistRules.model_validate(_rules(time_limit_hours=6)))
     assert (plan.target, plan.helpers, plan.min_cut, plan.max_cut) == (9900, 10, 100, 2000)
     assert plan.time_limit == timedelta(hours=6)
     assert (plan.original_price, plan.floor_price) == (10000, 100)
@@ -110,7 +110,7 @@ def test_cut_price_plan_targets_original_minus_floor() -> None:
 
 def test_unlock_plan_is_one_virtual_unit_per_helper() -> None:
     rules = {"goal": "unlock", "helpers_required": 5, "prize": {"type": "gift", "name": "Tote bag"}}
-    plan = assists.plan(rules)
+    plan = assists.plan(AssistRules.model_validate(rules))
     assert (plan.target, plan.helpers, plan.min_cut, plan.max_cut) == (5, 5, 1, 1)
     assert assists.cut_sequence(_seed(0), plan.target, plan.helpers, plan.min_cut, plan.max_cut) == [1] * 5
 
@@ -127,7 +127,7 @@ def test_every_valid_campaign_rule_set_gives_a_reachable_plan() -> None:
             helpers_required=helpers, min_cut_fen=low, max_cut_fen=high, floor_price_fen=floor,
             original_price_fen=floor + target,
         )  # fmt: skip
-        plan = assists.plan(rules)
+        plan = assists.plan(AssistRules.model_validate(rules))
         _check(assists.cut_sequence(_seed(i), plan.target, helpers, low, high), target, helpers, low, high)
 
 
@@ -192,7 +192,7 @@ def test_a_not_started_assist_expires_with_the_campaign() -> None:
 
 
 def test_prize_is_the_deal_at_the_floor_price_or_the_unlock_prize_under_one_rule() -> None:
-    cut = assists.prize(_rules(), 100)
+    cut = assists.prize(AssistRules.model_validate(_rules()), 100)
     assert (cut.rule, cut.type, cut.name, cut.value_fen, cut.stock_limited) == (
         ASSIST_RULE, "custom", "Serum", 100, False,
     )  # fmt: skip
@@ -202,8 +202,8 @@ def test_prize_is_the_deal_at_the_floor_price_or_the_unlock_prize_under_one_rule
         "helpers_required": 3,
         "prize": {"type": "coupon", "name": "50 off", "value_fen": 5000, "stock": 9},
     }
-    grant = assists.prize(unlock, None)
+    grant = assists.prize(AssistRules.model_validate(unlock), None)
     assert (grant.rule, grant.type, grant.name, grant.value_fen, grant.stock_limited) == (
         ASSIST_RULE, "coupon", "50 off", 5000, True,
     )  # fmt: skip
-    assert reward_rules(unlock) == {ASSIST_RULE: unlock["prize"]}
+    assert reward_rules(AssistRules.model_validate(unlock)) == {ASSIST_RULE: Reward.model_validate(unlock["prize"])}

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from chalicelib.campaigns.rules.spec import CampaignRules, GroupBuyRules, InviteRules
 from chalicelib.referral.rules.participants import (
     CLICK_SKEW_SECONDS,
     Inviter,
@@ -132,9 +133,17 @@ def test_each_code_is_read_at_most_once() -> None:
     assert directory.reads == [A]
 
 
+LADDER = {"milestones": [{"invites": 1, "reward": {"type": "points", "name": "P", "points": 1}}]}
+GROUP_BUY = {"product": {"sku": "S", "name": "P"}, "original_price_fen": 1000, "tiers": [{"size": 2, "price_fen": 900}]}
+
+
 @pytest.mark.parametrize(
     ("rules", "hours"),
-    [({"attribution_window_hours": 24}, 24), ({}, 168), ({"attribution_window_hours": None}, 168)],
+    [
+        (InviteRules.model_validate({**LADDER, "attribution_window_hours": 24}), 24),
+        (InviteRules.model_validate(LADDER), 168),
+        (GroupBuyRules.model_validate(GROUP_BUY), 168),  # a mode without the rule
+    ],
 )
-def test_the_window_comes_from_the_rules_or_defaults_to_a_week(rules: dict[str, Any], hours: int) -> None:
+def test_the_window_comes_from_the_rules_or_defaults_to_a_week(rules: CampaignRules, hours: int) -> None:
     assert attribution_window_seconds(rules) == hours * 3600

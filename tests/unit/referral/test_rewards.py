@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from chalicelib.campaigns.rules.spec import Reward
+from chalicelib.campaigns.rules.spec import GroupBuyRules, Reward
 from chalicelib.referral.rules import rewards
 
 
@@ -36,7 +36,14 @@ def test_a_leader_perk_is_granted_per_group_but_stocked_per_campaign() -> None:
     perk = {"type": "coupon", "name": "Leader", "value_fen": 500, "stock": 3, "code_pool": True}
     grant = rewards.grant_of("leader:grp_1", perk, limit_rule=rewards.LEADER_RULE)
     assert (grant.rule, grant.limits, grant.stock_limited, grant.code_pool) == ("leader:grp_1", "leader", True, True)
-    assert rewards.reward_rules({"leader_perk": perk}) == {"leader": perk}
+    assert rewards.grant_of("leader:grp_1", Reward.model_validate(perk), limit_rule=rewards.LEADER_RULE) == grant
+    group_buy = {
+        "product": {"sku": "S", "name": "P"},
+        "original_price_fen": 1000,
+        "tiers": [{"size": 2, "price_fen": 900}],
+    }
+    rules = GroupBuyRules.model_validate({**group_buy, "leader_perk": perk})
+    assert rewards.reward_rules(rules) == {"leader": Reward.model_validate(perk)}
 
 
 def test_decay_scales_value_and_points() -> None:
