@@ -17,9 +17,9 @@ from pydantic import ValidationError
 
 from chalicelib.accounts import audit
 from chalicelib.analytics.rules import exports as domain
+from chalicelib.analytics.rules.exports import ExportRecord
 from chalicelib.analytics.store import exports as store
 from chalicelib.analytics.store import files as export_files
-from chalicelib.analytics.store.exports import ExportRecord
 from chalicelib.campaigns import lifecycle
 from chalicelib.core.clock import iso
 from chalicelib.core.config import get_settings

@@ -1,11 +1,13 @@
-"""CSV exports: the request, the columns of each kind, and rows shaped from participant records (pure)."""
+"""CSV exports: the request, the job, the columns of each kind, and rows shaped from participant records (pure)."""
 
 from __future__ import annotations
 
 import csv
 import io
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -36,6 +38,28 @@ class ExportRequest(BaseModel):
 
     campaign_id: str = Field(min_length=1, max_length=64)
     kind: Kind
+
+
+@dataclass
+class ExportRecord:
+    """An export job: what it exports, how far it got (`cursor`, opaque) and what it wrote."""
+
+    tid: str
+    eid: str
+    cid: str
+    kind: str
+    status: str
+    created_by: str
+    created_at: str
+    updated_at: str
+    expires_at: int
+    cursor: dict[str, Any] | None = None
+    rows: int = 0
+    parts: int = 0
+    failures: int = 0
+    version: int = 1
+    error: str | None = None
+    finished_at: str | None = None
 
 
 HEADERS: dict[Kind, tuple[str, ...]] = {
