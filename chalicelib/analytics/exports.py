@@ -9,7 +9,7 @@ same part again, never a second copy of its rows.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,9 +17,9 @@ from pydantic import ValidationError
 
 from chalicelib.accounts import audit
 from chalicelib.analytics.rules import exports as domain
+from chalicelib.analytics.rules.exports import ExportRecord
 from chalicelib.analytics.store import exports as store
 from chalicelib.analytics.store import files as export_files
-from chalicelib.analytics.store.exports import ExportRecord
 from chalicelib.campaigns import lifecycle
 from chalicelib.core.clock import iso
 from chalicelib.core.config import get_settings
@@ -28,9 +28,9 @@ from chalicelib.core.ids import new_id
 from chalicelib.core.observability import logger
 from chalicelib.core.rbac import Principal
 from chalicelib.core.validation import validation_error
-from chalicelib.referral.store import tree as participants
+from chalicelib.referral import tree
+from chalicelib.referral.rules.records import LedgerEntry, RewardRecord, TreeNode
 from chalicelib.security.pii import mask_name
-from chalicelib.table import keys
 from chalicelib.table.idempotency import run_once
 
 RETENTION = timedelta(days=7)
@@ -171,24 +171,22 @@ def _work(tid: str, eid: str, now: datetime, ends: float, clock: Callable[[], fl
 def _step(rec: ExportRecord, now: datetime) -> bool:
     """One page (or, past the last shard, the final file), then the job saved; False if another run won."""
     kind = domain.Kind(rec.kind)
-    cursor = rec.cursor or {"shard": 0, "key": None}
-    shard = int(cursor["shard"])
+    size = PARTITION_PAGE_SIZE if kind in domain.PER_PARTICIPANT else PAGE_SIZE
     rec.status = domain.Status.RUNNING.value
     rec.updated_at = iso(now)
-    if shard >= keys.PARTICIPANT_SHARDS:
+    page = tree.campaign_participants(rec.cid, rec.cursor, size)
+    if page is None:
         export_files.get_files().assemble(rec.eid, (BOM + domain.header(kind)).encode(), rec.parts)
         rec.status = domain.Status.DONE.value
         rec.finished_at = iso(now)
         return store.advance(rec)
-    size = PARTITION_PAGE_SIZE if kind in domain.PER_PARTICIPANT_PREFIX else PAGE_SIZE
-    page = participants.campaign_page(rec.cid, shard, cursor.get("key"), size)
-    rows = _rows(kind, page.items)
+    rows = _rows(kind, page.participants)
     if rows:
         # The part first, under a name fixed by its number: if saving the job fails, the retry replaces it.
         _write_part(rec.eid, rec.parts + 1, domain.render(rows).encode())
         rec.parts += 1
         rec.rows += len(rows)
-    rec.cursor = {"shard": shard, "key": page.last_key} if page.last_key else {"shard": shard + 1, "key": None}
+    rec.cursor = page.following
     return store.advance(rec)
 
 
@@ -196,14 +194,19 @@ def _write_part(eid: str, number: int, body: bytes) -> None:
     export_files.get_files().put_part(eid, number, body)
 
 
-def _rows(kind: domain.Kind, items: list[dict[str, Any]]) -> list[domain.Row]:
-    prefix = domain.PER_PARTICIPANT_PREFIX.get(kind)
+def _own(kind: domain.Kind, code: str) -> Sequence[RewardRecord | LedgerEntry]:
+    """What of one participant's own a kind lists: their rewards, or their ledger entries."""
+    if kind is domain.Kind.REWARDS:
+        return tree.participant_rewards(code)
+    if kind is domain.Kind.LEDGER:
+        return tree.participant_ledger(code)
+    return []
+
+
+def _rows(kind: domain.Kind, participants: list[TreeNode]) -> list[domain.Row]:
     found: list[domain.Row] = []
-    for item in items:
-        if item.get("entity") != "participant":
-            continue
-        own = participants.partition(str(item["code"]), prefix) if prefix else []
-        found += domain.rows(kind, item, own, mask_name)
+    for participant in participants:
+        found += domain.rows(kind, participant, _own(kind, participant.code), mask_name)
     return found
 
 

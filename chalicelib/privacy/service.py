@@ -23,6 +23,7 @@ from chalicelib.modes.distribution import service as distribution
 from chalicelib.modes.distribution.rules import commission
 from chalicelib.posters import service as posters
 from chalicelib.privacy import store
+from chalicelib.privacy.rules import SubjectPartition
 from chalicelib.referral import identity, leaderboard, links, rewards
 from chalicelib.referral.rules.records import ParticipantRecord
 from chalicelib.referral.rules.rewards import CLAIMED, reward_id
@@ -40,10 +41,6 @@ def _campaign(cid: str) -> CampaignRecord:
 
 
 # --- export ---------------------------------------------------------------------------------
-
-
-def _by_entity(items: list[dict[str, Any]], entity: str) -> list[dict[str, Any]]:
-    return [i for i in items if i.get("entity") == entity]
 
 
 def _person(rec: CampaignRecord, p: ParticipantRecord) -> dict[str, Any]:
@@ -92,28 +89,36 @@ def _rewards(code: str) -> list[dict[str, Any]]:
     return found
 
 
-def _commission(items: list[dict[str, Any]], code: str, now: datetime) -> dict[str, Any]:
+def _commission(own: SubjectPartition, code: str, now: datetime) -> dict[str, Any]:
     entries = [
         {
-            "order_id": i.get("oid"),
-            "level": i.get("level"),
-            "amount_fen": i.get("amount_fen"),
-            "status": i.get("status"),
-            "available_at": i.get("available_at"),
-            "created_at": i.get("created_at"),
+            "order_id": e.order_id,
+            "level": e.level,
+            "amount_fen": e.amount_fen,
+            "status": e.status,
+            "available_at": e.available_at,
+            "created_at": e.created_at,
         }
-        for i in sorted(_by_entity(items, "commission_mirror"), key=lambda i: str(i["SK"]))
+        for e in own.commission  # in ledger order
     ]
     return {"balance": commission.balance(distribution.ledger(code), iso(now)), "entries": entries}
 
 
-def _assist(items: list[dict[str, Any]]) -> dict[str, Any] | None:
-    found = next(iter(_by_entity(items, "assist")), None)
+def _assist(own: SubjectPartition) -> dict[str, Any] | None:
+    found = own.assist
     if found is None:
         return None
     # The helpers' codes are theirs: the export says how many helped, not who.
-    names = ("goal", "target", "helpers_required", "slots", "original_price", "floor_price", "started_at", "deadline")
-    return {name: found.get(name) for name in names}
+    return {
+        "goal": found.goal,
+        "target": found.target,
+        "helpers_required": found.helpers_required,
+        "slots": found.slots,
+        "original_price": found.original_price,
+        "floor_price": found.floor_price,
+        "started_at": found.started_at,
+        "deadline": found.deadline,
+    }
 
 
 def export(authorization: str | None, now: datetime) -> dict[str, Any]:
@@ -122,7 +127,7 @@ def export(authorization: str | None, now: datetime) -> dict[str, Any]:
     if participant.erased:
         raise identity.erased_error()
     rec = _campaign(participant.cid)
-    items = store.partition(participant.code)
+    own = store.partition(participant.code)
     logger.info("data subject export", campaign_id=rec.cid, code=participant.code)
     return {
         "format": EXPORT_FORMAT,
@@ -138,31 +143,23 @@ def export(authorization: str | None, now: datetime) -> dict[str, Any]:
         },
         "participant": _person(rec, participant),
         "rewards": _rewards(participant.code),
-        "commission": _commission(items, participant.code, now),
-        "assist": _assist(items),
-        "helps_given": [
-            {"day": i.get("day"), "helps": i.get("helps")}
-            for i in sorted(_by_entity(items, "assist_helps"), key=lambda i: str(i.get("day")))
-        ],
+        "commission": _commission(own, participant.code, now),
+        "assist": _assist(own),
+        "helps_given": [{"day": h.day, "helps": h.helps} for h in sorted(own.helps, key=lambda h: str(h.day))],
         "groups": [
-            {
-                "group_id": m.get("gid"),
-                "leader": bool(m.get("leader")),
-                "joined_at": m.get("joined_at"),
-                "order_id": m.get("order_id"),
-            }
-            for m in sorted(store.memberships(participant.code), key=lambda m: str(m.get("joined_at")))
+            {"group_id": m.gid, "leader": m.leader, "joined_at": m.joined_at, "order_id": m.order_id}
+            for m in sorted(store.memberships(participant.code), key=lambda m: str(m.joined_at))
         ],
         "orders": [
             {
-                "order_id": o.get("oid"),
-                "external_id": o.get("external_id"),
-                "status": o.get("status"),
-                "amount_fen": o.get("amount"),
-                "paid_at": o.get("paid_at"),
-                "refunded_at": o.get("refunded_at"),
+                "order_id": o.oid,
+                "external_id": o.external_id,
+                "status": o.status,
+                "amount_fen": o.amount,
+                "paid_at": o.paid_at,
+                "refunded_at": o.refunded_at,
             }
-            for o in sorted(store.buyer_orders(participant.code), key=lambda o: str(o.get("paid_at")))
+            for o in sorted(store.buyer_orders(participant.code), key=lambda o: str(o.paid_at))
         ],
     }
 
@@ -182,14 +179,14 @@ def _pseudonymise_orders(p: ParticipantRecord) -> None:
     # The keyed identity hash we keep anyway: the same value on every attempt, never a hash of a hash.
     pseudonym = PSEUDONYM_PREFIX + p.identity
     for order in store.buyer_orders(p.code):
-        if order.get("external_id") != pseudonym:
-            store.pseudonymise_order(str(order["PK"]), str(order["SK"]), pseudonym)
+        if order.external_id != pseudonym:
+            store.pseudonymise_order(order, pseudonym)
 
 
 def _strip_memberships(p: ParticipantRecord) -> None:
     for member in store.memberships(p.code):
-        if member.get("nickname") is not None:
-            store.strip_member_nickname(str(member["PK"]), str(member["SK"]))
+        if member.nickname is not None:
+            store.strip_member_nickname(member)
 
 
 def _forget_in_profile(p: ParticipantRecord) -> None:
@@ -215,8 +212,8 @@ def erase(authorization: str | None, now: datetime) -> dict[str, Any]:
     for step in STEPS:
         step(participant)
     leaderboard.hide_nickname(participant.cid, participant.code, at)
-    posters.forget(set(tombstone.get("poster_keys") or ()))
-    erased_at = store.finish_erasure(participant.code, str(tombstone["erasing_at"]))
+    posters.forget(set(tombstone.poster_keys))
+    erased_at = store.finish_erasure(participant.code, tombstone.erasing_at)
     if erased_at is None:
         raise NotFound("no such participant", code="PARTICIPANT_NOT_FOUND")
     logger.info("participant erased", campaign_id=participant.cid, code=participant.code)

@@ -14,6 +14,15 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
+from chalicelib.privacy.rules import (
+    AssistState,
+    BuyerOrder,
+    CommissionEntry,
+    HelpsDay,
+    Membership,
+    SubjectPartition,
+    Tombstone,
+)
 from chalicelib.table import keys
 from chalicelib.table.db import dynamodb_client, ensure_bound, unavailable_on_failure
 
@@ -59,13 +68,41 @@ def _query(what: str, **params: Any) -> list[dict[str, Any]]:
                 return found
 
 
-def partition(code: str) -> list[dict[str, Any]]:
-    """Every item under `P#{code}`: the participant, rewards, ledger mirrors, assist and help counts."""
-    return _query(
+def _commission(item: dict[str, Any]) -> CommissionEntry:
+    return CommissionEntry(
+        order_id=item.get("oid"),
+        level=item.get("level"),
+        amount_fen=item.get("amount_fen"),
+        status=item.get("status"),
+        available_at=item.get("available_at"),
+        created_at=item.get("created_at"),
+    )
+
+
+_ASSIST_FIELDS = (
+    "goal", "target", "helpers_required", "slots", "original_price", "floor_price", "started_at", "deadline",
+)  # fmt: skip
+
+
+def _assist(item: dict[str, Any]) -> AssistState:
+    return AssistState(**{name: item.get(name) for name in _ASSIST_FIELDS})
+
+
+def partition(code: str) -> SubjectPartition:
+    """What lies under `P#{code}` beside the participant and their rewards: ledger mirrors (in sort
+    key order), their assist and their daily help counts (one consistent read, every page)."""
+    items = _query(
         "participant partition",
         ConsistentRead=True,
         KeyConditionExpression="PK = :pk",
         ExpressionAttributeValues={":pk": {"S": keys.participant_pk(code)}},
+    )
+    mirrors = sorted((i for i in items if i.get("entity") == "commission_mirror"), key=lambda i: str(i["SK"]))
+    assist = next((i for i in items if i.get("entity") == "assist"), None)
+    return SubjectPartition(
+        commission=[_commission(i) for i in mirrors],
+        assist=_assist(assist) if assist is not None else None,
+        helps=[HelpsDay(day=i.get("day"), helps=i.get("helps")) for i in items if i.get("entity") == "assist_helps"],
     )
 
 
@@ -75,15 +112,36 @@ def _by_gsi1(what: str, pk: str) -> list[dict[str, Any]]:
     )
 
 
-def buyer_orders(code: str) -> list[dict[str, Any]]:
+def buyer_orders(code: str) -> list[BuyerOrder]:
     """The orders the participant paid for (index reads are eventually consistent: a second old at most)."""
-    return [i for i in _by_gsi1("buyer orders", keys.buyer_orders_gsi1pk(code)) if i.get("entity") == "order"]
-
-
-def memberships(code: str) -> list[dict[str, Any]]:
-    """The participant's group member items."""
     return [
-        i for i in _by_gsi1("group memberships", keys.member_groups_gsi1pk(code)) if i.get("entity") == "group_member"
+        BuyerOrder(
+            tid=str(i["tid"]),
+            oid=str(i["oid"]),
+            external_id=i.get("external_id"),
+            status=i.get("status"),
+            amount=i.get("amount"),
+            paid_at=i.get("paid_at"),
+            refunded_at=i.get("refunded_at"),
+        )
+        for i in _by_gsi1("buyer orders", keys.buyer_orders_gsi1pk(code))
+        if i.get("entity") == "order"
+    ]
+
+
+def memberships(code: str) -> list[Membership]:
+    """The participant's group memberships."""
+    return [
+        Membership(
+            gid=str(i["gid"]),
+            code=str(i["code"]),
+            leader=bool(i.get("leader")),
+            joined_at=i.get("joined_at"),
+            order_id=i.get("order_id"),
+            nickname=i.get("nickname"),
+        )
+        for i in _by_gsi1("group memberships", keys.member_groups_gsi1pk(code))
+        if i.get("entity") == "group_member"
     ]
 
 
@@ -107,7 +165,7 @@ def _update(what: str, pk: str, sk: str, expression: str, **params: Any) -> dict
     return _item(attributes) if attributes else {}
 
 
-def begin_erasure(code: str, at: str, poster_keys: set[str]) -> dict[str, Any] | None:
+def begin_erasure(code: str, at: str, poster_keys: set[str]) -> Tombstone | None:
     """Mark the participant as being erased and strip their personal attributes, in one update.
 
     `erasing_at` keeps its first value on a retry; `poster_keys` (hashes, not personal) are added
@@ -120,7 +178,7 @@ def begin_erasure(code: str, at: str, poster_keys: set[str]) -> dict[str, Any] |
         expression += " ADD poster_keys :posters"
         values[":posters"] = {"SS": sorted(poster_keys)}
     expression += " REMOVE " + ", ".join(PERSONAL_FIELDS)
-    return _update(
+    found = _update(
         "erase participant",
         keys.participant_pk(code),
         keys.META,
@@ -128,6 +186,9 @@ def begin_erasure(code: str, at: str, poster_keys: set[str]) -> dict[str, Any] |
         ExpressionAttributeValues=values,
         ReturnValues="ALL_NEW",
     )
+    if found is None:
+        return None
+    return Tombstone(erasing_at=str(found["erasing_at"]), poster_keys=frozenset(found.get("poster_keys") or ()))
 
 
 def strip_claim(code: str, rule: str) -> None:
@@ -135,20 +196,20 @@ def strip_claim(code: str, rule: str) -> None:
     _update("erase claim", keys.participant_pk(code), keys.reward_sk(rule), "REMOVE claim_enc")
 
 
-def pseudonymise_order(pk: str, sk: str, pseudonym: str) -> None:
+def pseudonymise_order(order: BuyerOrder, pseudonym: str) -> None:
     """Replace an order's merchant user id with the participant's keyed identity hash."""
     _update(
         "erase order",
-        pk,
-        sk,
+        keys.order_pk(order.tid, order.oid),
+        keys.META,
         "SET external_id = :p",
         ExpressionAttributeValues={":p": {"S": pseudonym}},
     )
 
 
-def strip_member_nickname(pk: str, sk: str) -> None:
+def strip_member_nickname(member: Membership) -> None:
     """Remove the nickname copied onto a group member item (the group view then shows `*`)."""
-    _update("erase group member", pk, sk, "REMOVE nickname")
+    _update("erase group member", keys.group_pk(member.gid), keys.member_sk(member.code), "REMOVE nickname")
 
 
 def finish_erasure(code: str, at: str) -> str | None:

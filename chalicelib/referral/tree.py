@@ -2,6 +2,7 @@
 
 Every answer is bounded: roots are read a query page at a time (at most `MAX_ROOT_QUERIES`
 pages per call), and a subtree reads at most `limit` nodes per level, so `limit x depth` in all.
+The same participants, a page at a time, with their rewards and ledger, are what CSV exports list.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ from typing import Any
 from chalicelib.campaigns import lifecycle
 from chalicelib.core.errors import NotFound, ValidationFailed
 from chalicelib.core.rbac import Principal
+from chalicelib.referral.rules.records import LedgerEntry, ParticipantPage, RewardRecord, TreeNode
 from chalicelib.referral.store import tree as store
 from chalicelib.security.pii import mask_name
-from chalicelib.table import keys
 
 DEFAULT_DEPTH, MAX_DEPTH = 2, 5
 DEFAULT_LIMIT, MAX_LIMIT = 50, 200
@@ -30,16 +31,15 @@ def _in_range(name: str, value: int, low: int, high: int) -> None:
         )
 
 
-def node(item: dict[str, Any], level: int) -> dict[str, Any]:
-    depth = item.get("depth")
+def node(rec: TreeNode, level: int) -> dict[str, Any]:
     return {
-        "code": item["code"],
-        "nickname": mask_name(item.get("nickname") or "") or None,
-        "joined_at": item.get("joined_at"),
-        "depth": int(depth) if isinstance(depth, int) else level,
-        "invited_by": item.get("inviter"),
-        "qualified": bool(item.get("qualified_at")),
-        "counted": len(item.get("counted") or ()),
+        "code": rec.code,
+        "nickname": mask_name(rec.nickname or "") or None,
+        "joined_at": rec.joined_at,
+        "depth": rec.depth if rec.depth is not None else level,
+        "invited_by": rec.inviter,
+        "qualified": bool(rec.qualified_at),
+        "counted": len(rec.counted),
     }
 
 
@@ -53,67 +53,52 @@ def tree(actor: Principal, cid: str, *, root: str | None, depth: int, limit: int
 
 
 def _roots(cid: str, limit: int, cursor: str | None) -> dict[str, Any]:
-    shard, start = 0, None
-    if cursor is not None:
-        state = store.decode_cursor(cursor)
-        given = state.get("s")
-        if (
-            state.get("c") != cid
-            or not isinstance(given, int)
-            or isinstance(given, bool)
-            or not 0 <= given < keys.PARTICIPANT_SHARDS
-        ):
-            raise store.invalid_cursor()
-        shard = given
-        start = store.checked_key(state.get("k"), "GSI1", keys.campaign_participants_gsi1pk(cid, shard))
-    found: list[dict[str, Any]] = []
-    queries = 0
-    while len(found) < limit and shard < keys.PARTICIPANT_SHARDS and queries < MAX_ROOT_QUERIES:
-        page = store.campaign_page(cid, shard, start, limit - len(found), roots_only=True)
-        queries += 1
-        found += [node(item, 0) for item in page.items]
-        if page.last_key is None:
-            shard, start = shard + 1, None
-        else:
-            start = page.last_key
-    done = shard >= keys.PARTICIPANT_SHARDS
-    next_cursor = None if done else store.encode_cursor({"c": cid, "s": shard, "k": start})
-    return {"items": found, "next_cursor": next_cursor}
-
-
-def _children_cursor(start: store.Key | None) -> str | None:
-    return store.encode_cursor({"k": start}) if start is not None else None
+    page = store.roots(cid, cursor, limit, MAX_ROOT_QUERIES)
+    return {"items": [node(rec, 0) for rec in page.nodes], "next_cursor": page.cursor}
 
 
 def _subtree(cid: str, root: str, depth: int, limit: int, cursor: str | None) -> dict[str, Any]:
-    item = store.participant(root)
-    if item is None or item.get("cid") != cid:
+    found = store.participant(cid, root)
+    if found is None:
         raise NotFound("no such participant in this campaign", code="PARTICIPANT_NOT_FOUND")
-    start = None
-    if cursor is not None:
-        state = store.decode_cursor(cursor)
-        start = store.checked_key(state.get("k"), "GSI2", keys.children_gsi2pk(root))
-        if start is None:
-            raise store.invalid_cursor()
-    top = node(item, 0)
-    level: list[tuple[dict[str, Any], store.Key | None]] = [(top, start)]
+    top = node(found, 0)
+    # The cursor, if any, continues the root's children; every other parent starts at its first child.
+    level: list[tuple[dict[str, Any], str | None]] = [(top, cursor)]
     truncated = False
     for generation in range(1, depth + 1):
         budget = limit  # nodes this level may hold, over all its parents
-        following: list[tuple[dict[str, Any], store.Key | None]] = []
-        for parent, parent_start in level:
+        following: list[tuple[dict[str, Any], str | None]] = []
+        for parent, parent_cursor in level:
             if budget == 0:
                 truncated = True  # this parent and the rest of the level are left unexpanded
                 break
-            # One more than fits tells "more children" from "exactly this many" without another read.
-            page = store.children_page(parent["code"], parent_start, budget + 1)
-            kept = page.items[:budget]
-            more = len(page.items) > budget or page.last_key is not None
-            children = [node(child, generation) for child in kept]
+            page = store.children(parent["code"], parent_cursor, budget)
+            children = [node(child, generation) for child in page.nodes]
             budget -= len(children)
             parent["children"] = children
-            parent["children_truncated"] = more
-            parent["children_cursor"] = _children_cursor(store.key_of(kept[-1], "GSI2") if more and kept else None)
+            parent["children_truncated"] = page.more
+            parent["children_cursor"] = page.cursor
             following += [(child, None) for child in children]
         level = following
     return {"root": top, "truncated": truncated}
+
+
+# --- the participants CSV exports read ----------------------------------------------------------
+
+
+def campaign_participants(cid: str, position: dict[str, Any] | None, limit: int) -> ParticipantPage | None:
+    """One page (at most `limit`, one query) of a campaign's participants, shard after shard.
+
+    `position` is the page's `following` from the call before (None to start); None once every
+    shard is read."""
+    return store.campaign_participants(cid, position, limit)
+
+
+def participant_rewards(code: str) -> list[RewardRecord]:
+    """Every reward of one participant, as an export lists them (eventually consistent reads)."""
+    return store.rewards(code)
+
+
+def participant_ledger(code: str) -> list[LedgerEntry]:
+    """One participant's commission ledger entries, in order, as an export lists them."""
+    return store.ledger(code)

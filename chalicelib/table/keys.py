@@ -56,6 +56,9 @@ def ledger_sk(oid: str, level: int) -> str:
     return f"LEDGER#{oid}#{level}"
 
 
+LEDGER_PREFIX = "LEDGER#"
+
+
 def campaign_pk(cid: str) -> str:
     return f"C#{cid}"
 

@@ -1,14 +1,17 @@
-"""CSV exports: the request, the columns of each kind, and rows shaped from stored items (pure)."""
+"""CSV exports: the request, the job, the columns of each kind, and rows shaped from participant records (pure)."""
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from chalicelib.referral.rules.records import LedgerEntry, RewardRecord, TreeNode
 
 
 class Kind(StrEnum):
@@ -37,6 +40,28 @@ class ExportRequest(BaseModel):
     kind: Kind
 
 
+@dataclass
+class ExportRecord:
+    """An export job: what it exports, how far it got (`cursor`, opaque) and what it wrote."""
+
+    tid: str
+    eid: str
+    cid: str
+    kind: str
+    status: str
+    created_by: str
+    created_at: str
+    updated_at: str
+    expires_at: int
+    cursor: dict[str, Any] | None = None
+    rows: int = 0
+    parts: int = 0
+    failures: int = 0
+    version: int = 1
+    error: str | None = None
+    finished_at: str | None = None
+
+
 HEADERS: dict[Kind, tuple[str, ...]] = {
     Kind.PARTICIPANTS: (
         "code", "nickname", "channel", "joined_at", "invited_by", "qualified_at", "counted", "variant", "depth",
@@ -46,8 +71,8 @@ HEADERS: dict[Kind, tuple[str, ...]] = {
     Kind.LEDGER: ("code", "order_id", "level", "amount_fen", "available_at"),
 }  # fmt: skip
 
-# Rewards and ledger entries live in each participant's own partition (one query per participant).
-PER_PARTICIPANT_PREFIX: dict[Kind, str] = {Kind.REWARDS: "R#", Kind.LEDGER: "LEDGER#"}
+# Rewards and ledger entries are read participant by participant (one query each).
+PER_PARTICIPANT = frozenset({Kind.REWARDS, Kind.LEDGER})
 
 Cell = str | int | None
 Row = list[Cell]
@@ -79,66 +104,47 @@ def header(kind: Kind) -> str:
     return render([list(HEADERS[kind])])
 
 
-def _text(item: dict[str, Any], name: str) -> str | None:
-    value = item.get(name)
-    return None if value is None else str(value)
-
-
-def _int(item: dict[str, Any], name: str) -> int | None:
-    value = item.get(name)
-    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
-def participant_row(item: dict[str, Any], mask: Callable[[str], str]) -> Row:
+def participant_row(p: TreeNode, mask: Callable[[str], str]) -> Row:
     return [
-        _text(item, "code"),
-        mask(str(item.get("nickname") or "")),
-        _text(item, "channel"),
-        _text(item, "joined_at"),
-        _text(item, "inviter"),
-        _text(item, "qualified_at"),
-        len(item.get("counted") or ()),
-        _text(item, "variant"),
-        _int(item, "depth"),
+        p.code,
+        mask(p.nickname or ""),
+        p.channel,
+        p.joined_at,
+        p.inviter,
+        p.qualified_at,
+        len(p.counted),
+        p.variant,
+        p.depth,
     ]
 
 
-def referral_row(item: dict[str, Any]) -> Row | None:
+def referral_row(p: TreeNode) -> Row | None:
     """An invited participant as (inviter, invitee); None for a participant nobody invited."""
-    if not item.get("inviter"):
+    if not p.inviter:
         return None
-    fields = ("inviter", "code", "joined_at", "qualified_at", "channel")
-    return [_text(item, f) for f in fields]
+    return [p.inviter, p.code, p.joined_at, p.qualified_at, p.channel]
 
 
-def reward_row(item: dict[str, Any]) -> Row:
-    return [
-        _text(item, "code"),
-        _text(item, "rule"),
-        _text(item, "type"),
-        _text(item, "name"),
-        _int(item, "value_fen"),
-        _text(item, "status"),
-        _text(item, "created_at"),
-        _text(item, "claimed_at"),
-    ]
+def reward_row(r: RewardRecord) -> Row:
+    return [r.code, r.rule, r.type, r.name, r.value_fen, r.status, r.created_at, r.claimed_at]
 
 
-def ledger_row(code: str, item: dict[str, Any]) -> Row:
+def ledger_row(code: str, entry: LedgerEntry) -> Row:
     """Sort key `LEDGER#{order id}#{level}[#CLAWBACK]`; a clawback's amount is negative."""
-    sk = str(item["SK"]).removeprefix("LEDGER#").removesuffix("#CLAWBACK")
+    sk = entry.key.removeprefix("LEDGER#").removesuffix("#CLAWBACK")
     order_id, _, level = sk.rpartition("#")
-    return [code, order_id, _int(item, "level") or int(level), _int(item, "amount_fen"), _text(item, "available_at")]
+    return [code, order_id, entry.level or int(level), entry.amount_fen, entry.available_at]
 
 
-def rows(kind: Kind, participant: dict[str, Any], own: list[dict[str, Any]], mask: Callable[[str], str]) -> list[Row]:
-    """The rows one participant contributes; `own` holds the items of their partition the kind reads."""
+def rows(
+    kind: Kind, participant: TreeNode, own: Sequence[RewardRecord | LedgerEntry], mask: Callable[[str], str]
+) -> list[Row]:
+    """The rows one participant contributes; `own` holds the rewards or ledger entries the kind reads."""
     if kind is Kind.PARTICIPANTS:
         return [participant_row(participant, mask)]
     if kind is Kind.REFERRALS:
         row = referral_row(participant)
         return [row] if row is not None else []
     if kind is Kind.REWARDS:
-        return [reward_row(i) for i in own if i.get("entity") == "reward"]
-    code = str(participant["code"])
-    return [ledger_row(code, i) for i in own if str(i.get("SK", "")).startswith("LEDGER#")]
+        return [reward_row(i) for i in own if isinstance(i, RewardRecord)]
+    return [ledger_row(participant.code, i) for i in own if isinstance(i, LedgerEntry)]

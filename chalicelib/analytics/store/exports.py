@@ -2,37 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
 from pynamodb.exceptions import PutError
 
-from chalicelib.analytics.rules.exports import PENDING
+from chalicelib.analytics.rules.exports import PENDING, ExportRecord
 from chalicelib.core.errors import Conflict
 from chalicelib.table import keys
 from chalicelib.table.db import ensure_bound, get_entity, is_condition_failure, unavailable_on_failure
 from chalicelib.table.models import ExportItem, Item
-
-
-@dataclass
-class ExportRecord:
-    tid: str
-    eid: str
-    cid: str
-    kind: str
-    status: str
-    created_by: str
-    created_at: str
-    updated_at: str
-    expires_at: int
-    cursor: dict[str, Any] | None = None
-    rows: int = 0
-    parts: int = 0
-    failures: int = 0
-    version: int = 1
-    error: str | None = None
-    finished_at: str | None = None
-
 
 _FIELDS = (
     "tid", "eid", "cid", "kind", "status", "created_by", "created_at", "updated_at", "error", "finished_at",

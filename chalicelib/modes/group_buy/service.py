@@ -19,7 +19,6 @@ from chalicelib.modes.group_buy.rules import GroupRecord, Member
 from chalicelib.referral import identity, links, rewards
 from chalicelib.referral.rules.rewards import LEADER_RULE, grant_of
 from chalicelib.security.pii import mask_name
-from chalicelib.table import keys
 from chalicelib.table.changes import Change
 
 CLOSE_LOOKBACK_DAYS = 3  # deadlines are at most 72 hours after opening
@@ -74,12 +73,8 @@ def open_group(cid: str, authorization: str | None, size: int | None, now: datet
         gid=gid, cid=cid, tid=rec.tid, leader=leader.code, size=tier.size, price_fen=tier.price_fen,
         members=1, status="open", opened_at=iso(now), deadline=iso(deadline_at),
     )  # fmt: skip
-    bucket = (
-        keys.group_deadline_gsi2pk(group.deadline[:10], domain.deadline_shard(gid)),
-        keys.group_deadline_gsi2sk(group.deadline, gid),
-    )
     member = Member(code=leader.code, nickname=leader.nickname, leader=True, joined_at=iso(now))
-    store.open_group(group, member, bucket, rules.max_open_groups_per_leader)
+    store.open_group(group, member, rules.max_open_groups_per_leader)
     group.roster = [member]
     return view(group, now)
 

@@ -9,7 +9,7 @@ from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.core.errors import Conflict
-from chalicelib.modes.group_buy.rules import GroupRecord, Member
+from chalicelib.modes.group_buy.rules import GroupRecord, Member, deadline_shard
 from chalicelib.table import keys
 from chalicelib.table.db import ensure_bound, is_condition_failure, unavailable_on_failure
 from chalicelib.table.models import GroupItem, Item, MemberItem, ParticipantItem
@@ -21,14 +21,15 @@ def _connection() -> Connection:
     return Item._get_connection().connection
 
 
-def _group_item(rec: GroupRecord, bucket: tuple[str, str] | None) -> GroupItem:
+def _open_group_item(rec: GroupRecord) -> GroupItem:
+    """A new group, filed (GSI2) under the day and shard of its deadline until it closes."""
     item = GroupItem(
         PK=keys.group_pk(rec.gid), SK=keys.META, gid=rec.gid, cid=rec.cid, tid=rec.tid, leader=rec.leader,
         size=rec.size, price_fen=rec.price_fen, members=rec.members, status=rec.status, opened_at=rec.opened_at,
         deadline=rec.deadline, closed_at=rec.closed_at,
     )  # fmt: skip
-    if bucket is not None:
-        item.GSI2PK, item.GSI2SK = bucket
+    item.GSI2PK = keys.group_deadline_gsi2pk(rec.deadline[:10], deadline_shard(rec.gid))
+    item.GSI2SK = keys.group_deadline_gsi2sk(rec.deadline, rec.gid)
     return item
 
 
@@ -41,14 +42,14 @@ def _member_item(gid: str, cid: str, member: Member) -> MemberItem:
     )  # fmt: skip
 
 
-def open_group(rec: GroupRecord, leader: Member, bucket: tuple[str, str], max_open: int) -> None:
-    """Group, leader membership and the leader's open-group count in one transaction."""
+def open_group(rec: GroupRecord, leader: Member, max_open: int) -> None:
+    """Group (in its deadline bucket), leader membership and the leader's open-group count in one transaction."""
     ensure_bound()
     leader_item = ParticipantItem(PK=keys.participant_pk(rec.leader), SK=keys.META)
     room = ParticipantItem.open_groups.does_not_exist() | (ParticipantItem.open_groups < max_open)
     try:
         with unavailable_on_failure("open group"), TransactWrite(connection=_connection()) as tx:
-            tx.save(_group_item(rec, bucket), condition=GroupItem.PK.does_not_exist())
+            tx.save(_open_group_item(rec), condition=GroupItem.PK.does_not_exist())
             tx.save(_member_item(rec.gid, rec.cid, leader))
             tx.update(
                 leader_item,

@@ -1,4 +1,4 @@
-"""Participants, rewards and reviews as the store returns them: typed records other slices may read."""
+"""Participants, rewards, reviews and tree pages as the store returns them: typed records other slices may read."""
 
 from __future__ import annotations
 
@@ -86,3 +86,50 @@ class ReviewRecord:
     decided_at: str | None = None
     decided_by: str | None = None
     reason: str | None = None
+
+
+@dataclass(frozen=True)
+class TreeNode:
+    """A participant as the referral tree and the CSV exports list them: no contact data."""
+
+    code: str
+    joined_at: str | None = None
+    nickname: str | None = None
+    channel: str | None = None
+    inviter: str | None = None
+    qualified_at: str | None = None
+    variant: str | None = None
+    depth: int | None = None
+    counted: frozenset[str] = frozenset()  # the invitees that count for them
+
+
+@dataclass(frozen=True)
+class TreePage:
+    """One bounded read of the tree: its nodes, whether anything was left unread, and the opaque
+    cursor that reads on (None when there is nothing left, or nothing to resume after)."""
+
+    nodes: list[TreeNode]
+    more: bool
+    cursor: str | None
+
+
+@dataclass(frozen=True)
+class ParticipantPage:
+    """One query page of a campaign's participants for an export, and where the next page starts.
+
+    `following` is opaque to the caller: kept as it is (an export job's saved cursor) and handed
+    back to read the next page."""
+
+    participants: list[TreeNode]
+    following: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """A commission entry mirrored under its earner; `key` is its sort key,
+    `LEDGER#{order id}#{level}[#CLAWBACK]`, and a clawback's amount is negative."""
+
+    key: str
+    level: int | None = None
+    amount_fen: int | None = None
+    available_at: str | None = None

@@ -9,6 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from chalicelib.analytics.rules.exports import HEADERS, ExportRequest, Kind, guard, header, render, rows
+from chalicelib.referral.rules.records import LedgerEntry, RewardRecord, TreeNode
 from chalicelib.security.pii import mask_name
 from chalicelib.table import keys
 
@@ -35,11 +36,10 @@ def test_rendered_rows_parse_back_with_commas_quotes_and_newlines_intact() -> No
 
 
 def test_participant_rows_mask_the_nickname_and_count_qualified_invitees() -> None:
-    item = {
-        "entity": "participant", "code": "ABC123", "nickname": "张三丰", "channel": "wechat",
-        "joined_at": "2026-11-01T00:00:00Z", "inviter": "XYZ", "qualified_at": None, "counted": {"q1", "q2"},
-        "variant": "b", "depth": 2, "phone_enc": "v1.secret",
-    }  # fmt: skip
+    item = TreeNode(
+        code="ABC123", nickname="张三丰", channel="wechat", joined_at="2026-11-01T00:00:00Z", inviter="XYZ",
+        qualified_at=None, counted=frozenset({"q1", "q2"}), variant="b", depth=2,
+    )  # fmt: skip
     (row,) = rows(Kind.PARTICIPANTS, item, [], mask_name)
     assert row == ["ABC123", "张**", "wechat", "2026-11-01T00:00:00Z", "XYZ", None, 2, "b", 2]
     assert len(row) == len(HEADERS[Kind.PARTICIPANTS])
@@ -47,26 +47,26 @@ def test_participant_rows_mask_the_nickname_and_count_qualified_invitees() -> No
 
 
 def test_referral_rows_only_for_invited_participants() -> None:
-    invited = {"code": "B", "inviter": "A", "joined_at": "t", "qualified_at": "q", "channel": None}
+    invited = TreeNode(code="B", inviter="A", joined_at="t", qualified_at="q", channel=None)
     assert rows(Kind.REFERRALS, invited, [], mask_name) == [["A", "B", "t", "q", None]]
-    assert rows(Kind.REFERRALS, {"code": "A"}, [], mask_name) == []
+    assert rows(Kind.REFERRALS, TreeNode(code="A"), [], mask_name) == []
 
 
 def test_reward_and_ledger_rows_come_from_the_participants_own_items() -> None:
-    reward = {
-        "entity": "reward", "SK": "R#m1", "code": "A", "rule": "m1", "type": "coupon", "name": "=5 off",
-        "value_fen": 500, "status": "claimed", "created_at": "c", "claimed_at": "d",
-    }  # fmt: skip
-    assert rows(Kind.REWARDS, {"code": "A"}, [reward], mask_name) == [
+    reward = RewardRecord(
+        cid="c1", tid="t1", code="A", rule="m1", type="coupon", name="=5 off", value_fen=500, points=0,
+        status="claimed", created_at="c", claimed_at="d",
+    )  # fmt: skip
+    assert rows(Kind.REWARDS, TreeNode(code="A"), [reward], mask_name) == [
         ["A", "m1", "coupon", "=5 off", 500, "claimed", "c", "d"]
     ]
-    earned = {"entity": "commission_mirror", "SK": "LEDGER#ord#7#1", "level": 1, "amount_fen": 990, "available_at": "t"}
-    clawed = {"SK": "LEDGER#ord#7#1#CLAWBACK", "level": 1, "amount_fen": -990, "available_at": "t"}
-    assert rows(Kind.LEDGER, {"code": "A"}, [earned, clawed], mask_name) == [
+    earned = LedgerEntry(key="LEDGER#ord#7#1", level=1, amount_fen=990, available_at="t")
+    clawed = LedgerEntry(key="LEDGER#ord#7#1#CLAWBACK", level=1, amount_fen=-990, available_at="t")
+    assert rows(Kind.LEDGER, TreeNode(code="A"), [earned, clawed], mask_name) == [
         ["A", "ord#7", 1, 990, "t"],
         ["A", "ord#7", 1, -990, "t"],
     ]
-    assert "'-990" not in render(rows(Kind.LEDGER, {"code": "A"}, [clawed], mask_name))
+    assert "'-990" not in render(rows(Kind.LEDGER, TreeNode(code="A"), [clawed], mask_name))
 
 
 def test_every_kind_has_a_header_and_the_request_names_one() -> None:
