@@ -15,7 +15,7 @@ from chalicelib.campaigns import live
 from chalicelib.campaigns.rules import fraud_policy
 from chalicelib.campaigns.rules.fraud_policy import Decision, FraudPolicy
 from chalicelib.campaigns.rules.records import CampaignRecord
-from chalicelib.campaigns.rules.spec import LadderRules
+from chalicelib.campaigns.rules.spec import LadderRules, policy_of
 from chalicelib.core.clock import parse_iso, utcnow
 from chalicelib.core.errors import FissionError
 from chalicelib.core.observability import logger
@@ -90,7 +90,7 @@ def assess_join(
     now: datetime,
 ) -> Risk:
     """Score a join before its one write. Velocity applies only when the request's address is known."""
-    policy = fraud_policy.policy_of(rec.spec)
+    policy = policy_of(rec.spec)
     signals: list[Signal] = []
     joiner = Node(code, fingerprint("device", device_id), ip_hash, fingerprint("phone", phone_hash))
     lineage: list[dict[str, str]] | None = None
@@ -137,7 +137,7 @@ def assess_help(
 
     Help windows are counted here, synchronously (the help path already writes; the assist item
     does not carry the helper's address for the stream to count)."""
-    policy = fraud_policy.policy_of(rec.spec)
+    policy = policy_of(rec.spec)
     signals: list[Signal] = []
     age = (now - parse_iso(helper.joined_at)).total_seconds()
     if age < policy.new_account_seconds:
@@ -272,5 +272,5 @@ def screen_refund(rec: CampaignRecord, oid: str, buyer_code: str | None, now: da
 def _flag(rec: CampaignRecord, kind: str, oid: str, signals: list[Signal], now: datetime) -> None:
     if not signals:
         return
-    assessment = domain.score(signals, fraud_policy.policy_of(rec.spec).weights)
+    assessment = domain.score(signals, policy_of(rec.spec).weights)
     reviews.record(rec.tid, rec.cid, "order", f"{kind}-{oid}", oid, assessment.score, assessment.reasons, now)

@@ -3,12 +3,9 @@ thresholds and the velocity limits (pure; the scoring itself is in `fraud`)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-
-if TYPE_CHECKING:  # the campaign model carries this policy, so it imports this module
-    from chalicelib.campaigns.rules.spec import CampaignBase
 
 SHARED_DEVICE = "SHARED_DEVICE"
 SHARED_IP = "SHARED_IP"
@@ -99,8 +96,3 @@ class FraudPolicy(BaseModel):
 
 
 DEFAULT_POLICY = FraudPolicy()
-
-
-def policy_of(spec: CampaignBase) -> FraudPolicy:
-    """The campaign's policy (campaigns stored before the field get the default)."""
-    return spec.fraud if spec.fraud is not None else DEFAULT_POLICY

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 
-from chalicelib.campaigns.rules.fraud_policy import FraudPolicy
+from chalicelib.campaigns.rules.fraud_policy import DEFAULT_POLICY, FraudPolicy
 from chalicelib.campaigns.rules.poster_layouts import KNOWN_LAYOUTS
 from chalicelib.core.errors import Conflict, Gone, NotFound
 
@@ -446,3 +446,8 @@ def ensure_open(status: Status, starts_at: datetime, ends_at: datetime, now: dat
         raise Conflict("the campaign is paused", code="CAMPAIGN_PAUSED")
     if current == "ended":
         raise Gone("the campaign has ended", code="CAMPAIGN_ENDED", details={"ends_at": ends_at.isoformat()})
+
+
+def policy_of(spec: CampaignBase) -> FraudPolicy:
+    """The campaign's policy (campaigns stored before the field get the default)."""
+    return spec.fraud if spec.fraud is not None else DEFAULT_POLICY

@@ -43,8 +43,8 @@ def _as_an_older_version_wrote_it(document: dict[str, Any]) -> dict[str, Any]:
 
 def test_an_older_document_reads_back_typed_and_is_shown_and_rewritten_as_stored(api: Api, tenant: Tenant) -> None:
     from chalicelib.campaigns import live, store
-    from chalicelib.campaigns.rules.fraud_policy import DEFAULT_POLICY, policy_of
-    from chalicelib.campaigns.rules.spec import InviteCampaign
+    from chalicelib.campaigns.rules.fraud_policy import DEFAULT_POLICY
+    from chalicelib.campaigns.rules.spec import InviteCampaign, policy_of
 
     status, created = api.call("POST", "/v1/admin/campaigns", campaign_body(budget_fen=50_000),
                                token=tenant.owner_token)  # fmt: skip

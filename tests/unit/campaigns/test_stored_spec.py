@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from chalicelib.campaigns.rules import templates
-from chalicelib.campaigns.rules.fraud_policy import DEFAULT_POLICY, policy_of
-from chalicelib.campaigns.rules.spec import InviteCampaign, parse_spec, shown, spec_to_document
+from chalicelib.campaigns.rules.fraud_policy import DEFAULT_POLICY
+from chalicelib.campaigns.rules.spec import InviteCampaign, parse_spec, policy_of, shown, spec_to_document
 from chalicelib.core.clock import iso
 from tests.conftest import MODE_RULES, campaign_body
 

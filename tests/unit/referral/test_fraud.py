@@ -7,7 +7,7 @@ from pydantic import ValidationError
 
 from chalicelib.campaigns.rules import fraud_policy as policy
 from chalicelib.campaigns.rules.fraud_policy import FraudPolicy
-from chalicelib.campaigns.rules.spec import parse_spec
+from chalicelib.campaigns.rules.spec import parse_spec, policy_of
 from chalicelib.referral.rules import fraud
 from chalicelib.referral.rules.fraud import Node, Signal
 from tests.conftest import campaign_body
@@ -35,8 +35,8 @@ def test_decide_by_the_default_policy(value: int, expected: str) -> None:
 
 
 def test_policy_validation() -> None:
-    assert policy.policy_of(parse_spec(campaign_body())) == policy.DEFAULT_POLICY
-    assert policy.policy_of(parse_spec(campaign_body(fraud={"block_at": 101}))).block_at == 101
+    assert policy_of(parse_spec(campaign_body())) == policy.DEFAULT_POLICY
+    assert policy_of(parse_spec(campaign_body(fraud={"block_at": 101}))).block_at == 101
     with pytest.raises(ValidationError):
         FraudPolicy.model_validate({"hold_at": 80, "block_at": 70})
     with pytest.raises(ValidationError):
