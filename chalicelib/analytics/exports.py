@@ -28,8 +28,10 @@ from chalicelib.core.ids import new_id
 from chalicelib.core.observability import logger
 from chalicelib.core.rbac import Principal
 from chalicelib.core.validation import validation_error
+from chalicelib.modes.distribution import service as distribution
+from chalicelib.modes.distribution.rules.records import LedgerEntry
 from chalicelib.referral import tree
-from chalicelib.referral.rules.records import LedgerEntry, RewardRecord, TreeNode
+from chalicelib.referral.rules.records import RewardRecord, TreeNode
 from chalicelib.security.pii import mask_name
 from chalicelib.table.idempotency import run_once
 
@@ -199,7 +201,7 @@ def _own(kind: domain.Kind, code: str) -> Sequence[RewardRecord | LedgerEntry]:
     if kind is domain.Kind.REWARDS:
         return tree.participant_rewards(code)
     if kind is domain.Kind.LEDGER:
-        return tree.participant_ledger(code)
+        return distribution.ledger(code, consistent=False)
     return []
 
 

@@ -2,7 +2,7 @@
 
 Every answer is bounded: roots are read a query page at a time (at most `MAX_ROOT_QUERIES`
 pages per call), and a subtree reads at most `limit` nodes per level, so `limit x depth` in all.
-The same participants, a page at a time, with their rewards and ledger, are what CSV exports list.
+The same participants, a page at a time, with their rewards, are what CSV exports list.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 from chalicelib.campaigns import lifecycle
 from chalicelib.core.errors import NotFound, ValidationFailed
 from chalicelib.core.rbac import Principal
-from chalicelib.referral.rules.records import LedgerEntry, ParticipantPage, RewardRecord, TreeNode
+from chalicelib.referral.rules.records import ParticipantPage, RewardRecord, TreeNode
 from chalicelib.referral.store import tree as store
 from chalicelib.security.pii import mask_name
 
@@ -97,8 +97,3 @@ def campaign_participants(cid: str, position: dict[str, Any] | None, limit: int)
 def participant_rewards(code: str) -> list[RewardRecord]:
     """Every reward of one participant, as an export lists them (eventually consistent reads)."""
     return store.rewards(code)
-
-
-def participant_ledger(code: str) -> list[LedgerEntry]:
-    """One participant's commission ledger entries, in order, as an export lists them."""
-    return store.ledger(code)

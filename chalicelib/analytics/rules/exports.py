@@ -11,7 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from chalicelib.referral.rules.records import LedgerEntry, RewardRecord, TreeNode
+from chalicelib.modes.distribution.rules.records import LedgerEntry
+from chalicelib.referral.rules.records import RewardRecord, TreeNode
 
 
 class Kind(StrEnum):

@@ -14,6 +14,7 @@ from chalicelib.messaging import events
 from chalicelib.modes.distribution import store
 from chalicelib.modes.distribution.rules import commission
 from chalicelib.modes.distribution.rules.orders import OrderEvent
+from chalicelib.modes.distribution.rules.records import Entry, LedgerEntry, OrderRecord
 from chalicelib.referral import fraud, identity, progress
 from chalicelib.referral.rules.records import ParticipantRecord
 
@@ -35,13 +36,13 @@ def _shares(rules: DistributionRules, event: OrderEvent, buyer: str, inviter: st
     return commission.shares(rules, event.amount, buyer, chain)
 
 
-def _refuse_conflict(tid: str, event: OrderEvent, stored: dict[str, Any] | None) -> None:
+def _refuse_conflict(tid: str, event: OrderEvent, stored: OrderRecord | None) -> None:
     """A repeated order id must describe the same order: anything else is the merchant's mistake, never a
     duplicate to acknowledge, and nothing is changed."""
     if stored is None:
         return
     got = (event.campaign_id, int(event.amount), event.external_id)
-    had = (str(stored["cid"]), int(stored["amount"]), str(stored["external_id"]))
+    had = (stored.cid, stored.amount, stored.external_id)
     if got != had:
         raise Conflict(
             "this order id was already received with a different campaign, amount or external_id",
@@ -50,7 +51,7 @@ def _refuse_conflict(tid: str, event: OrderEvent, stored: dict[str, Any] | None)
         )
 
 
-def _announce(tid: str, event_type: str, cid: str, oid: str, entries: list[store.Entry], now: datetime) -> None:
+def _announce(tid: str, event_type: str, cid: str, oid: str, entries: list[Entry], now: datetime) -> None:
     """One outbound event per ledger entry. The event id comes from the entry, so a repeated delivery emits
     nothing new but repairs an emit lost after the ledger write."""
     for e in entries:
@@ -77,19 +78,17 @@ def receive(tid: str, event: OrderEvent, now: datetime) -> dict[str, Any]:
         # Nothing more is recorded against an erased participant; refunds of earlier orders still apply.
         raise identity.erased_error()
     at = iso(now)
-    entries: list[store.Entry] = []
+    entries: list[Entry] = []
     if isinstance(rec.spec, DistributionCampaign):
         rules = rec.spec.rules
         due = iso(commission.available_at(now, rules))
         bound = buyer.inviter if commission.binding_active(parse_iso(buyer.joined_at), now, rules) else None
-        entries = [
-            store.Entry(s.level, s.code, s.amount_fen, due) for s in _shares(rules, event, buyer.code, bound, rec.cid)
-        ]
-    order = {
-        "amount": event.amount, "external_id": event.external_id, "buyer": buyer.code, "channel": buyer.channel,
-        "variant": buyer.variant, "invited": buyer.inviter is not None,
-    }  # fmt: skip
-    created = store.record_paid(tid, event.order_id, order, rec.cid, entries, at)
+        entries = [Entry(s.level, s.code, s.amount_fen, due) for s in _shares(rules, event, buyer.code, bound, rec.cid)]
+    order = OrderRecord(
+        oid=event.order_id, cid=rec.cid, amount=event.amount, external_id=event.external_id, buyer=buyer.code,
+        channel=buyer.channel, variant=buyer.variant, invited=buyer.inviter is not None,
+    )  # fmt: skip
+    created = store.record_paid(tid, order, entries, at)
     if not created:
         _refuse_conflict(tid, event, store.get(tid, event.order_id))
     # The effects below are idempotent themselves, so they run on repeats too: a delivery that
@@ -117,13 +116,11 @@ def _refund(tid: str, event: OrderEvent, now: datetime) -> dict[str, Any]:
     if order is None:
         raise NotFound("no such order", code="ORDER_NOT_FOUND")
     clawbacks = [
-        store.Entry(e.level, e.code, -e.amount_fen, e.available_at, clawback=True)
-        for e in store.entries(tid, event.order_id)
+        Entry(e.level, e.code, -e.amount_fen, e.available_at, clawback=True) for e in store.entries(tid, event.order_id)
     ]
-    done = store.record_refund(tid, event.order_id, str(order["cid"]), clawbacks, iso(now))
-    _announce(tid, "commission.clawed_back", str(order["cid"]), event.order_id, clawbacks, now)  # repeats too
-    buyer = order.get("buyer")
-    fraud.screen_refund(live.campaign(str(order["cid"])), event.order_id, str(buyer) if buyer else None, now)
+    done = store.record_refund(tid, event.order_id, order.cid, clawbacks, iso(now))
+    _announce(tid, "commission.clawed_back", order.cid, event.order_id, clawbacks, now)  # repeats too
+    fraud.screen_refund(live.campaign(order.cid), event.order_id, order.buyer, now)
     return {"event_id": event.event_id, "result": "refunded" if done else "duplicate"}
 
 
@@ -132,6 +129,6 @@ def commission_view(rec: CampaignRecord, participant: ParticipantRecord, now: da
     return commission.balance(store.ledger(participant.code), iso(now))
 
 
-def ledger(code: str) -> list[dict[str, Any]]:
-    """A participant's commission ledger entries (the data-subject export)."""
-    return store.ledger(code)
+def ledger(code: str, *, consistent: bool = True) -> list[LedgerEntry]:
+    """A participant's commission ledger entries, in order (the data-subject and CSV exports)."""
+    return store.ledger(code, consistent=consistent)

@@ -7,24 +7,13 @@ go in one `TransactWriteItems` whose first item is conditional, so a repeated de
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from chalicelib.modes.distribution.rules.records import Entry, LedgerEntry, OrderRecord
 from chalicelib.table import keys
 from chalicelib.table.db import dynamodb_client, ensure_bound, unavailable_on_failure
-
-
-@dataclass(frozen=True)
-class Entry:
-    """One ledger entry: positive when earned, negative when clawed back."""
-
-    level: int
-    code: str
-    amount_fen: int
-    available_at: str
-    clawback: bool = False
 
 
 def _s(value: str) -> dict[str, str]:
@@ -67,36 +56,44 @@ def _transact(table: str, first: dict[str, Any], items: list[dict[str, Any]]) ->
     return True
 
 
-def record_paid(tid: str, oid: str, order: dict[str, Any], cid: str, entries: list[Entry], at: str) -> bool:
+def record_paid(tid: str, order: OrderRecord, entries: list[Entry], at: str) -> bool:
     """The order (once per tenant and order id) and its commissions; False on a repeat."""
     table = ensure_bound().table_name
+    oid = order.oid
     item: dict[str, dict[str, Any]] = {
         "PK": _s(keys.order_pk(tid, oid)), "SK": _s(keys.META), "entity": _s("order"), "tid": _s(tid), "oid": _s(oid),
-        "cid": _s(cid), "status": _s("paid"), "paid_at": _s(at), "amount": _n(int(order["amount"])),
-        "external_id": _s(str(order["external_id"])),
+        "cid": _s(order.cid), "status": _s("paid"), "paid_at": _s(at), "amount": _n(order.amount),
+        "external_id": _s(order.external_id),
     }  # fmt: skip
     # The buyer's analytics facts travel with the order, so the stream counts it without another read.
-    for name in ("buyer", "channel", "variant"):
-        if order.get(name):
-            item[name] = _s(str(order[name]))
-    if order.get("invited"):
+    for name, value in (("buyer", order.buyer), ("channel", order.channel), ("variant", order.variant)):
+        if value:
+            item[name] = _s(value)
+    if order.invited:
         item["invited"] = {"BOOL": True}
-    if order.get("buyer"):
+    if order.buyer:
         # The buyer's orders by key: what a data-subject export lists and an erasure pseudonymises.
-        item["GSI1PK"] = _s(keys.buyer_orders_gsi1pk(str(order["buyer"])))
+        item["GSI1PK"] = _s(keys.buyer_orders_gsi1pk(order.buyer))
         item["GSI1SK"] = _s(keys.buyer_orders_gsi1sk(at, oid))
     first = {"Put": {"TableName": table, "Item": item, "ConditionExpression": "attribute_not_exists(PK)"}}
-    return _transact(table, first, [i for e in entries for i in _entry_items(tid, oid, cid, e, at)])
+    return _transact(table, first, [i for e in entries for i in _entry_items(tid, oid, order.cid, e, at)])
 
 
-def get(tid: str, oid: str) -> dict[str, Any] | None:
+def get(tid: str, oid: str) -> OrderRecord | None:
     table = ensure_bound().table_name
     with unavailable_on_failure("get order"):
         found = dynamodb_client().get_item(
             TableName=table, Key={"PK": _s(keys.order_pk(tid, oid)), "SK": _s(keys.META)}, ConsistentRead=True
         )
     item = found.get("Item")
-    return {k: next(iter(v.values())) for k, v in item.items()} if item else None
+    if not item:
+        return None
+    text = {name: value["S"] for name, value in item.items() if "S" in value}
+    return OrderRecord(
+        oid=text["oid"], cid=text["cid"], amount=int(item["amount"]["N"]), external_id=text["external_id"],
+        status=text["status"], buyer=text.get("buyer"), channel=text.get("channel"), variant=text.get("variant"),
+        invited=bool(item.get("invited", {}).get("BOOL")),
+    )  # fmt: skip
 
 
 def entries(tid: str, oid: str) -> list[Entry]:
@@ -128,17 +125,29 @@ def record_refund(tid: str, oid: str, cid: str, clawbacks: list[Entry], at: str)
     return _transact(table, first, [i for e in clawbacks for i in _entry_items(tid, oid, cid, e, at)])
 
 
-def ledger(code: str) -> list[dict[str, Any]]:
-    """A participant's ledger entries (mirrors), in one query of its partition."""
+def ledger(code: str, *, consistent: bool = True) -> list[LedgerEntry]:
+    """A participant's commission ledger entries (mirrors under `P#{code}`), in sort-key order, every page."""
     table = ensure_bound().table_name
-    with unavailable_on_failure("participant ledger"):
-        found = dynamodb_client().query(
-            TableName=table, ConsistentRead=True, KeyConditionExpression="PK = :pk AND begins_with(SK, :l)",
-            ExpressionAttributeValues={":pk": _s(keys.participant_pk(code)), ":l": _s("LEDGER#")},
-        )  # fmt: skip
+    request: dict[str, Any] = {
+        "TableName": table, "ConsistentRead": consistent, "KeyConditionExpression": "PK = :pk AND begins_with(SK, :l)",
+        "ExpressionAttributeValues": {":pk": _s(keys.participant_pk(code)), ":l": _s(keys.LEDGER_PREFIX)},
+    }  # fmt: skip
+    found: list[dict[str, Any]] = []
+    while True:
+        with unavailable_on_failure("participant ledger"):
+            page = dynamodb_client().query(**request)
+        found += page.get("Items", [])
+        if "LastEvaluatedKey" not in page:
+            break
+        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
     return [
-        {"key": i["SK"]["S"], "amount_fen": int(i["amount_fen"]["N"]), "available_at": i["available_at"]["S"]}
-        for i in found.get("Items", [])
+        LedgerEntry(
+            key=i["SK"]["S"],
+            level=int(i["level"]["N"]) if "level" in i else None,
+            amount_fen=int(i["amount_fen"]["N"]) if "amount_fen" in i else None,
+            available_at=i["available_at"]["S"] if "available_at" in i else None,
+        )
+        for i in found
     ]
 
 

@@ -122,14 +122,3 @@ class ParticipantPage:
 
     participants: list[TreeNode]
     following: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class LedgerEntry:
-    """A commission entry mirrored under its earner; `key` is its sort key,
-    `LEDGER#{order id}#{level}[#CLAWBACK]`, and a clawback's amount is negative."""
-
-    key: str
-    level: int | None = None
-    amount_fen: int | None = None
-    available_at: str | None = None

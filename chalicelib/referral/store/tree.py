@@ -17,7 +17,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from chalicelib.core.errors import BadRequest
-from chalicelib.referral.rules.records import LedgerEntry, ParticipantPage, RewardRecord, TreeNode, TreePage
+from chalicelib.referral.rules.records import ParticipantPage, RewardRecord, TreeNode, TreePage
 from chalicelib.table import keys
 from chalicelib.table.db import dynamodb_client, ensure_bound, unavailable_on_failure
 
@@ -85,15 +85,6 @@ def _reward(item: dict[str, Any]) -> RewardRecord:
     for name in _REWARD_NUMBERS:
         values[name] = _int(item, name)
     return RewardRecord(**values)
-
-
-def _ledger_entry(item: dict[str, Any]) -> LedgerEntry:
-    return LedgerEntry(
-        key=str(item["SK"]),
-        level=_int(item, "level"),
-        amount_fen=_int(item, "amount_fen"),
-        available_at=_text(item, "available_at"),
-    )
 
 
 # --- cursors ------------------------------------------------------------------------------------
@@ -276,8 +267,3 @@ def _partition(code: str, sk_prefix: str) -> list[dict[str, Any]]:
 def rewards(code: str) -> list[RewardRecord]:
     """A participant's rewards, in rule order (every page of their partition's rewards)."""
     return [_reward(item) for item in _partition(code, keys.REWARD_PREFIX) if item.get("entity") == "reward"]
-
-
-def ledger(code: str) -> list[LedgerEntry]:
-    """A participant's commission ledger entries (mirrors), in sort-key order (every page)."""
-    return [_ledger_entry(item) for item in _partition(code, keys.LEDGER_PREFIX)]

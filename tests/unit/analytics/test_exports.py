@@ -9,7 +9,8 @@ import pytest
 from pydantic import ValidationError
 
 from chalicelib.analytics.rules.exports import HEADERS, ExportRequest, Kind, guard, header, render, rows
-from chalicelib.referral.rules.records import LedgerEntry, RewardRecord, TreeNode
+from chalicelib.modes.distribution.rules.records import LedgerEntry
+from chalicelib.referral.rules.records import RewardRecord, TreeNode
 from chalicelib.security.pii import mask_name
 from chalicelib.table import keys
 

@@ -13,6 +13,7 @@ from chalicelib.modes.distribution.rules.commission import (
     binding_active,
     shares,
 )
+from chalicelib.modes.distribution.rules.records import LedgerEntry
 
 
 def rules(levels: int = 2, rates: list[int] | None = None, **kw: object) -> DistributionRules:
@@ -57,10 +58,10 @@ def test_frozen_period() -> None:
 
 def test_balance_by_state() -> None:
     rows = [
-        {"key": "LEDGER#o1#1", "amount_fen": 1000, "available_at": "2026-01-08T00:00:00Z"},
-        {"key": "LEDGER#o2#1", "amount_fen": 500, "available_at": "2026-01-01T00:00:00Z"},
-        {"key": "LEDGER#o3#2", "amount_fen": 300, "available_at": "2026-01-01T00:00:00Z"},
-        {"key": "LEDGER#o3#2#CLAWBACK", "amount_fen": -300, "available_at": "2026-01-01T00:00:00Z"},
+        LedgerEntry(key="LEDGER#o1#1", amount_fen=1000, available_at="2026-01-08T00:00:00Z"),
+        LedgerEntry(key="LEDGER#o2#1", amount_fen=500, available_at="2026-01-01T00:00:00Z"),
+        LedgerEntry(key="LEDGER#o3#2", amount_fen=300, available_at="2026-01-01T00:00:00Z"),
+        LedgerEntry(key="LEDGER#o3#2#CLAWBACK", amount_fen=-300, available_at="2026-01-01T00:00:00Z"),
     ]
     assert balance(rows, "2026-01-05T00:00:00Z") == {"pending_fen": 1000, "available_fen": 500, "clawed_back_fen": 300}
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from chalicelib.campaigns.rules.spec import DistributionRules
+from chalicelib.modes.distribution.rules.records import LedgerEntry
 
 # Two levels is the legal ceiling; the rules model enforces it too, this guards direct callers.
 MAX_LEVELS = 2
@@ -66,22 +66,23 @@ def available_at(paid_at: datetime, rules: DistributionRules) -> datetime:
 CLAWBACK_SUFFIX = "#CLAWBACK"
 
 
-def balance(entries: Iterable[dict[str, Any]], now_iso: str) -> dict[str, int]:
+def balance(entries: Iterable[LedgerEntry], now_iso: str) -> dict[str, int]:
     """Commission by state from a participant's ledger entries (`key`, `amount_fen`, `available_at`).
 
     An entry with a clawback beside it counts as clawed back whether or not it had become
     available; other entries are available once their frozen period has passed (read time, no job).
     """
     rows = list(entries)
-    clawed = {r["key"].removesuffix(CLAWBACK_SUFFIX) for r in rows if r["key"].endswith(CLAWBACK_SUFFIX)}
+    clawed = {r.key.removesuffix(CLAWBACK_SUFFIX) for r in rows if r.key.endswith(CLAWBACK_SUFFIX)}
     out = {"pending_fen": 0, "available_fen": 0, "clawed_back_fen": 0}
     for r in rows:
-        if r["key"].endswith(CLAWBACK_SUFFIX):
+        if r.key.endswith(CLAWBACK_SUFFIX):
             continue
-        if r["key"] in clawed:
-            out["clawed_back_fen"] += r["amount_fen"]
-        elif r["available_at"] <= now_iso:
-            out["available_fen"] += r["amount_fen"]
+        amount = r.amount_fen or 0
+        if r.key in clawed:
+            out["clawed_back_fen"] += amount
+        elif (r.available_at or "") <= now_iso:
+            out["available_fen"] += amount
         else:
-            out["pending_fen"] += r["amount_fen"]
+            out["pending_fen"] += amount
     return out
