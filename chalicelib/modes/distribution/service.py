@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -62,6 +63,24 @@ def _announce(tid: str, event_type: str, cid: str, oid: str, entries: list[Entry
         events.emit(tid, event_type, data, f"{tid}|{oid}|{e.level}|{e.code}", now)
 
 
+# An order that names a group is a member's payment, which group buying records. The modes never
+# import each other, so group buying plugs its recorder in at start (the entry points' wiring).
+GroupPayment = Callable[[str, str, str], bool]
+_group_payments: dict[str, GroupPayment] = {}
+
+
+def on_group_payment(name: str, record: GroupPayment) -> None:
+    """`record(group id, buyer code, order id)` answers whether the buyer is a member of that group."""
+    _group_payments[name] = record
+
+
+def _group_payment(gid: str, code: str, oid: str) -> bool:
+    if not _group_payments:
+        raise RuntimeError("nothing records group payments: the entry points' wiring did not run")
+    recorded = [record(gid, code, oid) for record in _group_payments.values()]  # every recorder runs
+    return all(recorded)
+
+
 def receive(tid: str, event: OrderEvent, now: datetime) -> dict[str, Any]:
     """Apply a paid or refunded order once; repeated deliveries change nothing."""
     rec = live.campaign(event.campaign_id)
@@ -99,7 +118,7 @@ def receive(tid: str, event: OrderEvent, now: datetime) -> dict[str, Any]:
     qualified = False
     if isinstance(rec.spec.rules, LadderRules) and rec.spec.rules.qualifying_action == "first_paid_order":
         qualified = progress.qualify(buyer.code, at)
-    member = store.set_member_order(event.group_id, buyer.code, event.order_id) if event.group_id else None
+    member = _group_payment(event.group_id, buyer.code, event.order_id) if event.group_id else None
     return {
         "event_id": event.event_id,
         "result": "recorded" if created else "duplicate",

@@ -149,20 +149,3 @@ def ledger(code: str, *, consistent: bool = True) -> list[LedgerEntry]:
         )
         for i in found
     ]
-
-
-def set_member_order(gid: str, code: str, oid: str) -> bool:
-    """The group member's paid order; False when the buyer is not a member of that group."""
-    table = ensure_bound().table_name
-    try:
-        with unavailable_on_failure("member order"):
-            dynamodb_client().update_item(
-                TableName=table, Key={"PK": _s(keys.group_pk(gid)), "SK": _s(keys.member_sk(code))},
-                UpdateExpression="SET order_id = :o", ConditionExpression="attribute_exists(PK)",
-                ExpressionAttributeValues={":o": _s(oid)},
-            )  # fmt: skip
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True

@@ -154,3 +154,8 @@ def group(gid: str) -> GroupRecord | None:
 def closing(day: str, shard: int, until: str) -> list[GroupRecord]:
     """Open groups in the deadline bucket `day` whose deadline is at or before `until` (found by key)."""
     return store.due(day, shard, until)
+
+
+def record_payment(gid: str, code: str, oid: str) -> bool:
+    """A member paid for their place (the orders webhook names the group); False if they are not a member."""
+    return store.set_member_order(gid, code, oid)

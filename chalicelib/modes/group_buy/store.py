@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from botocore.exceptions import ClientError
 from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
@@ -11,7 +12,7 @@ from pynamodb.transactions import TransactWrite
 from chalicelib.core.errors import Conflict
 from chalicelib.modes.group_buy.rules import GroupRecord, Member, deadline_shard
 from chalicelib.table import keys
-from chalicelib.table.db import ensure_bound, is_condition_failure, unavailable_on_failure
+from chalicelib.table.db import dynamodb_client, ensure_bound, is_condition_failure, unavailable_on_failure
 from chalicelib.table.models import GroupItem, Item, MemberItem, ParticipantItem
 
 JoinOutcome = Literal["joined", "already_member", "refused"]
@@ -139,3 +140,20 @@ def due(day: str, shard: int, until: str) -> list[GroupRecord]:
         found = Item.gsi2.query(keys.group_deadline_gsi2pk(day, shard), Item.GSI2SK <= f"{until}#~")
         gids = [i.gid for i in found if isinstance(i, GroupItem)]
     return [g for g in (get(gid) for gid in gids) if g is not None]
+
+
+def set_member_order(gid: str, code: str, oid: str) -> bool:
+    """The group member's paid order; False when the buyer is not a member of that group."""
+    table = ensure_bound().table_name
+    try:
+        with unavailable_on_failure("member order"):
+            dynamodb_client().update_item(
+                TableName=table, Key={"PK": {"S": keys.group_pk(gid)}, "SK": {"S": keys.member_sk(code)}},
+                UpdateExpression="SET order_id = :o", ConditionExpression="attribute_exists(PK)",
+                ExpressionAttributeValues={":o": {"S": oid}},
+            )  # fmt: skip
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
