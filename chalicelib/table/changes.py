@@ -34,17 +34,18 @@ class Change:
 
     @classmethod
     def from_record(cls, record: DynamoDBRecord) -> Change:
-        """Each image is read once, here; an image its record type refuses raises `UnreadableImage`."""
+        """Each image is read once, here; an image its record type refuses raises `UnreadableImage`.
+        The images of an entity without a record type are not even deserialised."""
         data = record.dynamodb
         assert data is not None
-        old = data.old_image or {}
-        new = data.new_image or {}
-        entity = str((new or old).get("entity", ""))
+        image = data.get("NewImage") or data.get("OldImage") or {}
+        entity = str(image.get("entity", {}).get("S", ""))
+        typed = entity in images.IMAGE_TYPES
         return cls(
             entity=entity,
             event=record.event_name.name if record.event_name else "",
-            old=images.read(entity, old),
-            new=images.read(entity, new),
+            old=images.read(entity, data.old_image) if typed else None,
+            new=images.read(entity, data.new_image) if typed else None,
             sequence=str(data.sequence_number),
             created=float(data.approximate_creation_date_time) if data.approximate_creation_date_time else None,
         )

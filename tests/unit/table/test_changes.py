@@ -112,6 +112,9 @@ def test_entities_no_handler_reads_have_no_images() -> None:
     counter = {"entity": {"S": "counter_day"}, "cid": {"S": "c"}, "day": {"S": "2026-12-01"}, "n|join|-|-": {"N": "4"}}
     got = change("MODIFY", counter, counter)
     assert (got.entity, got.old, got.new) == ("counter_day", None, None)
+    # Their images are not even deserialised: a value the deserialiser would refuse goes unnoticed.
+    odd = {**counter, "odd": {"X": "?"}}
+    assert change("MODIFY", odd, odd).new is None
 
 
 def test_asking_for_another_entitys_image_is_a_mistake() -> None:
