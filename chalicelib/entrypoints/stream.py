@@ -98,7 +98,7 @@ def _read(raws: list[dict[str, Any]]) -> tuple[list[Change], list[str], set[str]
         try:
             change = Change.from_record(record)
         except UnreadableImage:
-            sequence = str(record.dynamodb.sequence_number if record.dynamodb else "")
+            sequence = str(raw["dynamodb"]["SequenceNumber"])
             logger.exception("stream record unreadable", sequence=sequence)
             unreadable.add(sequence)
         else:
