@@ -42,7 +42,7 @@ def count(batch: list[Change], before: str | None) -> set[str]:
         if before is not None and int(change.sequence) >= int(before):
             continue
         image = change.new or change.old
-        cid = image.get("cid")
+        cid = image.cid if image is not None else None
         found = counting.contributions(change.entity, change.event, change.old, change.new, iso(now)) if cid else []
         if not found:
             continue

@@ -27,6 +27,14 @@ from chalicelib.referral.rules import participants as participant_rules
 from chalicelib.referral.rules.records import ParticipantRecord
 from chalicelib.security.pii import get_cipher, mask_name, mask_phone
 from chalicelib.table.changes import Change
+from chalicelib.table.images import (
+    AssistImage,
+    BeaconImage,
+    GroupMemberImage,
+    OrderImage,
+    ParticipantImage,
+    RewardImage,
+)
 
 SAVE_ATTEMPTS = 4
 PAGE_LIMIT = 100
@@ -71,43 +79,44 @@ def _at(change: Change, now: datetime) -> str:
     return iso(datetime.fromtimestamp(change.created, tz=now.tzinfo)) if change.created else iso(now)
 
 
-def _participant_fact(new: dict[str, Any]) -> domain.ParticipantFact:
+def _participant_fact(new: ParticipantImage) -> domain.ParticipantFact:
     return domain.ParticipantFact(
-        code=str(new["code"]), cid=str(new["cid"]), joined_at=str(new["joined_at"]), channel=new.get("channel"),
-        invited=bool(new.get("inviter")), invites=len(new.get("counted") or ()),
-        qualified=bool(new.get("qualified_at")),
-        nickname=new.get("nickname"), contact_enc=new.get("contact_enc"), birthday=new.get("birthday"),
-        erased=bool(new.get("erasing_at") or new.get("erased_at")),
+        code=new.code, cid=new.cid, joined_at=new.joined_at, channel=new.channel,
+        invited=bool(new.inviter), invites=len(new.counted),
+        qualified=bool(new.qualified_at),
+        nickname=new.nickname, contact_enc=new.contact_enc, birthday=new.birthday,
+        erased=bool(new.erasing_at or new.erased_at),
     )  # fmt: skip
 
 
 def facts_of(change: Change, now: datetime) -> tuple[str | None, str | None, list[Fact]]:
     """(person uid or None, participant code to look the person up by, facts) of one change."""
     new = change.new
-    if change.event == "REMOVE" or not new:
+    if change.event == "REMOVE" or new is None:
         return None, None, []
-    if change.entity == "participant" and new.get("person"):
-        return str(new["person"]), None, [_participant_fact(new)]
-    if change.entity == "reward":
-        rid = f"{new['cid']}|{new['code']}|{new['rule']}"
-        at = str(new.get("issued_at") or new.get("created_at") or iso(now))
-        return None, str(new["code"]), [domain.RewardFact(rid, new.get("status") in _LIVE_REWARD, at)]
-    if change.entity == "order" and new.get("buyer"):
-        net = int(new.get("amount", 0)) if new.get("status") == "paid" else 0
-        fact = domain.OrderFact(str(new["oid"]), net, str(new.get("paid_at") or iso(now)))
-        return None, str(new["buyer"]), [fact]
-    if change.entity == "group_member" and change.event == "INSERT":
-        return None, str(new["code"]), [domain.GroupFact(str(new["gid"]), str(new.get("joined_at") or iso(now)))]
-    if change.entity == "beacon" and change.event == "INSERT" and new.get("code"):
-        return None, str(new["code"]), [domain.SeenFact(str(new.get("at") or iso(now)))]
-    if change.entity == "assist" and _helpers(change):
+    if isinstance(new, ParticipantImage) and new.person:
+        return new.person, None, [_participant_fact(new)]
+    if isinstance(new, RewardImage):
+        rid = f"{new.cid}|{new.code}|{new.rule}"
+        at = new.issued_at or new.created_at or iso(now)
+        return None, new.code, [domain.RewardFact(rid, new.status in _LIVE_REWARD, at)]
+    if isinstance(new, OrderImage) and new.buyer:
+        net = new.amount if new.status == "paid" else 0
+        fact = domain.OrderFact(new.oid, net, new.paid_at or iso(now))
+        return None, new.buyer, [fact]
+    if isinstance(new, GroupMemberImage) and change.event == "INSERT":
+        return None, new.code, [domain.GroupFact(new.gid, new.joined_at or iso(now))]
+    if isinstance(new, BeaconImage) and change.event == "INSERT" and new.code:
+        return None, new.code, [domain.SeenFact(new.at or iso(now))]
+    if isinstance(new, AssistImage) and _helpers(change):
         # About each new helper's own profile: the caller looks them up.
-        return None, None, [domain.HelpFact(str(new["owner"]), _at(change, now))]
+        return None, None, [domain.HelpFact(new.owner, _at(change, now))]
     return None, None, []
 
 
 def _helpers(change: Change) -> set[str]:
-    return set(change.new.get("helped") or {}) - set(change.old.get("helped") or {})
+    new, old = change.new_as(AssistImage), change.old_as(AssistImage)
+    return set(new.helped if new else ()) - set(old.helped if old else ())
 
 
 def _tenant_rules(tid: str, cache: dict[str, list[TagRule]]) -> list[TagRule]:
@@ -161,8 +170,8 @@ def on_batch(batch: list[Change]) -> set[str]:
         if change.entity == "assist" and facts:
             # One help fact per new helper, each about the helper's own profile.
             pending += [(helper, change, facts) for helper in _helpers(change)]
-        elif uid is not None:
-            key = (str(change.new["tid"]), uid)
+        elif uid is not None and isinstance(change.new, ParticipantImage):
+            key = (change.new.tid, uid)
             by_person[key] += facts
             sequences[key].add(change.sequence)
         elif code is not None:

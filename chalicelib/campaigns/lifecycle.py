@@ -21,6 +21,7 @@ from chalicelib.core.rbac import Principal
 from chalicelib.core.validation import validation_error
 from chalicelib.table.changes import Change
 from chalicelib.table.idempotency import run_once
+from chalicelib.table.images import CampaignImage
 
 MAX_PAGE = 100
 
@@ -235,11 +236,12 @@ def close_ended(now: datetime) -> list[str]:
 
 def on_campaign_change(change: Change) -> None:
     """Lifecycle transitions become metrics and structured logs (dashboards and alarms)."""
-    before, after = change.old.get("status"), change.new.get("status")
+    old, new = change.old_as(CampaignImage), change.new_as(CampaignImage)
+    before, after = (old.status if old else None), (new.status if new else None)
     if before == after:
         return
-    cid = change.new.get("cid") or change.old.get("cid")
-    tid = change.new.get("tid") or change.old.get("tid")
+    cid = (new.cid if new else None) or (old.cid if old else None)
+    tid = (new.tid if new else None) or (old.tid if old else None)
     logger.info("campaign status changed", campaign_id=cid, tenant_id=tid, before=before, after=after)
     if after:
         metrics.add_metric(name=f"Campaign{str(after).capitalize()}", unit=MetricUnit.Count, value=1)

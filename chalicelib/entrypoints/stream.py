@@ -21,6 +21,7 @@ from chalicelib.modes.assist import service as assists
 from chalicelib.modes.group_buy import service as groups
 from chalicelib.referral import fraud, progress, reviews, rewards
 from chalicelib.table.changes import Change
+from chalicelib.table.images import UnreadableImage
 
 RecordHandler = Callable[[Change], None]
 # Returns the sequence numbers of the changes it could not apply.
@@ -86,10 +87,31 @@ def _apply_cross(batch: list[Change]) -> set[str]:
     return failed
 
 
+def _read(raws: list[dict[str, Any]]) -> tuple[list[Change], list[str], set[str]]:
+    """The records as changes, each image read once, and every sequence number in stream order.
+    A record whose image cannot be read fails alone (the sequence numbers of those are the third value)."""
+    batch: list[Change] = []
+    sequences: list[str] = []
+    unreadable: set[str] = set()
+    for raw in raws:
+        record = DynamoDBRecord(raw)
+        try:
+            change = Change.from_record(record)
+        except UnreadableImage:
+            sequence = str(raw["dynamodb"]["SequenceNumber"])
+            logger.exception("stream record unreadable", sequence=sequence)
+            unreadable.add(sequence)
+        else:
+            batch.append(change)
+            sequence = change.sequence
+        sequences.append(sequence)
+    return batch, sequences, unreadable
+
+
 def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Failed records are reported by sequence number; Lambda (or the local pump) retries from there."""
-    batch = [Change.from_record(DynamoDBRecord(raw)) for raw in event.get("Records", [])]
-    failed = _apply_records(batch) | _apply_batches(batch)
+    batch, sequences, failed = _read(event.get("Records", []))
+    failed |= _apply_records(batch) | _apply_batches(batch)
     failed |= _apply_cross(batch)
     # Analytics last: it counts only what comes before the first failure, which is all that Lambda
     # will not deliver again.
@@ -100,5 +122,5 @@ def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
         logger.exception("analytics aggregation failed", records=len(batch))
         failed |= {c.sequence for c in batch if first_failed is None or int(c.sequence) < int(first_failed)}
     # Report in stream order; Lambda resumes from the lowest.
-    ordered = [c.sequence for c in batch if c.sequence in failed]
+    ordered = [sequence for sequence in sequences if sequence in failed]
     return {"batchItemFailures": [{"itemIdentifier": seq} for seq in ordered]}

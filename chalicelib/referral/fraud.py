@@ -29,6 +29,7 @@ from chalicelib.referral.store import rewards as reward_store
 from chalicelib.referral.store.fraud import WindowKey
 from chalicelib.security.keyring import get_keyring
 from chalicelib.table.changes import Change
+from chalicelib.table.images import ParticipantImage
 
 WINDOWS = ("minute", "day")
 
@@ -170,18 +171,18 @@ def count_attempts(batch: list[Change]) -> set[str]:
     members: dict[WindowKey, set[str]] = defaultdict(set)
     sequences: dict[WindowKey, set[str]] = defaultdict(set)
     for change in batch:
-        new = change.new
-        if change.event != "INSERT" or not new.get("ip_hash"):
+        new = change.new_as(ParticipantImage)
+        if change.event != "INSERT" or new is None or not new.ip_hash:
             continue
-        subjects = {"ip": str(new["ip_hash"])}
-        device = fingerprint("device", new.get("device_id"))
+        subjects = {"ip": new.ip_hash}
+        device = fingerprint("device", new.device_id)
         if device:
             subjects["device"] = device
-        if new.get("inviter"):
-            subjects["inviter"] = str(new["inviter"])
-        epoch = int(parse_iso(str(new["joined_at"])).timestamp())
-        for key in _windows(str(new["cid"]), subjects, epoch):
-            members[key].add(str(new["code"]))
+        if new.inviter:
+            subjects["inviter"] = new.inviter
+        epoch = int(parse_iso(new.joined_at).timestamp())
+        for key in _windows(new.cid, subjects, epoch):
+            members[key].add(new.code)
             sequences[key].add(change.sequence)
     failed: set[str] = set()
     now = int(utcnow().timestamp())
@@ -196,16 +197,15 @@ def count_attempts(batch: list[Change]) -> set[str]:
     return failed
 
 
-def _rewarded(change: Change) -> bool:
+def _rewarded(old: ParticipantImage | None, new: ParticipantImage) -> bool:
     """Whether a participant change is them earning a reward, read from the image alone (the stream
     replays history, so no reads here): a milestone added to `rewarded`, or their own invite
     qualifying in a campaign with an invitee reward."""
-    new, old = change.new, change.old
-    if set(new.get("rewarded") or ()) - set(old.get("rewarded") or ()):
+    if new.rewarded - (old.rewarded if old else frozenset()):
         return True
-    if new.get("inviter") and new.get("qualified_at") and not old.get("qualified_at"):
+    if new.inviter and new.qualified_at and not (old and old.qualified_at):
         try:
-            rules = live.campaign(str(new["cid"])).spec.rules
+            rules = live.campaign(new.cid).spec.rules
             return isinstance(rules, LadderRules) and rules.invitee_reward is not None
         except FissionError:
             return False
@@ -218,10 +218,10 @@ def record_people(batch: list[Change]) -> set[str]:
     rewarded: dict[tuple[str, str], set[str]] = defaultdict(set)
     sequences: dict[tuple[str, str], set[str]] = defaultdict(set)
     for change in batch:
-        new = change.new
-        if change.entity == "participant" and new.get("phone_hash") and _rewarded(change):
-            key = (str(new["tid"]), str(new["phone_hash"]))
-            rewarded[key].add(str(new["cid"]))
+        new = change.new_as(ParticipantImage) if change.entity == "participant" else None
+        if new is not None and new.phone_hash and _rewarded(change.old_as(ParticipantImage), new):
+            key = (new.tid, new.phone_hash)
+            rewarded[key].add(new.cid)
             sequences[key].add(change.sequence)
     failed: set[str] = set()
     for (tid, phone_hash), cids in rewarded.items():

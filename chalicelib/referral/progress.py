@@ -14,6 +14,7 @@ from chalicelib.referral import leaderboard, rewards
 from chalicelib.referral.rules.rewards import invitee_grant
 from chalicelib.referral.store import participants as store
 from chalicelib.table.changes import Change
+from chalicelib.table.images import ParticipantImage
 
 
 def _qualified_invites(batch: list[Change]) -> dict[tuple[str, str], dict[str, str]]:
@@ -22,10 +23,13 @@ def _qualified_invites(batch: list[Change]) -> dict[tuple[str, str], dict[str, s
     for change in batch:
         # An invitee counts when `qualified_at` appears: at the join for `join` campaigns, later
         # (a follow, a first paid order) for the others.
-        newly_qualified = change.new.get("qualified_at") and not change.old.get("qualified_at")
-        if change.new.get("inviter") and newly_qualified:
-            key = (str(change.new["cid"]), str(change.new["inviter"]))
-            by_inviter[key][str(change.new["code"])] = change.sequence
+        new, old = change.new_as(ParticipantImage), change.old_as(ParticipantImage)
+        if new is None:
+            continue
+        newly_qualified = new.qualified_at and not (old and old.qualified_at)
+        if new.inviter and newly_qualified:
+            key = (new.cid, new.inviter)
+            by_inviter[key][new.code] = change.sequence
     return by_inviter
 
 

@@ -7,7 +7,6 @@ Rejecting sets nothing that counts, ever.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from datetime import datetime
 from typing import Any, Literal
@@ -23,6 +22,7 @@ from chalicelib.referral.store import participants as participant_store
 from chalicelib.referral.store import reviews as store
 from chalicelib.referral.store.reviews import APPROVED, PENDING, REJECTED
 from chalicelib.table.changes import Change
+from chalicelib.table.images import ParticipantImage
 
 MAX_PAGE = 100
 STATUSES = (PENDING, APPROVED, REJECTED)
@@ -123,12 +123,6 @@ def decide(
 # --- the stream side ---------------------------------------------------------------------------
 
 
-def _reasons(raw: Any) -> list[dict[str, Any]]:
-    """Reasons as the stream image carries them (JSON text)."""
-    value = json.loads(raw) if isinstance(raw, str) else raw
-    return list(value or [])
-
-
 def on_participants(batch: list[Change]) -> set[str]:
     """Held joins open their review item; inviters' `held` sets follow their invitees' review state
     (one update per inviter per batch, from each invitee's last state in the batch)."""
@@ -136,20 +130,19 @@ def on_participants(batch: list[Change]) -> set[str]:
     state: dict[str, dict[str, bool]] = defaultdict(dict)  # inviter -> invitee -> held now
     sequences: dict[str, set[str]] = defaultdict(set)
     for change in batch:
-        new, old = change.new, change.old
-        if new.get("review") == old.get("review") or not new.get("review"):
+        new, old = change.new_as(ParticipantImage), change.old_as(ParticipantImage)
+        if new is None or new.review == (old.review if old else None) or not new.review:
             continue
-        if change.event == "INSERT" and new["review"] == HELD:
+        if change.event == "INSERT" and new.review == HELD:
             try:
-                record(str(new["tid"]), str(new["cid"]), "join", join_review_id(str(new["code"])),
-                       str(new["code"]), int(new.get("risk_score") or 0), _reasons(new.get("risk_reasons")),
-                       parse_iso(str(new["joined_at"])))  # fmt: skip
+                record(new.tid, new.cid, "join", join_review_id(new.code), new.code, new.risk_score or 0,
+                       list(new.risk_reasons or []), parse_iso(new.joined_at))  # fmt: skip
             except Exception:
                 logger.exception("could not open a review")
                 failed.add(change.sequence)
-        if new.get("inviter"):
-            state[str(new["inviter"])][str(new["code"])] = new["review"] == HELD
-            sequences[str(new["inviter"])].add(change.sequence)
+        if new.inviter:
+            state[new.inviter][new.code] = new.review == HELD
+            sequences[new.inviter].add(change.sequence)
     for inviter, invitees in state.items():
         try:
             participant_store.set_held(

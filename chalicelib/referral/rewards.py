@@ -30,6 +30,7 @@ from chalicelib.referral.store import rewards as store
 from chalicelib.security import participant_tokens
 from chalicelib.security.pii import get_cipher
 from chalicelib.table.changes import Change
+from chalicelib.table.images import CouponCodeImage
 
 _REASONS = {"out_of_stock": "this reward has run out", "over_budget": "the campaign's reward budget is spent"}
 WAITING_FOR_CODE = "waiting for coupon codes"
@@ -255,8 +256,9 @@ def on_codes_added(batch: list[Change]) -> set[str]:
     """New free codes in a batch release as many waiting rewards of their pool (safe to repeat)."""
     by_pool: dict[tuple[str, str], list[str]] = defaultdict(list)
     for change in batch:
-        if change.event == "INSERT" and change.new.get("GSI2PK"):
-            by_pool[(str(change.new["cid"]), str(change.new["rule"]))].append(change.sequence)
+        new = change.new_as(CouponCodeImage)
+        if change.event == "INSERT" and new is not None and new.GSI2PK:
+            by_pool[(new.cid, new.rule)].append(change.sequence)
     failed: set[str] = set()
     now = utcnow()
     for (cid, rule), sequences in by_pool.items():

@@ -15,6 +15,7 @@ from chalicelib.analytics.rules import counting
 from chalicelib.campaigns.rules import spec as campaigns
 from chalicelib.modes.assist import rules as assists
 from chalicelib.referral.rules import rewards
+from chalicelib.table.images import ParticipantImage
 from tests.conftest import campaign_body
 
 PROPERTIES = settings(max_examples=150, derandomize=True, deadline=None)
@@ -87,6 +88,11 @@ def test_cuts_stay_in_bounds_and_reach_the_target_exactly(plan: tuple[int, int, 
     assert all(low <= cut <= high for cut in cuts)
 
 
+def _inviter(counted: frozenset[str]) -> ParticipantImage:
+    """An inviter's stream image: only `counted` matters here (the rest is what every participant has)."""
+    return ParticipantImage(cid="c", tid="t", code="inviter", joined_at="2026-12-01T00:00:00Z", counted=counted)
+
+
 @PROPERTIES
 @given(
     before=st.frozensets(st.text(min_size=1, max_size=8), max_size=20),
@@ -94,11 +100,11 @@ def test_cuts_stay_in_bounds_and_reach_the_target_exactly(plan: tuple[int, int, 
 )
 def test_offspring_squares_telescope_to_the_square_of_the_total(before: frozenset[str], added: frozenset[str]) -> None:
     """Counting an inviter's invitees in any number of steps adds up to (total)^2, whatever the steps."""
-    old = {"cid": "c", "counted": set(before)}
-    new = {"cid": "c", "counted": set(before | added)}
+    old = _inviter(before)
+    new = _inviter(before | added)
     first = sum(
         c.amount
-        for c in counting.participant("MODIFY", {"cid": "c", "counted": set()}, old, "2026-12-01T00:00:00Z")
+        for c in counting.participant("MODIFY", _inviter(frozenset()), old, "2026-12-01T00:00:00Z")
         if c.metric == "offspring_sq"
     )
     second = sum(

@@ -7,7 +7,6 @@ handler sums them per (campaign, day) and writes one update per day item.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -15,6 +14,15 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from chalicelib.core.clock import parse_iso
+from chalicelib.table.images import (
+    BeaconImage,
+    ClickImage,
+    CommissionImage,
+    Image,
+    OrderImage,
+    ParticipantImage,
+    RewardImage,
+)
 
 NONE = "-"  # no channel, or no variant
 BEACON_METRICS = {"view": "view", "share": "share", "click": "ui_click", "custom": "custom"}
@@ -43,32 +51,32 @@ def _minutes(start: str | None, end: str | None) -> int | None:
     return max(int((parse_iso(end) - parse_iso(start)).total_seconds()) // 60, 0)
 
 
-def _qualified(new: Mapping[str, Any], at: str) -> list[Contribution]:
+def _qualified(new: ParticipantImage, at: str) -> list[Contribution]:
     """An invitee that counts for its inviter now: a qualified invite, and its cycle time."""
-    found = [Contribution("qualified", 1, at, new.get("channel"), new.get("variant"))]
-    minutes = _minutes(new.get("inviter_joined_at"), new.get("qualified_at"))
+    found = [Contribution("qualified", 1, at, new.channel, new.variant)]
+    minutes = _minutes(new.inviter_joined_at, new.qualified_at)
     if minutes is not None:
         found.append(Contribution(str(minutes), 1, at, histogram="cycle"))
     return found
 
 
-def participant(event: str, old: Mapping[str, Any], new: Mapping[str, Any], now: str) -> list[Contribution]:
-    channel, variant = new.get("channel"), new.get("variant")
+def participant(event: str, old: ParticipantImage | None, new: ParticipantImage, now: str) -> list[Contribution]:
+    channel, variant = new.channel, new.variant
     found: list[Contribution] = []
     if event == "INSERT":
-        at = str(new["joined_at"])
+        at = new.joined_at
         found.append(Contribution("join", 1, at, channel, variant))
-        found.append(Contribution(f"depth:{int(new.get('depth') or 0)}", 1, at, None, variant))
-        if new.get("inviter"):
+        found.append(Contribution(f"depth:{new.depth or 0}", 1, at, None, variant))
+        if new.inviter:
             found.append(Contribution("invited_join", 1, at, channel, variant))
-            if new.get("qualified_at"):
-                found += _qualified(new, str(new["qualified_at"]))
+            if new.qualified_at:
+                found += _qualified(new, new.qualified_at)
         return found
     if event != "MODIFY":
         return found
-    if new.get("inviter") and new.get("qualified_at") and not old.get("qualified_at"):
-        found += _qualified(new, str(new["qualified_at"]))
-    before, after = len(old.get("counted") or ()), len(new.get("counted") or ())
+    if new.inviter and new.qualified_at and not (old and old.qualified_at):
+        found += _qualified(new, new.qualified_at)
+    before, after = len(old.counted) if old else 0, len(new.counted)
     if after > before:
         if before == 0:
             found.append(Contribution("activated", 1, now, channel, variant))
@@ -77,21 +85,21 @@ def participant(event: str, old: Mapping[str, Any], new: Mapping[str, Any], now:
     return found
 
 
-def order(event: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Contribution]:
+def order(event: str, old: OrderImage | None, new: OrderImage) -> list[Contribution]:
     """Paid orders convert and earn revenue; a refund takes the revenue back (revenue is net)."""
-    channel, variant, amount = new.get("channel"), new.get("variant"), int(new.get("amount") or 0)
-    invited = bool(new.get("invited"))
+    channel, variant, amount = new.channel, new.variant, new.amount
+    invited = new.invited
     found: list[Contribution] = []
-    if event == "INSERT" and new.get("status") == "paid":
-        at = str(new["paid_at"])
+    if event == "INSERT" and new.status == "paid":
+        at = new.paid_at
         found += [
             Contribution("converted", 1, at, channel, variant),
             Contribution("revenue_fen", amount, at, channel, variant),
         ]
         if invited:
             found.append(Contribution("attributed_revenue_fen", amount, at, channel, variant))
-    elif event == "MODIFY" and old.get("status") == "paid" and new.get("status") == "refunded":
-        at = str(new.get("refunded_at") or new.get("paid_at"))
+    elif event == "MODIFY" and old is not None and old.status == "paid" and new.status == "refunded":
+        at = new.refunded_at or new.paid_at
         found += [
             Contribution("refunds", 1, at, channel, variant),
             Contribution("refunded_fen", amount, at, channel, variant),
@@ -102,37 +110,35 @@ def order(event: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Co
     return found
 
 
-def reward(event: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Contribution]:
+def reward(event: str, old: RewardImage | None, new: RewardImage) -> list[Contribution]:
     """A reward costs from when it is owed (issued or pending) until it is revoked."""
-    raw = new.get("cost_fen") if new.get("cost_fen") is not None else new.get("value_fen")
-    cost = int(raw or 0)
-    before = old.get("status") in COUNTED_STATUSES if event == "MODIFY" else False
-    after = new.get("status") in COUNTED_STATUSES
+    cost = new.cost_fen if new.cost_fen is not None else new.value_fen
+    before = old is not None and old.status in COUNTED_STATUSES if event == "MODIFY" else False
+    after = new.status in COUNTED_STATUSES
     if after and not before:
-        at = str(new.get("created_at"))
+        at = new.created_at
         return [Contribution("rewards", 1, at), Contribution("reward_cost_fen", cost, at)]
-    if before and not after and new.get("status") == "revoked":
-        at = str(new.get("revoked_at") or new.get("created_at"))
+    if before and not after and new.status == "revoked":
+        at = new.revoked_at or new.created_at
         return [Contribution("rewards", -1, at), Contribution("reward_cost_fen", -cost, at)]
     return []
 
 
-def contributions(
-    entity: str, event: str, old: Mapping[str, Any], new: Mapping[str, Any], now: str
-) -> list[Contribution]:
-    """Everything one change adds; facts of other entities add nothing."""
-    if entity == "participant":
-        return participant(event, old, new, now)
-    if event == "INSERT" and entity == "click":
-        return [Contribution("click", 1, str(new["at"]), new.get("channel"))]
-    if event == "INSERT" and entity == "beacon":
-        return [Contribution(BEACON_METRICS[str(new["type"])], 1, str(new["at"]), new.get("channel"))]
-    if entity == "order":
-        return order(event, old, new)
-    if entity == "reward":
-        return reward(event, old, new)
-    if event == "INSERT" and entity == "commission":
-        return [Contribution("commission_fen", int(new.get("amount_fen") or 0), str(new["created_at"]))]
+def contributions(entity: str, event: str, old: Image | None, new: Image | None, now: str) -> list[Contribution]:
+    """Everything one change adds; facts of other entities add nothing, and neither does a removal
+    (no new image)."""
+    if entity == "participant" and isinstance(new, ParticipantImage):
+        return participant(event, old if isinstance(old, ParticipantImage) else None, new, now)
+    if event == "INSERT" and entity == "click" and isinstance(new, ClickImage):
+        return [Contribution("click", 1, new.at, new.channel)]
+    if event == "INSERT" and entity == "beacon" and isinstance(new, BeaconImage):
+        return [Contribution(BEACON_METRICS[new.type], 1, new.at, new.channel)]
+    if entity == "order" and isinstance(new, OrderImage):
+        return order(event, old if isinstance(old, OrderImage) else None, new)
+    if entity == "reward" and isinstance(new, RewardImage):
+        return reward(event, old if isinstance(old, RewardImage) else None, new)
+    if event == "INSERT" and entity == "commission" and isinstance(new, CommissionImage):
+        return [Contribution("commission_fen", new.amount_fen, new.created_at)]
     return []
 
 

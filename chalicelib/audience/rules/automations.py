@@ -17,6 +17,14 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from chalicelib.audience.rules.profiles import TAG_PATTERN
 from chalicelib.campaigns.rules.spec import Reward
+from chalicelib.table.images import (
+    AssistImage,
+    GroupImage,
+    Image,
+    OrderImage,
+    ParticipantImage,
+    RewardImage,
+)
 
 EVENT_TRIGGERS = (
     "joined",
@@ -37,6 +45,8 @@ MAX_DELAY_MINUTES = 30 * 24 * 60
 AUTOMATION_REWARD_PREFIX = "auto_"
 _MILESTONE_RULE = re.compile(r"^m\d+$")
 _LIVE_REWARD = frozenset({"issued", "claimed"})
+# The images whose changes may fire a trigger (each names its tenant).
+_FIRING_IMAGES = (ParticipantImage, RewardImage, GroupImage, AssistImage, OrderImage)
 
 
 class _Strict(BaseModel):
@@ -144,44 +154,49 @@ class Firing:
     data: dict[str, Any] = field(default_factory=dict)
 
 
-def firings(entity: str, event: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Firing]:
+def firings(entity: str, event: str, old: Image | None, new: Image | None) -> list[Firing]:
     """The triggers one stream change fires (pure: the change's images only)."""
-    if event == "REMOVE" or not new.get("tid"):
+    if event == "REMOVE" or not isinstance(new, _FIRING_IMAGES) or not new.tid:
         return []
-    tid, cid = str(new["tid"]), str(new.get("cid", ""))
+    tid, cid = new.tid, new.cid
     out: list[Firing] = []
-    if entity == "participant":
-        code = str(new["code"])
-        if new.get("erasing_at") or new.get("erased_at"):
+    if entity == "participant" and isinstance(new, ParticipantImage):
+        before = old if isinstance(old, ParticipantImage) else None
+        code = new.code
+        if new.erasing_at or new.erased_at:
             return []
         # A held join fires once approved: until then it counts nowhere.
-        was_in = event == "MODIFY" and old.get("review") != "held"
-        if new.get("review") != "held" and not was_in:
+        was_in = event == "MODIFY" and (before.review if before else None) != "held"
+        if new.review != "held" and not was_in:
             out.append(Firing("joined", tid, cid, f"joined|{code}", code=code))
-        if new.get("qualified_at") and not old.get("qualified_at"):
+        if new.qualified_at and not (before and before.qualified_at):
             out.append(Firing("qualified", tid, cid, f"qualified|{code}", code=code))
-    elif entity == "reward":
-        code, rule = str(new["code"]), str(new["rule"])
+    elif entity == "reward" and isinstance(new, RewardImage):
+        before_reward = old if isinstance(old, RewardImage) else None
+        code, rule = new.code, new.rule
         rid = f"{cid}|{code}|{rule}"
-        if new.get("status") in _LIVE_REWARD and old.get("status") not in _LIVE_REWARD:
-            data = {"reward": str(new.get("name", "")), "rule": rule}
+        if new.status in _LIVE_REWARD and (before_reward.status if before_reward else None) not in _LIVE_REWARD:
+            data = {"reward": new.name, "rule": rule}
             out.append(Firing("reward.issued", tid, cid, f"reward|{rid}", code=code, data=data))
         if event == "INSERT" and _MILESTONE_RULE.match(rule):
             out.append(Firing("milestone.reached", tid, cid, f"milestone|{rid}", code=code, data={"rule": rule}))
-    elif entity == "group":
-        status, gid = new.get("status"), str(new["gid"])
-        if status in ("succeeded", "failed") and old.get("status") != status:
+    elif entity == "group" and isinstance(new, GroupImage):
+        before_group = old if isinstance(old, GroupImage) else None
+        status, gid = new.status, new.gid
+        if status in ("succeeded", "failed") and (before_group.status if before_group else None) != status:
             out.append(Firing(f"group.{status}", tid, cid, f"group|{gid}|{status}", gid=gid))
-    elif entity == "assist":
-        required = int(new.get("helpers_required", 0))
-        if event == "MODIFY" and int(old.get("slots", 0)) < required <= int(new.get("slots", 0)):
-            owner = str(new["owner"])
+    elif entity == "assist" and isinstance(new, AssistImage):
+        before_assist = old if isinstance(old, AssistImage) else None
+        required = new.helpers_required
+        if event == "MODIFY" and (before_assist.slots if before_assist else 0) < required <= new.slots:
+            owner = new.owner
             out.append(Firing("assist.completed", tid, cid, f"assist|{cid}|{owner}", code=owner))
-    elif entity == "order":
-        if new.get("status") == "paid" and old.get("status") != "paid" and new.get("buyer"):
-            oid = str(new["oid"])
-            paid: dict[str, Any] = {"amount_fen": int(new.get("amount", 0)), "order_id": oid}
-            out.append(Firing("order.paid", tid, cid, f"order|{tid}|{oid}", code=str(new["buyer"]), data=paid))
+    elif entity == "order" and isinstance(new, OrderImage):
+        before_order = old if isinstance(old, OrderImage) else None
+        if new.status == "paid" and (before_order.status if before_order else None) != "paid" and new.buyer:
+            oid = new.oid
+            paid: dict[str, Any] = {"amount_fen": new.amount, "order_id": oid}
+            out.append(Firing("order.paid", tid, cid, f"order|{tid}|{oid}", code=new.buyer, data=paid))
     return out
 
 

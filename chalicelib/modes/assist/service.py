@@ -22,6 +22,7 @@ from chalicelib.referral.rules.participants import CODE_PATTERN
 from chalicelib.referral.rules.records import ParticipantRecord
 from chalicelib.security.keyring import get_keyring
 from chalicelib.table.changes import Change
+from chalicelib.table.images import AssistImage
 
 # Missing -> start -> claim, or missing -> started by a racer -> claim: two rounds always decide.
 CLAIM_ATTEMPTS = 3
@@ -192,13 +193,14 @@ def _view(rec: CampaignRecord, owner: str, assist: AssistRecord | None, now: dat
 
 def on_assist_change(change: Change) -> None:
     """The update that took the last slot issues the owner's prize, exactly once (by its rule id)."""
-    if change.event != "MODIFY":
+    new, old = change.new_as(AssistImage), change.old_as(AssistImage)
+    if change.event != "MODIFY" or new is None:
         return
-    required = int(change.new.get("helpers_required", 0))
-    if not int(change.old.get("slots", 0)) < required <= int(change.new.get("slots", 0)):
+    required = new.helpers_required
+    if not (old.slots if old else 0) < required <= new.slots:
         return
-    rec = live.campaign(str(change.new["cid"]))
-    floor = change.new.get("floor_price")
-    grant = domain.prize(_rules(rec), None if floor is None else int(floor))
-    outcome = rewards.issue(rec, str(change.new["owner"]), grant, utcnow())
-    logger.info("assist completed", campaign_id=rec.cid, owner=change.new["owner"], outcome=outcome)
+    rec = live.campaign(new.cid)
+    floor = new.floor_price
+    grant = domain.prize(_rules(rec), floor)
+    outcome = rewards.issue(rec, new.owner, grant, utcnow())
+    logger.info("assist completed", campaign_id=rec.cid, owner=new.owner, outcome=outcome)

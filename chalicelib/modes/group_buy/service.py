@@ -20,6 +20,7 @@ from chalicelib.referral import identity, links, rewards
 from chalicelib.referral.rules.rewards import LEADER_RULE, grant_of
 from chalicelib.security.pii import mask_name
 from chalicelib.table.changes import Change
+from chalicelib.table.images import GroupImage
 
 CLOSE_LOOKBACK_DAYS = 3  # deadlines are at most 72 hours after opening
 
@@ -108,11 +109,11 @@ def get_group(gid: str, now: datetime) -> dict[str, Any]:
     return view(group, now)
 
 
-def on_group_change(new: dict[str, Any], now: datetime) -> None:
+def on_group_change(new: GroupImage, now: datetime) -> None:
     """A group that has just filled up succeeds, and its leader gets the perk, each exactly once."""
-    if new.get("status") != "open" or int(new.get("members", 0)) < int(new.get("size", 0)):
+    if new.status != "open" or new.members < new.size:
         return
-    group = store.get(str(new["gid"]))
+    group = store.get(new.gid)
     if group is None:
         return
     if store.close(group, "succeeded", iso(now)):
@@ -143,7 +144,9 @@ def fail_expired(now: datetime) -> list[str]:
 
 
 def on_change(change: Change) -> None:
-    on_group_change(change.new, utcnow())
+    new = change.new_as(GroupImage)
+    if new is not None:
+        on_group_change(new, utcnow())
 
 
 def group(gid: str) -> GroupRecord | None:

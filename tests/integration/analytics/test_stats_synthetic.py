@@ -215,6 +215,7 @@ def test_stats_reads_do_not_grow_with_events(api: Api, tenant: Tenant) -> None:
     from chalicelib.analytics import aggregation
     from chalicelib.table import db
     from chalicelib.table.changes import Change
+    from chalicelib.table.images import BeaconImage
     from tests.conftest import live_campaign
 
     small, large = live_campaign(api, tenant), live_campaign(api, tenant)
@@ -224,9 +225,8 @@ def test_stats_reads_do_not_grow_with_events(api: Api, tenant: Tenant) -> None:
         batch = []
         for i in range(start, start + 100):
             sequence += 1
-            fact = {"entity": "beacon", "cid": large, "type": "share" if i % 3 else "view", "at": at,
-                    "channel": CHANNELS[i % len(CHANNELS)]}  # fmt: skip
-            batch.append(Change("beacon", "INSERT", {}, fact, str(sequence)))
+            fact = BeaconImage(cid=large, type="share" if i % 3 else "view", at=at, channel=CHANNELS[i % len(CHANNELS)])
+            batch.append(Change("beacon", "INSERT", None, fact, str(sequence)))
         assert aggregation.count(batch, None) == set()
 
     calls: Counter[str] = Counter()

@@ -3,16 +3,31 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Self
 
 import pytest
 
 from chalicelib.entrypoints import stream
+from chalicelib.table import images
 from chalicelib.table.changes import Change
+from chalicelib.table.images import CampaignImage, Image
 from local.pump import CheckpointStore, DeadLetters, StreamPump
 from local.stack import stream_handler
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProbeImage(Image):
+    """A probe item's image: its name (probe items belong to no campaign)."""
+
+    entity: ClassVar[str] = "probe"
+    name: str
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any]) -> Self:
+        return cls(cid="", name=str(raw["name"]))
 
 
 class Probe:
@@ -23,7 +38,8 @@ class Probe:
         self.failures = dict(failures or {})
 
     def __call__(self, change: Change) -> None:
-        name = str(change.new.get("name", change.old.get("name")))
+        image = change.new_as(ProbeImage) or change.old_as(ProbeImage)
+        name = str(image.name if image else None)
         self.seen.append(name)
         if self.failures.get(name, 0) > 0:
             self.failures[name] -= 1
@@ -31,9 +47,10 @@ class Probe:
 
 
 @pytest.fixture
-def probe_entity() -> Iterator[tuple[str, Probe]]:
+def probe_entity(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, Probe]]:
     entity = f"probe-{uuid.uuid4().hex[:6]}"
     probe = Probe()
+    monkeypatch.setitem(images.IMAGE_TYPES, entity, ProbeImage)
     stream.register(entity, probe)
     yield entity, probe
     stream.unregister(entity, probe)
@@ -138,7 +155,8 @@ def test_campaign_changes_flow_through_the_registered_handler(
     seen: list[tuple[str, str]] = []
 
     def spy(change: Change) -> None:
-        seen.append((change.event, str(change.new.get("status"))))
+        new = change.new_as(CampaignImage)
+        seen.append((change.event, str(new.status if new else None)))
 
     stream.register("campaign", spy)
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from chalicelib.audience.rules import automations, profiles
 from chalicelib.audience.rules.profiles import GroupFact, HelpFact, OrderFact, ParticipantFact, Profile, RewardFact
 from chalicelib.referral.rules import participants
+from chalicelib.table.images import AssistImage, GroupImage, Image, OrderImage, ParticipantImage, RewardImage
 
 T0 = "2026-11-01T08:00:00Z"
 
@@ -108,38 +110,38 @@ def test_impossible_birthdays_are_refused(given: str) -> None:
 # ---- triggers ------------------------------------------------------------------------------
 
 
-def _types(entity: str, event: str, old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+def _types(entity: str, event: str, old: Image | None, new: Image | None) -> list[str]:
     return [f.type for f in automations.firings(entity, event, old, new)]
 
 
 def test_a_join_fires_joined_and_qualified_once() -> None:
-    new = {"tid": "t", "cid": "c", "code": "p1", "qualified_at": T0}
-    assert _types("participant", "INSERT", {}, new) == ["joined", "qualified"]
+    new = ParticipantImage(tid="t", cid="c", code="p1", joined_at=T0, qualified_at=T0)
+    assert _types("participant", "INSERT", None, new) == ["joined", "qualified"]
     # A later change of the same participant (counted invites) fires nothing again.
-    assert _types("participant", "MODIFY", new, {**new, "counted": {"x"}}) == []
+    assert _types("participant", "MODIFY", new, replace(new, counted=frozenset({"x"}))) == []
 
 
 def test_a_held_join_fires_when_approved() -> None:
-    held = {"tid": "t", "cid": "c", "code": "p1", "review": "held"}
-    assert _types("participant", "INSERT", {}, held) == []
-    approved = {**held, "review": "approved", "qualified_at": T0}
+    held = ParticipantImage(tid="t", cid="c", code="p1", joined_at=T0, review="held")
+    assert _types("participant", "INSERT", None, held) == []
+    approved = replace(held, review="approved", qualified_at=T0)
     assert _types("participant", "MODIFY", held, approved) == ["joined", "qualified"]
 
 
 def test_reward_milestone_group_assist_and_order_triggers() -> None:
-    reward = {"tid": "t", "cid": "c", "code": "p1", "rule": "m1", "status": "issued", "name": "5 yuan"}
-    assert _types("reward", "INSERT", {}, reward) == ["reward.issued", "milestone.reached"]
-    pending = {**reward, "rule": "perk", "status": "pending"}
-    assert _types("reward", "INSERT", {}, pending) == []
-    assert _types("reward", "MODIFY", pending, {**pending, "status": "issued"}) == ["reward.issued"]
-    group = {"tid": "t", "cid": "c", "gid": "g1", "status": "open"}
-    assert _types("group", "MODIFY", group, {**group, "status": "failed"}) == ["group.failed"]
-    assist = {"tid": "t", "cid": "c", "owner": "p1", "helpers_required": 3, "slots": 2}
-    assert _types("assist", "MODIFY", assist, {**assist, "slots": 3}) == ["assist.completed"]
-    assert _types("assist", "MODIFY", {**assist, "slots": 3}, {**assist, "slots": 3}) == []
-    order = {"tid": "t", "cid": "c", "oid": "o1", "status": "paid", "buyer": "p1", "amount": 100}
-    assert _types("order", "INSERT", {}, order) == ["order.paid"]
-    assert _types("order", "MODIFY", order, {**order, "status": "refunded"}) == []
+    reward = RewardImage(tid="t", cid="c", code="p1", rule="m1", status="issued", name="5 yuan", created_at=T0)
+    assert _types("reward", "INSERT", None, reward) == ["reward.issued", "milestone.reached"]
+    pending = replace(reward, rule="perk", status="pending")
+    assert _types("reward", "INSERT", None, pending) == []
+    assert _types("reward", "MODIFY", pending, replace(pending, status="issued")) == ["reward.issued"]
+    group = GroupImage(tid="t", cid="c", gid="g1", size=3, members=1, status="open")
+    assert _types("group", "MODIFY", group, replace(group, status="failed")) == ["group.failed"]
+    assist = AssistImage(tid="t", cid="c", owner="p1", helpers_required=3, slots=2)
+    assert _types("assist", "MODIFY", assist, replace(assist, slots=3)) == ["assist.completed"]
+    assert _types("assist", "MODIFY", replace(assist, slots=3), replace(assist, slots=3)) == []
+    order = OrderImage(tid="t", cid="c", oid="o1", status="paid", buyer="p1", amount=100, paid_at=T0)
+    assert _types("order", "INSERT", None, order) == ["order.paid"]
+    assert _types("order", "MODIFY", order, replace(order, status="refunded")) == []
 
 
 def test_trigger_parameters_are_checked() -> None:

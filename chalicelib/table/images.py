@@ -1,0 +1,272 @@
+"""The stream's images as typed records: one frozen record type per entity that a stream handler reads.
+
+A `Change` (table/changes.py) reads each image once, into the type its entity names (`IMAGE_TYPES`);
+handlers then read fields, never keys of a dict. A record holds the attributes the handlers read,
+named as in table/models.py (or as the store that writes the item names them), with their types:
+numbers as `int`, string sets as `frozenset[str]` (empty when absent: DynamoDB stores no empty
+set), attributes that may be absent as `X | None`. An attribute the item always has is required,
+and an image without it is refused (`UnreadableImage`). Entities no handler reads have no type.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, ClassVar, Self
+
+_NO_HELPERS: Mapping[str, int] = MappingProxyType({})
+
+
+class UnreadableImage(ValueError):
+    """An image that is not a record of its entity's type (an attribute it always has is missing)."""
+
+
+def _int(value: Any) -> int | None:
+    """A DynamoDB number (a `Decimal` once deserialised) as an int; every number this table stores is whole."""
+    return None if value is None else int(value)
+
+
+def _json_list(value: Any) -> list[Any] | None:
+    """A JSON attribute holding a list: stored as JSON text."""
+    decoded = json.loads(value) if isinstance(value, str) else value
+    return None if decoded is None else list(decoded)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Image:
+    """The base of the record types: every entity the stream's handlers read belongs to a campaign."""
+
+    entity: ClassVar[str]
+    cid: str
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any]) -> Self:
+        """The record of one deserialised image (numbers as `Decimal`, string sets as `set`)."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CampaignImage(Image):
+    entity: ClassVar[str] = "campaign"
+    tid: str
+    status: str
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any]) -> Self:
+        return cls(cid=raw["cid"], tid=raw["tid"], status=raw["status"])
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ParticipantImage(Image):
+    entity: ClassVar[str] = "participant"
+    tid: str
+    code: str
+    joined_at: str
+    person: str | None = None
+    contact_enc: str | None = None
+    birthday: str | None = None
+    nickname: str | None = None
+    phone_hash: str | None = None
+    device_id: str | None = None
+    channel: str | None = None
+    inviter: str | None = None
+    qualified_at: str | None = None
+    counted: frozenset[str] = frozenset()
+    rewarded: frozenset[str] = frozenset()
+    variant: str | None = None
+    depth: int | None = None
+    inviter_joined_at: str | None = None
+    ip_hash: str | None = None
+    risk_score: int | None = None
+    risk_reasons: list[dict[str, Any]] | None = None
+    review: str | None = None
+    erasing_at: str | None = None
+    erased_at: str | None = None
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any]) -> Self:
+        get = raw.get
+        counted, rewarded = get("counted"), get("rewarded")
+        return cls(
+            cid=raw["cid"], tid=raw["tid"], code=raw["code"], joined_at=raw["joined_at"], person=get("person"),
+            contact_enc=get("contact_enc"), birthday=get("birthday"), nickname=get("nickname"),
+            phone_hash=get("phone_hash"), device_id=get("device_id"), channel=get("channel"), inviter=get("inviter"),
+            qualified_at=get("qualified_at"), counted=frozenset(counted) if counted else frozenset(),
+            rewarded=frozenset(rewarded) if rewarded else frozenset(), variant=get("variant"),
+            depth=_int(get("depth")), inviter_joined_at=get("inviter_joined_at"), ip_hash=get("ip_hash"),
+            risk_score=_int(get("risk_score")), risk_reasons=_json_list(get("risk_reasons")), review=get("review"),
+            erasing_at=get("erasing_at"), erased_at=get("erased_at"),
+        )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RewardImage(Image):
+    entity: ClassVar[str] = "reward"
+    tid: str
+    code: str  # the participant's code
+    rule: str
+    name: str
+    status: str
+    created_at: str
+    value_fen: int = 0
+    cost_fen: int | None = None
+    issued_at: str | None = None
+    revoked_at: str | None = None
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any]) -> Self:
+        get = raw.get
+        return cls(
+            cid=raw["cid"], tid=raw["tid"], code=raw["code"], rule=raw["rule"], name=raw["name"],
+            status=raw["status"], created_at=raw["created_at"], value_fen=int(get("value_fen", 0)),
+            cost_fen=_int(get("cost_fen")), issued_at=get("issued_at"), revoked_at=get("revoked_at"),
+        )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CouponCodeImage(Image):
+    entity: ClassVar[str] = "coupon_code"
+    rule: str
+    GSI2PK: str | None = None  # set while the code is free
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any]) -> Self:
+        return cls(cid=raw["cid"], rule=raw["rule"], GSI2PK=raw.get("GSI2PK"))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GroupImage(Image):
+    entity: ClassVar[str] = "group"
+    gid: str
+    tid: str
+    size: int
+    members: int
+    status: str
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any]) -> Self:
+        return cls(
+            cid=raw["cid"], gid=raw["gid"], tid=raw["tid"], size=int(raw["size"]), members=int(raw["members"]),
+            status=raw["status"],
+        )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GroupMemberImage(Image):
+    entity: ClassVar[str] = "group_member"
+    gid: str
+    code: str
+    joined_at: str
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any]) -> Self:
+        return cls(cid=raw["cid"], gid=raw["gid"], code=raw["code"], joined_at=raw["joined_at"])
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AssistImage(Image):
+    entity: ClassVar[str] = "assist"
+    tid: str
+    owner: str  # the owner's invite code
+    helpers_required: int
+    slots: int = 0
+    helped: Mapping[str, int] = field(default=_NO_HELPERS)  # helper code -> the slot they took
+    floor_price: int | None = None
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any]) -> Self:
+        get = raw.get
+        helped = get("helped")
+        return cls(
+            cid=raw["cid"], tid=raw["tid"], owner=raw["owner"], helpers_required=int(raw["helpers_required"]),
+            slots=int(get("slots", 0)), helped={k: int(v) for k, v in helped.items()} if helped else _NO_HELPERS,
+            floor_price=_int(get("floor_price")),
+        )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OrderImage(Image):
+    """An order (modes/distribution/store.py), with the buyer's analytics facts when known."""
+
+    entity: ClassVar[str] = "order"
+    tid: str
+    oid: str
+    status: str  # paid | refunded
+    amount: int
+    paid_at: str
+    refunded_at: str | None = None
+    buyer: str | None = None
+    channel: str | None = None
+    variant: str | None = None
+    invited: bool = False
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any]) -> Self:
+        get = raw.get
+        return cls(
+            cid=raw["cid"], tid=raw["tid"], oid=raw["oid"], status=raw["status"], amount=int(raw["amount"]),
+            paid_at=raw["paid_at"], refunded_at=get("refunded_at"), buyer=get("buyer"), channel=get("channel"),
+            variant=get("variant"), invited=bool(get("invited")),
+        )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CommissionImage(Image):
+    """One commission ledger entry under its order (modes/distribution/store.py); negative when clawed back."""
+
+    entity: ClassVar[str] = "commission"
+    amount_fen: int
+    created_at: str
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any]) -> Self:
+        return cls(cid=raw["cid"], amount_fen=int(raw["amount_fen"]), created_at=raw["created_at"])
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BeaconImage(Image):
+    """A landing page's beacon (analytics/store/counters.py)."""
+
+    entity: ClassVar[str] = "beacon"
+    type: str  # view | share | click | custom
+    at: str
+    channel: str | None = None
+    code: str | None = None
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any]) -> Self:
+        get = raw.get
+        return cls(cid=raw["cid"], type=raw["type"], at=raw["at"], channel=get("channel"), code=get("code"))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClickImage(Image):
+    entity: ClassVar[str] = "click"
+    at: str
+    channel: str | None = None
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any]) -> Self:
+        return cls(cid=raw["cid"], at=raw["at"], channel=raw.get("channel"))
+
+
+IMAGE_TYPES: dict[str, type[Image]] = {
+    kind.entity: kind
+    for kind in (
+        CampaignImage, ParticipantImage, RewardImage, CouponCodeImage, GroupImage, GroupMemberImage, AssistImage,
+        OrderImage, CommissionImage, BeaconImage, ClickImage,
+    )
+}  # fmt: skip
+
+
+def read(entity: str, raw: Mapping[str, Any]) -> Image | None:
+    """The record of an entity's image; None when there is no image or the entity has no record type."""
+    kind = IMAGE_TYPES.get(entity)
+    if kind is None or not raw:
+        return None
+    try:
+        return kind.parse(raw)
+    except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+        raise UnreadableImage(f"a {entity} image that is not a {kind.__name__}: {exc!r}") from exc
