@@ -20,6 +20,7 @@ from aws_cdk import aws_sqs as sqs
 from chalice.cdk import Chalice
 from constructs import Construct
 
+from chalicelib.core.codes import Code
 from chalicelib.core.observability import METRICS_NAMESPACE
 from chalicelib.core.observability import SERVICE as METRICS_SERVICE
 from chalicelib.table import spec as table_spec
@@ -287,10 +288,10 @@ class FissionStack(Stack):
         message = "$context.error.messageString"
         responses = {
             # API Gateway's answer to an unknown path (or method) when no authoriser is involved.
-            "MISSING_AUTHENTICATION_TOKEN": ("404", error_body_template("ROUTE_NOT_FOUND", '"no such route"')),
-            "THROTTLED": ("429", error_body_template("RATE_LIMITED", message)),
-            "DEFAULT_4XX": (None, error_body_template("BAD_REQUEST", message)),
-            "DEFAULT_5XX": (None, error_body_template("INTERNAL_ERROR", message)),
+            "MISSING_AUTHENTICATION_TOKEN": ("404", error_body_template(Code.ROUTE_NOT_FOUND, '"no such route"')),
+            "THROTTLED": ("429", error_body_template(Code.RATE_LIMITED, message)),
+            "DEFAULT_4XX": (None, error_body_template(Code.BAD_REQUEST, message)),
+            "DEFAULT_5XX": (None, error_body_template(Code.INTERNAL_ERROR, message)),
         }
         definition: dict[str, Any] = {}
         for response_type, (status, template) in responses.items():

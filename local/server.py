@@ -16,6 +16,8 @@ from chalice.app import Chalice
 from chalice.config import Config
 from chalice.local import ChaliceRequestHandler, LocalGatewayException
 
+from chalicelib.core.codes import Code
+
 API_PREFIX = "/v1/"
 ALLOWED = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's own ceiling; the app enforces its smaller limit
@@ -43,7 +45,7 @@ class Handler(ChaliceRequestHandler):
             return
         if int(self.headers.get("content-length") or 0) > MAX_BODY_BYTES:
             self._send_http_response(
-                413, {"Connection": "close"}, _error("PAYLOAD_TOO_LARGE", "request body too large")
+                413, {"Connection": "close"}, _error(Code.PAYLOAD_TOO_LARGE, "request body too large")
             )
             self.close_connection = True
             return
@@ -54,7 +56,7 @@ class Handler(ChaliceRequestHandler):
                 self.local_gateway.event_converter.LOCAL_SOURCE_IP = self.client_address[0]
                 super()._generic_handle()
         except Exception:  # never leave the socket without an answer
-            self._send_http_response(500, {}, _error("INTERNAL_ERROR", "the local gateway failed"))
+            self._send_http_response(500, {}, _error(Code.INTERNAL_ERROR, "the local gateway failed"))
 
     # The base class binds its own handler to the verbs at class creation; rebind ours.
     do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = do_PATCH = do_OPTIONS = _generic_handle
@@ -62,7 +64,7 @@ class Handler(ChaliceRequestHandler):
     def _not_allowed(self) -> None:
         """Verbs the API never serves (TRACE, CONNECT...): a JSON 405 like the app's, not http.server's 501 page."""
         self._send_http_response(
-            405, {"Allow": ", ".join(ALLOWED)}, _error("METHOD_NOT_ALLOWED", f"{self.command} is not served")
+            405, {"Allow": ", ".join(ALLOWED)}, _error(Code.METHOD_NOT_ALLOWED, f"{self.command} is not served")
         )
 
     def __getattr__(self, name: str) -> Any:
@@ -76,7 +78,7 @@ class Handler(ChaliceRequestHandler):
         # API Gateway answers an unknown route with 403 "Missing Authentication Token";
         # the deployed API maps that to this same JSON 404 (see infra/).
         if error.CODE == 403:
-            body = _error("ROUTE_NOT_FOUND", f"no route {self.command} {urlsplit(self.path).path}")
+            body = _error(Code.ROUTE_NOT_FOUND, f"no route {self.command} {urlsplit(self.path).path}")
             self._send_http_response(404, {"Access-Control-Allow-Origin": "*"}, body)
             return
         super()._send_error_response(error)
@@ -84,7 +86,7 @@ class Handler(ChaliceRequestHandler):
     def _static(self, path: str) -> None:
         if self.command not in ("GET", "HEAD"):
             self._send_http_response(
-                405, {"Allow": "GET, HEAD"}, _error("METHOD_NOT_ALLOWED", "static files are read-only")
+                405, {"Allow": "GET, HEAD"}, _error(Code.METHOD_NOT_ALLOWED, "static files are read-only")
             )
             return
         root = self.web_root.resolve()
@@ -92,7 +94,7 @@ class Handler(ChaliceRequestHandler):
         if target.is_dir():
             target = target / "index.html"
         if not target.is_relative_to(root) or not target.is_file():
-            self._send_http_response(404, {}, _error("NOT_FOUND", f"no file {path}"))
+            self._send_http_response(404, {}, _error(Code.NOT_FOUND, f"no file {path}"))
             return
         content_type = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
         if content_type.startswith("text/") or content_type in ("application/javascript", "application/json"):

@@ -14,6 +14,7 @@ from typing import Any
 from chalicelib.accounts.rules import audit as domain
 from chalicelib.accounts.store import audit as store
 from chalicelib.core.clock import iso
+from chalicelib.core.codes import Code
 from chalicelib.core.errors import BadRequest, Unavailable, ValidationFailed
 
 SYSTEM = "system"
@@ -38,7 +39,7 @@ def record(tid: str, actor: str, action: str, target: str, details: dict[str, An
             time.sleep(random.uniform(0, 0.01 * min(attempt + 1, 10)))  # noqa: S311 - jitter, not crypto
             continue
         return entry.seq
-    raise Unavailable("the audit trail is busy; retry shortly", code="AUDIT_BUSY")
+    raise Unavailable("the audit trail is busy; retry shortly", code=Code.AUDIT_BUSY)
 
 
 def verify(tid: str) -> dict[str, Any]:
@@ -83,7 +84,7 @@ def page(tid: str, limit: int, cursor: str | None) -> dict[str, Any]:
         except ValueError:
             before = 0
         if before < 1:
-            raise BadRequest("the cursor is not one this listing returned", code="INVALID_CURSOR")
+            raise BadRequest("the cursor is not one this listing returned", code=Code.INVALID_CURSOR)
     entries = store.entries_before(tid, before, limit)
     more = len(entries) == limit and entries[-1].seq > 1
     return {"items": [_view(e) for e in entries], "next_cursor": str(entries[-1].seq) if more else None}

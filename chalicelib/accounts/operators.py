@@ -17,6 +17,7 @@ from chalicelib.accounts.rules.operators import (
 from chalicelib.accounts.store import tenants as store
 from chalicelib.accounts.store import totp as totp_store
 from chalicelib.core.clock import iso, utcnow
+from chalicelib.core.codes import Code
 from chalicelib.core.errors import NotFound, ValidationFailed
 from chalicelib.core.rbac import Principal, Role
 from chalicelib.security import passwords
@@ -98,7 +99,7 @@ def list_all(actor: Principal) -> dict[str, Any]:
 def _load(actor: Principal, email: str) -> Operator:
     operator = store.get_operator(actor.tid, normalize_email(email), consistent=True)
     if operator is None:
-        raise NotFound("no such operator", code="OPERATOR_NOT_FOUND")
+        raise NotFound("no such operator", code=Code.OPERATOR_NOT_FOUND)
     return operator
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from chalicelib.accounts import audit
 from chalicelib.accounts.store import totp as store
 from chalicelib.core.clock import iso
+from chalicelib.core.codes import Code
 from chalicelib.core.errors import BadRequest, Conflict, Forbidden
 from chalicelib.core.rbac import Principal
 from chalicelib.security import totp
@@ -38,7 +39,7 @@ def enrol(actor: Principal, now: datetime) -> dict[str, Any]:
     secret = totp.new_secret()
     sealed = get_cipher().encrypt(secret, _context(actor.tid, actor.email))
     if not store.put_pending(actor.tid, actor.email, sealed, iso(now)):
-        raise Conflict("TOTP is already active for this operator", code="TOTP_ALREADY_ACTIVE")
+        raise Conflict("TOTP is already active for this operator", code=Code.TOTP_ALREADY_ACTIVE)
     return {
         "status": "pending",
         "secret": secret,
@@ -51,12 +52,12 @@ def enrol(actor: Principal, now: datetime) -> dict[str, Any]:
 def confirm(actor: Principal, code: str, now: datetime) -> dict[str, Any]:
     enrolment = store.get(actor.tid, actor.email)
     if enrolment is None:
-        raise Conflict(f"start an enrolment first: POST {ENROL_PATH}", code="TOTP_NOT_ENROLLED")
+        raise Conflict(f"start an enrolment first: POST {ENROL_PATH}", code=Code.TOTP_NOT_ENROLLED)
     if enrolment.status == "active":
-        raise Conflict("TOTP is already active for this operator", code="TOTP_ALREADY_ACTIVE")
+        raise Conflict("TOTP is already active for this operator", code=Code.TOTP_ALREADY_ACTIVE)
     step = totp.matching_step(_secret(enrolment), code, now)
     if step is None or not store.accept_step(actor.tid, actor.email, step, status="pending", activate_at=iso(now)):
-        raise BadRequest("the code does not match; check the authenticator's clock", code="TOTP_INVALID")
+        raise BadRequest("the code does not match; check the authenticator's clock", code=Code.TOTP_INVALID)
     audit.record(actor.tid, actor.email, "operator.totp_enable", actor.email, {}, now)
     return {"status": "active", "activated_at": iso(now)}
 
@@ -76,7 +77,7 @@ def require_step_up(actor: Principal, code: str | None, now: datetime) -> None:
     if not is_active(actor.tid, actor.email):
         raise Forbidden(
             "this needs a TOTP step-up; enrol an authenticator first",
-            code="STEP_UP_REQUIRED",
+            code=Code.STEP_UP_REQUIRED,
             details={"reason": "not_enrolled", "enrol": f"POST {ENROL_PATH}"},
         )
     if code:
@@ -84,13 +85,13 @@ def require_step_up(actor: Principal, code: str | None, now: datetime) -> None:
             return
         raise Forbidden(
             "the X-Fission-TOTP code is wrong or was already used",
-            code="STEP_UP_REQUIRED",
+            code=Code.STEP_UP_REQUIRED,
             details={"reason": "invalid_code"},
         )
     if actor.step_up_at is not None and now - actor.step_up_at <= STEP_UP_WINDOW:
         return
     raise Forbidden(
         "this needs a fresh TOTP step-up: send X-Fission-TOTP or log in again with `totp`",
-        code="STEP_UP_REQUIRED",
+        code=Code.STEP_UP_REQUIRED,
         details={"reason": "stale", "window_seconds": int(STEP_UP_WINDOW.total_seconds())},
     )

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 from chalicelib.accounts import audit
 from chalicelib.accounts.store import tenants as tenant_store
 from chalicelib.core.clock import utcnow
+from chalicelib.core.codes import Code
 from chalicelib.core.errors import InvalidJson, NotFound, Unauthorized
 from chalicelib.core.rbac import Principal
 from chalicelib.core.validation import validation_error
@@ -40,7 +41,7 @@ def signing_secret(tid: str) -> bytes:
 def secret_view(actor: Principal) -> dict[str, Any]:
     tenant = tenant_store.get_tenant(actor.tid)
     if tenant is None:
-        raise NotFound("no such tenant", code="TENANT_NOT_FOUND")
+        raise NotFound("no such tenant", code=Code.TENANT_NOT_FOUND)
     version = int(tenant.hook_secret_version or 1)
     return {
         "secret": _secret(actor.tid, version).hex(),
@@ -61,7 +62,7 @@ def verified[M: BaseModel](tid: str, headers: Mapping[str, str], body: bytes, no
     """The parsed payload of a correctly signed, fresh request of tenant `tid`."""
     tenant = tenant_store.get_tenant(tid)
     if tenant is None:  # answered like a bad signature: the route does not reveal which tenants exist
-        raise Unauthorized("the signature does not match the body", code="INVALID_SIGNATURE")
+        raise Unauthorized("the signature does not match the body", code=Code.INVALID_SIGNATURE)
     signing.verify(_secret(tid, int(tenant.hook_secret_version or 1)), headers, body, int(now.timestamp()))
     try:
         return model.model_validate(json.loads(body or b"{}"))

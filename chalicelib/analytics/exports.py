@@ -22,6 +22,7 @@ from chalicelib.analytics.store import exports as store
 from chalicelib.analytics.store import files as export_files
 from chalicelib.campaigns import lifecycle
 from chalicelib.core.clock import iso
+from chalicelib.core.codes import Code
 from chalicelib.core.config import get_settings
 from chalicelib.core.errors import Conflict, NotFound
 from chalicelib.core.ids import new_id
@@ -99,7 +100,7 @@ def create(actor: Principal, body: dict[str, Any], now: datetime, idempotency_ke
 def _owned(actor: Principal, eid: str) -> ExportRecord:
     rec = store.get(actor.tid, eid)
     if rec is None:
-        raise NotFound("no such export", code="EXPORT_NOT_FOUND")
+        raise NotFound("no such export", code=Code.EXPORT_NOT_FOUND)
     return rec
 
 
@@ -119,14 +120,14 @@ def download(actor: Principal, eid: str) -> tuple[str, bytes | str]:
     """("file", its bytes) served through the API, or ("redirect", a presigned URL) when S3 serves it."""
     rec = _owned(actor, eid)
     if rec.status != domain.Status.DONE:
-        raise Conflict(f"the export is {rec.status}, not done", code="EXPORT_NOT_READY")
+        raise Conflict(f"the export is {rec.status}, not done", code=Code.EXPORT_NOT_READY)
     files = export_files.get_files()
     direct = files.download_url(eid)
     if direct is not None:
         return "redirect", direct
     body = files.read(eid)
     if body is None:
-        raise NotFound("the export's file is gone", code="EXPORT_NOT_FOUND")
+        raise NotFound("the export's file is gone", code=Code.EXPORT_NOT_FOUND)
     return "file", body
 
 

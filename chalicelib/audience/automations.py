@@ -27,6 +27,7 @@ from chalicelib.audience.store import automations as store
 from chalicelib.audience.store import profiles as audience_store
 from chalicelib.campaigns import lifecycle
 from chalicelib.core.clock import iso, parse_iso, utcnow
+from chalicelib.core.codes import Code
 from chalicelib.core.config import get_settings
 from chalicelib.core.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.core.ids import new_id
@@ -84,7 +85,7 @@ def _check(tid: str, spec: AutomationCreate) -> None:
             if not profiles.manual_tag_defined(tid, action.tag):
                 raise ValidationFailed(
                     f"{where}.tag: create the custom tag {action.tag!r} first (auto tags follow their rules)",
-                    code="UNKNOWN_TAG",
+                    code=Code.UNKNOWN_TAG,
                 )
         elif isinstance(action, domain.CallWebhook):
             webhooks.check_url(action.url, get_settings().stage)
@@ -97,7 +98,7 @@ def list_rules(actor: Principal) -> dict[str, Any]:
 def _owned(tid: str, aid: str) -> AutomationRecord:
     rule = store.get(tid, aid) if aid.startswith("aut_") else None
     if rule is None:
-        raise NotFound("no such automation", code="AUTOMATION_NOT_FOUND")
+        raise NotFound("no such automation", code=Code.AUTOMATION_NOT_FOUND)
     return rule
 
 
@@ -108,7 +109,7 @@ def get_rule(actor: Principal, aid: str) -> dict[str, Any]:
 def create(actor: Principal, spec: AutomationCreate, now: datetime) -> dict[str, Any]:
     _check(actor.tid, spec)
     if len(store.list_rules(actor.tid)) >= domain.MAX_AUTOMATIONS:
-        raise Conflict(f"at most {domain.MAX_AUTOMATIONS} automations per tenant", code="TOO_MANY_AUTOMATIONS")
+        raise Conflict(f"at most {domain.MAX_AUTOMATIONS} automations per tenant", code=Code.TOO_MANY_AUTOMATIONS)
     aid = new_id("aut")
     dumped = spec.model_dump(mode="json", exclude_none=True)
     rule = AutomationRecord(
@@ -138,7 +139,7 @@ def update(actor: Principal, aid: str, patch: AutomationUpdate, now: datetime) -
         delay_minutes=spec.delay_minutes, actions=dumped["actions"], version=rule.version + 1, updated_at=iso(now),
     )  # fmt: skip
     if not store.put(changed, rule.version):
-        raise Conflict("the automation changed meanwhile; reload and retry", code="VERSION_CONFLICT")
+        raise Conflict("the automation changed meanwhile; reload and retry", code=Code.VERSION_CONFLICT)
     audit.record(actor.tid, actor.email, "automation.update", aid, {"fields": sorted(changes)}, now)
     return _view(changed)
 

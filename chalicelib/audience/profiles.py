@@ -17,6 +17,7 @@ from chalicelib.audience.rules.profiles import Fact, Profile, TagRule
 from chalicelib.audience.rules.records import ProfilePosition, SegmentRecord
 from chalicelib.audience.store import profiles as store
 from chalicelib.core.clock import iso, utcnow
+from chalicelib.core.codes import Code
 from chalicelib.core.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.core.ids import new_id
 from chalicelib.core.observability import logger
@@ -65,7 +66,7 @@ def parse_expression(text: str, *, field: str = "expression", for_tags: bool = F
         details: dict[str, Any] = {"field": field, "position": exc.position}
         if exc.expected:
             details["expected"] = exc.expected
-        raise ValidationFailed(f"{field}: {exc.message}", code="INVALID_SEGMENT", details=details) from None
+        raise ValidationFailed(f"{field}: {exc.message}", code=Code.INVALID_SEGMENT, details=details) from None
 
 
 def holds(text: str, view: dict[str, Any], now: datetime) -> bool:
@@ -156,7 +157,7 @@ def refresh(
         removed = set(old_tags) - set(new_tags)
         if store.save(profile, before.version, added, removed, before.birthday):
             return profile
-    raise Conflict("the profile changed while saving; retry", code="PROFILE_CONTENTION")
+    raise Conflict("the profile changed while saving; retry", code=Code.PROFILE_CONTENTION)
 
 
 def on_batch(batch: list[Change]) -> set[str]:
@@ -259,7 +260,7 @@ def view(profile: Profile) -> dict[str, Any]:
 def _owned_profile(tid: str, uid: str) -> Profile:
     profile = store.get(tid, uid) if uid.startswith("u_") and len(uid) <= 40 else None
     if profile is None:
-        raise NotFound("no such participant", code="PARTICIPANT_NOT_FOUND")
+        raise NotFound("no such participant", code=Code.PARTICIPANT_NOT_FOUND)
     return profile
 
 
@@ -319,7 +320,7 @@ def _segment_expression(tid: str, segment: str) -> str:
     if segment.startswith("seg_") and " " not in segment:
         item = store.get_segment(tid, segment)
         if item is None:
-            raise NotFound("no such segment", code="SEGMENT_NOT_FOUND")
+            raise NotFound("no such segment", code=Code.SEGMENT_NOT_FOUND)
         return item.expression
     return segment
 
@@ -354,17 +355,17 @@ def list_tags(actor: Principal) -> dict[str, Any]:
 
 def create_tag(actor: Principal, request: domain.TagCreate, now: datetime) -> dict[str, Any]:
     if request.name in domain.BUILTIN_NAMES or request.name.startswith(domain.SOURCE_TAG_PREFIX):
-        raise Conflict("that name belongs to a built-in tag", code="TAG_EXISTS")
+        raise Conflict("that name belongs to a built-in tag", code=Code.TAG_EXISTS)
     if request.rule is not None:
         parse_expression(request.rule, field="rule", for_tags=True)
     if request.rule is None and request.kind != "custom":
-        raise ValidationFailed("only a custom tag may be set by hand; give a rule", code="TAG_RULE_REQUIRED")
+        raise ValidationFailed("only a custom tag may be set by hand; give a rule", code=Code.TAG_RULE_REQUIRED)
     defined = store.tag_definitions(actor.tid)
     if len(defined) >= domain.MAX_TENANT_TAG_RULES + len(domain.BUILTIN_TAGS):
-        raise Conflict("too many tags for this tenant", code="TOO_MANY_TAGS")
+        raise Conflict("too many tags for this tenant", code=Code.TOO_MANY_TAGS)
     rule = TagRule(request.name, request.kind, request.rule, request.description)
     if not store.put_tag_definition(actor.tid, rule, iso(now), iso(now), new=True):
-        raise Conflict("a tag with that name exists", code="TAG_EXISTS")
+        raise Conflict("a tag with that name exists", code=Code.TAG_EXISTS)
     audit.record(actor.tid, actor.email, "tag.create", request.name, {"rule": request.rule}, now)
     out = _tag_view(rule)
     if rule.rule:
@@ -377,16 +378,16 @@ def _defined(tid: str, name: str) -> TagRule:
     for rule in found:
         if rule.name == name:
             return rule
-    raise NotFound("no such tag", code="TAG_NOT_FOUND")
+    raise NotFound("no such tag", code=Code.TAG_NOT_FOUND)
 
 
 def update_tag(actor: Principal, name: str, request: domain.TagUpdate, now: datetime) -> dict[str, Any]:
     rule = _defined(actor.tid, name)
     if rule.builtin and (request.rule is not None or request.description is not None):
-        raise Conflict("a built-in tag can only be switched on or off", code="BUILTIN_TAG")
+        raise Conflict("a built-in tag can only be switched on or off", code=Code.BUILTIN_TAG)
     if request.rule is not None:
         if rule.rule is None:
-            raise Conflict("a manual tag cannot get a rule; create an auto tag", code="TAG_IS_MANUAL")
+            raise Conflict("a manual tag cannot get a rule; create an auto tag", code=Code.TAG_IS_MANUAL)
         parse_expression(request.rule, field="rule", for_tags=True)
     changed = TagRule(
         name, rule.kind, request.rule if request.rule is not None else rule.rule,
@@ -405,7 +406,7 @@ def update_tag(actor: Principal, name: str, request: domain.TagUpdate, now: date
 def delete_tag(actor: Principal, name: str, now: datetime) -> None:
     rule = _defined(actor.tid, name)
     if rule.builtin:
-        raise Conflict("a built-in tag can only be switched off", code="BUILTIN_TAG")
+        raise Conflict("a built-in tag can only be switched off", code=Code.BUILTIN_TAG)
     store.delete_tag_definition(actor.tid, name)
     # Take it off everyone who has it (auto tags go as their rule is gone; manual ones by hand).
     removed = 0
@@ -428,7 +429,7 @@ def delete_tag(actor: Principal, name: str, now: datetime) -> None:
 def assign_tag(actor: Principal, name: str, request: domain.TagAssign, now: datetime) -> dict[str, Any]:
     rule = _defined(actor.tid, name)
     if rule.rule is not None or rule.builtin:
-        raise Conflict("an auto tag follows its rule; it is not set by hand", code="TAG_IS_AUTOMATIC")
+        raise Conflict("an auto tag follows its rule; it is not set by hand", code=Code.TAG_IS_AUTOMATIC)
     changed, missing = 0, []
     rules = domain.merge_rules(store.tag_definitions(actor.tid))  # read once for the whole batch
     for uid in dict.fromkeys(request.uids):
@@ -489,7 +490,7 @@ def list_segments(actor: Principal) -> dict[str, Any]:
 def create_segment(actor: Principal, request: domain.SegmentCreate, now: datetime) -> dict[str, Any]:
     parse_expression(request.expression)
     if len(store.segments(actor.tid)) >= MAX_SEGMENTS:
-        raise Conflict(f"at most {MAX_SEGMENTS} saved segments", code="TOO_MANY_SEGMENTS")
+        raise Conflict(f"at most {MAX_SEGMENTS} saved segments", code=Code.TOO_MANY_SEGMENTS)
     sid = new_id("seg")
     segment = SegmentRecord(
         tid=actor.tid, sid=sid, name=request.name, expression=request.expression, created_at=iso(now),
@@ -503,7 +504,7 @@ def create_segment(actor: Principal, request: domain.SegmentCreate, now: datetim
 def _segment(tid: str, sid: str) -> SegmentRecord:
     segment = store.get_segment(tid, sid)
     if segment is None:
-        raise NotFound("no such segment", code="SEGMENT_NOT_FOUND")
+        raise NotFound("no such segment", code=Code.SEGMENT_NOT_FOUND)
     return segment
 
 

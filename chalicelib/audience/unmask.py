@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib.accounts import audit, totp
+from chalicelib.core.codes import Code
 from chalicelib.core.errors import NotFound
 from chalicelib.core.rbac import Principal
 from chalicelib.referral import identity
@@ -17,7 +18,7 @@ def participant_pii(actor: Principal, code: str, totp_code: str | None, now: dat
     rec = identity.by_code(code)
     if rec is None or rec.tid != actor.tid:
         # Another tenant's participant is indistinguishable from a missing one.
-        raise NotFound("no such participant", code="PARTICIPANT_NOT_FOUND")
+        raise NotFound("no such participant", code=Code.PARTICIPANT_NOT_FOUND)
     phone = None
     if rec.phone_enc:
         phone = get_cipher().decrypt(rec.phone_enc, f"participant:{rec.cid}:{rec.identity}:phone")

@@ -9,6 +9,7 @@ from chalicelib.accounts import audit
 from chalicelib.campaigns import store
 from chalicelib.campaigns.rules import compliance, costs
 from chalicelib.campaigns.rules.records import CampaignRecord
+from chalicelib.core.codes import Code
 from chalicelib.core.errors import Conflict, Forbidden
 from chalicelib.core.rbac import Principal, Role
 
@@ -40,13 +41,13 @@ def enforce_at_publish(actor: Principal, rec: CampaignRecord, now: datetime, *, 
     cap always has an entry saying who allowed it (a publish that then fails leaves a true, harmless entry).
     """
     if override_value_cap and actor.role is not Role.OWNER:
-        raise Forbidden("only the owner can override the reward value cap", code="OVERRIDE_NOT_ALLOWED")
+        raise Forbidden("only the owner can override the reward value cap", code=Code.OVERRIDE_NOT_ALLOWED)
     findings = compliance.check(rec.document, override_value_cap=override_value_cap)
     blocked = compliance.blocking(findings)
     if blocked:
         raise Conflict(
             f"the campaign breaks {len(blocked)} compliance rule(s); see the findings",
-            code="COMPLIANCE_BLOCKED",
+            code=Code.COMPLIANCE_BLOCKED,
             details={"findings": [f.to_dict() for f in blocked]},
         )
     overridden = [f.to_dict() for f in findings if f.code == compliance.REWARD_VALUE_CAP]

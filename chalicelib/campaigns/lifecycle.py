@@ -14,6 +14,7 @@ from chalicelib.campaigns import compliance, store, templates
 from chalicelib.campaigns.rules import spec as domain
 from chalicelib.campaigns.rules.records import CampaignRecord
 from chalicelib.core.clock import iso, utcnow
+from chalicelib.core.codes import Code
 from chalicelib.core.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.core.ids import new_id
 from chalicelib.core.observability import logger, metrics
@@ -115,7 +116,9 @@ def patch(actor: Principal, cid: str, changes: dict[str, Any], now: datetime) ->
     rec = _owned(actor, cid)
     domain.ensure_editable(domain.Status(rec.status))
     if "mode" in changes and changes["mode"] != rec.mode:
-        raise ValidationFailed("a campaign's mode cannot change; create a new campaign instead", code="MODE_IMMUTABLE")
+        raise ValidationFailed(
+            "a campaign's mode cannot change; create a new campaign instead", code=Code.MODE_IMMUTABLE
+        )
     spec = _validated(domain.merge_patch(rec.document, changes))
     if rec.status != domain.Status.DRAFT.value:
         # A paused campaign stays resumable: its end cannot move into the past.
@@ -183,7 +186,7 @@ def public_view(cid: str, now: datetime) -> dict[str, Any]:
     """What a landing page may show: never drafts, never internal fields."""
     rec = store.get(cid)
     if rec is None or rec.status == domain.Status.DRAFT.value:
-        raise NotFound("no such campaign", code="CAMPAIGN_NOT_FOUND")
+        raise NotFound("no such campaign", code=Code.CAMPAIGN_NOT_FOUND)
     spec = rec.spec
     result: dict[str, Any] = {
         "campaign_id": rec.cid,

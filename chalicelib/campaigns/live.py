@@ -12,6 +12,7 @@ from datetime import datetime
 from chalicelib.campaigns import store as campaign_store
 from chalicelib.campaigns.rules import spec as campaign_rules
 from chalicelib.campaigns.rules.records import CampaignRecord
+from chalicelib.core.codes import Code
 from chalicelib.core.errors import NotFound
 
 CAMPAIGN_CACHE_SECONDS = 5.0
@@ -25,7 +26,7 @@ def campaign(cid: str) -> CampaignRecord:
         return cached[1]
     rec = campaign_store.get(cid)
     if rec is None or rec.status == campaign_rules.Status.DRAFT.value:
-        raise NotFound("no such campaign", code="CAMPAIGN_NOT_FOUND")
+        raise NotFound("no such campaign", code=Code.CAMPAIGN_NOT_FOUND)
     _campaigns[cid] = (time.monotonic(), rec)
     return rec
 

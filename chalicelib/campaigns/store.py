@@ -10,6 +10,7 @@ from pynamodb.exceptions import DeleteError, PutError, QueryError
 from chalicelib.campaigns.rules.records import CampaignRecord
 from chalicelib.campaigns.rules.spec import parse_spec
 from chalicelib.core.clock import iso
+from chalicelib.core.codes import Code
 from chalicelib.core.errors import BadRequest, Conflict, NotFound
 from chalicelib.table import keys
 from chalicelib.table.db import (
@@ -88,7 +89,7 @@ def insert(rec: CampaignRecord) -> None:
             _item(rec, ends_bucket(rec)).save(condition=CampaignItem.PK.does_not_exist())
     except PutError as exc:
         if is_condition_failure(exc):
-            raise Conflict("a campaign with this id exists", code="ALREADY_EXISTS") from exc
+            raise Conflict("a campaign with this id exists", code=Code.ALREADY_EXISTS) from exc
         raise
 
 
@@ -102,7 +103,7 @@ def owned(tid: str, cid: str) -> CampaignRecord:
     missing one (404)."""
     rec = get(cid)
     if rec is None or rec.tid != tid:
-        raise NotFound("no such campaign", code="CAMPAIGN_NOT_FOUND")
+        raise NotFound("no such campaign", code=Code.CAMPAIGN_NOT_FOUND)
     return rec
 
 
@@ -116,7 +117,7 @@ def replace(rec: CampaignRecord, expected_version: int) -> None:
             )
     except PutError as exc:
         if is_condition_failure(exc):
-            raise Conflict("the campaign changed meanwhile; reload and retry", code="CONCURRENT_UPDATE") from exc
+            raise Conflict("the campaign changed meanwhile; reload and retry", code=Code.CONCURRENT_UPDATE) from exc
         raise
 
 
@@ -129,7 +130,7 @@ def delete(rec: CampaignRecord) -> None:
             )
     except DeleteError as exc:
         if is_condition_failure(exc):
-            raise Conflict("the campaign changed meanwhile; reload and retry", code="CONCURRENT_UPDATE") from exc
+            raise Conflict("the campaign changed meanwhile; reload and retry", code=Code.CONCURRENT_UPDATE) from exc
         raise
 
 
@@ -157,7 +158,7 @@ def list_for_tenant(tid: str, *, limit: int, cursor: str | None, status: str | N
             last = result.last_evaluated_key
     except QueryError as exc:
         if getattr(exc, "cause_response_code", None) == "ValidationException":
-            raise BadRequest("the cursor is not one this listing returned", code="INVALID_CURSOR") from exc
+            raise BadRequest("the cursor is not one this listing returned", code=Code.INVALID_CURSOR) from exc
         raise
     return Page(items=items, cursor=_encode_cursor(last))
 

@@ -11,10 +11,12 @@ from typing import Any
 
 from chalice.app import ChaliceUnhandledError
 
+from chalicelib.core.codes import Code
+
 
 class FissionError(ChaliceUnhandledError):
     status = 400
-    code = "BAD_REQUEST"
+    code: str = Code.BAD_REQUEST
 
     def __init__(self, message: str, *, code: str | None = None, details: dict[str, Any] | None = None) -> None:
         super().__init__(message)
@@ -29,64 +31,64 @@ class FissionError(ChaliceUnhandledError):
 
 class BadRequest(FissionError):
     status = 400
-    code = "BAD_REQUEST"
+    code: str = Code.BAD_REQUEST
 
 
 class InvalidJson(FissionError):
     status = 400
-    code = "INVALID_JSON"
+    code: str = Code.INVALID_JSON
 
 
 class ValidationFailed(FissionError):
     status = 422
-    code = "VALIDATION_ERROR"
+    code: str = Code.VALIDATION_ERROR
 
 
 class Unauthorized(FissionError):
     status = 401
-    code = "UNAUTHORIZED"
+    code: str = Code.UNAUTHORIZED
 
 
 class Forbidden(FissionError):
     status = 403
-    code = "FORBIDDEN"
+    code: str = Code.FORBIDDEN
 
 
 class NotFound(FissionError):
     status = 404
-    code = "NOT_FOUND"
+    code: str = Code.NOT_FOUND
 
 
 class NotAcceptable(FissionError):
     status = 406
-    code = "NOT_ACCEPTABLE"
+    code: str = Code.NOT_ACCEPTABLE
 
 
 class Conflict(FissionError):
     status = 409
-    code = "CONFLICT"
+    code: str = Code.CONFLICT
 
 
 class Gone(FissionError):
     status = 410
-    code = "GONE"
+    code: str = Code.GONE
 
 
 class PayloadTooLarge(FissionError):
     status = 413
-    code = "PAYLOAD_TOO_LARGE"
+    code: str = Code.PAYLOAD_TOO_LARGE
 
 
 class UnsupportedMediaType(FissionError):
     status = 415
-    code = "UNSUPPORTED_MEDIA_TYPE"
+    code: str = Code.UNSUPPORTED_MEDIA_TYPE
 
 
 class TooManyRequests(FissionError):
     status = 429
-    code = "RATE_LIMITED"
+    code: str = Code.RATE_LIMITED
 
 
 class Unavailable(FissionError):
     status = 503
-    code = "UNAVAILABLE"
+    code: str = Code.UNAVAILABLE

@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from chalicelib.core.codes import Code
 from chalicelib.core.errors import ValidationFailed
 
 
@@ -21,9 +22,9 @@ def validation_error(exc: ValidationError) -> ValidationFailed:
     unknown = [e["field"] for e in errors if e["type"] == "extra_forbidden"]
     if unknown and len(unknown) == len(errors):
         return ValidationFailed(
-            f"unknown field(s): {', '.join(unknown)}", code="UNKNOWN_FIELD", details={"fields": unknown}
+            f"unknown field(s): {', '.join(unknown)}", code=Code.UNKNOWN_FIELD, details={"fields": unknown}
         )
     first = errors[0]
     return ValidationFailed(
-        f"{first['field'] or 'body'}: {first['message']}", code="VALIDATION_ERROR", details={"errors": errors}
+        f"{first['field'] or 'body'}: {first['message']}", code=Code.VALIDATION_ERROR, details={"errors": errors}
     )

@@ -9,6 +9,7 @@ from typing import Any
 from chalice.app import Chalice, Request, Response
 
 from chalicelib.accounts import auth
+from chalicelib.core.codes import Code
 from chalicelib.core.config import get_settings
 from chalicelib.core.errors import FissionError, Forbidden, PayloadTooLarge
 from chalicelib.core.observability import logger
@@ -25,11 +26,11 @@ CORS_HEADERS = "Content-Type,Authorization,Idempotency-Key,X-Device-Id,X-Request
 # Chalice answers some requests itself (405, 415, Accept mismatch) with its own body shape;
 # these map its error names onto ours so every 4xx a client sees has the same format.
 _CHALICE_CODES = {
-    "MethodNotAllowedError": "METHOD_NOT_ALLOWED",
-    "UnsupportedMediaType": "UNSUPPORTED_MEDIA_TYPE",
-    "BadRequest": "BAD_REQUEST",
-    "BadRequestError": "BAD_REQUEST",
-    "NotFoundError": "NOT_FOUND",
+    "MethodNotAllowedError": Code.METHOD_NOT_ALLOWED,
+    "UnsupportedMediaType": Code.UNSUPPORTED_MEDIA_TYPE,
+    "BadRequest": Code.BAD_REQUEST,
+    "BadRequestError": Code.BAD_REQUEST,
+    "NotFoundError": Code.NOT_FOUND,
 }
 
 
@@ -46,9 +47,9 @@ def _cors(response: Response) -> Response:
 def _normalise_chalice_error(response: Response) -> Response:
     body = response.body
     if response.status_code >= 400 and isinstance(body, dict) and "Code" in body and "error" not in body:
-        code = _CHALICE_CODES.get(str(body["Code"]), "BAD_REQUEST")
+        code = _CHALICE_CODES.get(str(body["Code"]), Code.BAD_REQUEST)
         if response.status_code >= 500:
-            code = "INTERNAL_ERROR"
+            code = Code.INTERNAL_ERROR
         fixed = error_response(response.status_code, code, str(body.get("Message", "")))
         fixed.headers.update({k: v for k, v in response.headers.items() if k.lower() != "content-type"})
         return fixed
@@ -70,7 +71,7 @@ def errors(event: Request, get_response: Callable[[Request], Response]) -> Respo
         response.headers.update(getattr(exc, "headers", None) or {})  # e.g. Retry-After on a 429
     except Exception:
         logger.exception("unhandled error")
-        response = error_response(500, "INTERNAL_ERROR", "an internal error occurred; it has been logged")
+        response = error_response(500, Code.INTERNAL_ERROR, "an internal error occurred; it has been logged")
     request_id = (event.context or {}).get("requestId")
     if request_id:
         response.headers["X-Request-Id"] = str(request_id)
@@ -99,11 +100,11 @@ def authorisation(app: Chalice) -> Callable[[Request, Callable[[Request], Respon
         needed: Permission | None = getattr(view, "required_permission", None)
         if needed is None:
             logger.error("admin route without a declared permission", path=path, method=event.method)
-            raise Forbidden("this route declares no permission and is closed", code="PERMISSION_UNDECLARED")
+            raise Forbidden("this route declares no permission and is closed", code=Code.PERMISSION_UNDECLARED)
         if not is_allowed(principal.role, needed):
             raise Forbidden(
                 f"the {principal.role.value} role may not do this",
-                code="FORBIDDEN",
+                code=Code.FORBIDDEN,
                 details={"permission": needed.value, "role": principal.role.value},
             )
         http.set_principal(principal)

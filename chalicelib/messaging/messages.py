@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 from chalicelib.accounts import audit, tenants, webhook_secret
 from chalicelib.core.clock import iso, utcnow
+from chalicelib.core.codes import Code
 from chalicelib.core.config import get_settings
 from chalicelib.core.errors import BadRequest, Conflict, NotFound, ValidationFailed
 from chalicelib.core.observability import logger
@@ -69,7 +70,7 @@ def _check_endpoints(settings: MessagingSettings) -> None:
             try:
                 webhooks.check_url(url, stage)
             except ValidationFailed as exc:
-                raise ValidationFailed(f"channels.{channel}.endpoint: {exc.message}", code="INVALID_URL") from None
+                raise ValidationFailed(f"channels.{channel}.endpoint: {exc.message}", code=Code.INVALID_URL) from None
 
 
 def settings_view(actor: Principal) -> dict[str, Any]:
@@ -97,14 +98,14 @@ def check_template(template: object, *, field: str = "template") -> None:
     try:
         domain.validate_template(template)
     except ValueError as exc:
-        raise ValidationFailed(f"{field}: {exc}", code="INVALID_TEMPLATE", details={"field": field}) from None
+        raise ValidationFailed(f"{field}: {exc}", code=Code.INVALID_TEMPLATE, details={"field": field}) from None
 
 
 def check_channel(tid: str, channel: str) -> None:
     """Refuse a channel the tenant has not configured (for validating automation actions when saved)."""
     problem = domain.not_configured(channel, settings_of(tid))
     if problem is not None:
-        raise ValidationFailed(problem, code="CHANNEL_NOT_CONFIGURED", details={"channel": channel})
+        raise ValidationFailed(problem, code=Code.CHANNEL_NOT_CONFIGURED, details={"channel": channel})
 
 
 # --- enqueue --------------------------------------------------------------------------------------
@@ -114,7 +115,7 @@ def unsubscribe_link(tid: str, uid: str, channel: str) -> str:
     try:
         token = unsubscribe_tokens.issue(tid, uid, channel)
     except ValueError as exc:
-        raise ValidationFailed(str(exc), code="INVALID_RECIPIENT") from None
+        raise ValidationFailed(str(exc), code=Code.INVALID_RECIPIENT) from None
     return get_settings().site_url(f"/unsubscribe.html?t={quote(token, safe='')}")
 
 
@@ -137,9 +138,9 @@ def enqueue(
     queued before an unsubscribe or a pause is still held back. Raises ValidationFailed for an unknown
     channel or a bad template, and for a webhook message without an endpoint."""
     if channel not in domain.CHANNELS:
-        raise ValidationFailed(f"unknown channel {channel!r}", code="INVALID_CHANNEL")
+        raise ValidationFailed(f"unknown channel {channel!r}", code=Code.INVALID_CHANNEL)
     if channel == "webhook" and not endpoint:
-        raise ValidationFailed("a webhook message needs an endpoint", code="INVALID_CHANNEL")
+        raise ValidationFailed("a webhook message needs an endpoint", code=Code.INVALID_CHANNEL)
     check_template(template)
     mid = domain.message_id(tid, message_key)
     settings = settings_of(tid)
@@ -344,11 +345,11 @@ def list_messages(
     actor: Principal, *, status: str | None, channel: str | None, limit: int, cursor: str | None
 ) -> dict[str, Any]:
     if status is not None and status not in domain.STATUSES:
-        raise BadRequest(f"status must be one of {', '.join(domain.STATUSES)}", code="INVALID_STATUS")
+        raise BadRequest(f"status must be one of {', '.join(domain.STATUSES)}", code=Code.INVALID_STATUS)
     if channel is not None and channel not in domain.CHANNELS:
-        raise BadRequest(f"channel must be one of {', '.join(domain.CHANNELS)}", code="INVALID_CHANNEL")
+        raise BadRequest(f"channel must be one of {', '.join(domain.CHANNELS)}", code=Code.INVALID_CHANNEL)
     if not 1 <= limit <= 100:
-        raise BadRequest("limit must be 1..100", code="INVALID_LIMIT")
+        raise BadRequest("limit must be 1..100", code=Code.INVALID_LIMIT)
     page = store.list_for_tenant(actor.tid, limit=limit, cursor=cursor, status=status, channel=channel)
     return {"items": [view(item) for item in page.items], "next_cursor": page.cursor}
 
@@ -371,7 +372,7 @@ def recent_for(tid: str, uid: str, limit: int = 10) -> list[dict[str, Any]]:
 def _owned(tid: str, mid: str) -> MessageRecord:
     item = store.get(mid)
     if item is None or item.tid != tid:
-        raise NotFound("no such message", code="MESSAGE_NOT_FOUND")
+        raise NotFound("no such message", code=Code.MESSAGE_NOT_FOUND)
     return item
 
 
@@ -379,14 +380,14 @@ def retry(actor: Principal, mid: str, now: datetime) -> dict[str, Any]:
     """Put a dead message back in the queue, due now, with its attempts reset (the rules apply again)."""
     item = _owned(actor.tid, mid)
     if item.status != "dead":
-        raise Conflict(f"only dead messages can be retried; this one is {item.status}", code="MESSAGE_NOT_DEAD")
+        raise Conflict(f"only dead messages can be retried; this one is {item.status}", code=Code.MESSAGE_NOT_DEAD)
     item.status = "pending"
     item.expires_at = None  # back in the queue: it must not expire while it waits
     item.attempts = 0
     item.reason = None
     _set_due(item, now)
     if not store.replace(item):
-        raise Conflict("the message changed meanwhile; reload and retry", code="CONCURRENT_UPDATE")
+        raise Conflict("the message changed meanwhile; reload and retry", code=Code.CONCURRENT_UPDATE)
     audit.record(actor.tid, actor.email, "message.retry", mid, {"channel": item.channel}, now)
     return view(item)
 
@@ -402,7 +403,7 @@ def unsubscribed(tid: str, uid: str) -> list[str]:
 def set_subscriptions(actor: Principal, uid: str, channels_off: list[str], now: datetime) -> dict[str, Any]:
     """Replace a person's opt-outs (an operator acting on a request made by phone or at the counter)."""
     if not uid.startswith("u_") or len(uid) > 64:
-        raise NotFound("no such participant", code="PARTICIPANT_NOT_FOUND")
+        raise NotFound("no such participant", code=Code.PARTICIPANT_NOT_FOUND)
     wanted = {domain.ALL_CHANNELS} if domain.ALL_CHANNELS in channels_off else set(channels_off)
     store.set_unsubscribed(actor.tid, uid, wanted, iso(now))
     audit.record(actor.tid, actor.email, "subscriptions.update", uid, {"unsubscribed": sorted(wanted)}, now)
@@ -419,6 +420,6 @@ def unsubscribe(token: str, now: datetime) -> dict[str, Any]:
     """The public link: record the opt-out the token names. Clicking twice is the same as once."""
     found = unsubscribe_tokens.verify(token)
     if found is None:
-        raise BadRequest("the unsubscribe link is not valid", code="INVALID_TOKEN")
+        raise BadRequest("the unsubscribe link is not valid", code=Code.INVALID_TOKEN)
     store.add_unsubscribed(found.tid, found.uid, found.channel, iso(now))
     return {"unsubscribed": found.channel}

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from chalicelib.accounts import audit, webhook_secret
 from chalicelib.core.clock import iso, utcnow
+from chalicelib.core.codes import Code
 from chalicelib.core.config import get_settings
 from chalicelib.core.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.core.ids import new_id
@@ -36,11 +37,11 @@ def check_url(url: str, stage: str) -> None:
     parts = urlsplit(url)
     local_http = parts.scheme == "http" and parts.hostname in domain.LOCAL_HOSTS and _allow_private(stage)
     if not (parts.scheme == "https" and parts.hostname) and not local_http:
-        raise ValidationFailed("the url must be https", code="INVALID_URL")
+        raise ValidationFailed("the url must be https", code=Code.INVALID_URL)
     try:
         egress.check_url(url, allow_private=_allow_private(stage))
     except egress.EgressRefused as exc:
-        raise ValidationFailed(f"the url is not allowed: {exc}", code="INVALID_URL") from None
+        raise ValidationFailed(f"the url is not allowed: {exc}", code=Code.INVALID_URL) from None
 
 
 def event_types() -> list[str]:
@@ -54,10 +55,10 @@ def add_endpoint(
     unknown = sorted(set(events) - set(domain.EVENT_TYPES))
     if not events or unknown:
         raise ValidationFailed(
-            f"events must be a non-empty subset of {list(domain.EVENT_TYPES)}", code="INVALID_EVENTS"
+            f"events must be a non-empty subset of {list(domain.EVENT_TYPES)}", code=Code.INVALID_EVENTS
         )
     if len(store.endpoints(tid)) >= domain.MAX_ENDPOINTS:
-        raise Conflict(f"at most {domain.MAX_ENDPOINTS} webhook endpoints per tenant", code="TOO_MANY_WEBHOOKS")
+        raise Conflict(f"at most {domain.MAX_ENDPOINTS} webhook endpoints per tenant", code=Code.TOO_MANY_WEBHOOKS)
     wid = new_id("wh")
     item = WebhookEndpoint(tid=tid, wid=wid, url=url, events=sorted(set(events)), created_at=iso(now))
     store.add_endpoint(item)
@@ -77,7 +78,7 @@ def list_endpoints(tid: str) -> list[dict[str, Any]]:
 
 def delete_endpoint(tid: str, wid: str, *, actor: str = audit.SYSTEM, now: datetime | None = None) -> None:
     if not any(item.wid == wid for item in store.endpoints(tid)):
-        raise NotFound("no such webhook endpoint", code="WEBHOOK_NOT_FOUND")
+        raise NotFound("no such webhook endpoint", code=Code.WEBHOOK_NOT_FOUND)
     store.delete_endpoint(tid, wid)
     audit.record(tid, actor, "webhook.delete", wid, {}, now or utcnow())
 

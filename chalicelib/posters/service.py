@@ -20,6 +20,7 @@ from chalicelib.campaigns import live
 from chalicelib.campaigns.rules.poster_layouts import DEFAULT_LAYOUT
 from chalicelib.campaigns.rules.records import CampaignRecord
 from chalicelib.campaigns.rules.spec import PosterRules
+from chalicelib.core.codes import Code
 from chalicelib.core.config import get_settings
 from chalicelib.core.errors import NotAcceptable, NotFound
 from chalicelib.core.observability import logger, metrics
@@ -111,7 +112,7 @@ def serve(cid: str, filename: str, accept: str | None, if_none_match: str | None
     """The poster of the participant with the invite code in `filename` (`{code}.jpg` or `{code}.png`)."""
     found = _FILE.fullmatch(filename)
     if found is None:
-        raise NotFound("no such poster; the path is /v1/posters/{cid}/{code}.jpg or .png", code="POSTER_NOT_FOUND")
+        raise NotFound("no such poster; the path is /v1/posters/{cid}/{code}.jpg or .png", code=Code.POSTER_NOT_FOUND)
     code, extension = filename.rsplit(".", 1)
     fmt: Format = "png" if extension == "png" else "jpeg"
     if not _acceptable(accept, CONTENT_TYPES[fmt]):
@@ -122,7 +123,7 @@ def serve(cid: str, filename: str, accept: str | None, if_none_match: str | None
     rec = live.campaign(cid)
     participant = identity.by_code(code)
     if participant is None or participant.cid != rec.cid:
-        raise NotFound("no such invite code in this campaign", code="INVITE_CODE_NOT_FOUND")
+        raise NotFound("no such invite code in this campaign", code=Code.INVITE_CODE_NOT_FOUND)
     if participant.erased:
         raise identity.erased_error()
 

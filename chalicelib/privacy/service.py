@@ -17,6 +17,7 @@ from chalicelib.audience import profiles
 from chalicelib.campaigns import lifecycle
 from chalicelib.campaigns.rules.records import CampaignRecord
 from chalicelib.core.clock import iso, utcnow
+from chalicelib.core.codes import Code
 from chalicelib.core.errors import NotFound
 from chalicelib.core.observability import logger
 from chalicelib.modes.distribution import service as distribution
@@ -36,7 +37,7 @@ PSEUDONYM_PREFIX = "erased:"
 def _campaign(cid: str) -> CampaignRecord:
     rec = lifecycle.find(cid)
     if rec is None:  # campaigns are never deleted; a token for a missing one is someone else's
-        raise NotFound("no such campaign", code="CAMPAIGN_NOT_FOUND")
+        raise NotFound("no such campaign", code=Code.CAMPAIGN_NOT_FOUND)
     return rec
 
 
@@ -208,13 +209,13 @@ def erase(authorization: str | None, now: datetime) -> dict[str, Any]:
         poster_keys = posters.cached_keys(_campaign(participant.cid), participant)
     tombstone = store.begin_erasure(participant.code, at, poster_keys)
     if tombstone is None:
-        raise NotFound("no such participant", code="PARTICIPANT_NOT_FOUND")
+        raise NotFound("no such participant", code=Code.PARTICIPANT_NOT_FOUND)
     for step in STEPS:
         step(participant)
     leaderboard.hide_nickname(participant.cid, participant.code, at)
     posters.forget(set(tombstone.poster_keys))
     erased_at = store.finish_erasure(participant.code, tombstone.erasing_at)
     if erased_at is None:
-        raise NotFound("no such participant", code="PARTICIPANT_NOT_FOUND")
+        raise NotFound("no such participant", code=Code.PARTICIPANT_NOT_FOUND)
     logger.info("participant erased", campaign_id=participant.cid, code=participant.code)
     return {"erased": True, "erased_at": erased_at}

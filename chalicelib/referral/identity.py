@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from chalicelib.core.codes import Code
 from chalicelib.core.errors import Forbidden, Gone, NotFound
 from chalicelib.referral.rules import participants as domain
 from chalicelib.referral.rules.records import ParticipantRecord
@@ -23,7 +24,7 @@ def phone_context(cid: str, identity: str) -> str:
 
 
 def erased_error() -> Gone:
-    return Gone("this participant erased their data", code="PARTICIPANT_ERASED")
+    return Gone("this participant erased their data", code=Code.PARTICIPANT_ERASED)
 
 
 def find(cid: str, external_id: str) -> ParticipantRecord | None:
@@ -44,7 +45,7 @@ def token_holder(authorization: str | None, now: datetime) -> ParticipantRecord:
     claims = participant_tokens.from_header(authorization, now)
     participant = store.get(claims.code, consistent=True)
     if participant is None or participant.cid != claims.cid:
-        raise NotFound("no such participant", code="PARTICIPANT_NOT_FOUND")
+        raise NotFound("no such participant", code=Code.PARTICIPANT_NOT_FOUND)
     return participant
 
 
@@ -53,10 +54,10 @@ def authenticated(cid: str, authorization: str | None, now: datetime) -> Partici
     being stateless, still verifies)."""
     claims = participant_tokens.from_header(authorization, now)
     if claims.cid != cid:
-        raise Forbidden("the token belongs to another campaign", code="WRONG_CAMPAIGN")
+        raise Forbidden("the token belongs to another campaign", code=Code.WRONG_CAMPAIGN)
     participant = store.get(claims.code, consistent=True)
     if participant is None:
-        raise NotFound("no such participant", code="PARTICIPANT_NOT_FOUND")
+        raise NotFound("no such participant", code=Code.PARTICIPANT_NOT_FOUND)
     if participant.erased:
         raise erased_error()
     return participant

@@ -12,6 +12,7 @@ from chalicelib.campaigns import live
 from chalicelib.campaigns.rules.records import CampaignRecord
 from chalicelib.campaigns.rules.spec import shown
 from chalicelib.core.clock import iso
+from chalicelib.core.codes import Code
 from chalicelib.core.errors import Conflict, Forbidden, Unavailable, ValidationFailed
 from chalicelib.referral import fraud, links, rewards
 from chalicelib.referral import identity as identity_service
@@ -178,10 +179,10 @@ def join(cid: str, request: JoinRequest, now: datetime, ip: str | None = None) -
             if existing.erased:
                 # The tombstone keeps the keyed identity hash so the erased person is recognised: their
                 # old data is never brought back, and one-per-person rewards are not earned twice.
-                raise Conflict("this user erased their data in this campaign", code="PARTICIPANT_ERASED")
+                raise Conflict("this user erased their data in this campaign", code=Code.PARTICIPANT_ERASED)
             # The first join wins: its inviter stays, whatever ref a repeat carries.
             return _joined(rec, existing), False
-    raise Unavailable("no free invite code for this participant; retry", code="CODE_UNAVAILABLE")
+    raise Unavailable("no free invite code for this participant; retry", code=Code.CODE_UNAVAILABLE)
 
 
 def _refuse(rec: CampaignRecord, external_id: str, identity: str, risk: fraud.Risk) -> tuple[dict[str, Any], bool]:
@@ -190,7 +191,7 @@ def _refuse(rec: CampaignRecord, external_id: str, identity: str, risk: fraud.Ri
     if existing is not None and not existing.erased:
         return _joined(rec, existing), False
     fraud.count_refused(risk.windows, f"refused:{identity[:16]}")
-    raise Forbidden("this join cannot be accepted", code="JOIN_BLOCKED")
+    raise Forbidden("this join cannot be accepted", code=Code.JOIN_BLOCKED)
 
 
 # Parts of a participant's own view that slices above this one add per campaign mode (a distribution

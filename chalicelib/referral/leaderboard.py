@@ -7,6 +7,7 @@ from typing import Any
 
 from chalicelib.campaigns import live
 from chalicelib.core.clock import iso
+from chalicelib.core.codes import Code
 from chalicelib.core.errors import Conflict, ValidationFailed
 from chalicelib.referral.rules import leaderboard as domain
 from chalicelib.referral.store import leaderboard as store
@@ -27,7 +28,7 @@ def record(cid: str, updates: dict[str, tuple[int, str | None]], now: datetime) 
         merged = domain.merge(entries, updates)
         if merged == entries or store.replace(cid, merged, version, iso(now)):
             return
-    raise Conflict("the leaderboard kept changing; the batch will be retried", code="LEADERBOARD_BUSY")
+    raise Conflict("the leaderboard kept changing; the batch will be retried", code=Code.LEADERBOARD_BUSY)
 
 
 def view(cid: str, limit: int) -> dict[str, Any]:
@@ -63,4 +64,4 @@ def hide_nickname(cid: str, code: str, at: str) -> None:
         scrubbed = [{**e, "nickname": None} if e.get("code") == code else e for e in found]
         if store.replace(cid, scrubbed, version, at):
             return
-    raise Conflict("the leaderboard kept changing; retry the erasure", code="LEADERBOARD_BUSY")
+    raise Conflict("the leaderboard kept changing; retry the erasure", code=Code.LEADERBOARD_BUSY)

@@ -8,6 +8,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from chalicelib.campaigns import live
 from chalicelib.campaigns.rules.records import CampaignRecord
+from chalicelib.core.codes import Code
 from chalicelib.core.config import get_settings
 from chalicelib.core.errors import NotFound
 from chalicelib.referral import identity
@@ -26,7 +27,7 @@ def follow_link(code: str, channel: str | None, now: datetime) -> str:
     hands back on join so the first click can win)."""
     participant = store.get(code) if re.fullmatch(domain.CODE_PATTERN, code) else None
     if participant is None:
-        raise NotFound("no such invite code", code="INVITE_CODE_NOT_FOUND")
+        raise NotFound("no such invite code", code=Code.INVITE_CODE_NOT_FOUND)
     if participant.erased:
         raise identity.erased_error()
     if channel is not None and not re.fullmatch(r"[a-z0-9_]{1,32}", channel):

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from chalicelib.accounts import audit
 from chalicelib.core.clock import iso, parse_iso
+from chalicelib.core.codes import Code
 from chalicelib.core.errors import BadRequest, Conflict, NotFound
 from chalicelib.core.observability import logger
 from chalicelib.core.rbac import Principal
@@ -51,9 +52,9 @@ def view(r: ReviewRecord) -> dict[str, Any]:
 
 def page(actor: Principal, status: str, limit: int, cursor: str | None) -> dict[str, Any]:
     if status not in STATUSES:
-        raise BadRequest(f"status must be one of {', '.join(STATUSES)}", code="INVALID_STATUS")
+        raise BadRequest(f"status must be one of {', '.join(STATUSES)}", code=Code.INVALID_STATUS)
     if not 1 <= limit <= MAX_PAGE:
-        raise BadRequest(f"limit must be between 1 and {MAX_PAGE}", code="INVALID_LIMIT")
+        raise BadRequest(f"limit must be between 1 and {MAX_PAGE}", code=Code.INVALID_LIMIT)
     items, after = store.page(actor.tid, status, limit, cursor)
     return {"items": [view(r) for r in items], "next_cursor": after}
 
@@ -86,13 +87,13 @@ def _decide_join(code: str, status: str) -> None:
     for _ in range(3):
         participant = participant_store.get(code, consistent=True)
         if participant is None:
-            raise NotFound("no such review", code="REVIEW_NOT_FOUND")
+            raise NotFound("no such review", code=Code.REVIEW_NOT_FOUND)
         outcome = store.decide_join(code, status, participant.held_qualified_at)
         if outcome in ("done", "repeat"):
             return
         if outcome == "other":
-            raise Conflict("this review was already decided", code="REVIEW_DECIDED")
-    raise Conflict("the participant changed while deciding; retry", code="CONCURRENT_UPDATE")
+            raise Conflict("this review was already decided", code=Code.REVIEW_DECIDED)
+    raise Conflict("the participant changed while deciding; retry", code=Code.CONCURRENT_UPDATE)
 
 
 def decide(
@@ -101,16 +102,16 @@ def decide(
     """Approve or reject once; the same decision again answers the same, the other one conflicts."""
     review = _join_review(actor.tid, rid)
     if review is None:
-        raise NotFound("no such review", code="REVIEW_NOT_FOUND")
+        raise NotFound("no such review", code=Code.REVIEW_NOT_FOUND)
     if review.status not in (PENDING, status):
-        raise Conflict("this review was already decided", code="REVIEW_DECIDED", details={"status": review.status})
+        raise Conflict("this review was already decided", code=Code.REVIEW_DECIDED, details={"status": review.status})
     if review.kind == "join":
         # The participant first: it is what the engine acts on; the review item follows (a crash in
         # between is completed by the operator's retry, which finds the participant decided).
         _decide_join(review.subject, status)
     if review.status == PENDING:
         if not store.close(review, status, iso(now), actor.email, decision.reason):
-            raise Conflict("this review was already decided", code="REVIEW_DECIDED")
+            raise Conflict("this review was already decided", code=Code.REVIEW_DECIDED)
         details = {"kind": review.kind, "campaign_id": review.cid, "subject": review.subject,
                    "reason": decision.reason}  # fmt: skip
         audit.record(actor.tid, actor.email, f"review.{'approve' if status == APPROVED else 'reject'}", rid,

@@ -17,6 +17,7 @@ from chalicelib.campaigns import lifecycle
 from chalicelib.campaigns.rules.records import CampaignRecord
 from chalicelib.campaigns.rules.spec import Reward
 from chalicelib.core.clock import iso, utcnow
+from chalicelib.core.codes import Code
 from chalicelib.core.errors import Conflict, Gone, NotFound, Unavailable, ValidationFailed
 from chalicelib.core.observability import logger, metrics
 from chalicelib.core.rbac import Principal
@@ -85,7 +86,7 @@ def issue(rec: CampaignRecord, code: str, grant: Grant, now: datetime) -> str:
             break
         _pause(attempt)
     else:
-        raise Unavailable("too much contention issuing this reward; retry", code="REWARD_CONTENTION")
+        raise Unavailable("too much contention issuing this reward; retry", code=Code.REWARD_CONTENTION)
     if outcome in _REASONS:
         reward.status, reward.reason = domain.UNAVAILABLE, _REASONS[outcome]
         reward.issued_at = reward.coupon_code = reward.stock_rule = reward.budget_fen = None  # nothing was drawn
@@ -147,10 +148,10 @@ def _own_reward(rid: str, authorization: str | None, now: datetime) -> RewardRec
     # Someone else's reward is indistinguishable from a missing one.
     found = store.get(*parsed) if parsed is not None and parsed[0] == claims.code else None
     if found is None or found.cid != claims.cid:
-        raise NotFound("no such reward", code="REWARD_NOT_FOUND")
+        raise NotFound("no such reward", code=Code.REWARD_NOT_FOUND)
     holder = participant_store.get(claims.code, consistent=True)
     if holder is None or holder.erased:  # a claim would store a new address for an erased person
-        raise Gone("this participant erased their data", code="PARTICIPANT_ERASED")
+        raise Gone("this participant erased their data", code=Code.PARTICIPANT_ERASED)
     return found
 
 
@@ -164,12 +165,12 @@ def claim(rid: str, authorization: str | None, request: domain.ClaimRequest, now
     reward = _own_reward(rid, authorization, now)
     address = request.address.model_dump(exclude_none=True) if request.address else None
     if reward.type == "gift" and address is None:
-        raise ValidationFailed("a gift needs the delivery address", code="ADDRESS_REQUIRED")
+        raise ValidationFailed("a gift needs the delivery address", code=Code.ADDRESS_REQUIRED)
     if reward.type != "gift" and address is not None:
-        raise ValidationFailed("only a gift takes a delivery address", code="ADDRESS_NOT_ALLOWED")
+        raise ValidationFailed("only a gift takes a delivery address", code=Code.ADDRESS_NOT_ALLOWED)
     if reward.status != domain.CLAIMED:
         problem = domain.claim_problem(reward.status)
-        if problem == "REWARD_REVOKED":
+        if problem == Code.REWARD_REVOKED:
             raise Gone("this reward was revoked", code=problem, details={"reason": reward.reason})
         if problem is not None:
             raise Conflict(f"this reward cannot be claimed while {reward.status}", code=problem,
@@ -181,10 +182,10 @@ def claim(rid: str, authorization: str | None, request: domain.ClaimRequest, now
         assert claimed is not None
         reward = claimed
     if reward.status != domain.CLAIMED:  # revoked in between
-        raise Conflict("this reward changed while claiming; read it again", code="REWARD_CHANGED")
+        raise Conflict("this reward changed while claiming; read it again", code=Code.REWARD_CHANGED)
     stored = json.loads(get_cipher().decrypt(reward.claim_enc, claim_context(reward))) if reward.claim_enc else None
     if stored != address:
-        raise Conflict("this reward was already claimed with other details", code="REWARD_ALREADY_CLAIMED")
+        raise Conflict("this reward was already claimed with other details", code=Code.REWARD_ALREADY_CLAIMED)
     rec = lifecycle.find(reward.cid)
     if rec is not None:
         data = {
@@ -220,7 +221,7 @@ def upload_codes(actor: Principal, cid: str, rule: str, upload: domain.CodesUplo
     rec = lifecycle.owned(actor.tid, cid)
     pooled = _pooled_rules(rec)
     if rule not in pooled:
-        raise NotFound("this campaign has no coupon code pool for that reward", code="POOL_NOT_FOUND",
+        raise NotFound("this campaign has no coupon code pool for that reward", code=Code.POOL_NOT_FOUND,
                        details={"pools": sorted(pooled)})  # fmt: skip
     unique = list(dict.fromkeys(upload.codes))
     added, existing = store.add_codes(cid, rule, unique, iso(now))
@@ -282,13 +283,13 @@ def revoke(actor: Principal, cid: str, rid: str, request: domain.RevokeRequest, 
     parsed = domain.parse_reward_id(rid)
     reward = store.get(*parsed) if parsed is not None else None
     if reward is None or reward.cid != rec.cid:
-        raise NotFound("no such reward", code="REWARD_NOT_FOUND")
+        raise NotFound("no such reward", code=Code.REWARD_NOT_FOUND)
     if reward.status != domain.REVOKED:
         problem = domain.revoke_problem(reward.status)
         if problem is not None:
             raise Conflict(f"a reward that is {reward.status} cannot be revoked", code=problem)
         if not store.revoke(reward, iso(now), request.reason):
-            raise Conflict("this reward changed while revoking; read it again", code="REWARD_CHANGED")
+            raise Conflict("this reward changed while revoking; read it again", code=Code.REWARD_CHANGED)
         metrics.add_metric(name="RewardRevoked", unit=MetricUnit.Count, value=1)
         audit.record(rec.tid, actor.email, "reward.revoke", rid, {"campaign_id": cid, "was": reward.status}, now)
         revoked = store.get(reward.code, reward.rule)

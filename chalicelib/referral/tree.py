@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.campaigns import lifecycle
+from chalicelib.core.codes import Code
 from chalicelib.core.errors import NotFound, ValidationFailed
 from chalicelib.core.rbac import Principal
 from chalicelib.referral.rules.records import ParticipantPage, RewardRecord, TreeNode
@@ -60,7 +61,7 @@ def _roots(cid: str, limit: int, cursor: str | None) -> dict[str, Any]:
 def _subtree(cid: str, root: str, depth: int, limit: int, cursor: str | None) -> dict[str, Any]:
     found = store.participant(cid, root)
     if found is None:
-        raise NotFound("no such participant in this campaign", code="PARTICIPANT_NOT_FOUND")
+        raise NotFound("no such participant in this campaign", code=Code.PARTICIPANT_NOT_FOUND)
     top = node(found, 0)
     # The cursor, if any, continues the root's children; every other parent starts at its first child.
     level: list[tuple[dict[str, Any], str | None]] = [(top, cursor)]

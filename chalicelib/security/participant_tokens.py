@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 
+from chalicelib.core.codes import Code
 from chalicelib.core.errors import Forbidden, Unauthorized
 from chalicelib.security.keyring import get_keyring
 
@@ -42,7 +43,7 @@ def issue(cid: str, code: str, expires_at: datetime) -> str:
 
 
 def verify(token: str, now: datetime) -> ParticipantClaims:
-    invalid = Unauthorized("the participant token is invalid", code="INVALID_PARTICIPANT_TOKEN")
+    invalid = Unauthorized("the participant token is invalid", code=Code.INVALID_PARTICIPANT_TOKEN)
     prefix, _, rest = token.partition(".")
     body, _, signature = rest.partition(".")
     expected = _b64(hmac.new(_key(), f"{prefix}.{body}".encode(), hashlib.sha256).digest())
@@ -55,7 +56,7 @@ def verify(token: str, now: datetime) -> ParticipantClaims:
     except (ValueError, KeyError, TypeError) as exc:  # signed by us, so only a key change gets here
         raise invalid from exc
     if expires <= int(now.timestamp()):
-        raise Unauthorized("the participant token has expired; join again", code="PARTICIPANT_TOKEN_EXPIRED")
+        raise Unauthorized("the participant token has expired; join again", code=Code.PARTICIPANT_TOKEN_EXPIRED)
     return ParticipantClaims(cid=cid, code=code)
 
 
@@ -69,5 +70,5 @@ def from_header(authorization: str | None, now: datetime) -> ParticipantClaims:
     """The verified claims of the header's participant token; 403 when the header carries none."""
     token = bearer(authorization)
     if token is None:
-        raise Forbidden("this call needs the participant token from the join", code="PARTICIPANT_TOKEN_REQUIRED")
+        raise Forbidden("this call needs the participant token from the join", code=Code.PARTICIPANT_TOKEN_REQUIRED)
     return verify(token, now)

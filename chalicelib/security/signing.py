@@ -8,6 +8,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Mapping
 
+from chalicelib.core.codes import Code
 from chalicelib.core.errors import Unauthorized
 from chalicelib.security import egress
 
@@ -31,16 +32,16 @@ def verify(secret: bytes, headers: Mapping[str, str], body: bytes, now: int) -> 
     signature = headers.get(SIGNATURE_HEADER.lower()) or ""
     if not stamp.isdigit() or not signature:
         raise Unauthorized(
-            f"sign the request: {TIMESTAMP_HEADER} (unix seconds) and {SIGNATURE_HEADER}", code="SIGNATURE_REQUIRED"
+            f"sign the request: {TIMESTAMP_HEADER} (unix seconds) and {SIGNATURE_HEADER}", code=Code.SIGNATURE_REQUIRED
         )
     if abs(now - int(stamp)) > REPLAY_WINDOW_SECONDS:
         raise Unauthorized(
             f"the timestamp is more than {REPLAY_WINDOW_SECONDS} s away from now; resend with a fresh one",
-            code="STALE_TIMESTAMP",
+            code=Code.STALE_TIMESTAMP,
         )
     expected = sign(secret, int(stamp), body)
     if not hmac.compare_digest(signature.encode(), expected.encode()):
-        raise Unauthorized("the signature does not match the body", code="INVALID_SIGNATURE")
+        raise Unauthorized("the signature does not match the body", code=Code.INVALID_SIGNATURE)
 
 
 def post_signed(

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 
+from chalicelib.core.codes import Code
 from chalicelib.core.errors import Unauthorized
 from chalicelib.security.keyring import get_keyring
 
@@ -65,12 +66,12 @@ def verify(token: str, now: datetime) -> TokenClaims:
             options={"require": ["exp", "iat", "sub", "tid", "ver"], "verify_exp": False, "verify_iat": False},
         )
     except jwt.PyJWTError as exc:
-        raise Unauthorized("the bearer token is invalid", code="INVALID_TOKEN") from exc
+        raise Unauthorized("the bearer token is invalid", code=Code.INVALID_TOKEN) from exc
     # Time claims are checked against the service clock (testable), not the library's.
     if int(claims["iat"]) > int(now.timestamp()) + CLOCK_SKEW_SECONDS:
-        raise Unauthorized("the bearer token is invalid", code="INVALID_TOKEN")
+        raise Unauthorized("the bearer token is invalid", code=Code.INVALID_TOKEN)
     if int(claims["exp"]) <= int(now.timestamp()):
-        raise Unauthorized("the bearer token has expired; log in again", code="TOKEN_EXPIRED")
+        raise Unauthorized("the bearer token has expired; log in again", code=Code.TOKEN_EXPIRED)
     return TokenClaims(
         tid=str(claims["tid"]),
         email=str(claims["sub"]),

@@ -16,6 +16,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import DoesNotExist, PutError, PynamoDBConnectionError, PynamoDBException
 
+from chalicelib.core.codes import Code
 from chalicelib.core.config import Settings, get_settings
 from chalicelib.core.errors import BadRequest, Unavailable
 from chalicelib.table import models
@@ -79,11 +80,11 @@ def unavailable_on_failure(what: str) -> Iterator[None]:
     try:
         yield
     except BotoCoreError as exc:
-        raise Unavailable(f"storage is unavailable ({what}); retry shortly", code="STORAGE_UNAVAILABLE") from exc
+        raise Unavailable(f"storage is unavailable ({what}); retry shortly", code=Code.STORAGE_UNAVAILABLE) from exc
     except PynamoDBConnectionError as exc:
         code = exc.cause_response_code
         if code is None or code in _TRANSIENT:
-            raise Unavailable(f"storage is unavailable ({what}); retry shortly", code="STORAGE_UNAVAILABLE") from exc
+            raise Unavailable(f"storage is unavailable ({what}); retry shortly", code=Code.STORAGE_UNAVAILABLE) from exc
         raise
 
 
@@ -160,7 +161,7 @@ def decode_cursor(cursor: str, expected_gsi1pk: str | None = None) -> dict[str, 
     except (binascii.Error, ValueError, UnicodeDecodeError):
         valid = False
     if not valid:
-        raise BadRequest("the cursor is not one this listing returned", code="INVALID_CURSOR")
+        raise BadRequest("the cursor is not one this listing returned", code=Code.INVALID_CURSOR)
     return value  # type: ignore[no-any-return]
 
 
@@ -173,7 +174,7 @@ def table_ready() -> None:
                 TableName=settings.table_name, Key={table_spec.PK: {"S": "HEALTH"}, table_spec.SK: {"S": "HEALTH"}}
             )
         except ClientError as exc:
-            raise Unavailable(f"table {settings.table_name} is not ready", code="STORAGE_UNAVAILABLE") from exc
+            raise Unavailable(f"table {settings.table_name} is not ready", code=Code.STORAGE_UNAVAILABLE) from exc
 
 
 def get_entity[T: models.Item](kind: type[T], pk: str, sk: str, *, consistent: bool = False) -> T | None:

@@ -18,6 +18,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyValidationError,
 )
 
+from chalicelib.core.codes import Code
 from chalicelib.core.errors import BadRequest, Conflict, ValidationFailed
 from chalicelib.table import keys
 from chalicelib.table import spec as table_spec
@@ -65,7 +66,7 @@ def run_once(scope: str, key: str | None, body: dict[str, Any], fn: Callable[[],
     if not _KEY_RE.match(key):
         raise BadRequest(
             "Idempotency-Key must be 8-128 characters of letters, digits, '-', '_', ':' or '.'",
-            code="INVALID_IDEMPOTENCY_KEY",
+            code=Code.INVALID_IDEMPOTENCY_KEY,
         )
 
     def call(request: dict[str, Any]) -> dict[str, Any]:
@@ -81,8 +82,8 @@ def run_once(scope: str, key: str | None, body: dict[str, Any], fn: Callable[[],
             result: dict[str, Any] = guarded(request={"key": key, "body": body})
     except IdempotencyValidationError as exc:
         raise ValidationFailed(
-            "this Idempotency-Key was used with a different request body", code="IDEMPOTENCY_KEY_REUSED"
+            "this Idempotency-Key was used with a different request body", code=Code.IDEMPOTENCY_KEY_REUSED
         ) from exc
     except IdempotencyAlreadyInProgressError as exc:
-        raise Conflict("a request with this Idempotency-Key is in progress", code="REQUEST_IN_PROGRESS") from exc
+        raise Conflict("a request with this Idempotency-Key is in progress", code=Code.REQUEST_IN_PROGRESS) from exc
     return result

@@ -103,3 +103,14 @@ def test_every_route_lives_in_the_folder_its_path_names() -> None:
             if folder is None or not module.startswith("chalicelib." + folder.replace("/", ".") + "."):
                 misplaced.append(f"{method} {path}: {module} (the map says {folder})")
     assert misplaced == []
+
+
+def test_error_codes_are_members_of_the_catalogue_not_literals() -> None:
+    literal = re.compile(r"""\bcode\s*[=:]\s*(?:str\s*=\s*)?["'][A-Z][A-Z0-9_]+["']""")
+    offenders = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for path in sorted(CHALICELIB.rglob("*.py"))
+        for number, line in enumerate(path.read_text().splitlines(), start=1)
+        if literal.search(line)
+    ]
+    assert offenders == []

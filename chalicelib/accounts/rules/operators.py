@@ -7,6 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from chalicelib.core.codes import Code
 from chalicelib.core.errors import Conflict, Forbidden
 from chalicelib.core.rbac import Principal, Role
 from chalicelib.security.passwords import MIN_LENGTH
@@ -83,9 +84,9 @@ class OperatorPatch(_Input):
 def ensure_not_last_owner(target: Operator, owners: int, *, removing_owner_role: bool) -> None:
     """A tenant always keeps at least one active owner."""
     if target.role is Role.OWNER and not target.disabled and removing_owner_role and owners <= 1:
-        raise Conflict("a tenant needs at least one active owner", code="LAST_OWNER")
+        raise Conflict("a tenant needs at least one active owner", code=Code.LAST_OWNER)
 
 
 def ensure_not_self(actor: Principal, target_email: str, what: str) -> None:
     if actor.email == target_email:
-        raise Forbidden(f"operators cannot {what} themselves", code="SELF_MODIFICATION")
+        raise Forbidden(f"operators cannot {what} themselves", code=Code.SELF_MODIFICATION)

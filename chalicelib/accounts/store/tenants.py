@@ -7,6 +7,7 @@ from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.accounts.rules.operators import Operator
+from chalicelib.core.codes import Code
 from chalicelib.core.errors import Conflict
 from chalicelib.core.rbac import Role
 from chalicelib.table import keys
@@ -71,7 +72,7 @@ def create_tenant(tid: str, name: str, timezone: str, created_at: str, owner: Op
             tx.save(_login_item(owner), condition=LoginItem.PK.does_not_exist())
     except TransactWriteError as exc:
         if is_condition_failure(exc):
-            raise Conflict("the tenant or the owner's email already exists", code="ALREADY_EXISTS") from exc
+            raise Conflict("the tenant or the owner's email already exists", code=Code.ALREADY_EXISTS) from exc
         raise
 
 
@@ -104,7 +105,7 @@ def create_operator(op: Operator) -> None:
             tx.save(_login_item(op), condition=LoginItem.PK.does_not_exist())
     except TransactWriteError as exc:
         if is_condition_failure(exc):
-            raise Conflict(f"{op.email} is already an operator", code="OPERATOR_EXISTS") from exc
+            raise Conflict(f"{op.email} is already an operator", code=Code.OPERATOR_EXISTS) from exc
         raise
 
 
@@ -116,7 +117,7 @@ def replace_operator(op: Operator, expected_version: int) -> None:
             _operator_item(op).save(condition=OperatorItem.PK.exists() & (OperatorItem.version == expected_version))
     except (PutError, UpdateError) as exc:
         if is_condition_failure(exc):
-            raise Conflict("the operator changed meanwhile; reload and retry", code="CONCURRENT_UPDATE") from exc
+            raise Conflict("the operator changed meanwhile; reload and retry", code=Code.CONCURRENT_UPDATE) from exc
         raise
 
 
@@ -128,7 +129,7 @@ def delete_operator(op: Operator) -> None:
             tx.delete(_login_item(op))
     except TransactWriteError as exc:
         if is_condition_failure(exc):
-            raise Conflict("the operator changed meanwhile; reload and retry", code="CONCURRENT_UPDATE") from exc
+            raise Conflict("the operator changed meanwhile; reload and retry", code=Code.CONCURRENT_UPDATE) from exc
         raise
 
 

@@ -16,6 +16,7 @@ from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any, Literal
 
+from chalicelib.core.codes import Code
 from chalicelib.core.errors import ValidationFailed
 
 Granularity = Literal["day", "week", "total"]
@@ -180,7 +181,7 @@ def _parse_date(field: str, value: str) -> date:
     except ValueError:
         raise ValidationFailed(
             f"{field} must be a date as YYYY-MM-DD, got {value!r}",
-            code="INVALID_RANGE",
+            code=Code.INVALID_RANGE,
             details={"field": field, "value": value, "expected": "YYYY-MM-DD"},
         ) from None
 
@@ -202,7 +203,7 @@ def validate_range(
     if gran is None:
         raise ValidationFailed(
             f"granularity must be one of day, week, total, got {granularity!r}",
-            code="INVALID_GRANULARITY",
+            code=Code.INVALID_GRANULARITY,
             details={"field": "granularity", "value": granularity, "allowed": list(GRANULARITIES)},
         )
     end = _parse_date("to", to) if to else today
@@ -210,14 +211,14 @@ def validate_range(
     if start > end:
         raise ValidationFailed(
             f"from ({start.isoformat()}) is after to ({end.isoformat()})",
-            code="INVALID_RANGE",
+            code=Code.INVALID_RANGE,
             details={"from": start.isoformat(), "to": end.isoformat()},
         )
     days = (end - start).days + 1
     if days > MAX_RANGE_DAYS:
         raise ValidationFailed(
             f"the range spans {days} days, at most {MAX_RANGE_DAYS} are allowed",
-            code="INVALID_RANGE",
+            code=Code.INVALID_RANGE,
             details={"from": start.isoformat(), "to": end.isoformat(), "days": days, "max_days": MAX_RANGE_DAYS},
         )
     return start, end, gran

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pynamodb.exceptions import PutError
 
 from chalicelib.analytics.rules.exports import PENDING, ExportRecord
+from chalicelib.core.codes import Code
 from chalicelib.core.errors import Conflict
 from chalicelib.table import keys
 from chalicelib.table.db import ensure_bound, get_entity, is_condition_failure, unavailable_on_failure
@@ -52,7 +53,7 @@ def insert(rec: ExportRecord) -> None:
             _item(rec).save(condition=ExportItem.PK.does_not_exist())
     except PutError as exc:
         if is_condition_failure(exc):
-            raise Conflict("an export with this id exists", code="ALREADY_EXISTS") from exc
+            raise Conflict("an export with this id exists", code=Code.ALREADY_EXISTS) from exc
         raise
 
 

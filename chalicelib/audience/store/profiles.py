@@ -11,6 +11,7 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.audience.rules.profiles import Profile, TagRule
 from chalicelib.audience.rules.records import ProfilePosition, ProfileTagRecord, SegmentRecord
+from chalicelib.core.codes import Code
 from chalicelib.core.errors import BadRequest
 from chalicelib.table import keys
 from chalicelib.table.db import (
@@ -140,7 +141,7 @@ def _decode(cursor: str | None) -> dict[str, Any]:
 
 
 def _bad_cursor() -> BadRequest:
-    return BadRequest("the cursor is not one this listing returned", code="INVALID_CURSOR")
+    return BadRequest("the cursor is not one this listing returned", code=Code.INVALID_CURSOR)
 
 
 def _start_key(key: Any, partition: str) -> dict[str, Any] | None:

@@ -11,6 +11,7 @@ from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, TypeAdapter, fiel
 
 from chalicelib.campaigns.rules.fraud_policy import DEFAULT_POLICY, FraudPolicy
 from chalicelib.campaigns.rules.poster_layouts import KNOWN_LAYOUTS
+from chalicelib.core.codes import Code
 from chalicelib.core.errors import Conflict, Gone, NotFound
 
 _FEN_CEILING = 100_000_000_00  # 100 million yuan
@@ -383,7 +384,7 @@ def next_status(current: Status, action: Action) -> Status:
         allowed = sorted(a.value for a, moves in TRANSITIONS.items() if current in moves)
         raise Conflict(
             f"cannot {action.value} a campaign that is {current.value}",
-            code="ILLEGAL_TRANSITION",
+            code=Code.ILLEGAL_TRANSITION,
             details={"status": current.value, "action": action.value, "allowed": allowed},
         ) from None
 
@@ -392,7 +393,7 @@ def ensure_publishable(ends_at: datetime, now: datetime) -> None:
     if ends_at <= now:
         raise Conflict(
             "the campaign's end time has passed; move ends_at before publishing",
-            code="CAMPAIGN_WINDOW_PASSED",
+            code=Code.CAMPAIGN_WINDOW_PASSED,
             details={"ends_at": ends_at.isoformat()},
         )
 
@@ -401,7 +402,7 @@ def ensure_editable(status: Status) -> None:
     if status not in EDITABLE:
         raise Conflict(
             f"the campaign is {status.value}; only draft or paused campaigns can be edited",
-            code="CAMPAIGN_NOT_EDITABLE",
+            code=Code.CAMPAIGN_NOT_EDITABLE,
             details={"status": status.value},
         )
 
@@ -410,7 +411,7 @@ def ensure_deletable(status: Status) -> None:
     if status is not Status.DRAFT:
         raise Conflict(
             "only a draft campaign can be deleted; end it instead",
-            code="CAMPAIGN_NOT_DELETABLE",
+            code=Code.CAMPAIGN_NOT_DELETABLE,
             details={"status": status.value},
         )
 
@@ -435,17 +436,17 @@ def ensure_open(status: Status, starts_at: datetime, ends_at: datetime, now: dat
     """Participation guard for joins and every other participant action."""
     current = phase(status, starts_at, ends_at, now)
     if current == "draft":
-        raise NotFound("no such campaign", code="CAMPAIGN_NOT_FOUND")
+        raise NotFound("no such campaign", code=Code.CAMPAIGN_NOT_FOUND)
     if current == "upcoming":
         raise Conflict(
             "the campaign has not started yet",
-            code="CAMPAIGN_NOT_STARTED",
+            code=Code.CAMPAIGN_NOT_STARTED,
             details={"starts_at": starts_at.isoformat()},
         )
     if current == "paused":
-        raise Conflict("the campaign is paused", code="CAMPAIGN_PAUSED")
+        raise Conflict("the campaign is paused", code=Code.CAMPAIGN_PAUSED)
     if current == "ended":
-        raise Gone("the campaign has ended", code="CAMPAIGN_ENDED", details={"ends_at": ends_at.isoformat()})
+        raise Gone("the campaign has ended", code=Code.CAMPAIGN_ENDED, details={"ends_at": ends_at.isoformat()})
 
 
 def policy_of(spec: CampaignBase) -> FraudPolicy:

@@ -31,6 +31,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, V
 
 from chalicelib.campaigns.rules.spec import MAX_CAMPAIGN_DAYS, Mode, Strict, merge_patch, parse_spec
 from chalicelib.core.clock import iso
+from chalicelib.core.codes import Code
 from chalicelib.core.errors import NotFound, ValidationFailed
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "library"
@@ -150,7 +151,7 @@ def instantiate(
     if "mode" in overrides and overrides["mode"] != template.mode.value:
         raise ValidationFailed(
             f"template {template.id} makes a {template.mode.value} campaign; its mode cannot change",
-            code="MODE_IMMUTABLE",
+            code=Code.MODE_IMMUTABLE,
             details={"template_id": template.id, "mode": template.mode.value},
         )
     document: dict[str, Any] = {
@@ -200,7 +201,9 @@ def library() -> dict[str, Template]:
 def find(template_id: str) -> Template:
     template = library().get(template_id)
     if template is None:
-        raise NotFound(f"no template {template_id!r}", code="TEMPLATE_NOT_FOUND", details={"template_id": template_id})
+        raise NotFound(
+            f"no template {template_id!r}", code=Code.TEMPLATE_NOT_FOUND, details={"template_id": template_id}
+        )
     return template
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from pynamodb.exceptions import QueryError, UpdateError
 from pynamodb.expressions.condition import Condition
 
+from chalicelib.core.codes import Code
 from chalicelib.core.errors import BadRequest
 from chalicelib.messaging.rules.messages import OPEN_STATUSES, shard_of
 from chalicelib.messaging.rules.records import MessageRecord
@@ -148,7 +149,7 @@ def list_for_tenant(
             last = result.last_evaluated_key
     except QueryError as exc:
         if getattr(exc, "cause_response_code", None) == "ValidationException":
-            raise BadRequest("the cursor is not one this listing returned", code="INVALID_CURSOR") from exc
+            raise BadRequest("the cursor is not one this listing returned", code=Code.INVALID_CURSOR) from exc
         raise
     return Page(items=items, cursor=_encode_cursor(last))
 

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from chalicelib.campaigns.rules.spec import AssistRules
 from chalicelib.core.clock import iso
+from chalicelib.core.codes import Code
 from chalicelib.core.errors import Conflict, FissionError, Gone
 from chalicelib.referral.rules.rewards import ASSIST_RULE, Grant, grant_of
 
@@ -153,7 +154,7 @@ def already_helped(helped: Mapping[str, int], cuts: list[int], helper: str) -> C
         return None
     slot = int(helped[helper])
     details = {"cut": cuts[slot - 1], "slot": slot}
-    return Conflict("you have already helped this friend", code="ALREADY_HELPED", details=details)
+    return Conflict("you have already helped this friend", code=Code.ALREADY_HELPED, details=details)
 
 
 def refusal(
@@ -168,9 +169,9 @@ def refusal(
     if repeat is not None:
         return repeat
     if slots >= len(cuts):
-        return Conflict("enough friends have already helped", code="ASSIST_COMPLETED", details={"helpers": slots})
+        return Conflict("enough friends have already helped", code=Code.ASSIST_COMPLETED, details={"helpers": slots})
     if now >= deadline_at:
-        return Gone("the time to help has run out", code="ASSIST_EXPIRED", details={"expired_at": iso(deadline_at)})
+        return Gone("the time to help has run out", code=Code.ASSIST_EXPIRED, details={"expired_at": iso(deadline_at)})
     return None
 
 

@@ -12,6 +12,7 @@ from chalicelib.campaigns import live
 from chalicelib.campaigns.rules.records import CampaignRecord
 from chalicelib.campaigns.rules.spec import AssistCampaign, AssistRules, shown
 from chalicelib.core.clock import iso, parse_iso, utcnow
+from chalicelib.core.codes import Code
 from chalicelib.core.errors import Conflict, Forbidden, NotFound, TooManyRequests
 from chalicelib.core.observability import logger, metrics
 from chalicelib.modes.assist import rules as domain
@@ -36,7 +37,7 @@ def _assist_campaign(cid: str) -> CampaignRecord:
 
 def _rules(rec: CampaignRecord) -> AssistRules:
     if not isinstance(rec.spec, AssistCampaign):
-        raise Conflict("this campaign is not an assist campaign", code="WRONG_MODE", details={"mode": rec.mode})
+        raise Conflict("this campaign is not an assist campaign", code=Code.WRONG_MODE, details={"mode": rec.mode})
     return rec.spec.rules
 
 
@@ -44,7 +45,7 @@ def _owner(rec: CampaignRecord, code: str) -> ParticipantRecord:
     owner = identity.by_code(code) if re.fullmatch(CODE_PATTERN, code) else None
     # Another campaign's participant is indistinguishable from an unknown code.
     if owner is None or owner.cid != rec.cid:
-        raise NotFound("no such assist", code="ASSIST_NOT_FOUND")
+        raise NotFound("no such assist", code=Code.ASSIST_NOT_FOUND)
     if owner.erased:  # the owner erased their data: their assist takes no more help
         raise identity.erased_error()
     return owner
@@ -106,7 +107,7 @@ def _claim(rec: CampaignRecord, owner: str, helper: str, now: datetime) -> Assis
         if reason is not None:
             raise reason
         # Started by another friend between our claim and our read: claim again on it.
-    raise Conflict("the assist is busy; try again", code="CONCURRENT_UPDATE")
+    raise Conflict("the assist is busy; try again", code=Code.CONCURRENT_UPDATE)
 
 
 def help_friend(
@@ -120,7 +121,7 @@ def help_friend(
     helper = identity.authenticated(cid, authorization, now)
     owner = _owner(rec, owner_code)
     if domain.same_person(_person(owner), _person(helper)):
-        raise Forbidden("you cannot help your own assist", code="SELF_ASSIST")
+        raise Forbidden("you cannot help your own assist", code=Code.SELF_ASSIST)
     _screen(rec, owner, helper, ip, now)
     day = domain.help_day(now, rec.spec.timezone)
     limit = _rules(rec).helper_daily_limit
@@ -131,7 +132,7 @@ def help_friend(
         if repeat is not None:
             raise repeat
         raise TooManyRequests(
-            f"you can help at most {limit} friends a day", code="HELPER_DAILY_LIMIT", details={"limit": limit}
+            f"you can help at most {limit} friends a day", code=Code.HELPER_DAILY_LIMIT, details={"limit": limit}
         )
     try:
         claimed = _claim(rec, owner.code, helper.code, now)
@@ -156,15 +157,15 @@ def _screen(rec: CampaignRecord, owner: ParticipantRecord, helper: ParticipantRe
     if decision == "allow":
         return
     if decision == "block":
-        raise Forbidden("this help cannot be accepted", code="HELP_BLOCKED")
+        raise Forbidden("this help cannot be accepted", code=Code.HELP_BLOCKED)
     rid = reviews.help_review_id(owner.code, helper.code)
     earlier = reviews.find(rec.tid, rid)
     if earlier is not None and earlier.status == "approved":
         return
     if earlier is not None and earlier.status == "rejected":
-        raise Forbidden("this help cannot be accepted", code="HELP_BLOCKED")
+        raise Forbidden("this help cannot be accepted", code=Code.HELP_BLOCKED)
     reviews.record(rec.tid, rec.cid, "help", rid, helper.code, assessment.score, assessment.reasons, now)
-    raise Conflict("this help is waiting for review", code="HELP_HELD")
+    raise Conflict("this help is waiting for review", code=Code.HELP_HELD)
 
 
 def _give_back(helper: str, day: str) -> None:

@@ -10,6 +10,7 @@ from chalicelib.campaigns import live
 from chalicelib.campaigns.rules.records import CampaignRecord
 from chalicelib.campaigns.rules.spec import DistributionCampaign, DistributionRules, LadderRules
 from chalicelib.core.clock import iso, parse_iso
+from chalicelib.core.codes import Code
 from chalicelib.core.errors import Conflict, NotFound
 from chalicelib.messaging import events
 from chalicelib.modes.distribution import store
@@ -47,7 +48,7 @@ def _refuse_conflict(tid: str, event: OrderEvent, stored: OrderRecord | None) ->
     if got != had:
         raise Conflict(
             "this order id was already received with a different campaign, amount or external_id",
-            code="ORDER_CONFLICT",
+            code=Code.ORDER_CONFLICT,
             details={"order_id": event.order_id},
         )
 
@@ -85,14 +86,14 @@ def receive(tid: str, event: OrderEvent, now: datetime) -> dict[str, Any]:
     """Apply a paid or refunded order once; repeated deliveries change nothing."""
     rec = live.campaign(event.campaign_id)
     if rec.tid != tid:
-        raise NotFound("no such campaign", code="CAMPAIGN_NOT_FOUND")
+        raise NotFound("no such campaign", code=Code.CAMPAIGN_NOT_FOUND)
     if event.status == "refunded":
         return _refund(tid, event, now)
     buyer = identity.find(rec.cid, event.external_id)
     if buyer is None:
         _refuse_conflict(tid, event, store.get(tid, event.order_id))  # a changed buyer is a conflict, not a 404
         raise NotFound("this user has not joined the campaign; send the order after the join",
-                       code="PARTICIPANT_NOT_FOUND")  # fmt: skip
+                       code=Code.PARTICIPANT_NOT_FOUND)  # fmt: skip
     if buyer.erased:
         # Nothing more is recorded against an erased participant; refunds of earlier orders still apply.
         raise identity.erased_error()
@@ -133,7 +134,7 @@ def receive(tid: str, event: OrderEvent, now: datetime) -> dict[str, Any]:
 def _refund(tid: str, event: OrderEvent, now: datetime) -> dict[str, Any]:
     order = store.get(tid, event.order_id)
     if order is None:
-        raise NotFound("no such order", code="ORDER_NOT_FOUND")
+        raise NotFound("no such order", code=Code.ORDER_NOT_FOUND)
     clawbacks = [
         Entry(e.level, e.code, -e.amount_fen, e.available_at, clawback=True) for e in store.entries(tid, event.order_id)
     ]

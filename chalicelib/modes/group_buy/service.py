@@ -9,6 +9,7 @@ from chalicelib.campaigns import live
 from chalicelib.campaigns.rules.records import CampaignRecord
 from chalicelib.campaigns.rules.spec import GroupBuyCampaign, GroupBuyRules
 from chalicelib.core.clock import iso, parse_iso, utcnow
+from chalicelib.core.codes import Code
 from chalicelib.core.errors import Conflict, Gone, NotFound
 from chalicelib.core.ids import new_id
 from chalicelib.core.observability import logger
@@ -28,13 +29,13 @@ CLOSE_LOOKBACK_DAYS = 3  # deadlines are at most 72 hours after opening
 def _group_campaign(cid: str, now: datetime) -> CampaignRecord:
     rec = live.open_campaign(cid, now)
     if rec.mode != "group_buy":
-        raise Conflict("this campaign is not a group buy", code="WRONG_MODE")
+        raise Conflict("this campaign is not a group buy", code=Code.WRONG_MODE)
     return rec
 
 
 def _rules(rec: CampaignRecord) -> GroupBuyRules:
     if not isinstance(rec.spec, GroupBuyCampaign):
-        raise Conflict("this campaign is not a group buy", code="WRONG_MODE")
+        raise Conflict("this campaign is not a group buy", code=Code.WRONG_MODE)
     return rec.spec.rules
 
 
@@ -83,20 +84,20 @@ def open_group(cid: str, authorization: str | None, size: int | None, now: datet
 def join_group(gid: str, authorization: str | None, now: datetime) -> dict[str, Any]:
     group = store.get(gid)
     if group is None:
-        raise NotFound("no such group", code="GROUP_NOT_FOUND")
+        raise NotFound("no such group", code=Code.GROUP_NOT_FOUND)
     _group_campaign(group.cid, now)
     joiner = identity.authenticated(group.cid, authorization, now)
     member = Member(code=joiner.code, nickname=joiner.nickname, leader=False, joined_at=iso(now))
     outcome = store.join(gid, group.cid, member, iso(now))
     if outcome == "already_member":
-        raise Conflict("you are already in this group", code="ALREADY_MEMBER")
+        raise Conflict("you are already in this group", code=Code.ALREADY_MEMBER)
     if outcome == "refused":
         fresh = store.get(gid)
         assert fresh is not None
         state = domain.status(fresh.status, fresh.members, fresh.size, parse_iso(fresh.deadline), now)
         if state == "failed":
-            raise Gone("the group's deadline has passed", code="GROUP_EXPIRED")
-        raise Conflict("the group is full", code="GROUP_FULL")
+            raise Gone("the group's deadline has passed", code=Code.GROUP_EXPIRED)
+        raise Conflict("the group is full", code=Code.GROUP_FULL)
     fresh = store.get(gid)
     assert fresh is not None
     return view(fresh, now)
@@ -105,7 +106,7 @@ def join_group(gid: str, authorization: str | None, now: datetime) -> dict[str, 
 def get_group(gid: str, now: datetime) -> dict[str, Any]:
     group = store.get(gid)
     if group is None:
-        raise NotFound("no such group", code="GROUP_NOT_FOUND")
+        raise NotFound("no such group", code=Code.GROUP_NOT_FOUND)
     return view(group, now)
 
 

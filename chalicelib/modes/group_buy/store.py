@@ -9,6 +9,7 @@ from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
+from chalicelib.core.codes import Code
 from chalicelib.core.errors import Conflict
 from chalicelib.modes.group_buy.rules import GroupRecord, Member, deadline_shard
 from chalicelib.table import keys
@@ -60,7 +61,7 @@ def open_group(rec: GroupRecord, leader: Member, max_open: int) -> None:
     except TransactWriteError as exc:
         if is_condition_failure(exc):
             raise Conflict(
-                f"a leader may have at most {max_open} open group(s) in this campaign", code="TOO_MANY_OPEN_GROUPS"
+                f"a leader may have at most {max_open} open group(s) in this campaign", code=Code.TOO_MANY_OPEN_GROUPS
             ) from exc
         raise
 

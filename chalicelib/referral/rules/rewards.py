@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.campaigns.rules.spec import AssistRules, CampaignRules, GroupBuyRules, LadderRules, Reward
+from chalicelib.core.codes import Code
 
 INVITEE_RULE = "invitee"
 ASSIST_RULE = "assist"  # an assist owner's prize: one per participant, like every rule
@@ -95,16 +96,16 @@ def parse_reward_id(rid: str) -> tuple[str, str] | None:
 def claim_problem(status: str) -> str | None:
     """Why a reward in `status` cannot be claimed (an error code), or None when it can."""
     return {
-        PENDING: "REWARD_PENDING",
-        UNAVAILABLE: "REWARD_UNAVAILABLE",
-        REVOKED: "REWARD_REVOKED",
+        PENDING: Code.REWARD_PENDING,
+        UNAVAILABLE: Code.REWARD_UNAVAILABLE,
+        REVOKED: Code.REWARD_REVOKED,
     }.get(status)
 
 
 def revoke_problem(status: str) -> str | None:
     """Why a reward in `status` cannot be revoked, or None: a claimed reward is already in the
     participant's hands (a coupon code seen, a parcel on its way)."""
-    return {CLAIMED: "REWARD_ALREADY_CLAIMED", UNAVAILABLE: "REWARD_UNAVAILABLE"}.get(status)
+    return {CLAIMED: Code.REWARD_ALREADY_CLAIMED, UNAVAILABLE: Code.REWARD_UNAVAILABLE}.get(status)
 
 
 def ladder_grants(rules: LadderRules, counted: int, already: set[str]) -> list[Grant]:

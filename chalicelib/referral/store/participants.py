@@ -8,6 +8,7 @@ from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.update import Action
 
 from chalicelib.core.clock import iso
+from chalicelib.core.codes import Code
 from chalicelib.core.errors import Conflict
 from chalicelib.core.ids import new_id
 from chalicelib.referral.rules.records import ParticipantRecord
@@ -64,7 +65,7 @@ def add_counted(inviter_code: str, invitee_codes: set[str]) -> ParticipantRecord
             )
     except UpdateError as exc:
         if is_condition_failure(exc):
-            raise Conflict(f"inviter {inviter_code} does not exist", code="INVITER_NOT_FOUND") from exc
+            raise Conflict(f"inviter {inviter_code} does not exist", code=Code.INVITER_NOT_FOUND) from exc
         if exc.cause_response_code != "ValidationException":
             raise
         # The item is at DynamoDB's 400 KB limit: tens of thousands of invitees, far past any

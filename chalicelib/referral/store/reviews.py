@@ -8,6 +8,7 @@ from typing import Any
 
 from pynamodb.exceptions import UpdateError
 
+from chalicelib.core.codes import Code
 from chalicelib.core.errors import BadRequest
 from chalicelib.referral.rules.records import ReviewRecord
 from chalicelib.table import keys
@@ -126,9 +127,9 @@ def page(tid: str, status: str, limit: int, cursor: str | None) -> tuple[list[Re
         try:
             start = json.loads(base64.urlsafe_b64decode(cursor.encode()).decode())
         except ValueError:
-            raise BadRequest("cursor: not one this API issued", code="INVALID_CURSOR") from None
+            raise BadRequest("cursor: not one this API issued", code=Code.INVALID_CURSOR) from None
         if not isinstance(start, dict):
-            raise BadRequest("cursor: not one this API issued", code="INVALID_CURSOR")
+            raise BadRequest("cursor: not one this API issued", code=Code.INVALID_CURSOR)
     with unavailable_on_failure("list reviews"):
         result = ReviewItem.gsi1.query(
             keys.reviews_gsi1pk(tid, status), limit=limit, last_evaluated_key=start, page_size=limit

@@ -16,6 +16,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from chalicelib.core.codes import Code
 from chalicelib.core.errors import BadRequest
 from chalicelib.referral.rules.records import ParticipantPage, RewardRecord, TreeNode, TreePage
 from chalicelib.table import keys
@@ -91,7 +92,7 @@ def _reward(item: dict[str, Any]) -> RewardRecord:
 
 
 def _invalid_cursor() -> BadRequest:
-    return BadRequest("the cursor is not one this listing returned", code="INVALID_CURSOR")
+    return BadRequest("the cursor is not one this listing returned", code=Code.INVALID_CURSOR)
 
 
 def _encode_cursor(state: dict[str, Any]) -> str:
