@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import os
 import uuid
@@ -19,6 +22,20 @@ os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 
 OWNER_PASSWORD = "owner-pass-123"
+# The identity key each test tenant's "server" signs join assertions with: tid -> (key id, secret),
+# made on the first signature (so tenants that never sign have no key, and no audit entry for one).
+IDENTITY_KEYS: dict[str, tuple[str, str]] = {}
+
+
+def identity_key(tid: str) -> tuple[str, str]:
+    """The tenant's signing key (key id, secret), made on first use as its owner would."""
+    if tid not in IDENTITY_KEYS:
+        from chalicelib.accounts import identity_keys
+        from chalicelib.core.rbac import Principal, Role
+
+        made = identity_keys.create(Principal(tid, f"owner@{tid}.example.cn", Role.OWNER), datetime.now(UTC))
+        IDENTITY_KEYS[tid] = (str(made["key_id"]), str(made["secret"]))
+    return IDENTITY_KEYS[tid]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -297,6 +314,75 @@ def live_campaign(api: Api, tenant: Tenant, mode: str = "invite", **overrides: A
     return cid
 
 
+def _b64url(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def sign_assertion(
+    tid: str,
+    subject: str,
+    *,
+    issued_at: int | None = None,
+    lifetime: int = 600,
+    key: tuple[str, str] | None = None,
+    header: dict[str, Any] | None = None,
+    **claims: Any,
+) -> str:
+    """An identity assertion as a merchant's server signs it, built by hand (HMAC-SHA256 over base64url
+    JSON, no JWT library), so the tests check Fission's verifier against an independent signer."""
+    from chalicelib.http import request as http
+
+    kid, secret = key or identity_key(tid)
+    issued = int(http.now().timestamp()) if issued_at is None else issued_at
+    body = {"iss": tid, "sub": subject, "aud": "fission", "iat": issued, "exp": issued + lifetime, **claims}
+    head = {"alg": "HS256", "typ": "JWT", "kid": kid, **(header or {})}
+    signing_input = f"{_b64url(json.dumps(head).encode())}.{_b64url(json.dumps(body).encode())}"
+    signature = hmac.new(secret.encode(), signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{_b64url(signature)}"
+
+
+def identity_mode(cid: str) -> tuple[str, str] | None:
+    """(tenant, identity mode) of a campaign, read from the table; None when there is no such campaign."""
+    from chalicelib.campaigns import lifecycle
+
+    rec = lifecycle.find(cid)
+    return None if rec is None else (rec.tid, rec.spec.identity.mode.value)
+
+
+# Who each participant token was issued to, for the fresh proof sensitive acts need: token -> (cid, user id).
+JOINED: dict[str, tuple[str, str]] = {}
+
+
 def join(api: Api, cid: str, **fields: Any) -> tuple[int, Any]:
-    body = {"external_id": fields.pop("external_id", f"user-{uuid.uuid4().hex[:8]}"), **fields}
-    return api.call("POST", f"/v1/campaigns/{cid}/participants", body)
+    """Join as a merchant's page does: with the user's signed assertion (the default identity mode), or
+    as a fresh anonymous visitor in an anonymous campaign."""
+    external_id = fields.pop("external_id", f"user-{uuid.uuid4().hex[:8]}")
+    status, body = api.call("POST", f"/v1/campaigns/{cid}/participants", join_body(cid, external_id, **fields))
+    if isinstance(body, dict) and "token" in body:
+        JOINED[str(body["token"])] = (cid, external_id)
+    return status, body
+
+
+def proof(api: Api, token: str) -> dict[str, str]:
+    """The fresh proof an export, an erasure or a claim with an address needs besides the token: a new
+    assertion for the user (signed campaigns), or a one-time proof code (anonymous campaigns)."""
+    cid, external_id = JOINED[token]
+    found = identity_mode(cid)
+    assert found is not None, cid
+    tid, mode = found
+    if mode != "anonymous":
+        return {"X-Fission-Assertion": sign_assertion(tid, external_id)}
+    status, body = api.call("POST", f"/v1/campaigns/{cid}/me/proof", token=token)
+    assert status == 200, body
+    return {"X-Fission-Proof": str(body["proof"])}
+
+
+def join_body(cid: str, external_id: str, **fields: Any) -> dict[str, Any]:
+    """A join body for `external_id`, with the assertion a signed campaign needs."""
+    found = identity_mode(cid)
+    if found is None:  # no such campaign: the body a page would send, for the API to refuse
+        return {"external_id": external_id, **fields}
+    tid, mode = found
+    if mode == "anonymous":
+        return dict(fields)
+    return {"external_id": external_id, "assertion": sign_assertion(tid, external_id), **fields}

@@ -7,7 +7,7 @@ from urllib.parse import unquote
 
 from chalice.app import Blueprint, Response
 
-from chalicelib.accounts import audit, auth, operators, totp, webhook_secret
+from chalicelib.accounts import audit, auth, identity_keys, operators, totp, webhook_secret
 from chalicelib.accounts.rules.operators import LoginRequest, OperatorCreate, OperatorPatch, TotpConfirm
 from chalicelib.core.rbac import Permission
 from chalicelib.http import request as http
@@ -87,3 +87,21 @@ def get_webhook_secret() -> dict[str, Any]:
 @http.requires(Permission.OPERATOR_MANAGE)
 def rotate_webhook_secret() -> dict[str, Any]:
     return webhook_secret.rotate_secret(http.principal())
+
+
+@bp.route("/v1/admin/identity-keys", methods=["GET"])
+@http.requires(Permission.OPERATOR_MANAGE)
+def list_identity_keys() -> dict[str, Any]:
+    return identity_keys.list_keys(http.principal())
+
+
+@bp.route("/v1/admin/identity-keys", methods=["POST"])
+@http.requires(Permission.OPERATOR_MANAGE)
+def create_identity_key() -> Response:
+    return http.created(identity_keys.create(http.principal(), http.now()))
+
+
+@bp.route("/v1/admin/identity-keys/{kid}/retire", methods=["POST"])
+@http.requires(Permission.OPERATOR_MANAGE)
+def retire_identity_key(kid: str) -> dict[str, Any]:
+    return identity_keys.retire(http.principal(), kid, http.now())

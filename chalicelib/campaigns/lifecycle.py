@@ -68,7 +68,8 @@ def _owned(actor: Principal, cid: str) -> CampaignRecord:
 
 def create(actor: Principal, body: dict[str, Any], now: datetime, idempotency_key: str | None = None) -> dict[str, Any]:
     # A body naming a template_id is expanded first; the idempotency fingerprint stays the body as sent.
-    spec = _validated(templates.expand(body, now))
+    # A new campaign proves who joins with the merchant's signed assertion unless it says otherwise.
+    spec = _validated({"identity": domain.NEW_CAMPAIGN_IDENTITY, **templates.expand(body, now)})
 
     def make() -> dict[str, Any]:
         stamp = iso(now)
@@ -201,6 +202,9 @@ def public_view(cid: str, now: datetime) -> dict[str, Any]:
         "status": rec.status,
         "phase": domain.phase(domain.Status(rec.status), spec.starts_at, spec.ends_at, now),
         "rules": domain.shown(spec.rules),
+        # How the page must prove who joins (docs/identity.md): a merchant's assertion, a platform
+        # login, or nothing (anonymous: Fission mints the identity).
+        "identity": {"mode": spec.identity.mode.value, "platform": spec.identity.platform},
     }
     if isinstance(spec, domain.GroupBuyCampaign):
         # Auto-fill with virtual members must be disclosed to participants, never hidden.

@@ -21,7 +21,10 @@ from chalicelib.http.rules import ROUTES, RouteClass, Scope
 ADMIN_PREFIX = "/v1/admin/"
 # Any origin may call: admin calls carry a bearer token, never cookies, so a wildcard leaks nothing.
 CORS_ORIGIN = "*"
-CORS_HEADERS = "Content-Type,Authorization,Idempotency-Key,X-Device-Id,X-Request-Id,X-Fission-TOTP"
+CORS_HEADERS = (
+    "Content-Type,Authorization,Idempotency-Key,X-Device-Id,X-Request-Id,X-Fission-TOTP,X-Fission-Assertion,"
+    "X-Fission-Proof"
+)
 
 # Chalice answers some requests itself (405, 415, Accept mismatch) with its own body shape;
 # these map its error names onto ours so every 4xx a client sees has the same format.

@@ -6,6 +6,7 @@ from chalice.app import Blueprint, Response
 
 from chalicelib.http import request as http
 from chalicelib.privacy import service as privacy
+from chalicelib.referral import identity
 
 bp = Blueprint(__name__)
 
@@ -15,11 +16,13 @@ NO_STORE: dict[str, str | list[str]] = {"Cache-Control": "no-store"}
 
 @bp.route("/v1/me/export", methods=["POST"])
 def export_my_data() -> Response:
-    body = privacy.export(bp.current_request.headers.get("authorization"), http.now())
+    request = bp.current_request
+    body = privacy.export(request.headers.get("authorization"), identity.proof_from(request.headers), http.now())
     return Response(body=body, status_code=200, headers=NO_STORE)
 
 
 @bp.route("/v1/me", methods=["DELETE"])
 def erase_my_data() -> Response:
-    body = privacy.erase(bp.current_request.headers.get("authorization"), http.now())
+    request = bp.current_request
+    body = privacy.erase(request.headers.get("authorization"), identity.proof_from(request.headers), http.now())
     return Response(body=body, status_code=200, headers=NO_STORE)

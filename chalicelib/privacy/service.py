@@ -122,12 +122,14 @@ def _assist(own: SubjectPartition) -> dict[str, Any] | None:
     }
 
 
-def export(authorization: str | None, now: datetime) -> dict[str, Any]:
-    """Everything stored about the token's participant, decrypted where it is theirs (read-only)."""
+def export(authorization: str | None, proof: identity.Proof, now: datetime) -> dict[str, Any]:
+    """Everything stored about the token's participant, decrypted where it is theirs (read-only). Needs
+    fresh proof besides the token: a leaked token alone must not hand out a phone number and address."""
     participant = identity.token_holder(authorization, now)
     if participant.erased:
         raise identity.erased_error()
     rec = _campaign(participant.cid)
+    identity.prove_fresh(rec, participant, proof, now)
     own = store.partition(participant.code)
     logger.info("data subject export", campaign_id=rec.cid, code=participant.code)
     return {
@@ -197,11 +199,13 @@ def _forget_in_profile(p: ParticipantRecord) -> None:
 STEPS = (_strip_claims, _pseudonymise_orders, _strip_memberships, _forget_in_profile)
 
 
-def erase(authorization: str | None, now: datetime) -> dict[str, Any]:
-    """Erase the token's participant; a repeat (or a retry after a failure) answers the same."""
+def erase(authorization: str | None, proof: identity.Proof, now: datetime) -> dict[str, Any]:
+    """Erase the token's participant; a repeat (or a retry after a failure) answers the same. Beginning
+    (or resuming) an erasure needs fresh proof besides the token; it revokes every token at the end."""
     participant = identity.token_holder(authorization, now)
     if participant.erased_at is not None:
         return {"erased": True, "erased_at": participant.erased_at}
+    identity.prove_fresh(_campaign(participant.cid), participant, proof, now)
     at = iso(now)
     poster_keys: set[str] = set()
     if participant.erasing_at is None:

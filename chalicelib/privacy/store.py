@@ -213,13 +213,15 @@ def strip_member_nickname(member: Membership) -> None:
 
 
 def finish_erasure(code: str, at: str) -> str | None:
-    """Record that every step is done: `erased_at` (kept on a repeat) and the poster keys dropped."""
+    """Record that every step is done: `erased_at` (kept on a repeat), the poster keys dropped and every
+    token revoked (the token version moves on)."""
     found = _update(
         "finish erasure",
         keys.participant_pk(code),
         keys.META,
-        "SET erased_at = if_not_exists(erased_at, :at) REMOVE poster_keys",
-        ExpressionAttributeValues={":at": {"S": at}},
+        "SET erased_at = if_not_exists(erased_at, :at), token_version = if_not_exists(token_version, :zero) + :one "
+        "REMOVE poster_keys",
+        ExpressionAttributeValues={":at": {"S": at}, ":zero": {"N": "0"}, ":one": {"N": "1"}},
         ReturnValues="ALL_NEW",
     )
     return None if found is None else str(found["erased_at"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from chalicelib.campaigns import live
@@ -22,10 +22,9 @@ from chalicelib.referral.rules.participants import JoinRequest
 from chalicelib.referral.rules.records import ParticipantRecord
 from chalicelib.referral.store import leaderboard as leaderboard_store
 from chalicelib.referral.store import participants as store
-from chalicelib.security import click_tokens, participant_tokens
+from chalicelib.security import click_tokens
 from chalicelib.security.pii import get_cipher, normalize_phone
 
-TOKEN_GRACE = timedelta(days=30)  # participants still read their rewards a while after the end
 LADDER_MODES = frozenset({"invite", "poster"})
 
 
@@ -64,8 +63,7 @@ def _view(rec: CampaignRecord, participant: ParticipantRecord) -> dict[str, Any]
 
 def _joined(rec: CampaignRecord, participant: ParticipantRecord) -> dict[str, Any]:
     """The view a join answers with: the participant plus their token."""
-    expires = rec.spec.ends_at + TOKEN_GRACE
-    return {**_view(rec, participant), "token": participant_tokens.issue(rec.cid, participant.code, expires)}
+    return {**_view(rec, participant), "token": identity_service.issue_token(rec, participant)}
 
 
 def _inviter(ref: str | None, records: dict[str, ParticipantRecord] | None = None) -> domain.Inviter | None:
@@ -87,19 +85,45 @@ def _touches(tokens: list[str] | None) -> list[domain.Touch | None]:
     return [domain.Touch(c.code, c.at) if c is not None else None for c in clicks]
 
 
-def join(cid: str, request: JoinRequest, now: datetime, ip: str | None = None) -> tuple[dict[str, Any], bool]:
-    """Join once; a repeat returns the same participant. One conditional write on the hot path.
+def join(
+    cid: str, request: JoinRequest, now: datetime, ip: str | None = None, authorization: str | None = None
+) -> tuple[dict[str, Any], bool]:
+    """Join once, as the identity the campaign's mode proves; a repeat returns the same participant
+    only to a caller who proves it is them. One conditional write on the hot path.
 
     `ip` is the request's source address, when known: stored only as a keyed hash, it feeds the
     fraud signals (docs/fraud.md). Returns the participant view and whether this call created it.
     """
     rec = live.open_campaign(cid, now)
+    proven = identity_service.prove_join(rec, request, authorization, now)
+    if proven.returning is not None:
+        return _joined(rec, proven.returning), False
+    return _join(rec, proven, request, now, ip)
+
+
+def join_as(
+    cid: str, external_id: str, request: JoinRequest, now: datetime, ip: str | None = None
+) -> tuple[dict[str, Any], bool]:
+    """Join as the user the merchant's server vouches for (an API key allowed to register participants)."""
+    rec = live.open_campaign(cid, now)
+    return _join(rec, identity_service.Proven(external_id=external_id), request, now, ip)
+
+
+def _join(
+    rec: CampaignRecord, proven: identity_service.Proven, request: JoinRequest, now: datetime, ip: str | None
+) -> tuple[dict[str, Any], bool]:
+    cid, external_id = rec.cid, proven.external_id
+    # What the assertion vouches for wins over what the page says.
+    nickname = proven.profile.get("nickname") or request.nickname
+    avatar_url = proven.profile.get("avatar_url") or (str(request.avatar_url) if request.avatar_url else None)
+    phone = proven.profile.get("phone") or request.phone
+    email = proven.profile.get("email") or request.email
     secret = identity_service.code_secret()
-    identity = domain.identity_hash(secret, cid, request.external_id)
+    identity = domain.identity_hash(secret, cid, external_id)
     phone_enc = phone_hash = digits = None
-    if request.phone:
+    if phone:
         try:
-            digits = normalize_phone(request.phone)
+            digits = normalize_phone(phone)
         except ValueError:
             raise ValidationFailed(
                 "phone: not a phone number",
@@ -108,9 +132,9 @@ def join(cid: str, request: JoinRequest, now: datetime, ip: str | None = None) -
         cipher = get_cipher()
         phone_enc = cipher.encrypt(digits, identity_service.phone_context(cid, identity))
         phone_hash = cipher.blind_index(digits, "phone")
-    person = domain.person_id(secret, rec.tid, request.external_id)
+    person = domain.person_id(secret, rec.tid, external_id)
     # How messages reach the person (docs/audience.md), readable only as their profile's.
-    contact = {"external_id": request.external_id, "phone": digits, "email": request.email}
+    contact = {"external_id": external_id, "phone": digits, "email": email}
     contact_json = json.dumps({k: v for k, v in contact.items() if v}, sort_keys=True)
     contact_enc = get_cipher().encrypt(contact_json, domain.contact_context(rec.tid, person))
     seen: dict[str, domain.Inviter] = {}
@@ -135,18 +159,18 @@ def join(cid: str, request: JoinRequest, now: datetime, ip: str | None = None) -
     )
     ip_hash = fraud.fingerprint("ip", ip)
     risk = fraud.assess_join(
-        rec, code=domain.invite_code(secret, cid, request.external_id), ip_hash=ip_hash, device_id=request.device_id,
+        rec, code=domain.invite_code(secret, cid, external_id), ip_hash=ip_hash, device_id=request.device_id,
         phone_digits=digits, phone_hash=phone_hash, inviter=records.get(inviter) if inviter else None, now=now,
     )  # fmt: skip
     if risk.decision == "block":
-        return _refuse(rec, request.external_id, identity, risk)
+        return _refuse(rec, external_id, identity, risk)
     held = risk.decision == "hold"
     qualifies = domain.qualifies_on_join(rec.spec.rules)
     for attempt in range(domain.MAX_CODE_ATTEMPTS):
         participant = ParticipantRecord(
             cid=cid,
             tid=rec.tid,
-            code=domain.invite_code(secret, cid, request.external_id, attempt),
+            code=domain.invite_code(secret, cid, external_id, attempt),
             identity=identity,
             joined_at=iso(now),
             # A held join counts nowhere until approved: the would-be time waits in held_qualified_at.
@@ -157,8 +181,8 @@ def join(cid: str, request: JoinRequest, now: datetime, ip: str | None = None) -
             risk_reasons=risk.reasons,
             ip_hash=ip_hash,
             lineage=risk.lineage,
-            nickname=request.nickname,
-            avatar_url=str(request.avatar_url) if request.avatar_url else None,
+            nickname=nickname,
+            avatar_url=avatar_url,
             phone_enc=phone_enc,
             phone_hash=phone_hash,
             device_id=request.device_id,

@@ -18,13 +18,14 @@ from chalicelib.campaigns.rules.records import CampaignRecord
 from chalicelib.campaigns.rules.spec import Reward
 from chalicelib.core.clock import iso, utcnow
 from chalicelib.core.codes import Code
-from chalicelib.core.errors import Conflict, Gone, NotFound, Unavailable, ValidationFailed
+from chalicelib.core.errors import Conflict, Gone, NotFound, Unauthorized, Unavailable, ValidationFailed
 from chalicelib.core.observability import logger, metrics
 from chalicelib.core.rbac import Principal
 from chalicelib.messaging import events
+from chalicelib.referral import identity
 from chalicelib.referral.rules import rewards as domain
 from chalicelib.referral.rules.participants import rules_for
-from chalicelib.referral.rules.records import RewardRecord
+from chalicelib.referral.rules.records import ParticipantRecord, RewardRecord
 from chalicelib.referral.rules.rewards import Grant, ladder_grants, reward_rules
 from chalicelib.referral.store import participants as participant_store
 from chalicelib.referral.store import rewards as store
@@ -142,7 +143,7 @@ def view(code: str) -> list[dict[str, Any]]:
 # --- claiming -------------------------------------------------------------------------------
 
 
-def _own_reward(rid: str, authorization: str | None, now: datetime) -> RewardRecord:
+def _own_reward(rid: str, authorization: str | None, now: datetime) -> tuple[RewardRecord, ParticipantRecord]:
     claims = participant_tokens.from_header(authorization, now)
     parsed = domain.parse_reward_id(rid)
     # Someone else's reward is indistinguishable from a missing one.
@@ -152,7 +153,9 @@ def _own_reward(rid: str, authorization: str | None, now: datetime) -> RewardRec
     holder = participant_store.get(claims.code, consistent=True)
     if holder is None or holder.erased:  # a claim would store a new address for an erased person
         raise Gone("this participant erased their data", code=Code.PARTICIPANT_ERASED)
-    return found
+    if claims.version != holder.token_version:
+        raise Unauthorized("the participant token was revoked; join again", code=Code.PARTICIPANT_TOKEN_REVOKED)
+    return found, holder
 
 
 def claim_context(reward: RewardRecord) -> str:
@@ -160,10 +163,18 @@ def claim_context(reward: RewardRecord) -> str:
     return f"reward:{reward.code}:{reward.rule}:claim"
 
 
-def claim(rid: str, authorization: str | None, request: domain.ClaimRequest, now: datetime) -> dict[str, Any]:
-    """`issued` -> `claimed` once; an identical repeat answers the same, a different one conflicts."""
-    reward = _own_reward(rid, authorization, now)
+def claim(
+    rid: str, authorization: str | None, request: domain.ClaimRequest, proof: identity.Proof, now: datetime
+) -> dict[str, Any]:
+    """`issued` -> `claimed` once; an identical repeat answers the same, a different one conflicts. A
+    delivery address needs fresh proof besides the token: a leaked token must not redirect a gift."""
+    reward, holder = _own_reward(rid, authorization, now)
     address = request.address.model_dump(exclude_none=True) if request.address else None
+    if address is not None:
+        rec = lifecycle.find(reward.cid)
+        if rec is None:
+            raise NotFound("no such reward", code=Code.REWARD_NOT_FOUND)
+        identity.prove_fresh(rec, holder, proof, now)
     if reward.type == "gift" and address is None:
         raise ValidationFailed("a gift needs the delivery address", code=Code.ADDRESS_REQUIRED)
     if reward.type != "gift" and address is not None:

@@ -9,7 +9,7 @@ from chalice.app import Blueprint, Response
 from chalicelib.accounts import webhook_secret
 from chalicelib.core.rbac import Permission
 from chalicelib.http import request as http
-from chalicelib.referral import follows, join, leaderboard, links, reviews, rewards, tree
+from chalicelib.referral import follows, identity, join, leaderboard, links, reviews, rewards, tree
 from chalicelib.referral.rules.follows import FollowEvent
 from chalicelib.referral.rules.fraud import ReviewDecision
 from chalicelib.referral.rules.participants import JoinRequest
@@ -20,14 +20,26 @@ bp = Blueprint(__name__)
 
 @bp.route("/v1/campaigns/{cid}/participants", methods=["POST"])
 def join_campaign(cid: str) -> Response:
-    request = http.parse(bp.current_request, JoinRequest)
-    view, created = join.join(cid, request, http.now(), http.client_ip(bp.current_request))
+    current = bp.current_request
+    request = http.parse(current, JoinRequest)
+    authorization = current.headers.get("authorization")
+    view, created = join.join(cid, request, http.now(), http.client_ip(current), authorization)
     return Response(body=view, status_code=201 if created else 200)
 
 
 @bp.route("/v1/campaigns/{cid}/me", methods=["GET"])
 def get_me(cid: str) -> dict[str, Any]:
     return join.me(cid, bp.current_request.headers.get("authorization"), http.now())
+
+
+@bp.route("/v1/campaigns/{cid}/me/proof", methods=["POST"])
+def get_proof(cid: str) -> dict[str, Any]:
+    return identity.issue_proof(cid, bp.current_request.headers.get("authorization"), http.now())
+
+
+@bp.route("/v1/campaigns/{cid}/me/sign-out", methods=["POST"])
+def sign_out_everywhere(cid: str) -> dict[str, Any]:
+    return identity.sign_out(cid, bp.current_request.headers.get("authorization"), http.now())
 
 
 @bp.route("/v1/i/{code}", methods=["GET"])
@@ -44,7 +56,10 @@ def get_leaderboard(cid: str) -> dict[str, Any]:
 @bp.route("/v1/rewards/{rid}/claim", methods=["POST"])
 def claim_reward(rid: str) -> dict[str, Any]:
     request = bp.current_request
-    return rewards.claim(rid, request.headers.get("authorization"), http.parse(request, ClaimRequest), http.now())
+    body = http.parse(request, ClaimRequest)
+    return rewards.claim(
+        rid, request.headers.get("authorization"), body, identity.proof_from(request.headers), http.now()
+    )
 
 
 @bp.route("/v1/hooks/{tid}/follows", methods=["POST"])

@@ -21,6 +21,7 @@ _PREFIX = "pt1"
 class ParticipantClaims:
     cid: str
     code: str
+    version: int = 0  # the participant's token version when issued: a later version revokes it
 
 
 @lru_cache(maxsize=1)
@@ -36,8 +37,11 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def issue(cid: str, code: str, expires_at: datetime) -> str:
-    body = _b64(json.dumps({"c": cid, "p": code, "e": int(expires_at.timestamp())}, separators=(",", ":")).encode())
+def issue(cid: str, code: str, expires_at: datetime, version: int = 0) -> str:
+    claims: dict[str, object] = {"c": cid, "p": code, "e": int(expires_at.timestamp())}
+    if version:
+        claims["v"] = version
+    body = _b64(json.dumps(claims, separators=(",", ":")).encode())
     signature = _b64(hmac.new(_key(), f"{_PREFIX}.{body}".encode(), hashlib.sha256).digest())
     return f"{_PREFIX}.{body}.{signature}"
 
@@ -53,11 +57,12 @@ def verify(token: str, now: datetime) -> ParticipantClaims:
     try:
         claims = json.loads(_unb64(body))
         cid, code, expires = str(claims["c"]), str(claims["p"]), int(claims["e"])
+        version = int(claims.get("v", 0))
     except (ValueError, KeyError, TypeError) as exc:  # signed by us, so only a key change gets here
         raise invalid from exc
     if expires <= int(now.timestamp()):
         raise Unauthorized("the participant token has expired; join again", code=Code.PARTICIPANT_TOKEN_EXPIRED)
-    return ParticipantClaims(cid=cid, code=code)
+    return ParticipantClaims(cid=cid, code=code, version=version)
 
 
 def bearer(authorization: str | None) -> str | None:

@@ -63,6 +63,13 @@ def campaign_pk(cid: str) -> str:
     return f"C#{cid}"
 
 
+PROOF_PREFIX = "PROOF#"
+
+
+def proof_sk(digest: str) -> str:
+    return f"{PROOF_PREFIX}{digest}"
+
+
 def participant_pk(code: str) -> str:
     """A participant is keyed by their invite code: joins spread over partitions, and a short
     link or a token finds the participant with one read."""
@@ -172,6 +179,13 @@ IDEMPOTENCY_SK = "IDEM#RECORD"
 
 def system_pk(name: str) -> str:
     return f"SYS#{name}"
+
+
+IDENTITY_KEY_PREFIX = "IDKEY#"
+
+
+def identity_key_sk(kid: str) -> str:
+    return f"{IDENTITY_KEY_PREFIX}{kid}"
 
 
 def webhook_sk(wid: str) -> str:

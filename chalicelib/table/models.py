@@ -111,6 +111,19 @@ class OperatorTotpItem(Item, discriminator="operator_totp"):
     activated_at = UnicodeAttribute(null=True)
 
 
+class IdentityKeyItem(Item, discriminator="identity_key"):
+    """A tenant's identity-assertion key (`T#{tid}` / `IDKEY#{kid}`), docs/identity.md."""
+
+    tid = UnicodeAttribute()
+    kid = UnicodeAttribute()
+    # AES-GCM ciphertext bound to tenant and key id; the clear secret is shown once, at creation.
+    secret_enc = UnicodeAttribute()
+    status = UnicodeAttribute()  # active | retired
+    created_at = UnicodeAttribute()
+    created_by = UnicodeAttribute()
+    retired_at = UnicodeAttribute(null=True)
+
+
 class AuditEntryItem(Item, discriminator="audit"):
     """One link of a tenant's audit chain (`T#{tid}#AUDIT` / `E#{seq:012d}`); written once, never updated."""
 
@@ -175,6 +188,8 @@ class ParticipantItem(Item, discriminator="participant"):
     rewarded = UnicodeSetAttribute(null=True)
     # Groups this participant leads that are still open (group_buy's per-leader limit).
     open_groups = NumberAttribute(null=True)
+    # Bumped by "sign out everywhere" and by erasure: tokens issued under an older version are refused.
+    token_version = NumberAttribute(null=True)
     # Analytics facts recorded at the join: the experiment arm, the generation in the referral tree
     # (0 for nobody's invitee) and when the inviter joined (for the viral cycle time).
     variant = UnicodeAttribute(null=True)
@@ -200,6 +215,15 @@ class ParticipantItem(Item, discriminator="participant"):
     erased_at = UnicodeAttribute(null=True)
     # Content keys of the cached posters to delete, computed before the nickname is gone.
     poster_keys = UnicodeSetAttribute(null=True)
+
+
+class ProofItem(Item, discriminator="participant_proof"):
+    """A one-time proof code an anonymous participant's page fetched just before a sensitive act
+    (`P#{code}` / `PROOF#{hash}`); deleted when used, expired by TTL otherwise."""
+
+    code = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+    expires_at = NumberAttribute()
 
 
 class RewardItem(Item, discriminator="reward"):
@@ -564,6 +588,8 @@ ALL_MODELS: tuple[type[Item], ...] = (
     LoginItem,
     OperatorItem,
     OperatorTotpItem,
+    IdentityKeyItem,
+    ProofItem,
     AuditEntryItem,
     AuditHeadItem,
     CampaignItem,

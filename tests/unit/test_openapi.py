@@ -46,6 +46,8 @@ BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 PARTICIPANT: list[dict[str, list[str]]] = [{"participantToken": []}]
 PARTICIPANT_ROUTES = {
     ("/v1/campaigns/{cid}/me", "GET"),
+    ("/v1/campaigns/{cid}/me/proof", "POST"),
+    ("/v1/campaigns/{cid}/me/sign-out", "POST"),
     ("/v1/campaigns/{cid}/groups", "POST"),
     ("/v1/groups/{gid}/members", "POST"),
     ("/v1/campaigns/{cid}/assists/{owner_code}", "POST"),

@@ -251,6 +251,41 @@ class Experiment(Strict):
         return self
 
 
+class IdentityMode(StrEnum):
+    """Who a participant is (docs/identity.md)."""
+
+    SIGNED = "signed"  # the merchant's server signs an assertion for its logged-in user
+    PLATFORM = "platform"  # a platform login Fission performs itself (WeChat, ...)
+    ANONYMOUS = "anonymous"  # Fission mints an identity; the participant token is the only way back
+
+
+# Platform logins Fission can perform; a campaign may name only these (none is built in yet).
+PLATFORM_LOGINS: frozenset[str] = frozenset()
+
+
+class IdentitySettings(Strict):
+    # Stored documents from before identity modes read as anonymous: they never hand an existing
+    # participant to a caller who cannot prove it is them. New campaigns default to `signed`
+    # (`NEW_CAMPAIGN_IDENTITY`).
+    mode: IdentityMode = IdentityMode.ANONYMOUS
+    platform: str | None = Field(default=None, min_length=1, max_length=32, description="platform mode: which login")
+
+    @model_validator(mode="after")
+    def _platform(self) -> IdentitySettings:
+        if self.mode is IdentityMode.PLATFORM:
+            if self.platform is None:
+                raise ValueError("platform identity needs `platform`, the login to use")
+            if self.platform not in PLATFORM_LOGINS:
+                known = ", ".join(sorted(PLATFORM_LOGINS)) or "none yet"
+                raise ValueError(f"no platform login {self.platform!r} is available (available: {known})")
+        elif self.platform is not None:
+            raise ValueError("`platform` belongs to platform identity")
+        return self
+
+
+NEW_CAMPAIGN_IDENTITY: dict[str, str] = {"mode": IdentityMode.SIGNED.value}
+
+
 class CampaignBase(Strict):
     title: str = Field(min_length=1, max_length=80)
     description: str = Field(default="", max_length=2000)
@@ -268,6 +303,7 @@ class CampaignBase(Strict):
     # Absent: the default policy (docs/fraud.md); stored documents stay as they were written.
     fraud: FraudPolicy | None = None
     compliance: ComplianceSettings | None = None
+    identity: IdentitySettings = Field(default_factory=IdentitySettings)
 
     @field_validator("starts_at", "ends_at")
     @classmethod

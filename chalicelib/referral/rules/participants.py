@@ -26,7 +26,10 @@ CLICK_SKEW_SECONDS = 120  # containers' clocks differ a little; a click further 
 class JoinRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    external_id: str = Field(min_length=1, max_length=128)
+    # Signed and platform campaigns take the id from `assertion` (a matching external_id may repeat it);
+    # anonymous campaigns mint one and accept neither (docs/identity.md).
+    external_id: str | None = Field(default=None, min_length=1, max_length=128)
+    assertion: str | None = Field(default=None, min_length=1, max_length=4096)
     nickname: str | None = Field(default=None, min_length=1, max_length=32)
     avatar_url: AnyHttpUrl | None = Field(default=None)
     phone: str | None = Field(default=None, max_length=24)

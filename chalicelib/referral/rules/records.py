@@ -36,6 +36,7 @@ class ParticipantRecord:
     held_qualified_at: str | None = None
     payment_hash: str | None = None
     person: str | None = None
+    token_version: int = 0
     contact_enc: str | None = None
     birthday: str | None = None
     counted: set[str] = field(default_factory=set)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from pynamodb.exceptions import UpdateError
+from pynamodb.exceptions import DeleteError, UpdateError
 from pynamodb.expressions.update import Action
 
 from chalicelib.core.clock import iso
@@ -14,7 +14,7 @@ from chalicelib.core.ids import new_id
 from chalicelib.referral.rules.records import ParticipantRecord
 from chalicelib.table import keys
 from chalicelib.table.db import ensure_bound, get_entity, is_condition_failure, save_if, unavailable_on_failure
-from chalicelib.table.models import ClickItem, Item, ParticipantItem
+from chalicelib.table.models import ClickItem, Item, ParticipantItem, ProofItem
 
 _FIELDS = (
     "cid", "tid", "code", "identity", "joined_at", "nickname", "avatar_url", "phone_enc", "phone_hash",
@@ -29,6 +29,7 @@ def _record(item: ParticipantItem) -> ParticipantRecord:
     values = {name: getattr(item, name) for name in _FIELDS}
     values["depth"] = None if item.depth is None else int(item.depth)
     values["risk_score"] = None if item.risk_score is None else int(item.risk_score)
+    values["token_version"] = int(item.token_version or 0)
     return ParticipantRecord(
         **values,
         counted=set(item.counted or ()),
@@ -172,3 +173,40 @@ def persons(codes: set[str]) -> dict[str, tuple[str, str]]:
             if isinstance(item, ParticipantItem) and item.person:
                 out[item.code] = (item.tid, item.person)
     return out
+
+
+def bump_token_version(code: str) -> int:
+    """Revoke every token issued so far: the participant's token version goes up by one."""
+    ensure_bound()
+    item = ParticipantItem(PK=keys.participant_pk(code), SK=keys.META)
+    try:
+        with unavailable_on_failure("revoke tokens"):
+            item.update(actions=[ParticipantItem.token_version.add(1)], condition=ParticipantItem.PK.exists())
+    except UpdateError as exc:
+        if is_condition_failure(exc):
+            raise Conflict("no such participant", code=Code.PARTICIPANT_NOT_FOUND) from exc
+        raise
+    return int(item.token_version or 0)
+
+
+def add_proof(code: str, digest: str, created_at: str, expires_at: int) -> None:
+    """A one-time proof, kept by the hash of its code until used or expired (TTL)."""
+    ensure_bound()
+    item = ProofItem(
+        PK=keys.participant_pk(code), SK=keys.proof_sk(digest), code=code, created_at=created_at, expires_at=expires_at
+    )
+    save_if(item, ProofItem.PK.does_not_exist(), "proof")
+
+
+def use_proof(code: str, digest: str, now: int) -> bool:
+    """Delete the proof if it exists and has not expired: True exactly once per proof."""
+    ensure_bound()
+    item = ProofItem(PK=keys.participant_pk(code), SK=keys.proof_sk(digest))
+    try:
+        with unavailable_on_failure("use proof"):
+            item.delete(condition=ProofItem.PK.exists() & (ProofItem.expires_at > now))
+    except DeleteError as exc:
+        if is_condition_failure(exc):
+            return False
+        raise
+    return True

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from local.pump import StreamPump
-from tests.conftest import OWNER_PASSWORD, Api, Clock, Tenant, campaign_body
+from tests.conftest import OWNER_PASSWORD, Api, Clock, Tenant, campaign_body, join_body
 from tests.integration.modes.test_orders_distribution import order, post_order
 from tests.integration.referral.test_follow_hooks import secret
 
@@ -74,7 +74,7 @@ def generate(api: Api, tenant: Tenant, clock: Clock, cid: str) -> Expected:
                 seen.clicks[channel] += 1
                 response = api.client.http.get(f"/v1/i/{inviter.code}" + (f"?ch={channel}" if channel else ""))
                 assert response.status_code == 302
-        body: dict[str, Any] = {"external_id": f"user-{i}", "nickname": f"用户{i}"}
+        body: dict[str, Any] = join_body(cid, f"user-{i}", nickname=f"用户{i}")
         if channel:
             body["channel"] = channel
         if inviter:

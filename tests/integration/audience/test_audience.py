@@ -15,7 +15,7 @@ from chalicelib.audience import automations
 from chalicelib.messaging import messages
 from chalicelib.messaging.rules.messages import Recipient
 from local.pump import StreamPump
-from tests.conftest import Api, Tenant, join, live_campaign
+from tests.conftest import Api, Tenant, join, live_campaign, proof
 from tests.integration.conftest import deliver_every_batch_twice
 from tests.integration.modes.test_orders_distribution import post_order
 from tests.integration.referral.test_follow_hooks import secret
@@ -357,7 +357,7 @@ def test_erasure_empties_the_profile(api: Api, tenant: Tenant, pump: StreamPump)
         tenant.tid, uid, "console", "win_back", {}, message_key=f"erase-{uid}", due=later,
         recipient=Recipient(uid=uid, nickname="Eve"),
     )  # fmt: skip
-    status, _ = api.call("DELETE", "/v1/me", headers={"Authorization": f"Bearer {joined['token']}"})
+    status, _ = api.call("DELETE", "/v1/me", token=joined["token"], headers=proof(api, joined["token"]))
     assert status in (200, 202, 204)
     pump.drain()
     status, detail = api.call("GET", f"/v1/admin/participants/{uid}", token=tenant.owner_token)

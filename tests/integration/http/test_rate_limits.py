@@ -19,7 +19,7 @@ from chalicelib.http import rate_limits
 from chalicelib.http.rate_limits import Limiter, RateLimited
 from chalicelib.http.rules import Limit, RouteClass, Scope
 from chalicelib.http.store import TableCounterStore
-from tests.conftest import Api, Clock, Tenant, live_campaign
+from tests.conftest import Api, Clock, Tenant, join_body, live_campaign
 
 WRITE_OPS = {"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"}
 
@@ -66,7 +66,7 @@ def minute_start(clock: Clock) -> Clock:
 
 
 def post_join(client: Any, cid: str, headers: dict[str, str] | None = None, **fields: Any) -> Any:
-    body = {"external_id": f"user-{uuid.uuid4().hex[:8]}", **fields}
+    body = join_body(cid, f"user-{uuid.uuid4().hex[:8]}", **fields)
     sent = {"Content-Type": "application/json", **(headers or {})}
     return client.http.request("POST", f"/v1/campaigns/{cid}/participants", headers=sent, body=json.dumps(body))
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from local.pump import StreamPump
-from tests.conftest import Api, Tenant, campaign_body, join, live_campaign
+from tests.conftest import Api, Tenant, campaign_body, join, live_campaign, proof
 from tests.integration.modes.test_orders_distribution import chain, commission, order, post_order
 from tests.integration.posters.test_posters import fetch
 from tests.integration.referral.test_follow_hooks import secret
@@ -80,13 +80,16 @@ def people(api: Api, tenant: Tenant, pump: StreamPump) -> dict[str, Any]:
     pump.drain()
     rid = me(api, cid, bob)[1]["rewards"][0]["id"]
     address = {**ADDRESS, "line": unique("漕溪北路 88 号 ")}
-    assert api.call("POST", f"/v1/rewards/{rid}/claim", {"address": address}, token=bob["token"])[0] == 200
+    claimed = api.call("POST", f"/v1/rewards/{rid}/claim", {"address": address}, token=bob["token"],
+                       headers=proof(api, bob["token"]))  # fmt: skip
+    assert claimed[0] == 200
     return {"cid": cid, "alice": alice, "bob": bob, "carol": carol, "names": names, "address": address, "rid": rid}
 
 
 def test_export_holds_exactly_the_persons_own_data(api: Api, people: dict[str, Any]) -> None:
     bob, names = people["bob"], people["names"]
-    response = api.client.http.request("POST", "/v1/me/export", headers={"Authorization": f"Bearer {bob['token']}"})
+    headers = {"Authorization": f"Bearer {bob['token']}", **proof(api, bob["token"])}
+    response = api.client.http.request("POST", "/v1/me/export", headers=headers)
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "no-store"
     body = json.loads(response.body)
@@ -106,7 +109,7 @@ def test_export_holds_exactly_the_persons_own_data(api: Api, people: dict[str, A
         assert names[other] not in text
     assert "13800138000" not in text and people["carol"]["invite_code"] not in text
     # Read-only: a repeat answers the same apart from the time.
-    again = api.call("POST", "/v1/me/export", token=bob["token"])[1]
+    again = api.call("POST", "/v1/me/export", token=bob["token"], headers=proof(api, bob["token"]))[1]
     assert {**again, "exported_at": None} == {**body, "exported_at": None}
 
 
@@ -128,9 +131,12 @@ def test_erasure_strips_every_personal_field_and_keeps_the_books(
     alice_before = me(api, cid, alice)[1]
     board_before = api.call("GET", f"/v1/campaigns/{cid}/leaderboard")[1]
 
-    status, body = api.call("DELETE", "/v1/me", token=bob["token"])
+    status, body = api.call("DELETE", "/v1/me", token=bob["token"], headers=proof(api, bob["token"]))
     assert status == 200 and body["erased"] is True and body["erased_at"]
-    assert api.call("DELETE", "/v1/me", token=bob["token"]) == (200, body)  # idempotent
+    assert api.call("DELETE", "/v1/me", token=bob["token"], headers=proof(api, bob["token"])) == (
+        200,
+        body,
+    )  # idempotent
     pump.drain()  # the tombstone's change passes through the stream harmlessly
 
     tombstone = meta(bob["invite_code"])
@@ -154,11 +160,12 @@ def test_erasure_strips_every_personal_field_and_keeps_the_books(
     # Every read path refuses the erased participant.
     assert me(api, cid, bob)[1]["error"]["code"] == "PARTICIPANT_ERASED"
     assert me(api, cid, bob)[0] == 410
-    assert api.call("POST", "/v1/me/export", token=bob["token"])[0] == 410
+    assert api.call("POST", "/v1/me/export", token=bob["token"], headers=proof(api, bob["token"]))[0] == 410
     poster = api.call("GET", f"/v1/posters/{cid}/{bob['invite_code']}.jpg", headers={"Accept": "*/*"})
     assert (poster[0], poster[1]["error"]["code"]) == (410, "PARTICIPANT_ERASED")
     assert api.call("GET", f"/v1/i/{bob['invite_code']}")[0] == 410
-    claim = api.call("POST", f"/v1/rewards/{people['rid']}/claim", {"address": ADDRESS}, token=bob["token"])
+    claim = api.call("POST", f"/v1/rewards/{people['rid']}/claim", {"address": ADDRESS}, token=bob["token"],
+                     headers=proof(api, bob["token"]))  # fmt: skip
     assert (claim[0], claim[1]["error"]["code"]) == (410, "PARTICIPANT_ERASED")
 
 
@@ -166,7 +173,7 @@ def test_a_rejoin_after_erasure_is_refused(api: Api, tenant: Tenant) -> None:
     cid = live_campaign(api, tenant)
     external = unique("ext")
     joined = join(api, cid, external_id=external, nickname="再来一次")[1]
-    assert api.call("DELETE", "/v1/me", token=joined["token"])[0] == 200
+    assert api.call("DELETE", "/v1/me", token=joined["token"], headers=proof(api, joined["token"]))[0] == 200
     status, body = join(api, cid, external_id=external, nickname="再来一次")
     assert (status, body["error"]["code"]) == (409, "PARTICIPANT_ERASED")
     assert "nickname" not in meta(joined["invite_code"])
@@ -186,14 +193,14 @@ def test_a_crash_mid_erasure_is_completed_by_the_retry(
         raise Unavailable("the table is unavailable; retry", code="STORE_UNAVAILABLE")
 
     monkeypatch.setattr(leaderboard, "hide_nickname", down)
-    assert api.call("DELETE", "/v1/me", token=bob["token"])[0] == 503
+    assert api.call("DELETE", "/v1/me", token=bob["token"], headers=proof(api, bob["token"]))[0] == 503
     half = meta(bob["invite_code"])
     assert "erasing_at" in half and "erased_at" not in half and not set(PERSONAL) & set(half)
     assert me(api, cid, bob)[0] == 410  # a tombstone from the first step on
     assert names["bob"] in whole_table_text()  # the board still has it
 
     monkeypatch.undo()
-    status, body = api.call("DELETE", "/v1/me", token=bob["token"])
+    status, body = api.call("DELETE", "/v1/me", token=bob["token"], headers=proof(api, bob["token"]))
     assert status == 200 and body["erased_at"] == half["erasing_at"]["S"]
     assert names["bob"] not in whole_table_text() and people["address"]["line"] not in whole_table_text()
 
@@ -202,16 +209,16 @@ def test_distribution_ledgers_stay_whole_and_orders_are_pseudonymised(api: Api, 
     cid, top, mid, buyer = chain(api, tenant)
     key = secret(api, tenant)
     assert post_order(api, tenant, key, order(cid, "buyer", "o-privacy"))[0] == 200
-    exported = api.call("POST", "/v1/me/export", token=buyer["token"])[1]
+    exported = api.call("POST", "/v1/me/export", token=buyer["token"], headers=proof(api, buyer["token"]))[1]
     assert [(o["order_id"], o["external_id"], o["amount_fen"]) for o in exported["orders"]] == [
         ("o-privacy", "buyer", 10_000)
     ]
-    earned = api.call("POST", "/v1/me/export", token=mid["token"])[1]["commission"]
+    earned = api.call("POST", "/v1/me/export", token=mid["token"], headers=proof(api, mid["token"]))[1]["commission"]
     assert earned["balance"]["pending_fen"] == 1000 and [e["order_id"] for e in earned["entries"]] == ["o-privacy"]
     before = commission(api, cid, top)
 
     for who in (mid, buyer):
-        assert api.call("DELETE", "/v1/me", token=who["token"])[0] == 200
+        assert api.call("DELETE", "/v1/me", token=who["token"], headers=proof(api, who["token"]))[0] == 200
     assert commission(api, cid, top) == before
     ledger = [i for i in partition(mid["invite_code"]) if i["SK"]["S"].startswith("LEDGER#")]
     assert [int(i["amount_fen"]["N"]) for i in ledger] == [1000]
@@ -235,10 +242,10 @@ def test_group_members_lose_the_nickname_copy(api: Api, tenant: Tenant) -> None:
     assert status == 201, group
     gid = group["group_id"]
     assert api.call("POST", f"/v1/groups/{gid}/members", token=friend["token"])[0] == 200
-    exported = api.call("POST", "/v1/me/export", token=leader["token"])[1]
+    exported = api.call("POST", "/v1/me/export", token=leader["token"], headers=proof(api, leader["token"]))[1]
     assert [(g["group_id"], g["leader"]) for g in exported["groups"]] == [(gid, True)]
 
-    assert api.call("DELETE", "/v1/me", token=leader["token"])[0] == 200
+    assert api.call("DELETE", "/v1/me", token=leader["token"], headers=proof(api, leader["token"]))[0] == 200
     members = raw_items(KeyConditionExpression="PK = :pk", ExpressionAttributeValues={":pk": {"S": f"G#{gid}"}})
     assert [i["nickname"]["S"] for i in members if "nickname" in i] == ["好朋友"]
     view = api.call("GET", f"/v1/groups/{gid}")[1]

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from local.pump import StreamPump
-from tests.conftest import Api, Tenant, join, live_campaign
+from tests.conftest import Api, Tenant, join, join_body, live_campaign
 from tests.integration.conftest import deliver_every_batch_twice
 
 
@@ -20,7 +20,7 @@ def _ip() -> str:
 
 
 def _join(api: Api, cid: str, ip: str | None, **fields: Any) -> tuple[int, Any]:
-    body = {"external_id": fields.pop("external_id", f"user-{uuid.uuid4().hex[:8]}"), **fields}
+    body = join_body(cid, fields.pop("external_id", f"user-{uuid.uuid4().hex[:8]}"), **fields)
     headers = {"X-Forwarded-For": ip} if ip else None
     return api.call("POST", f"/v1/campaigns/{cid}/participants", body, headers=headers)
 

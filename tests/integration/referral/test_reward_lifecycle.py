@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from local.pump import StreamPump
-from tests.conftest import Api, Tenant, campaign_body, join
+from tests.conftest import Api, Tenant, campaign_body, join, proof
 from tests.integration.conftest import deliver_every_batch_twice
 from tests.integration.referral.test_invite_rewards import invite_friends, ladder_campaign
 
@@ -133,13 +133,31 @@ def test_a_gift_is_claimed_once_with_an_encrypted_address(
 
     status, body = api.call("POST", f"/v1/rewards/{rid}/claim", {}, token=inviter["token"])
     assert (status, body["error"]["code"]) == (422, "ADDRESS_REQUIRED")
-    status, body = api.call("POST", f"/v1/rewards/{rid}/claim", {"address": address}, token=inviter["token"])
+    status, body = api.call(
+        "POST",
+        f"/v1/rewards/{rid}/claim",
+        {"address": address},
+        token=inviter["token"],
+        headers=proof(api, inviter["token"]),
+    )
     assert status == 200, body
     assert body["status"] == "claimed" and body["claimed_at"]
     # A retried claim answers the same; another address is a conflict.
-    assert api.call("POST", f"/v1/rewards/{rid}/claim", {"address": address}, token=inviter["token"]) == (200, body)
+    assert api.call(
+        "POST",
+        f"/v1/rewards/{rid}/claim",
+        {"address": address},
+        token=inviter["token"],
+        headers=proof(api, inviter["token"]),
+    ) == (200, body)
     moved = {**address, "line": "另一个地址"}
-    status, body = api.call("POST", f"/v1/rewards/{rid}/claim", {"address": moved}, token=inviter["token"])
+    status, body = api.call(
+        "POST",
+        f"/v1/rewards/{rid}/claim",
+        {"address": moved},
+        token=inviter["token"],
+        headers=proof(api, inviter["token"]),
+    )
     assert (status, body["error"]["code"]) == (409, "REWARD_ALREADY_CLAIMED")
 
     from chalicelib.table import keys
