@@ -38,6 +38,8 @@ ROUTES: dict[tuple[str, str], RouteClass] = {
     ("POST", "/v1/campaigns/{cid}/groups"): RouteClass.ACTION,
     ("POST", "/v1/groups/{gid}/members"): RouteClass.ACTION,
     ("POST", "/v1/rewards/{rid}/claim"): RouteClass.ACTION,
+    ("POST", "/v1/campaigns/{cid}/me/proof"): RouteClass.ACTION,
+    ("POST", "/v1/campaigns/{cid}/me/sign-out"): RouteClass.ACTION,
     ("GET", "/v1/i/{code}"): RouteClass.LINK,
     ("GET", "/v1/posters/{cid}/{filename}"): RouteClass.POSTER,
     ("GET", "/v1/campaigns/{cid}/public"): RouteClass.READ,
