@@ -42,7 +42,7 @@ def build(source: str) -> str:
     api = ", ".join(names)
     return (
         "// GENERATED from fission.js by scripts/build_sdk.py (`make web`): do not edit; edit fission.js.\n"
-        "// The script-tag build of the Fission SDK: <script src=\".../sdk/fission.global.js\"></script>\n"
+        '// The script-tag build of the Fission SDK: <script src=".../sdk/fission.global.js"></script>\n'
         "// defines window.Fission and nothing else (docs/sdk.md).\n"
         "(() => {\n"
         f"{body}\n"

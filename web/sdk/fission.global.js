@@ -37,6 +37,7 @@ const LABELS = {
     no_rewards: "还没有奖励，邀请好友即可获得。",
     leaderboard: "邀请排行榜",
     no_leaders: "还没有人上榜。",
+    score: "邀请 {n} 人",
     invite: "我的邀请链接",
     copy: "复制链接",
     copied: "已复制",
@@ -59,6 +60,7 @@ const LABELS = {
     no_rewards: "No rewards yet: invite friends to earn them.",
     leaderboard: "Top inviters",
     no_leaders: "Nobody on the board yet.",
+    score: "{n} invited",
     invite: "Your invite link",
     copy: "Copy link",
     copied: "Copied",
@@ -427,8 +429,9 @@ function leaderboardSection(items) {
   const list = el("ol", "fission-list");
   for (const row of items) {
     const item = el("li", "fission-leader");
-    item.append(el("span", "fission-leader-rank", row.rank), " ", el("span", "fission-leader-name", row.nickname));
-    item.append(" ", el("span", "fission-leader-score", row.score));
+    item.value = row.rank;
+    item.append(el("span", "fission-leader-name", row.nickname), " ");
+    item.append(el("span", "fission-leader-score", label("score", { n: row.score })));
     list.append(item);
   }
   node.append(list);
