@@ -19,3 +19,4 @@ form.addEventListener("submit", async (event) => {
     button.disabled = false;
   }
 });
+form.querySelector("button").disabled = false; // disabled in the HTML until this handler is in place

@@ -9,6 +9,6 @@ document.title = `${product.name} · Demo Shop`;
 document.getElementById("name").textContent = product.name;
 document.getElementById("price").textContent = product.price;
 document.getElementById("text").textContent = product.text;
-document
-  .getElementById("add")
-  .addEventListener("click", () => say(`${product.name} is in your cart (a demo: nothing is sold).`));
+const add = document.getElementById("add");
+add.addEventListener("click", () => say(`${product.name} is in your cart (a demo: nothing is sold).`));
+add.disabled = false; // disabled in the HTML until this handler is in place
