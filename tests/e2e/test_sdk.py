@@ -183,7 +183,7 @@ def test_an_anonymous_campaign_returns_the_participant_by_token_and_renders_text
     cid = created["campaign_id"]
     status, published = live_stack.call("POST", f"/v1/admin/campaigns/{cid}/publish", token=live_stack.owner_token)
     assert status == 200, published
-    page = new_page()
+    page = new_page(allow=("status of 401",))  # the revoked token's join, provoked below
     page.goto(f"{live_stack.url}/")
     page.set_content('<div id="panel"></div>')
 
@@ -200,6 +200,20 @@ def test_an_anonymous_campaign_returns_the_participant_by_token_and_renders_text
     expect(page.locator(".fission-next")).to_have_text(f"1 more for: {markup}")
     assert page.locator("#panel img").count() == 0
     assert page.evaluate("window.hacked === undefined")
+
+    # Signed out everywhere: the kept token is refused, forgotten, and the next join is a new participant.
+    token = page.evaluate(f"JSON.parse(localStorage.getItem('fission:sdk:{cid}:participant')).token")
+    assert live_stack.call("POST", f"/v1/campaigns/{cid}/me/sign-out", token=token)[0] == 200
+    after = page.evaluate(f"""async () => {{
+        const Fission = await import('{live_stack.url}/sdk/fission.js');
+        const refused = await Fission.join({{}}).catch((error) => [error.name, error.status, error.code]);
+        const forgotten = Fission.participant() === null;
+        const fresh = await Fission.join({{}});
+        return [refused, forgotten, fresh.participant_id];
+    }}""")
+    assert after[0] == ["FissionError", 401, "PARTICIPANT_TOKEN_REVOKED"]
+    assert after[1] is True
+    assert after[2] != ids[0]
 
 
 def test_the_shop_seed_reuses_its_key_and_campaign_and_follows_the_port(live_stack: LiveStack, tmp_path: Path) -> None:

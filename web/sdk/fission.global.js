@@ -24,6 +24,9 @@ const CHANNEL = /^[a-z0-9_]{1,32}$/;
 const CLICK = /^[A-Za-z0-9._-]{1,64}$/;
 const MAX_CLICKS = 10;
 const URL_PARAMS = ["ref", "click", "ch"];
+// The API's answers for a participant token that is no good any more: the kept participant is forgotten.
+const TOKEN_REFUSED = new Set(["INVALID_PARTICIPANT_TOKEN", "PARTICIPANT_TOKEN_EXPIRED", "PARTICIPANT_TOKEN_REVOKED"]);
+const GONE = new Set(["WRONG_CAMPAIGN", "PARTICIPANT_NOT_FOUND", "PARTICIPANT_ERASED"]);
 
 const LABELS = {
   zh: {
@@ -301,7 +304,7 @@ async function join({ assertion, ...profile } = {}) {
   try {
     answer = await call("POST", campaignPath("/participants"), { body, token });
   } catch (error) {
-    if (token && error.status === 401) forget(); // expired or revoked: the next join starts afresh
+    if (token && TOKEN_REFUSED.has(error.code)) forget(); // the next join starts afresh
     throw error;
   }
   write("local", `${cid}:participant`, answer);
@@ -318,7 +321,7 @@ async function me() {
   try {
     return await call("GET", campaignPath("/me"), { token: kept.token });
   } catch (error) {
-    if (error.status === 401 || error.status === 403) {
+    if (TOKEN_REFUSED.has(error.code) || GONE.has(error.code)) {
       forget();
       return null;
     }
