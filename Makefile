@@ -59,7 +59,11 @@ chromium:
 web/vendor/echarts.version: scripts/build-web
 	@scripts/build-web
 
-web: web/vendor/echarts.version
+# The merchant SDK's script-tag build, generated from its ES module (committed; `make lint` checks it is current).
+web/sdk/fission.global.js: web/sdk/fission.js scripts/build_sdk.py | $(STAMP)
+	@$(PY) scripts/build_sdk.py
+
+web: web/vendor/echarts.version web/sdk/fission.global.js
 
 # The JavaScript linter, from npm into .cache/biome (no global install); the stamp names the pinned version.
 $(BIOME_STAMP):
@@ -78,12 +82,14 @@ lint: venv biome
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports --no-cache
+	$(PY) scripts/build_sdk.py --check
 	$(BIOME) ci --error-on-warnings
 
 fmt: venv biome
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 	$(BIOME) check --write
+	$(PY) scripts/build_sdk.py
 
 test: venv dynamodb-local fonts chromium web lint
 	$(PY) -m pytest -n 2 --dist loadfile

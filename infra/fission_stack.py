@@ -357,7 +357,8 @@ class FissionStack(Stack):
             self,
             "SiteFiles",
             sources=[
-                s3deploy.Source.asset(str(web_dir), exclude=[SITE_CONFIG]),
+                # The demo shop needs the local stack's demo merchant server (local/demo_shop.py): never deployed.
+                s3deploy.Source.asset(str(web_dir), exclude=[SITE_CONFIG, "demo-shop"]),
                 s3deploy.Source.data(SITE_CONFIG, config),
             ],
             destination_bucket=self.site,

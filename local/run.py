@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 
 from local import demo
+from local.demo_shop import DemoShop
 from local.dynamo import DynamoDBLocal
 from local.stack import ROOT, LocalStack, StackSettings
 
@@ -47,13 +48,20 @@ def main() -> int:
 
         created = ensure_tenant(DEMO_TENANT, "Demo Shop", email, password, utcnow())
         live = demo.seed(DEMO_TENANT, email, utcnow())
+        shop = demo.seed_shop(DEMO_TENANT, email, stack.url, utcnow(), DATA / "demo-shop.json")
+        if shop is not None:
+            stack.server.serve_demo_shop(DemoShop(shop))
         stack.start()
+        # The shop's campaign is signed: its landing page is the shop, not the built-in /l/.
+        live = [c for c in live if shop is None or c["campaign_id"] != shop.cid]
         landing = "".join(f"  Landing      {stack.url}/l/?campaign={c['campaign_id']}  ({c['mode']})\n" for c in live)
+        shop_line = f"  Demo shop    {stack.url}/demo-shop/  (campaign {shop.cid}, SDK: docs/sdk.md)\n" if shop else ""
         print(
             "\nFission is running.\n"
             f"  API          {stack.url}/v1/health\n"
             f"  Console      {stack.url}/admin/\n"
             f"{landing}"
+            f"{shop_line}"
             f"  Demo tenant  {DEMO_TENANT} ({'created' if created else 'already there'})\n"
             f"  Login        {email} / {password}\n"
             f"  Try          curl -s -X POST {stack.url}/v1/admin/login "

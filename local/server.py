@@ -1,4 +1,5 @@
-"""The local API server: Chalice's local gateway for /v1/*, static files from web/ for the rest."""
+"""The local API server: Chalice's local gateway for /v1/*, the demo shop's server for /demo-shop/api/*
+(when the stack has one, local/demo_shop.py), static files from web/ for the rest."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from chalice.config import Config
 from chalice.local import ChaliceRequestHandler, LocalGatewayException
 
 from chalicelib.core.codes import Code
+from local import demo_shop
 
 API_PREFIX = "/v1/"
 ALLOWED = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -40,6 +42,9 @@ class Handler(ChaliceRequestHandler):
 
     def _generic_handle(self) -> None:
         path = urlsplit(self.path).path
+        if path.startswith(demo_shop.PREFIX):
+            self._demo_shop(path)
+            return
         if not path.startswith(API_PREFIX):
             self._static(path)
             return
@@ -83,6 +88,22 @@ class Handler(ChaliceRequestHandler):
             return
         super()._send_error_response(error)
 
+    def _demo_shop(self, path: str) -> None:
+        """The demo merchant's own server (login and assertion signer) for the pages in web/demo-shop/."""
+        shop = self.server.demo_shop if isinstance(self.server, _Server) else None
+        if shop is None:
+            self._send_http_response(404, {}, _error(Code.NOT_FOUND, "this stack runs no demo shop"))
+            return
+        length = int(self.headers.get("content-length") or 0)
+        if length > demo_shop.MAX_BODY_BYTES:
+            self._send_http_response(413, {"Connection": "close"}, _error(Code.PAYLOAD_TOO_LARGE, "body too large"))
+            self.close_connection = True
+            return
+        body = self.rfile.read(length) if length else b""
+        wanted = {name: self.headers.get(name) or "" for name in ("Content-Type", "Cookie")}
+        reply = shop.handle(self.command, path, wanted, body)
+        self._send_http_response(reply.status, dict(reply.headers), reply.body)
+
     def _static(self, path: str) -> None:
         if self.command not in ("GET", "HEAD"):
             self._send_http_response(
@@ -110,6 +131,8 @@ class Handler(ChaliceRequestHandler):
 
 
 class _Server(ThreadingHTTPServer):
+    demo_shop: demo_shop.DemoShop | None = None
+
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A browser that navigates away drops its pending requests: not worth a traceback.
         if isinstance(sys.exc_info()[1], ConnectionError):
@@ -130,6 +153,10 @@ class LocalServer:
     @property
     def port(self) -> int:
         return int(self.httpd.server_address[1])
+
+    def serve_demo_shop(self, shop: demo_shop.DemoShop | None) -> None:
+        """Route /demo-shop/api/* to the demo merchant's server (None: those routes answer 404)."""
+        self.httpd.demo_shop = shop
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self.httpd.serve_forever, name="api-server", daemon=True)
