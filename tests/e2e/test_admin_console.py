@@ -1,9 +1,10 @@
 """The operator console (web/admin/) in Chromium against the local stack.
 
 One test visits every screen after signing in and fails on any console error; the journey creates an
-invite campaign through the wizard, publishes it, joins it twice on the landing page (the second
-visitor through the first one's invite link) and waits for the first visitor's progress and for the
-console's dashboard to count both joins. Screenshots land in tests/e2e/artifacts/admin-*.png.
+invite campaign through the wizard (anonymous identity, so the built-in landing page can join),
+publishes it, joins it twice on the landing page (the second visitor through the first one's invite
+link) and waits for the first visitor's progress and for the console's dashboard to count both joins.
+Screenshots land in tests/e2e/artifacts/admin-*.png.
 """
 
 from __future__ import annotations
@@ -134,6 +135,11 @@ def test_journey_wizard_publish_landing_joins_and_dashboard(
     expect(console.locator(".save-status")).to_have_text("Saved and valid")
     console.get_by_label("Invites").first.fill("1")
     expect(console.locator(".save-status")).to_have_text("Saved and valid")
+    # New campaigns start signed (the merchant's server vouches for who joins); the built-in landing page
+    # below has no merchant behind it, so this one is anonymous.
+    expect(console.get_by_role("radio", name="Signed by your server (recommended)")).to_be_checked()
+    console.get_by_role("radio", name="Anonymous (built-in landing pages)").check()
+    expect(console.locator(".save-status")).to_have_text("Saved and valid")
     expect(console.locator("textarea[data-path=rules]")).to_have_value(re.compile(r'"invites": 1,'))
     shoot(console, "admin-wizard-rules")
     console.get_by_role("button", name="Next: compliance check").click()
@@ -146,6 +152,7 @@ def test_journey_wizard_publish_landing_joins_and_dashboard(
     match = re.search(r"/l/\?campaign=(cmp_[0-9a-z]+)$", landing)
     assert match, landing
     cid = match.group(1)
+    assert live_stack.call("GET", f"/v1/campaigns/{cid}/public")[1]["identity"]["mode"] == "anonymous"
 
     # The landing page in a second context: join, take the invite link.
     first = new_page(mobile=True)

@@ -153,6 +153,14 @@ const STRINGS = {
     "wizard.f_ends": "结束时间",
     "wizard.utc": "UTC 时间",
     "wizard.f_rule_text": "活动规则（展示给参与者）",
+    "wizard.identity": "参与者身份",
+    "wizard.identity_signed": "由你的服务器签名（推荐）",
+    "wizard.identity_signed_hint":
+      "你的网站为已登录用户签发短时有效的身份凭证，用户带着它进入落地页；每位用户只对应一个参与者。签名需要一个身份密钥：",
+    "wizard.identity_keys_link": "管理身份密钥",
+    "wizard.identity_anonymous": "匿名（内置落地页）",
+    "wizard.identity_anonymous_hint":
+      "适用于没有登录的内置落地页：Fission 为每位访客生成身份并保存在其浏览器中；清除浏览器数据后再参与会被视为新用户。",
     "wizard.milestones": "奖励阶梯",
     "wizard.milestone_n": "第 {n} 档",
     "wizard.f_invites": "邀请人数",
@@ -591,6 +599,14 @@ const STRINGS = {
     "wizard.f_ends": "Ends",
     "wizard.utc": "UTC",
     "wizard.f_rule_text": "Rule text (shown to participants)",
+    "wizard.identity": "Participant identity",
+    "wizard.identity_signed": "Signed by your server (recommended)",
+    "wizard.identity_signed_hint":
+      "Your site signs a short-lived assertion for its logged-in user and sends them to the landing page with it: one participant per user. Signing needs an identity key:",
+    "wizard.identity_keys_link": "manage identity keys",
+    "wizard.identity_anonymous": "Anonymous (built-in landing pages)",
+    "wizard.identity_anonymous_hint":
+      "For the built-in landing pages without a login: Fission gives each visitor an identity kept in their browser; a visitor who clears it joins again as someone new.",
     "wizard.milestones": "Reward ladder",
     "wizard.milestone_n": "Step {n}",
     "wizard.f_invites": "Invites",
