@@ -334,7 +334,8 @@ async function sendJoin(body) {
     try {
       return await call("POST", path, { body, token });
     } catch (error) {
-      if (error.status !== 401 && error.code !== "PARTICIPANT_NOT_FOUND") throw error;
+      // Expired or revoked (401), erased (410) or gone: this browser joins afresh.
+      if (error.status !== 401 && error.status !== 410 && error.code !== "PARTICIPANT_NOT_FOUND") throw error;
       store.forgetParticipant();
     }
   }
