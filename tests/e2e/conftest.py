@@ -6,7 +6,9 @@ Fixtures (mark browser tests with `pytestmark = pytest.mark.browser`):
   session's DynamoDB Local table, with a fresh tenant and owner. Exposes `.url`, `.email`, `.password`,
   `.tid`, `.owner_token` (logged in once) and `.call(method, path, body=None, token=None, headers=None)`
   -> `(status, json)` over real HTTP, for seeding data through the public and admin API (a bytes body is
-  sent as it is, e.g. a signed webhook).
+  sent as it is, e.g. a signed webhook). `.assertion(user_id)` is what the merchant's server hands a
+  signed campaign's landing page for its logged-in user (docs/identity.md), signed with an identity key
+  the owner made through the API on first use (`.identity_key()`).
 - `browser` (session): Chromium from /usr/bin/chromium (installed by `make chromium`, never by
   `playwright install`), headless, with background networking, sync and updates off.
 - `new_page(mobile=False, allow=())`: a Page in a fresh BrowserContext (mobile: 375x812, touch). Every
@@ -21,6 +23,9 @@ DynamoDB Local and stacks; a module shares one stack.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import os
 import time
@@ -64,6 +69,7 @@ class LiveStack:
     email: str
     password: str
     _token: str | None = field(default=None, repr=False)
+    _identity_key: tuple[str, str] | None = field(default=None, repr=False)
 
     @property
     def url(self) -> str:
@@ -97,6 +103,18 @@ class LiveStack:
             self._token = str(body["token"])
         return self._token
 
+    def identity_key(self) -> tuple[str, str]:
+        """(key id, secret) of the identity key the tenant's "server" signs with, made by the owner once."""
+        if self._identity_key is None:
+            status, body = self.call("POST", "/v1/admin/identity-keys", token=self.owner_token)
+            assert status == 201, body
+            self._identity_key = (str(body["key_id"]), str(body["secret"]))
+        return self._identity_key
+
+    def assertion(self, user_id: str, **claims: Any) -> str:
+        """A fresh assertion for the merchant's user `user_id`, as its server would sign it."""
+        return sign_assertion(self.tid, self.identity_key(), user_id, **claims)
+
     def wait_healthy(self, timeout: float = 20.0) -> None:
         deadline = time.monotonic() + timeout
         while True:
@@ -106,6 +124,22 @@ class LiveStack:
             if time.monotonic() > deadline:
                 raise AssertionError(f"the local stack never became healthy: {body}")
             time.sleep(0.2)
+
+
+def _b64url(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def sign_assertion(tid: str, key: tuple[str, str], user_id: str, lifetime: int = 600, **claims: Any) -> str:
+    """A compact HS256 JWT built by hand (no JWT library), as a merchant's server signs one: `kid` the key
+    id, `iss` the tenant, `sub` the user, `aud` fission, valid for `lifetime` seconds (at most 900)."""
+    kid, secret = key
+    now = int(time.time())
+    head = {"alg": "HS256", "typ": "JWT", "kid": kid}
+    body = {"iss": tid, "sub": user_id, "aud": "fission", "iat": now, "exp": now + lifetime, **claims}
+    signing_input = f"{_b64url(json.dumps(head).encode())}.{_b64url(json.dumps(body).encode())}"
+    signature = hmac.new(secret.encode(), signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{_b64url(signature)}"
 
 
 @pytest.fixture(scope="module")

@@ -1,15 +1,17 @@
 """The operator console (web/admin/) in Chromium against the local stack.
 
 One test visits every screen after signing in and fails on any console error; the journey creates an
-invite campaign through the wizard, publishes it, joins it twice on the landing page (the second
-visitor through the first one's invite link) and waits for the first visitor's progress and for the
-console's dashboard to count both joins. Screenshots land in tests/e2e/artifacts/admin-*.png.
+invite campaign through the wizard (anonymous identity, so the built-in landing page can join),
+publishes it, joins it twice on the landing page (the second visitor through the first one's invite
+link) and waits for the first visitor's progress and for the console's dashboard to count both joins.
+Screenshots land in tests/e2e/artifacts/admin-*.png.
 """
 
 from __future__ import annotations
 
 import re
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,7 +19,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.conftest import campaign_body
-from tests.e2e.conftest import LiveStack, NewPage
+from tests.e2e.conftest import LiveStack, NewPage, sign_assertion
 
 pytestmark = pytest.mark.browser
 
@@ -33,16 +35,17 @@ def _echarts_vendored() -> None:
         pytest.fail("web/vendor/echarts.esm.min.js is missing: run `make web` (scripts/build-web)", pytrace=False)
 
 
-def sign_in(page: Page, live: LiveStack, lang: str = "en") -> None:
-    """Open the console in `lang` and sign in as the stack's owner."""
+def sign_in(page: Page, live: LiveStack, lang: str = "en", operator: tuple[str, str, str] | None = None) -> None:
+    """Open the console in `lang` and sign in as the stack's owner, or as `operator` (email, password, role)."""
+    email, password, role = operator or (live.email, live.password, "Owner")
     # Only when unset: a language the operator switched to must survive reloads.
     key = "fission:admin:lang"
     page.add_init_script(f"localStorage.getItem('{key}') || localStorage.setItem('{key}', '{lang}')")
     page.goto(f"{live.url}/admin/")
-    page.get_by_label("Email").fill(live.email)
-    page.get_by_label("Password").fill(live.password)
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
-    expect(page.locator("#who")).to_contain_text(f"{live.email} · Owner")
+    expect(page.locator("#who")).to_contain_text(f"{email} · {role}")
     expect(page.locator(".screen-campaigns")).to_be_visible()
 
 
@@ -132,6 +135,11 @@ def test_journey_wizard_publish_landing_joins_and_dashboard(
     expect(console.locator(".save-status")).to_have_text("Saved and valid")
     console.get_by_label("Invites").first.fill("1")
     expect(console.locator(".save-status")).to_have_text("Saved and valid")
+    # New campaigns start signed (the merchant's server vouches for who joins); the built-in landing page
+    # below has no merchant behind it, so this one is anonymous.
+    expect(console.get_by_role("radio", name="Signed by your server (recommended)")).to_be_checked()
+    console.get_by_role("radio", name="Anonymous (built-in landing pages)").check()
+    expect(console.locator(".save-status")).to_have_text("Saved and valid")
     expect(console.locator("textarea[data-path=rules]")).to_have_value(re.compile(r'"invites": 1,'))
     shoot(console, "admin-wizard-rules")
     console.get_by_role("button", name="Next: compliance check").click()
@@ -144,6 +152,7 @@ def test_journey_wizard_publish_landing_joins_and_dashboard(
     match = re.search(r"/l/\?campaign=(cmp_[0-9a-z]+)$", landing)
     assert match, landing
     cid = match.group(1)
+    assert live_stack.call("GET", f"/v1/campaigns/{cid}/public")[1]["identity"]["mode"] == "anonymous"
 
     # The landing page in a second context: join, take the invite link.
     first = new_page(mobile=True)
@@ -199,7 +208,7 @@ def test_automation_form_creates_toggles_and_lists_a_rule(live_stack: LiveStack,
 
 def test_profile_manual_tag_and_the_kill_switch(live_stack: LiveStack, new_page: NewPage, shoot: Shoot) -> None:
     cid = seed_campaign(live_stack)
-    joined = {"external_id": "u-tag", "nickname": "Ada"}
+    joined = {"assertion": live_stack.assertion("u-tag"), "nickname": "Ada"}
     status, body = live_stack.call("POST", f"/v1/campaigns/{cid}/participants", joined)
     assert status in (200, 201), body
     code = str(body["invite_code"])
@@ -231,3 +240,65 @@ def test_profile_manual_tag_and_the_kill_switch(live_stack: LiveStack, new_page:
     expect(page.locator("form [role=status]")).to_have_text("Saved")
     status, settings = live_stack.call("GET", "/v1/admin/messaging", token=live_stack.owner_token)
     assert status == 200 and settings["paused"] is True
+
+
+def test_identity_keys_show_the_secret_once_and_retire(live_stack: LiveStack, new_page: NewPage, shoot: Shoot) -> None:
+    status, body = live_stack.call("GET", "/v1/admin/identity-keys", token=live_stack.owner_token)
+    assert status == 200, body
+    before = {k["key_id"] for k in body["items"]}
+    page = new_page()
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    sign_in(page, live_stack)
+    # The wizard's link opens the webhooks screen on its identity keys section.
+    page.goto(f"{live_stack.url}/admin/#/webhooks/identity-keys")
+    section = page.locator("#identity-keys")
+    expect(section.get_by_role("heading", name="Identity keys")).to_be_focused()
+
+    section.get_by_role("button", name="New identity key").click()
+    shown = section.locator("#identity-key-secret")
+    expect(shown).to_have_value(re.compile(r"^[A-Za-z0-9_-]{40,}$"))
+    secret = shown.input_value()
+    expect(section).to_contain_text("it will not be shown again")
+    status, body = live_stack.call("GET", "/v1/admin/identity-keys", token=live_stack.owner_token)
+    (kid,) = {k["key_id"] for k in body["items"]} - before
+    row = section.locator("tr", has_text=kid)
+    expect(row).to_contain_text("Active")
+    assert secret not in section.locator("table").inner_text()
+    section.get_by_role("button", name="Copy the secret").click()
+    expect(page.locator("#announce")).to_have_text("Secret copied")
+    assert page.evaluate("navigator.clipboard.readText()") == secret
+    shoot(page, "admin-identity-keys")
+
+    # The secret shown is the one that signs: a signed campaign takes an assertion made with it.
+    status, body = live_stack.call("POST", "/v1/admin/campaigns", campaign_body("invite"), token=live_stack.owner_token)
+    assert status == 201, body
+    cid = str(body["campaign_id"])
+    assert live_stack.call("POST", f"/v1/admin/campaigns/{cid}/publish", token=live_stack.owner_token)[0] == 200
+    joined = {"assertion": sign_assertion(live_stack.tid, (kid, secret), "member-keys")}
+    status, body = live_stack.call("POST", f"/v1/campaigns/{cid}/participants", joined)
+    assert status == 201, body
+
+    # Closed, or read again, the secret is nowhere on the page.
+    section.get_by_role("button", name="I saved it, close").click()
+    expect(page.locator("#identity-key-secret")).to_have_count(0)
+    page.reload()
+    expect(row).to_contain_text("Active")
+    assert secret not in page.content()
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    row.get_by_role("button", name="Retire").click()
+    expect(row).to_contain_text("Retired")
+    expect(row.get_by_role("button", name="Retire")).to_have_count(0)
+    expect(page.locator("#announce")).to_have_text(f"Identity key {kid} retired")
+
+
+def test_identity_keys_are_for_owners_only(live_stack: LiveStack, new_page: NewPage) -> None:
+    email, password = f"operator-{uuid.uuid4().hex[:6]}@{live_stack.tid}.example.cn", "operator-pass-1"
+    made = {"email": email, "password": password, "role": "operator"}
+    status, body = live_stack.call("POST", "/v1/admin/operators", made, token=live_stack.owner_token)
+    assert status == 201, body
+    page = new_page(allow=("status of 403",))
+    sign_in(page, live_stack, operator=(email, password, "Operator"))
+    page.goto(f"{live_stack.url}/admin/#/webhooks/identity-keys")
+    expect(page.locator("#identity-keys .error-box")).to_contain_text("FORBIDDEN")
+    expect(page.get_by_role("button", name="New identity key")).to_have_count(0)

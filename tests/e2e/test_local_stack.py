@@ -99,6 +99,10 @@ def test_operator_runs_a_campaign_over_http(stack: LocalStack, tenant: Tenant) -
     assert status == 200
     view = json.loads(body)
     assert (view["status"], view["phase"], view["mode"]) == ("active", "live", "invite")
+    # A campaign made without identity settings asks for the merchant's signed assertion on join.
+    assert view["identity"] == {"mode": "signed", "platform": None}
+    status, _, body = http(stack, "POST", f"/v1/campaigns/{cid}/participants", {"nickname": "no proof"})
+    assert status == 401 and json.loads(body)["error"]["code"] == "IDENTITY_REQUIRED"
 
 
 def test_persisted_dynamodb_local_keeps_data_across_a_restart(tmp_path: Path) -> None:

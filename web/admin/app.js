@@ -27,7 +27,7 @@ const ROUTES = [
   [/^#\/participants$/, "participants"],
   [/^#\/automations$/, "automations"],
   [/^#\/outbox$/, "outbox"],
-  [/^#\/webhooks$/, "webhooks"],
+  [/^#\/webhooks(?:\/(identity-keys))?$/, "webhooks"],
   [/^#\/exports$/, "exports"],
   [/^#\/reviews$/, "reviews"],
   [/^#\/audit$/, "audit"],

@@ -75,13 +75,13 @@ function write(key, value) {
   }
 }
 
-// Per browser: the demo's stand-in for the merchant's user id, and a device id for self-invite checks.
+// Per browser: a device id for the self-invite checks. Who the visitor is never comes from here: an
+// anonymous campaign mints the identity, a signed one takes the merchant's assertion (docs/identity.md).
 export function browserIdentity() {
-  let identity = read("fission:identity");
-  if (!identity?.external_id || !identity.device_id) {
-    identity = { external_id: randomId("web-"), device_id: randomId("dev-") };
-    write("fission:identity", identity);
-  }
+  const kept = read("fission:identity");
+  const identity = { device_id: kept?.device_id || randomId("dev-") };
+  // Pages before identity modes also kept a made-up user id here: it is dropped, not sent.
+  if (kept?.device_id !== identity.device_id || Object.keys(kept).length !== 1) write("fission:identity", identity);
   return identity;
 }
 
@@ -91,6 +91,10 @@ export function campaignStore(cid) {
   return {
     participant: () => read(key("participant")),
     setParticipant: (value) => write(key("participant"), value),
+    // Another person signed in at the merchant on this browser: their predecessor's participant and groups go.
+    forgetParticipant() {
+      for (const name of ["participant", "group", "joined-groups"]) write(key(name), null);
+    },
     clicks: () => read(key("clicks")) || [],
     addClick(token) {
       const kept = this.clicks();

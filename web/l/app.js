@@ -1,5 +1,6 @@
-// The participant landing page: /l/?campaign=CID&ref=CODE&ch=CHANNEL&click=TOKEN[&group=GID][&lang=en].
-// Reads the campaign's public view, renders it by mode, joins, then keeps the participant's progress fresh.
+// The participant landing page: /l/?campaign=CID&ref=CODE&ch=CHANNEL&click=TOKEN[&group=GID][&lang=en][&assertion=JWT].
+// Reads the campaign's public view, renders it by mode, joins the way the campaign's identity mode asks
+// (docs/identity.md), then keeps the participant's progress fresh.
 // Only the public API is used (docs/openapi.yaml, tag Public); see docs/web.md.
 import { beacon, browserIdentity, call, campaignStore, randomId } from "./api.js";
 import { currentLang, setLang, t } from "./i18n.js";
@@ -10,6 +11,10 @@ const CODE = /^[0-9a-z]{1,16}$/;
 const ref = CODE.test(params.get("ref") || "") ? params.get("ref") : null;
 const channel = /^[a-z0-9_]{1,32}$/.test(params.get("ch") || "") ? params.get("ch") : null;
 const REFRESH_MS = 3000;
+// Signed and platform campaigns: the merchant's site sends its logged-in user here with a short-lived
+// assertion. It lives in memory for this page view only, out of the address bar before anything loads, so it
+// never reaches the history, a bookmark, a shared link or a Referer.
+const assertion = takeAssertion();
 
 const state = {
   campaign: null,
@@ -64,6 +69,9 @@ function notice(text) {
 }
 
 function errorText(error) {
+  // The merchant's assertion was refused (expired after its 15 minutes, another user's, ...): only the
+  // merchant's page can give a new one.
+  if (/^(ASSERTION_\w+|IDENTITY_REQUIRED|PROOF_MISMATCH)$/.test(error?.code || "")) return t("assertion_refused", { code: error.code });
   return error?.code && error.code !== "NETWORK_ERROR" ? `${error.message} (${error.code})` : String(error?.message || error);
 }
 
@@ -83,6 +91,45 @@ async function act(button, busyText, section, action) {
     button.removeAttribute("aria-busy");
     button.textContent = label;
   }
+}
+
+// ---- identity (docs/identity.md) ----
+
+function takeAssertion() {
+  const value = params.get("assertion");
+  if (value === null) return null;
+  const url = new URL(location.href);
+  url.searchParams.delete("assertion");
+  history.replaceState(history.state, "", url);
+  return /^[\w-]+\.[\w-]+\.[\w-]+$/.test(value) ? value : null;
+}
+
+// The user id the assertion names (`sub`), read without verifying it (the API does): only to tell whether the
+// participant this browser kept is the person now signed in at the merchant.
+function assertionSubject(token) {
+  try {
+    const part = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+    const sub = JSON.parse(new TextDecoder().decode(Uint8Array.from(atob(part), (c) => c.charCodeAt(0)))).sub;
+    return typeof sub === "string" ? sub : null;
+  } catch {
+    return null;
+  }
+}
+
+// anonymous: Fission mints the identity, the participant token leads back. signed and platform: the visitor
+// proves who they are with the assertion the merchant's page sent along. Older APIs say nothing: anonymous.
+function needsAssertion() {
+  return (state.campaign?.identity?.mode || "anonymous") !== "anonymous";
+}
+
+// The fresh proof a delivery address needs besides the token: a one-time code fetched right now (anonymous),
+// or the assertion this page view arrived with.
+async function freshProof() {
+  if (!needsAssertion()) {
+    const { proof } = await call("POST", `/v1/campaigns/${encodeURIComponent(cid)}/me/proof`, { token: state.participant.token });
+    return { "X-Fission-Proof": proof };
+  }
+  return assertion ? { "X-Fission-Assertion": assertion } : {};
 }
 
 // ---- formatting ----
@@ -232,6 +279,11 @@ function renderJoin() {
     mount("join");
     return;
   }
+  if (needsAssertion() && !assertion) {
+    // Only the merchant's site can say who the visitor is: a join from here would be refused.
+    mount("join", h("h2", {}, t("join_title")), h("p", { id: "join-elsewhere" }, t("join_via_merchant")));
+    return;
+  }
   const live = state.campaign.phase === "live";
   const old = document.getElementById("join-form");
   const kept = old ? { nickname: old.nickname.value, phone: old.phone.value } : { nickname: "", phone: "" };
@@ -251,8 +303,8 @@ function renderJoin() {
 async function onJoin(event) {
   event.preventDefault();
   const form = event.currentTarget;
-  const identity = browserIdentity();
-  const body = { external_id: identity.external_id, device_id: identity.device_id };
+  const body = { device_id: browserIdentity().device_id };
+  if (needsAssertion()) body.assertion = assertion;
   const nickname = form.nickname.value.trim();
   const phone = form.phone.value.trim();
   if (nickname) body.nickname = nickname;
@@ -262,14 +314,32 @@ async function onJoin(event) {
   const clicks = store.clicks();
   if (clicks.length) body.clicks = clicks;
   await act(form.querySelector("button[type=submit]"), t("joining"), "join", async () => {
-    const joined = await call("POST", `/v1/campaigns/${encodeURIComponent(cid)}/participants`, { body });
-    state.participant = joined;
-    store.setParticipant(joined);
+    const joined = await sendJoin(body);
+    const subject = needsAssertion() ? assertionSubject(assertion) : null;
+    state.participant = subject ? { ...joined, subject } : joined;
+    store.setParticipant(state.participant);
     renderAll();
     say("link", t("joined"));
     await refresh();
     document.getElementById("invite-link")?.focus();
   });
+}
+
+// Anonymous: a token this browser kept (another tab may have joined since this one loaded) brings that
+// participant back instead of minting a second one; a stale token is dropped and the join sent without it.
+async function sendJoin(body) {
+  const path = `/v1/campaigns/${encodeURIComponent(cid)}/participants`;
+  const token = needsAssertion() ? null : store.participant()?.token;
+  if (token) {
+    try {
+      return await call("POST", path, { body, token });
+    } catch (error) {
+      // Expired or revoked (401), erased (410) or gone: this browser joins afresh.
+      if (error.status !== 401 && error.status !== 410 && error.code !== "PARTICIPANT_NOT_FOUND") throw error;
+      store.forgetParticipant();
+    }
+  }
+  return call("POST", path, { body });
 }
 
 function renderLink() {
@@ -349,7 +419,8 @@ function addressForm(reward) {
 
 async function claim(button, reward, body) {
   await act(button, t("claiming"), "rewards", async () => {
-    const claimed = await call("POST", `/v1/rewards/${encodeURIComponent(reward.id)}/claim`, { body, token: state.participant.token });
+    const headers = body.address ? await freshProof() : {};
+    const claimed = await call("POST", `/v1/rewards/${encodeURIComponent(reward.id)}/claim`, { body, token: state.participant.token, headers });
     state.claimForm = null;
     state.me.rewards = state.me.rewards.map((r) => (r.id === claimed.id ? claimed : r));
     renderRewards(true);
@@ -373,7 +444,9 @@ function renderRewards(force = false) {
           class: "claim",
           "data-reward": reward.id,
           onclick: (event) => {
-            if (reward.type === "gift") {
+            if (reward.type === "gift" && needsAssertion() && !assertion) {
+              say("rewards", t("address_via_merchant"), "error");
+            } else if (reward.type === "gift") {
               state.claimForm = reward.id;
               renderRewards(true);
               document.getElementById("addr-name")?.focus();
@@ -639,6 +712,12 @@ async function main() {
   } catch (error) {
     notice(errorText(error));
     return;
+  }
+  const subject = needsAssertion() && assertion ? assertionSubject(assertion) : null;
+  if (subject && state.participant?.subject && state.participant.subject !== subject) {
+    // Someone else is signed in at the merchant now than the person this browser joined as.
+    store.forgetParticipant();
+    state.participant = null;
   }
   renderAll();
   beacon(cid, "view", channel, state.participant?.token);

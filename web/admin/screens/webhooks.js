@@ -1,9 +1,11 @@
-// Outbound webhook endpoints: add (URL + events), remove, and the deliveries that gave up.
+// Outbound webhook endpoints: add (URL + events), remove, and the deliveries that gave up; then the
+// identity keys merchants' servers sign participant assertions with (#/webhooks/identity-keys opens there).
 import { api } from "../api.js";
 import { add, badge, busy, clear, errorBox, field, fill, h, loading, table, when } from "../dom.js";
 import { t } from "../i18n.js";
+import { identityKeysSection } from "./identity-keys.js";
 
-export async function render(root, _params, ctx) {
+export async function render(root, params, ctx) {
   const list = h("div", { "aria-live": "polite" }, loading(t("common.loading")));
   const dead = h("div", {}, loading(t("common.loading")));
   const url = h("input", {
@@ -33,6 +35,8 @@ export async function render(root, _params, ctx) {
     form,
     h("section", { class: "card" }, h("h2", {}, t("hooks.dead")), dead),
   );
+  const keys = identityKeysSection(ctx);
+  add(root, keys);
 
   form.addEventListener("submit", (event) => {
     event.preventDefault();
@@ -123,5 +127,6 @@ export async function render(root, _params, ctx) {
     return button;
   }
 
-  await Promise.all([loadEvents(), load()]);
+  await Promise.all([loadEvents(), load(), keys.load()]);
+  if (params[0] === "identity-keys") keys.reveal();
 }

@@ -25,6 +25,8 @@ const LADDER_MODES = new Set(["invite", "poster"]);
 const STEP_KEYS = ["wizard.step_industry", "wizard.step_template", "wizard.step_rules", "wizard.step_publish"];
 const STEP_SCREENS = { 1: industryStep, 2: templateStep, 3: rulesStep, 4: publishStep };
 const META_NAMES = ["title", "description", "starts_at", "ends_at", "rule_text"];
+// Who joins (docs/identity.md). Platform logins are not offered: Fission has none yet.
+const IDENTITY_MODES = ["signed", "anonymous"];
 
 /**
  * The wizard. Every step takes `wiz`: its `state` (templates, industry, campaign, preview, step), the
@@ -192,6 +194,7 @@ function rulesStep(wiz) {
     fields: {},
   };
   metaFields(ed);
+  ed.identity = identityChoice(ed);
   ed.rulesValue = structuredClone(c.rules || {});
   ed.ladder = h("div", { class: "ladder" });
   ed.json = h("textarea", { rows: 14, spellcheck: "false", class: "code", dataset: { path: "rules" } });
@@ -231,6 +234,26 @@ function metaFields(ed) {
   );
 }
 
+// The identity choice: signed (the merchant's server vouches for its logged-in user; new campaigns start so)
+// or anonymous (the built-in landing pages mint an identity). A campaign stored without one reads as anonymous.
+function identityChoice(ed) {
+  const current = ed.c.identity?.mode || "anonymous";
+  const keysLink = h("a", { href: "#/webhooks/identity-keys" }, t("wizard.identity_keys_link"));
+  return h(
+    "fieldset",
+    { class: "identity" },
+    h("legend", {}, t("wizard.identity")),
+    IDENTITY_MODES.map((mode) => {
+      const input = h("input", { type: "radio", name: "identity", value: mode, checked: current === mode });
+      input.addEventListener("change", () => ed.save());
+      const hint = h("p", { class: "hint", id: `identity-${mode}-hint` }, t(`wizard.identity_${mode}_hint`));
+      if (mode === "signed") hint.append(" ", keysLink);
+      input.setAttribute("aria-describedby", hint.id);
+      return h("div", {}, h("label", { class: "check" }, input, t(`wizard.identity_${mode}`)), hint);
+    }),
+  );
+}
+
 // An input (or, with `multiline`, a textarea) for one of the campaign's fields, kept in `controls`.
 function textControl(ed, name, value, attrs = {}) {
   const input = h(attrs.multiline ? "textarea" : "input", {
@@ -257,6 +280,7 @@ function rulesLayout(ed) {
       h("div", { class: "grid2" }, fields.starts_at, fields.ends_at),
       fields.description,
       fields.rule_text,
+      ed.identity,
       ed.ladder,
       ed.advanced,
       ed.general,
@@ -404,11 +428,14 @@ function onJsonInput(ed) {
   }
 }
 
-// The PATCH body: the campaign's fields (the window back in UTC) and the rules.
+// The PATCH body: the campaign's fields (the window back in UTC), the identity mode and the rules. A mode
+// the choice does not offer (platform) stays as stored until the operator picks one.
 function rulesDocument(ed) {
   const { controls } = ed;
   const iso = (value) => (value ? `${value}:00Z` : null);
+  const mode = ed.identity.querySelector("input:checked")?.value;
   return {
+    ...(mode ? { identity: { mode } } : {}),
     title: controls.title.value,
     description: controls.description.value,
     starts_at: iso(controls.starts_at.value),
