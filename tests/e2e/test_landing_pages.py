@@ -6,7 +6,8 @@ the background). Screenshots land in tests/e2e/artifacts/landing-{mode}.png.
 
 The campaigns are anonymous (the page joins without a user id, docs/identity.md) unless the test needs
 the merchant's user id, as the follow and order webhooks identify participants by it: those are signed,
-and the visitor arrives from the merchant's site with `?assertion=` signed for a user id the test picks.
+and the visitor arrives from the merchant's site with `#assertion=` (or `?assertion=`) signed for a user id
+the test picks.
 """
 
 from __future__ import annotations
@@ -100,7 +101,8 @@ def signed_hook(live: LiveStack, kind: str, payload: dict[str, Any]) -> None:
 def open_landing(new_page: NewPage, live: LiveStack, cid: str, user: str | None = None) -> Page:
     """A visitor opens the landing page; with `user`, sent by the merchant's site with their assertion."""
     page = new_page(mobile=True)
-    page.goto(f"{live.url}/l/?campaign={cid}" + (f"&assertion={live.assertion(user)}" if user else ""))
+    # The fragment form a merchant's site should use (never sent to a server); `signed_in` uses the query form.
+    page.goto(f"{live.url}/l/?campaign={cid}" + (f"#assertion={live.assertion(user)}" if user else ""))
     expect(page.locator("#title")).to_contain_text("campaign")
     assert_no_assertion_in_address(page)
     return page

@@ -1,4 +1,4 @@
-// The participant landing page: /l/?campaign=CID&ref=CODE&ch=CHANNEL&click=TOKEN[&group=GID][&lang=en][&assertion=JWT].
+// The participant landing page: /l/?campaign=CID&ref=CODE&ch=CHANNEL&click=TOKEN[&group=GID][&lang=en][#assertion=JWT].
 // Reads the campaign's public view, renders it by mode, joins the way the campaign's identity mode asks
 // (docs/identity.md), then keeps the participant's progress fresh.
 // Only the public API is used (docs/openapi.yaml, tag Public); see docs/web.md.
@@ -95,11 +95,16 @@ async function act(button, busyText, section, action) {
 
 // ---- identity (docs/identity.md) ----
 
+// Read from the fragment (`#assertion=`, which browsers never send to a server, so it stays out of the
+// static host's access logs) or, for older links, the query; then removed from the address bar either way.
 function takeAssertion() {
-  const value = params.get("assertion");
-  if (value === null) return null;
   const url = new URL(location.href);
+  const fragment = new URLSearchParams(url.hash.slice(1));
+  const value = fragment.get("assertion") ?? url.searchParams.get("assertion");
+  if (value === null) return null;
   url.searchParams.delete("assertion");
+  fragment.delete("assertion");
+  url.hash = fragment.toString();
   history.replaceState(history.state, "", url);
   return /^[\w-]+\.[\w-]+\.[\w-]+$/.test(value) ? value : null;
 }
