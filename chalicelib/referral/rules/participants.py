@@ -54,8 +54,7 @@ class JoinRequest(BaseModel):
 
 
 class ServerJoinRequest(JoinRequest):
-    """The join a merchant's server sends with an API key: its logged-in user's id, and no assertion
-    (the key vouches for the user; docs/api-keys.md)."""
+    """The join a merchant's server sends with an API key: the user's id, no assertion (the key vouches)."""
 
     external_id: str = Field(min_length=1, max_length=128, description="The merchant's id of its logged-in user.")
     assertion: SkipJsonSchema[str | None] = Field(default=None, exclude=True)
