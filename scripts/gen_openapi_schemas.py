@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from chalicelib.accounts.rules import operators
+from chalicelib.accounts.rules import api_keys, operators
 from chalicelib.analytics.rules import counting, exports
 from chalicelib.audience.rules import automations, profiles
 from chalicelib.campaigns.rules import compliance, templates
@@ -95,6 +95,7 @@ def generate() -> dict[str, Any]:
         fraud.ReviewDecision, profiles.TagCreate, profiles.TagUpdate, profiles.TagAssign, profiles.SegmentCreate,
         profiles.SegmentUpdate, profiles.SegmentPreview, automations.AutomationCreate, automations.AutomationUpdate,
         messaging.MessagingSettings, messaging.SubscriptionsUpdate, messaging.UnsubscribeRequest,
+        participants.ServerJoinRequest, api_keys.ApiKeyCreate,
     )  # fmt: skip
     for model in requests:
         _model(model, schemas)

@@ -1,4 +1,5 @@
-"""Operator accounts: login, operators and roles, TOTP enrolment, the audit trail and the webhook secret."""
+"""Operator accounts: login, operators and roles, TOTP enrolment, the audit trail, the webhook secret,
+identity keys and API keys."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from urllib.parse import unquote
 
 from chalice.app import Blueprint, Response
 
-from chalicelib.accounts import audit, auth, identity_keys, operators, totp, webhook_secret
+from chalicelib.accounts import api_keys, audit, auth, identity_keys, operators, totp, webhook_secret
+from chalicelib.accounts.rules.api_keys import ApiKeyCreate
 from chalicelib.accounts.rules.operators import LoginRequest, OperatorCreate, OperatorPatch, TotpConfirm
 from chalicelib.core.rbac import Permission
 from chalicelib.http import request as http
@@ -105,3 +107,23 @@ def create_identity_key() -> Response:
 @http.requires(Permission.OPERATOR_MANAGE)
 def retire_identity_key(kid: str) -> dict[str, Any]:
     return identity_keys.retire(http.principal(), kid, http.now())
+
+
+@bp.route("/v1/admin/api-keys", methods=["GET"])
+@http.requires(Permission.OPERATOR_MANAGE)
+def list_api_keys() -> dict[str, Any]:
+    return api_keys.list_keys(http.principal())
+
+
+@bp.route("/v1/admin/api-keys", methods=["POST"])
+@http.requires(Permission.OPERATOR_MANAGE)
+def create_api_key() -> Response:
+    request = bp.current_request
+    body = http.parse(request, ApiKeyCreate)
+    return http.created(api_keys.create(http.principal(), body, request.headers.get(totp.HEADER), http.now()))
+
+
+@bp.route("/v1/admin/api-keys/{kid}/revoke", methods=["POST"])
+@http.requires(Permission.OPERATOR_MANAGE)
+def revoke_api_key(kid: str) -> dict[str, Any]:
+    return api_keys.revoke(http.principal(), kid, http.now())

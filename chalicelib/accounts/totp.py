@@ -73,7 +73,12 @@ def use_code(tid: str, email: str, code: str, now: datetime) -> bool:
 
 def require_step_up(actor: Principal, code: str | None, now: datetime) -> None:
     """Exports and unmasking: TOTP enrolled, and either a code on this request or a token whose
-    TOTP login is younger than the window; otherwise 403 STEP_UP_REQUIRED."""
+    TOTP login is younger than the window; otherwise 403 STEP_UP_REQUIRED.
+
+    An API key has no second factor: it passes, because its owner proved a step-up when granting the
+    scope that reaches such a route (`api_keys.create`, STEP_UP_SCOPES; docs/api-keys.md)."""
+    if actor.api_key is not None:
+        return
     if not is_active(actor.tid, actor.email):
         raise Forbidden(
             "this needs a TOTP step-up; enrol an authenticator first",

@@ -17,13 +17,20 @@ class Role(StrEnum):
 
 @dataclass(frozen=True)
 class Principal:
-    """The authenticated operator behind an admin request."""
+    """Who is behind an admin or server request: an operator, or a merchant back end's API key.
+
+    `email` is the actor the audit trail names: the operator's email, or `apikey:{kid}` for a key. A key
+    holds no role (its scopes decide what it may call); it carries the least role, so a role check inside
+    a use case never opens anything to it.
+    """
 
     tid: str
     email: str
     role: Role
     # When this token's holder last proved a TOTP code; None if the token came from a password alone.
     step_up_at: datetime | None = None
+    # The API key's id when a key authenticated the request (docs/api-keys.md); None for an operator.
+    api_key: str | None = None
 
 
 class Permission(StrEnum):

@@ -1,4 +1,4 @@
-"""The HTTP middleware: one place where errors become responses and admin calls are authorised."""
+"""The HTTP middleware: one place where errors become responses and admin and server calls are authorised."""
 
 from __future__ import annotations
 
@@ -8,17 +8,19 @@ from typing import Any
 
 from chalice.app import Chalice, Request, Response
 
-from chalicelib.accounts import auth
+from chalicelib.accounts import api_keys, auth
+from chalicelib.accounts.rules import api_keys as key_rules
 from chalicelib.core.codes import Code
 from chalicelib.core.config import get_settings
-from chalicelib.core.errors import FissionError, Forbidden, PayloadTooLarge
+from chalicelib.core.errors import FissionError, Forbidden, PayloadTooLarge, Unauthorized
 from chalicelib.core.observability import logger
-from chalicelib.core.rbac import Permission, is_allowed
+from chalicelib.core.rbac import Permission, Principal, is_allowed
 from chalicelib.http import rate_limits
 from chalicelib.http import request as http
 from chalicelib.http.rules import ROUTES, RouteClass, Scope
 
-ADMIN_PREFIX = "/v1/admin/"
+ADMIN_PREFIX = key_rules.ADMIN_PREFIX
+SERVER_PREFIX = key_rules.SERVER_PREFIX
 # Any origin may call: admin calls carry a bearer token, never cookies, so a wildcard leaks nothing.
 CORS_ORIGIN = "*"
 CORS_HEADERS = (
@@ -87,34 +89,70 @@ def _route_view(app: Chalice, request: Request) -> Any:
     return entry.view_function if entry is not None else None
 
 
+def _operator(event: Request, view: Any, path: str) -> Principal:
+    """The operator behind the bearer token, holding the permission the admin route declares."""
+    principal = auth.authenticate(event.headers.get("authorization"), http.now())
+    needed: Permission | None = getattr(view, "required_permission", None)
+    if needed is None:
+        logger.error("admin route without a declared permission", path=path, method=event.method)
+        raise Forbidden("this route declares no permission and is closed", code=Code.PERMISSION_UNDECLARED)
+    if not is_allowed(principal.role, needed):
+        raise Forbidden(
+            f"the {principal.role.value} role may not do this",
+            code=Code.FORBIDDEN,
+            details={"permission": needed.value, "role": principal.role.value},
+        )
+    return principal
+
+
+def _api_key(event: Request, view: Any, path: str) -> Principal:
+    """The API key behind `Bearer fsk_...`: verified, counted against its rate limit, and holding the
+    scope the route needs (accounts/rules/api_keys.py)."""
+    now = http.now()
+    key = api_keys.authenticate(event.headers.get("authorization"), now)
+    subjects = {Scope.API_KEY: lambda: key.kid, Scope.IP: lambda: http.source_ip(event)}
+    rate_limits.admit(RouteClass.SERVER, subjects, now)
+    needed = key_rules.scope_for(event.method, path, getattr(view, "required_permission", None))
+    if needed is None or needed.value not in key.scopes:
+        message = f"this API key lacks the {needed.value} scope" if needed else "API keys cannot call this route"
+        raise Forbidden(
+            message,
+            code=Code.SCOPE_REQUIRED,
+            details={"scope": needed.value if needed else None, "scopes": list(key.scopes)},
+        )
+    return api_keys.principal(key)
+
+
 def authorisation(app: Chalice) -> Callable[[Request, Callable[[Request], Response]], Response]:
-    """Every admin route declares a permission (or `anonymous`); undeclared routes are refused."""
+    """Admin routes declare a permission (or `anonymous`) and take operator tokens, and API keys where a
+    key's scope opens them; server routes take API keys only. Undeclared routes are refused."""
 
     def check(event: Request, get_response: Callable[[Request], Response]) -> Response:
         path = (event.context or {}).get("resourcePath", "")
-        if not path.startswith(ADMIN_PREFIX) or event.method == "OPTIONS":
+        server = path.startswith(SERVER_PREFIX)
+        if not (server or path.startswith(ADMIN_PREFIX)) or event.method == "OPTIONS":
             return get_response(event)
         view = _route_view(app, event)
         if view is None:
             return get_response(event)  # Chalice answers 405 for an unknown method
-        if getattr(view, "anonymous", False):
-            return get_response(event)
-        principal = auth.authenticate(event.headers.get("authorization"), http.now())
-        needed: Permission | None = getattr(view, "required_permission", None)
-        if needed is None:
-            logger.error("admin route without a declared permission", path=path, method=event.method)
-            raise Forbidden("this route declares no permission and is closed", code=Code.PERMISSION_UNDECLARED)
-        if not is_allowed(principal.role, needed):
-            raise Forbidden(
-                f"the {principal.role.value} role may not do this",
-                code=Code.FORBIDDEN,
-                details={"permission": needed.value, "role": principal.role.value},
+        if key_rules.is_api_key(event.headers.get("authorization")):
+            principal = _api_key(event, view, path)
+        elif server:
+            raise Unauthorized(
+                "this call needs an API key: 'Authorization: Bearer fsk_...'", code=Code.API_KEY_REQUIRED
             )
+        elif getattr(view, "anonymous", False):
+            return get_response(event)
+        else:
+            principal = _operator(event, view, path)
         http.set_principal(principal)
+        if principal.api_key is not None:
+            logger.append_keys(api_key=principal.api_key)  # every log line of the call names the key
         try:
             return get_response(event)
         finally:
             http.set_principal(None)
+            logger.remove_keys(["api_key"])
 
     return check
 
@@ -136,7 +174,8 @@ def _device_id(event: Request, route_class: RouteClass) -> str | None:
 
 def rate_limiting(event: Request, get_response: Callable[[Request], Response]) -> Response:
     """Public routes with a route class in http/rules.py are counted per IP, device and
-    participant; over a limit, 429 RATE_LIMITED with Retry-After. Health and admin are not limited."""
+    participant; over a limit, 429 RATE_LIMITED with Retry-After. Health and operators' admin calls are
+    not limited; API keys are counted by `authorisation` once the key is verified (class `server`)."""
     route_class = ROUTES.get((event.method, (event.context or {}).get("resourcePath", "")))
     if route_class is not None:
         now = http.now()

@@ -1,7 +1,8 @@
-"""Rate limits on the public routes: the limits as data, fixed-window maths and flush decisions (pure).
+"""Rate limits on the public routes and on API keys: the limits as data, fixed-window maths and flush
+decisions (pure).
 
 A limit is "at most `limit` requests per `window_seconds` per subject", where the subject is one
-client seen through one scope (its IP address, its device id, or its participant code). Windows
+client seen through one scope (its IP address, its device id, its participant code, or its API key). Windows
 are fixed and aligned to the epoch (a minute window starts on the minute), so every container
 agrees on which window a request belongs to without talking to the others.
 """
@@ -17,10 +18,11 @@ class Scope(StrEnum):
     IP = "ip"
     DEVICE = "device"
     PARTICIPANT = "participant"
+    API_KEY = "api_key"
 
 
 class RouteClass(StrEnum):
-    """Routes that share limits. Health and admin routes have no class and are never limited."""
+    """Routes that share limits. Health routes and operators' admin calls have no class and are never limited."""
 
     JOIN = "join"
     EVENT = "event"
@@ -28,6 +30,10 @@ class RouteClass(StrEnum):
     LINK = "link"
     POSTER = "poster"
     READ = "read"  # the other public GETs landing pages poll
+    # Every request an API key authenticates (the /v1/server/ routes, and admin routes a key's scopes
+    # open). Not in ROUTES: the authorisation middleware applies it once the key is verified, so a
+    # request naming a key it cannot prove never spends that key's allowance.
+    SERVER = "server"
 
 
 # (method, Chalice resource path) -> class. A public route missing here is not limited.
@@ -76,6 +82,7 @@ DEFAULT_LIMITS: tuple[Limit, ...] = (
     Limit(RouteClass.LINK, Scope.IP, 120, 60),
     Limit(RouteClass.POSTER, Scope.IP, 120, 60),
     Limit(RouteClass.READ, Scope.IP, 300, 60),
+    Limit(RouteClass.SERVER, Scope.API_KEY, 600, 60),
 )
 
 

@@ -10,10 +10,10 @@ from typing import Any
 
 from chalicelib.campaigns import live
 from chalicelib.campaigns.rules.records import CampaignRecord
-from chalicelib.campaigns.rules.spec import shown
+from chalicelib.campaigns.rules.spec import IdentityMode, shown
 from chalicelib.core.clock import iso
 from chalicelib.core.codes import Code
-from chalicelib.core.errors import Conflict, Forbidden, Unavailable, ValidationFailed
+from chalicelib.core.errors import Conflict, Forbidden, NotFound, Unavailable, ValidationFailed
 from chalicelib.referral import fraud, links, rewards
 from chalicelib.referral import identity as identity_service
 from chalicelib.referral.rules import participants as domain
@@ -102,9 +102,21 @@ def join(
 
 
 def join_as(
-    cid: str, external_id: str, request: JoinRequest, now: datetime, ip: str | None = None
+    cid: str, external_id: str, request: JoinRequest, now: datetime, ip: str | None = None, *, tid: str
 ) -> tuple[dict[str, Any], bool]:
-    """Join as the user the merchant's server vouches for (an API key allowed to register participants)."""
+    """Join as the user the merchant's server vouches for (an API key of tenant `tid` allowed to register
+    participants). Only in the tenant's own `signed` campaigns: there the merchant's server is who says
+    who a user is; an anonymous or platform campaign's identities are not the merchant's to name."""
+    rec = live.campaign(cid)
+    if rec.tid != tid:  # answered like a missing campaign: a key learns nothing of other tenants
+        raise NotFound("no such campaign", code=Code.CAMPAIGN_NOT_FOUND)
+    mode = rec.spec.identity.mode
+    if mode is not IdentityMode.SIGNED:
+        raise Conflict(
+            f"this campaign's identity mode is {mode.value}; a server registers users only in signed campaigns",
+            code=Code.WRONG_IDENTITY_MODE,
+            details={"identity_mode": mode.value},
+        )
     rec = live.open_campaign(cid, now)
     return _join(rec, identity_service.Proven(external_id=external_id), request, now, ip)
 

@@ -12,7 +12,7 @@ from chalicelib.http import request as http
 from chalicelib.referral import follows, identity, join, leaderboard, links, reviews, rewards, tree
 from chalicelib.referral.rules.follows import FollowEvent
 from chalicelib.referral.rules.fraud import ReviewDecision
-from chalicelib.referral.rules.participants import JoinRequest
+from chalicelib.referral.rules.participants import JoinRequest, ServerJoinRequest
 from chalicelib.referral.rules.rewards import ClaimRequest, CodesUpload, RevokeRequest
 
 bp = Blueprint(__name__)
@@ -24,6 +24,15 @@ def join_campaign(cid: str) -> Response:
     request = http.parse(current, JoinRequest)
     authorization = current.headers.get("authorization")
     view, created = join.join(cid, request, http.now(), http.client_ip(current), authorization)
+    return Response(body=view, status_code=201 if created else 200)
+
+
+@bp.route("/v1/server/campaigns/{cid}/participants", methods=["POST"])
+def register_participant(cid: str) -> Response:
+    current = bp.current_request
+    request = http.parse(current, ServerJoinRequest)
+    tid = http.principal().tid
+    view, created = join.join_as(cid, request.external_id, request, http.now(), http.client_ip(current), tid=tid)
     return Response(body=view, status_code=201 if created else 200)
 
 

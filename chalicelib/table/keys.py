@@ -188,6 +188,16 @@ def identity_key_sk(kid: str) -> str:
     return f"{IDENTITY_KEY_PREFIX}{kid}"
 
 
+def api_key_pk(kid: str) -> str:
+    """An API key, found by its id alone: the id is in the key a request carries, the tenant is not."""
+    return f"APIKEY#{kid}"
+
+
+def tenant_api_keys_gsi1pk(tid: str) -> str:
+    """A tenant's API keys (GSI1), oldest first by `{created_at}#{kid}`."""
+    return f"T#{tid}#APIKEY"
+
+
 def webhook_sk(wid: str) -> str:
     return f"WH#{wid}"
 

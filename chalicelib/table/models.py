@@ -124,6 +124,24 @@ class IdentityKeyItem(Item, discriminator="identity_key"):
     retired_at = UnicodeAttribute(null=True)
 
 
+class ApiKeyItem(Item, discriminator="api_key"):
+    """A merchant back end's API key (`APIKEY#{kid}` / `META`; GSI1 `T#{tid}#APIKEY`), docs/api-keys.md."""
+
+    tid = UnicodeAttribute()
+    kid = UnicodeAttribute()
+    name = UnicodeAttribute()
+    scopes = ListAttribute(of=UnicodeAttribute, default=list)
+    # SHA-256 of the 32-byte random secret; the key itself is shown once, at creation.
+    secret_hash = UnicodeAttribute()
+    status = UnicodeAttribute()  # active | revoked
+    created_at = UnicodeAttribute()
+    created_by = UnicodeAttribute()
+    revoked_at = UnicodeAttribute(null=True)
+    revoked_by = UnicodeAttribute(null=True)
+    # Written at most about once a minute per key, never per request.
+    last_used_at = UnicodeAttribute(null=True)
+
+
 class AuditEntryItem(Item, discriminator="audit"):
     """One link of a tenant's audit chain (`T#{tid}#AUDIT` / `E#{seq:012d}`); written once, never updated."""
 
@@ -589,6 +607,7 @@ ALL_MODELS: tuple[type[Item], ...] = (
     OperatorItem,
     OperatorTotpItem,
     IdentityKeyItem,
+    ApiKeyItem,
     ProofItem,
     AuditEntryItem,
     AuditHeadItem,

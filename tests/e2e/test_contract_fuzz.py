@@ -28,7 +28,7 @@ EXAMPLES = int(os.environ.get("FISSION_FUZZ_EXAMPLES", "6"))
 
 
 @pytest.fixture(scope="module")
-def fuzz_stack(dynamodb_endpoint: str, table: str) -> Iterator[tuple[LocalStack, str]]:
+def fuzz_stack(dynamodb_endpoint: str, table: str) -> Iterator[tuple[LocalStack, str, str]]:
     from chalicelib.accounts.tenants import ensure_tenant
 
     local = LocalStack(StackSettings(endpoint=dynamodb_endpoint, table_name=table, port=free_port(), batching_window=0))
@@ -52,7 +52,16 @@ def fuzz_stack(dynamodb_endpoint: str, table: str) -> Iterator[tuple[LocalStack,
     )
     with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310 - the local stack
         token = json.loads(answer.read())["token"]
-    yield local, token
+    # The server routes take an API key: one that may call both of them.
+    request = urllib.request.Request(
+        local.url + "/v1/admin/api-keys",
+        data=b'{"name": "fuzz", "scopes": ["participants:write", "orders:write"]}',
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310 - the local stack
+        key = json.loads(answer.read())["key"]
+    yield local, token, key
     local.stop()
 
 
@@ -63,9 +72,11 @@ def fuzz_stack(dynamodb_endpoint: str, table: str) -> Iterator[tuple[LocalStack,
     derandomize=True,  # the same cases on every run: a red build is reproducible
     suppress_health_check=list(HealthCheck),
 )
-def test_no_server_errors_and_answers_match_the_document(case: Any, fuzz_stack: tuple[LocalStack, str]) -> None:
-    stack, token = fuzz_stack
+def test_no_server_errors_and_answers_match_the_document(case: Any, fuzz_stack: tuple[LocalStack, str, str]) -> None:
+    stack, token, key = fuzz_stack
     headers = {"Authorization": f"Bearer {token}"} if case.path.startswith("/v1/admin/") else {}
+    if case.path.startswith("/v1/server/"):
+        headers = {"Authorization": f"Bearer {key}"}
     case.call_and_validate(
         base_url=stack.url, headers=headers, checks=[not_a_server_error, response_schema_conformance], timeout=30
     )

@@ -22,7 +22,7 @@ if str(ROOT) not in sys.path:
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "1")
 
 import app
-from chalicelib.accounts.rules import operators
+from chalicelib.accounts.rules import api_keys, operators
 from chalicelib.analytics.rules import counting, exports
 from chalicelib.audience.rules import automations, profiles
 from chalicelib.campaigns.rules import compliance, templates
@@ -41,6 +41,7 @@ DOCUMENT = ROOT / "docs" / "openapi.yaml"
 GENERATOR = ROOT / "scripts" / "gen_openapi_schemas.py"
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "trace"}  # OPTIONS is CORS, not the API
 ADMIN_PREFIX = "/v1/admin/"
+SERVER_PREFIX = "/v1/server/"
 LOGIN = ("/v1/admin/login", "POST")
 BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 PARTICIPANT: list[dict[str, list[str]]] = [{"participantToken": []}]
@@ -108,8 +109,15 @@ def route_id(route: Route) -> str:
     return f"{route[1]} {route[0]}"
 
 
+def key_security(route: Route, permission: Permission | None) -> list[dict[str, list[str]]]:
+    """The `apiKey` requirement of a route an API key may call (naming its scope), or none."""
+    scope = api_keys.scope_for(route[1], route[0], permission)
+    return [{"apiKey": [scope.value]}] if scope is not None else []
+
+
 ADMIN_ROUTES = sorted(r for r in app_routes() if r[0].startswith(ADMIN_PREFIX) and r != LOGIN)
-OPEN_ROUTES = sorted(r for r in app_routes() if not r[0].startswith(ADMIN_PREFIX) or r == LOGIN)
+SERVER_ROUTES = sorted(r for r in app_routes() if r[0].startswith(SERVER_PREFIX))
+OPEN_ROUTES = sorted(r for r in app_routes() if not r[0].startswith((ADMIN_PREFIX, SERVER_PREFIX)) or r == LOGIN)
 ALL_ROUTES = sorted(app_routes())
 
 
@@ -137,11 +145,37 @@ def test_admin_operations_declare_bearer_auth_and_their_permission(route: Route)
     op = operation(route)
     needed = getattr(view(route), "required_permission", None)
     assert needed is not None, f"{route_id(route)} declares no permission in the code"
-    assert op.get("security") == BEARER, f"{route_id(route)} must declare bearerAuth security"
+    expected = BEARER + key_security(route, needed)
+    assert op.get("security") == expected, f"{route_id(route)} must declare `security: {expected}`"
     assert op.get("x-permission") == needed.value, f"{route_id(route)} needs {needed.value} in the code"
     assert op.get("x-roles") == roles_holding(needed), f"{route_id(route)}: roles holding {needed.value}"
     assert f"`{needed.value}`" in op.get("description", ""), "the description names the permission"
     assert {"401", "403"} <= set(op["responses"])
+
+
+@pytest.mark.parametrize("route", SERVER_ROUTES, ids=route_id)
+def test_server_operations_declare_api_key_auth_and_their_scope(route: Route) -> None:
+    op = operation(route)
+    expected = key_security(route, None)
+    assert expected, f"{route_id(route)} is in no scope's table (accounts/rules/api_keys.py): no key may call it"
+    assert op.get("security") == expected, f"{route_id(route)} must declare `security: {expected}`"
+    assert "x-permission" not in op and getattr(view(route), "required_permission", None) is None
+    assert f"`{expected[0]['apiKey'][0]}`" in op.get("description", ""), "the description names the scope"
+    assert {"401", "403", "429"} <= set(op["responses"])
+
+
+def test_every_scope_opens_some_route() -> None:
+    opened = {
+        scope
+        for route in ADMIN_ROUTES + SERVER_ROUTES
+        for requirement in operation(route)["security"]
+        for scope in requirement.get("apiKey", [])
+    }
+    assert opened == {scope.value for scope in api_keys.ApiScope}
+    assert all(
+        s in api_keys.STEP_UP_SCOPES for s, p in api_keys.SCOPE_PERMISSIONS.items() if p is Permission.EXPORT_CREATE
+    )
+    assert Permission.PII_UNMASK not in api_keys.SCOPE_PERMISSIONS.values()
 
 
 @pytest.mark.parametrize("route", OPEN_ROUTES, ids=route_id)
@@ -223,6 +257,8 @@ VALIDATORS: dict[str, Callable[[dict[str, Any]], object]] = {
     "MessagingSettings": messaging.MessagingSettings.model_validate,
     "SubscriptionsUpdate": messaging.SubscriptionsUpdate.model_validate,
     "UnsubscribeRequest": messaging.UnsubscribeRequest.model_validate,
+    "ServerJoinRequest": participants.ServerJoinRequest.model_validate,
+    "ApiKeyCreate": api_keys.ApiKeyCreate.model_validate,
 }
 
 

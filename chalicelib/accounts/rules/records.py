@@ -16,3 +16,20 @@ class IdentityKeyRecord:
     created_at: str
     created_by: str
     retired_at: str | None = None
+
+
+@dataclass(frozen=True)
+class ApiKeyRecord:
+    """A merchant back end's API key; of its secret only the SHA-256 is ever stored."""
+
+    tid: str
+    kid: str
+    name: str
+    scopes: tuple[str, ...]
+    secret_hash: str
+    status: str  # active | revoked
+    created_at: str
+    created_by: str
+    revoked_at: str | None = None
+    revoked_by: str | None = None
+    last_used_at: str | None = None

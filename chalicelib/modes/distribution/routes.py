@@ -1,4 +1,5 @@
-"""The orders webhook from the merchant's shop (signed): qualification, group payments and distribution commission."""
+"""Orders from the merchant's shop, by the signed webhook or from its server with an API key: qualification,
+group payments and distribution commission."""
 
 from __future__ import annotations
 
@@ -19,3 +20,9 @@ def receive_order(tid: str) -> dict[str, Any]:
     request = bp.current_request
     event = webhook_secret.verified(tid, request.headers, http.raw_body(request), http.now(), OrderEvent)
     return orders.receive(tid, event, http.now())
+
+
+@bp.route("/v1/server/orders", methods=["POST"])
+def receive_server_order() -> dict[str, Any]:
+    event = http.parse(bp.current_request, OrderEvent)
+    return orders.receive(http.principal().tid, event, http.now())

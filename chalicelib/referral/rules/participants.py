@@ -11,6 +11,7 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from chalicelib.campaigns.rules.spec import CampaignRules, CampaignSpec, Experiment, LadderRules, shown
 
@@ -50,6 +51,19 @@ class JoinRequest(BaseModel):
     @classmethod
     def _real_date(cls, value: str | None) -> str | None:
         return None if value is None else month_day(value)
+
+
+class ServerJoinRequest(JoinRequest):
+    """The join a merchant's server sends with an API key: the user's id, no assertion (the key vouches)."""
+
+    external_id: str = Field(min_length=1, max_length=128, description="The merchant's id of its logged-in user.")
+    assertion: SkipJsonSchema[str | None] = Field(default=None, exclude=True)
+
+    @field_validator("assertion")
+    @classmethod
+    def _no_assertion(cls, value: str | None) -> None:
+        if value is not None:
+            raise ValueError("a server join takes no assertion: the API key vouches for the user")
 
 
 def invite_code(secret: bytes, cid: str, external_id: str, attempt: int = 0) -> str:
