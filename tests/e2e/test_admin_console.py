@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Dialog, Page, Request, expect
 
 from tests.conftest import campaign_body
 from tests.e2e.conftest import LiveStack, NewPage, sign_assertion
@@ -292,7 +292,133 @@ def test_identity_keys_show_the_secret_once_and_retire(live_stack: LiveStack, ne
     expect(page.locator("#announce")).to_have_text(f"Identity key {kid} retired")
 
 
-def test_identity_keys_are_for_owners_only(live_stack: LiveStack, new_page: NewPage) -> None:
+def test_api_keys_show_the_key_once_open_their_scope_and_revoke(
+    live_stack: LiveStack, new_page: NewPage, shoot: Shoot
+) -> None:
+    cid = seed_campaign(live_stack)  # signed by the merchant's server: what a key's server join registers into
+    page = new_page()
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    sign_in(page, live_stack)
+    page.goto(f"{live_stack.url}/admin/#/webhooks/api-keys")
+    section = page.locator("#api-keys")
+    expect(section.get_by_role("heading", name="API keys", exact=True)).to_be_focused()
+
+    section.get_by_label("Name", exact=True).fill("shop back end (e2e)")
+    participants = section.get_by_role("checkbox", name="participants:write")
+    expect(participants).to_have_accessible_description(re.compile(r"POST /v1/server/campaigns/\{cid\}/participants"))
+    participants.check()
+    # No scope that needs the owner's step-up is chosen, so no authenticator code is asked for.
+    expect(section.get_by_label("Authenticator code")).to_be_hidden()
+    section.get_by_role("button", name="Create the API key").click()
+    shown = section.locator("#api-key-secret")
+    expect(shown).to_have_value(re.compile(r"^fsk_ak_[0-9a-z]{19}_[0-9a-f]{64}$"))
+    expect(shown).to_be_focused()
+    key = shown.input_value()
+    kid = key.split("_", 1)[1].rsplit("_", 1)[0]
+    expect(section).to_contain_text("This key is shown only this once")
+    expect(page.locator("#announce")).to_have_text(f"API key {kid} created")
+    row = section.locator("tr", has_text=kid)
+    expect(row).to_contain_text("shop back end (e2e)")
+    expect(row).to_contain_text("participants:write")
+    expect(row).to_contain_text("Active")
+    expect(row).to_contain_text("Never")
+    assert key not in section.locator("table").inner_text()
+    section.get_by_role("button", name="Copy the key").click()
+    expect(page.locator("#announce")).to_have_text("Key copied")
+    assert page.evaluate("navigator.clipboard.readText()") == key
+    shoot(page, "admin-api-keys")
+
+    # The key shown is the one that works: the server join takes it for the scope it was granted, and no other.
+    path = f"/v1/server/campaigns/{cid}/participants"
+    status, body = live_stack.call("POST", path, {"external_id": "member-api-key"}, token=key)
+    assert status == 201, body
+    status, body = live_stack.call("GET", f"/v1/admin/campaigns/{cid}/stats", token=key)
+    assert (status, body["error"]["code"]) == (403, "SCOPE_REQUIRED"), body
+
+    # Closed, or read again, the key is nowhere on the page; the list shows it was used.
+    section.get_by_role("button", name="I saved it, close").click()
+    expect(page.locator("#api-key-secret")).to_have_count(0)
+    page.reload()
+    expect(row).to_contain_text("Active")
+    expect(row).not_to_contain_text("Never")
+    assert key not in page.content()
+
+    asked: list[str] = []
+
+    def confirm(dialog: Dialog) -> None:
+        asked.append(dialog.message)
+        dialog.accept()
+
+    page.once("dialog", confirm)
+    row.get_by_role("button", name="Revoke the API key “shop back end (e2e)”").click()
+    expect(row).to_contain_text("Revoked")
+    expect(row.get_by_role("button", name=re.compile("Revoke"))).to_have_count(0)
+    expect(page.locator("#announce")).to_have_text(f"API key {kid} revoked")
+    assert asked and kid in asked[0] and "shop back end (e2e)" in asked[0]
+    status, body = live_stack.call("POST", path, {"external_id": "member-api-key-2"}, token=key)
+    assert (status, body["error"]["code"]) == (401, "API_KEY_REVOKED"), body
+
+
+def test_api_keys_granting_exports_sends_the_authenticator_code(live_stack: LiveStack, new_page: NewPage) -> None:
+    # The owner has no authenticator here, so the API refuses the grant (403, which Chromium logs).
+    page = new_page(allow=("status of 403",))
+    sign_in(page, live_stack)
+    page.goto(f"{live_stack.url}/admin/#/webhooks/api-keys")
+    section = page.locator("#api-keys")
+    create = section.get_by_role("button", name="Create the API key")
+    # Nothing chosen: the form says what is missing and sends nothing.
+    create.click()
+    expect(section.get_by_label("Name", exact=True)).to_be_focused()
+    expect(section.locator(".field-error").first).to_have_text("Give the key a name.")
+    section.get_by_label("Name", exact=True).fill("BI exports (e2e)")
+    create.click()
+    expect(section.locator("#api-key-scopes-error")).to_have_text("Choose at least one scope.")
+
+    code = section.get_by_label("Authenticator code")
+    expect(code).to_be_hidden()
+    exports = section.get_by_role("checkbox", name="exports:create")
+    expect(exports).to_have_accessible_description(re.compile("authenticator code"))
+    exports.check()
+    expect(code).to_be_visible()
+    code.fill("123456")
+    with page.expect_request(lambda r: r.method == "POST" and r.url.endswith("/v1/admin/api-keys")) as sent:
+        create.click()
+    assert sent.value.headers.get("x-fission-totp") == "123456"
+    expect(section.locator("form .form-message")).to_contain_text("STEP_UP_REQUIRED")
+    expect(section.get_by_role("link", name="set one up on the Exports screen")).to_have_attribute("href", "#/exports")
+    expect(code).to_have_value("")
+    expect(section.locator("#api-key-secret")).to_have_count(0)
+    status, body = live_stack.call("GET", "/v1/admin/api-keys", token=live_stack.owner_token)
+    assert status == 200 and "BI exports (e2e)" not in {k["name"] for k in body["items"]}
+
+    # Unchecked again, the code is no longer asked for, and a scope without a step-up is sent without one.
+    exports.uncheck()
+    expect(code).to_be_hidden()
+    section.get_by_role("checkbox", name="stats:read").check()
+
+    def posted(request: Request) -> bool:
+        return request.method == "POST" and request.url.endswith("/v1/admin/api-keys")
+
+    stale = {"error": {"code": "STEP_UP_REQUIRED", "message": "this needs a fresh TOTP step-up",
+                       "details": {"reason": "stale", "window_seconds": 900}}}  # fmt: skip
+    # An API that asks for a step-up on any grant gets the code field, whatever the scopes.
+    page.route("**/v1/admin/api-keys", lambda route: route.fulfill(status=403, json=stale), times=1)
+    with page.expect_request(posted) as sent:
+        create.click()
+    assert "x-fission-totp" not in sent.value.headers
+    expect(code).to_be_visible()
+    expect(code).to_be_focused()
+    expect(section.locator("form .form-message")).to_contain_text("Enter your authenticator code and try again.")
+    code.fill("654321")
+    with page.expect_request(posted) as sent:
+        create.click()
+    assert sent.value.headers.get("x-fission-totp") == "654321"
+    expect(section.locator("#api-key-secret")).to_have_value(re.compile(r"^fsk_"))
+    expect(section.locator("tr", has_text="BI exports (e2e)")).to_contain_text("stats:read")
+    expect(code).to_be_hidden()
+
+
+def test_identity_and_api_keys_are_for_owners_only(live_stack: LiveStack, new_page: NewPage) -> None:
     email, password = f"operator-{uuid.uuid4().hex[:6]}@{live_stack.tid}.example.cn", "operator-pass-1"
     made = {"email": email, "password": password, "role": "operator"}
     status, body = live_stack.call("POST", "/v1/admin/operators", made, token=live_stack.owner_token)
@@ -302,3 +428,6 @@ def test_identity_keys_are_for_owners_only(live_stack: LiveStack, new_page: NewP
     page.goto(f"{live_stack.url}/admin/#/webhooks/identity-keys")
     expect(page.locator("#identity-keys .error-box")).to_contain_text("FORBIDDEN")
     expect(page.get_by_role("button", name="New identity key")).to_have_count(0)
+    page.goto(f"{live_stack.url}/admin/#/webhooks/api-keys")
+    expect(page.locator("#api-keys .error-box")).to_contain_text("FORBIDDEN")
+    expect(page.get_by_role("button", name="Create the API key")).to_have_count(0)

@@ -27,7 +27,7 @@ const ROUTES = [
   [/^#\/participants$/, "participants"],
   [/^#\/automations$/, "automations"],
   [/^#\/outbox$/, "outbox"],
-  [/^#\/webhooks(?:\/(identity-keys))?$/, "webhooks"],
+  [/^#\/webhooks(?:\/(identity-keys|api-keys))?$/, "webhooks"],
   [/^#\/exports$/, "exports"],
   [/^#\/reviews$/, "reviews"],
   [/^#\/audit$/, "audit"],

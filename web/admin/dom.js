@@ -186,3 +186,24 @@ export function add(el, ...children) {
   append(el, children);
   return el;
 }
+
+/**
+ * Copies an input's value and says whether it worked: the clipboard where the page may use it (https,
+ * localhost), else the selection copy (plain http on a LAN).
+ */
+export async function copyText(input) {
+  if (navigator.clipboard && window.isSecureContext) {
+    try {
+      await navigator.clipboard.writeText(input.value);
+      return true;
+    } catch {
+      // permission refused: fall through to the selection copy
+    }
+  }
+  input.select();
+  try {
+    return document.execCommand("copy");
+  } catch {
+    return false;
+  }
+}

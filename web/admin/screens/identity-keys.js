@@ -3,7 +3,7 @@
 // once, right after it is made, and never again (the API keeps it encrypted and returns it only then).
 // A section of the webhooks screen (#/webhooks, and #/webhooks/identity-keys to open on it).
 import { api } from "../api.js";
-import { badge, busy, clear, errorBox, field, fill, h, loading, table, when } from "../dom.js";
+import { badge, busy, clear, copyText, errorBox, field, fill, h, loading, table, when } from "../dom.js";
 import { t } from "../i18n.js";
 
 /** The section, with `load()` to read the keys and `reveal()` to scroll to it and focus its heading. */
@@ -130,22 +130,4 @@ function secretOnce(made, done, ctx) {
     ),
     h("p", { class: "hint" }, t("keys.how")),
   );
-}
-
-// The clipboard where the page may use it (https, localhost), else the selection copy (plain http on a LAN).
-async function copyText(input) {
-  if (navigator.clipboard && window.isSecureContext) {
-    try {
-      await navigator.clipboard.writeText(input.value);
-      return true;
-    } catch {
-      // permission refused: fall through to the selection copy
-    }
-  }
-  input.select();
-  try {
-    return document.execCommand("copy");
-  } catch {
-    return false;
-  }
 }

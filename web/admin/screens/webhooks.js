@@ -1,8 +1,10 @@
 // Outbound webhook endpoints: add (URL + events), remove, and the deliveries that gave up; then the
-// identity keys merchants' servers sign participant assertions with (#/webhooks/identity-keys opens there).
+// identity keys merchants' servers sign participant assertions with (#/webhooks/identity-keys opens there)
+// and the API keys their back ends call Fission with (#/webhooks/api-keys).
 import { api } from "../api.js";
 import { add, badge, busy, clear, errorBox, field, fill, h, loading, table, when } from "../dom.js";
 import { t } from "../i18n.js";
+import { apiKeysSection } from "./api-keys.js";
 import { identityKeysSection } from "./identity-keys.js";
 
 export async function render(root, params, ctx) {
@@ -36,7 +38,8 @@ export async function render(root, params, ctx) {
     h("section", { class: "card" }, h("h2", {}, t("hooks.dead")), dead),
   );
   const keys = identityKeysSection(ctx);
-  add(root, keys);
+  const apiKeys = apiKeysSection(ctx);
+  add(root, keys, apiKeys);
 
   form.addEventListener("submit", (event) => {
     event.preventDefault();
@@ -127,6 +130,7 @@ export async function render(root, params, ctx) {
     return button;
   }
 
-  await Promise.all([loadEvents(), load(), keys.load()]);
+  await Promise.all([loadEvents(), load(), keys.load(), apiKeys.load()]);
   if (params[0] === "identity-keys") keys.reveal();
+  if (params[0] === "api-keys") apiKeys.reveal();
 }

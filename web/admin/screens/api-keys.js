@@ -1,0 +1,250 @@
+// API keys (docs/api-keys.md): what a merchant's back end calls Fission with instead of an operator's login.
+// Owners list, make and revoke them; a new key is shown once, right after it is made, and never again (the
+// API keeps only its hash). Granting a scope whose routes need a TOTP step-up (exports) takes the owner's
+// authenticator code, sent as X-Fission-TOTP on the create call and nowhere else.
+// A section of the webhooks screen (#/webhooks, and #/webhooks/api-keys to open on it).
+import { api } from "../api.js";
+import { add, badge, busy, clear, copyText, errorBox, field, fill, h, loading, nextId, table, when } from "../dom.js";
+import { t } from "../i18n.js";
+
+// The scopes the API grants, in its order, and those whose grant needs the owner's fresh step-up: the API
+// has no route that lists them, so they mirror ApiScope and STEP_UP_SCOPES in
+// chalicelib/accounts/rules/api_keys.py (a scope missing here cannot be granted from the console).
+const SCOPES = ["participants:write", "orders:write", "stats:read", "exports:create"];
+const STEP_UP_SCOPES = new Set(["exports:create"]);
+const TOTP_HEADER = "X-Fission-TOTP";
+
+const scopeText = (scope) => t(`apikeys.scope_${scope.replace(":", "_")}`);
+
+/** The section, with `load()` to read the keys and `reveal()` to scroll to it and focus its heading. */
+export function apiKeysSection(ctx) {
+  const list = h("div", { "aria-live": "polite" }, loading(t("common.loading")));
+  const fresh = h("div", { class: "fresh-key" });
+  const form = createForm(ctx, (made) => {
+    fill(
+      fresh,
+      keyOnce(made, () => clear(fresh), ctx),
+    );
+    ctx.announce(t("apikeys.created", { id: made.key_id }));
+    fresh.querySelector("input")?.focus();
+    return load();
+  });
+  const message = h("div", { class: "form-message", role: "alert" });
+  const heading = h("h2", { id: "api-keys-title", tabindex: "-1" }, t("apikeys.title"));
+  const section = h(
+    "section",
+    { class: "card stack", id: "api-keys", "aria-labelledby": heading.id },
+    heading,
+    h("p", { class: "hint" }, t("apikeys.intro")),
+    list,
+    message,
+    fresh,
+    form,
+  );
+
+  async function load() {
+    try {
+      const { items } = await api("GET", "/v1/admin/api-keys");
+      fill(list, keyTable(items, revokeButton));
+    } catch (error) {
+      // Owners only: anyone else sees the API's refusal in place of the keys, and no form to make one.
+      fill(list, errorBox(error, { notAvailable: t("common.not_available") }));
+      form.hidden = true;
+    }
+  }
+
+  function revokeButton(key) {
+    const button = h(
+      "button",
+      { type: "button", class: "ghost danger", "aria-label": t("apikeys.revoke_label", { name: key.name }) },
+      t("apikeys.revoke"),
+    );
+    button.addEventListener("click", () => {
+      if (!window.confirm(t("apikeys.confirm_revoke", { name: key.name, id: key.key_id }))) return;
+      busy(button, async () => {
+        clear(message);
+        try {
+          await api("POST", `/v1/admin/api-keys/${encodeURIComponent(key.key_id)}/revoke`);
+          ctx.announce(t("apikeys.revoked_now", { id: key.key_id }));
+          await load();
+        } catch (error) {
+          fill(message, h("p", {}, `${error.message} (${error.code})`));
+        }
+      });
+    });
+    return button;
+  }
+
+  section.load = load;
+  section.reveal = () => {
+    section.scrollIntoView({ block: "start" });
+    heading.focus({ preventScroll: true });
+  };
+  return section;
+}
+
+// A name, the scopes (each with what it opens), and the authenticator code when a chosen scope needs the
+// owner's step-up or the API asked for one. `made(key)` receives the API's answer, the key in it.
+function createForm(ctx, made) {
+  const name = h("input", { type: "text", name: "name", maxlength: "64", autocomplete: "off", required: true });
+  const nameField = field(t("apikeys.name"), name, t("apikeys.name_hint"));
+  const boxes = SCOPES.map((scope) =>
+    h("input", { type: "checkbox", name: "scopes", value: scope, id: nextId("api-key-scope") }),
+  );
+  const scopesError = h("p", { class: "field-error", id: "api-key-scopes-error", "aria-live": "polite" });
+  const code = h("input", {
+    type: "text",
+    inputmode: "numeric",
+    autocomplete: "one-time-code",
+    pattern: "[0-9]{6}",
+    maxlength: "6",
+    name: "totp",
+  });
+  const codeField = field(t("apikeys.totp"), code, t("apikeys.totp_hint"));
+  const enrol = h("div", {});
+  const message = h("div", { class: "form-message", role: "alert" });
+  const submit = h("button", { type: "submit", class: "primary", id: "api-key-create" }, t("apikeys.create"));
+  const heading = h("h3", { id: "api-key-new-title" }, t("apikeys.new"));
+  const form = h(
+    "form",
+    { class: "stack", novalidate: true, "aria-labelledby": heading.id },
+    heading,
+    nameField,
+    h(
+      "fieldset",
+      { class: "stack", "aria-describedby": scopesError.id },
+      h("legend", {}, t("apikeys.scopes")),
+      boxes.map(scopeChoice),
+      scopesError,
+    ),
+    codeField,
+    enrol,
+    submit,
+    message,
+  );
+  // Asked for by the API (a step-up it wants for this grant): the code field stays until a key is made.
+  let asked = false;
+  const showCode = () => {
+    codeField.hidden = !asked && !boxes.some((box) => box.checked && STEP_UP_SCOPES.has(box.value));
+  };
+  for (const box of boxes) box.addEventListener("change", showCode);
+  showCode();
+
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const scopes = boxes.filter((box) => box.checked).map((box) => box.value);
+    nameField.setError(name.value.trim() ? "" : t("apikeys.name_needed"));
+    scopesError.textContent = scopes.length ? "" : t("apikeys.scopes_needed");
+    if (!name.value.trim() || !scopes.length) {
+      (name.value.trim() ? boxes[0] : name).focus();
+      return;
+    }
+    busy(submit, async () => {
+      clear(message);
+      clear(enrol);
+      const headers = {};
+      if (!codeField.hidden && code.value.trim()) headers[TOTP_HEADER] = code.value.trim();
+      try {
+        const key = await api("POST", "/v1/admin/api-keys", { name: name.value.trim(), scopes }, { headers });
+        form.reset();
+        asked = false;
+        showCode();
+        await made(key);
+      } catch (error) {
+        code.value = ""; // a code counts once, whatever the answer
+        fill(message, h("p", {}, `${error.message} (${error.code})`));
+        if (error.code === "STEP_UP_REQUIRED") stepUp(error.details?.reason);
+      }
+    });
+  });
+
+  function stepUp(reason) {
+    if (reason === "not_enrolled") {
+      add(enrol, h("p", {}, t("apikeys.enrol_first"), " ", h("a", { href: "#/exports" }, t("apikeys.enrol_link"))));
+      return;
+    }
+    asked = true;
+    showCode();
+    add(message, h("p", {}, t("apikeys.enter_code")));
+    code.focus();
+    ctx.announce(t("apikeys.enter_code"));
+  }
+
+  return form;
+}
+
+// One scope's checkbox: its name as the label, what it opens as the description.
+function scopeChoice(box) {
+  const scope = box.value;
+  const meaning = h("p", { class: "hint", id: `${box.id}-hint` }, scopeText(scope));
+  box.setAttribute("aria-describedby", meaning.id);
+  return h(
+    "div",
+    { class: "scope-choice" },
+    h("label", { class: "check", for: box.id }, box, " ", h("code", {}, scope)),
+    STEP_UP_SCOPES.has(scope) ? badge(t("apikeys.step_up"), "warn") : null,
+    meaning,
+  );
+}
+
+// The keys as the API lists them: never a key, only what identifies it (`fsk_{id}_…`, the start of the key).
+function keyTable(items, revokeButton) {
+  return table(
+    [
+      { label: t("apikeys.prefix"), cell: (k) => h("code", {}, `fsk_${k.key_id}_…`) },
+      { label: t("apikeys.name"), cell: (k) => k.name },
+      { label: t("apikeys.scopes"), cell: (k) => (k.scopes || []).map((s) => badge(s)) },
+      {
+        label: t("apikeys.status"),
+        cell: (k) => [
+          badge(t(`apikeys.status_${k.status}`, {}, k.status), k.status === "active" ? "active" : "ended"),
+          k.revoked_at ? h("div", { class: "hint" }, when(k.revoked_at)) : null,
+        ],
+      },
+      {
+        label: t("apikeys.created_at"),
+        cell: (k) => [when(k.created_at), k.created_by ? h("div", { class: "hint" }, k.created_by) : null],
+      },
+      { label: t("apikeys.last_used"), cell: (k) => (k.last_used_at ? when(k.last_used_at) : t("apikeys.never")) },
+      { label: t("common.actions"), cell: (k) => (k.status === "active" ? revokeButton(k) : "") },
+    ],
+    items,
+    t("apikeys.empty"),
+  );
+}
+
+// The new key, once: a read-only field with a copy button, the warning, and how a back end sends it.
+function keyOnce(made, done, ctx) {
+  const key = h("input", {
+    id: "api-key-secret",
+    class: "code secret",
+    readonly: true,
+    value: made.key,
+    spellcheck: "false",
+    autocomplete: "off",
+  });
+  const copy = h("button", { type: "button", id: "api-key-copy" }, t("apikeys.copy"));
+  copy.addEventListener("click", async () =>
+    ctx.announce((await copyText(key)) ? t("apikeys.copied") : t("apikeys.copy_failed")),
+  );
+  const fact = (label, value) => [h("dt", {}, label), h("dd", {}, value)];
+  return h(
+    "div",
+    { class: "notice stack", role: "region", "aria-label": t("apikeys.new_title", { id: made.key_id }) },
+    h("h3", {}, t("apikeys.new_title", { id: made.key_id })),
+    h("p", { class: "warn" }, h("strong", {}, t("apikeys.once_warning"))),
+    field(t("apikeys.key"), key),
+    h("div", { class: "actions" }, copy, h("button", { type: "button", onclick: done }, t("apikeys.done"))),
+    h(
+      "dl",
+      { class: "facts" },
+      fact(t("apikeys.key_id"), h("code", {}, made.key_id)),
+      fact(t("apikeys.name"), made.name),
+      fact(
+        t("apikeys.scopes"),
+        made.scopes.map((s) => badge(s)),
+      ),
+    ),
+    h("p", { class: "hint" }, t("apikeys.how")),
+  );
+}
