@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import zxingcpp
 from PIL import GifImagePlugin, Image, ImageChops, ImageFile
+from PIL import _imaging as core  # Image.core: the C module whose `new` every decoder's buffer comes from
 
 from chalicelib.posters import layouts, render
 from chalicelib.posters.render import PosterFields
@@ -41,7 +42,7 @@ def over_the_cap(fmt: str) -> bytes:
 
 
 class Decoding:
-    """Inside `with`: what Pillow allocated for pixels (a decoder fills a buffer from `Image.core.new`) and how
+    """Inside `with`: what Pillow allocated for pixels (a decoder fills a buffer from `core.new`) and how
     many pictures it decoded."""
 
     def __init__(self) -> None:
@@ -64,7 +65,7 @@ class Decoding:
 @pytest.fixture
 def decoding(monkeypatch: pytest.MonkeyPatch) -> Iterator[Decoding]:
     seen = Decoding()
-    new, fill, load = Image.core.new, Image.core.fill, ImageFile.ImageFile.load
+    new, fill, load = core.new, core.fill, ImageFile.ImageFile.load
 
     def wrap(original: Callable[..., Any]) -> Callable[..., Any]:
         def allocate(mode: str, size: tuple[int, int], *args: Any) -> Any:
@@ -79,8 +80,8 @@ def decoding(monkeypatch: pytest.MonkeyPatch) -> Iterator[Decoding]:
             seen.loads += 1
         return load(self)
 
-    monkeypatch.setattr(Image.core, "new", wrap(new))
-    monkeypatch.setattr(Image.core, "fill", wrap(fill))
+    monkeypatch.setattr(core, "new", wrap(new))
+    monkeypatch.setattr(core, "fill", wrap(fill))
     monkeypatch.setattr(ImageFile.ImageFile, "load", counted_load)
     yield seen
 
