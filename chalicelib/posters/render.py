@@ -37,8 +37,13 @@ Weight = Literal["regular", "bold"]
 JPEG_QUALITY = 85
 PNG_COMPRESS_LEVEL = 1
 MAX_AVATAR_BYTES = 10 * 1024 * 1024
-MAX_AVATAR_PIXELS = 25_000_000  # a 5000x5000 photo; anything bigger is refused before it is decoded
+# An avatar is drawn at most 600 px wide (130 in the shipped layouts) and profile pictures are 132-1080 px, so
+# 2048 x 2048 refuses no real one. It bounds what a decoder may allocate at 16 MiB (Pillow keeps at most 4
+# bytes a pixel) before a pixel is decoded: the header size is checked against it, and Pillow's own
+# process-wide MAX_IMAGE_PIXELS (about 179 million) is far too lax for a small picture.
+MAX_AVATAR_PIXELS = 2048 * 2048
 AVATAR_FORMATS = ("JPEG", "PNG", "WEBP", "GIF")
+_REDUCING_GAP = 2.0  # shrink by whole factors (a box filter) to within 2x of the target, then resample
 AVATAR_COLOURS = ((231, 76, 60), (230, 126, 34), (241, 196, 15), (46, 204, 113), (26, 188, 156),
                   (52, 152, 219), (155, 89, 182), (233, 30, 99), (0, 150, 136), (121, 85, 72))  # fmt: skip
 _SUPERSAMPLE = 4
@@ -238,30 +243,45 @@ def _circle_mask(size: int) -> Image.Image:
 def decode_avatar(data: bytes | None, size: int) -> Image.Image | None:
     """`data` as an RGB `size` px square (centre crop), or None when it is absent, too big or not an image.
 
-    Dimensions are checked from the header before any pixel is decoded, JPEGs are decoded at a reduced
-    scale (draft mode) and only well-known formats are tried, so a hostile upload cannot cost much.
+    Only well-known formats are tried, and the pixel count in the header is checked before anything is
+    decoded, so a small file claiming a huge picture (a decompression bomb: a flat 5000 x 5000 PNG is 80
+    KB) costs a header read. Only the first frame of an animation is ever decoded.
     """
     if not data or len(data) > MAX_AVATAR_BYTES:
         return None
     try:
         with warnings.catch_warnings():
+            # Pillow warns (rather than refuses) between its two limits; any such picture is far over ours.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(BytesIO(data), formats=AVATAR_FORMATS) as image:
                 width, height = image.size
                 if width < 1 or height < 1 or width * height > MAX_AVATAR_PIXELS:
                     return None
-                if image.format == "JPEG":
-                    image.draft("RGB", (size, size))
-                image.load()
-                upright = ImageOps.exif_transpose(image)
-                if upright.mode in ("RGBA", "LA", "PA") or (upright.mode == "P" and "transparency" in upright.info):
-                    rgba_image = upright.convert("RGBA")
-                    flat = Image.new("RGB", rgba_image.size, (255, 255, 255))
-                    flat.paste(rgba_image, (0, 0), rgba_image)
-                    upright = flat
-                return ImageOps.fit(upright.convert("RGB"), (size, size), Image.Resampling.BICUBIC)
+                return _square(image, size)
     except Exception:  # any decoder failure (OSError, SyntaxError, bomb errors, ...) means a generated avatar
         return None
+
+
+def _square(image: Image.Image, size: int) -> Image.Image:
+    """The centre square of the first frame of `image`, reduced to `size` px before anything else touches it."""
+    if image.format == "JPEG":
+        image.draft("RGB", (size, size))  # libjpeg decodes at 1/2, 1/4 or 1/8 scale, no smaller than `size`
+    image.load()
+    alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
+    picture: Image.Image = image
+    if picture.mode not in ("RGB", "L", "RGBA", "LA") or "transparency" in picture.info:
+        picture = picture.convert("RGBA" if alpha else "RGB")  # palette images resize only as nearest neighbour
+    width, height = picture.size
+    side = min(width, height)
+    box = ((width - side) / 2, (height - side) / 2, (width + side) / 2, (height + side) / 2)
+    small = picture.resize((size, size), Image.Resampling.BICUBIC, box=box, reducing_gap=_REDUCING_GAP)
+    # The centre square of a turned picture is the turned centre square, so turning the small one is the same.
+    small = ImageOps.exif_transpose(small)
+    if alpha:
+        flat = Image.new("RGB", small.size, (255, 255, 255))
+        flat.paste(small, (0, 0), small.convert("RGBA"))
+        return flat
+    return small.convert("RGB")
 
 
 def generated_avatar(nickname: str, size: int, book: FontBook) -> Image.Image:

@@ -25,11 +25,18 @@ def _png(color: tuple[int, int, int], size: int = 64) -> bytes:
     return buffer.getvalue()
 
 
+def _flat_png(width: int, height: int) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), (200, 30, 30)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
 class AvatarServer:
-    """Serves a few avatar behaviours on 127.0.0.1: fine, too big, not an image, slow."""
+    """Serves a few avatar behaviours on 127.0.0.1: fine, too big, not an image, slow, too many pixels."""
 
     def __init__(self) -> None:
         good = _png((200, 30, 30))
+        huge = _flat_png(5000, 4999)  # about 80 KB: well inside the byte cap, 100 MB once decoded
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
@@ -37,6 +44,8 @@ class AvatarServer:
                     self._send(200, "image/png", good)
                 elif self.path == "/big.png":
                     self._send(200, "image/png", b"\x89PNG" + b"\0" * (3 * 1024 * 1024))
+                elif self.path == "/huge.png":
+                    self._send(200, "image/png", huge)
                 elif self.path == "/page.html":
                     self._send(200, "text/html", b"<html>not an avatar</html>")
                 elif self.path == "/slow.png":
@@ -208,6 +217,39 @@ def test_every_avatar_failure_still_yields_a_poster(
         assert outcome.data is not None
     else:
         assert outcome.data is None and outcome.reason is not None and outcome.reason.startswith(reason), outcome
+
+
+def test_a_small_file_of_a_huge_picture_is_fetched_but_never_decoded(
+    api: Api, tenant: Tenant, avatars: AvatarServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from PIL import ImageFile
+
+    from chalicelib.posters import render
+
+    decoded_sizes: list[tuple[int, int]] = []
+    load = ImageFile.ImageFile.load
+
+    def recorded(self: ImageFile.ImageFile) -> Any:
+        decoded_sizes.append(self.size)
+        return load(self)
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", recorded)
+    drawn: list[bool] = []
+    decode_avatar = render.decode_avatar
+
+    def observed(data: bytes | None, size: int) -> Any:
+        picture = decode_avatar(data, size)
+        drawn.append(data is not None and picture is not None)
+        return picture
+
+    monkeypatch.setattr(render, "decode_avatar", observed)
+    cid = poster_campaign(api, tenant)
+    joined = join(api, cid, external_id="huge-avatar", nickname="张三", avatar_url=avatars.base + "/huge.png")[1]
+    response = fetch(api, f"/v1/posters/{cid}/{joined['invite_code']}.jpg")
+    assert response.status_code == 200
+    assert decoded(response.body) == [joined["invite_url"]]
+    assert drawn == [False]  # the generated avatar stands in
+    assert all(w * h <= render.MAX_AVATAR_PIXELS for w, h in decoded_sizes), decoded_sizes
 
 
 def test_cloud_stages_never_fetch_internal_avatars(

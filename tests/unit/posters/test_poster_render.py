@@ -231,6 +231,7 @@ BAD_AVATARS = {
     "truncated jpeg": AVATAR[: len(AVATAR) // 3],
     "decompression bomb": png_header(100_000, 100_000),
     "too many pixels": png_header(6_000, 6_000),
+    "camera-size jpeg": jpeg_bytes((4000, 3000), (40, 120, 200)),
     "svg": b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>',
 }
 
@@ -254,7 +255,7 @@ def test_a_missing_or_hostile_avatar_yields_a_generated_one(avatar: bytes | None
 @pytest.mark.parametrize(
     "avatar",
     [
-        jpeg_bytes((4000, 3000), (200, 30, 30)),
+        jpeg_bytes((2000, 1500), (200, 30, 30)),
         png_bytes((90, 300), (200, 30, 30, 255), "RGBA"),
         png_bytes((64, 64), (200, 30, 30)),
     ],
