@@ -42,11 +42,11 @@ LIVE_ALIAS = "live"
 STREAM_BATCH_SIZE = 100
 POSTER_RETENTION_DAYS = 30
 EXPORT_RETENTION_DAYS = 7
+ACCESS_LOG_RETENTION_DAYS = 90
 STREAM_BATCHING_WINDOW_SECONDS = 1
 STREAM_MAX_RETRIES = 10
 STREAM_PARALLELIZATION_FACTOR = 2
-# The API stage Chalice deploys to, and the file that tells the static pages where the API is.
-API_STAGE_PATH = "/api"
+# The file that tells the static pages where the API is.
 SITE_CONFIG = "config.js"
 # A directory URL (`/admin/`, `/l/?campaign=...`) is its index.html: S3 behind CloudFront does not do this itself.
 INDEX_REWRITE = """function handler(event) {
@@ -351,8 +351,10 @@ class FissionStack(Stack):
 
     def _site_files(self, web_dir: Path) -> None:
         """Upload web/ with a `config.js` naming the API, and invalidate the distribution's cache."""
-        api_url = f"https://{self.chalice.get_resource(REST_API).ref}.execute-api.{self.region}.{self.url_suffix}"
-        config = f'window.FISSION_CONFIG = {{ api: "{api_url}{API_STAGE_PATH}" }};\n'
+        api = self.chalice.get_resource(REST_API)
+        # The stage is the path's first segment: Chalice names it after `api_gateway_stage` (dev, prod).
+        api_url = f"https://{api.ref}.execute-api.{self.region}.{self.url_suffix}/{api.stage_name}"
+        config = f'window.FISSION_CONFIG = {{ api: "{api_url}" }};\n'
         s3deploy.BucketDeployment(
             self,
             "SiteFiles",
