@@ -15,6 +15,7 @@ if str(ROOT) not in sys.path:
 
 from aws_cdk import App  # noqa: E402
 
+from infra import edge, nag  # noqa: E402
 from infra.fission_stack import FissionStack  # noqa: E402
 
 CHALICE_OUT = "chalice.out"
@@ -27,16 +28,23 @@ def _int_context(app: App, name: str) -> int | None:
 
 
 def build(app: App, work_dir: Path = INFRA_DIR) -> FissionStack:
-    """Add the stack for the context's `stage` (default dev) to `app`.
+    """Add the stack for the context's `stage` (default dev) to `app`, checked by cdk-nag on synthesis.
 
     `chalice package` writes its package under `work_dir/chalice.out`; earlier packages there
     are removed first since the synthesised assembly keeps its own copy.
     """
     stage = app.node.try_get_context("stage") or "dev"
+    edge_limits = {key: value for key in edge.CONTEXT_KEYS if (value := _int_context(app, key)) is not None}
+    # cdk-nag: synthesis fails on any finding not acknowledged with a reason (infra/nag.py). The packs
+    # must be registered before the stack is added, or they are not run.
+    nag.add_checks(app)
+    # Server access logs are delivered under a bucket policy, not the legacy LogDeliveryWrite ACL
+    # (the log bucket keeps ACLs only for CloudFront's standard logging).
+    app.node.set_context("@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy", True)
     shutil.rmtree(work_dir / CHALICE_OUT, ignore_errors=True)
     work_dir.mkdir(parents=True, exist_ok=True)
     with contextlib.chdir(work_dir):
-        return FissionStack(
+        stack = FissionStack(
             app,
             stage,
             source_dir=ROOT,
@@ -44,7 +52,10 @@ def build(app: App, work_dir: Path = INFRA_DIR) -> FissionStack:
             warm_reads_per_second=_int_context(app, "warm_reads_per_second"),
             warm_writes_per_second=_int_context(app, "warm_writes_per_second"),
             api_provisioned_concurrency=_int_context(app, "api_provisioned_concurrency") or 0,
+            edge_limits=edge_limits,
         )
+    nag.acknowledge_findings(stack)
+    return stack
 
 
 def main() -> None:

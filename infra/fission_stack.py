@@ -24,6 +24,7 @@ from chalicelib.core.codes import Code
 from chalicelib.core.observability import METRICS_NAMESPACE
 from chalicelib.core.observability import SERVICE as METRICS_SERVICE
 from chalicelib.table import spec as table_spec
+from infra import edge
 
 STAGES = ("dev", "prod")
 
@@ -42,11 +43,11 @@ LIVE_ALIAS = "live"
 STREAM_BATCH_SIZE = 100
 POSTER_RETENTION_DAYS = 30
 EXPORT_RETENTION_DAYS = 7
+ACCESS_LOG_RETENTION_DAYS = 90
 STREAM_BATCHING_WINDOW_SECONDS = 1
 STREAM_MAX_RETRIES = 10
 STREAM_PARALLELIZATION_FACTOR = 2
-# The API stage Chalice deploys to, and the file that tells the static pages where the API is.
-API_STAGE_PATH = "/api"
+# The file that tells the static pages where the API is.
 SITE_CONFIG = "config.js"
 # A directory URL (`/admin/`, `/l/?campaign=...`) is its index.html: S3 behind CloudFront does not do this itself.
 INDEX_REWRITE = """function handler(event) {
@@ -83,6 +84,7 @@ class FissionStack(Stack):
         warm_writes_per_second: int | None = None,
         warm_reads_per_second: int | None = None,
         api_provisioned_concurrency: int = 0,
+        edge_limits: dict[str, int] | None = None,
         **kwargs: Any,
     ) -> None:
         if stage not in STAGES:
@@ -99,6 +101,8 @@ class FissionStack(Stack):
         # Prod data outlives the stack; a dev stack is disposable.
         removal = RemovalPolicy.RETAIN if is_prod else RemovalPolicy.DESTROY
 
+        self.edge_limits = edge.limits_for(stage, edge_limits)
+        self.access_logs = self._access_log_bucket(removal)
         self.table = self._table(removal, is_prod, warm_reads_per_second, warm_writes_per_second)
         self.key = kms.Key(
             self,
@@ -151,9 +155,13 @@ class FissionStack(Stack):
 
         role = self.chalice.get_role(DEFAULT_ROLE)
         self.table.grant_read_write_data(role)
-        self.key.grant_encrypt_decrypt(role)
-        self.posters.grant_read_write(role)
-        self.exports.grant_read_write(role)
+        # What the keyring calls (security/keyring.py), not the grant's wildcards (ReEncrypt*, GenerateDataKey*).
+        self.key.grant(role, "kms:GenerateDataKey", "kms:Decrypt")
+        self._grant_objects(role, self.posters, "posters/*", ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"])
+        self._grant_objects(
+            role, self.exports, "exports/*",
+            ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
+        )  # fmt: skip
         # The email channel (docs/messaging.md): senders are per tenant, verified in SES, so no fixed resource.
         role.add_to_principal_policy(iam.PolicyStatement(actions=["ses:SendEmail"], resources=["*"]))
 
@@ -169,6 +177,7 @@ class FissionStack(Stack):
         self._stream_failure_alarm()
         self._coupon_pool_alarm()
         self._gateway_responses()
+        self._edge_protection()
         self._site_files(source_dir / "web")
         if api_provisioned_concurrency > 0:
             self._provisioned_concurrency(api_provisioned_concurrency)
@@ -317,7 +326,38 @@ class FissionStack(Stack):
             lifecycle_rules=lifecycle or None,
             removal_policy=RemovalPolicy.DESTROY,
             auto_delete_objects=True,
+            server_access_logs_bucket=self.access_logs,
+            server_access_logs_prefix=f"s3/{name.lower()}/",
         )
+
+    def _access_log_bucket(self, removal: RemovalPolicy) -> s3.Bucket:
+        """Server access logs of the other buckets and the distribution's standard logs: who read which
+        poster, export or page, for an investigation. Kept 90 days; retained with prod's data."""
+        return s3.Bucket(
+            self,
+            "AccessLogs",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            # CloudFront's standard logging writes with an ACL grant, so ACLs stay usable on this bucket.
+            object_ownership=s3.ObjectOwnership.OBJECT_WRITER,
+            lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(ACCESS_LOG_RETENTION_DAYS))],
+            removal_policy=removal,
+            auto_delete_objects=removal == RemovalPolicy.DESTROY,
+        )
+
+    def _grant_objects(self, role: iam.IRole, bucket: s3.Bucket, keys: str, actions: list[str]) -> None:
+        """`actions` on the objects under `keys`, and listing the bucket: without s3:ListBucket a missing
+        object reads as AccessDenied, not NoSuchKey, and the caches would take a miss for an error."""
+        role.add_to_principal_policy(iam.PolicyStatement(actions=actions, resources=[bucket.arn_for_objects(keys)]))
+        role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket.bucket_arn]))
+
+    def _edge_protection(self) -> None:
+        """Stage throttling and the WAF web ACL on the API's stage (infra/edge.py, docs/deploy.md)."""
+        api = self.chalice.get_resource(REST_API)
+        edge.throttle_stage(api, self.edge_limits)
+        self.web_acl = edge.protect_stage(self, api, REST_API, self.stage, self.edge_limits)
+        CfnOutput(self, "ApiWebAclArn", value=self.web_acl.attr_arn)
 
     def _site(self) -> None:
         """The console and landing pages (web/) from a private bucket behind CloudFront.
@@ -338,6 +378,9 @@ class FissionStack(Stack):
             "SiteDistribution",
             comment=f"Fission {self.stage}: console and landing pages",
             default_root_object="index.html",
+            enable_logging=True,
+            log_bucket=self.access_logs,
+            log_file_prefix="cloudfront/",
             default_behavior=cloudfront.BehaviorOptions(
                 origin=origins.S3BucketOrigin.with_origin_access_control(self.site),
                 viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
@@ -351,8 +394,10 @@ class FissionStack(Stack):
 
     def _site_files(self, web_dir: Path) -> None:
         """Upload web/ with a `config.js` naming the API, and invalidate the distribution's cache."""
-        api_url = f"https://{self.chalice.get_resource(REST_API).ref}.execute-api.{self.region}.{self.url_suffix}"
-        config = f'window.FISSION_CONFIG = {{ api: "{api_url}{API_STAGE_PATH}" }};\n'
+        api = self.chalice.get_resource(REST_API)
+        # The stage is the path's first segment: Chalice names it after `api_gateway_stage` (dev, prod).
+        api_url = f"https://{api.ref}.execute-api.{self.region}.{self.url_suffix}/{api.stage_name}"
+        config = f'window.FISSION_CONFIG = {{ api: "{api_url}" }};\n'
         s3deploy.BucketDeployment(
             self,
             "SiteFiles",

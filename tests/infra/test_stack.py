@@ -13,8 +13,10 @@ import pytest
 from aws_cdk import App
 from aws_cdk.assertions import Template
 
+from chalicelib.http.rules import ROUTES
 from chalicelib.table import spec as table_spec
 from chalicelib.table.models import Item
+from infra import edge, nag
 from infra.cdk_app import build
 from infra.fission_stack import FissionStack
 
@@ -48,7 +50,11 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Template]:
 
 @pytest.fixture(scope="module")
 def sale_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Template]:
-    context = {"stage": "dev", "api_provisioned_concurrency": "25", "warm_writes_per_second": "20000"}
+    context = {
+        "stage": "dev", "api_provisioned_concurrency": "25", "warm_writes_per_second": "20000",
+        # A sale also raises the edge limits (docs/deploy.md, Edge protection).
+        "api_rate_limit": "8000", "api_burst_limit": "5000", "waf_join_limit": "300",
+    }  # fmt: skip
     yield from _synth(tmp_path_factory, context)
 
 
@@ -193,8 +199,10 @@ def test_functions_may_use_the_table_and_the_kms_key(template: Template) -> None
     assert key["Properties"]["EnableKeyRotation"] is True
     for action in ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"):
         assert _allows(policy, action, table), action
-    for action in ("kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey*"):
+    # Exactly what the keyring calls: no ReEncrypt*, no GenerateDataKey* wildcards.
+    for action in ("kms:Decrypt", "kms:GenerateDataKey"):
         assert _allows(policy, action, kms_key), action
+    assert not _allows(policy, "kms:ReEncrypt*", kms_key)
 
 
 def test_every_function_is_told_its_stage_table_and_key(template: Template) -> None:
@@ -408,3 +416,194 @@ def test_the_pages_learn_where_the_api_is_and_the_functions_where_the_pages_are(
     for name, function in template.find_resources("AWS::Serverless::Function").items():
         site = function["Properties"]["Environment"]["Variables"]["FISSION_SITE_BASE_URL"]
         assert "SiteDistribution" in json.dumps(site), name
+
+
+# --- Edge protection: stage throttling, the WAF web ACL, cdk-nag -------------------------------------
+
+
+def _stage_throttling(template: Template) -> tuple[int, int]:
+    (setting,) = template.to_json()["Resources"][REST_API]["Properties"]["MethodSettings"]
+    assert (setting["ResourcePath"], setting["HttpMethod"]) == ("/*", "*")
+    return setting["ThrottlingRateLimit"], setting["ThrottlingBurstLimit"]
+
+
+def _waf_rules(template: Template) -> dict[str, dict[str, Any]]:
+    _, acl = _only(template, "AWS::WAFv2::WebACL")
+    return {rule["Name"]: rule for rule in acl["Properties"]["Rules"]}
+
+
+def _matches(statement: dict[str, Any], method: str, path: str, labels: frozenset[str] = frozenset()) -> bool:
+    """Evaluate the statement kinds the web ACL uses against one request, as WAF would."""
+    (kind, body), *_ = statement.items()
+    if kind == "AndStatement":
+        return all(_matches(s, method, path, labels) for s in body["Statements"])
+    if kind == "OrStatement":
+        return any(_matches(s, method, path, labels) for s in body["Statements"])
+    if kind == "NotStatement":
+        return not _matches(body["Statement"], method, path, labels)
+    if kind == "LabelMatchStatement":
+        return body["Key"] in labels
+    assert kind == "ByteMatchStatement", kind
+    value = method if "Method" in body["FieldToMatch"] else path
+    needle, where = str(body["SearchString"]), str(body["PositionalConstraint"])
+    checks: dict[str, bool] = {
+        "EXACTLY": value == needle, "CONTAINS": needle in value,
+        "ENDS_WITH": value.endswith(needle), "STARTS_WITH": value.startswith(needle),
+    }  # fmt: skip
+    return checks[where]
+
+
+def _rate_scope(rule: dict[str, Any]) -> dict[str, Any]:
+    scope: dict[str, Any] = rule["Statement"]["RateBasedStatement"]["ScopeDownStatement"]
+    return scope
+
+
+def test_the_api_stage_is_throttled_with_the_stage_defaults(template: Template) -> None:
+    limits = edge.STAGE_EDGE_LIMITS["dev"]
+    assert _stage_throttling(template) == (limits.api_rate_limit, limits.api_burst_limit)
+
+
+def test_edge_limits_follow_the_context_for_a_sale(sale_template: Template) -> None:
+    assert _stage_throttling(sale_template) == (8000, 5000)
+    join = _waf_rules(sale_template)["JoinPerAddress"]["Statement"]["RateBasedStatement"]
+    assert join["Limit"] == 300
+
+
+@pytest.mark.parametrize("key", ["waf_login_limit", "waf_join_limit", "waf_public_limit"])
+def test_a_waf_limit_below_what_waf_accepts_is_refused(key: str) -> None:
+    with pytest.raises(ValueError, match=key):
+        edge.limits_for("prod", {key: 5})
+
+
+def test_the_web_acl_is_regional_and_guards_the_api_stage(template: Template) -> None:
+    acl_id, acl = _only(template, "AWS::WAFv2::WebACL")
+    _, association = _only(template, "AWS::WAFv2::WebACLAssociation")
+    assert acl["Properties"]["Scope"] == "REGIONAL"
+    assert acl["Properties"]["DefaultAction"] == {"Allow": {}}
+    assert association["Properties"]["WebACLArn"] == {"Fn::GetAtt": [acl_id, "Arn"]}
+    # SAM's stage reference: the association waits for the stage SAM generates, whatever its name.
+    arn = association["Properties"]["ResourceArn"]["Fn::Join"][1]
+    assert ":apigateway:" in arn and {"Ref": REST_API} in arn and {"Ref": f"{REST_API}.Stage"} in arn
+
+
+@pytest.mark.parametrize(
+    ("rule", "method", "path", "window"),
+    [
+        ("LoginPerAddress", "POST", "/dev/v1/admin/login", 300),
+        ("JoinPerAddress", "POST", "/dev/v1/campaigns/c1/participants", 60),
+        ("PublicPerAddress", "GET", "/dev/v1/campaigns/c1/public", 60),
+        ("PublicPerAddress", "GET", "/dev/v1/i/abc123", 60),
+    ],
+)
+def test_a_flood_from_one_address_is_answered_429_by_the_firewall(
+    template: Template, rule: str, method: str, path: str, window: int
+) -> None:
+    found = _waf_rules(template)[rule]
+    rate = found["Statement"]["RateBasedStatement"]
+    assert rate["AggregateKeyType"] == "IP" and rate["EvaluationWindowSec"] == window
+    assert _matches(_rate_scope(found), method, path), (rule, path)
+    response = found["Action"]["Block"]["CustomResponse"]
+    assert response["ResponseCode"] == 429
+    _, acl = _only(template, "AWS::WAFv2::WebACL")
+    body = json.loads(acl["Properties"]["CustomResponseBodies"][response["CustomResponseBodyKey"]]["Content"])
+    assert body["error"]["code"] == "RATE_LIMITED"
+    headers = {h["Name"]: h["Value"] for h in response["ResponseHeaders"]}
+    assert headers == {"Access-Control-Allow-Origin": "*", "Retry-After": str(window)}
+
+
+def test_login_is_limited_tighter_than_the_public_routes(template: Template) -> None:
+    rules = _waf_rules(template)
+    login = rules["LoginPerAddress"]["Statement"]["RateBasedStatement"]
+    public = rules["PublicPerAddress"]["Statement"]["RateBasedStatement"]
+
+    def per_minute(rate: dict[str, Any]) -> float:
+        return float(rate["Limit"]) * 60 / float(rate["EvaluationWindowSec"])
+
+    assert per_minute(login) < per_minute(public) / 100
+    # Only the login call counts against it, not the console's other calls.
+    assert not _matches(_rate_scope(rules["LoginPerAddress"]), "GET", "/dev/v1/admin/campaigns")
+
+
+def test_every_rate_limited_app_route_is_also_limited_at_the_edge(template: Template) -> None:
+    public = _rate_scope(_waf_rules(template)["PublicPerAddress"])
+    for method, route in ROUTES:
+        path = "/dev" + route.replace("{", "x").replace("}", "")
+        assert _matches(public, method, path), route
+    # Merchants' servers and the console are not per-address traffic: they stay out of that rule.
+    for path in ("/dev/v1/server/orders", "/dev/v1/hooks/t1/orders", "/dev/v1/admin/campaigns"):
+        assert not _matches(public, "POST", path), path
+
+
+def test_managed_rule_groups_guard_the_api_and_large_bodies_are_blocked_on_public_routes_only(
+    template: Template,
+) -> None:
+    rules = _waf_rules(template)
+    for group in (
+        "AWSManagedRulesAmazonIpReputationList", "AWSManagedRulesKnownBadInputsRuleSet", "AWSManagedRulesCommonRuleSet"
+    ):  # fmt: skip
+        assert rules[group]["Statement"]["ManagedRuleGroupStatement"]["VendorName"] == "AWS"
+        assert rules[group]["OverrideAction"] == {"None": {}}
+    # The CRS only labels bodies over 8 KB: campaign documents and code uploads go up to 64 KB.
+    crs = rules["AWSManagedRulesCommonRuleSet"]["Statement"]["ManagedRuleGroupStatement"]
+    assert crs["RuleActionOverrides"] == [{"Name": "SizeRestrictions_BODY", "ActionToUse": {"Count": {}}}]
+    large = rules["LargeBodyOnPublicRoute"]
+    assert large["Priority"] > rules["AWSManagedRulesCommonRuleSet"]["Priority"]
+    assert large["Action"]["Block"]["CustomResponse"]["ResponseCode"] == 413
+    labelled = frozenset({edge.LARGE_BODY_LABEL})
+    assert _matches(large["Statement"], "POST", "/dev/v1/campaigns/c1/participants", labelled)
+    assert not _matches(large["Statement"], "POST", "/dev/v1/campaigns/c1/participants")
+    console = ("/dev/v1/admin/campaigns", "/dev/v1/admin/campaigns/c1/coupon-pools/r1/codes", "/dev/v1/server/orders")
+    for path in console:
+        assert not _matches(large["Statement"], "POST", path, labelled), path
+
+
+def test_the_site_and_buckets_log_access_to_the_log_bucket(template: Template) -> None:
+    buckets = template.find_resources("AWS::S3::Bucket")
+    (logs,) = [n for n in buckets if n.startswith("AccessLogs")]
+    for name, bucket in buckets.items():
+        if name != logs:
+            assert bucket["Properties"]["LoggingConfiguration"]["DestinationBucketName"] == {"Ref": logs}, name
+    _, distribution = _only(template, "AWS::CloudFront::Distribution")
+    logging = distribution["Properties"]["DistributionConfig"]["Logging"]
+    assert logging["Bucket"] == {"Fn::GetAtt": [logs, "RegionalDomainName"]}
+
+
+def test_synthesis_fails_on_a_cdk_nag_finding_nobody_acknowledged(tmp_path: Path) -> None:
+    from aws_cdk import Acknowledgment, Stack, Validations
+    from aws_cdk import aws_sqs as sqs
+
+    def probe(outdir: Path) -> tuple[App, sqs.Queue]:
+        app = App(outdir=str(outdir))
+        nag.add_checks(app)
+        return app, sqs.Queue(Stack(app, "Probe"), "Unguarded")  # no DLQ, no TLS-only policy
+
+    app, _ = probe(tmp_path / "bare")
+    with pytest.raises(Exception, match="AwsSolutions-SQS4"):
+        app.synth()
+    # Each finding acknowledged by its id, with a reason, and the synthesis goes through.
+    app, queue = probe(tmp_path / "acknowledged")
+    for rule in ("AwsSolutions-SQS3", "AwsSolutions-SQS4", "Serverless-SQSRedrivePolicy"):
+        Validations.of(queue).acknowledge(Acknowledgment(id=rule, reason="a probe that is never deployed"))
+    app.synth()
+
+
+def test_the_stack_passes_cdk_nag_with_every_exception_acknowledged(
+    template: Template, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    # Synthesis (the fixture's, too) raises on an unacknowledged finding; the report it leaves lists
+    # every plugin that found something, with the acknowledged findings apart.
+    reports = sorted(tmp_path_factory.getbasetemp().glob("infra*/cdk.out/validation-report.json"))
+    assert reports, "no synthesis left a validation report"
+    for path in reports:
+        plugins = json.loads(path.read_text())["pluginReports"]
+        assert [p["pluginName"] for p in plugins if p["conclusion"] != "success"] == [], path
+        assert [v["ruleName"] for p in plugins for v in p["violations"]] == [], path
+
+
+def test_the_pages_call_the_api_under_its_stage(template: Template, tmp_path_factory: pytest.TempPathFactory) -> None:
+    # API Gateway serves the app under /<stage>/: a page pointed elsewhere would get 403s from the gateway.
+    configs = list(tmp_path_factory.getbasetemp().glob("infra*/cdk.out/asset.*/config.js"))
+    assert configs, "no config.js was synthesised"
+    for config in configs:
+        text = config.read_text()
+        assert text.rstrip().endswith('/dev" };'), text
