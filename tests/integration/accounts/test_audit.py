@@ -9,6 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+
 from tests.conftest import OWNER_PASSWORD, Api, Tenant, campaign_body
 
 
@@ -328,6 +330,7 @@ def test_the_anchor_job_anchors_changed_heads_once_and_refuses_a_head_behind_its
     app: Any, api: Api, tenant: Tenant
 ) -> None:
     from chalicelib.accounts import audit
+    from chalicelib.accounts.store import audit as audit_store
     from chalicelib.core.config import get_settings
 
     fill(tenant.tid, 2)
@@ -348,30 +351,52 @@ def test_the_anchor_job_anchors_changed_heads_once_and_refuses_a_head_behind_its
     fill(tenant.tid, 1)  # a later append files the head for anchoring again
     counts = audit.anchor_heads(datetime.now(UTC))
     assert counts["refused"] >= 1
-    assert tenant.tid in audit.store.unanchored()  # stays on the list, reported every run
+    assert tenant.tid in audit_store.unanchored()  # stays on the list, reported every run
     text = get_settings().audit_anchor_file.read_text()
     assert [json.loads(line)["seq"] for line in text.splitlines() if tenant.tid in line] == [3, 4]
 
 
-def test_a_legacy_chain_is_verified_as_a_segment_and_sealed_by_the_first_keyed_entry(api: Api) -> None:
+def legacy_chain(length: int) -> tuple[str, str]:
+    """A fresh tenant's chain written as before the chain was keyed: no MAC anywhere. (tid, head hash)"""
     import uuid
 
-    from chalicelib.accounts import audit
     from chalicelib.accounts.rules import audit as domain
+    from chalicelib.accounts.store import audit as audit_store
 
     tid = f"legacy-{uuid.uuid4().hex[:8]}"
     prev = domain.GENESIS
-    for seq in (1, 2, 3):  # written as before the chain was keyed: no MAC anywhere
+    for seq in range(1, length + 1):
         entry = domain.make_entry(seq, "2026-01-01T00:00:00Z", "o@x.cn", "campaign.create", f"c{seq}", {}, prev)
-        audit.store.append(tid, entry, seq - 1)
+        audit_store.append(tid, entry, seq - 1)
         prev = entry.hash
+    return tid, prev
+
+
+def test_a_quiet_legacy_chain_is_sealed_by_the_manage_command(api: Api, capsys: pytest.CaptureFixture[str]) -> None:
+    from chalicelib.accounts import audit
+    from local import manage
+
+    tid, _ = legacy_chain(2)
+    assert manage.main(["seal-audit", "--id", tid]) == 0
+    assert "sealed" in capsys.readouterr().out
+    assert manage.main(["seal-audit", "--id", tid]) == 0
+    assert "nothing to seal" in capsys.readouterr().out
+    result = audit.verify(tid)
+    assert result["ok"] and result["legacy_entries"] == 2 and result["head_seq"] == 3
+
+
+def test_a_legacy_chain_is_verified_as_a_segment_and_sealed_by_the_first_keyed_entry(api: Api) -> None:
+    from chalicelib.accounts import audit
+    from chalicelib.accounts.store import audit as audit_store
+
+    tid, prev = legacy_chain(3)
     before = audit.verify(tid)
     assert before["ok"] and before["legacy_entries"] == 3 and before["mac_checks"] == 0
 
     seq = audit.record(tid, "o@x.cn", "campaign.update", "c1", {}, datetime.now(UTC))
 
     assert seq == 5
-    genesis = audit.store.entries_before(tid, 5, 1)[0]
+    genesis = audit_store.entries_before(tid, 5, 1)[0]
     assert (genesis.seq, genesis.action, genesis.actor) == (4, "audit.keyed", "system")
     assert genesis.prev_hash == prev and genesis.details == {"legacy_entries": 3} and genesis.mac
     after = audit.verify(tid)
@@ -379,7 +404,7 @@ def test_a_legacy_chain_is_verified_as_a_segment_and_sealed_by_the_first_keyed_e
     assert audit.seal(tid, datetime.now(UTC)) is False  # already keyed
 
     # Rewriting the legacy segment now breaks the keyed entry that vouches for it.
-    legacy = list(audit.store.entries_ascending(tid))
+    legacy = list(audit_store.entries_ascending(tid))
     trail = [
         {"at": e.at, "actor": e.actor, "action": e.action, "target": e.target, "details": e.details, "mac": e.mac}
         for e in legacy
