@@ -131,29 +131,38 @@ def anchor_heads(now: datetime) -> dict[str, int]:
     seq still has the anchor's MAC) and its own MAC verifies. Otherwise it is logged as an error and stays
     on the list, reported every run until someone looks (docs/operations.md): a new anchor over a cut or
     rewritten chain would hide the cut from verification."""
-    counts = {"anchored": 0, "unchanged": 0, "refused": 0}
+    counts = {"anchored": 0, "unchanged": 0, "refused": 0, "failed": 0}
     log = anchors.get_anchor_log()
     for tid in store.unanchored():
-        head = store.head(tid)
-        latest = log.latest(tid)
-        reason = _refusal(tid, head, latest)
-        if reason is not None:
-            counts["refused"] += 1
-            logger.error(
-                "audit head not anchored",
-                tid=tid,
-                reason=reason,
-                seq=head.seq,
-                anchor_seq=latest.seq if latest is not None else None,
-            )
-            continue
-        if latest is not None and latest.seq == head.seq:
-            counts["unchanged"] += 1
-        else:
-            log.put(domain.Anchor(tid, head.seq, str(head.mac), iso(now)))
-            counts["anchored"] += 1
-        store.mark_anchored(tid, head.seq)
+        try:
+            outcome = _anchor_one(log, tid, now)
+        except Unavailable:
+            # KMS, S3 or the table did not answer for this tenant: it stays listed for the next run.
+            logger.exception("audit head not anchored: a dependency is unavailable", tid=tid)
+            outcome = "failed"
+        counts[outcome] += 1
     return counts
+
+
+def _anchor_one(log: anchors.AnchorLog, tid: str, now: datetime) -> str:
+    head = store.head(tid)
+    latest = log.latest(tid)
+    reason = _refusal(tid, head, latest)
+    if reason is not None:
+        logger.error(
+            "audit head not anchored",
+            tid=tid,
+            reason=reason,
+            seq=head.seq,
+            anchor_seq=latest.seq if latest is not None else None,
+        )
+        return "refused"
+    outcome = "unchanged"
+    if latest is None or latest.seq != head.seq:
+        log.put(domain.Anchor(tid, head.seq, str(head.mac), iso(now)))
+        outcome = "anchored"
+    store.mark_anchored(tid, head.seq)
+    return outcome
 
 
 def _refusal(tid: str, head: domain.Head, latest: domain.Anchor | None) -> str | None:

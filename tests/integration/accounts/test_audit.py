@@ -412,3 +412,24 @@ def test_a_legacy_chain_is_verified_as_a_segment_and_sealed_by_the_first_keyed_e
     trail[1] = {**trail[1], "target": "c-other"}
     rewrite(tid, trail)
     assert audit.verify(tid)["first_broken"] == {"seq": 4, "check": "mac", "reason": "mac mismatch"}
+
+
+def test_an_anchor_store_that_does_not_answer_leaves_the_head_listed_for_the_next_run(
+    api: Api, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib.accounts import audit
+    from chalicelib.accounts.store import anchors
+    from chalicelib.accounts.store import audit as audit_store
+    from chalicelib.core.errors import Unavailable
+
+    def unavailable(self: Any, anchor: Any) -> None:
+        raise Unavailable("the audit anchor cannot be written; retry shortly")
+
+    monkeypatch.setattr(anchors.FileAnchorLog, "put", unavailable)
+    counts = audit.anchor_heads(datetime.now(UTC))
+    assert counts["failed"] >= 1
+    assert tenant.tid in audit_store.unanchored()
+    monkeypatch.undo()
+    audit.anchor_heads(datetime.now(UTC))
+    assert tenant.tid not in audit_store.unanchored()
+    assert anchors.get_anchor_log().latest(tenant.tid) is not None
