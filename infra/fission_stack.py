@@ -47,6 +47,10 @@ ACCESS_LOG_RETENTION_DAYS = 90
 STREAM_BATCHING_WINDOW_SECONDS = 1
 STREAM_MAX_RETRIES = 10
 STREAM_PARALLELIZATION_FACTOR = 2
+# Audit anchors: how long Object Lock keeps each one (docs/operations.md), and where they live in the bucket.
+AUDIT_ANCHOR_RETENTION_DAYS = 400
+AUDIT_ANCHOR_RETENTION_DAYS_DEV = 7
+AUDIT_ANCHOR_PREFIX = "audit-anchors"
 # The file that tells the static pages where the API is.
 SITE_CONFIG = "config.js"
 # A directory URL (`/admin/`, `/l/?campaign=...`) is its index.html: S3 behind CloudFront does not do this itself.
@@ -143,6 +147,7 @@ class FissionStack(Stack):
             "FISSION_POSTER_BUCKET": self.posters.bucket_name,
             "FISSION_EXPORT_BUCKET": self.exports.bucket_name,
         }
+        environment.update(self._audit_chain(is_prod))
         if public_base_url:
             environment["FISSION_PUBLIC_BASE_URL"] = public_base_url
         # Merged by Chalice over the global and stage blocks of .chalice/config.json, for every function.
@@ -162,6 +167,7 @@ class FissionStack(Stack):
             role, self.exports, "exports/*",
             ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
         )  # fmt: skip
+        self._audit_chain_access(role)
         # The email channel (docs/messaging.md): senders are per tenant, verified in SES, so no fixed resource.
         role.add_to_principal_policy(iam.PolicyStatement(actions=["ses:SendEmail"], resources=["*"]))
 
@@ -188,6 +194,88 @@ class FissionStack(Stack):
         CfnOutput(self, "ExportBucket", value=self.exports.bucket_name)
         CfnOutput(self, "StreamFailureQueueUrl", value=self.stream_failures.queue_url)
         CfnOutput(self, "SiteUrl", value=f"https://{self.distribution.distribution_domain_name}")
+
+    # --- The audit chain's key and anchors (docs/decisions.md, "The audit chain: keyed and anchored") ---
+
+    def _audit_chain(self, is_prod: bool) -> dict[str, str]:
+        """The HMAC key the chain's entries are MACed with, and the Object Lock bucket its heads are
+        anchored in; returns the app's settings naming them."""
+        self.audit_key = kms.Key(
+            self,
+            "AuditMacKey",
+            description=f"Fission {self.stage}: MACs the audit chain; never leaves KMS",
+            key_spec=kms.KeySpec.HMAC_256,
+            key_usage=kms.KeyUsage.GENERATE_VERIFY_MAC,
+            alias=f"alias/fission-{self.stage}-audit",
+            # Losing the key unseals every chain: it outlives the stack, whatever the stage.
+            removal_policy=RemovalPolicy.RETAIN,
+            pending_window=Duration.days(30),
+        )
+        # Compliance mode in prod: nobody, root included, deletes or shortens an anchor before its time.
+        # Governance in dev, so a disposable stage can be cleaned up by someone allowed to bypass it.
+        retention = (
+            s3.ObjectLockRetention.compliance(Duration.days(AUDIT_ANCHOR_RETENTION_DAYS))
+            if is_prod
+            else s3.ObjectLockRetention.governance(Duration.days(AUDIT_ANCHOR_RETENTION_DAYS_DEV))
+        )
+        self.audit_anchors = s3.Bucket(
+            self,
+            "AuditAnchors",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            versioned=True,
+            object_lock_enabled=True,
+            object_lock_default_retention=retention,
+            server_access_logs_bucket=self.access_logs,
+            server_access_logs_prefix="s3/audit-anchors/",
+            # Locked objects cannot be emptied out by a stack deletion: the bucket stays behind.
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        CfnOutput(self, "AuditMacKeyArn", value=self.audit_key.key_arn)
+        CfnOutput(self, "AuditAnchorBucket", value=self.audit_anchors.bucket_name)
+        return {
+            "FISSION_AUDIT_MAC_KEY_ID": self.audit_key.key_arn,
+            "FISSION_AUDIT_ANCHOR_BUCKET": self.audit_anchors.bucket_name,
+        }
+
+    def _audit_chain_access(self, role: iam.IRole) -> None:
+        """The app may MAC and verify with the key (nothing else: KMS never exports HMAC keys), and add and
+        read anchors, never delete or re-date them."""
+        role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["kms:GenerateMac", "kms:VerifyMac"], resources=[self.audit_key.key_arn])
+        )
+        anchors = self.audit_anchors.arn_for_objects(f"{AUDIT_ANCHOR_PREFIX}/*")
+        role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:PutObject", "s3:GetObject"], resources=[anchors]))
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"],
+                resources=[self.audit_anchors.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{AUDIT_ANCHOR_PREFIX}/*"]}},
+            )
+        )
+        # Should a wider grant ever reach the role, the bucket still refuses it the ways to hide an anchor:
+        # a delete marker hides the newest anchor from a listing even while the locked version survives.
+        self.audit_anchors.add_to_resource_policy(
+            iam.PolicyStatement(
+                effect=iam.Effect.DENY,
+                principals=[iam.ArnPrincipal(role.role_arn)],
+                actions=[
+                    "s3:DeleteObject",
+                    "s3:DeleteObjectVersion",
+                    "s3:PutObjectRetention",
+                    "s3:PutObjectLegalHold",
+                    "s3:BypassGovernanceRetention",
+                    "s3:PutBucketObjectLockConfiguration",
+                    "s3:PutLifecycleConfiguration",
+                    "s3:PutBucketPolicy",
+                    "s3:DeleteBucketPolicy",
+                ],
+                resources=[self.audit_anchors.bucket_arn, self.audit_anchors.arn_for_objects("*")],
+            )
+        )
+
+    # --- end of the audit chain's block ---
 
     def _table(
         self, removal: RemovalPolicy, is_prod: bool, warm_reads: int | None, warm_writes: int | None

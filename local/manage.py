@@ -21,8 +21,17 @@ def main(argv: list[str] | None = None) -> int:
     create.add_argument("--name", required=True)
     create.add_argument("--owner-email", required=True)
     create.add_argument("--owner-password", help="prompted for when omitted (or FISSION_OWNER_PASSWORD)")
+    seal = commands.add_parser("seal-audit", help="key a tenant's audit chain that predates the key")
+    seal.add_argument("--id", required=True, help="tenant id")
     args = parser.parse_args(argv)
 
+    if args.command == "seal-audit":
+        from chalicelib.accounts.audit import seal as seal_chain
+        from chalicelib.core.clock import utcnow
+
+        sealed = seal_chain(args.id, utcnow())
+        print(f"audit chain of {args.id} {'sealed' if sealed else 'had nothing to seal (empty or already keyed)'}")
+        return 0
     password = args.owner_password or os.environ.get("FISSION_OWNER_PASSWORD") or getpass.getpass("owner password: ")
     from chalicelib.accounts.tenants import ensure_tenant
     from chalicelib.core.clock import utcnow

@@ -61,15 +61,18 @@ def dynamodb_endpoint() -> Iterator[str]:
 
 
 def _reset_caches() -> None:
+    from chalicelib.accounts.store import anchors
     from chalicelib.core.config import get_settings
     from chalicelib.http import rate_limits
     from chalicelib.posters import cache as poster_cache
-    from chalicelib.security import keyring, pii, tokens
+    from chalicelib.security import keyring, mac, pii, tokens
     from chalicelib.table import db, idempotency
 
     get_settings.cache_clear()
     db.reset()
     keyring.get_keyring.cache_clear()
+    mac.get_mac.cache_clear()
+    anchors.get_anchor_log.cache_clear()
     pii.get_cipher.cache_clear()
     tokens._signing_key.cache_clear()
     idempotency._persistence.cache_clear()
@@ -91,6 +94,7 @@ def table(dynamodb_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> I
         FISSION_TABLE_NAME=name,
         FISSION_SECRETS_DIR=str(tmp_path_factory.mktemp("secrets")),
         FISSION_POSTER_CACHE_DIR=str(tmp_path_factory.mktemp("posters")),
+        FISSION_AUDIT_ANCHOR_FILE=str(tmp_path_factory.mktemp("audit") / "audit-anchors.jsonl"),
         # Many tests join hundreds of times from one client; tests of the limits turn them on.
         FISSION_RATE_LIMITS="off",
     )

@@ -26,6 +26,14 @@ class Settings(BaseSettings):
     secrets_dir: Path = Path(".data/secrets")
     # KMS key for PII envelope encryption and the token signing secret in the cloud.
     kms_key_id: str | None = None
+    # The audit chain's MAC key: a KMS HMAC key in the cloud (the API's role may only generate and verify
+    # MACs with it), else a key file created 0600 on first use (default: audit-mac.key in secrets_dir).
+    audit_mac_key_id: str | None = None
+    audit_key_file: Path | None = None
+    # Where the audit heads are anchored outside the table: an S3 bucket with Object Lock in the cloud,
+    # an append-only JSON-lines file locally (used when no bucket is set).
+    audit_anchor_bucket: str | None = None
+    audit_anchor_file: Path = Path(".data/audit-anchors.jsonl")
     token_ttl_seconds: int = Field(default=8 * 3600, ge=60, le=7 * 24 * 3600)
     max_body_bytes: int = 64 * 1024
     public_base_url: str = "http://localhost:8000"
@@ -51,6 +59,10 @@ class Settings(BaseSettings):
     def site_url(self, path: str) -> str:
         """A URL of the static pages: the site's own base, else the API's (the local stack serves both)."""
         return (self.site_base_url or self.public_base_url).rstrip("/") + path
+
+    @property
+    def effective_audit_key_file(self) -> Path:
+        return self.audit_key_file or self.secrets_dir / "audit-mac.key"
 
     @property
     def is_cloud(self) -> bool:

@@ -30,25 +30,29 @@ class FileKeyring:
         self._folder = folder
 
     def secret(self, name: str) -> bytes:
-        path = self._folder / f"{name}.key"
-        if not path.exists():
-            self._folder.mkdir(parents=True, exist_ok=True)
-            # Written in full under a private name, then linked into place: a concurrent first
-            # use never reads a key file that exists but is still empty.
-            draft = self._folder / f".{name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-            fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as handle:
-                handle.write(base64.b64encode(secrets.token_bytes(KEY_BYTES)).decode())
-            try:
-                os.link(draft, path)
-            except FileExistsError:
-                pass  # another process or thread created it first: use theirs
-            finally:
-                draft.unlink()
-        key = base64.b64decode(path.read_text().strip())
-        if len(key) != KEY_BYTES:
-            raise RuntimeError(f"{path} does not hold a {KEY_BYTES}-byte key")
-        return key
+        return key_file(self._folder / f"{name}.key")
+
+
+def key_file(path: Path) -> bytes:
+    """The 32-byte key in `path`, created 0600 on first use."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Written in full under a private name, then linked into place: a concurrent first
+        # use never reads a key file that exists but is still empty.
+        draft = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(base64.b64encode(secrets.token_bytes(KEY_BYTES)).decode())
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass  # another process or thread created it first: use theirs
+        finally:
+            draft.unlink()
+    key = base64.b64decode(path.read_text().strip())
+    if len(key) != KEY_BYTES:
+        raise RuntimeError(f"{path} does not hold a {KEY_BYTES}-byte key")
+    return key
 
 
 class WrappedKeyStore(Protocol):

@@ -34,6 +34,8 @@ def audit_entry_sk(seq: int) -> str:
 
 
 AUDIT_HEAD_SK = "HEAD"
+# GSI2 partition of the audit heads appended to since they were last anchored (sort key: the tenant id).
+AUDIT_UNANCHORED_GSI2PK = "AUDIT#UNANCHORED"
 AUDIT_LAST_SEQ = 10**12 - 1
 
 

@@ -153,13 +153,19 @@ class AuditEntryItem(Item, discriminator="audit"):
     details = JSONAttribute()
     prev_hash = UnicodeAttribute()
     hash = UnicodeAttribute()
+    # Absent on entries written before the chain was keyed (the legacy segment).
+    mac = UnicodeAttribute(null=True)
 
 
 class AuditHeadItem(Item, discriminator="audit_head"):
-    """The chain's tip (`T#{tid}#AUDIT` / `HEAD`): appends are conditional on its seq."""
+    """The chain's tip (`T#{tid}#AUDIT` / `HEAD`): appends are conditional on its seq.
+
+    An append also files it under GSI2 `AUDIT#UNANCHORED` (sort key the tenant) until the anchor job has
+    copied it out of the table."""
 
     seq = NumberAttribute()
     hash = UnicodeAttribute()
+    mac = UnicodeAttribute(null=True)
 
 
 class CampaignItem(Item, discriminator="campaign"):

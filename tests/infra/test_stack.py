@@ -65,6 +65,13 @@ def _only(template: Template, resource_type: str) -> tuple[str, dict[str, Any]]:
     return logical_id, dict(resource)
 
 
+def _data_key(template: Template) -> tuple[str, dict[str, Any]]:
+    """The key wrapping the data keys (the audit chain has an HMAC key of its own)."""
+    found = {k: dict(v) for k, v in template.find_resources("AWS::KMS::Key").items() if k.startswith("DataKey")}
+    assert len(found) == 1, f"expected one data key, found {sorted(found)}"
+    return next(iter(found.items()))
+
+
 def _functions_policy(template: Template) -> tuple[str, dict[str, Any]]:
     """The policy on the role Chalice gives every function (the site deployment has a role of its own)."""
     found = {
@@ -191,7 +198,7 @@ def test_stream_mapping_is_created_after_the_role_may_read_the_stream_and_park_f
 
 def test_functions_may_use_the_table_and_the_kms_key(template: Template) -> None:
     table_id, _ = _only(template, "AWS::DynamoDB::Table")
-    key_id, key = _only(template, "AWS::KMS::Key")
+    key_id, key = _data_key(template)
     _, policy = _functions_policy(template)
     table = {"Fn::GetAtt": [table_id, "Arn"]}
     kms_key = {"Fn::GetAtt": [key_id, "Arn"]}
@@ -207,7 +214,7 @@ def test_functions_may_use_the_table_and_the_kms_key(template: Template) -> None
 
 def test_every_function_is_told_its_stage_table_and_key(template: Template) -> None:
     table_id, _ = _only(template, "AWS::DynamoDB::Table")
-    key_id, _ = _only(template, "AWS::KMS::Key")
+    key_id, _ = _data_key(template)
     functions = template.find_resources("AWS::Serverless::Function")
 
     from app import app as chalice_app
@@ -261,7 +268,73 @@ def test_gateway_responses_are_part_of_the_deployed_api_definition(template: Tem
 
 def test_dev_data_goes_with_the_stack(template: Template) -> None:
     template.has_resource("AWS::DynamoDB::Table", {"DeletionPolicy": "Delete"})
-    template.has_resource("AWS::KMS::Key", {"DeletionPolicy": "Delete"})
+    assert _data_key(template)[1]["DeletionPolicy"] == "Delete"
+
+
+def _allows_only(policy: dict[str, Any], resource: Any) -> set[str]:
+    """Every action the policy allows on `resource` (statements naming it among others included); the
+    statements on `*` are checked to hold no KMS or S3 action, so none can reach it that way."""
+    allowed: set[str] = set()
+    for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+        actions = [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
+        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        if statement["Effect"] != "Allow":
+            continue
+        if "*" in resources:
+            assert not [a for a in actions if a.startswith(("kms:", "s3:"))], statement
+        if resource in resources:
+            allowed.update(actions)
+    return allowed
+
+
+def test_the_audit_chain_key_is_an_hmac_key_the_functions_may_only_mac_and_verify_with(template: Template) -> None:
+    keys = {k: v for k, v in template.find_resources("AWS::KMS::Key").items() if k.startswith("AuditMacKey")}
+    ((key_id, key),) = keys.items()
+    _, policy = _functions_policy(template)
+
+    assert key["Properties"]["KeySpec"] == "HMAC_256"
+    assert key["Properties"]["KeyUsage"] == "GENERATE_VERIFY_MAC"
+    assert key["DeletionPolicy"] == "Retain"  # losing it unseals every chain, even in dev
+    assert _allows_only(policy, {"Fn::GetAtt": [key_id, "Arn"]}) == {"kms:GenerateMac", "kms:VerifyMac"}
+    for function in template.find_resources("AWS::Serverless::Function").values():
+        variables = function["Properties"]["Environment"]["Variables"]
+        assert variables["FISSION_AUDIT_MAC_KEY_ID"] == {"Fn::GetAtt": [key_id, "Arn"]}
+
+
+def test_audit_anchors_go_to_an_object_lock_bucket_the_functions_may_add_to_but_not_delete_from(
+    template: Template,
+) -> None:
+    buckets = {k: v for k, v in template.find_resources("AWS::S3::Bucket").items() if k.startswith("AuditAnchors")}
+    ((bucket_id, bucket),) = buckets.items()
+    _, policy = _functions_policy(template)
+    objects = {"Fn::Join": ["", [{"Fn::GetAtt": [bucket_id, "Arn"]}, "/audit-anchors/*"]]}
+
+    assert bucket["Properties"]["ObjectLockEnabled"] is True
+    assert bucket["Properties"]["VersioningConfiguration"] == {"Status": "Enabled"}
+    retention = bucket["Properties"]["ObjectLockConfiguration"]["Rule"]["DefaultRetention"]
+    assert retention == {"Mode": "GOVERNANCE", "Days": 7}  # dev; prod is COMPLIANCE for 400 days
+    assert bucket["DeletionPolicy"] == "Retain"
+    assert _allows_only(policy, objects) == {"s3:PutObject", "s3:GetObject"}
+    assert _allows_only(policy, {"Fn::GetAtt": [bucket_id, "Arn"]}) == {"s3:ListBucket"}
+    every_object = {"Fn::Join": ["", [{"Fn::GetAtt": [bucket_id, "Arn"]}, "/*"]]}
+    assert _allows_only(policy, every_object) == set()
+    bucket_policy = [
+        s
+        for p in template.find_resources("AWS::S3::BucketPolicy").values()
+        if p["Properties"]["Bucket"] == {"Ref": bucket_id}
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    denied = {
+        action
+        for s in bucket_policy
+        if s["Effect"] == "Deny" and "Condition" not in s
+        for action in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    }
+    assert {"s3:DeleteObject", "s3:DeleteObjectVersion", "s3:BypassGovernanceRetention"} <= denied
+    for function in template.find_resources("AWS::Serverless::Function").values():
+        variables = function["Properties"]["Environment"]["Variables"]
+        assert variables["FISSION_AUDIT_ANCHOR_BUCKET"] == {"Ref": bucket_id}
+    assert "AnchorAuditChains" in template.find_resources("AWS::Serverless::Function")
 
 
 def test_api_is_invoked_through_the_provisioned_alias_during_a_sale(sale_template: Template) -> None:

@@ -25,11 +25,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def _clear_cached_settings() -> None:
+    from chalicelib.accounts.store import anchors
     from chalicelib.core.config import get_settings
-    from chalicelib.security import keyring, pii, tokens
+    from chalicelib.security import keyring, mac, pii, tokens
 
     get_settings.cache_clear()
     keyring.get_keyring.cache_clear()
+    mac.get_mac.cache_clear()
+    anchors.get_anchor_log.cache_clear()
     pii.get_cipher.cache_clear()
     tokens._signing_key.cache_clear()
 
@@ -66,6 +69,10 @@ def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Itera
     # Local keys only: a stage or KMS key from the developer's shell must not leak into unit tests.
     monkeypatch.setenv("FISSION_STAGE", "test")
     monkeypatch.delenv("FISSION_KMS_KEY_ID", raising=False)
+    monkeypatch.delenv("FISSION_AUDIT_MAC_KEY_ID", raising=False)
+    monkeypatch.delenv("FISSION_AUDIT_KEY_FILE", raising=False)
+    monkeypatch.delenv("FISSION_AUDIT_ANCHOR_BUCKET", raising=False)
+    monkeypatch.setenv("FISSION_AUDIT_ANCHOR_FILE", str(tmp_path / "audit-anchors.jsonl"))
     _clear_cached_settings()
     yield secrets_dir
     _clear_cached_settings()

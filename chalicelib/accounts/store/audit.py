@@ -1,14 +1,16 @@
-"""The audit chain in the table: entries under `T#{tid}#AUDIT`, appended behind a conditional HEAD."""
+"""The audit chain in the table: entries under `T#{tid}#AUDIT`, appended behind a conditional HEAD.
+
+A head appended to is filed under GSI2 `AUDIT#UNANCHORED` until the anchor job has copied it out."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 from pynamodb.connection import Connection
-from pynamodb.exceptions import TransactWriteError
+from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.accounts.rules.audit import GENESIS, Entry
+from chalicelib.accounts.rules.audit import EMPTY_HEAD, Entry, Head
 from chalicelib.table import keys
 from chalicelib.table.db import ensure_bound, get_entity, is_condition_failure, unavailable_on_failure
 from chalicelib.table.models import AuditEntryItem, AuditHeadItem, Item
@@ -22,11 +24,11 @@ def _connection() -> Connection:
     return Item._get_connection().connection
 
 
-def head(tid: str) -> tuple[int, str]:
-    """(seq, hash) of the chain's last entry; (0, GENESIS) for an empty chain. Read consistently:
+def head(tid: str) -> Head:
+    """The chain's last entry as the head records it; EMPTY_HEAD for an empty chain. Read consistently:
     an append builds on it."""
     item = get_entity(AuditHeadItem, keys.audit_pk(tid), keys.AUDIT_HEAD_SK, consistent=True)
-    return (int(item.seq), str(item.hash)) if item is not None else (0, GENESIS)
+    return Head(int(item.seq), str(item.hash), item.mac) if item is not None else EMPTY_HEAD
 
 
 def _entry(item: AuditEntryItem) -> Entry:
@@ -40,6 +42,7 @@ def _entry(item: AuditEntryItem) -> Entry:
         details=details,
         prev_hash=item.prev_hash,
         hash=item.hash,
+        mac=item.mac,
     )
 
 
@@ -58,8 +61,17 @@ def append(tid: str, entry: Entry, expected_seq: int) -> None:
         details=entry.details,
         prev_hash=entry.prev_hash,
         hash=entry.hash,
+        mac=entry.mac,
     )
-    new_head = AuditHeadItem(PK=pk, SK=keys.AUDIT_HEAD_SK, seq=entry.seq, hash=entry.hash)
+    new_head = AuditHeadItem(
+        PK=pk,
+        SK=keys.AUDIT_HEAD_SK,
+        seq=entry.seq,
+        hash=entry.hash,
+        mac=entry.mac,
+        GSI2PK=keys.AUDIT_UNANCHORED_GSI2PK,
+        GSI2SK=tid,
+    )
     head_condition = AuditHeadItem.PK.does_not_exist() if expected_seq == 0 else AuditHeadItem.seq == expected_seq
     try:
         with unavailable_on_failure("audit append"), TransactWrite(connection=_connection()) as tx:
@@ -100,3 +112,34 @@ def entries_before(tid: str, before_seq: int, limit: int) -> list[Entry]:
             page_size=limit,
         )
         return [_entry(i) for i in results if isinstance(i, AuditEntryItem)]
+
+
+def unanchored() -> list[str]:
+    """Tenants whose head moved since it was last anchored (found by key): the tenants audited since the
+    last run, plus any whose head the anchor job refused."""
+    ensure_bound()
+    with unavailable_on_failure("unanchored audit heads"):
+        found = Item.gsi2.query(keys.AUDIT_UNANCHORED_GSI2PK, page_size=500)
+        return [str(i.GSI2SK) for i in found if isinstance(i, AuditHeadItem)]
+
+
+def entry(tid: str, seq: int) -> Entry | None:
+    item = get_entity(AuditEntryItem, keys.audit_pk(tid), keys.audit_entry_sk(seq), consistent=True)
+    return _entry(item) if item is not None else None
+
+
+def mark_anchored(tid: str, seq: int) -> bool:
+    """Take the head off the unanchored list, unless it moved on meanwhile (then it stays for the next run)."""
+    ensure_bound()
+    item = AuditHeadItem(PK=keys.audit_pk(tid), SK=keys.AUDIT_HEAD_SK)
+    try:
+        with unavailable_on_failure("audit head anchored"):
+            item.update(
+                actions=[AuditHeadItem.GSI2PK.remove(), AuditHeadItem.GSI2SK.remove()],
+                condition=AuditHeadItem.seq == seq,
+            )
+    except UpdateError as exc:
+        if is_condition_failure(exc):
+            return False
+        raise
+    return True

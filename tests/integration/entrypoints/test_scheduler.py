@@ -20,6 +20,7 @@ def test_scheduler_finds_every_scheduled_function_of_the_app(app: Any) -> None:
         "deliver_messages",
         "run_exports",
         "run_automations",
+        "anchor_audit_chains",
     }
 
 

@@ -105,3 +105,64 @@ def test_any_single_change_is_caught(length: int, data: st.DataObject) -> None:
     field = data.draw(st.sampled_from(["at", "actor", "action", "target"]))
     entries[index] = dataclasses.replace(entries[index], **{field: getattr(entries[index], field) + "!"})
     assert audit.check(entries, length, entries[-1].hash) == audit.Break(index + 1, audit.HASH_MISMATCH)
+
+
+def keyed_chain(length: int, legacy: int = 0) -> list[audit.Entry]:
+    """`legacy` unkeyed entries, then keyed ones (the MAC here a stand-in: the rules only carry it)."""
+    return [e if e.seq <= legacy else dataclasses.replace(e, mac=f"mac-{e.seq}") for e in chain(length)]
+
+
+def test_the_mac_message_binds_the_tenant_the_position_and_the_hash() -> None:
+    message = audit.mac_message("shop", 7, "ab" * 32)
+    assert message == b"fission/audit/v1\x00shop\x007\x00" + b"ab" * 32
+    assert len({message, audit.mac_message("shop2", 7, "ab" * 32), audit.mac_message("shop", 8, "ab" * 32)}) == 3
+
+
+def test_the_checker_counts_the_legacy_segment_and_collects_the_keyed_entries() -> None:
+    entries = keyed_chain(6, legacy=2)
+    checker = audit.ChainChecker()
+    checker.feed(entries)
+
+    assert checker.finish(6, entries[-1].hash) is None
+    assert checker.legacy == 2
+    assert [seq for seq, _, _ in checker.keyed] == [3, 4, 5, 6]
+    assert checker.mac_at(4) == "mac-4" and checker.mac_at(2) is None and checker.mac_at(7) is None
+
+
+def test_an_entry_without_a_mac_after_a_keyed_one_is_a_break() -> None:
+    entries = keyed_chain(5)
+    entries[3] = dataclasses.replace(entries[3], mac=None)
+
+    assert audit.check(entries, 5, entries[-1].hash) == audit.Break(4, audit.MAC_MISSING, audit.CHECK_MAC)
+
+
+@pytest.mark.parametrize("bad_from", [None, 0, 1, 17, 63])
+def test_bisection_finds_the_first_refused_item_in_about_log2_checks(bad_from: int | None) -> None:
+    items = list(range(64))
+    calls: list[int] = []
+
+    def valid(i: int) -> bool:
+        calls.append(i)
+        return bad_from is None or i < bad_from
+
+    assert audit.first_invalid(items, valid) == bad_from
+    assert len(calls) == (1 if bad_from is None else 7)
+
+
+def test_an_anchor_beyond_the_head_or_with_another_mac_is_a_break() -> None:
+    anchor = audit.Anchor("shop", 30, "mac-30", "t")
+
+    assert audit.check_anchor(anchor, 30, "mac-30") is None
+    assert audit.check_anchor(anchor, 10, None) == audit.Break(30, audit.ANCHOR_BEYOND_HEAD, audit.CHECK_ANCHOR)
+    assert audit.check_anchor(anchor, 40, "mac-other") == audit.Break(30, audit.ANCHOR_MISMATCH, audit.CHECK_ANCHOR)
+    assert audit.check_anchor(anchor, 40, None) == audit.Break(30, audit.ANCHOR_MISMATCH, audit.CHECK_ANCHOR)
+
+
+def test_the_earliest_break_is_reported_and_on_a_tie_the_hash_check_first() -> None:
+    hash_break = audit.Break(9, audit.HASH_MISMATCH)
+    mac_break = audit.Break(4, audit.MAC_MISMATCH, audit.CHECK_MAC)
+    anchor_break = audit.Break(9, audit.ANCHOR_MISMATCH, audit.CHECK_ANCHOR)
+
+    assert audit.earliest(hash_break, mac_break, anchor_break) == mac_break
+    assert audit.earliest(hash_break, None, anchor_break) == hash_break
+    assert audit.earliest(None, None, None) is None

@@ -1,4 +1,4 @@
-// The audit chain: newest first, with a verification of the whole hash chain.
+// The audit chain: newest first, with a verification of the whole chain (hashes, MACs, the newest anchor).
 import { api, query } from "../api.js";
 import { add, busy, h, loading, table, when } from "../dom.js";
 import { t } from "../i18n.js";
@@ -18,7 +18,11 @@ export async function render(root) {
         verdict.className = answer.ok ? "ok" : "error-box";
         verdict.textContent = answer.ok
           ? t("audit.ok", { n: answer.entries, head: answer.head_seq })
-          : t("audit.broken", { seq: answer.first_broken, n: answer.entries });
+          : t("audit.broken", {
+              seq: answer.first_broken.seq,
+              reason: `${answer.first_broken.check}: ${answer.first_broken.reason}`,
+              n: answer.entries,
+            });
       } catch (error) {
         verdict.textContent = `${error.message} (${error.code})`;
       }
