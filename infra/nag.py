@@ -43,6 +43,7 @@ def _functions_role(stack: FissionStack) -> None:
     table = stack.resolve(stack.table.node.default_child.logical_id)  # type: ignore[union-attr]
     posters = stack.resolve(stack.posters.node.default_child.logical_id)  # type: ignore[union-attr]
     exports = stack.resolve(stack.exports.node.default_child.logical_id)  # type: ignore[union-attr]
+    anchors = stack.resolve(stack.audit_anchors.node.default_child.logical_id)  # type: ignore[union-attr]
     # The role Chalice writes (its own inline policy) and the policy CDK's grants add to it.
     _ack(
         stack.chalice.get_resource("DefaultRole"),
@@ -71,6 +72,10 @@ def _functions_role(stack: FissionStack) -> None:
             ),
             f"AwsSolutions-IAM5[Resource::<{exports}.Arn>/exports/*]": (
                 "exports are keyed by job id, so only the prefix is known; the bucket holds nothing else"
+            ),
+            f"AwsSolutions-IAM5[Resource::<{anchors}.Arn>/audit-anchors/*]": (
+                "audit anchors are keyed by tenant and sequence, so only the prefix is known; the bucket policy "
+                "denies the role every delete and retention change, and Object Lock keeps each anchor"
             ),
         },
     )
