@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from contextvars import ContextVar
 from datetime import datetime
@@ -13,9 +12,10 @@ from pydantic import BaseModel, ValidationError
 
 from chalicelib.core.clock import Clock, utcnow
 from chalicelib.core.config import get_settings
-from chalicelib.core.errors import InvalidJson, Unauthorized, ValidationFailed
+from chalicelib.core.errors import Unauthorized, ValidationFailed
 from chalicelib.core.rbac import Permission, Principal
 from chalicelib.core.validation import validation_error
+from chalicelib.http.inputs import load_json
 
 _principal: ContextVar[Principal | None] = ContextVar("principal", default=None)
 
@@ -61,14 +61,11 @@ def raw_body(request: Request) -> bytes:
 
 
 def json_object(request: Request) -> dict[str, Any]:
-    """The request body as a JSON object; clear 4xx errors for anything else."""
+    """The request body as a JSON object; clear 4xx errors for anything else (http/inputs.py)."""
     raw = raw_body(request)
     if not raw.strip():
         return {}
-    try:
-        data = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InvalidJson(f"the body is not valid JSON: {exc}") from exc
+    data = load_json(raw)
     if not isinstance(data, dict):
         raise ValidationFailed(
             "the body must be a JSON object",
