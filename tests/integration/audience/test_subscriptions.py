@@ -21,8 +21,9 @@ def opt_out_item(table: str, tid: str, uid: str) -> dict[str, Any] | None:
     from chalicelib.table import db, keys
 
     key = {"PK": {"S": keys.profile_pk(tid, uid)}, "SK": {"S": keys.UNSUBSCRIBE_SK}}
-    found = db.dynamodb_client().get_item(TableName=table, Key=key, ConsistentRead=True)
-    return found.get("Item")
+    found: dict[str, Any] = db.dynamodb_client().get_item(TableName=table, Key=key, ConsistentRead=True)
+    item: dict[str, Any] | None = found.get("Item")
+    return item
 
 
 def put_opt_outs(api: Api, tenant: Tenant, uid: str, channels: list[str]) -> tuple[int, Any]:
