@@ -111,7 +111,7 @@ def _api_key(event: Request, view: Any, path: str) -> Principal:
     scope the route needs (accounts/rules/api_keys.py)."""
     now = http.now()
     key = api_keys.authenticate(event.headers.get("authorization"), now)
-    subjects = {Scope.API_KEY: lambda: key.kid, Scope.IP: lambda: http.source_ip(event)}
+    subjects = {Scope.API_KEY: lambda: key.kid, Scope.IP: lambda: http.client_ip(event)}
     rate_limits.admit(RouteClass.SERVER, subjects, now)
     needed = key_rules.scope_for(event.method, path, getattr(view, "required_permission", None))
     if needed is None or needed.value not in key.scopes:
@@ -181,7 +181,7 @@ def rate_limiting(event: Request, get_response: Callable[[Request], Response]) -
     if route_class is not None:
         now = http.now()
         subjects = {
-            Scope.IP: lambda: http.source_ip(event),
+            Scope.IP: lambda: http.client_ip(event),
             Scope.DEVICE: lambda: _device_id(event, route_class),
             Scope.PARTICIPANT: lambda: rate_limits.participant_code(event.headers.get("authorization"), now),
         }
