@@ -99,10 +99,18 @@ def table(dynamodb_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> I
         FISSION_RATE_LIMITS="off",
     )
     _reset_caches()
+    from chalice.local import LambdaEventConverter
+
     from chalicelib.table import db
 
+    # Chalice's test client is no network connection, yet it reports 127.0.0.1 as every request's source
+    # address. Report none, like an invoker without one: nothing is counted per address (rate limits, fraud
+    # velocity) unless a test gives the client an address (LambdaEventConverter.LOCAL_SOURCE_IP).
+    source_ip = LambdaEventConverter.LOCAL_SOURCE_IP
+    LambdaEventConverter.LOCAL_SOURCE_IP = ""
     db.ensure_table(db.dynamodb_client(), name)
     yield name
+    LambdaEventConverter.LOCAL_SOURCE_IP = source_ip
     os.environ.clear()
     os.environ.update(saved)
     _reset_caches()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -19,9 +18,10 @@ from chalicelib.accounts import audit
 from chalicelib.accounts.store import tenants as tenant_store
 from chalicelib.core.clock import utcnow
 from chalicelib.core.codes import Code
-from chalicelib.core.errors import InvalidJson, NotFound, Unauthorized
+from chalicelib.core.errors import NotFound, Unauthorized
 from chalicelib.core.rbac import Principal
 from chalicelib.core.validation import validation_error
+from chalicelib.http.inputs import load_json
 from chalicelib.security import signing
 from chalicelib.security.keyring import get_keyring
 
@@ -65,8 +65,6 @@ def verified[M: BaseModel](tid: str, headers: Mapping[str, str], body: bytes, no
         raise Unauthorized("the signature does not match the body", code=Code.INVALID_SIGNATURE)
     signing.verify(_secret(tid, int(tenant.hook_secret_version or 1)), headers, body, int(now.timestamp()))
     try:
-        return model.model_validate(json.loads(body or b"{}"))
-    except json.JSONDecodeError as exc:
-        raise InvalidJson(f"the body is not valid JSON: {exc}") from exc
+        return model.model_validate(load_json(body or b"{}"))
     except ValidationError as exc:
         raise validation_error(exc) from exc

@@ -264,6 +264,14 @@ def _owned_profile(tid: str, uid: str) -> Profile:
     return profile
 
 
+def set_subscriptions(actor: Principal, uid: str, channels_off: list[str], now: datetime) -> dict[str, Any]:
+    """Replace the opt-outs of a person of the caller's tenant. Anyone else, another tenant's person
+    included, is 404 PARTICIPANT_NOT_FOUND with nothing written: the opt-out item would sit in the
+    caller's tenant under an id it never had."""
+    _owned_profile(actor.tid, uid)
+    return messages.set_subscriptions(actor, uid, channels_off, now)
+
+
 def detail(actor: Principal, uid: str) -> dict[str, Any]:
     profile = _owned_profile(actor.tid, uid)
     out = view(profile)

@@ -19,6 +19,7 @@ from chalicelib.audience.rules.profiles import (
 )
 from chalicelib.core.rbac import Permission
 from chalicelib.http import request as http
+from chalicelib.messaging.rules.messages import SubscriptionsUpdate
 
 bp = Blueprint(__name__)
 
@@ -42,6 +43,13 @@ def search_participants() -> dict[str, Any]:
 @http.requires(Permission.AUDIENCE_READ)
 def get_participant(uid: str) -> dict[str, Any]:
     return profiles.detail(http.principal(), uid)
+
+
+@bp.route("/v1/admin/participants/{uid}/subscriptions", methods=["PUT"])
+@http.requires(Permission.AUDIENCE_WRITE)
+def put_subscriptions(uid: str) -> dict[str, Any]:
+    body = http.parse(bp.current_request, SubscriptionsUpdate)
+    return profiles.set_subscriptions(http.principal(), uid, list(body.unsubscribed), http.now())
 
 
 @bp.route("/v1/admin/tags", methods=["GET"])

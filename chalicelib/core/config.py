@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     # or when the oldest is this old (per minute of window: a day window waits 1440 times longer).
     rate_limit_flush_threshold: int = Field(default=20, ge=1, le=1000)
     rate_limit_flush_seconds: float = Field(default=3.0, gt=0, le=60)
+    # Proxies whose X-Forwarded-For is believed, as comma-separated CIDRs ("10.0.0.0/8,2001:db8::/32").
+    # None by default: the connection's source address is the client's (http/addresses.py).
+    trusted_proxies: str = ""
 
     def site_url(self, path: str) -> str:
         """A URL of the static pages: the site's own base, else the API's (the local stack serves both)."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -15,7 +14,7 @@ from chalicelib.core.config import get_settings
 from chalicelib.core.errors import FissionError, Forbidden, PayloadTooLarge, Unauthorized
 from chalicelib.core.observability import logger
 from chalicelib.core.rbac import Permission, Principal, is_allowed
-from chalicelib.http import rate_limits
+from chalicelib.http import inputs, rate_limits
 from chalicelib.http import request as http
 from chalicelib.http.rules import ROUTES, RouteClass, Scope
 
@@ -62,12 +61,14 @@ def _normalise_chalice_error(response: Response) -> Response:
 
 
 def errors(event: Request, get_response: Callable[[Request], Response]) -> Response:
-    """Outermost: size limit, domain errors by type, and a JSON 500 without internals."""
+    """Outermost: size limit, path parameter shapes, domain errors by type, and a JSON 500 without internals."""
     try:
         raw = event.raw_body or b""
         limit = get_settings().max_body_bytes
         if len(raw) > limit:
             raise PayloadTooLarge(f"the body is {len(raw)} bytes; the limit is {limit}", details={"limit": limit})
+        # Before rate limits and authorisation: no code after this sees an id no key could hold.
+        inputs.check_path_parameters(event.uri_params)
         response = _normalise_chalice_error(get_response(event))
     except FissionError as exc:
         if exc.status >= 500:
@@ -110,7 +111,7 @@ def _api_key(event: Request, view: Any, path: str) -> Principal:
     scope the route needs (accounts/rules/api_keys.py)."""
     now = http.now()
     key = api_keys.authenticate(event.headers.get("authorization"), now)
-    subjects = {Scope.API_KEY: lambda: key.kid, Scope.IP: lambda: http.source_ip(event)}
+    subjects = {Scope.API_KEY: lambda: key.kid, Scope.IP: lambda: http.client_ip(event)}
     rate_limits.admit(RouteClass.SERVER, subjects, now)
     needed = key_rules.scope_for(event.method, path, getattr(view, "required_permission", None))
     if needed is None or needed.value not in key.scopes:
@@ -165,8 +166,8 @@ def _device_id(event: Request, route_class: RouteClass) -> str | None:
     if route_class is not RouteClass.JOIN:
         return None
     try:
-        body = json.loads(http.raw_body(event) or b"null")
-    except (ValueError, UnicodeDecodeError):
+        body = inputs.load_json(http.raw_body(event) or b"null")
+    except FissionError:
         return None
     device = body.get("device_id") if isinstance(body, dict) else None
     return device[:64] if isinstance(device, str) and device else None
@@ -180,7 +181,7 @@ def rate_limiting(event: Request, get_response: Callable[[Request], Response]) -
     if route_class is not None:
         now = http.now()
         subjects = {
-            Scope.IP: lambda: http.source_ip(event),
+            Scope.IP: lambda: http.client_ip(event),
             Scope.DEVICE: lambda: _device_id(event, route_class),
             Scope.PARTICIPANT: lambda: rate_limits.participant_code(event.headers.get("authorization"), now),
         }

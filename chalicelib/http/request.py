@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from contextvars import ContextVar
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from chalice.app import Request, Response
@@ -13,9 +13,12 @@ from pydantic import BaseModel, ValidationError
 
 from chalicelib.core.clock import Clock, utcnow
 from chalicelib.core.config import get_settings
-from chalicelib.core.errors import InvalidJson, Unauthorized, ValidationFailed
+from chalicelib.core.errors import Unauthorized, ValidationFailed
+from chalicelib.core.observability import logger
 from chalicelib.core.rbac import Permission, Principal
 from chalicelib.core.validation import validation_error
+from chalicelib.http import addresses
+from chalicelib.http.inputs import load_json
 
 _principal: ContextVar[Principal | None] = ContextVar("principal", default=None)
 
@@ -61,14 +64,11 @@ def raw_body(request: Request) -> bytes:
 
 
 def json_object(request: Request) -> dict[str, Any]:
-    """The request body as a JSON object; clear 4xx errors for anything else."""
+    """The request body as a JSON object; clear 4xx errors for anything else (http/inputs.py)."""
     raw = raw_body(request)
     if not raw.strip():
         return {}
-    try:
-        data = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InvalidJson(f"the body is not valid JSON: {exc}") from exc
+    data = load_json(raw)
     if not isinstance(data, dict):
         raise ValidationFailed(
             "the body must be a JSON object",
@@ -111,17 +111,31 @@ def created(body: dict[str, Any]) -> Response:
     return Response(body=body, status_code=201)
 
 
-def source_ip(request: Request) -> str | None:
-    """API Gateway's client address; absent when something else invoked the app."""
+def _peer_ip(request: Request) -> str | None:
+    """The connection's source address: API Gateway's `sourceIp` (the local server passes its peer there);
+    absent when something else invoked the app."""
     identity = (request.context or {}).get("identity") or {}
     return str(identity.get("sourceIp") or "") or None
 
 
+@lru_cache(maxsize=4)
+def _trusted_proxies(setting: str) -> tuple[addresses.Network, ...]:
+    networks, invalid = addresses.parse_networks(setting)
+    if invalid:  # trusting fewer proxies only ignores their forwarding headers: log, never fail requests
+        logger.error("FISSION_TRUSTED_PROXIES has entries that are not CIDRs; ignoring them", entries=invalid)
+    return networks
+
+
 def client_ip(request: Request) -> str | None:
-    """The caller's address for the fraud signals (docs/fraud.md). In the cloud, API Gateway's
-    `sourceIp` (a client cannot forge it). The local server and the test client report 127.0.0.1 for
-    everyone, so there only `X-Forwarded-For` counts, and without it the address is unknown."""
-    if get_settings().is_cloud:
-        return source_ip(request)
-    forwarded = (request.headers.get("x-forwarded-for") or "").split(",")[0].strip()
-    return forwarded or None
+    """The client's address, the one rule for the rate limits, the fraud signals and anything else that
+    counts per address (http/addresses.py): the connection's source address, or, when that is a configured
+    trusted proxy, the right-most `X-Forwarded-For` hop that is not one. None when the app was invoked
+    without a source address."""
+    return addresses.client_address(
+        _peer_ip(request), request.headers.get("x-forwarded-for"), _trusted_proxies(get_settings().trusted_proxies)
+    )
+
+
+def source_ip(request: Request) -> str | None:
+    """The same address as `client_ip` (an older name, kept for callers)."""
+    return client_ip(request)

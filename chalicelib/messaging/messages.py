@@ -401,7 +401,8 @@ def unsubscribed(tid: str, uid: str) -> list[str]:
 
 
 def set_subscriptions(actor: Principal, uid: str, channels_off: list[str], now: datetime) -> dict[str, Any]:
-    """Replace a person's opt-outs (an operator acting on a request made by phone or at the counter)."""
+    """Replace a person's opt-outs (an operator acting on a request made by phone or at the counter). The
+    caller has checked that the person belongs to the actor's tenant (audience/profiles.py)."""
     if not uid.startswith("u_") or len(uid) > 64:
         raise NotFound("no such participant", code=Code.PARTICIPANT_NOT_FOUND)
     wanted = {domain.ALL_CHANNELS} if domain.ALL_CHANNELS in channels_off else set(channels_off)

@@ -10,7 +10,7 @@ from chalicelib.core.config import get_settings
 from chalicelib.core.rbac import Permission
 from chalicelib.http import request as http
 from chalicelib.messaging import messages, webhooks
-from chalicelib.messaging.rules.messages import MessagingSettings, SubscriptionsUpdate, UnsubscribeRequest
+from chalicelib.messaging.rules.messages import MessagingSettings, UnsubscribeRequest
 from chalicelib.messaging.rules.webhooks import WebhookCreate
 
 bp = Blueprint(__name__)
@@ -46,13 +46,6 @@ def list_messages() -> dict[str, Any]:
 @http.requires(Permission.AUDIENCE_WRITE)
 def retry_message(mid: str) -> dict[str, Any]:
     return messages.retry(http.principal(), mid, http.now())
-
-
-@bp.route("/v1/admin/participants/{uid}/subscriptions", methods=["PUT"])
-@http.requires(Permission.AUDIENCE_WRITE)
-def put_subscriptions(uid: str) -> dict[str, Any]:
-    body = http.parse(bp.current_request, SubscriptionsUpdate)
-    return messages.set_subscriptions(http.principal(), uid, list(body.unsubscribed), http.now())
 
 
 @bp.route("/v1/unsubscribe", methods=["POST"])

@@ -1,11 +1,11 @@
 """Outbound requests to URLs chosen by tenants: refuse anything that could reach inside our network (SSRF).
 
 A URL is checked for its form (http/https, a host, no credentials) and, unless private targets are allowed
-(local and test stages), for where it leads: names that are internal by convention are refused, and every address
-the host resolves to must be public. `open_url` resolves once, checks, connects only to the addresses it checked
-(a second lookup could answer differently: DNS rebinding) and refuses redirects, since a public endpoint could
-otherwise bounce the request to an internal one. Proxies from the environment are ignored: through a proxy the
-checked address would not be the one reached.
+(local and test stages), for where it leads: names that are internal by convention are refused, and no address
+the host resolves to may lie in a special-purpose range (the IANA registries, listed below). `open_url` resolves
+once, checks, connects only to the addresses it checked (a second lookup could answer differently: DNS rebinding)
+and refuses redirects, since a public endpoint could otherwise bounce the request to an internal one. Proxies
+from the environment are ignored: through a proxy the checked address would not be the one reached.
 """
 
 from __future__ import annotations
@@ -24,8 +24,63 @@ from urllib.parse import urlsplit
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 SCHEMES = frozenset({"http", "https"})
-CGNAT = ipaddress.ip_network("100.64.0.0/10")
-NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+# The ranges refused, spelt out rather than asked of `ipaddress` (`is_private`, `is_global`...), whose answers
+# change between Python releases (3.12.1 calls 192.0.0.192, a cloud metadata address, public). They are the
+# IANA IPv4 and IPv6 Special-Purpose Address Registries, every entry, globally reachable or not (no outbound
+# webhook has any business with an anycast relay either), and the multicast ranges. docs/operations.md lists
+# them. IPv4 carried inside IPv6 (mapped, NAT64 well-known prefix, 6to4) is judged as the IPv4 address.
+SPECIAL_IPV4 = tuple(
+    ipaddress.IPv4Network(net)
+    for net in (
+        "0.0.0.0/8",  # "this network" (RFC 791); 0.0.0.0/32 "this host"
+        "10.0.0.0/8",  # private use (RFC 1918)
+        "100.64.0.0/10",  # shared address space, CGNAT (RFC 6598); holds the 100.100.100.200 metadata address
+        "127.0.0.0/8",  # loopback (RFC 1122)
+        "169.254.0.0/16",  # link local (RFC 3927); 169.254.169.254 is the metadata service
+        "172.16.0.0/12",  # private use (RFC 1918)
+        "192.0.0.0/24",  # IETF protocol assignments (RFC 6890): 192.0.0.0/29, .8, .9, .10, .170, .171, .192
+        "192.0.2.0/24",  # documentation, TEST-NET-1 (RFC 5737)
+        "192.31.196.0/24",  # AS112-v4 (RFC 7535)
+        "192.52.193.0/24",  # AMT (RFC 7450)
+        "192.88.99.0/24",  # deprecated 6to4 relay anycast (RFC 7526)
+        "192.168.0.0/16",  # private use (RFC 1918)
+        "192.175.48.0/24",  # direct delegation AS112 service (RFC 7534)
+        "198.18.0.0/15",  # benchmarking (RFC 2544)
+        "198.51.100.0/24",  # documentation, TEST-NET-2 (RFC 5737)
+        "203.0.113.0/24",  # documentation, TEST-NET-3 (RFC 5737)
+        "224.0.0.0/4",  # multicast (RFC 5771)
+        "240.0.0.0/4",  # reserved (RFC 1112)
+        "255.255.255.255/32",  # limited broadcast (RFC 919), inside 240.0.0.0/4 but listed by IANA on its own
+    )
+)
+SPECIAL_IPV6 = tuple(
+    ipaddress.IPv6Network(net)
+    for net in (
+        "::/128",  # unspecified (RFC 4291)
+        "::1/128",  # loopback (RFC 4291)
+        "::ffff:0:0/96",  # IPv4-mapped (RFC 4291): judged by the IPv4 address
+        "64:ff9b::/96",  # NAT64 well-known prefix (RFC 6052): judged by the IPv4 address
+        "64:ff9b:1::/48",  # NAT64 local-use prefix (RFC 8215): local by definition, refused whatever it embeds
+        "100::/64",  # discard-only (RFC 6666)
+        "100:0:0:1::/64",  # dummy IPv6 prefix
+        "2001::/23",  # IETF protocol assignments (RFC 2928): Teredo, PCP/TURN anycast, benchmarking, AMT, ORCHID...
+        "2001:db8::/32",  # documentation (RFC 3849)
+        "2002::/16",  # 6to4 (RFC 3056): judged by the IPv4 address
+        "2620:4f:8000::/48",  # direct delegation AS112 service (RFC 7534)
+        "3fff::/20",  # documentation (RFC 9637)
+        "5f00::/16",  # segment routing SIDs (RFC 9602)
+        "fc00::/7",  # unique local (RFC 4193); fd00:ec2::254 is the metadata service over IPv6
+        "fe80::/10",  # link-local unicast (RFC 4291)
+        "ff00::/8",  # multicast (RFC 4291)
+    )
+)
+# Only global unicast space is assigned for use on the internet; the rest of IPv6 (the IPv4-compatible ::/96,
+# the old site-local fec0::/10, ...) is refused wholesale, so an unlisted corner cannot slip through.
+GLOBAL_UNICAST_IPV6 = ipaddress.IPv6Network("2000::/3")
+_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+_SIX_TO_FOUR = ipaddress.IPv6Network("2002::/16")
 INTERNAL_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"})
 INTERNAL_SUFFIXES = (".localhost", ".local", ".internal", ".localdomain", ".home.arpa")
 
@@ -43,27 +98,23 @@ class Target:
     addresses: tuple[str, ...]
 
 
-def _blocked(address: IPAddress) -> bool:
-    """True for any address that is not plainly on the public internet."""
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv4-mapped, NAT64 (well-known prefix) or 6to4 address leads to."""
+    if address in _MAPPED or address in _NAT64:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    if address in _SIX_TO_FOUR:
+        return ipaddress.IPv4Address((int(address) >> 80) & 0xFFFFFFFF)
+    return None
+
+
+def blocked(address: IPAddress) -> bool:
+    """True for any address in a special-purpose range (see SPECIAL_IPV4 and SPECIAL_IPV6)."""
     if isinstance(address, ipaddress.IPv6Address):
-        # IPv4 carried inside IPv6 is judged as the IPv4 address it reaches.
-        embedded = (
-            address.ipv4_mapped
-            or address.sixtofour
-            or (ipaddress.IPv4Address(int(address) & 0xFFFFFFFF) if address in NAT64 else None)
-        )
+        embedded = _embedded_ipv4(address)
         if embedded is not None:
-            return _blocked(embedded)
-    return (
-        address.is_private
-        or address.is_loopback
-        or address.is_link_local
-        or address.is_multicast
-        or address.is_reserved
-        or address.is_unspecified
-        or address in CGNAT
-        or not address.is_global
-    )
+            return blocked(embedded)
+        return address not in GLOBAL_UNICAST_IPV6 or any(address in net for net in SPECIAL_IPV6)
+    return any(address in net for net in SPECIAL_IPV4)
 
 
 def _literal(host: str) -> IPAddress | None:
@@ -114,7 +165,7 @@ def resolve(url: str, *, allow_private: bool) -> Target:
         address = _literal(ip.split("%", 1)[0])
         if address is None:
             raise EgressRefused(f"{host} resolved to an unexpected address {ip!r}")
-        if not allow_private and _blocked(address):
+        if not allow_private and blocked(address):
             raise EgressRefused(f"{host} resolves to a non-public address {address}")
         if ip not in addresses:
             addresses.append(ip)

@@ -16,6 +16,8 @@ TIMESTAMP_HEADER = "X-Fission-Timestamp"
 SIGNATURE_HEADER = "X-Fission-Signature"
 REPLAY_WINDOW_SECONDS = 300
 _SCHEME = "v1"
+# Unix seconds have 10 digits until the year 2286; a longer "number" is no timestamp.
+_MAX_STAMP_DIGITS = 12
 
 
 def sign(secret: bytes, timestamp: int, body: bytes) -> str:
@@ -30,7 +32,8 @@ def verify(secret: bytes, headers: Mapping[str, str], body: bytes, now: int) -> 
     """
     stamp = headers.get(TIMESTAMP_HEADER.lower()) or ""
     signature = headers.get(SIGNATURE_HEADER.lower()) or ""
-    if not stamp.isdigit() or not signature:
+    # ASCII digits only: str.isdigit() also accepts "²" and "٣", which int() refuses or reads differently.
+    if not (stamp.isascii() and stamp.isdigit() and len(stamp) <= _MAX_STAMP_DIGITS) or not signature:
         raise Unauthorized(
             f"sign the request: {TIMESTAMP_HEADER} (unix seconds) and {SIGNATURE_HEADER}", code=Code.SIGNATURE_REQUIRED
         )
@@ -40,7 +43,7 @@ def verify(secret: bytes, headers: Mapping[str, str], body: bytes, now: int) -> 
             code=Code.STALE_TIMESTAMP,
         )
     expected = sign(secret, int(stamp), body)
-    if not hmac.compare_digest(signature.encode(), expected.encode()):
+    if not hmac.compare_digest(signature.encode("utf-8", "replace"), expected.encode()):
         raise Unauthorized("the signature does not match the body", code=Code.INVALID_SIGNATURE)
 
 

@@ -206,6 +206,25 @@ def test_operations_document_their_error_statuses(route: Route) -> None:
         assert "404" in statuses, f"{route_id(route)} addresses a resource but does not document 404"
 
 
+def _described(response: dict[str, Any]) -> str:
+    """A response's description, following a `$ref` to the shared component."""
+    ref = response.get("$ref")
+    if ref:
+        response = document()["components"]["responses"][ref.rsplit("/", 1)[-1]]
+    return str(response.get("description", ""))
+
+
+@pytest.mark.parametrize("route", ALL_ROUTES, ids=route_id)
+def test_operations_document_the_refusals_of_hostile_input(route: Route) -> None:
+    """Every path parameter is checked (http/inputs.py) and every body's nesting is limited: both are 400s."""
+    op = operation(route)
+    described = _described(op["responses"].get("400", {}))
+    if "{" in route[0]:
+        assert "INVALID_PATH_PARAMETER" in described, f"{route_id(route)} does not document INVALID_PATH_PARAMETER"
+    if "requestBody" in op:
+        assert "JSON_TOO_DEEP" in described, f"{route_id(route)} takes a body but does not document JSON_TOO_DEEP"
+
+
 def test_generated_schemas_match_the_models() -> None:
     fresh = generator().generate()
     committed = document()["components"]["schemas"]

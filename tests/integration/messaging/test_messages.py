@@ -11,7 +11,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.conftest import Api, Tenant
+from local.pump import StreamPump
+from tests.conftest import Api, Tenant, join, live_campaign
 from tests.integration.messaging.test_outbound_webhooks import Receiver
 
 # Noon and 22:00 in Shanghai (the tenants' default zone), on a day after anything other tests queue.
@@ -37,6 +38,17 @@ def person(**contact: Any) -> Any:
     from chalicelib.messaging.rules.messages import Recipient
 
     return Recipient(uid=f"u_{uuid.uuid4().hex[:24]}", nickname="小王", **contact)
+
+
+def profiled_person(api: Api, tenant: Tenant, pump: StreamPump) -> Any:
+    """A person with a profile in the tenant (operators act only on those): a participant, after the stream."""
+    from chalicelib.messaging.rules.messages import Recipient
+
+    joined = join(api, live_campaign(api, tenant))[1]
+    pump.drain()
+    status, body = api.call("GET", f"/v1/admin/participants?code={joined['invite_code']}", token=tenant.owner_token)
+    assert status == 200 and len(body["items"]) == 1, body
+    return Recipient(uid=body["items"][0]["uid"], nickname="小王")
 
 
 def configure(api: Api, tenant: Tenant, **settings: Any) -> dict[str, Any]:
@@ -111,10 +123,12 @@ def test_a_daily_cap_sends_that_many_and_defers_the_rest_to_the_next_day(api: Ap
     assert sorted(message(mid).status for mid in mids) == ["sent"] * 4
 
 
-def test_an_unsubscribed_person_gets_nothing_even_what_was_queued_before(api: Api, tenant: Tenant) -> None:
+def test_an_unsubscribed_person_gets_nothing_even_what_was_queued_before(
+    api: Api, tenant: Tenant, pump: StreamPump
+) -> None:
     from chalicelib.messaging import messages
 
-    who, everything = person(phone="13800001111"), person()
+    who, everything = person(phone="13800001111"), profiled_person(api, tenant, pump)
     queued = enqueue(tenant, who)
     # The link in the message itself: its token names tenant, person and channel.
     link = message(queued).text.split("退订：", 1)[1].strip()

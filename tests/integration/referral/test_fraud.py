@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from chalice.local import LambdaEventConverter
 
 from local.pump import StreamPump
 from tests.conftest import Api, Tenant, join, join_body, live_campaign
@@ -19,10 +22,21 @@ def _ip() -> str:
     return f"10.{n % 250}.{(n >> 8) % 250}.{(n >> 16) % 250}"
 
 
+@contextmanager
+def connecting_from(ip: str | None) -> Iterator[None]:
+    """The test client's requests come from `ip` (the connection's source address; none when None)."""
+    before = LambdaEventConverter.LOCAL_SOURCE_IP
+    LambdaEventConverter.LOCAL_SOURCE_IP = ip or ""
+    try:
+        yield
+    finally:
+        LambdaEventConverter.LOCAL_SOURCE_IP = before
+
+
 def _join(api: Api, cid: str, ip: str | None, **fields: Any) -> tuple[int, Any]:
     body = join_body(cid, fields.pop("external_id", f"user-{uuid.uuid4().hex[:8]}"), **fields)
-    headers = {"X-Forwarded-For": ip} if ip else None
-    return api.call("POST", f"/v1/campaigns/{cid}/participants", body, headers=headers)
+    with connecting_from(ip):
+        return api.call("POST", f"/v1/campaigns/{cid}/participants", body)
 
 
 def _me(api: Api, cid: str, token: str) -> dict[str, Any]:
@@ -165,7 +179,8 @@ def test_a_brand_new_helper_from_the_owners_address_is_held_then_approved(api: A
     owner = _join(api, cid, ip)[1]
     helper = _join(api, cid, ip)[1]
     path = f"/v1/campaigns/{cid}/assists/{owner['invite_code']}"
-    status, body = api.call("POST", path, token=helper["token"], headers={"X-Forwarded-For": ip})
+    with connecting_from(ip):
+        status, body = api.call("POST", path, token=helper["token"])
     assert (status, body["error"]["code"]) == (409, "HELP_HELD")
     [review] = _reviews(api, tenant, cid)
     assert {r["code"] for r in review["reasons"]} == {"NEW_ACCOUNT_HELP", "SHARED_IP"}
@@ -173,7 +188,8 @@ def test_a_brand_new_helper_from_the_owners_address_is_held_then_approved(api: A
         "POST", f"/v1/admin/reviews/{review['id']}/approve", {"reason": "ok"}, token=tenant.owner_token
     )
     assert status == 200
-    status, body = api.call("POST", path, token=helper["token"], headers={"X-Forwarded-For": ip})
+    with connecting_from(ip):
+        status, body = api.call("POST", path, token=helper["token"])
     assert status == 200, body
     assert "cut" in body
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import ipaddress
 import socket
 import urllib.error
 import urllib.request
@@ -165,3 +166,55 @@ def test_redirects_are_refused() -> None:
     with pytest.raises(egress.EgressRefused, match="redirect"):
         handler.redirect_request(request, body, 302, "Found", Message(), "http://169.254.169.254/latest/meta-data")
     assert body.closed
+
+
+# -- the special-purpose ranges, address by address ------------------------------------------------------------
+
+
+def _edges(net: ipaddress.IPv4Network | ipaddress.IPv6Network) -> list[str]:
+    """The first, a middle and the last address of a range."""
+    return sorted({str(net[0]), str(net[net.num_addresses // 2]), str(net[-1])})
+
+
+# Each registry entry, at its edges; the IPv4 carried by mapped, NAT64 and 6to4 addresses is judged on its own.
+SPECIAL = sorted(
+    {addr for net in egress.SPECIAL_IPV4 for addr in _edges(net)}
+    | {addr for net in egress.SPECIAL_IPV6 if net not in (egress._MAPPED, egress._NAT64, egress._SIX_TO_FOUR)
+       for addr in _edges(net)}
+)  # fmt: skip
+CLOUD_METADATA = [
+    "169.254.169.254", "192.0.0.192", "100.100.100.200", "fd00:ec2::254", "::ffff:169.254.169.254",
+    "::ffff:192.0.0.192", "64:ff9b::a9fe:a9fe", "64:ff9b::c000:c0", "2002:a9fe:a9fe::1", "2002:c000:c0::",
+    "64:ff9b:1::808:808", "::a9fe:a9fe", "::8.8.8.8", "fec0::1", "2001::1", "2001:db8::1", "3fff::1",
+]  # fmt: skip
+PUBLIC = [
+    "93.184.216.34", "8.8.8.8", "1.1.1.1", "100.63.255.255", "100.128.0.0", "172.15.255.255", "172.32.0.0",
+    "192.0.1.0", "192.88.98.255", "198.17.255.255", "198.20.0.0", "223.255.255.255", "2606:4700::1111",
+    "2a00:1450:4001::1", "2001:200::1", "::ffff:8.8.8.8", "64:ff9b::808:808", "2002:808:808::1",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("address", SPECIAL + CLOUD_METADATA)
+def test_every_special_purpose_address_is_refused(dns: Callable[..., None], address: str) -> None:
+    assert egress.blocked(ipaddress.ip_address(address))
+    dns(address)
+    with pytest.raises(egress.EgressRefused, match="non-public"):
+        egress.check_url("https://hooks.example.com/hook", allow_private=False)
+
+
+@pytest.mark.parametrize("address", PUBLIC)
+def test_public_addresses_next_to_the_ranges_pass(dns: Callable[..., None], address: str) -> None:
+    assert not egress.blocked(ipaddress.ip_address(address))
+    dns(address)
+    egress.check_url("https://hooks.example.com/hook", allow_private=False)
+
+
+def test_the_decision_does_not_depend_on_what_python_calls_private(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Python releases disagree about `is_private` and `is_global`; the guard never asks them."""
+    for cls in (ipaddress.IPv4Address, ipaddress.IPv6Address):
+        for name in ("is_private", "is_global", "is_reserved", "is_loopback", "is_link_local", "is_multicast",
+                     "is_unspecified", "is_site_local"):  # fmt: skip
+            if hasattr(cls, name):
+                monkeypatch.setattr(cls, name, property(lambda self: pytest.fail("asked ipaddress")))
+    assert all(egress.blocked(ipaddress.ip_address(a)) for a in SPECIAL + CLOUD_METADATA)
+    assert not any(egress.blocked(ipaddress.ip_address(a)) for a in PUBLIC)
