@@ -27,6 +27,8 @@ from chalicelib.core.rbac import Principal
 from chalicelib.security import passwords, tokens
 
 WRONG = "wrong email, password or TOTP code"
+# Looked up for an unknown email, so that a miss reads the table as a known one does; no tenant has this id.
+NO_TENANT = "-"
 
 
 def _refuse(
@@ -71,13 +73,14 @@ def login(request: LoginRequest, now: datetime, address: str | None = None) -> d
             details={"scope": scope.value},
         )
     wrong = Unauthorized(WRONG, code=Code.INVALID_CREDENTIALS)
-    tid = store.tenant_of_login(email)
-    operator = store.get_operator(tid, email) if tid else None
+    # The same reads whether or not the email is known, so the answer takes as long either way.
+    tid = store.tenant_of_login(email) or NO_TENANT
+    operator = store.get_operator(tid, email)
+    enrolled = totp.is_active(tid, email)
     if operator is None:
         passwords.burn_time(request.password)  # a miss costs what a wrong password costs
         raise _refuse(subjects, None, wrong, "login.failure", {}, now)
     password_ok = passwords.verify_password(operator.password_hash, request.password)
-    enrolled = totp.is_active(operator.tid, operator.email)  # read either way: the answer takes as long
     if not password_ok:
         if enrolled:
             totp.try_code(operator.tid, operator.email, request.totp, now, counted=False)
