@@ -182,6 +182,7 @@ class FissionStack(Stack):
         self.stream_mapping = self._stream_mapping(role)
         self._stream_failure_alarm()
         self._coupon_pool_alarm()
+        self._guessing_alarms()
         self._gateway_responses()
         self._edge_protection()
         self._site_files(source_dir / "web")
@@ -368,6 +369,30 @@ class FissionStack(Stack):
             evaluation_periods=1,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
+
+    def _guessing_alarms(self) -> None:
+        # Bursts of refused TOTP codes or logins: someone is guessing (docs/operations.md, "Guessing limits").
+        # The locks stop each subject; these tell a person that it is happening, and across subjects.
+        for name, metric_name, threshold, description in (
+            ("TotpGuessingAlarm", "TotpFailures", 10, "10+ TOTP codes refused in 5 minutes: guessing"),
+            ("LoginGuessingAlarm", "LoginFailures", 100, "100+ failed logins in 5 minutes: guessing"),
+        ):
+            cloudwatch.Alarm(
+                self,
+                name,
+                alarm_description=description,
+                metric=cloudwatch.Metric(
+                    namespace=METRICS_NAMESPACE,
+                    metric_name=metric_name,
+                    dimensions_map={"service": METRICS_SERVICE},
+                    statistic="Sum",
+                    period=Duration.minutes(5),
+                ),
+                threshold=threshold,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                evaluation_periods=1,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
 
     def _gateway_responses(self) -> None:
         """Errors API Gateway answers itself (no route, throttled, timeouts) in the app's error shape.

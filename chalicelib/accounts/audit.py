@@ -1,8 +1,9 @@
 """The tenant's audit trail: append-only, hash-chained, MACed with a key outside the table, anchored
 outside the table, verifiable.
 
-Services call `record(...)` after a mutation has succeeded (never for a refused one). Details
-carry ids and counts, never secrets or PII in the clear.
+Services call `record(...)` after a mutation has succeeded (never for a refused one), and for the
+refusals that matter to security: failed logins and step-ups. Details carry ids, counts and reasons,
+never secrets (passwords, codes) or PII in the clear.
 """
 
 from __future__ import annotations

@@ -20,7 +20,8 @@ bp = Blueprint(__name__)
 @bp.route("/v1/admin/login", methods=["POST"])
 @http.anonymous
 def login() -> dict[str, Any]:
-    return auth.login(http.parse(bp.current_request, LoginRequest), http.now())
+    request = bp.current_request
+    return auth.login(http.parse(request, LoginRequest), http.now(), http.client_ip(request))
 
 
 @bp.route("/v1/admin/operators", methods=["GET"])

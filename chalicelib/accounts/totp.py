@@ -1,15 +1,24 @@
-"""TOTP for operators: enrolment, codes at login, and the step-up exports and unmasking need."""
+"""TOTP for operators: enrolment, codes at login, and the step-up exports and unmasking need.
+
+Codes are guessable (1 in 10^6 a try), so every check runs under the operator's guessing limit
+(`lockout`, Scope.TOTP: 5 wrong codes in 15 minutes lock both login and step-up codes)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from chalicelib.accounts import audit
+from aws_lambda_powertools.metrics import MetricUnit
+
+from chalicelib.accounts import audit, lockout
+from chalicelib.accounts.lockout import LockedOut
+from chalicelib.accounts.rules.lockout import Scope
 from chalicelib.accounts.store import totp as store
 from chalicelib.core.clock import iso
 from chalicelib.core.codes import Code
 from chalicelib.core.errors import BadRequest, Conflict, Forbidden
+from chalicelib.core.observability import logger, metrics
 from chalicelib.core.rbac import Principal
 from chalicelib.security import totp
 from chalicelib.security.pii import get_cipher
@@ -40,6 +49,9 @@ def enrol(actor: Principal, now: datetime) -> dict[str, Any]:
     sealed = get_cipher().encrypt(secret, _context(actor.tid, actor.email))
     if not store.put_pending(actor.tid, actor.email, sealed, iso(now)):
         raise Conflict("TOTP is already active for this operator", code=Code.TOTP_ALREADY_ACTIVE)
+    # Who started (or restarted) an enrolment, never the secret: a hijacked session binding its own
+    # authenticator shows up in the trail before the confirmation does.
+    audit.record(actor.tid, actor.email, "operator.totp_enrol", actor.email, {"status": "pending"}, now)
     return {
         "status": "pending",
         "secret": secret,
@@ -63,7 +75,8 @@ def confirm(actor: Principal, code: str, now: datetime) -> dict[str, Any]:
 
 
 def use_code(tid: str, email: str, code: str, now: datetime) -> bool:
-    """True if `code` is current for an active enrolment and was not used before (it is now)."""
+    """True if `code` is current for an active enrolment and was not used before (it is now).
+    No guessing limit here: callers go through `try_code`."""
     enrolment = store.get(tid, email)
     if enrolment is None or enrolment.status != "active":
         return False
@@ -71,23 +84,93 @@ def use_code(tid: str, email: str, code: str, now: datetime) -> bool:
     return step is not None and store.accept_step(tid, email, step, status="active")
 
 
+@dataclass(frozen=True)
+class Refusal:
+    """Why a code was not accepted: `missing`, `invalid_code` (wrong, replayed or out of drift) or
+    `locked`; with the seconds until a lock ends, and the lock this failure started (0 s: none)."""
+
+    reason: str
+    retry_after: int = 0
+    locked_seconds: int = 0
+
+    def details(self) -> dict[str, Any]:
+        """What the audit trail records: the reason, and a lock this failure started."""
+        locked = {"totp_locked_seconds": self.locked_seconds} if self.locked_seconds else {}
+        return {"reason": self.reason, **locked}
+
+
+def try_code(tid: str, email: str, code: str | None, now: datetime, *, counted: bool = True) -> Refusal | None:
+    """Accept `code` for an active enrolment under the operator's guessing limit; None when accepted.
+
+    A locked operator's code is not even looked at. A wrong code counts towards the lock; a right one
+    forgets the failures before it. With `counted=False` (a login whose password was wrong) the same
+    reads and checks run, so the answer takes as long, but nothing is written and nothing is accepted."""
+    if not code:
+        return Refusal("missing")
+    hashed = lockout.subject(Scope.TOTP, f"{tid}:{email}")
+    streak = lockout.status({Scope.TOTP: hashed}, now)
+    locked = lockout.longest_lock(streak, now)
+    if locked is not None:
+        if counted:
+            _count_refusal(tid, "locked")
+        return Refusal("locked", retry_after=locked[1])
+    if not counted:
+        enrolment = store.get(tid, email)
+        if enrolment is not None:
+            totp.matching_step(_secret(enrolment), code, now)
+        return Refusal("not_checked")
+    if use_code(tid, email, code, now):
+        if streak:
+            lockout.clear(Scope.TOTP, hashed)
+        return None
+    failure = lockout.fail(Scope.TOTP, hashed, now)
+    _count_refusal(tid, "invalid_code", failure)
+    return Refusal("invalid_code", locked_seconds=failure.locked_seconds)
+
+
+def _count_refusal(tid: str, reason: str, failure: lockout.Failure | None = None) -> None:
+    """One metric per refused code and per lock: the alarms in infra/ key on them (docs/operations.md)."""
+    metrics.add_metric(name="TotpFailures", unit=MetricUnit.Count, value=1)
+    logger.warning(
+        "totp code refused",
+        tenant_id=tid,
+        reason=reason,
+        failures=failure.failures if failure else None,
+        locked_seconds=failure.locked_seconds if failure else None,
+    )
+    if failure is not None and failure.locked_seconds:
+        metrics.add_metric(name="TotpLockouts", unit=MetricUnit.Count, value=1)
+
+
 def require_step_up(actor: Principal, code: str | None, now: datetime) -> None:
     """Exports and unmasking: TOTP enrolled, and either a code on this request or a token whose
-    TOTP login is younger than the window; otherwise 403 STEP_UP_REQUIRED.
+    TOTP login is younger than the window; otherwise 403 STEP_UP_REQUIRED. A code sent while the
+    operator's codes are locked is refused unseen: 429 TOTP_LOCKED with Retry-After. Every refusal is
+    audited as `step_up.failed` with its reason.
 
     An API key has no second factor: it passes, because its owner proved a step-up when granting the
     scope that reaches such a route (`api_keys.create`, STEP_UP_SCOPES; docs/api-keys.md)."""
     if actor.api_key is not None:
         return
     if not is_active(actor.tid, actor.email):
+        _refused(actor, {"reason": "not_enrolled"}, now)
         raise Forbidden(
             "this needs a TOTP step-up; enrol an authenticator first",
             code=Code.STEP_UP_REQUIRED,
             details={"reason": "not_enrolled", "enrol": f"POST {ENROL_PATH}"},
         )
     if code:
-        if use_code(actor.tid, actor.email, code.strip(), now):
+        refusal = try_code(actor.tid, actor.email, code.strip(), now)
+        if refusal is None:
             return
+        _refused(actor, refusal.details(), now)
+        if refusal.reason == "locked":
+            raise LockedOut(
+                f"too many wrong TOTP codes; retry in {refusal.retry_after} s",
+                code=Code.TOTP_LOCKED,
+                retry_after=refusal.retry_after,
+                details={},
+            )
         raise Forbidden(
             "the X-Fission-TOTP code is wrong or was already used",
             code=Code.STEP_UP_REQUIRED,
@@ -95,8 +178,13 @@ def require_step_up(actor: Principal, code: str | None, now: datetime) -> None:
         )
     if actor.step_up_at is not None and now - actor.step_up_at <= STEP_UP_WINDOW:
         return
+    _refused(actor, {"reason": "stale"}, now)
     raise Forbidden(
         "this needs a fresh TOTP step-up: send X-Fission-TOTP or log in again with `totp`",
         code=Code.STEP_UP_REQUIRED,
         details={"reason": "stale", "window_seconds": int(STEP_UP_WINDOW.total_seconds())},
     )
+
+
+def _refused(actor: Principal, details: dict[str, Any], now: datetime) -> None:
+    audit.record(actor.tid, actor.email, "step_up.failed", actor.email, details, now)

@@ -44,6 +44,8 @@ EVALUATE_PER_REQUEST = 2_000
 PREVIEW_LIMIT = 20_000
 REEVALUATE_LIMIT = 5_000
 MAX_SEGMENTS = 100
+# Saved segment ids are `seg_` and a short random part; anything longer is no id of ours.
+MAX_SEGMENT_ID = 128
 _LIVE_REWARD = frozenset({"issued", "claimed"})
 
 
@@ -326,7 +328,8 @@ def _page(profiles: list[Profile], resume: ProfilePosition | None, evaluated: in
 def _segment_expression(tid: str, segment: str) -> str:
     """A saved segment's id (`seg_...`) or an expression written in the query."""
     if segment.startswith("seg_") and " " not in segment:
-        item = store.get_segment(tid, segment)
+        # No saved id is that long, and one this long would not fit in a key: not found, never looked up.
+        item = store.get_segment(tid, segment) if len(segment) <= MAX_SEGMENT_ID else None
         if item is None:
             raise NotFound("no such segment", code=Code.SEGMENT_NOT_FOUND)
         return item.expression

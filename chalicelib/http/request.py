@@ -134,8 +134,3 @@ def client_ip(request: Request) -> str | None:
     return addresses.client_address(
         _peer_ip(request), request.headers.get("x-forwarded-for"), _trusted_proxies(get_settings().trusted_proxies)
     )
-
-
-def source_ip(request: Request) -> str | None:
-    """The same address as `client_ip` (an older name, kept for callers)."""
-    return client_ip(request)

@@ -44,6 +44,11 @@ def login_pk(email: str) -> str:
     return f"LOGIN#{email}"
 
 
+def login_attempts_pk(scope: str, subject_hash: str) -> str:
+    """Failed sign-ins or TOTP codes of one subject (a keyed hash of an email, an address or an operator)."""
+    return f"LA#{scope}#{subject_hash}"
+
+
 def order_pk(tid: str, oid: str) -> str:
     """An order and its commission entries share a partition: one transaction writes them."""
     return f"T#{tid}#O#{oid}"

@@ -111,6 +111,14 @@ class OperatorTotpItem(Item, discriminator="operator_totp"):
     activated_at = UnicodeAttribute(null=True)
 
 
+class LoginAttemptsItem(Item, discriminator="login_attempts"):
+    """Recent failures of one sign-in subject (`LA#{scope}#{hash}` / `META`); TTL removes it after its streak."""
+
+    failures = NumberAttribute(default=0)
+    reset_at = NumberAttribute(default=0)  # epoch seconds: the streak ends here unless a lock extends it
+    locked_until = NumberAttribute(default=0)  # epoch seconds
+
+
 class IdentityKeyItem(Item, discriminator="identity_key"):
     """A tenant's identity-assertion key (`T#{tid}` / `IDKEY#{kid}`), docs/identity.md."""
 
@@ -612,6 +620,7 @@ ALL_MODELS: tuple[type[Item], ...] = (
     LoginItem,
     OperatorItem,
     OperatorTotpItem,
+    LoginAttemptsItem,
     IdentityKeyItem,
     ApiKeyItem,
     ProofItem,

@@ -440,6 +440,22 @@ def test_an_empty_coupon_pool_raises_an_alarm(template: Template) -> None:
     )
 
 
+@pytest.mark.parametrize(("metric", "threshold"), [("TotpFailures", 10), ("LoginFailures", 100)])
+def test_bursts_of_refused_codes_and_logins_raise_an_alarm(template: Template, metric: str, threshold: int) -> None:
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "Namespace": "Fission",
+            "MetricName": metric,
+            "Dimensions": [{"Name": "service", "Value": "fission"}],
+            "Statistic": "Sum",
+            "Period": 300,
+            "Threshold": threshold,
+            "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+        },
+    )
+
+
 def test_the_package_ships_the_built_poster_fonts_and_their_licence(
     template: Template, tmp_path_factory: pytest.TempPathFactory
 ) -> None:

@@ -60,29 +60,30 @@ def test_enrolment_stores_the_secret_encrypted_and_activates_on_a_valid_code(api
 def test_login_requires_a_code_once_enrolled_and_a_code_works_once(api: Api, tenant: Tenant) -> None:
     secret = tenant.enrol_totp(tenant.owner_token, tenant.owner_email)
     email = tenant.owner_email
-    assert error(login(api, email, OWNER_PASSWORD)) == (401, "TOTP_REQUIRED")
+    # A missing or wrong code answers like a wrong password: a refusal never confirms the password.
+    assert error(login(api, email, OWNER_PASSWORD)) == (401, "INVALID_CREDENTIALS")
     wrong = "000000" if code_at(secret) != "000000" else "111111"
-    assert error(login(api, email, OWNER_PASSWORD, wrong)) == (401, "TOTP_INVALID")
-    # The wrong password is refused before the code is looked at (and the code is not spent).
+    assert error(login(api, email, OWNER_PASSWORD, wrong)) == (401, "INVALID_CREDENTIALS")
+    # The wrong password is refused without the code being accepted (the code is not spent).
     assert error(login(api, email, "not-the-password", "123456")) == (401, "INVALID_CREDENTIALS")
     # Codes taken together, so a step boundary passing mid-test changes nothing.
     now, next_step, far = code_at(secret), code_at(secret, 30), code_at(secret, 90)
     status, body = login(api, email, OWNER_PASSWORD, now)
     assert status == 200, body
-    assert error(login(api, email, OWNER_PASSWORD, now)) == (401, "TOTP_INVALID")  # a replay
+    assert error(login(api, email, OWNER_PASSWORD, now)) == (401, "INVALID_CREDENTIALS")  # a replay
     assert login(api, email, OWNER_PASSWORD, next_step)[0] == 200  # the next step, within drift
-    assert error(login(api, email, OWNER_PASSWORD, far)) == (401, "TOTP_INVALID")  # too far ahead
+    assert error(login(api, email, OWNER_PASSWORD, far)) == (401, "INVALID_CREDENTIALS")  # too far ahead
 
     status, trail = api.call("GET", "/v1/admin/audit?limit=8", token=body["token"])
     reasons = [(e["action"], e["details"].get("reason", e["details"].get("totp"))) for e in reversed(trail["items"])]
     assert reasons[-7:] == [
-        ("login.failure", "TOTP_REQUIRED"),
-        ("login.failure", "TOTP_INVALID"),
+        ("login.totp_failed", "missing"),
+        ("login.totp_failed", "invalid_code"),
         ("login.failure", "INVALID_CREDENTIALS"),
         ("login.success", True),
-        ("login.failure", "TOTP_INVALID"),
+        ("login.totp_failed", "invalid_code"),
         ("login.success", True),
-        ("login.failure", "TOTP_INVALID"),
+        ("login.totp_failed", "invalid_code"),
     ]
 
 
@@ -155,7 +156,7 @@ def test_removing_an_operator_forgets_their_authenticator(api: Api, tenant: Tena
     new = {"email": email, "password": "operator-pass-1", "role": "finance"}
     assert api.call("POST", "/v1/admin/operators", new, token=tenant.owner_token)[0] == 201
     tenant.enrol_totp(api.login(email, "operator-pass-1"), email)
-    assert error(login(api, email, "operator-pass-1")) == (401, "TOTP_REQUIRED")
+    assert error(login(api, email, "operator-pass-1")) == (401, "INVALID_CREDENTIALS")  # the code is missing
     assert api.call("DELETE", f"/v1/admin/operators/{email}", token=tenant.owner_token)[0] == 204
     assert api.call("POST", "/v1/admin/operators", new, token=tenant.owner_token)[0] == 201
     assert login(api, email, "operator-pass-1")[0] == 200

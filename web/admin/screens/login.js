@@ -1,5 +1,6 @@
-// Login: email and password; a TOTP field appears when the API answers TOTP_REQUIRED.
-import { ApiError, api, saveSession } from "../api.js";
+// Login: email, password and, for operators with an authenticator, its code. The field is always shown:
+// the API answers a missing code like a wrong password, so it cannot tell the page to ask for one.
+import { api, saveSession } from "../api.js";
 import { add, busy, field, h } from "../dom.js";
 import { t } from "../i18n.js";
 
@@ -15,7 +16,6 @@ export function render(root, _params, ctx) {
     maxlength: "6",
   });
   const totpField = field(t("auth.totp"), totp, t("auth.totp_hint"));
-  totpField.hidden = true;
   const message = h("p", { class: "form-message", role: "alert", "aria-live": "assertive" });
   const submit = h("button", { type: "submit", class: "primary" }, t("auth.login"));
   const notice = sessionStorage.getItem("fission:admin:notice");
@@ -40,7 +40,7 @@ export function render(root, _params, ctx) {
       return;
     }
     const body = { email: email.value.trim(), password: password.value };
-    if (!totpField.hidden && totp.value.trim()) body.totp = totp.value.trim();
+    if (totp.value.trim()) body.totp = totp.value.trim();
     await busy(submit, async () => {
       try {
         const answer = await api("POST", "/v1/admin/login", body);
@@ -50,10 +50,6 @@ export function render(root, _params, ctx) {
         sessionStorage.removeItem("fission:admin:after-login");
         ctx.navigate(next === "#/login" ? "#/campaigns" : next);
       } catch (error) {
-        if (error instanceof ApiError && (error.code === "TOTP_REQUIRED" || error.code === "TOTP_INVALID")) {
-          totpField.hidden = false;
-          totp.focus();
-        }
         message.textContent = error.message + (error.code ? ` (${error.code})` : "");
       }
     });
