@@ -55,7 +55,9 @@ def test_mutations_append_linked_entries_in_order(api: Api, tenant: Tenant) -> N
     body = {"email": email, "password": "operator-pass-1", "role": "operator", "phone": "13812345678"}
     assert api.call("POST", "/v1/admin/operators", body, token=tenant.owner_token)[0] == 201
     patch = {"role": "viewer", "password": "another-pass-2"}
-    assert api.call("PATCH", f"/v1/admin/operators/{email}", patch, token=tenant.owner_token)[0] == 200
+    tenant.enrol_totp(tenant.owner_token, tenant.owner_email)  # a role change needs a TOTP step-up
+    step_up = {"X-Fission-TOTP": tenant.totp_code()}
+    assert api.call("PATCH", f"/v1/admin/operators/{email}", patch, token=tenant.owner_token, headers=step_up)[0] == 200
     assert api.call("DELETE", f"/v1/admin/operators/{email}", token=tenant.owner_token)[0] == 204
 
     trail = entries(api, tenant, limit=3)  # small pages: the cursor is followed
@@ -68,6 +70,7 @@ def test_mutations_append_linked_entries_in_order(api: Api, tenant: Tenant) -> N
         "campaign.pause",
         "campaign.end",
         "operator.create",
+        "operator.totp_enable",
         "operator.update",
         "operator.delete",
     ]
@@ -76,11 +79,11 @@ def test_mutations_append_linked_entries_in_order(api: Api, tenant: Tenant) -> N
     assert all(later["prev_hash"] == earlier["hash"] for earlier, later in zip(trail, trail[1:], strict=False))
     assert {e["actor"] for e in trail} == {tenant.owner_email}
     assert trail[1]["target"] == cid and trail[2]["details"]["fields"] == ["title"]
-    assert trail[7]["target"] == email and trail[7]["details"]["fields"] == ["password", "role"]
+    assert trail[8]["target"] == email and trail[8]["details"]["fields"] == ["password", "role"]
     # Neither the password nor the phone reach the trail.
     text = json.dumps(trail)
     assert "another-pass-2" not in text and "operator-pass-1" not in text and "13812345678" not in text
-    assert verify(api, tenant) == {"ok": True, "entries": 9, "head_seq": 9, "first_broken": None}
+    assert verify(api, tenant) == {"ok": True, "entries": 10, "head_seq": 10, "first_broken": None}
 
 
 def test_refused_mutations_write_nothing(api: Api, tenant: Tenant) -> None:
@@ -110,7 +113,7 @@ def test_logins_are_recorded_without_the_password(api: Api, tenant: Tenant) -> N
 
 
 def test_webhooks_coupons_and_secret_rotation_are_audited(api: Api, tenant: Tenant) -> None:
-    token = tenant.owner_token
+    token = tenant.totp_token()  # rotating the secret needs a TOTP step-up
     status, hook = api.call(
         "POST",
         "/v1/admin/webhooks",
