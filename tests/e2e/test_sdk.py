@@ -225,7 +225,7 @@ def test_the_shop_seed_reuses_its_key_and_campaign_and_follows_the_port(live_sta
     tid = f"t-{uuid.uuid4().hex[:10]}"
     email, now = f"owner@{tid}.example.cn", datetime.now(UTC)
     ensure_tenant(tid, "Seed shop", email, "seed-owner-pass-1", now)
-    actor = Principal(tid=tid, email=email, role=Role.OWNER)
+    actor = Principal(tid=tid, email=email, role=Role.OWNER, step_up_at=now)  # as the seed acts
     state = tmp_path / "demo-shop.json"
 
     first = demo.seed_shop(tid, email, "http://localhost:8300", now, state)
@@ -244,7 +244,7 @@ def test_the_shop_seed_reuses_its_key_and_campaign_and_follows_the_port(live_sta
     assert (campaign["status"], campaign["landing_url"]) == ("active", "http://localhost:8400/demo-shop/")
 
     # A retired key is replaced; the campaign stays.
-    identity_keys.retire(actor, first.key_id, now)
+    identity_keys.retire(actor, first.key_id, None, now)
     renewed = demo.seed_shop(tid, email, "http://localhost:8400", now, state)
     assert renewed is not None and renewed.cid == first.cid and renewed.key_id != first.key_id
     assert json.loads(state.read_text())["key_id"] == renewed.key_id
