@@ -42,8 +42,14 @@ def _view(key: IdentityKeyRecord) -> dict[str, Any]:
 
 
 def create(actor: Principal, totp_code: str | None, now: datetime) -> dict[str, Any]:
-    """A new active key; its secret is in this answer and never again."""
+    """A new active key, after a fresh TOTP step-up; its secret is in this answer and never again."""
     totp.require_step_up(actor, totp_code, now)
+    return issue(actor, now)
+
+
+def issue(actor: Principal, now: datetime) -> dict[str, Any]:
+    """A new active key without the step-up: for the local stack's own seeding (local/demo.py), which runs
+    in-process with the machine's access and has no one to ask for a code. Every request goes through `create`."""
     active = [k for k in store.for_tenant(actor.tid) if k.status == "active"]
     if len(active) >= MAX_ACTIVE_KEYS:
         raise Conflict(

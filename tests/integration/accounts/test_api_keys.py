@@ -47,6 +47,7 @@ def unscoped_key(tenant: Tenant) -> str:
     from chalicelib.accounts.rules.api_keys import ApiKeyCreate
     from chalicelib.core.rbac import Principal, Role
 
+    tenant.stepped_token()  # enrols the owner's authenticator: making a key needs a step-up
     now = datetime.now(UTC)
     owner = Principal(tenant.tid, tenant.owner_email, Role.OWNER, step_up_at=now)
     made = api_keys.create(owner, ApiKeyCreate.model_construct(name="nothing", scopes=[]), None, now)
