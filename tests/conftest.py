@@ -33,7 +33,7 @@ def identity_key(tid: str) -> tuple[str, str]:
         from chalicelib.accounts import identity_keys
         from chalicelib.core.rbac import Principal, Role
 
-        made = identity_keys.create(Principal(tid, f"owner@{tid}.example.cn", Role.OWNER), datetime.now(UTC))
+        made = identity_keys.issue(Principal(tid, f"owner@{tid}.example.cn", Role.OWNER), datetime.now(UTC))
         IDENTITY_KEYS[tid] = (str(made["key_id"]), str(made["secret"]))
     return IDENTITY_KEYS[tid]
 
@@ -187,6 +187,7 @@ class Tenant:
     owner_token: str
     api: Api
     totp_secrets: dict[str, str] = field(default_factory=dict)
+    _stepped: str | None = field(default=None, repr=False)
 
     def enrol_totp(self, token: str, email: str) -> str:
         """Enrol and confirm TOTP for the operator behind `token`; returns the secret.
@@ -228,6 +229,13 @@ class Tenant:
         )
         assert status == 200, body
         return str(body["token"])
+
+    def stepped_token(self) -> str:
+        """The owner's token from one TOTP login, kept: for the acts that need a fresh step-up (the webhook
+        secret, identity and API keys, owners and roles) within 15 minutes of the service clock."""
+        if self._stepped is None:
+            self._stepped = self.totp_token()
+        return self._stepped
 
     def operator(self, role: str, **extra: Any) -> str:
         """Create an operator with `role` and return their token."""

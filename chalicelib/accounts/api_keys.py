@@ -3,7 +3,8 @@
 A key is shown once, when it is made; only the SHA-256 of its secret is stored. Each request reads the
 key with one consistent GetItem, so a revocation holds from the next request on; its use is recorded in
 `last_used_at` at most about once a minute per key, never with a write per request. Making and revoking
-keys is audited, and so is whatever a key does that an operator's act would be (the actor `apikey:{kid}`).
+keys needs a fresh TOTP step-up. Both are audited, and so is whatever a key does that an operator's act
+would be (the actor `apikey:{kid}`).
 """
 
 from __future__ import annotations
@@ -44,10 +45,9 @@ def _view(key: ApiKeyRecord) -> dict[str, Any]:
 def create(actor: Principal, body: ApiKeyCreate, totp_code: str | None, now: datetime) -> dict[str, Any]:
     """A new active key; the key itself is in this answer and never again.
 
-    Granting a scope whose routes need a TOTP step-up (exports) needs one now, from the owner: the key's
-    own calls cannot prove a second factor, so the owner proves it once, for the grant."""
-    if domain.STEP_UP_SCOPES & set(body.scopes):
-        totp.require_step_up(actor, totp_code, now)
+    Always after a fresh TOTP step-up: the answer is a credential. For the scopes whose routes need a
+    step-up (STEP_UP_SCOPES) it is also the one the key's own calls stand on: a key has no second factor."""
+    totp.require_step_up(actor, totp_code, now)
     active = [k for k in store.for_tenant(actor.tid) if k.status == ACTIVE]
     if len(active) >= domain.MAX_ACTIVE_KEYS:
         raise Conflict(
@@ -69,8 +69,10 @@ def list_keys(actor: Principal) -> dict[str, Any]:
     return {"items": [_view(k) for k in store.for_tenant(actor.tid)]}
 
 
-def revoke(actor: Principal, kid: str, now: datetime) -> dict[str, Any]:
-    """The key stops working with the next request. Revoking again answers the same."""
+def revoke(actor: Principal, kid: str, totp_code: str | None, now: datetime) -> dict[str, Any]:
+    """The key stops working with the next request (after a fresh step-up: it can cut a merchant's back end
+    off). Revoking again answers the same."""
+    totp.require_step_up(actor, totp_code, now)
     revoked = store.revoke(actor.tid, kid, iso(now), actor.email)
     found = store.get(kid)
     if found is None or found.tid != actor.tid:

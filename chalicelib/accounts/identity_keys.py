@@ -2,7 +2,8 @@
 
 Separate from the webhook secret. A key is shown once, when it is made, and kept encrypted. Rotation
 overlaps: a new key is made while the old one still verifies, and the old one is retired when every
-server signs with the new one. Every creation and retirement is in the audit trail.
+server signs with the new one. Every creation and retirement is in the audit trail, and needs a fresh TOTP
+step-up: a key signs any participant identity the tenant's campaigns accept.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import time
 from datetime import datetime
 from typing import Any
 
-from chalicelib.accounts import audit
+from chalicelib.accounts import audit, totp
 from chalicelib.accounts.rules.records import IdentityKeyRecord
 from chalicelib.accounts.store import identity_keys as store
 from chalicelib.core.clock import iso
@@ -40,8 +41,15 @@ def _view(key: IdentityKeyRecord) -> dict[str, Any]:
             "retired_at": key.retired_at}  # fmt: skip
 
 
-def create(actor: Principal, now: datetime) -> dict[str, Any]:
-    """A new active key; its secret is in this answer and never again."""
+def create(actor: Principal, totp_code: str | None, now: datetime) -> dict[str, Any]:
+    """A new active key, after a fresh TOTP step-up; its secret is in this answer and never again."""
+    totp.require_step_up(actor, totp_code, now)
+    return issue(actor, now)
+
+
+def issue(actor: Principal, now: datetime) -> dict[str, Any]:
+    """A new active key without the step-up: for the local stack's own seeding (local/demo.py), which runs
+    in-process with the machine's access and has no one to ask for a code. Every request goes through `create`."""
     active = [k for k in store.for_tenant(actor.tid) if k.status == "active"]
     if len(active) >= MAX_ACTIVE_KEYS:
         raise Conflict(
@@ -65,8 +73,9 @@ def list_keys(actor: Principal) -> dict[str, Any]:
     return {"items": [_view(k) for k in store.for_tenant(actor.tid)]}
 
 
-def retire(actor: Principal, kid: str, now: datetime) -> dict[str, Any]:
+def retire(actor: Principal, kid: str, totp_code: str | None, now: datetime) -> dict[str, Any]:
     """The key stops verifying assertions (within seconds, see KEY_CACHE_SECONDS)."""
+    totp.require_step_up(actor, totp_code, now)
     if not store.retire(actor.tid, kid, iso(now)):
         found = next((k for k in store.for_tenant(actor.tid) if k.kid == kid), None)
         if found is None:

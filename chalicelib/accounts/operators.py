@@ -1,11 +1,14 @@
-"""Owners manage the operators of their tenant."""
+"""Owners manage the operators of their tenant.
+
+Making an owner and changing anyone's role need a fresh TOTP step-up (docs/operations.md): a password-only
+owner token must not mint an owner, whose own login would then pass every step-up."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from chalicelib.accounts import audit
+from chalicelib.accounts import audit, totp
 from chalicelib.accounts.rules.operators import (
     Operator,
     OperatorCreate,
@@ -79,8 +82,16 @@ def new_operator(tid: str, request: OperatorCreate, now: datetime) -> Operator:
 
 
 def create(
-    actor: Principal, request: OperatorCreate, now: datetime, idempotency_key: str | None = None
+    actor: Principal,
+    request: OperatorCreate,
+    now: datetime,
+    idempotency_key: str | None = None,
+    totp_code: str | None = None,
 ) -> dict[str, Any]:
+    if request.role is Role.OWNER:
+        # Checked before the idempotency record: a replay never stands in for the step-up.
+        totp.require_step_up(actor, totp_code, now)
+
     def make() -> dict[str, Any]:
         operator = new_operator(actor.tid, request, now)
         store.create_operator(operator)
@@ -107,7 +118,9 @@ def _active_owners(tid: str) -> int:
     return sum(1 for op in store.list_operators(tid) if op.role is Role.OWNER and not op.disabled)
 
 
-def update(actor: Principal, email: str, patch: OperatorPatch, now: datetime) -> dict[str, Any]:
+def update(
+    actor: Principal, email: str, patch: OperatorPatch, now: datetime, totp_code: str | None = None
+) -> dict[str, Any]:
     operator = _load(actor, email)
     expected = operator.version
     demoting = patch.role is not None and patch.role is not Role.OWNER
@@ -115,6 +128,8 @@ def update(actor: Principal, email: str, patch: OperatorPatch, now: datetime) ->
     if demoting or disabling:
         ensure_not_self(actor, operator.email, "demote or disable")
         ensure_not_last_owner(operator, _active_owners(actor.tid), removing_owner_role=True)
+    if patch.role is not None and patch.role is not operator.role:
+        totp.require_step_up(actor, totp_code, now)
     revoke = False
     if patch.role is not None and patch.role is not operator.role:
         operator.role, revoke = patch.role, True

@@ -17,6 +17,11 @@ from chalicelib.http import request as http
 bp = Blueprint(__name__)
 
 
+def _code() -> str | None:
+    """The X-Fission-TOTP code of a step-up sent with this request, if any."""
+    return bp.current_request.headers.get(totp.HEADER)
+
+
 @bp.route("/v1/admin/login", methods=["POST"])
 @http.anonymous
 def login() -> dict[str, Any]:
@@ -36,14 +41,14 @@ def create_operator() -> Response:
     request = bp.current_request
     body = http.parse(request, OperatorCreate)
     key = request.headers.get("idempotency-key")
-    return http.created(operators.create(http.principal(), body, http.now(), key))
+    return http.created(operators.create(http.principal(), body, http.now(), key, _code()))
 
 
 @bp.route("/v1/admin/operators/{email}", methods=["PATCH"])
 @http.requires(Permission.OPERATOR_MANAGE)
 def update_operator(email: str) -> dict[str, Any]:
     patch = http.parse(bp.current_request, OperatorPatch)
-    return operators.update(http.principal(), unquote(email), patch, http.now())
+    return operators.update(http.principal(), unquote(email), patch, http.now(), _code())
 
 
 @bp.route("/v1/admin/operators/{email}", methods=["DELETE"])
@@ -83,13 +88,13 @@ def verify_audit() -> dict[str, Any]:
 @bp.route("/v1/admin/webhook-secret", methods=["GET"])
 @http.requires(Permission.OPERATOR_MANAGE)
 def get_webhook_secret() -> dict[str, Any]:
-    return webhook_secret.secret_view(http.principal())
+    return webhook_secret.read(http.principal(), _code(), http.now())
 
 
 @bp.route("/v1/admin/webhook-secret/rotate", methods=["POST"])
 @http.requires(Permission.OPERATOR_MANAGE)
 def rotate_webhook_secret() -> dict[str, Any]:
-    return webhook_secret.rotate_secret(http.principal())
+    return webhook_secret.rotate(http.principal(), _code(), http.now())
 
 
 @bp.route("/v1/admin/identity-keys", methods=["GET"])
@@ -101,13 +106,13 @@ def list_identity_keys() -> dict[str, Any]:
 @bp.route("/v1/admin/identity-keys", methods=["POST"])
 @http.requires(Permission.OPERATOR_MANAGE)
 def create_identity_key() -> Response:
-    return http.created(identity_keys.create(http.principal(), http.now()))
+    return http.created(identity_keys.create(http.principal(), _code(), http.now()))
 
 
 @bp.route("/v1/admin/identity-keys/{kid}/retire", methods=["POST"])
 @http.requires(Permission.OPERATOR_MANAGE)
 def retire_identity_key(kid: str) -> dict[str, Any]:
-    return identity_keys.retire(http.principal(), kid, http.now())
+    return identity_keys.retire(http.principal(), kid, _code(), http.now())
 
 
 @bp.route("/v1/admin/api-keys", methods=["GET"])
@@ -119,12 +124,11 @@ def list_api_keys() -> dict[str, Any]:
 @bp.route("/v1/admin/api-keys", methods=["POST"])
 @http.requires(Permission.OPERATOR_MANAGE)
 def create_api_key() -> Response:
-    request = bp.current_request
-    body = http.parse(request, ApiKeyCreate)
-    return http.created(api_keys.create(http.principal(), body, request.headers.get(totp.HEADER), http.now()))
+    body = http.parse(bp.current_request, ApiKeyCreate)
+    return http.created(api_keys.create(http.principal(), body, _code(), http.now()))
 
 
 @bp.route("/v1/admin/api-keys/{kid}/revoke", methods=["POST"])
 @http.requires(Permission.OPERATOR_MANAGE)
 def revoke_api_key(kid: str) -> dict[str, Any]:
-    return api_keys.revoke(http.principal(), kid, http.now())
+    return api_keys.revoke(http.principal(), kid, _code(), http.now())

@@ -14,9 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from chalicelib.accounts import audit
+from chalicelib.accounts import audit, totp
 from chalicelib.accounts.store import tenants as tenant_store
-from chalicelib.core.clock import utcnow
 from chalicelib.core.codes import Code
 from chalicelib.core.errors import NotFound, Unauthorized
 from chalicelib.core.rbac import Principal
@@ -38,7 +37,7 @@ def signing_secret(tid: str) -> bytes:
     return _secret(tid, version)
 
 
-def secret_view(actor: Principal) -> dict[str, Any]:
+def _view(actor: Principal) -> dict[str, Any]:
     tenant = tenant_store.get_tenant(actor.tid)
     if tenant is None:
         raise NotFound("no such tenant", code=Code.TENANT_NOT_FOUND)
@@ -52,10 +51,20 @@ def secret_view(actor: Principal) -> dict[str, Any]:
     }
 
 
-def rotate_secret(actor: Principal, now: datetime | None = None) -> dict[str, Any]:
+def read(actor: Principal, totp_code: str | None, now: datetime) -> dict[str, Any]:
+    """The secret, after a fresh TOTP step-up: whoever holds it can forge the merchant's orders and follows."""
+    totp.require_step_up(actor, totp_code, now)
+    answer = _view(actor)
+    audit.record(actor.tid, actor.email, "webhook_secret.read", actor.tid, {"version": answer["version"]}, now)
+    return answer
+
+
+def rotate(actor: Principal, totp_code: str | None, now: datetime) -> dict[str, Any]:
+    """A new version (the old one stops verifying at once), shown in the answer; needs a fresh step-up."""
+    totp.require_step_up(actor, totp_code, now)
     version = tenant_store.rotate_hook_secret(actor.tid)
-    audit.record(actor.tid, actor.email, "webhook_secret.rotate", actor.tid, {"version": version}, now or utcnow())
-    return secret_view(actor)
+    audit.record(actor.tid, actor.email, "webhook_secret.rotate", actor.tid, {"version": version}, now)
+    return _view(actor)
 
 
 def verified[M: BaseModel](tid: str, headers: Mapping[str, str], body: bytes, now: datetime, model: type[M]) -> M:

@@ -4,6 +4,10 @@ No request waits for an export, however large the campaign. Each run gives every
 bounded time. A page of participants (one query page of one GSI1 shard) becomes one numbered
 part, written before the job's cursor moves past it: a run that dies between the two writes the
 same part again, never a second copy of its rows.
+
+A file leaves only through the download route: a fresh TOTP step-up and an audit entry each time. The
+job's view names that route, never a storage URL; the presigned URL (cloud) is issued by the download
+itself and lives a minute.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from chalicelib.accounts import audit
+from chalicelib.accounts import audit, totp
 from chalicelib.analytics.rules import exports as domain
 from chalicelib.analytics.rules.exports import ExportRecord
 from chalicelib.analytics.store import exports as store
@@ -46,6 +50,7 @@ TIME_PER_RUN = 40.0  # the scheduled function's timeout is 60 s
 MAX_JOBS_PER_RUN = 25
 MAX_FAILURES = 5
 BOM = "\ufeff"  # spreadsheets read the file as UTF-8 only with it
+LINK_SECONDS = export_files.DOWNLOAD_URL_SECONDS  # how long a download's presigned URL works
 
 
 def view(rec: ExportRecord, *, download_url: str | None = None) -> dict[str, Any]:
@@ -105,9 +110,7 @@ def _owned(actor: Principal, eid: str) -> ExportRecord:
 
 
 def _download_url(eid: str) -> str:
-    direct = export_files.get_files().download_url(eid)
-    if direct is not None:
-        return direct
+    # The API's route even where S3 serves the file: a presigned URL here would skip the step-up and the audit.
     return f"{get_settings().public_base_url.rstrip('/')}/v1/admin/exports/{eid}/download"
 
 
@@ -116,19 +119,28 @@ def get(actor: Principal, eid: str) -> dict[str, Any]:
     return view(rec, download_url=_download_url(eid) if rec.status == domain.Status.DONE else None)
 
 
-def download(actor: Principal, eid: str) -> tuple[str, bytes | str]:
-    """("file", its bytes) served through the API, or ("redirect", a presigned URL) when S3 serves it."""
+def download(actor: Principal, eid: str, totp_code: str | None, now: datetime) -> tuple[str, bytes | str]:
+    """("file", its bytes) served through the API, or ("redirect", a presigned URL) when S3 serves it.
+
+    Needs a fresh TOTP step-up, as making the export did (the file is the same personal data, and whoever
+    downloads may not be who made it); each download is audited once the file or its URL is in hand."""
     rec = _owned(actor, eid)
-    if rec.status != domain.Status.DONE:
+    if rec.status != domain.Status.DONE:  # said before the step-up, as the job's view says it: no code spent
         raise Conflict(f"the export is {rec.status}, not done", code=Code.EXPORT_NOT_READY)
+    totp.require_step_up(actor, totp_code, now)
     files = export_files.get_files()
+    found: tuple[str, bytes | str]
     direct = files.download_url(eid)
     if direct is not None:
-        return "redirect", direct
-    body = files.read(eid)
-    if body is None:
-        raise NotFound("the export's file is gone", code=Code.EXPORT_NOT_FOUND)
-    return "file", body
+        found = ("redirect", direct)
+    else:
+        body = files.read(eid)
+        if body is None:
+            raise NotFound("the export's file is gone", code=Code.EXPORT_NOT_FOUND)
+        found = ("file", body)
+    details = {"campaign_id": rec.cid, "kind": rec.kind, "rows": rec.rows}
+    audit.record(actor.tid, actor.email, "export.download", rec.eid, details, now)
+    return found
 
 
 def file_name(eid: str) -> str:

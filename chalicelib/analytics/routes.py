@@ -50,8 +50,12 @@ def get_export(eid: str) -> dict[str, Any]:
 @bp.route("/v1/admin/exports/{eid}/download", methods=["GET"])
 @http.requires(Permission.EXPORT_CREATE)
 def download_export(eid: str) -> Response:
-    how, found = exports.download(http.principal(), eid)
+    request = bp.current_request
+    how, found = exports.download(http.principal(), eid, request.headers.get(totp.HEADER), http.now())
     if how == "redirect":
+        if "application/json" in (request.headers.get("accept") or ""):
+            # For a page: it cannot read a redirect's Location, and its bearer token must not follow it to S3.
+            return Response(body={"url": found, "expires_in": exports.LINK_SECONDS}, status_code=200)
         return Response(body="", status_code=302, headers={"Location": str(found)})
     body = found.decode("utf-8") if isinstance(found, bytes) else found
     return Response(

@@ -8,7 +8,10 @@ Fixtures (mark browser tests with `pytestmark = pytest.mark.browser`):
   -> `(status, json)` over real HTTP, for seeding data through the public and admin API (a bytes body is
   sent as it is, e.g. a signed webhook). `.assertion(user_id)` is what the merchant's server hands a
   signed campaign's landing page for its logged-in user (docs/identity.md), signed with an identity key
-  the owner made through the API on first use (`.identity_key()`).
+  made through the API on first use (`.identity_key()`). The owner signs in with a password alone; a
+  second owner, the keyholder (`.keyholder`: email, password), has an authenticator: `.totp_code()` is
+  its current code and `.stepped_token()` a token of a TOTP login, for the acts that need a step-up
+  (secrets, keys, owners and roles, export files).
 - `browser` (session): Chromium from /usr/bin/chromium (installed by `make chromium`, never by
   `playwright install`), headless, with background networking, sync and updates off.
 - `new_page(mobile=False, allow=())`: a Page in a fresh BrowserContext (mobile: 375x812, touch). Every
@@ -34,7 +37,7 @@ import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -58,6 +61,7 @@ CHROMIUM_ARGS = [
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 MOBILE = {"viewport": {"width": 375, "height": 812}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
 DESKTOP = {"viewport": {"width": 1280, "height": 800}}
+KEYHOLDER_PASSWORD = "browser-keyholder-pass-1"
 
 
 @dataclass
@@ -70,6 +74,8 @@ class LiveStack:
     password: str
     _token: str | None = field(default=None, repr=False)
     _identity_key: tuple[str, str] | None = field(default=None, repr=False)
+    _totp_secret: str | None = field(default=None, repr=False)
+    _stepped: str | None = field(default=None, repr=False)
 
     @property
     def url(self) -> str:
@@ -103,10 +109,48 @@ class LiveStack:
             self._token = str(body["token"])
         return self._token
 
+    @property
+    def keyholder(self) -> tuple[str, str]:
+        return f"keyholder@{self.tid}.example.cn", KEYHOLDER_PASSWORD
+
+    def totp_code(self, steps_ahead: int = 0) -> str:
+        """The keyholder's authenticator code (enrolled on first use)."""
+        if self._totp_secret is None:
+            self._totp_secret = self.enrolled_owner(*self.keyholder)
+        return code_at(self._totp_secret, steps_ahead)
+
+    def enrolled_owner(self, email: str, password: str) -> str:
+        """Another owner of the tenant, with an authenticator; returns its TOTP secret (see `code_at`)."""
+        from chalicelib.accounts.tenants import ensure_tenant
+        from chalicelib.security import totp
+
+        ensure_tenant(self.tid, f"Shop {self.tid}", email, password, datetime.now(UTC))  # adds the owner
+        status, body = self.call("POST", "/v1/admin/login", {"email": email, "password": password})
+        assert status == 200, body
+        token = str(body["token"])
+        status, body = self.call("POST", "/v1/admin/operators/me/totp", token=token)
+        assert status == 201, body
+        secret = str(body["secret"])
+        # The previous step's code confirms, so the current and next ones stay free for a login and a step-up.
+        code = totp.code_at(secret, datetime.now(UTC) - timedelta(seconds=totp.STEP_SECONDS))
+        status, body = self.call("POST", "/v1/admin/operators/me/totp/confirm", {"code": code}, token=token)
+        assert status == 200, body
+        return secret
+
+    def stepped_token(self) -> str:
+        """The keyholder's token from a TOTP login (a step-up for 15 minutes), made once."""
+        if self._stepped is None:
+            email, password = self.keyholder
+            body = {"email": email, "password": password, "totp": self.totp_code()}
+            status, answer = self.call("POST", "/v1/admin/login", body)
+            assert status == 200, answer
+            self._stepped = str(answer["token"])
+        return self._stepped
+
     def identity_key(self) -> tuple[str, str]:
-        """(key id, secret) of the identity key the tenant's "server" signs with, made by the owner once."""
+        """(key id, secret) of the identity key the tenant's "server" signs with, made by an owner once."""
         if self._identity_key is None:
-            status, body = self.call("POST", "/v1/admin/identity-keys", token=self.owner_token)
+            status, body = self.call("POST", "/v1/admin/identity-keys", token=self.stepped_token())
             assert status == 201, body
             self._identity_key = (str(body["key_id"]), str(body["secret"]))
         return self._identity_key
@@ -124,6 +168,13 @@ class LiveStack:
             if time.monotonic() > deadline:
                 raise AssertionError(f"the local stack never became healthy: {body}")
             time.sleep(0.2)
+
+
+def code_at(secret: str, steps_ahead: int = 0) -> str:
+    """An authenticator's code for `secret`, now or `steps_ahead` time steps later."""
+    from chalicelib.security import totp
+
+    return totp.code_at(secret, datetime.now(UTC) + timedelta(seconds=totp.STEP_SECONDS * steps_ahead))
 
 
 def _b64url(raw: bytes) -> str:

@@ -9,17 +9,19 @@ Screenshots land in tests/e2e/artifacts/admin-*.png.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Dialog, Page, Request, expect
 
 from tests.conftest import campaign_body
-from tests.e2e.conftest import LiveStack, NewPage, sign_assertion
+from tests.e2e.conftest import LiveStack, NewPage, code_at, sign_assertion
 
 pytestmark = pytest.mark.browser
 
@@ -47,6 +49,32 @@ def sign_in(page: Page, live: LiveStack, lang: str = "en", operator: tuple[str, 
     page.get_by_role("button", name="Sign in").click()
     expect(page.locator("#who")).to_contain_text(f"{email} · {role}")
     expect(page.locator(".screen-campaigns")).to_be_visible()
+
+
+def lapsed_session(page: Page, live: LiveStack) -> str:
+    """The console signed in as a new owner with an authenticator, on a token whose TOTP step-up has lapsed
+    (as 15 minutes after a sign-in); returns the owner's TOTP secret."""
+    from chalicelib.core.config import get_settings
+    from chalicelib.security import tokens
+
+    email, password = f"owner-{uuid.uuid4().hex[:6]}@{live.tid}.example.cn", "browser-owner-pass-2"
+    secret = live.enrolled_owner(email, password)
+    token, expires = tokens.issue(live.tid, email, 1, datetime.now(UTC), get_settings().token_ttl_seconds)
+    kept = {"token": token, "token_type": "Bearer", "expires_at": expires.isoformat(), "tenant_id": live.tid,
+            "email": email, "role": "owner"}  # fmt: skip
+    page.add_init_script(
+        f"sessionStorage.setItem('fission:admin:session', {json.dumps(json.dumps(kept))});"
+        "localStorage.getItem('fission:admin:lang') || localStorage.setItem('fission:admin:lang', 'en')"
+    )
+    return secret
+
+
+def step_up(page: Page, code: str) -> None:
+    """Answer the console's TOTP prompt."""
+    dialog = page.get_by_role("dialog", name="Enter your authenticator code")
+    expect(dialog).to_be_visible()
+    dialog.get_by_label("Authenticator code").fill(code)
+    dialog.get_by_role("button", name="Verify and continue").click()
 
 
 def seed_campaign(live: LiveStack) -> str:
@@ -246,15 +274,20 @@ def test_identity_keys_show_the_secret_once_and_retire(live_stack: LiveStack, ne
     status, body = live_stack.call("GET", "/v1/admin/identity-keys", token=live_stack.owner_token)
     assert status == 200, body
     before = {k["key_id"] for k in body["items"]}
-    page = new_page()
+    page = new_page(allow=("status of 403",))
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
-    sign_in(page, live_stack)
+    secret_totp = lapsed_session(page, live_stack)
     # The wizard's link opens the webhooks screen on its identity keys section.
     page.goto(f"{live_stack.url}/admin/#/webhooks/identity-keys")
     section = page.locator("#identity-keys")
     expect(section.get_by_role("heading", name="Identity keys")).to_be_focused()
 
+    # A new key's secret needs a fresh step-up: the console asks for the code and sends the call again.
     section.get_by_role("button", name="New identity key").click()
+    step_up(page, "000000" if code_at(secret_totp) != "000000" else "111111")
+    expect(page.get_by_role("dialog")).to_contain_text("wrong or was already used")  # asked again
+    step_up(page, code_at(secret_totp))
+    expect(page.get_by_role("dialog")).to_have_count(0)
     shown = section.locator("#identity-key-secret")
     expect(shown).to_have_value(re.compile(r"^[A-Za-z0-9_-]{40,}$"))
     secret = shown.input_value()
@@ -287,6 +320,8 @@ def test_identity_keys_show_the_secret_once_and_retire(live_stack: LiveStack, ne
 
     page.once("dialog", lambda dialog: dialog.accept())
     row.get_by_role("button", name="Retire").click()
+    step_up(page, code_at(secret_totp, 1))  # a code works once: the next one
+    expect(page.get_by_role("dialog")).to_have_count(0)
     expect(row).to_contain_text("Retired")
     expect(row.get_by_role("button", name="Retire")).to_have_count(0)
     expect(page.locator("#announce")).to_have_text(f"Identity key {kid} retired")

@@ -8,7 +8,7 @@ import os
 import time
 import urllib.request
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +27,21 @@ SCHEMA = schemathesis.openapi.from_path(ROOT / "docs" / "openapi.yaml")
 EXAMPLES = int(os.environ.get("FISSION_FUZZ_EXAMPLES", "6"))
 
 
+def admin_post(local: LocalStack, path: str, token: str, body: bytes) -> Any:
+    request = urllib.request.Request(
+        local.url + path,
+        data=body,
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310 - the local stack
+        return json.loads(answer.read())
+
+
 @pytest.fixture(scope="module")
 def fuzz_stack(dynamodb_endpoint: str, table: str) -> Iterator[tuple[LocalStack, str, str]]:
     from chalicelib.accounts.tenants import ensure_tenant
+    from chalicelib.security import totp
 
     local = LocalStack(StackSettings(endpoint=dynamodb_endpoint, table_name=table, port=free_port(), batching_window=0))
     local.start()
@@ -52,11 +64,18 @@ def fuzz_stack(dynamodb_endpoint: str, table: str) -> Iterator[tuple[LocalStack,
     )
     with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310 - the local stack
         token = json.loads(answer.read())["token"]
-    # The server routes take an API key: one that may call both of them.
+    # The server routes take an API key: one that may call both of them. Making it needs a TOTP step-up.
+    secret = admin_post(local, "/v1/admin/operators/me/totp", token, b"")["secret"]
+    confirm = json.dumps({"code": totp.code_at(secret, datetime.now(UTC) - timedelta(seconds=totp.STEP_SECONDS))})
+    admin_post(local, "/v1/admin/operators/me/totp/confirm", token, confirm.encode())
     request = urllib.request.Request(
         local.url + "/v1/admin/api-keys",
         data=b'{"name": "fuzz", "scopes": ["participants:write", "orders:write"]}',
-        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+        headers={
+            "Content-Type": "application/json",
+            "Authorization": f"Bearer {token}",
+            "X-Fission-TOTP": totp.code_at(secret, datetime.now(UTC)),
+        },
         method="POST",
     )
     with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310 - the local stack

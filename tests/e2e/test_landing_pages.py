@@ -86,7 +86,7 @@ def claim_gift(page: Page) -> None:
 
 
 def signed_hook(live: LiveStack, kind: str, payload: dict[str, Any]) -> None:
-    status, body = live.call("GET", "/v1/admin/webhook-secret", token=live.owner_token)
+    status, body = live.call("GET", "/v1/admin/webhook-secret", token=live.stepped_token())
     assert status == 200, body
     raw = json.dumps(payload).encode()
     stamp = int(time.time())

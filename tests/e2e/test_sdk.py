@@ -13,7 +13,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -217,10 +217,11 @@ def test_an_anonymous_campaign_returns_the_participant_by_token_and_renders_text
 
 
 def test_the_shop_seed_reuses_its_key_and_campaign_and_follows_the_port(live_stack: LiveStack, tmp_path: Path) -> None:
-    from chalicelib.accounts import identity_keys
+    from chalicelib.accounts import identity_keys, totp
     from chalicelib.accounts.tenants import ensure_tenant
     from chalicelib.campaigns import lifecycle
     from chalicelib.core.rbac import Principal, Role
+    from chalicelib.security import totp as authenticator
 
     tid = f"t-{uuid.uuid4().hex[:10]}"
     email, now = f"owner@{tid}.example.cn", datetime.now(UTC)
@@ -243,8 +244,11 @@ def test_the_shop_seed_reuses_its_key_and_campaign_and_follows_the_port(live_sta
     campaign = lifecycle.get(actor, first.cid, now)
     assert (campaign["status"], campaign["landing_url"]) == ("active", "http://localhost:8400/demo-shop/")
 
-    # A retired key is replaced; the campaign stays.
-    identity_keys.retire(actor, first.key_id, now)
+    # A retired key is replaced; the campaign stays. Retiring needs the owner's TOTP step-up.
+    later = datetime.now(UTC)
+    secret = totp.enrol(actor, later)["secret"]
+    totp.confirm(actor, authenticator.code_at(secret, later - timedelta(seconds=authenticator.STEP_SECONDS)), later)
+    identity_keys.retire(actor, first.key_id, authenticator.code_at(secret, later), later)
     renewed = demo.seed_shop(tid, email, "http://localhost:8400", now, state)
     assert renewed is not None and renewed.cid == first.cid and renewed.key_id != first.key_id
     assert json.loads(state.read_text())["key_id"] == renewed.key_id

@@ -36,9 +36,19 @@ export function clearSession() {
   sessionStorage.removeItem(SESSION_KEY);
 }
 
+// Who asks the operator for an authenticator code when the API wants a fresh step-up (stepup.js):
+// an async function of the ApiError that resolves to the code, or to null when the operator cancels.
+let askForCode = null;
+
+export function onStepUp(handler) {
+  askForCode = handler;
+}
+
 /**
  * api("GET", "/v1/admin/campaigns", undefined, {headers}) -> decoded JSON (null for 204).
  * A 401 on an authenticated call ends the session and tells the app (event "fission:unauthorized").
+ * A 403 STEP_UP_REQUIRED from an enrolled operator asks for an authenticator code and sends the call
+ * again with it as X-Fission-TOTP (again after a wrong code); cancelling throws the refusal.
  */
 export async function api(method, path, body, { headers = {}, raw = false } = {}) {
   const current = session();
@@ -75,6 +85,11 @@ export async function api(method, path, body, { headers = {}, raw = false } = {}
     if (response.status === 401 && current?.token) {
       clearSession();
       window.dispatchEvent(new CustomEvent("fission:unauthorized", { detail: failure }));
+    }
+    // Without an authenticator no code can help: the screen shows the refusal and how to enrol.
+    if (failure.code === "STEP_UP_REQUIRED" && failure.details.reason !== "not_enrolled" && askForCode) {
+      const code = await askForCode(failure);
+      if (code) return api(method, path, body, { headers: { ...headers, "X-Fission-TOTP": code }, raw });
     }
     throw failure;
   }

@@ -3,6 +3,7 @@
 import { ApiError, clearSession, session } from "./api.js";
 import { add, clear, fill, h, loading } from "./dom.js";
 import { lang, setLang, t } from "./i18n.js";
+import { installStepUp } from "./stepup.js";
 
 const SCREENS = {
   login: () => import("./screens/login.js"),
@@ -143,4 +144,5 @@ window.addEventListener("fission:unauthorized", () => {
   location.hash = "#/login";
 });
 window.addEventListener("hashchange", route);
+installStepUp();
 route();

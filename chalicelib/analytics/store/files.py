@@ -21,7 +21,9 @@ from chalicelib.core.config import get_settings
 PREFIX = "exports/"
 # S3 multipart parts must be at least 5 MiB, except the last.
 MIN_UPLOAD_PART = 5 * 1024 * 1024
-DOWNLOAD_URL_SECONDS = 15 * 60
+# A presigned URL is issued by a stepped-up, audited download and followed at once: a minute is plenty,
+# and little time to pass it on.
+DOWNLOAD_URL_SECONDS = 60
 READ_AHEAD = 16
 
 

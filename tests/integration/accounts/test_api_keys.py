@@ -33,9 +33,9 @@ KEY_SHAPE = re.compile(r"^fsk_(ak_[0-9a-z]{19})_([0-9a-f]{64})$")
 
 
 def make_key(api: Api, tenant: Tenant, scopes: list[str], *, token: str | None = None, name: str = "shop") -> Any:
-    """A new key of `scopes`, made by the owner (with a TOTP step-up when `exports:create` is among them)."""
+    """A new key of `scopes`, made by the owner after a TOTP step-up (every key needs one)."""
     if token is None:
-        token = tenant.totp_token() if "exports:create" in scopes else tenant.owner_token
+        token = tenant.stepped_token()
     status, body = api.call("POST", "/v1/admin/api-keys", {"name": name, "scopes": scopes}, token=token)
     assert status == 201, body
     return body
@@ -47,8 +47,10 @@ def unscoped_key(tenant: Tenant) -> str:
     from chalicelib.accounts.rules.api_keys import ApiKeyCreate
     from chalicelib.core.rbac import Principal, Role
 
-    owner = Principal(tenant.tid, tenant.owner_email, Role.OWNER)
-    made = api_keys.create(owner, ApiKeyCreate.model_construct(name="nothing", scopes=[]), None, datetime.now(UTC))
+    tenant.stepped_token()  # enrols the owner's authenticator: making a key needs a step-up
+    now = datetime.now(UTC)
+    owner = Principal(tenant.tid, tenant.owner_email, Role.OWNER, step_up_at=now)
+    made = api_keys.create(owner, ApiKeyCreate.model_construct(name="nothing", scopes=[]), None, now)
     return str(made["key"])
 
 
@@ -201,11 +203,11 @@ def test_revocation_holds_from_the_next_request_and_is_audited(api: Api, tenant:
     cid = live_campaign(api, tenant)
     made = make_key(api, tenant, ["stats:read"])
     assert api.call("GET", f"/v1/admin/campaigns/{cid}/stats", token=made["key"])[0] == 200
-    status, revoked = api.call("POST", f"/v1/admin/api-keys/{made['key_id']}/revoke", token=tenant.owner_token)
+    status, revoked = api.call("POST", f"/v1/admin/api-keys/{made['key_id']}/revoke", token=tenant.stepped_token())
     assert status == 200 and revoked["status"] == "revoked" and revoked["revoked_by"] == tenant.owner_email
     status, body = api.call("GET", f"/v1/admin/campaigns/{cid}/stats", token=made["key"])
     assert (status, body["error"]["code"]) == (401, "API_KEY_REVOKED")
-    again = api.call("POST", f"/v1/admin/api-keys/{made['key_id']}/revoke", token=tenant.owner_token)
+    again = api.call("POST", f"/v1/admin/api-keys/{made['key_id']}/revoke", token=tenant.stepped_token())
     assert again == (200, revoked)  # revoking again answers the same, and is not audited twice
     entries = [(e["actor"], e["action"], e["target"]) for e in audit_entries(api, tenant)]
     assert entries.count((tenant.owner_email, "api_key.create", made["key_id"])) == 1
@@ -215,10 +217,10 @@ def test_revocation_holds_from_the_next_request_and_is_audited(api: Api, tenant:
 def test_another_tenants_key_cannot_be_revoked_or_seen(api: Api, new_tenant: Callable[[], Tenant]) -> None:
     mine, theirs = new_tenant(), new_tenant()
     made = make_key(api, theirs, ["stats:read"])
-    status, body = api.call("POST", f"/v1/admin/api-keys/{made['key_id']}/revoke", token=mine.owner_token)
+    status, body = api.call("POST", f"/v1/admin/api-keys/{made['key_id']}/revoke", token=mine.stepped_token())
     assert (status, body["error"]["code"]) == (404, "API_KEY_NOT_FOUND")
     assert api.call("GET", "/v1/admin/api-keys", token=mine.owner_token)[1]["items"] == []
-    status, body = api.call("POST", "/v1/admin/api-keys/ak_missing/revoke", token=mine.owner_token)
+    status, body = api.call("POST", "/v1/admin/api-keys/ak_missing/revoke", token=mine.stepped_token())
     assert (status, body["error"]["code"]) == (404, "API_KEY_NOT_FOUND")
     assert stored_item(made["key_id"])["status"] == {"S": "active"}
     cid = live_campaign(api, mine)  # and a key reaches only its own tenant's campaigns
@@ -239,10 +241,10 @@ def test_unknown_and_malformed_keys_are_refused(api: Api, tenant: Tenant) -> Non
 def test_at_most_twenty_keys_are_active(api: Api, tenant: Tenant) -> None:
     made = [make_key(api, tenant, ["stats:read"]) for _ in range(20)]
     status, body = api.call(
-        "POST", "/v1/admin/api-keys", {"name": "x", "scopes": ["stats:read"]}, token=tenant.owner_token
+        "POST", "/v1/admin/api-keys", {"name": "x", "scopes": ["stats:read"]}, token=tenant.stepped_token()
     )
     assert (status, body["error"]["code"]) == (409, "TOO_MANY_API_KEYS")
-    api.call("POST", f"/v1/admin/api-keys/{made[0]['key_id']}/revoke", token=tenant.owner_token)
+    api.call("POST", f"/v1/admin/api-keys/{made[0]['key_id']}/revoke", token=tenant.stepped_token())
     make_key(api, tenant, ["stats:read"])
 
 

@@ -59,7 +59,9 @@ def test_mutations_append_linked_entries_in_order(api: Api, tenant: Tenant) -> N
     body = {"email": email, "password": "operator-pass-1", "role": "operator", "phone": "13812345678"}
     assert api.call("POST", "/v1/admin/operators", body, token=tenant.owner_token)[0] == 201
     patch = {"role": "viewer", "password": "another-pass-2"}
-    assert api.call("PATCH", f"/v1/admin/operators/{email}", patch, token=tenant.owner_token)[0] == 200
+    tenant.enrol_totp(tenant.owner_token, tenant.owner_email)  # a role change needs a TOTP step-up
+    step_up = {"X-Fission-TOTP": tenant.totp_code()}
+    assert api.call("PATCH", f"/v1/admin/operators/{email}", patch, token=tenant.owner_token, headers=step_up)[0] == 200
     assert api.call("DELETE", f"/v1/admin/operators/{email}", token=tenant.owner_token)[0] == 204
 
     trail = entries(api, tenant, limit=3)  # small pages: the cursor is followed
@@ -72,6 +74,7 @@ def test_mutations_append_linked_entries_in_order(api: Api, tenant: Tenant) -> N
         "campaign.pause",
         "campaign.end",
         "operator.create",
+        "operator.totp_enable",
         "operator.update",
         "operator.delete",
     ]
@@ -80,15 +83,15 @@ def test_mutations_append_linked_entries_in_order(api: Api, tenant: Tenant) -> N
     assert all(later["prev_hash"] == earlier["hash"] for earlier, later in zip(trail, trail[1:], strict=False))
     assert {e["actor"] for e in trail} == {tenant.owner_email}
     assert trail[1]["target"] == cid and trail[2]["details"]["fields"] == ["title"]
-    assert trail[7]["target"] == email and trail[7]["details"]["fields"] == ["password", "role"]
+    assert trail[8]["target"] == email and trail[8]["details"]["fields"] == ["password", "role"]
     # Neither the password nor the phone reach the trail.
     text = json.dumps(trail)
     assert "another-pass-2" not in text and "operator-pass-1" not in text and "13812345678" not in text
     assert all(len(e["mac"]) == 64 for e in trail)
     assert verify(api, tenant) == {
         "ok": True,
-        "entries": 9,
-        "head_seq": 9,
+        "entries": 10,
+        "head_seq": 10,
         "legacy_entries": 0,
         "mac_checks": 1,  # the newest MAC vouches for the rest through the hashes
         "anchor": None,
@@ -123,7 +126,7 @@ def test_logins_are_recorded_without_the_password(api: Api, tenant: Tenant) -> N
 
 
 def test_webhooks_coupons_and_secret_rotation_are_audited(api: Api, tenant: Tenant) -> None:
-    token = tenant.owner_token
+    token = tenant.totp_token()  # rotating the secret needs a TOTP step-up
     status, hook = api.call(
         "POST",
         "/v1/admin/webhooks",

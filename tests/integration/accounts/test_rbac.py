@@ -153,7 +153,8 @@ def test_role_change_takes_effect_at_once_and_revokes_old_tokens(api: Api, tenan
         token=tenant.owner_token,
     )
     token = api.login(email, "password-1")
-    status, body = api.call("PATCH", f"/v1/admin/operators/{email}", {"role": "viewer"}, token=tenant.owner_token)
+    stepped = tenant.totp_token()  # a role change needs a TOTP step-up
+    status, body = api.call("PATCH", f"/v1/admin/operators/{email}", {"role": "viewer"}, token=stepped)
     assert status == 200 and body["role"] == "viewer"
     status, body = api.call("GET", "/v1/admin/campaigns", token=token)
     assert (status, body["error"]["code"]) == (401, "TOKEN_REVOKED")

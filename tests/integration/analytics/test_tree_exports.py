@@ -16,7 +16,7 @@ from moto import mock_aws
 
 from local.pump import StreamPump
 from local.scheduler import Scheduler
-from tests.conftest import Api, Tenant, join, live_campaign
+from tests.conftest import Api, Clock, Tenant, join, live_campaign
 
 # --- helpers ---------------------------------------------------------------------------------------
 
@@ -362,6 +362,39 @@ def test_export_requests_are_checked_and_idempotent(
     assert api.call("POST", post, {"campaign_id": cid, "kind": "ledger"}, finance)[0] == 202
 
 
+def test_downloading_an_export_needs_a_fresh_step_up_and_is_audited(
+    app: Any, api: Api, tenant: Tenant, pump: StreamPump, clock: Clock, export_dir: Path
+) -> None:
+    cid = live_campaign(api, tenant)
+    root = member(api, cid, "download-root")
+    pump.drain(timeout=DRAIN_SECONDS)
+    stepped = tenant.totp_token()
+    job = start_export(api, stepped, cid, "participants")
+    assert run_until_done(app, api, stepped, job["id"])[1]["status"] == "done"
+    path = f"/v1/admin/exports/{job['id']}/download"
+
+    # The TOTP login that made the export is past its window: the file stays shut without a new code.
+    clock.advance(minutes=16)
+    refused = api.client.http.get(path, headers={"Authorization": f"Bearer {stepped}"})
+    assert refused.status_code == 403 and refused.json_body["error"]["code"] == "STEP_UP_REQUIRED"
+    assert refused.json_body["error"]["details"]["reason"] == "stale" and root.encode() not in refused.body
+    # Another analyst who never stepped up is refused too, whoever made the export.
+    analyst = tenant.operator("analyst")
+    refused = api.client.http.get(path, headers={"Authorization": f"Bearer {analyst}"})
+    assert refused.status_code == 403 and refused.json_body["error"]["code"] == "STEP_UP_REQUIRED"
+    status, trail = api.call("GET", "/v1/admin/audit?limit=100", token=stepped)
+    assert "export.download" not in [e["action"] for e in trail["items"]]
+
+    headers = {"Authorization": f"Bearer {stepped}", "X-Fission-TOTP": tenant.totp_code()}
+    served = api.client.http.get(path, headers=headers)
+    assert served.status_code == 200 and [r["code"] for r in parse(served.body)] == [root]
+
+    status, trail = api.call("GET", "/v1/admin/audit?limit=100", token=stepped)
+    (entry,) = [e for e in trail["items"] if e["action"] == "export.download"]
+    assert entry["actor"] == tenant.owner_email and entry["target"] == job["id"]
+    assert entry["details"] == {"campaign_id": cid, "kind": "participants", "rows": 1}
+
+
 @pytest.fixture
 def s3_exports(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     from chalicelib.analytics.store import files as export_files
@@ -398,9 +431,9 @@ def test_exports_go_to_s3_in_parts_and_download_by_presigned_url(
     job = start_export(api, token, cid, "participants")
     done = run_until_done(app, api, token, job["id"])[1]
     assert done["status"] == "done" and done["rows"] == 13
-    url = urlparse(done["download_url"])
-    assert "fission-exports-test" in url.netloc + url.path and url.path.endswith(f"/exports/{job['id']}.csv")
-    assert "X-Amz-Signature=" in url.query and "X-Amz-Expires=900" in url.query
+    # The job names the API's download route, never a storage URL that would skip the step-up and the audit.
+    assert done["download_url"].endswith(f"/v1/admin/exports/{job['id']}/download")
+    assert "X-Amz" not in json.dumps(done)
 
     keys = [o["Key"] for o in s3_exports.list_objects_v2(Bucket="fission-exports-test")["Contents"]]
     assert f"exports/{job['id']}.csv" in keys
@@ -411,8 +444,14 @@ def test_exports_go_to_s3_in_parts_and_download_by_presigned_url(
     rows = parse(body)
     assert {r["code"] for r in rows} == invited | {root} and len(rows) == 13
 
-    redirect = api.client.http.get(
-        f"/v1/admin/exports/{job['id']}/download", headers={"Authorization": f"Bearer {token}"}
-    )
-    assert redirect.status_code == 302 and "X-Amz-Signature=" in redirect.headers["Location"]
-    json.dumps(done)  # the job view is plain JSON
+    path = f"/v1/admin/exports/{job['id']}/download"
+    redirect = api.client.http.get(path, headers={"Authorization": f"Bearer {token}"})
+    assert redirect.status_code == 302
+    url = urlparse(redirect.headers["Location"])
+    assert "fission-exports-test" in url.netloc + url.path and url.path.endswith(f"/exports/{job['id']}.csv")
+    assert "X-Amz-Signature=" in url.query and "X-Amz-Expires=60" in url.query
+    # A page asks for the link as JSON: it cannot read a redirect, and its token must not follow one to S3.
+    status, link = api.call("GET", path, token=token, headers={"Accept": "application/json"})
+    assert status == 200 and link["expires_in"] == 60 and "X-Amz-Signature=" in link["url"]
+    status, trail = api.call("GET", "/v1/admin/audit?limit=100", token=token)
+    assert [e["action"] for e in trail["items"]].count("export.download") == 2

@@ -165,6 +165,10 @@ def test_segments_preview_search_and_errors(api: Api, tenant: Tenant, pump: Stre
     status, body = api.call("GET", "/v1/admin/segments", token=token)
     assert [s["id"] for s in body["items"]] == [seg["id"]]
     assert api.call("DELETE", f"/v1/admin/segments/{seg['id']}", token=token)[0] == 204
+    # An id longer than any key may hold is not found, not a DynamoDB error.
+    for unknown in (seg["id"], "seg_" + "x" * 3000):
+        status, body = api.call("GET", f"/v1/admin/participants?segment={unknown}", token=token)
+        assert status == 404 and body["error"]["code"] == "SEGMENT_NOT_FOUND", body
 
 
 def test_an_event_rule_acts_once_per_occurrence(api: Api, tenant: Tenant, pump: StreamPump) -> None:

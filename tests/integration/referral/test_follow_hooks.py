@@ -15,7 +15,7 @@ from tests.conftest import Api, Tenant, join, live_campaign
 
 
 def secret(api: Api, tenant: Tenant) -> bytes:
-    status, body = api.call("GET", "/v1/admin/webhook-secret", token=tenant.owner_token)
+    status, body = api.call("GET", "/v1/admin/webhook-secret", token=tenant.stepped_token())
     assert status == 200, body
     return bytes.fromhex(body["secret"])
 
@@ -77,7 +77,7 @@ def test_rotating_the_secret_retires_the_old_one(api: Api, tenant: Tenant) -> No
     cid = live_campaign(api, tenant, "poster")
     join(api, cid, external_id="fan")
     old = secret(api, tenant)
-    status, rotated = api.call("POST", "/v1/admin/webhook-secret/rotate", token=tenant.owner_token)
+    status, rotated = api.call("POST", "/v1/admin/webhook-secret/rotate", token=tenant.stepped_token())
     assert status == 200 and rotated["version"] == 2
     assert post_follow(api, tenant, old, follow(cid, "fan"))[1]["error"]["code"] == "INVALID_SIGNATURE"
     assert post_follow(api, tenant, bytes.fromhex(rotated["secret"]), follow(cid, "fan"))[0] == 200

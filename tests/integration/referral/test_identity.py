@@ -209,21 +209,21 @@ def test_identity_keys_are_shown_once_rotate_with_overlap_and_retire(api: Api, t
     from chalicelib.accounts import identity_keys
 
     cid = live_campaign(api, tenant)
-    status, old = api.call("POST", "/v1/admin/identity-keys", token=tenant.owner_token)
+    status, old = api.call("POST", "/v1/admin/identity-keys", token=tenant.stepped_token())
     assert status == 201 and old["secret"] and old["algorithm"] == "HS256" and old["issuer"] == tenant.tid
-    status, new = api.call("POST", "/v1/admin/identity-keys", token=tenant.owner_token)
+    status, new = api.call("POST", "/v1/admin/identity-keys", token=tenant.stepped_token())
     listed = api.call("GET", "/v1/admin/identity-keys", token=tenant.owner_token)[1]["items"]
     assert {k["key_id"] for k in listed} == {old["key_id"], new["key_id"]} and "secret" not in str(listed)
     for key in (old, new):  # overlap: both verify
         assertion = sign_assertion(tenant.tid, "member-r", key=(key["key_id"], key["secret"]))
         assert api.call("POST", participants(cid), {"assertion": assertion})[0] in (200, 201)
-    retired = api.call("POST", f"/v1/admin/identity-keys/{old['key_id']}/retire", token=tenant.owner_token)
+    retired = api.call("POST", f"/v1/admin/identity-keys/{old['key_id']}/retire", token=tenant.stepped_token())
     assert retired == (200, {**retired[1], "status": "retired"}) and retired[1]["retired_at"]
     identity_keys.forget()  # the other containers' caches let go within KEY_CACHE_SECONDS
     stale = sign_assertion(tenant.tid, "member-r", key=(old["key_id"], old["secret"]))
     status, body = api.call("POST", participants(cid), {"assertion": stale})
     assert (status, body["error"]["code"]) == (401, "ASSERTION_KEY_RETIRED")
-    status, body = api.call("POST", "/v1/admin/identity-keys/idk_missing/retire", token=tenant.owner_token)
+    status, body = api.call("POST", "/v1/admin/identity-keys/idk_missing/retire", token=tenant.stepped_token())
     assert (status, body["error"]["code"]) == (404, "IDENTITY_KEY_NOT_FOUND")
     actions = [e["action"] for e in api.call("GET", "/v1/admin/audit", token=tenant.owner_token)[1]["items"]]
     assert actions.count("identity_key.create") == 2 and actions.count("identity_key.retire") == 1
@@ -233,7 +233,7 @@ def test_identity_keys_are_stored_encrypted_and_for_owners_only(api: Api, tenant
     from chalicelib.core.config import get_settings
     from chalicelib.table import db
 
-    status, made = api.call("POST", "/v1/admin/identity-keys", token=tenant.owner_token)
+    status, made = api.call("POST", "/v1/admin/identity-keys", token=tenant.stepped_token())
     assert status == 201
     stored = db.dynamodb_client().get_item(
         TableName=get_settings().table_name,
@@ -248,8 +248,8 @@ def test_identity_keys_are_stored_encrypted_and_for_owners_only(api: Api, tenant
 def test_at_most_three_identity_keys_are_active(api: Api, tenant: Tenant) -> None:
     IDENTITY_KEYS.pop(tenant.tid, None)
     for _ in range(3):
-        assert api.call("POST", "/v1/admin/identity-keys", token=tenant.owner_token)[0] == 201
-    status, body = api.call("POST", "/v1/admin/identity-keys", token=tenant.owner_token)
+        assert api.call("POST", "/v1/admin/identity-keys", token=tenant.stepped_token())[0] == 201
+    status, body = api.call("POST", "/v1/admin/identity-keys", token=tenant.stepped_token())
     assert (status, body["error"]["code"]) == (409, "TOO_MANY_IDENTITY_KEYS")
 
 

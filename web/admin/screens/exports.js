@@ -1,5 +1,6 @@
 // CSV exports: pick a campaign and kind, pass the TOTP step-up (or enrol an authenticator first),
-// follow the job with a progress indicator, then download the file with the operator's token.
+// follow the job with a progress indicator, then download the file with the operator's token and,
+// past 15 minutes of a TOTP sign-in, a fresh code (asked for by stepup.js).
 import { ApiError, api } from "../api.js";
 import { add, busy, clear, field, fill, h, select, when } from "../dom.js";
 import { t } from "../i18n.js";
@@ -119,28 +120,39 @@ export async function render(root, _params, ctx) {
   }
 
   function downloadButton(job) {
-    const url = job.download_url || "";
-    // The API's own download route needs the bearer token, so it is fetched and saved from a blob;
-    // a presigned storage URL (cloud) is a plain link.
-    if (url && !url.includes("/v1/admin/exports/")) {
-      return h("a", { class: "button primary", href: url, rel: "noopener" }, t("export.download"));
-    }
+    // Always the API's download route, whatever the job's download_url: it wants a fresh TOTP step-up
+    // (api.js asks for the code) and audits each download. Where the API keeps the file it answers the CSV,
+    // saved from a blob; where S3 does, a one-minute presigned link as JSON, opened as a plain link (the
+    // bearer token must not follow a redirect to S3).
     const button = h("button", { type: "button", class: "primary" }, t("export.download"));
+    const note = h("p", { class: "form-message", role: "alert" });
     button.addEventListener("click", () =>
       busy(button, async () => {
-        const response = await api("GET", `/v1/admin/exports/${encodeURIComponent(job.id)}/download`, undefined, {
-          raw: true,
-          headers: { Accept: "text/csv" },
-        });
-        const blob = await response.blob();
-        const a = h("a", { href: URL.createObjectURL(blob), download: `${job.kind}-${job.campaign_id}.csv` });
-        document.body.append(a);
-        a.click();
-        a.remove();
-        setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+        note.textContent = "";
+        try {
+          const response = await api("GET", `/v1/admin/exports/${encodeURIComponent(job.id)}/download`, undefined, {
+            raw: true,
+            headers: { Accept: "application/json, text/csv" },
+          });
+          const linked = (response.headers.get("Content-Type") || "").includes("application/json");
+          const href = linked ? (await response.json()).url : URL.createObjectURL(await response.blob());
+          const a = h("a", { href, rel: "noopener", download: `${job.kind}-${job.campaign_id}.csv` });
+          document.body.append(a);
+          a.click();
+          a.remove();
+          if (!linked) setTimeout(() => URL.revokeObjectURL(href), 10_000);
+          ctx.announce(t("export.downloaded"));
+        } catch (error) {
+          note.textContent = `${error.message} (${error.code})`;
+        }
       }),
     );
-    return h("p", {}, button, " ", h("span", { class: "hint" }, t("export.expires", { when: when(job.expires_at) })));
+    return h(
+      "div",
+      {},
+      h("p", {}, button, " ", h("span", { class: "hint" }, t("export.expires", { when: when(job.expires_at) }))),
+      note,
+    );
   }
 
   function enrolment() {
