@@ -453,7 +453,7 @@ const STRINGS = {
     "keys.retired_now": "身份密钥 {id} 已停用",
     "apikeys.title": "API 密钥",
     "apikeys.intro":
-      "商家后端（商城服务器、BI 任务）用 API 密钥调用 Fission，而不是用运营人员的账号。密钥属于商家而非个人，只能做你授予的权限范围内的事，吊销后下一次请求起即失效。仅所有者可管理。",
+      "商家后端（商城服务器、BI 任务）用 API 密钥调用 Fission，而不是用运营人员的账号。密钥属于商家而非个人，只能做你授予的权限范围内的事，吊销后下一次请求起即失效。仅所有者可管理；新建和吊销需要动态验证码二次验证。",
     "apikeys.new": "新建 API 密钥",
     "apikeys.name": "名称",
     "apikeys.name_hint": "密钥的用途，例如“商城后端（生产）”，最多 64 个字符",
@@ -465,12 +465,8 @@ const STRINGS = {
     "apikeys.scope_orders_write": "上报已支付和已退款的订单，与签名的订单 Webhook 相同：POST /v1/server/orders",
     "apikeys.scope_stats_read": "读取活动的统计数据和邀请树：GET /v1/admin/campaigns/{cid}/stats、…/tree",
     "apikeys.scope_exports_create":
-      "创建、查询和下载 CSV 导出（含个人信息）。授予时需要你的动态验证码二次验证，之后该密钥导出无需验证码，每次导出都记入审计日志。",
-    "apikeys.step_up": "授予时需二次验证",
-    "apikeys.totp": "动态验证码",
-    "apikeys.totp_hint": "授予导出权限需要：身份验证器中的 6 位数字；15 分钟内用 TOTP 登录过可留空",
-    "apikeys.enter_code": "请输入动态验证码后重试。",
-    "apikeys.enrol_first": "授予这个权限前，需要先为你的账号绑定身份验证器：",
+      "创建、查询和下载 CSV 导出（含个人信息）。该密钥导出无需验证码，每次导出都记入审计日志。",
+    "apikeys.enrol_first": "新建或吊销密钥前，需要先为你的账号绑定身份验证器：",
     "apikeys.enrol_link": "在“导出”页绑定",
     "apikeys.create": "创建 API 密钥",
     "apikeys.created": "API 密钥 {id} 已创建",
@@ -957,7 +953,7 @@ const STRINGS = {
     "keys.retired_now": "Identity key {id} retired",
     "apikeys.title": "API keys",
     "apikeys.intro":
-      "A merchant's back end (its shop server, its BI job) calls Fission with an API key, not an operator's login. A key belongs to the shop, not a person, does only what its scopes allow, and stops working with the next request once revoked. Owners only.",
+      "A merchant's back end (its shop server, its BI job) calls Fission with an API key, not an operator's login. A key belongs to the shop, not a person, does only what its scopes allow, and stops working with the next request once revoked. Owners only; making and revoking a key asks for your authenticator code.",
     "apikeys.new": "New API key",
     "apikeys.name": "Name",
     "apikeys.name_hint": "What the key is for, e.g. “shop back end (prod)”; at most 64 characters",
@@ -971,13 +967,8 @@ const STRINGS = {
     "apikeys.scope_stats_read":
       "Read a campaign's statistics and referral tree: GET /v1/admin/campaigns/{cid}/stats, …/tree",
     "apikeys.scope_exports_create":
-      "Queue, follow and download CSV exports (personal data). Granting it needs your authenticator code; the key's exports then need none, and each one is audited.",
-    "apikeys.step_up": "Needs your authenticator code",
-    "apikeys.totp": "Authenticator code",
-    "apikeys.totp_hint":
-      "Needed to grant exports: 6 digits from your authenticator; may stay empty within 15 minutes of a TOTP sign-in",
-    "apikeys.enter_code": "Enter your authenticator code and try again.",
-    "apikeys.enrol_first": "Granting this scope needs an authenticator on your account first:",
+      "Queue, follow and download CSV exports (personal data). The key's exports need no authenticator code; each one is audited.",
+    "apikeys.enrol_first": "Making or revoking a key needs an authenticator on your account first:",
     "apikeys.enrol_link": "set one up on the Exports screen",
     "apikeys.create": "Create the API key",
     "apikeys.created": "API key {id} created",

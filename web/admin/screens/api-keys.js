@@ -1,18 +1,15 @@
 // API keys (docs/api-keys.md): what a merchant's back end calls Fission with instead of an operator's login.
 // Owners list, make and revoke them; a new key is shown once, right after it is made, and never again (the
-// API keeps only its hash). Granting a scope whose routes need a TOTP step-up (exports) takes the owner's
-// authenticator code, sent as X-Fission-TOTP on the create call and nowhere else.
+// API keeps only its hash). Making and revoking a key need the owner's fresh TOTP step-up: api.js asks for the
+// authenticator code when the API wants one; an owner without an authenticator is pointed at enrolling one.
 // A section of the webhooks screen (#/webhooks, and #/webhooks/api-keys to open on it).
 import { api } from "../api.js";
-import { add, badge, busy, clear, copyText, errorBox, field, fill, h, loading, nextId, table, when } from "../dom.js";
+import { badge, busy, clear, copyText, errorBox, field, fill, h, loading, nextId, table, when } from "../dom.js";
 import { t } from "../i18n.js";
 
-// The scopes the API grants, in its order, and those whose grant needs the owner's fresh step-up: the API
-// has no route that lists them, so they mirror ApiScope and STEP_UP_SCOPES in
+// The scopes the API grants, in its order: the API has no route that lists them, so they mirror ApiScope in
 // chalicelib/accounts/rules/api_keys.py (a scope missing here cannot be granted from the console).
 const SCOPES = ["participants:write", "orders:write", "stats:read", "exports:create"];
-const STEP_UP_SCOPES = new Set(["exports:create"]);
-const TOTP_HEADER = "X-Fission-TOTP";
 
 const scopeText = (scope) => t(`apikeys.scope_${scope.replace(":", "_")}`);
 
@@ -20,7 +17,8 @@ const scopeText = (scope) => t(`apikeys.scope_${scope.replace(":", "_")}`);
 export function apiKeysSection(ctx) {
   const list = h("div", { "aria-live": "polite" }, loading(t("common.loading")));
   const fresh = h("div", { class: "fresh-key" });
-  const form = createForm(ctx, (made) => {
+  const message = h("div", { class: "form-message", role: "alert" });
+  const form = createForm((made) => {
     fill(
       fresh,
       keyOnce(made, () => clear(fresh), ctx),
@@ -29,7 +27,6 @@ export function apiKeysSection(ctx) {
     fresh.querySelector("input")?.focus();
     return load();
   });
-  const message = h("div", { class: "form-message", role: "alert" });
   const heading = h("h2", { id: "api-keys-title", tabindex: "-1" }, t("apikeys.title"));
   const section = h(
     "section",
@@ -68,7 +65,7 @@ export function apiKeysSection(ctx) {
           ctx.announce(t("apikeys.revoked_now", { id: key.key_id }));
           await load();
         } catch (error) {
-          fill(message, h("p", {}, `${error.message} (${error.code})`));
+          fill(message, refusal(error));
         }
       });
     });
@@ -83,25 +80,14 @@ export function apiKeysSection(ctx) {
   return section;
 }
 
-// A name, the scopes (each with what it opens), and the authenticator code when a chosen scope needs the
-// owner's step-up or the API asked for one. `made(key)` receives the API's answer, the key in it.
-function createForm(ctx, made) {
+// A name and the scopes (each with what it opens). `made(key)` receives the API's answer, the key in it.
+function createForm(made) {
   const name = h("input", { type: "text", name: "name", maxlength: "64", autocomplete: "off", required: true });
   const nameField = field(t("apikeys.name"), name, t("apikeys.name_hint"));
   const boxes = SCOPES.map((scope) =>
     h("input", { type: "checkbox", name: "scopes", value: scope, id: nextId("api-key-scope") }),
   );
   const scopesError = h("p", { class: "field-error", id: "api-key-scopes-error", "aria-live": "polite" });
-  const code = h("input", {
-    type: "text",
-    inputmode: "numeric",
-    autocomplete: "one-time-code",
-    pattern: "[0-9]{6}",
-    maxlength: "6",
-    name: "totp",
-  });
-  const codeField = field(t("apikeys.totp"), code, t("apikeys.totp_hint"));
-  const enrol = h("div", {});
   const message = h("div", { class: "form-message", role: "alert" });
   const submit = h("button", { type: "submit", class: "primary", id: "api-key-create" }, t("apikeys.create"));
   const heading = h("h3", { id: "api-key-new-title" }, t("apikeys.new"));
@@ -117,19 +103,9 @@ function createForm(ctx, made) {
       boxes.map(scopeChoice),
       scopesError,
     ),
-    codeField,
-    enrol,
     submit,
     message,
   );
-  // Asked for by the API (a step-up it wants for this grant): the code field stays until a key is made.
-  let asked = false;
-  const showCode = () => {
-    codeField.hidden = !asked && !boxes.some((box) => box.checked && STEP_UP_SCOPES.has(box.value));
-  };
-  for (const box of boxes) box.addEventListener("change", showCode);
-  showCode();
-
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     const scopes = boxes.filter((box) => box.checked).map((box) => box.value);
@@ -141,36 +117,23 @@ function createForm(ctx, made) {
     }
     busy(submit, async () => {
       clear(message);
-      clear(enrol);
-      const headers = {};
-      if (!codeField.hidden && code.value.trim()) headers[TOTP_HEADER] = code.value.trim();
       try {
-        const key = await api("POST", "/v1/admin/api-keys", { name: name.value.trim(), scopes }, { headers });
+        const key = await api("POST", "/v1/admin/api-keys", { name: name.value.trim(), scopes });
         form.reset();
-        asked = false;
-        showCode();
         await made(key);
       } catch (error) {
-        code.value = ""; // a code counts once, whatever the answer
-        fill(message, h("p", {}, `${error.message} (${error.code})`));
-        if (error.code === "STEP_UP_REQUIRED") stepUp(error.details?.reason);
+        fill(message, refusal(error));
       }
     });
   });
-
-  function stepUp(reason) {
-    if (reason === "not_enrolled") {
-      add(enrol, h("p", {}, t("apikeys.enrol_first"), " ", h("a", { href: "#/exports" }, t("apikeys.enrol_link"))));
-      return;
-    }
-    asked = true;
-    showCode();
-    add(message, h("p", {}, t("apikeys.enter_code")));
-    code.focus();
-    ctx.announce(t("apikeys.enter_code"));
-  }
-
   return form;
+}
+
+// The API's refusal; one for want of an authenticator says where to enrol (a code is asked for by api.js).
+function refusal(error) {
+  const said = h("p", {}, `${error.message} (${error.code})`);
+  if (error.code !== "STEP_UP_REQUIRED" || error.details?.reason !== "not_enrolled") return said;
+  return [said, h("p", {}, t("apikeys.enrol_first"), " ", h("a", { href: "#/exports" }, t("apikeys.enrol_link")))];
 }
 
 // One scope's checkbox: its name as the label, what it opens as the description.
@@ -182,7 +145,6 @@ function scopeChoice(box) {
     "div",
     { class: "scope-choice" },
     h("label", { class: "check", for: box.id }, box, " ", h("code", {}, scope)),
-    STEP_UP_SCOPES.has(scope) ? badge(t("apikeys.step_up"), "warn") : null,
     meaning,
   );
 }
