@@ -7,7 +7,7 @@ everything that only sends less (a cap, quiet hours, the kill switch, switching 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -69,7 +69,7 @@ def audit_settings(document: Mapping[str, Any], fingerprint: Callable[[str], str
     return {**document, "channels": channels}
 
 
-def audit_actions(actions: list[Mapping[str, Any]], fingerprint: Callable[[str], str]) -> list[dict[str, Any]]:
+def audit_actions(actions: Sequence[Mapping[str, Any]], fingerprint: Callable[[str], str]) -> list[dict[str, Any]]:
     """An automation's actions in full for the audit trail (templates, rewards, tags), webhook URLs through
     `audit_url`."""
     out: list[dict[str, Any]] = []
