@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
-from chalicelib.accounts import audit, tenants
+from chalicelib.accounts import audit, tenants, totp
 from chalicelib.audience import profiles
 from chalicelib.audience.rules import automations as domain
 from chalicelib.audience.rules import segments
@@ -35,6 +35,7 @@ from chalicelib.core.observability import logger
 from chalicelib.core.rbac import Principal
 from chalicelib.core.validation import validation_error
 from chalicelib.messaging import messages, webhooks
+from chalicelib.messaging.rules import egress as egress_rules
 from chalicelib.messaging.rules.messages import BUILTIN_TEMPLATES, Recipient
 from chalicelib.modes.group_buy import rules as group_rules
 from chalicelib.modes.group_buy import service as group_buy
@@ -106,8 +107,33 @@ def get_rule(actor: Principal, aid: str) -> dict[str, Any]:
     return _view(_owned(actor.tid, aid))
 
 
-def create(actor: Principal, spec: AutomationCreate, now: datetime) -> dict[str, Any]:
+def _audited(rule: AutomationRecord) -> dict[str, Any]:
+    """The whole rule for the audit trail: a reward's value, a template, a webhook's destination."""
+    return {
+        "name": rule.name, "enabled": rule.enabled, "trigger": rule.trigger, "conditions": rule.conditions,
+        "delay_minutes": rule.delay_minutes,
+        "actions": egress_rules.audit_actions(rule.actions, webhooks.audit_fingerprint),
+    }  # fmt: skip
+
+
+def _authorised(
+    actor: Principal, spec: AutomationCreate, before: AutomationRecord | None, totp_code: str | None, now: datetime
+) -> bool:
+    """Validate `spec`; when it sends personal data somewhere new, only for an owner with a fresh TOTP step-up
+    (role first, so an operator learns nothing about the URL; the step-up last, so a typo spends no code).
+    True when the rule sends data out anew."""
+    dumped = spec.model_dump(mode="json", exclude_none=True)
+    changes = domain.egress_changes(_view(before) if before is not None else None, dumped)
+    if changes:
+        egress_rules.check_role(actor, changes)
     _check(actor.tid, spec)
+    if changes:
+        totp.require_step_up(actor, totp_code, now)
+    return bool(changes)
+
+
+def create(actor: Principal, spec: AutomationCreate, now: datetime, totp_code: str | None = None) -> dict[str, Any]:
+    sends_out = _authorised(actor, spec, None, totp_code, now)
     if len(store.list_rules(actor.tid)) >= domain.MAX_AUTOMATIONS:
         raise Conflict(f"at most {domain.MAX_AUTOMATIONS} automations per tenant", code=Code.TOO_MANY_AUTOMATIONS)
     aid = new_id("aut")
@@ -118,11 +144,14 @@ def create(actor: Principal, spec: AutomationCreate, now: datetime) -> dict[str,
         created_at=iso(now), updated_at=iso(now),
     )  # fmt: skip
     store.put(rule, None)
-    audit.record(actor.tid, actor.email, "automation.create", aid, {"trigger": rule.trigger["type"]}, now)
+    details = {"trigger": rule.trigger["type"], "rule": _audited(rule), "new_egress": sends_out}
+    audit.record(actor.tid, actor.email, "automation.create", aid, details, now)
     return _view(rule)
 
 
-def update(actor: Principal, aid: str, patch: AutomationUpdate, now: datetime) -> dict[str, Any]:
+def update(
+    actor: Principal, aid: str, patch: AutomationUpdate, now: datetime, totp_code: str | None = None
+) -> dict[str, Any]:
     rule = _owned(actor.tid, aid)
     current = _view(rule)
     changes = patch.model_dump(mode="json", exclude_unset=True)
@@ -132,7 +161,7 @@ def update(actor: Principal, aid: str, patch: AutomationUpdate, now: datetime) -
         spec = AutomationCreate.model_validate({k: v for k, v in merged.items() if v is not None})
     except ValidationError as exc:
         raise validation_error(exc) from None
-    _check(actor.tid, spec)
+    sends_out = _authorised(actor, spec, rule, totp_code, now)
     dumped = spec.model_dump(mode="json", exclude_none=True)
     changed = replace(
         rule, name=spec.name, enabled=spec.enabled, trigger=dumped["trigger"], conditions=spec.conditions,
@@ -140,7 +169,8 @@ def update(actor: Principal, aid: str, patch: AutomationUpdate, now: datetime) -
     )  # fmt: skip
     if not store.put(changed, rule.version):
         raise Conflict("the automation changed meanwhile; reload and retry", code=Code.VERSION_CONFLICT)
-    audit.record(actor.tid, actor.email, "automation.update", aid, {"fields": sorted(changes)}, now)
+    details = {"fields": sorted(changes), "rule": _audited(changed), "new_egress": sends_out}
+    audit.record(actor.tid, actor.email, "automation.update", aid, details, now)
     return _view(changed)
 
 

@@ -282,8 +282,21 @@ def detail(actor: Principal, uid: str) -> dict[str, Any]:
         {"tag": t.tag, "source": t.source, "added_at": t.added_at} for t in store.profile_tags(actor.tid, uid)
     ]
     out["unsubscribed"] = messages.unsubscribed(actor.tid, uid)
-    out["messages"] = messages.recent_for(actor.tid, uid)
+    # Masked like the rest of the profile for a role without `pii:unmask`: the texts name the person too.
+    clear = messages.sees_clear(actor)
+    out["messages"] = messages.recent_for(actor.tid, uid, clear=clear, known=() if clear else _known(profile))
     return out
+
+
+def _known(profile: Profile) -> list[tuple[str, str]]:
+    """The person's values with their masked forms, for masking messages older than their stored masked text."""
+    reach = _contact(profile)
+    pairs = [(profile.nickname or "", mask_name(profile.nickname or ""))]
+    if reach.get("phone"):
+        pairs.append((reach["phone"], mask_phone(reach["phone"])))
+    if reach.get("email"):
+        pairs.append((reach["email"], _mask_email(reach["email"])))
+    return [(value, shown) for value, shown in pairs if value]
 
 
 def search(

@@ -135,8 +135,10 @@ def automation_catalog() -> dict[str, Any]:
 @bp.route("/v1/admin/automations", methods=["POST"])
 @http.requires(Permission.AUTOMATION_WRITE)
 def create_automation() -> Response:
-    body = http.parse(bp.current_request, AutomationCreate)
-    return http.created(automations.create(http.principal(), body, http.now()))
+    request = bp.current_request
+    body = http.parse(request, AutomationCreate)
+    code = request.headers.get(totp.HEADER)
+    return http.created(automations.create(http.principal(), body, http.now(), code))
 
 
 @bp.route("/v1/admin/automations/{aid}", methods=["GET"])
@@ -148,8 +150,9 @@ def get_automation(aid: str) -> dict[str, Any]:
 @bp.route("/v1/admin/automations/{aid}", methods=["PATCH"])
 @http.requires(Permission.AUTOMATION_WRITE)
 def update_automation(aid: str) -> dict[str, Any]:
-    body = http.parse(bp.current_request, AutomationUpdate)
-    return automations.update(http.principal(), aid, body, http.now())
+    request = bp.current_request
+    body = http.parse(request, AutomationUpdate)
+    return automations.update(http.principal(), aid, body, http.now(), request.headers.get(totp.HEADER))
 
 
 @bp.route("/v1/admin/automations/{aid}", methods=["DELETE"])

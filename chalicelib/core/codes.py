@@ -87,6 +87,8 @@ class Code(StrEnum):
     MESSAGE_NOT_FOUND = "MESSAGE_NOT_FOUND"
     TOO_MANY_WEBHOOKS = "TOO_MANY_WEBHOOKS"
     WEBHOOK_NOT_FOUND = "WEBHOOK_NOT_FOUND"
+    # messaging and automations: where personal data leaves to is the owner's decision (docs/messaging.md)
+    EGRESS_OWNER_ONLY = "EGRESS_OWNER_ONLY"
     # referral
     EXTERNAL_ID_MISMATCH = "EXTERNAL_ID_MISMATCH"
     EXTERNAL_ID_NOT_ALLOWED = "EXTERNAL_ID_NOT_ALLOWED"

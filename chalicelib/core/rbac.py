@@ -53,6 +53,9 @@ class Permission(StrEnum):
     AUDIENCE_WRITE = "audience:write"
     # Automation rules (they send messages and issue rewards on their own).
     AUTOMATION_WRITE = "automation:write"
+    # Deciding where personal data leaves to: channel endpoints, outbound webhook URLs, automations that send
+    # messages or call webhooks. Checked by those use cases on top of the route's permission, with a step-up.
+    DATA_EGRESS = "data:egress"
 
 
 _READ = {Permission.CAMPAIGN_READ, Permission.STATS_READ, Permission.ACCOUNT_SELF}

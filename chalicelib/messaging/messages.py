@@ -6,28 +6,30 @@ derived from the caller's key), so the stream handler and schedules may call it 
 
 from __future__ import annotations
 
+import re
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
-from chalicelib.accounts import audit, tenants, webhook_secret
+from chalicelib.accounts import audit, tenants, totp, webhook_secret
 from chalicelib.core.clock import iso, utcnow
 from chalicelib.core.codes import Code
 from chalicelib.core.config import get_settings
 from chalicelib.core.errors import BadRequest, Conflict, NotFound, ValidationFailed
 from chalicelib.core.observability import logger
-from chalicelib.core.rbac import Principal
+from chalicelib.core.rbac import Permission, Principal, is_allowed
 from chalicelib.messaging import channels, webhooks
+from chalicelib.messaging.rules import egress
 from chalicelib.messaging.rules import messages as domain
 from chalicelib.messaging.rules import webhooks as outbox_rules
 from chalicelib.messaging.rules.messages import MessagingSettings, Recipient
 from chalicelib.messaging.rules.records import MessageRecord
 from chalicelib.messaging.store import messages as store
 from chalicelib.security import unsubscribe_tokens
-from chalicelib.security.pii import get_cipher
+from chalicelib.security.pii import get_cipher, mask_name, normalize_phone
 
 MAX_ITEMS_PER_RUN = 100
 MAX_SECONDS_PER_RUN = 20.0
@@ -35,6 +37,8 @@ MAX_SECONDS_PER_RUN = 20.0
 # and an overlapping run never picks it up meanwhile.
 LEASE = timedelta(minutes=5)
 CAP_COUNTER_DAYS = 3
+# Channels whose address someone else can give: capped per address too (channel -> blind index purpose).
+ADDRESS_CAPPED: Mapping[str, str] = {"sms": "phone", "email": "email"}
 # A message in a final state is kept this long for operators (what was sent, what went dead), then TTL removes it.
 RETENTION = timedelta(days=180)
 RECENT_SCAN = 200
@@ -43,6 +47,13 @@ WEBHOOK_TEMPLATE: Mapping[str, str] = {
     "zh": "自动化通知：{nickname}，{campaign}，{progress}，{reward}，{link}",
     "en": "Automation: {nickname}, {campaign}, {progress}, {reward}, {link}",
 }
+
+
+# The token of an unsubscribe link, wherever a text holds one.
+_UNSUBSCRIBE_TOKEN = re.compile(r"(unsubscribe\.html\?t=)[^\s&#]+")
+# What an operator without `pii:unmask` sees of a message queued before masked renderings were stored, when the
+# person's values are not at hand to mask.
+WITHHELD = "[hidden: personal data]"
 
 
 def _address_context(tid: str, mid: str) -> str:
@@ -77,17 +88,28 @@ def settings_view(actor: Principal) -> dict[str, Any]:
     return settings_of(actor.tid).model_dump(mode="json")
 
 
-def update_settings(actor: Principal, request: MessagingSettings, now: datetime) -> dict[str, Any]:
-    """Replace the tenant's messaging settings; every change is in the audit chain (the kill switch above all)."""
-    _check_endpoints(request)
-    document = request.model_dump(mode="json")
+def update_settings(
+    actor: Principal, request: MessagingSettings, totp_code: str | None, now: datetime
+) -> dict[str, Any]:
+    """Replace the tenant's messaging settings; every change is in the audit chain, in full (the kill switch above all).
+
+    A channel pointed at a new endpoint sends phone numbers or user ids there: the owner's decision, with a fresh
+    TOTP step-up (`rules/egress.py`). Everything else (caps, quiet hours, the kill switch, switching a channel off)
+    only sends less, and stays with operators."""
     before = settings_of(actor.tid)
+    added = egress.new_endpoints(before, request)
+    if added:
+        egress.check_role(actor, [f"channels.{name}.endpoint" for name in added])
+    _check_endpoints(request)
+    if added:
+        totp.require_step_up(actor, totp_code, now)
+    document = request.model_dump(mode="json")
     store.put_settings(actor.tid, document, iso(now))
     audit.record(
         actor.tid, actor.email, "messaging.update", "messaging",
         {"paused": request.paused, "was_paused": before.paused, "channels": sorted(
             name for name, value in document["channels"].items() if value is not None
-        )},
+        ), "new_endpoints": added, "settings": egress.audit_settings(document, webhooks.audit_fingerprint)},
         now,
     )  # fmt: skip
     return document
@@ -117,6 +139,17 @@ def unsubscribe_link(tid: str, uid: str, channel: str) -> str:
     except ValueError as exc:
         raise ValidationFailed(str(exc), code=Code.INVALID_RECIPIENT) from None
     return get_settings().site_url(f"/unsubscribe.html?t={quote(token, safe='')}")
+
+
+def _masked_values(values: Mapping[str, str]) -> dict[str, str]:
+    """The variables with what names or reaches the person masked: the nickname (`A****`), and the unsubscribe
+    link's token (it acts for the person)."""
+    out = dict(values)
+    if out.get("nickname"):
+        out["nickname"] = mask_name(out["nickname"])
+    if out.get("unsubscribe"):
+        out["unsubscribe"] = _UNSUBSCRIBE_TOKEN.sub(r"\1…", out["unsubscribe"])
+    return out
 
 
 def enqueue(
@@ -150,11 +183,15 @@ def enqueue(
         values["nickname"] = recipient.nickname
     values["unsubscribe"] = unsubscribe_link(tid, uid, channel) if channel in domain.PERSON_CHANNELS else ""
     rendered = domain.render(template, locale, values)
+    # The same template with the personal values masked, for operators without `pii:unmask`: exact, where a
+    # search for the person's values in the text would miss a nickname changed since or mask a common word.
+    masked = domain.render(template, locale, _masked_values(values))
     address = domain.address_of(channel, recipient)
     moment = utcnow()
     due_at = iso(due)
     record = MessageRecord(
         tid=tid, mid=mid, uid=uid, channel=channel, status="pending", subject=rendered.subject, text=rendered.text,
+        masked_subject=masked.subject, masked_text=masked.text,
         template=template if isinstance(template, str) else None, locale=domain.pick_locale(template, locale),
         address_enc=get_cipher().encrypt(address, _address_context(tid, mid)) if address else None,
         endpoint=endpoint, data=values if channel == "webhook" else None, automation_id=automation_id, attempts=0,
@@ -217,6 +254,23 @@ def _outgoing(item: MessageRecord, settings: MessagingSettings, now: datetime) -
     )  # fmt: skip
 
 
+def _address_key(item: MessageRecord) -> str | None:
+    """The keyed hash of an sms or email message's address (the blind index the participant's phone has), or None
+    for channels whose address is the person's own id."""
+    purpose = ADDRESS_CAPPED.get(item.channel)
+    if purpose is None or not item.address_enc:
+        return None
+    address = get_cipher().decrypt(item.address_enc, _address_context(item.tid, item.mid)).strip()
+    if purpose == "phone":
+        try:
+            address = normalize_phone(address)
+        except ValueError:
+            pass  # an address the join did not normalise is hashed as it is
+    else:
+        address = address.lower()
+    return get_cipher().blind_index(address, purpose)
+
+
 def _suppressed(item: MessageRecord, reason: str) -> str:
     _close(item, "suppressed")
     item.reason = reason
@@ -276,7 +330,7 @@ def _deliver_one(mid: str, run: _Run) -> str:
     problem = domain.not_configured(item.channel, settings)
     if problem is not None:
         return _failed(item, problem, True, settings, now)
-    day = None
+    day = address = None
     if person:
         zone = run.zone_of(item.tid)
         if domain.in_quiet_hours(now, zone, settings.quiet_hours):
@@ -288,11 +342,21 @@ def _deliver_one(mid: str, run: _Run) -> str:
         expires = int((now + timedelta(days=CAP_COUNTER_DAYS)).timestamp())
         if not store.take_slot(item.tid, item.uid, item.channel, day, cap, expires):
             return _deferred(item, "daily_cap", domain.next_day_start(now, zone, settings.quiet_hours))
+        # The same cap per phone number or email address, across everyone who gave it: joining under many ids
+        # with someone else's number must not multiply the texts they get. Dropped, not deferred, so a flood is
+        # not merely spread over the following days.
+        address = _address_key(item)
+        taken = address is None or store.take_slot(item.tid, address, item.channel, day, cap, expires, address=True)
+        if not taken:
+            store.give_back_slot(item.tid, item.uid, item.channel, day)
+            return _suppressed(item, "address_cap")
     try:
         channels.ADAPTERS[item.channel](_outgoing(item, settings, now))
     except Exception as exc:  # noqa: BLE001 - any adapter failure is a failed attempt, never a lost message
         if day is not None:
             store.give_back_slot(item.tid, item.uid, item.channel, day)
+            if address is not None:
+                store.give_back_slot(item.tid, address, item.channel, day, address=True)
         if isinstance(exc, channels.DeliveryError):
             return _failed(item, str(exc), exc.permanent, settings, now)
         return _failed(item, repr(exc), False, settings, now)
@@ -328,17 +392,43 @@ def deliver(now: datetime | None = None) -> dict[str, int]:
 # --- operators ------------------------------------------------------------------------------------
 
 
-def view(item: MessageRecord) -> dict[str, Any]:
+def _masked_copy(item: MessageRecord, known: Sequence[tuple[str, str]]) -> tuple[str, str | None]:
+    """(text, subject) for an operator without `pii:unmask`: the masked rendering stored at enqueue; for an older
+    message, its text with the person's `known` values (value, masked) replaced, or withheld when none are known."""
+    if item.masked_text is not None:
+        return item.masked_text, item.masked_subject
+    if not known:
+        return WITHHELD, None
+    text, subject = item.text, item.subject
+    for value, shown in sorted(known, key=lambda pair: -len(pair[0])):
+        if value:
+            text = text.replace(value, shown)
+            subject = subject.replace(value, shown) if subject is not None else None
+    return _UNSUBSCRIBE_TOKEN.sub(r"\1…", text), subject
+
+
+def view(item: MessageRecord, *, clear: bool = True, known: Sequence[tuple[str, str]] = ()) -> dict[str, Any]:
+    """A message for operators; `clear` is False for a role without `pii:unmask`, which sees it masked."""
+    text, subject = (item.text, item.subject) if clear else _masked_copy(item, known)
     out: dict[str, Any] = {
-        "id": item.mid, "channel": item.channel, "uid": item.uid, "status": item.status, "text": item.text,
+        "id": item.mid, "channel": item.channel, "uid": item.uid, "status": item.status, "text": text,
         "attempts": item.attempts, "due_at": item.due_at, "created_at": item.created_at,
         "automation_id": item.automation_id,
     }  # fmt: skip
-    for name in ("subject", "sent_at", "last_error", "reason", "template"):
+    if subject is not None:
+        out["subject"] = subject
+    if not clear:
+        out["masked"] = True
+    for name in ("sent_at", "last_error", "reason", "template"):
         value = getattr(item, name)
         if value is not None:
             out[name] = value
     return out
+
+
+def sees_clear(actor: Principal) -> bool:
+    """Whether `actor` sees messages as sent (nicknames included): roles holding `pii:unmask`."""
+    return is_allowed(actor.role, Permission.PII_UNMASK)
 
 
 def list_messages(
@@ -351,18 +441,24 @@ def list_messages(
     if not 1 <= limit <= 100:
         raise BadRequest("limit must be 1..100", code=Code.INVALID_LIMIT)
     page = store.list_for_tenant(actor.tid, limit=limit, cursor=cursor, status=status, channel=channel)
-    return {"items": [view(item) for item in page.items], "next_cursor": page.cursor}
+    clear = sees_clear(actor)
+    return {"items": [view(item, clear=clear) for item in page.items], "next_cursor": page.cursor}
 
 
-def recent_for(tid: str, uid: str, limit: int = 10) -> list[dict[str, Any]]:
-    """A person's latest messages, from the tenant's newest `RECENT_SCAN` (a bounded read, no per-person index)."""
+def recent_for(
+    tid: str, uid: str, limit: int = 10, *, clear: bool = True, known: Sequence[tuple[str, str]] = ()
+) -> list[dict[str, Any]]:
+    """A person's latest messages, from the tenant's newest `RECENT_SCAN` (a bounded read, no per-person index).
+
+    `clear` False masks them (`view`); `known` are the person's (value, masked) pairs for messages older than the
+    stored masked renderings."""
     found: list[dict[str, Any]] = []
     cursor: str | None = None
     evaluated = 0
     while len(found) < limit and evaluated < RECENT_SCAN:
         page = store.list_for_tenant(tid, limit=50, cursor=cursor)
         evaluated += 50
-        found.extend(view(item) for item in page.items if item.uid == uid)
+        found.extend(view(item, clear=clear, known=known) for item in page.items if item.uid == uid)
         cursor = page.cursor
         if cursor is None:
             break
@@ -389,7 +485,7 @@ def retry(actor: Principal, mid: str, now: datetime) -> dict[str, Any]:
     if not store.replace(item):
         raise Conflict("the message changed meanwhile; reload and retry", code=Code.CONCURRENT_UPDATE)
     audit.record(actor.tid, actor.email, "message.retry", mid, {"channel": item.channel}, now)
-    return view(item)
+    return view(item, clear=sees_clear(actor))
 
 
 # --- opt-outs -------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from typing import Any
 
 from chalice.app import Blueprint, Response
 
+from chalicelib.accounts import totp
 from chalicelib.core.config import get_settings
 from chalicelib.core.rbac import Permission
 from chalicelib.http import request as http
@@ -25,8 +26,9 @@ def get_messaging() -> dict[str, Any]:
 @bp.route("/v1/admin/messaging", methods=["PUT"])
 @http.requires(Permission.AUDIENCE_WRITE)
 def put_messaging() -> dict[str, Any]:
-    body = http.parse(bp.current_request, MessagingSettings)
-    return messages.update_settings(http.principal(), body, http.now())
+    request = bp.current_request
+    body = http.parse(request, MessagingSettings)
+    return messages.update_settings(http.principal(), body, request.headers.get(totp.HEADER), http.now())
 
 
 @bp.route("/v1/admin/messages", methods=["GET"])
@@ -69,11 +71,11 @@ def webhook_event_types() -> dict[str, Any]:
 @bp.route("/v1/admin/webhooks", methods=["POST"])
 @http.requires(Permission.OPERATOR_MANAGE)
 def create_webhook() -> Response:
-    body = http.parse(bp.current_request, WebhookCreate)
-    actor = http.principal()
+    request = bp.current_request
+    body = http.parse(request, WebhookCreate)
     stage = get_settings().stage
-    endpoint = webhooks.add_endpoint(actor.tid, body.url, body.events, stage, http.now(), actor=actor.email)
-    return http.created(endpoint)
+    code = request.headers.get(totp.HEADER)
+    return http.created(webhooks.create_endpoint(http.principal(), body.url, body.events, stage, code, http.now()))
 
 
 @bp.route("/v1/admin/webhooks/{wid}", methods=["DELETE"])

@@ -10,17 +10,21 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from chalicelib.accounts import audit, webhook_secret
+from chalicelib.accounts import audit, totp, webhook_secret
 from chalicelib.core.clock import iso, utcnow
 from chalicelib.core.codes import Code
 from chalicelib.core.config import get_settings
 from chalicelib.core.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.core.ids import new_id
 from chalicelib.core.observability import logger
+from chalicelib.core.rbac import Principal
+from chalicelib.messaging.rules import egress
 from chalicelib.messaging.rules import webhooks as domain
 from chalicelib.messaging.rules.records import OutboxDelivery, WebhookEndpoint
 from chalicelib.messaging.store import webhooks as store
-from chalicelib.security import egress, signing
+from chalicelib.security import egress as egress_guard
+from chalicelib.security import signing
+from chalicelib.security.pii import get_cipher
 
 MAX_ITEMS_PER_RUN = 100
 MAX_SECONDS_PER_RUN = 20.0
@@ -39,8 +43,8 @@ def check_url(url: str, stage: str) -> None:
     if not (parts.scheme == "https" and parts.hostname) and not local_http:
         raise ValidationFailed("the url must be https", code=Code.INVALID_URL)
     try:
-        egress.check_url(url, allow_private=_allow_private(stage))
-    except egress.EgressRefused as exc:
+        egress_guard.check_url(url, allow_private=_allow_private(stage))
+    except egress_guard.EgressRefused as exc:
         raise ValidationFailed(f"the url is not allowed: {exc}", code=Code.INVALID_URL) from None
 
 
@@ -48,9 +52,13 @@ def event_types() -> list[str]:
     return list(domain.EVENT_TYPES)
 
 
-def add_endpoint(
-    tid: str, url: str, events: list[str], stage: str, now: datetime, *, actor: str = audit.SYSTEM
-) -> dict[str, Any]:
+def audit_fingerprint(value: str) -> str:
+    """A secret as the audit trail shows it (`rules.egress.audit_url`): keyed with the PII key, so equal secrets
+    match and a guess cannot be tested by someone who reads the trail."""
+    return get_cipher().blind_index(value, "audit-secret")[:12]
+
+
+def _checked(tid: str, url: str, events: list[str], stage: str) -> None:
     check_url(url, stage)
     unknown = sorted(set(events) - set(domain.EVENT_TYPES))
     if not events or unknown:
@@ -59,12 +67,34 @@ def add_endpoint(
         )
     if len(store.endpoints(tid)) >= domain.MAX_ENDPOINTS:
         raise Conflict(f"at most {domain.MAX_ENDPOINTS} webhook endpoints per tenant", code=Code.TOO_MANY_WEBHOOKS)
+
+
+def create_endpoint(
+    actor: Principal, url: str, events: list[str], stage: str, totp_code: str | None, now: datetime
+) -> dict[str, Any]:
+    """An operator's new endpoint: event payloads carry personal data (a gift's delivery address), so it is the
+    owner's decision, with a fresh TOTP step-up (checked once the request is valid, so a typo spends no code)."""
+    egress.check_role(actor, ["webhook.url"])
+    _checked(actor.tid, url, events, stage)
+    totp.require_step_up(actor, totp_code, now)
+    return _add(actor.tid, url, events, now, actor.email)
+
+
+def add_endpoint(
+    tid: str, url: str, events: list[str], stage: str, now: datetime, *, actor: str = audit.SYSTEM
+) -> dict[str, Any]:
+    _checked(tid, url, events, stage)
+    return _add(tid, url, events, now, actor)
+
+
+def _add(tid: str, url: str, events: list[str], now: datetime, actor: str) -> dict[str, Any]:
     wid = new_id("wh")
     item = WebhookEndpoint(tid=tid, wid=wid, url=url, events=sorted(set(events)), created_at=iso(now))
     store.add_endpoint(item)
-    # The host only: a URL's path or query may carry a merchant's token.
+    # The whole destination; the query's values (where tokens usually sit) only as fingerprints.
     host = urlsplit(url).hostname or ""
-    audit.record(tid, actor, "webhook.create", wid, {"host": host, "events": list(item.events)}, now)
+    details = {"url": egress.audit_url(url, audit_fingerprint), "host": host, "events": list(item.events)}
+    audit.record(tid, actor, "webhook.create", wid, details, now)
     return _endpoint_view(item)
 
 
@@ -127,7 +157,7 @@ def deliver(now: datetime | None = None) -> dict[str, int]:
             try:
                 try:
                     _post(item, moment)
-                except egress.EgressRefused as exc:
+                except egress_guard.EgressRefused as exc:
                     status = _failed(item, f"refused: {exc}", moment)
                     counts["dead" if status == "dead" else "retried"] += 1
                     continue

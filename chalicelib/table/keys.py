@@ -491,6 +491,11 @@ def message_cap_pk(tid: str, uid: str) -> str:
     return f"MSGCAP#{tid}#{uid}"
 
 
+def message_address_cap_pk(tid: str, address_hash: str) -> str:
+    """Sends to one phone number or email address (its keyed hash), across every person who gave it."""
+    return f"MSGCAP#{tid}#A#{address_hash}"
+
+
 def message_cap_sk(channel: str, local_day: str) -> str:
     """A person's sends on one channel on one local day (the tenant's time zone)."""
     return f"{channel}#{local_day}"

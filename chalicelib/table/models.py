@@ -576,6 +576,9 @@ class MessageItem(Item, discriminator="message"):
     reason = UnicodeAttribute(null=True)  # why deferred or suppressed
     subject = UnicodeAttribute(null=True)
     text = UnicodeAttribute()
+    # The same rendering with the person's values masked, for operators without `pii:unmask`.
+    masked_text = UnicodeAttribute(null=True)
+    masked_subject = UnicodeAttribute(null=True)
     template = UnicodeAttribute(null=True)  # a built-in template's name; custom texts are only rendered
     locale = UnicodeAttribute()
     # The address the channel needs (phone, email or external id), AES-GCM bound to the message; never plaintext.
@@ -600,7 +603,8 @@ class MessagingSettingsItem(Item, discriminator="messaging_settings"):
 
 
 class MessageCapItem(Item, discriminator="message_cap"):
-    """Sends to one person on one channel on one local day (`MSGCAP#{tid}#{uid}` / `{channel}#{day}`), TTL 3 days."""
+    """Sends to one person (`MSGCAP#{tid}#{uid}`), or to one phone number or email address whoever it belongs to
+    (`MSGCAP#{tid}#A#{keyed hash}`), on one channel on one local day (`{channel}#{day}`), TTL 3 days."""
 
     sent = NumberAttribute(default=0)
 

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from chalicelib.audience.rules.profiles import TAG_PATTERN
 from chalicelib.campaigns.rules.spec import Reward
+from chalicelib.messaging.rules.egress import sends_out
 from chalicelib.table.images import (
     AssistImage,
     GroupImage,
@@ -207,6 +208,25 @@ def matches(trigger: Mapping[str, Any], firing: Firing) -> bool:
 def run_key(aid: str, occurrence: str, uid: str) -> str:
     """One rule, one occurrence, one person: the id every action of that run derives from."""
     return hashlib.sha256(f"{aid}|{occurrence}|{uid}".encode()).hexdigest()[:32]
+
+
+def egress(rule: Mapping[str, Any]) -> dict[str, Any] | None:
+    """What a rule (its stored or dumped form) sends out of Fission: the actions that do, and when and about whom
+    (trigger and conditions); None when it is off or sends nothing out. Creating a rule whose egress is not None,
+    or changing it, is the owner's decision (docs/messaging.md)."""
+    out = [dict(action) for action in rule.get("actions") or () if sends_out(action)]
+    if not rule.get("enabled", True) or not out:
+        return None
+    return {"trigger": rule.get("trigger"), "conditions": rule.get("conditions"), "actions": out}
+
+
+def egress_changes(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> list[str]:
+    """The actions of `after` that make its egress new (all of them when the egress differs from `before`'s),
+    named `actions[i].type`; empty when the change sends nothing anywhere new."""
+    wanted = egress(after)
+    if wanted is None or (before is not None and egress(before) == wanted):
+        return []
+    return [f"actions[{i}].{a['type']}" for i, a in enumerate(after.get("actions") or ()) if sends_out(a)]
 
 
 def reward_rule(aid: str) -> str:

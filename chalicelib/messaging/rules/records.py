@@ -21,6 +21,10 @@ class MessageRecord:
     created_at: str
     reason: str | None = None  # why deferred or suppressed
     subject: str | None = None
+    # The same rendering with the person's values masked (nickname, unsubscribe token), for operators without
+    # `pii:unmask`; None on messages queued before it was stored.
+    masked_text: str | None = None
+    masked_subject: str | None = None
     template: str | None = None  # a built-in template's name; custom texts are only rendered
     address_enc: str | None = None  # the channel's address, encrypted and bound to the message
     endpoint: str | None = None  # webhook messages carry their own URL

@@ -58,6 +58,7 @@ def put_settings(tid: str, settings: dict[str, Any], updated_at: str) -> None:
 
 _OPTIONAL = (
     "reason", "subject", "template", "address_enc", "endpoint", "automation_id", "sent_at", "last_error",
+    "masked_text", "masked_subject",
 )  # fmt: skip
 
 
@@ -157,10 +158,17 @@ def list_for_tenant(
 # --- daily caps -----------------------------------------------------------------------------------
 
 
-def take_slot(tid: str, uid: str, channel: str, day: str, cap: int, expires_at: int) -> bool:
-    """Count one send against the person's cap for the day; False (and nothing counted) when it is reached."""
+def _cap_item(tid: str, who: str, channel: str, day: str, *, address: bool) -> MessageCapItem:
+    pk = keys.message_address_cap_pk(tid, who) if address else keys.message_cap_pk(tid, who)
+    return MessageCapItem(PK=pk, SK=keys.message_cap_sk(channel, day))
+
+
+def take_slot(tid: str, who: str, channel: str, day: str, cap: int, expires_at: int, *, address: bool = False) -> bool:
+    """Count one send against the day's cap of a person (`who` a uid), or of a phone number or email address (`who`
+    its keyed hash, `address`); False (and nothing counted) when it is reached. One conditional update: two runs
+    can never both take the last slot."""
     ensure_bound()
-    item = MessageCapItem(PK=keys.message_cap_pk(tid, uid), SK=keys.message_cap_sk(channel, day))
+    item = _cap_item(tid, who, channel, day, address=address)
     try:
         with unavailable_on_failure("count message"):
             item.update(
@@ -178,10 +186,10 @@ def take_slot(tid: str, uid: str, channel: str, day: str, cap: int, expires_at: 
     return True
 
 
-def give_back_slot(tid: str, uid: str, channel: str, day: str) -> None:
-    """Undo `take_slot` for a send that failed: a failure never uses up a person's day."""
+def give_back_slot(tid: str, who: str, channel: str, day: str, *, address: bool = False) -> None:
+    """Undo `take_slot` for a send that failed or was not made: a failure never uses up a day."""
     ensure_bound()
-    item = MessageCapItem(PK=keys.message_cap_pk(tid, uid), SK=keys.message_cap_sk(channel, day))
+    item = _cap_item(tid, who, channel, day, address=address)
     with unavailable_on_failure("uncount message"):
         item.update(actions=[MessageCapItem.sent.add(-1)], condition=MessageCapItem.sent > 0)
 

@@ -126,7 +126,7 @@ def test_logins_are_recorded_without_the_password(api: Api, tenant: Tenant) -> N
 
 
 def test_webhooks_coupons_and_secret_rotation_are_audited(api: Api, tenant: Tenant) -> None:
-    token = tenant.totp_token()  # rotating the secret needs a TOTP step-up
+    token = tenant.totp_token()  # a new webhook endpoint and rotating the secret need the owner's step-up
     status, hook = api.call(
         "POST",
         "/v1/admin/webhooks",
@@ -138,6 +138,9 @@ def test_webhooks_coupons_and_secret_rotation_are_audited(api: Api, tenant: Tena
     assert api.call("POST", "/v1/admin/webhook-secret/rotate", token=token)[0] == 200
     trail = entries(api, tenant)[-3:]
     assert [e["action"] for e in trail] == ["webhook.create", "webhook.delete", "webhook_secret.rotate"]
+    # The whole destination, with the query's values as keyed fingerprints: a token there never reaches the trail.
+    shown = trail[0]["details"].pop("url")
+    assert shown.startswith("https://hooks.example.com/in?key=<secret:") and shown.endswith(">")
     assert trail[0]["details"] == {"host": "hooks.example.com", "events": ["reward.issued"]}
     assert "s3cr3t" not in json.dumps(trail)
     assert trail[2]["details"] == {"version": 2}
