@@ -74,6 +74,7 @@ def test_mutations_append_linked_entries_in_order(api: Api, tenant: Tenant) -> N
         "campaign.pause",
         "campaign.end",
         "operator.create",
+        "operator.totp_enrol",
         "operator.totp_enable",
         "operator.update",
         "operator.delete",
@@ -83,15 +84,15 @@ def test_mutations_append_linked_entries_in_order(api: Api, tenant: Tenant) -> N
     assert all(later["prev_hash"] == earlier["hash"] for earlier, later in zip(trail, trail[1:], strict=False))
     assert {e["actor"] for e in trail} == {tenant.owner_email}
     assert trail[1]["target"] == cid and trail[2]["details"]["fields"] == ["title"]
-    assert trail[8]["target"] == email and trail[8]["details"]["fields"] == ["password", "role"]
+    assert trail[9]["target"] == email and trail[9]["details"]["fields"] == ["password", "role"]
     # Neither the password nor the phone reach the trail.
     text = json.dumps(trail)
     assert "another-pass-2" not in text and "operator-pass-1" not in text and "13812345678" not in text
     assert all(len(e["mac"]) == 64 for e in trail)
     assert verify(api, tenant) == {
         "ok": True,
-        "entries": 10,
-        "head_seq": 10,
+        "entries": 11,
+        "head_seq": 11,
         "legacy_entries": 0,
         "mac_checks": 1,  # the newest MAC vouches for the rest through the hashes
         "anchor": None,
