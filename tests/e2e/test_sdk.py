@@ -31,7 +31,7 @@ pytestmark = pytest.mark.browser
 
 Shoot = Callable[[Page, str], Path]
 
-STREAM = 20_000  # ms: what the stream pump and the page's refresh need at most
+STREAM = 45_000  # ms: the stream pump (which also drains what parallel test workers write) and the page's refresh
 
 
 @pytest.fixture(scope="module")

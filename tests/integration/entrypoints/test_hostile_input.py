@@ -89,9 +89,10 @@ def world(table: str) -> Iterator[World]:
         tenant = Tenant(tid, email, api.login(email, OWNER_PASSWORD), api)
         cid = live_campaign(api, tenant)
         scopes = {"name": "hostile", "scopes": ["participants:write", "orders:write"]}
-        status, made = api.call("POST", "/v1/admin/api-keys", scopes, token=tenant.owner_token)
+        stepped = tenant.stepped_token()  # keys and secrets are shown only after a step-up
+        status, made = api.call("POST", "/v1/admin/api-keys", scopes, token=stepped)
         assert status == 201, made
-        status, hook = api.call("GET", "/v1/admin/webhook-secret", token=tenant.owner_token)
+        status, hook = api.call("GET", "/v1/admin/webhook-secret", token=stepped)
         assert status == 200, hook
         yield World(api, tenant, cid, str(made["key"]), bytes.fromhex(hook["secret"]))
 
