@@ -14,14 +14,13 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from chalicelib.accounts import audit, lockout, totp
-from chalicelib.accounts.lockout import LockedOut
 from chalicelib.accounts.rules.lockout import Scope
 from chalicelib.accounts.rules.operators import LoginRequest, Operator, normalize_email
 from chalicelib.accounts.store import tenants as store
 from chalicelib.core.clock import iso
 from chalicelib.core.codes import Code
 from chalicelib.core.config import get_settings
-from chalicelib.core.errors import Unauthorized
+from chalicelib.core.errors import TooManyRequests, Unauthorized
 from chalicelib.core.observability import logger, metrics
 from chalicelib.core.rbac import Principal
 from chalicelib.security import passwords, tokens
@@ -66,7 +65,7 @@ def login(request: LoginRequest, now: datetime, address: str | None = None) -> d
     if locked is not None:
         scope, seconds = locked
         metrics.add_metric(name="LoginLocked", unit=MetricUnit.Count, value=1)
-        raise LockedOut(
+        raise TooManyRequests(
             f"too many failed sign-ins; retry in {seconds} s",
             code=Code.LOGIN_LOCKED,
             retry_after=seconds,

@@ -12,24 +12,13 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from chalicelib.accounts.rules.lockout import POLICIES, Attempts, Scope, lock_seconds, remaining_lock
 from chalicelib.accounts.rules.lockout import streak_end_after_lock as streak_end
 from chalicelib.accounts.store import attempts as store
-from chalicelib.core.errors import TooManyRequests
 from chalicelib.security.keyring import get_keyring
 
 KEY_NAME = "login-attempts"
-
-
-class LockedOut(TooManyRequests):
-    """429 with Retry-After (the errors middleware adds `headers` to the response)."""
-
-    def __init__(self, message: str, *, code: str, retry_after: int, details: dict[str, Any]) -> None:
-        super().__init__(message, code=code, details={**details, "retry_after": retry_after})
-        self.retry_after = retry_after
-        self.headers = {"Retry-After": str(retry_after)}
 
 
 @dataclass(frozen=True)

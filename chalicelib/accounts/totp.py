@@ -12,12 +12,11 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from chalicelib.accounts import audit, lockout
-from chalicelib.accounts.lockout import LockedOut
 from chalicelib.accounts.rules.lockout import Scope
 from chalicelib.accounts.store import totp as store
 from chalicelib.core.clock import iso
 from chalicelib.core.codes import Code
-from chalicelib.core.errors import BadRequest, Conflict, Forbidden
+from chalicelib.core.errors import BadRequest, Conflict, Forbidden, TooManyRequests
 from chalicelib.core.observability import logger, metrics
 from chalicelib.core.rbac import Principal
 from chalicelib.security import totp
@@ -165,11 +164,10 @@ def require_step_up(actor: Principal, code: str | None, now: datetime) -> None:
             return
         _refused(actor, refusal.details(), now)
         if refusal.reason == "locked":
-            raise LockedOut(
+            raise TooManyRequests(
                 f"too many wrong TOTP codes; retry in {refusal.retry_after} s",
                 code=Code.TOTP_LOCKED,
                 retry_after=refusal.retry_after,
-                details={},
             )
         raise Forbidden(
             "the X-Fission-TOTP code is wrong or was already used",

@@ -85,8 +85,25 @@ class UnsupportedMediaType(FissionError):
 
 
 class TooManyRequests(FissionError):
+    """429; with `retry_after`, a `Retry-After` header (the errors middleware adds `headers` to the response)
+    and the same seconds in `details.retry_after`, for clients that read only the body."""
+
     status = 429
     code: str = Code.RATE_LIMITED
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: int | None = None,
+        code: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        if retry_after is not None:
+            details = {**(details or {}), "retry_after": retry_after}
+        super().__init__(message, code=code, details=details)
+        self.retry_after = retry_after
+        self.headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
 
 
 class Unavailable(FissionError):

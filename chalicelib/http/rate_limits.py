@@ -43,15 +43,14 @@ class CounterStore(Protocol):
 
 
 class RateLimited(TooManyRequests):
-    """429 RATE_LIMITED; `headers` are added to the error response by the errors middleware."""
+    """429 RATE_LIMITED, with Retry-After."""
 
     def __init__(self, limit: Limit, retry_after: int) -> None:
         super().__init__(
             f"too many requests; retry in {retry_after} s",
+            retry_after=retry_after,
             details={"scope": limit.scope.value, "limit": limit.limit, "window_seconds": limit.window_seconds},
         )
-        self.retry_after = retry_after
-        self.headers = {"Retry-After": str(retry_after)}
 
 
 @dataclass(frozen=True)
@@ -126,7 +125,7 @@ class Limiter:
                 for count in counted:
                     if count.pending > 0:
                         count.uncount()
-                raise max(refusals, key=lambda refusal: refusal.retry_after)
+                raise max(refusals, key=lambda refusal: refusal.retry_after or 0)
 
     def _flush(self, key: _Key, count: WindowCount, at: float) -> None:
         expires = domain.counter_expiry(key.start, key.window_seconds)

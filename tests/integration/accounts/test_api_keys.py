@@ -424,7 +424,9 @@ def test_a_key_is_refused_past_its_rate_limit(
             assert api.call("POST", f"/v1/server/campaigns/{cid}/participants", user, token=busy)[0] == 201
     status, body = api.call("GET", f"/v1/admin/campaigns/{cid}/stats", token=busy)
     assert (status, body["error"]["code"]) == (429, "RATE_LIMITED")
-    assert body["error"]["details"] == {"scope": "api_key", "limit": 5, "window_seconds": 60}
+    details = body["error"]["details"]
+    assert details == {"scope": "api_key", "limit": 5, "window_seconds": 60, "retry_after": details["retry_after"]}
+    assert 1 <= details["retry_after"] <= 60
     assert api.call("GET", f"/v1/admin/campaigns/{cid}/stats", token=calm)[0] == 200  # per key
     for _ in range(3):  # operators are not limited
         assert api.call("GET", f"/v1/admin/campaigns/{cid}/stats", token=tenant.owner_token)[0] == 200

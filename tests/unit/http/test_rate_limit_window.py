@@ -143,7 +143,7 @@ def test_one_container_enforces_the_limit_exactly_with_retry_after() -> None:
         lim.check(RouteClass.JOIN, {Scope.IP: "203.0.113.7"}, now)
     assert refused.value.status == 429 and refused.value.code == "RATE_LIMITED"
     assert refused.value.headers == {"Retry-After": "45"}
-    assert refused.value.details == {"scope": "ip", "limit": 30, "window_seconds": 60}
+    assert refused.value.details == {"scope": "ip", "limit": 30, "window_seconds": 60, "retry_after": 45}
     writes = store.writes
     assert admitted(lim, 100, now) == 0
     assert store.writes == writes  # refusing a known-over subject writes nothing
