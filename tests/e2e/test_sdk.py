@@ -70,6 +70,12 @@ def stored(page: Page, area: str, key: str) -> Any:
     return page.evaluate(f"JSON.parse({area}.getItem({key!r}))")
 
 
+def settled(page: Page) -> None:
+    """Wait for the offer banner, which each page shows once its fetch answers: it pushes the page down,
+    so a click aimed before it appears can land beside its target."""
+    expect(page.locator("#banner")).to_contain_text("A friend invited you")
+
+
 def test_a_visitor_invited_to_the_shop_logs_in_joins_and_is_credited_to_the_inviter(
     live_stack: LiveStack, shop: ShopSetup, new_page: NewPage, shoot: Shoot
 ) -> None:
@@ -93,11 +99,14 @@ def test_a_visitor_invited_to_the_shop_logs_in_joins_and_is_credited_to_the_invi
     # Browse two pages; the attribution stays put.
     page.get_by_role("link", name="Stoneware mug").click()
     expect(page.locator("#name")).to_have_text("Stoneware mug")
+    settled(page)
     page.locator("#add").click()
     expect(page.locator("#msg")).to_contain_text("in your cart")
     page.get_by_role("link", name="Products").click()
+    settled(page)
     page.get_by_role("link", name="Jasmine green tea, 100 g").click()
     expect(page.locator("#name")).to_have_text("Jasmine green tea, 100 g")
+    settled(page)
     assert stored(page, "localStorage", f"fission:sdk:{shop.cid}:attribution") == kept
 
     # Joining needs a shop login: a redirect to the login page (the SDK's script build) and back.
@@ -105,6 +114,7 @@ def test_a_visitor_invited_to_the_shop_logs_in_joins_and_is_credited_to_the_invi
     expect(page).to_have_url(re.compile(r"/demo-shop/login\.html\?next=account\.html$"))
     expect(page.get_by_role("button", name="Log in")).to_be_visible()
     assert page.evaluate("typeof window.Fission.join") == "function"  # the page loaded the script build
+    settled(page)
     page.locator("#name").fill("visitor")
     page.get_by_role("button", name="Log in").click()
     expect(page).to_have_url(re.compile(r"/demo-shop/account\.html$"))
