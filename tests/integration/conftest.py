@@ -1,12 +1,15 @@
-"""Fixtures shared by the integration tests: a caught-up stream pump, a fresh campaign cache."""
+"""Fixtures shared by the integration tests: a caught-up stream pump, a fresh campaign cache, a fresh client
+address."""
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from chalice.local import LambdaEventConverter
 
 from local.pump import CheckpointStore, StreamPump
 from local.stack import stream_handler
@@ -63,3 +66,17 @@ def deliver_every_batch_twice(pump: StreamPump) -> list[dict[str, Any]]:
 
     pump.handler = twice
     return delivered
+
+
+@pytest.fixture
+def client_ip(monkeypatch: pytest.MonkeyPatch) -> Callable[[], str]:
+    """A fresh source address for the test client, and another on each call: rate-limit and guessing counters
+    persist in the session's table, so each test starts from an address nobody has used."""
+
+    def new() -> str:
+        ip = f"10.{random.randrange(256)}.{random.randrange(256)}.{random.randrange(1, 255)}"
+        monkeypatch.setattr(LambdaEventConverter, "LOCAL_SOURCE_IP", ip)
+        return ip
+
+    new()
+    return new

@@ -12,7 +12,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from chalice.local import LambdaEventConverter
 
 from chalicelib.core import observability
 from tests.conftest import OWNER_PASSWORD, Api, Clock, Tenant, live_campaign
@@ -20,18 +19,8 @@ from tests.conftest import OWNER_PASSWORD, Api, Clock, Tenant, live_campaign
 LOGIN = "/v1/admin/login"
 EXPORTS = "/v1/admin/exports"
 
-
-@pytest.fixture(autouse=True)
-def client_ip(monkeypatch: pytest.MonkeyPatch) -> Callable[[], str]:
-    """A fresh source address per test (and on demand): attempts persist in the session's table."""
-
-    def new() -> str:
-        ip = f"10.{random.randrange(256)}.{random.randrange(256)}.{random.randrange(1, 255)}"
-        monkeypatch.setattr(LambdaEventConverter, "LOCAL_SOURCE_IP", ip)
-        return ip
-
-    new()
-    return new
+# A fresh source address for every test (tests/integration/conftest.py): attempts persist in the table.
+pytestmark = pytest.mark.usefixtures("client_ip")
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from chalice.local import LambdaEventConverter
 
 from chalicelib.core import observability
 from chalicelib.http import rate_limits
@@ -42,19 +41,6 @@ def limits(table: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[st
     yield enable
     os.environ["FISSION_RATE_LIMITS"] = "off"
     _refresh()
-
-
-@pytest.fixture
-def client_ip(monkeypatch: pytest.MonkeyPatch) -> Callable[[], str]:
-    """Give the test client a fresh source IP (counters persist in the session's table)."""
-
-    def new() -> str:
-        ip = f"10.{random.randrange(256)}.{random.randrange(256)}.{random.randrange(1, 255)}"
-        monkeypatch.setattr(LambdaEventConverter, "LOCAL_SOURCE_IP", ip)
-        return ip
-
-    new()
-    return new
 
 
 @pytest.fixture
