@@ -1,6 +1,6 @@
 """Capacity plan for a peak request rate: the quotas and settings docs/deploy.md derives, from the same formulas.
 
-    python -m local.capacity --rps 80000 [--mix join=0.2,click=0.1,event=0.2,read=0.5] [--cpu-ms-per-request 8] ...
+    python -m local.capacity --rps 80000 [--mix join=0.2,click=0.1,event=0.2,read=0.5] [--cpu-ms-per-request 7.6] ...
 
 Pure functions (`plan`, `rows`) and a CLI that prints the plan as a table. The inputs that are measured
 (CPU per request and per cold start, from `make bench`) or assumed (the request mix, how much of it one
@@ -95,6 +95,12 @@ class Inputs:
     counter_item_kb: float = 2.0  # one analytics counter item (a campaign-day shard)
     leaderboard_kb: float = 5.0  # the leaderboard item: the top 100 inviters with nicknames
 
+    def __post_init__(self) -> None:
+        if self.rps < 0 or self.lambda_memory_mb < 128 or self.batch_ms <= 0 or self.headroom < 1:
+            raise ValueError("rps must be >= 0, memory >= 128 MB, batch time > 0 and headroom >= 1")
+        if self.batch_size <= BATCH_RECORDS or not 0 < self.hot_campaign_share <= 1:
+            raise ValueError(f"batch size must be > {BATCH_RECORDS} and the hot campaign's share in (0, 1]")
+
     def shares(self) -> dict[str, float]:
         """The mix normalised to 1, with every known kind present."""
         unknown = sorted(set(self.mix) - set(KINDS))
@@ -170,7 +176,7 @@ def _ceil(value: float) -> int:
 
 
 def plan(inputs: Inputs) -> Plan:
-    """The capacity plan for `inputs`; docs/deploy.md ("Capacity at 80,000 requests/s") writes out each formula."""
+    """The capacity plan for `inputs`; docs/deploy.md ("Inputs and formulas") writes out each formula."""
     shares = inputs.shares()
     rps, headroom = inputs.rps, inputs.headroom
     rate = {name: rps * share for name, share in shares.items()}

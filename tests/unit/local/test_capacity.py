@@ -114,6 +114,17 @@ def test_the_mix_is_normalised_and_unknown_kinds_or_empty_mixes_are_refused() ->
         capacity.parse_mix("join")
 
 
+def test_inputs_out_of_range_are_refused_and_the_cli_says_why(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(ValueError, match="batch size must be > 3"):
+        Inputs(rps=1, batch_size=3)
+
+    with pytest.raises(SystemExit) as exit_:
+        capacity.main(["--rps", "-5"])
+
+    assert exit_.value.code == 2
+    assert "rps must be >= 0" in capsys.readouterr().err
+
+
 def test_the_cli_prints_the_plan_table(capsys: pytest.CaptureFixture[str]) -> None:
     assert capacity.main(["--rps", "80000"]) == 0
 
