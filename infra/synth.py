@@ -53,7 +53,7 @@ def _cfn_lint() -> list[str]:
         return [str(beside)]
     found = shutil.which("cfn-lint")
     if found is None:
-        raise SystemExit("cfn-lint is not installed (pip install -r requirements-dev.txt)")
+        raise SystemExit("cfn-lint is not installed (make venv installs requirements-dev.txt)")
     return [found]
 
 
