@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from local.isolation import isolate_requests
 from local.pump import CheckpointStore, DeadLetters, StreamPump
 from local.scheduler import Scheduler
-from local.server import LocalServer
+from local.server import WORKERS, LocalServer
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,6 +27,7 @@ class StackSettings:
     data_dir: Path | None = None  # checkpoints, dead letters and secrets persist here when set
     batch_size: int = 100
     batching_window: float = 0.5
+    workers: int = WORKERS  # API server threads
 
 
 def configure_environment(settings: StackSettings) -> None:
@@ -64,6 +66,8 @@ class LocalStack:
 
         get_settings.cache_clear()
         db.reset()
+        # The server's workers, the pump's batches and the scheduler run the app in parallel threads.
+        isolate_requests(app)
         self.app = app
         db.ensure_table(db.dynamodb_client(), settings.table_name)
         data = settings.data_dir
@@ -78,7 +82,7 @@ class LocalStack:
             context_factory=lambda: LambdaContext("stream_handler", 1024),
         )
         self.scheduler = Scheduler(app)
-        self.server = LocalServer(app, settings.host, settings.port, ROOT / "web")
+        self.server = LocalServer(app, settings.host, settings.port, ROOT / "web", workers=settings.workers)
         health.register_probe("stream_pump", self.pump.healthy)
         health.register_probe("scheduler", self.scheduler.healthy)
 
