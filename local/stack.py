@@ -27,6 +27,9 @@ class StackSettings:
     data_dir: Path | None = None  # checkpoints, dead letters and secrets persist here when set
     batch_size: int = 100
     batching_window: float = 0.5
+    # Concurrent batches per shard. The cloud runs 2 per shard over many shards; DynamoDB Local's table has
+    # one shard, so locally that one shard gets the concurrency the cloud spreads over several.
+    parallelization: int = 8
     workers: int = WORKERS  # API server threads
 
 
@@ -79,6 +82,7 @@ class LocalStack:
             dead_letters=DeadLetters(data / "stream-dead-letters" if data else None),
             batch_size=settings.batch_size,
             batching_window=settings.batching_window,
+            parallelization=settings.parallelization,
             context_factory=lambda: LambdaContext("stream_handler", 1024),
         )
         self.scheduler = Scheduler(app)
