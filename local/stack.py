@@ -41,6 +41,8 @@ def configure_environment(settings: StackSettings) -> None:
     os.environ["FISSION_PUBLIC_BASE_URL"] = f"http://localhost:{settings.port}"
     if settings.data_dir is not None:
         os.environ.setdefault("FISSION_SECRETS_DIR", str(settings.data_dir / "secrets"))
+        os.environ.setdefault("FISSION_AUDIT_ANCHOR_FILE", str(settings.data_dir / "audit-anchors.jsonl"))
+        os.environ.setdefault("FISSION_POSTER_CACHE_DIR", str(settings.data_dir / "posters"))
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")

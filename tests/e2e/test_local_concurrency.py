@@ -6,7 +6,8 @@ from __future__ import annotations
 import http.client
 import json
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from functools import partial
 from typing import Any
 
 import pytest
@@ -39,7 +40,7 @@ def request(stack: LocalStack, method: str, path: str, body: Any = None, token: 
     return response.status, json.loads(raw) if raw else None
 
 
-def all_at_once[T](calls: list[Callable[[], T]]) -> list[T | BaseException]:
+def all_at_once[T](calls: Sequence[Callable[[], T]]) -> list[T | BaseException]:
     """Run the calls in one thread each, released together; each call's result or exception, in order."""
     barrier = threading.Barrier(len(calls))
     results: list[T | BaseException] = [RuntimeError("never ran")] * len(calls)
@@ -71,7 +72,7 @@ def test_parallel_requests_with_different_tokens_and_tenants_each_get_their_own_
             status, body = request(stack, "POST", f"/v1/campaigns/{cid}/participants", {})
             assert status == 201, body
             expected.append((f"/v1/campaigns/{cid}/me", str(body["token"]), str(body["participant_id"])))
-    calls = [lambda path=path, token=token: request(stack, "GET", path, token=token) for path, token, _ in expected]
+    calls = [partial(request, stack, "GET", path, token=token) for path, token, _ in expected]
 
     # WHEN all of them ask for their own view at the same moment, several times over
     answers = all_at_once(calls * 4)
