@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -17,6 +22,24 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """A `preexec_fn` that has Linux send the child SIGTERM when the process that started it dies, even by
+    SIGKILL, so DynamoDB Local never outlives us holding its port (None elsewhere: stop() covers the rest).
+    libc is looked up here, before the fork: the child only makes the one call."""
+    if not sys.platform.startswith("linux"):
+        return None
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    parent = os.getpid()
+    pr_set_pdeathsig = 1
+
+    def preexec() -> None:
+        libc.prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before the call: no signal would ever come
+            os._exit(1)
+
+    return preexec
 
 
 def _listening(port: int) -> bool:
@@ -71,6 +94,9 @@ class DynamoDBLocal:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             start_new_session=True,  # Ctrl-C reaches us; we stop it in order
+            # Linux delivers this when the thread that started the child ends: start it from a thread that
+            # lives as long as the process does (the main thread, or the supervisor's).
+            preexec_fn=_die_with_parent(),
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -82,6 +108,22 @@ class DynamoDBLocal:
             time.sleep(0.1)
         self.stop()
         raise TimeoutError(f"DynamoDB Local did not listen on port {self.port} within {timeout:.0f}s")
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    def reap(self) -> tuple[int, str] | None:
+        """If the process has exited: collect it (no zombie is left), forget it, and return its exit code
+        and the end of what it wrote to stderr. None while it runs, or when none was started."""
+        process = self._process
+        if process is None or process.poll() is None:
+            return None
+        self._process = None
+        err = process.stderr.read().decode(errors="replace") if process.stderr else ""
+        if process.stderr:
+            process.stderr.close()
+        return process.returncode, err[-2000:]
 
     def stop(self) -> None:
         process, self._process = self._process, None

@@ -1,4 +1,4 @@
-"""`make run`: DynamoDB Local (persisted in .data/), the table, a demo tenant, and the whole stack."""
+"""`make run`: DynamoDB Local (persisted in .data/, supervised), the table, a demo tenant, and the whole stack."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ from pathlib import Path
 from local import demo
 from local.demo_shop import DemoShop
 from local.dynamo import DynamoDBLocal
+from local.server import WORKERS
 from local.stack import ROOT, LocalStack, StackSettings
+from local.supervisor import DynamoSupervisor
 
-DATA = ROOT / ".data"
 DEMO_TENANT = "demo"
 
 
@@ -24,23 +25,28 @@ def main() -> int:
     dynamo_port = int(os.environ.get("DYNAMODB_PORT", "8001"))
     email = os.environ.get("DEMO_EMAIL", "owner@demo.fission.local")
     password = os.environ.get("DEMO_PASSWORD", "fission-demo-2026")
+    data = Path(os.environ.get("DATA_DIR", ROOT / ".data")).resolve()
 
-    dynamo = DynamoDBLocal(dynamo_port, db_path=DATA / "dynamodb")
-    print(f"starting DynamoDB Local on port {dynamo_port} (data in {DATA / 'dynamodb'}) ...", flush=True)
-    dynamo.start()
     stack: LocalStack | None = None
     stopped = threading.Event()
-    # Explicit handlers: a shell that starts us in the background ignores SIGINT for us otherwise.
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    # Explicit handlers: a shell that starts us in the background ignores SIGINT for us otherwise. Whatever
+    # stops us, the finally below stops DynamoDB Local; a SIGKILL cannot be caught, and Linux then stops it
+    # for us (local/dynamo.py).
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, lambda *_: stopped.set())
+    dynamo = DynamoSupervisor(DynamoDBLocal(dynamo_port, db_path=data / "dynamodb"))
+    print(f"starting DynamoDB Local on port {dynamo_port} (data in {data / 'dynamodb'}) ...", flush=True)
+    dynamo.start()
     try:
         stack = LocalStack(
             StackSettings(
-                endpoint=dynamo.endpoint,
+                endpoint=dynamo.dynamo.endpoint,
                 port=port,
-                data_dir=DATA,
+                data_dir=data,
                 batch_size=int(os.environ.get("STREAM_BATCH_SIZE", "100")),
                 batching_window=float(os.environ.get("STREAM_BATCHING_WINDOW", "0.5")),
+                parallelization=int(os.environ.get("STREAM_PARALLELIZATION", "8")),
+                workers=int(os.environ.get("API_WORKERS", str(WORKERS))),
             )
         )
         from chalicelib.accounts.tenants import ensure_tenant
@@ -48,7 +54,7 @@ def main() -> int:
 
         created = ensure_tenant(DEMO_TENANT, "Demo Shop", email, password, utcnow())
         live = demo.seed(DEMO_TENANT, email, utcnow())
-        shop = demo.seed_shop(DEMO_TENANT, email, stack.url, utcnow(), DATA / "demo-shop.json")
+        shop = demo.seed_shop(DEMO_TENANT, email, stack.url, utcnow(), data / "demo-shop.json")
         if shop is not None:
             stack.server.serve_demo_shop(DemoShop(shop))
         stack.start()

@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from local.isolation import isolate_requests
 from local.pump import CheckpointStore, DeadLetters, StreamPump
 from local.scheduler import Scheduler
-from local.server import LocalServer
+from local.server import WORKERS, LocalServer
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,6 +27,10 @@ class StackSettings:
     data_dir: Path | None = None  # checkpoints, dead letters and secrets persist here when set
     batch_size: int = 100
     batching_window: float = 0.5
+    # Concurrent batches per shard. The cloud runs 2 per shard over many shards; DynamoDB Local's table has
+    # one shard, so locally that one shard gets the concurrency the cloud spreads over several.
+    parallelization: int = 8
+    workers: int = WORKERS  # API server threads
 
 
 def configure_environment(settings: StackSettings) -> None:
@@ -36,6 +41,8 @@ def configure_environment(settings: StackSettings) -> None:
     os.environ["FISSION_PUBLIC_BASE_URL"] = f"http://localhost:{settings.port}"
     if settings.data_dir is not None:
         os.environ.setdefault("FISSION_SECRETS_DIR", str(settings.data_dir / "secrets"))
+        os.environ.setdefault("FISSION_AUDIT_ANCHOR_FILE", str(settings.data_dir / "audit-anchors.jsonl"))
+        os.environ.setdefault("FISSION_POSTER_CACHE_DIR", str(settings.data_dir / "posters"))
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
@@ -64,6 +71,8 @@ class LocalStack:
 
         get_settings.cache_clear()
         db.reset()
+        # The server's workers, the pump's batches and the scheduler run the app in parallel threads.
+        isolate_requests(app)
         self.app = app
         db.ensure_table(db.dynamodb_client(), settings.table_name)
         data = settings.data_dir
@@ -75,10 +84,11 @@ class LocalStack:
             dead_letters=DeadLetters(data / "stream-dead-letters" if data else None),
             batch_size=settings.batch_size,
             batching_window=settings.batching_window,
+            parallelization=settings.parallelization,
             context_factory=lambda: LambdaContext("stream_handler", 1024),
         )
         self.scheduler = Scheduler(app)
-        self.server = LocalServer(app, settings.host, settings.port, ROOT / "web")
+        self.server = LocalServer(app, settings.host, settings.port, ROOT / "web", workers=settings.workers)
         health.register_probe("stream_pump", self.pump.healthy)
         health.register_probe("scheduler", self.scheduler.healthy)
 

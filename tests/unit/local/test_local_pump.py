@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from local.pump import CheckpointStore, DeadLetters, StreamPump, lambda_record
+from local.pump import CheckpointStore, DeadLetters, StreamPump, lambda_record, lane_of
 
 ARN = "arn:aws:dynamodb:ddblocal:000000000000:table/fission/stream/2026-12-01T00:00:00.000"
 CREATED = datetime(2026, 12, 1, 8, 0, 30, tzinfo=UTC)
@@ -514,3 +514,63 @@ def test_a_restart_after_the_checkpoint_was_trimmed_resumes_at_the_oldest_remain
 
     # THEN it resumes at the oldest record left instead of failing every pass
     assert handler.batches == [[seq(5), seq(6)]]
+
+
+# --- parallel batches within a shard ----------------------------------------------------------
+
+
+def keyed_record(n: int, key: str) -> dict[str, Any]:
+    record = raw_record(n)
+    record["dynamodb"]["Keys"] = {"PK": {"S": key}, "SK": {"S": f"S#{n}"}}
+    return record
+
+
+def two_keys_in_two_lanes() -> tuple[str, str]:
+    """Two partition keys that land in different lanes when there are two."""
+    lanes: dict[int, str] = {}
+    for n in range(100):
+        key = f"K#{n}"
+        lanes.setdefault(lane_of({"dynamodb": {"Keys": {"PK": {"S": key}}}}, 2), key)
+        if len(lanes) == 2:
+            return lanes[0], lanes[1]
+    raise AssertionError("no two keys in two lanes")
+
+
+def test_parallel_batches_keep_each_keys_order_and_a_failure_holds_back_only_its_own_key() -> None:
+    # GIVEN records alternating between two keys in two lanes, and a handler that fails record 4 (key b) once
+    a, b = two_keys_in_two_lanes()
+    shard = FakeShard("shard-1", [keyed_record(n, a if n % 2 else b) for n in range(1, 7)])
+    handler = Handler(lambda invocation, sequences: [seq(4)] if seq(4) in sequences and invocation <= 2 else [])
+    stream_pump = pump(FakeStreams([shard]), handler, parallelization=2)
+
+    # WHEN one pass delivers both lanes at once
+    run(stream_pump, 1)
+
+    # THEN key a's records are done, key b's from the failure on wait, and the checkpoint stops before record 4
+    assert sorted(handler.batches) == [[seq(1), seq(3), seq(5)], [seq(2), seq(4), seq(6)]]
+    assert stream_pump.checkpoints.get(ARN, "shard-1") == {"sequence": seq(3)}
+
+    # AND the next pass redelivers key b from record 4, in order, and the checkpoint reaches the end
+    run(stream_pump, 2)
+    assert handler.batches[2:] == [[seq(4), seq(6)]]
+    assert stream_pump.checkpoints.get(ARN, "shard-1") == {"sequence": seq(6)}
+    assert handler.deliveries() == Counter({seq(4): 2, seq(6): 2, **{seq(n): 1 for n in (1, 2, 3, 5)}})
+
+
+def test_parallel_batches_each_hold_at_most_the_batch_size() -> None:
+    a, b = two_keys_in_two_lanes()
+    shard = FakeShard("shard-1", [keyed_record(n, a if n % 2 else b) for n in range(1, 13)])
+    handler = Handler()
+    stream_pump = pump(FakeStreams([shard]), handler, parallelization=2, batch_size=3)
+
+    run(stream_pump, 4)
+
+    assert all(len(batch) <= 3 for batch in handler.batches)
+    assert sum(handler.deliveries().values()) == 12
+    assert stream_pump.checkpoints.get(ARN, "shard-1") == {"sequence": seq(12)}
+
+
+@pytest.mark.parametrize("factor", [0, 11])
+def test_a_parallelization_outside_lambdas_limits_is_refused(factor: int) -> None:
+    with pytest.raises(ValueError):
+        pump(FakeStreams([]), Handler(), parallelization=factor)
