@@ -69,7 +69,7 @@ def _joined(rec: CampaignRecord, participant: ParticipantRecord) -> dict[str, An
 def _inviter(ref: str | None, records: dict[str, ParticipantRecord] | None = None) -> domain.Inviter | None:
     if not ref or not re.fullmatch(domain.CODE_PATTERN, ref):
         return None
-    found = store.get(ref)
+    found = store.get_inviter(ref)
     if found is None or found.erased:  # an erased participant's link credits nobody
         return None
     if records is not None:

@@ -24,13 +24,21 @@ class Keyring(Protocol):
 
 
 class FileKeyring:
-    """Keys as files under a git-ignored folder, created 0600 on first use (dev and tests)."""
+    """Keys as files under a git-ignored folder, created 0600 on first use (dev and tests).
+
+    A key read once is kept for the life of the keyring, as the KMS keyring keeps its plaintexts:
+    keys are read on every request (invite codes, tokens, PII), and a file never changes once created.
+    """
 
     def __init__(self, folder: Path) -> None:
         self._folder = folder
+        self._cache: dict[str, bytes] = {}
 
     def secret(self, name: str) -> bytes:
-        return key_file(self._folder / f"{name}.key")
+        key = self._cache.get(name)
+        if key is None:
+            key = self._cache[name] = key_file(self._folder / f"{name}.key")
+        return key
 
 
 def key_file(path: Path) -> bytes:

@@ -6,7 +6,7 @@ import base64
 import binascii
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
@@ -177,12 +177,16 @@ def table_ready() -> None:
             raise Unavailable(f"table {settings.table_name} is not ready", code=Code.STORAGE_UNAVAILABLE) from exc
 
 
-def get_entity[T: models.Item](kind: type[T], pk: str, sk: str, *, consistent: bool = False) -> T | None:
-    """The item under (pk, sk) if it is a `kind`; None if absent (or another entity)."""
+def get_entity[T: models.Item](
+    kind: type[T], pk: str, sk: str, *, consistent: bool = False, attributes: Sequence[str] | None = None
+) -> T | None:
+    """The item under (pk, sk) if it is a `kind`; None if absent (or another entity). With `attributes`,
+    only those are read (the keys and the entity discriminator always are)."""
     ensure_bound()
+    projection = [table_spec.PK, table_spec.SK, "entity", *attributes] if attributes is not None else None
     with unavailable_on_failure(f"get {kind.__name__}"):
         try:
-            item = models.Item.get(pk, sk, consistent_read=consistent)
+            item = models.Item.get(pk, sk, consistent_read=consistent, attributes_to_get=projection)
         except DoesNotExist:
             return None
     return item if isinstance(item, kind) else None

@@ -54,6 +54,22 @@ def get(code: str, *, consistent: bool = False) -> ParticipantRecord | None:
     return _record(item) if item is not None else None
 
 
+# What a join reads of its inviter: attribution (depth, time, identity), the fraud checks (device,
+# phone, address, lineage) and the erasure marks. Not the invitee sets, which grow with every invite:
+# a popular inviter's whole item would be read and parsed on each of their invitees' joins.
+_INVITER_FIELDS = (
+    "cid", "tid", "code", "identity", "joined_at", "depth", "device_id", "phone_hash", "ip_hash", "lineage",
+    "erasing_at", "erased_at",
+)  # fmt: skip
+
+
+def get_inviter(code: str) -> ParticipantRecord | None:
+    """The participant behind an invite link, for a join's attribution and fraud checks: the fields in
+    `_INVITER_FIELDS` only; the rest (invitee sets, profile, PII) come back empty."""
+    item = get_entity(ParticipantItem, keys.participant_pk(code), keys.META, attributes=_INVITER_FIELDS)
+    return _record(item) if item is not None else None
+
+
 def add_counted(inviter_code: str, invitee_codes: set[str]) -> ParticipantRecord:
     """Add invitees to an inviter's counted set (idempotent: a set union); returns the inviter as updated."""
     ensure_bound()

@@ -7,6 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from chalicelib.referral.store import participants as participant_store
 from local.pump import StreamPump
 from tests.conftest import Api, Clock, Tenant, campaign_body, join, live_campaign, window
 from tests.integration.conftest import deliver_every_batch_twice
@@ -123,6 +124,23 @@ def test_invitees_count_for_their_inviter_once_the_stream_runs(api: Api, tenant:
     assert me["progress"]["counted_invites"] == 3
     assert me["progress"]["milestones_reached"] == 2  # the ladder is 1 and 3
     assert me["progress"]["next_milestone"] is None
+
+
+def test_a_join_reads_its_inviters_attribution_fields_but_not_their_invitee_sets(
+    api: Api, tenant: Tenant, pump: StreamPump
+) -> None:
+    cid = live_campaign(api, tenant)
+    inviter = join(api, cid, external_id="inviter", device_id="dev-inviter")[1]
+    for i in range(3):
+        assert join(api, cid, external_id=f"friend-{i}", ref=inviter["invite_code"])[0] == 201
+    pump.drain()
+    full = participant_store.get(inviter["invite_code"])
+    read = participant_store.get_inviter(inviter["invite_code"])
+    assert full is not None and read is not None and len(full.counted) == 3
+    assert (read.cid, read.tid, read.code, read.identity, read.joined_at, read.device_id, read.depth) == (
+        full.cid, full.tid, full.code, full.identity, full.joined_at, full.device_id, full.depth
+    )  # fmt: skip
+    assert read.counted == set() and read.nickname is None
 
 
 def test_replayed_batches_and_repeated_joins_count_each_invitee_once(
