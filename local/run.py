@@ -9,7 +9,7 @@ import sys
 import threading
 from pathlib import Path
 
-from local import demo
+from local import demo, dynamo_upgrade
 from local.demo_shop import DemoShop
 from local.dynamo import DynamoDBLocal
 from local.stack import ROOT, LocalStack, StackSettings
@@ -26,6 +26,8 @@ def main() -> int:
     password = os.environ.get("DEMO_PASSWORD", "fission-demo-2026")
 
     dynamo = DynamoDBLocal(dynamo_port, db_path=DATA / "dynamodb")
+    if dynamo_upgrade.upgrade(DATA / "dynamodb"):  # a database an older DynamoDB Local wrote
+        print("upgraded the stream settings in .data/dynamodb for DynamoDB Local 3", flush=True)
     print(f"starting DynamoDB Local on port {dynamo_port} (data in {DATA / 'dynamodb'}) ...", flush=True)
     dynamo.start()
     stack: LocalStack | None = None
