@@ -46,8 +46,10 @@ def main() -> int:
             )
         )
         from chalicelib.accounts.tenants import ensure_tenant
+        from chalicelib.campaigns.lifecycle import upgrade_documents
         from chalicelib.core.clock import utcnow
 
+        upgrade_documents()  # documents an older release stored as JSON text become maps
         created = ensure_tenant(DEMO_TENANT, "Demo Shop", email, password, utcnow())
         live = demo.seed(DEMO_TENANT, email, utcnow())
         shop = demo.seed_shop(DEMO_TENANT, email, stack.url, utcnow(), DATA / "demo-shop.json")

@@ -11,8 +11,9 @@ from pathlib import Path
 from local import dynamo_upgrade
 from local.dynamo import DEFAULT_HOME, ROOT
 
-OLD_INFO = {"streamViewType": "NEW_AND_OLD_IMAGES", "keySchema": [{"AttributeName": "PK", "KeyType": "HASH"}]}
-NEW_INFO = {"StreamViewType": "NEW_AND_OLD_IMAGES", "KeySchema": [{"AttributeName": "PK", "KeyType": "HASH"}]}
+KEYS = [{"AttributeName": "PK", "KeyType": "HASH"}]
+OLD_INFO: dict[str, object] = {"streamViewType": "NEW_AND_OLD_IMAGES", "keySchema": KEYS}
+NEW_INFO: dict[str, object] = {"StreamViewType": "NEW_AND_OLD_IMAGES", "KeySchema": KEYS}
 
 
 def _makefile_value(name: str) -> str:
