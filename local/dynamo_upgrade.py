@@ -1,10 +1,10 @@
-"""Upgrades a DynamoDB Local database file written by DynamoDB Local 1.x/2.x so that 3.x can write to it.
+"""Upgrades a database file written by DynamoDB Local 1.x (1.11.478 checked) so that 3.x can write to it.
 
 DynamoDB Local keeps each stream's settings as JSON in its SQLite file (table `sm`, column `StreamInfo`).
-Up to 2.x it wrote the keys in camel case (`streamViewType`, `keySchema`); 3.x reads only `StreamViewType`
-and `KeySchema`, so on an older file it fails every write to a table with a stream (an `InternalFailure`
-whose log says `streamViewType` is null). Items, indexes, TTL and stream records are read as they are.
-Renaming the two keys is the whole upgrade; it is idempotent and runs while DynamoDB Local is stopped.
+1.x wrote the keys in camel case (`streamViewType`, `keySchema`); 3.x reads only `StreamViewType` and
+`KeySchema`, so on an older file it fails every write to a table with a stream (an `InternalFailure` whose
+log says `streamViewType` is null). Items, GSIs, TTL settings and unread stream records are read as they
+are. Renaming the two keys is the whole upgrade; it is idempotent and runs while DynamoDB Local is stopped.
 """
 
 from __future__ import annotations
