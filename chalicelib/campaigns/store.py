@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pynamodb.exceptions import DeleteError, PutError, QueryError
+from pynamodb.constants import STRING
+from pynamodb.exceptions import DeleteError, PutError, QueryError, UpdateError
+from pynamodb.expressions.operand import Path
 
 from chalicelib.campaigns.rules.records import CampaignRecord
 from chalicelib.campaigns.rules.spec import parse_spec
@@ -33,7 +35,8 @@ class Page:
 def _record(item: CampaignItem) -> CampaignRecord:
     """The campaign with its document parsed into the typed spec, once per read.
 
-    The document is JSON text, so its numbers come back as int (never Decimal), as they were written."""
+    The document is a map whose numbers the attribute reads back as the ints they were written as (never
+    Decimal); a document still stored as JSON text (before maps) reads the same."""
     document = dict(item.spec)
     return CampaignRecord(
         cid=item.cid,
@@ -169,3 +172,35 @@ def ending_by(day: str, until: str) -> list[CampaignRecord]:
     with unavailable_on_failure("due campaigns"):
         result = Item.gsi2.query(keys.campaign_ends_gsi2pk(day), Item.GSI2SK <= f"{until}#~")
         return [_record(i) for i in result if isinstance(i, CampaignItem)]
+
+
+@dataclass(frozen=True)
+class Upgrade:
+    found: int  # campaigns whose document was JSON text
+    rewritten: int  # of those, rewritten as a map (the others changed meanwhile, and were written as maps)
+
+
+def upgrade_documents(*, dry_run: bool = False) -> Upgrade:
+    """Rewrites every campaign document still stored as JSON text as a map, in place.
+
+    Only the document changes, and only if the item still has that version and that text: an edit that
+    lands meanwhile writes a map itself. The version and `updated_at` stay, so an operator's open edit
+    does not conflict. Safe to stop and rerun."""
+    ensure_bound()
+    found = rewritten = 0
+    as_text = Path(CampaignItem.spec).is_type(STRING)
+    with unavailable_on_failure("upgrade campaign documents"):
+        for item in CampaignItem.scan(as_text):
+            found += 1
+            if dry_run:
+                continue
+            try:
+                item.update(
+                    actions=[CampaignItem.spec.set(item.spec)],
+                    condition=as_text & (CampaignItem.version == item.version),
+                )
+                rewritten += 1
+            except UpdateError as exc:
+                if not is_condition_failure(exc):
+                    raise
+    return Upgrade(found=found, rewritten=rewritten)

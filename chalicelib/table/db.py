@@ -48,7 +48,34 @@ def dynamodb_client() -> Any:
 
 @lru_cache(maxsize=1)
 def streams_client() -> Any:
-    return boto3.client("dynamodbstreams", **client_kwargs(get_settings()))
+    """The Streams API client: only the local stream pump reads it (Lambda receives the records)."""
+    settings = get_settings()
+    client = boto3.client("dynamodbstreams", **client_kwargs(settings))
+    if settings.dynamodb_endpoint:
+        client.meta.events.register("after-call.dynamodbstreams.GetRecords", restore_empty_maps)
+    return client
+
+
+def _empty_maps_restored(value: dict[str, Any]) -> dict[str, Any]:
+    """An attribute value with every `{}` made `{"M": {}}` again, at any depth."""
+    if not value:
+        return {"M": {}}
+    if "M" in value:
+        return {"M": {k: _empty_maps_restored(v) for k, v in value["M"].items()}}
+    if "L" in value:
+        return {"L": [_empty_maps_restored(v) for v in value["L"]]}
+    return value
+
+
+def restore_empty_maps(parsed: dict[str, Any], **_: Any) -> None:
+    """DynamoDB Local 3.3.1 writes an empty map in a stream record as `{}` (no type), which no
+    deserialiser reads; the service writes `{"M": {}}`, and so does GetItem locally. `{}` is never a
+    valid attribute value, so restoring it is exact."""
+    for record in parsed.get("Records", []):
+        data = record.get("dynamodb", {})
+        for image in ("Keys", "NewImage", "OldImage"):
+            if image in data:
+                data[image] = {name: _empty_maps_restored(v) for name, v in data[image].items()}
 
 
 def reset() -> None:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+from decimal import Decimal
+from typing import Any
+
 from pynamodb.attributes import (
+    Attribute,
     BooleanAttribute,
     DiscriminatorAttribute,
     JSONAttribute,
@@ -12,10 +17,77 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UnicodeSetAttribute,
 )
+from pynamodb.constants import MAP, STRING
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from chalicelib.table import spec as table_spec
+
+
+def _to_dynamodb(value: Any) -> dict[str, Any]:
+    """One JSON value as a DynamoDB attribute value; numbers must be whole (they come back as int)."""
+    if isinstance(value, str):
+        return {"S": value}
+    if isinstance(value, bool):  # before int: a bool is an int to Python
+        return {"BOOL": value}
+    if isinstance(value, int):
+        return {"N": str(value)}
+    if value is None:
+        return {"NULL": True}
+    if isinstance(value, dict):
+        return {"M": {str(k): _to_dynamodb(v) for k, v in value.items()}}
+    if isinstance(value, list):
+        return {"L": [_to_dynamodb(v) for v in value]}
+    raise TypeError(f"a document holds strings, whole numbers, booleans, nulls, lists and maps, not {value!r}")
+
+
+def _whole(number: str) -> int:
+    value = Decimal(number)
+    if value != value.to_integral_value():
+        raise ValueError(f"a document number that is not whole: {number}")
+    return int(value)
+
+
+def _from_dynamodb(value: dict[str, Any]) -> Any:
+    """The JSON value of a DynamoDB attribute value: numbers as exact ints (never Decimal or float)."""
+    kind, raw = next(iter(value.items()))
+    if kind in ("S", "BOOL"):
+        return raw
+    if kind == "N":
+        return _whole(raw)
+    if kind == "NULL":
+        return None
+    if kind == "M":
+        return {k: _from_dynamodb(v) for k, v in raw.items()}
+    if kind == "L":
+        return [_from_dynamodb(v) for v in raw]
+    raise ValueError(f"a document value of DynamoDB type {kind}")
+
+
+class DocumentAttribute(Attribute[dict[str, Any]]):
+    """A JSON object stored as a native DynamoDB map, read back with its numbers as ints.
+
+    Also reads the object as JSON text, the form written before maps (`python -m local.manage
+    migrate-campaign-documents` rewrites those): `Path(attribute).is_type(STRING)` finds them."""
+
+    attr_type = MAP
+
+    def serialize(self, value: dict[str, Any]) -> dict[str, Any]:
+        return dict(_to_dynamodb(value)["M"])
+
+    def get_value(self, value: dict[str, Any]) -> Any:
+        return value  # both forms reach deserialize, tagged with their type
+
+    def deserialize(self, value: dict[str, Any]) -> dict[str, Any]:
+        if STRING in value:
+            document = json.loads(value[STRING])
+        elif MAP in value:
+            document = _from_dynamodb(value)
+        else:
+            raise ValueError(f"a document stored as DynamoDB type {next(iter(value), None)}")
+        if not isinstance(document, dict):
+            raise ValueError("a document that is not a JSON object")
+        return document
 
 
 class GSI1(GlobalSecondaryIndex["Item"]):
@@ -181,9 +253,8 @@ class CampaignItem(Item, discriminator="campaign"):
     tid = UnicodeAttribute()
     mode = UnicodeAttribute()
     status = UnicodeAttribute()
-    # The validated campaign document as JSON text: stored and returned verbatim, never
-    # queried by field, and free of the engine's limits on empty strings inside maps.
-    spec = JSONAttribute()
+    # The validated campaign document: stored and returned verbatim, never queried by field.
+    spec = DocumentAttribute()
     version = NumberAttribute()
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
