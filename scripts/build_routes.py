@@ -16,6 +16,7 @@ import importlib
 import inspect
 import subprocess
 import sys
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,9 @@ ROUTES: tuple[Route, ...] = (
 '''
 
 
+# Once per process: Chalice consumes a blueprint's route options as it registers them (it pops `methods`), so a
+# blueprint registered twice would come out wrong the second time.
+@cache
 def eager_app() -> Chalice:
     """A throwaway app with every slice's blueprint registered the ordinary way (each blueprint is left bound to
     the app it was bound to before, so the real app's routes keep working in the same process)."""
