@@ -68,8 +68,12 @@ def lazy_view(app: Chalice, route: Route) -> Callable[..., Any]:
     """A stand-in for the slice's view: the same name, module, docstring and middleware markers (what Chalice
     and the authorisation middleware read), and on each call the slice's view with the same arguments."""
 
+    loaded: list[Callable[..., Any]] = []
+
     def view(**params: Any) -> Any:
-        return _slice_view(app, route)(**params)
+        if not loaded:
+            loaded.append(_slice_view(app, route))
+        return loaded[0](**params)
 
     view.__name__ = view.__qualname__ = route.view
     view.__module__ = route.module
@@ -83,7 +87,7 @@ def lazy_view(app: Chalice, route: Route) -> Callable[..., Any]:
 
 def _slice_view(app: Chalice, route: Route) -> Callable[..., Any]:
     wiring.wire()
-    module = importlib.import_module(route.module)  # the slice's routes module: once per process
+    module = importlib.import_module(route.module)  # the slice's routes module, on its first route's first call
     # What `app.register_blueprint` does for a blueprint's routes besides registering them (registered here from
     # the manifest instead): bind it to the app, so that `bp.current_request` is this app's request.
     module.bp._current_app = app
