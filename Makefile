@@ -107,6 +107,7 @@ lint: venv biome
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports --no-cache
 	$(PY) scripts/build_sdk.py --check
+	$(PY) scripts/build_routes.py --check
 	$(BIOME) ci --error-on-warnings
 	$(PY) scripts/audit_locks.py --service $(AUDIT_SERVICE) --if-reachable
 
@@ -115,6 +116,7 @@ fmt: venv biome
 	$(VENV)/bin/ruff check --fix .
 	$(BIOME) check --write
 	$(PY) scripts/build_sdk.py
+	$(PY) scripts/build_routes.py
 
 test: venv dynamodb-local fonts chromium web lint
 	$(PY) -m pytest -n 2 --dist loadfile

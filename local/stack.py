@@ -66,9 +66,11 @@ class LocalStack:
 
         from app import app
         from chalicelib.core.config import get_settings
+        from chalicelib.entrypoints.wiring import wire
         from chalicelib.http import health
         from chalicelib.table import db
 
+        wire()  # the demo seeding calls services directly, before any request or event has wired the ports
         get_settings.cache_clear()
         db.reset()
         # The server's workers, the pump's batches and the scheduler run the app in parallel threads.

@@ -1,4 +1,9 @@
-"""The app's event entry points: the table's stream handler and the scheduled functions."""
+"""The app's event entry points: the table's stream handler and the scheduled functions.
+
+Each is its own Lambda function, whose handler is this module's function (`chalicelib.entrypoints.events.<name>`),
+and `app.py` registers them through `bp`, so importing this module must stay as cheap as importing `app`: the
+services each handler calls are imported in its body, on the function's first invocation.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +11,9 @@ from typing import Any
 
 from chalice.app import Blueprint, CloudWatchEvent, Rate
 
-from chalicelib.accounts import audit
-from chalicelib.analytics import exports
-from chalicelib.audience import automations
-from chalicelib.campaigns import lifecycle
 from chalicelib.core.clock import utcnow
 from chalicelib.core.observability import logger
-from chalicelib.entrypoints import stream
-from chalicelib.messaging import messages, webhooks
-from chalicelib.modes.group_buy import service as groups
+from chalicelib.entrypoints import wiring
 
 bp = Blueprint(__name__)
 
@@ -25,11 +24,17 @@ STREAM_HANDLER = "stream_handler"
 
 @bp.lambda_function(name=STREAM_HANDLER)
 def stream_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    wiring.wire()
+    from chalicelib.entrypoints import stream  # every reacting slice: loaded by the stream function only
+
     return stream.handle(event, context)
 
 
 @bp.schedule(Rate(1, unit=Rate.MINUTES), name="close_ended_campaigns")
 def close_ended_campaigns(event: CloudWatchEvent) -> dict[str, Any]:
+    wiring.wire()
+    from chalicelib.campaigns import lifecycle  # loaded by this schedule's function, not by `import app`
+
     closed = lifecycle.close_ended(utcnow())
     if closed:
         logger.info("campaigns ended by schedule", campaign_ids=closed)
@@ -38,6 +43,9 @@ def close_ended_campaigns(event: CloudWatchEvent) -> dict[str, Any]:
 
 @bp.schedule(Rate(1, unit=Rate.MINUTES), name="fail_expired_groups")
 def fail_expired_groups(event: CloudWatchEvent) -> dict[str, Any]:
+    wiring.wire()
+    from chalicelib.modes.group_buy import service as groups  # loaded by this schedule's function only
+
     failed = groups.fail_expired(utcnow())
     if failed:
         logger.info("groups failed at their deadline", group_ids=failed)
@@ -46,6 +54,9 @@ def fail_expired_groups(event: CloudWatchEvent) -> dict[str, Any]:
 
 @bp.schedule(Rate(1, unit=Rate.MINUTES), name="deliver_webhooks")
 def deliver_webhooks(event: CloudWatchEvent) -> dict[str, int]:
+    wiring.wire()
+    from chalicelib.messaging import webhooks  # loaded by this schedule's function only
+
     counts = webhooks.deliver(utcnow())
     if any(counts.values()):
         logger.info("webhook deliveries", extra=counts)
@@ -54,6 +65,9 @@ def deliver_webhooks(event: CloudWatchEvent) -> dict[str, int]:
 
 @bp.schedule(Rate(1, unit=Rate.MINUTES), name="deliver_messages")
 def deliver_messages(event: CloudWatchEvent) -> dict[str, int]:
+    wiring.wire()
+    from chalicelib.messaging import messages  # loaded by this schedule's function only
+
     counts = messages.deliver(utcnow())
     if any(counts.values()):
         logger.info("message deliveries", extra=counts)
@@ -62,6 +76,9 @@ def deliver_messages(event: CloudWatchEvent) -> dict[str, int]:
 
 @bp.schedule(Rate(1, unit=Rate.MINUTES), name="run_exports")
 def run_exports(event: CloudWatchEvent) -> dict[str, int]:
+    wiring.wire()
+    from chalicelib.analytics import exports  # loaded by this schedule's function only
+
     counts = exports.run(utcnow())
     if counts["jobs"]:
         logger.info("export runs", extra=counts)
@@ -70,6 +87,9 @@ def run_exports(event: CloudWatchEvent) -> dict[str, int]:
 
 @bp.schedule(Rate(1, unit=Rate.MINUTES), name="run_automations")
 def run_automations(event: CloudWatchEvent) -> dict[str, int]:
+    wiring.wire()
+    from chalicelib.audience import automations  # loaded by this schedule's function only
+
     counts = automations.run_due(utcnow())
     if any(counts.values()):
         logger.info("automation runs", extra=counts)
@@ -80,6 +100,9 @@ def run_automations(event: CloudWatchEvent) -> dict[str, int]:
 # (docs/operations.md, "The audit anchors"). A run writes only for tenants whose chain grew.
 @bp.schedule(Rate(5, unit=Rate.MINUTES), name="anchor_audit_chains")
 def anchor_audit_chains(event: CloudWatchEvent) -> dict[str, int]:
+    wiring.wire()
+    from chalicelib.accounts import audit  # loaded by this schedule's function only
+
     counts = audit.anchor_heads(utcnow())
     if any(counts.values()):
         logger.info("audit anchors", extra=counts)

@@ -3,23 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice.app import Chalice, Request, Response
 
-from chalicelib.accounts import api_keys, auth
-from chalicelib.accounts.rules import api_keys as key_rules
 from chalicelib.core.codes import Code
-from chalicelib.core.config import get_settings
 from chalicelib.core.errors import FissionError, Forbidden, PayloadTooLarge, Unauthorized
 from chalicelib.core.observability import logger
-from chalicelib.core.rbac import Permission, Principal, is_allowed
-from chalicelib.http import inputs, rate_limits
-from chalicelib.http import request as http
-from chalicelib.http.rules import ROUTES, RouteClass, Scope
+from chalicelib.http import inputs
+from chalicelib.http.rules import ADMIN_PREFIX, ROUTES, SERVER_PREFIX, RouteClass, Scope
 
-ADMIN_PREFIX = key_rules.ADMIN_PREFIX
-SERVER_PREFIX = key_rules.SERVER_PREFIX
+if TYPE_CHECKING:
+    from chalicelib.core.rbac import Permission, Principal
+
+# Imported at `import app`, so only light modules at the top: settings, the request helpers, rate limits and
+# the credentials are imported by the functions that use them, on the first request that reaches them (a
+# public route never loads the operators' token or API-key code).
+
 # Any origin may call: admin calls carry a bearer token, never cookies, so a wildcard leaks nothing.
 CORS_ORIGIN = "*"
 CORS_HEADERS = (
@@ -62,6 +62,9 @@ def _normalise_chalice_error(response: Response) -> Response:
 
 def errors(event: Request, get_response: Callable[[Request], Response]) -> Response:
     """Outermost: size limit, path parameter shapes, domain errors by type, and a JSON 500 without internals."""
+    # Settings (pydantic-settings): read on the first request, never at import.
+    from chalicelib.core.config import get_settings
+
     try:
         raw = event.raw_body or b""
         limit = get_settings().max_body_bytes
@@ -92,6 +95,11 @@ def _route_view(app: Chalice, request: Request) -> Any:
 
 def _operator(event: Request, view: Any, path: str) -> Principal:
     """The operator behind the bearer token, holding the permission the admin route declares."""
+    # Operators' tokens (accounts): loaded by the first admin request.
+    from chalicelib.accounts import auth
+    from chalicelib.core.rbac import is_allowed
+    from chalicelib.http import request as http
+
     principal = auth.authenticate(event.headers.get("authorization"), http.now())
     needed: Permission | None = getattr(view, "required_permission", None)
     if needed is None:
@@ -109,6 +117,12 @@ def _operator(event: Request, view: Any, path: str) -> Principal:
 def _api_key(event: Request, view: Any, path: str) -> Principal:
     """The API key behind `Bearer fsk_...`: verified, counted against its rate limit, and holding the
     scope the route needs (accounts/rules/api_keys.py)."""
+    # API keys (accounts) and the rate limiter: loaded by the first request that presents a key.
+    from chalicelib.accounts import api_keys
+    from chalicelib.accounts.rules import api_keys as key_rules
+    from chalicelib.http import rate_limits
+    from chalicelib.http import request as http
+
     now = http.now()
     key = api_keys.authenticate(event.headers.get("authorization"), now)
     subjects = {Scope.API_KEY: lambda: key.kid, Scope.IP: lambda: http.client_ip(event)}
@@ -136,6 +150,10 @@ def authorisation(app: Chalice) -> Callable[[Request, Callable[[Request], Respon
         view = _route_view(app, event)
         if view is None:
             return get_response(event)  # Chalice answers 405 for an unknown method
+        # Credentials (accounts): loaded by the first admin or server request, never by a public one.
+        from chalicelib.accounts.rules import api_keys as key_rules
+        from chalicelib.http import request as http
+
         if key_rules.is_api_key(event.headers.get("authorization")):
             principal = _api_key(event, view, path)
         elif server:
@@ -160,6 +178,9 @@ def authorisation(app: Chalice) -> Callable[[Request, Callable[[Request], Respon
 
 def _device_id(event: Request, route_class: RouteClass) -> str | None:
     """`X-Device-Id`, or the join body's `device_id`; read leniently: the route validates the body."""
+    # The request helpers (pydantic): loaded with the first rate-limited request.
+    from chalicelib.http import request as http
+
     header = event.headers.get("x-device-id")
     if header:
         return str(header)[:64]
@@ -179,6 +200,10 @@ def rate_limiting(event: Request, get_response: Callable[[Request], Response]) -
     not limited; API keys are counted by `authorisation` once the key is verified (class `server`)."""
     route_class = ROUTES.get((event.method, (event.context or {}).get("resourcePath", "")))
     if route_class is not None:
+        # The limiter and its table store: loaded by the first rate-limited request.
+        from chalicelib.http import rate_limits
+        from chalicelib.http import request as http
+
         now = http.now()
         subjects = {
             Scope.IP: lambda: http.client_ip(event),

@@ -36,6 +36,10 @@ class RouteClass(StrEnum):
     SERVER = "server"
 
 
+# The route areas: operators' console (tokens, or API keys a scope opens) and merchant back ends (API keys).
+ADMIN_PREFIX = "/v1/admin/"
+SERVER_PREFIX = "/v1/server/"
+
 # (method, Chalice resource path) -> class. A public route missing here is not limited.
 ROUTES: dict[tuple[str, str], RouteClass] = {
     ("POST", "/v1/campaigns/{cid}/participants"): RouteClass.JOIN,

@@ -233,6 +233,15 @@ def test_every_function_is_told_its_stage_table_and_key(template: Template) -> N
         assert variables["FISSION_REGION"] == {"Ref": "AWS::Region"}
 
 
+def test_every_function_is_traced_by_lambda_with_the_xray_sdk_tracer_off(template: Template) -> None:
+    functions = template.find_resources("AWS::Serverless::Function")
+    assert functions
+    for name, function in functions.items():
+        properties = function["Properties"]
+        assert properties["Tracing"] == "Active", name
+        assert properties["Environment"]["Variables"]["POWERTOOLS_TRACE_DISABLED"] == "true", name
+
+
 def test_dev_stage_settings_from_chalice_config_apply(template: Template) -> None:
     stream_handler = template.to_json()["Resources"][STREAM_FUNCTION]["Properties"]
 

@@ -16,12 +16,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chalicelib.core.clock import parse_iso
 from chalicelib.core.rbac import Permission
+from chalicelib.http.rules import ADMIN_PREFIX as ADMIN_PREFIX  # the route areas, re-exported
+from chalicelib.http.rules import SERVER_PREFIX as SERVER_PREFIX
 
 KEY_PREFIX = "fsk_"
 KEY_ID_PREFIX = "ak"
 SECRET_BYTES = 32
-ADMIN_PREFIX = "/v1/admin/"
-SERVER_PREFIX = "/v1/server/"
 # A tenant's active keys at once: enough for one per back end and stage, few enough to review.
 MAX_ACTIVE_KEYS = 20
 # How stale a key's `last_used_at` may grow: it is written when it is older than this, not per request.
