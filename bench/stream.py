@@ -1,11 +1,12 @@
 """Stream handler benchmark: what one burst's stream costs per record, by consumer (prints tables).
 
 Runs against a fresh in-memory DynamoDB Local: seeds a tenant, a signed-identity invite campaign and a few
-inviters, makes a burst of invited joins through the app's request path (Chalice's test client) with the
-stream held back, then drains the stream through the app's registered handler with the local pump's
-settings (batches of 100, 8 at once per shard). Prints the DynamoDB calls per stream record by operation,
-the handler's CPU per record and, with --profile, the handler's costliest functions (cProfile of every
-invocation, merged).
+inviters, makes a burst of invited joins through the app's request path (Chalice's test client; each phone
+with its own address and device, as in bench/load.py) with the stream held back, then drains the stream
+through the app's registered handler with the local pump's settings (batches of 100, 8 at once per shard).
+Prints the DynamoDB calls per stream record by operation, the handler's CPU per record, DynamoDB Local's CPU
+for the requests and for the stream and, with --profile, the handler's costliest functions (cProfile of
+every invocation, merged).
 
     .venv/bin/python bench/stream.py [--joins 800] [--profile 25]
 """
@@ -23,6 +24,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -59,7 +61,7 @@ def main() -> int:
         os.environ.update(
             FISSION_STAGE="test", FISSION_DYNAMODB_ENDPOINT=dynamo.endpoint, FISSION_TABLE_NAME="fission-stream",
             FISSION_SECRETS_DIR=tmp, POWERTOOLS_TRACE_DISABLED="true", POWERTOOLS_METRICS_DISABLED="true",
-            POWERTOOLS_LOG_LEVEL="ERROR", AWS_DEFAULT_REGION="us-east-1",
+            POWERTOOLS_LOG_LEVEL="ERROR", AWS_DEFAULT_REGION="us-east-1", FISSION_TRUSTED_PROXIES="127.0.0.1/32",
         )  # fmt: skip
         return run(Path(tmp), args.joins, args.profile, dynamo.pid)
 
@@ -80,12 +82,13 @@ def run(tmp: Path, joins: int, top: int, dynamo_pid: int | None) -> int:
 
     raw = db.dynamodb_client()
     db.ensure_table(raw, "fission-stream")
-    # No address, as the test session does: the fraud velocity windows would hold joins from one address.
-    LambdaEventConverter.LOCAL_SOURCE_IP = ""
+    # The client is a trusted proxy; each phone sends its own address and device (see join below).
+    LambdaEventConverter.LOCAL_SOURCE_IP = "127.0.0.1"
     client = Client(app, stage_name="local")
 
-    def call(method: str, path: str, body: Any = None, token: str | None = None) -> Any:
+    def call(method: str, path: str, body: Any = None, token: str | None = None, **extra: str) -> Any:
         headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})}
+        headers.update(extra)
         response = client.http.request(method, path, headers=headers, body=json.dumps(body).encode() if body else b"")
         assert response.status_code < 400, response.json_body
         return response.json_body
@@ -104,12 +107,16 @@ def run(tmp: Path, joins: int, top: int, dynamo_pid: int | None) -> int:
     call("POST", f"/v1/admin/campaigns/{cid}/publish", token=owner)
     key = identity_keys.issue(Principal("bench", "owner@bench.cn", Role.OWNER), now)
 
+    phones = iter(range(1, 1 << 24))
+
     def join(ref: str | None = None) -> str:
+        n = next(phones)
+        who = {"X-Forwarded-For": f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}", "X-Device-Id": f"dev-{n}"}
         issued = int(time.time())
         claims = {"iss": "bench", "sub": uuid.uuid4().hex, "aud": "fission", "iat": issued, "exp": issued + 900}
         assertion = assertions.sign(claims, key["key_id"], key["secret"].encode())
         body = {"assertion": assertion, **({"ref": ref} if ref else {})}
-        return str(call("POST", f"/v1/campaigns/{cid}/participants", body)["invite_code"])
+        return str(call("POST", f"/v1/campaigns/{cid}/participants", body, **who)["invite_code"])
 
     settings = StackSettings(endpoint="", table_name="fission-stream")
     handler = stream_handler(app)
@@ -151,8 +158,10 @@ def run(tmp: Path, joins: int, top: int, dynamo_pid: int | None) -> int:
     handler_cpu[0] = 0.0
     profiles.clear()
     pump.invocations = 0
+    join_cpu = _cpu_seconds(dynamo_pid)
     for i in range(joins):
         join(inviters[i % INVITERS])
+    join_cpu = _cpu_seconds(dynamo_pid) - join_cpu
 
     dynamo_cpu = _cpu_seconds(dynamo_pid)
     wall = time.monotonic()
@@ -167,7 +176,7 @@ def run(tmp: Path, joins: int, top: int, dynamo_pid: int | None) -> int:
     _table(["DynamoDB operation", "calls", "per record"], rows)
     print(
         f"drain {wall:.1f} s; handler CPU {handler_cpu[0]:.1f} s ({handler_cpu[0] / records * 1000:.2f} ms a record);"
-        f" DynamoDB Local CPU {dynamo_cpu:.1f} s"
+        f" DynamoDB Local CPU {dynamo_cpu:.1f} s for the drain, {join_cpu:.1f} s for the joins' requests"
     )
     if profiles:
         stats = pstats.Stats(profiles[0])
@@ -187,7 +196,7 @@ def _cpu_seconds(pid: int | None) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _table(head: list[str], rows: list[tuple[str, ...]]) -> None:
+def _table(head: list[str], rows: Sequence[tuple[str, ...]]) -> None:
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]
     print("  ".join(h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(head, widths, strict=True))))
     print("  ".join("-" * w for w in widths))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Any, cast
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
@@ -107,7 +107,8 @@ def get_batch(wanted: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Profil
             if attempt:
                 time.sleep(min(1.0, 0.05 * 2**attempt))
             with unavailable_on_failure("get profiles"):
-                answer = table.batch_get_item(chunk, consistent_read=True)
+                # Key maps, as PynamoDB's own batch_get passes them (its annotation says str).
+                answer = table.batch_get_item(cast(Any, chunk), consistent_read=True)
             for raw in answer.get("Responses", {}).get(table.table_name, []):
                 item = Item.from_raw_data(raw)
                 if isinstance(item, ProfileItem):

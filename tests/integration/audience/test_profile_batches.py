@@ -14,6 +14,7 @@ from chalicelib.audience import profiles
 from chalicelib.audience.rules.profiles import Profile
 from chalicelib.audience.rules.records import ProfileWrite
 from chalicelib.audience.store import profiles as store
+from chalicelib.core.clock import utcnow
 from chalicelib.table.changes import Change
 from chalicelib.table.images import ParticipantImage
 
@@ -96,7 +97,7 @@ def test_a_concurrent_write_between_read_and_write_is_not_lost(monkeypatch: pyte
 
     def read_then_someone_writes(wanted: Any) -> dict[tuple[str, str], Profile]:
         found = read(wanted)
-        profiles.set_manual_tag(tid, "u_a", "vip", True, profiles.utcnow())
+        profiles.set_manual_tag(tid, "u_a", "vip", True, utcnow())
         return found
 
     monkeypatch.setattr(store, "get_batch", read_then_someone_writes)
