@@ -14,7 +14,7 @@ from chalicelib.accounts import audit
 from chalicelib.audience.rules import profiles as domain
 from chalicelib.audience.rules import segments
 from chalicelib.audience.rules.profiles import Fact, Profile, TagRule
-from chalicelib.audience.rules.records import ProfilePosition, SegmentRecord
+from chalicelib.audience.rules.records import ProfilePosition, ProfileWrite, SegmentRecord
 from chalicelib.audience.store import profiles as store
 from chalicelib.core.clock import iso, utcnow
 from chalicelib.core.codes import Code
@@ -128,6 +128,26 @@ def _tenant_rules(tid: str, cache: dict[str, list[TagRule]]) -> list[TagRule]:
     return cache[tid]
 
 
+def _updated(
+    before: Profile, facts: list[Fact], rules: list[TagRule], now: datetime, edit: Callable[[Profile], None] | None
+) -> ProfileWrite:
+    """The write that brings `before` up to date with the facts (and the edit), its auto tags re-evaluated."""
+    profile = domain.apply(before, facts)
+    if edit is not None:
+        edit(profile)
+    profile.auto_tags, _, _ = domain.auto_tags(profile, rules, lambda t, v: holds(t, v, now), iso(now))
+    old_tags, new_tags = before.tags, profile.tags
+    added = {t: ("manual" if t in profile.manual_tags else "auto", a) for t, a in new_tags.items() if t not in old_tags}
+    removed = set(old_tags) - set(new_tags)
+    return ProfileWrite(profile, before.version, added, removed, before.birthday)
+
+
+def _changes_nothing(write: ProfileWrite, before: Profile | None) -> bool:
+    """The profile exists and the facts were in it already (a redelivered batch, a change the profile does
+    not keep): writing it again would only bump its version and put one more record on the stream."""
+    return before is not None and write.profile == before
+
+
 def refresh(
     tid: str,
     uid: str,
@@ -142,23 +162,15 @@ def refresh(
     retrying on a concurrent write. None when the profile does not exist and `create` is False."""
     facts = list(facts)
     tenant_rules = rules if rules is not None else domain.merge_rules(store.tag_definitions(tid))
-    at = iso(now)
     for _ in range(SAVE_ATTEMPTS):
         current = store.get(tid, uid)
         if current is None and not create:
             return None
-        before = current or Profile(tid=tid, uid=uid)
-        profile = domain.apply(before, facts)
-        if edit is not None:
-            edit(profile)
-        profile.auto_tags, _, _ = domain.auto_tags(profile, tenant_rules, lambda t, v: holds(t, v, now), at)
-        old_tags, new_tags = before.tags, profile.tags
-        added = {
-            t: ("manual" if t in profile.manual_tags else "auto", a) for t, a in new_tags.items() if t not in old_tags
-        }
-        removed = set(old_tags) - set(new_tags)
-        if store.save(profile, before.version, added, removed, before.birthday):
-            return profile
+        write = _updated(current or Profile(tid=tid, uid=uid), facts, tenant_rules, now, edit)
+        if _changes_nothing(write, current):
+            return write.profile
+        if store.save(write.profile, write.expected_version, write.added, write.removed, write.old_birthday):
+            return write.profile
     raise Conflict("the profile changed while saving; retry", code=Code.PROFILE_CONTENTION)
 
 
@@ -185,13 +197,50 @@ def on_batch(batch: list[Change]) -> set[str]:
             by_person[found[code]] += facts
             sequences[found[code]].add(change.sequence)
     failed: set[str] = set()
+    for person in _refresh_all(by_person, now):
+        failed |= sequences[person]
+    return failed
+
+
+def _refresh_all(by_person: dict[tuple[str, str], list[Fact]], now: datetime) -> set[tuple[str, str]]:
+    """`refresh` for every person of a batch, in few round trips: the profiles read with BatchGetItem,
+    unchanged ones left alone, the rest saved several to a transaction (each still conditional on the
+    version read). A person who lost a race goes through `refresh` on their own: re-read and retried.
+    Returns the people who could not be updated."""
+    if not by_person:
+        return set()
     rules: dict[str, list[TagRule]] = {}
-    for (tid, uid), facts in by_person.items():
+    failed: set[tuple[str, str]] = set()
+    try:
+        current = store.get_batch(by_person)
+    except Exception:
+        logger.exception("profiles read failed", profiles=len(by_person))
+        return set(by_person)
+    writes: list[tuple[tuple[str, str], ProfileWrite]] = []
+    for person, facts in by_person.items():
+        tid, uid = person
         try:
-            refresh(tid, uid, facts, now, rules=_tenant_rules(tid, rules))
+            before = current.get(person)
+            write = _updated(before or Profile(tid=tid, uid=uid), facts, _tenant_rules(tid, rules), now, None)
         except Exception:
             logger.exception("profile update failed", tenant_id=tid, uid=uid)
-            failed |= sequences[(tid, uid)]
+            failed.add(person)
+            continue
+        if not _changes_nothing(write, before):
+            writes.append((person, write))
+    try:
+        lost = {id(write) for write in store.save_all([write for _, write in writes])}
+    except Exception:
+        # Some transactions may have gone through: `refresh` finds those up to date and writes nothing.
+        logger.exception("profile writes failed", profiles=len(writes))
+        lost = {id(write) for _, write in writes}
+    for person in [person for person, write in writes if id(write) in lost]:
+        tid, uid = person
+        try:
+            refresh(tid, uid, by_person[person], now, rules=_tenant_rules(tid, rules))
+        except Exception:
+            logger.exception("profile update failed", tenant_id=tid, uid=uid)
+            failed.add(person)
     return failed
 
 

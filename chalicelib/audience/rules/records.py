@@ -74,3 +74,15 @@ class AutomationJobRecord:
     attempts: int
     created_at: str
     due: str
+
+
+@dataclass
+class ProfileWrite:
+    """A profile to save over the version read (`expected_version`, 0: none yet), with its tag changes
+    (`added`: tag -> (source, added at)) and the birthday it had when read."""
+
+    profile: Profile
+    expected_version: int
+    added: dict[str, tuple[str, str]]
+    removed: set[str]
+    old_birthday: str | None

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+import time
+from collections.abc import Iterable, Iterator
+from typing import Any, cast
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.audience.rules.profiles import Profile, TagRule
-from chalicelib.audience.rules.records import ProfilePosition, ProfileTagRecord, SegmentRecord
+from chalicelib.audience.rules.records import ProfilePosition, ProfileTagRecord, ProfileWrite, SegmentRecord
 from chalicelib.core.codes import Code
-from chalicelib.core.errors import BadRequest
+from chalicelib.core.errors import BadRequest, Unavailable
+from chalicelib.core.observability import logger
 from chalicelib.table import keys
 from chalicelib.table.db import (
     decode_cursor,
@@ -35,6 +37,10 @@ from chalicelib.table.models import (
 # Tag changes written inside the profile's transaction; any beyond follow it (idempotent puts and deletes).
 TAGS_IN_TRANSACTION = 20
 BIRTHDAY_SHARDS = 8
+BATCH_GET = 100  # keys per BatchGetItem, the service's ceiling
+TRANSACTION_ITEMS = 100  # actions per TransactWriteItems, the service's ceiling (DynamoDB Local 3's too)
+# Keys a BatchGetItem left unprocessed (throttled) are asked again this many times, with backoff.
+UNPROCESSED_RETRIES = 6
 
 
 def _connection() -> Connection:
@@ -84,11 +90,64 @@ def get_many(tid: str, uids: list[str]) -> list[Profile]:
     return out
 
 
+def get_batch(wanted: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Profile]:
+    """The profiles of (tenant, uid) pairs, strongly consistent, by BatchGetItem: 100 keys a call, keys the
+    service left unprocessed asked again with backoff. Absent profiles are absent from the answer."""
+    ensure_bound()
+    table = Item._get_connection()
+    pending = [
+        {"PK": {"S": keys.profile_pk(tid, uid)}, "SK": {"S": keys.PROFILE_SK}} for tid, uid in dict.fromkeys(wanted)
+    ]
+    out: dict[tuple[str, str], Profile] = {}
+    for start in range(0, len(pending), BATCH_GET):
+        chunk: list[dict[str, Any]] = pending[start : start + BATCH_GET]
+        for attempt in range(UNPROCESSED_RETRIES + 1):
+            if attempt:
+                time.sleep(min(1.0, 0.05 * 2**attempt))
+            with unavailable_on_failure("get profiles"):
+                # Key maps, as PynamoDB's own batch_get passes them (its annotation says str).
+                answer = table.batch_get_item(cast(Any, chunk), consistent_read=True)
+            for raw in answer.get("Responses", {}).get(table.table_name, []):
+                item = Item.from_raw_data(raw)
+                if isinstance(item, ProfileItem):
+                    out[(item.tid, item.uid)] = _profile(item)
+            chunk = answer.get("UnprocessedKeys", {}).get(table.table_name, {}).get("Keys", [])
+            if not chunk:
+                break
+        else:
+            raise Unavailable("storage is unavailable (get profiles); retry shortly", code=Code.STORAGE_UNAVAILABLE)
+    return out
+
+
 def _tag_item(p: Profile, tag: str, source: str, at: str) -> ProfileTagItem:
     return ProfileTagItem(
         PK=keys.profile_pk(p.tid, p.uid), SK=keys.profile_tag_sk(tag), tid=p.tid, uid=p.uid, tag=tag, source=source,
         added_at=at, GSI1PK=keys.tagged_gsi1pk(p.tid, tag), GSI1SK=keys.tagged_gsi1sk(at, p.uid),
     )  # fmt: skip
+
+
+def _ops(write: ProfileWrite) -> list[tuple[str, Item]]:
+    """The tag and birthday items that go with a profile write, in the order they are written."""
+    profile = write.profile
+    pk = keys.profile_pk(profile.tid, profile.uid)
+    ops: list[tuple[str, Item]] = [("save", _tag_item(profile, t, s, at)) for t, (s, at) in sorted(write.added.items())]
+    ops += [("delete", Item(PK=pk, SK=keys.profile_tag_sk(t))) for t in sorted(write.removed)]
+    if profile.birthday != write.old_birthday:
+        if profile.birthday:
+            shard = keys.profile_shard(profile.uid) % BIRTHDAY_SHARDS
+            birthday = BirthdayItem(
+                PK=pk, SK=keys.BIRTHDAY_SK, tid=profile.tid, uid=profile.uid, month_day=profile.birthday,
+                GSI2PK=keys.birthday_gsi2pk(profile.birthday, shard),
+                GSI2SK=keys.birthday_gsi2sk(profile.tid, profile.uid),
+            )  # fmt: skip
+            ops.append(("save", birthday))
+        else:
+            ops.append(("delete", Item(PK=pk, SK=keys.BIRTHDAY_SK)))
+    return ops
+
+
+def _condition(expected_version: int) -> Any:
+    return ProfileItem.PK.does_not_exist() if expected_version == 0 else ProfileItem.version == expected_version
 
 
 def save(
@@ -101,25 +160,12 @@ def save(
     """Write the profile if nobody wrote it since `expected_version` was read, with its tag items
     (`added`: tag -> (source, added at)) and birthday item. False on a concurrent write."""
     ensure_bound()
-    pk = keys.profile_pk(profile.tid, profile.uid)
+    write = ProfileWrite(profile, expected_version, added, removed, old_birthday)
+    ops = _ops(write)
     profile.version = expected_version + 1
-    ops: list[tuple[str, Any]] = [("save", _tag_item(profile, t, s, at)) for t, (s, at) in sorted(added.items())]
-    ops += [("delete", Item(PK=pk, SK=keys.profile_tag_sk(t))) for t in sorted(removed)]
-    if profile.birthday != old_birthday:
-        if profile.birthday:
-            shard = keys.profile_shard(profile.uid) % BIRTHDAY_SHARDS
-            birthday = BirthdayItem(
-                PK=pk, SK=keys.BIRTHDAY_SK, tid=profile.tid, uid=profile.uid, month_day=profile.birthday,
-                GSI2PK=keys.birthday_gsi2pk(profile.birthday, shard),
-                GSI2SK=keys.birthday_gsi2sk(profile.tid, profile.uid),
-            )  # fmt: skip
-            ops.append(("save", birthday))
-        else:
-            ops.append(("delete", Item(PK=pk, SK=keys.BIRTHDAY_SK)))
-    condition = ProfileItem.PK.does_not_exist() if expected_version == 0 else ProfileItem.version == expected_version
     try:
         with unavailable_on_failure("save profile"), TransactWrite(connection=_connection()) as tx:
-            tx.save(_item(profile), condition=condition)
+            tx.save(_item(profile), condition=_condition(expected_version))
             for op, item in ops[:TAGS_IN_TRANSACTION]:
                 tx.save(item) if op == "save" else tx.delete(item)
     except TransactWriteError as exc:
@@ -127,10 +173,76 @@ def save(
         if is_condition_failure(exc):
             return False
         raise
+    _write_rest(ops)
+    return True
+
+
+def _write_rest(ops: list[tuple[str, Item]]) -> None:
     with unavailable_on_failure("save profile tags"):
         for op, item in ops[TAGS_IN_TRANSACTION:]:
             item.save() if op == "save" else item.delete()
-    return True
+
+
+def save_all(writes: list[ProfileWrite]) -> list[ProfileWrite]:
+    """Write many profiles as `save` does each (every profile conditional on the version read, with its
+    tag items in the same transaction), several people to a transaction. Returns the writes not done:
+    those that lost a race (someone wrote the profile since it was read) and those in a transaction that
+    failed for another reason; the caller re-reads and retries those one at a time."""
+    ceiling = TRANSACTION_ITEMS
+    waiting = [(write, _ops(write)) for write in writes]
+    lost: list[ProfileWrite] = []
+    while waiting:
+        # One transaction of whole people, up to the action ceiling (a person's tag items go with them).
+        group: list[tuple[ProfileWrite, list[tuple[str, Item]]]] = []
+        actions = 0
+        while waiting and (not group or actions + 1 + min(len(waiting[0][1]), TAGS_IN_TRANSACTION) <= ceiling):
+            write, ops = waiting.pop(0)
+            group.append((write, ops))
+            actions += 1 + min(len(ops), TAGS_IN_TRANSACTION)
+        culprits = _commit(group)
+        if culprits is None:
+            for write, ops in group:
+                write.profile.version = write.expected_version + 1
+                _write_rest(ops)
+            continue
+        if not culprits:  # failed, and the service did not say for whom: each is done on its own
+            lost += [write for write, _ in group]
+            continue
+        # The others are still as read: they go again, in the next transaction.
+        lost += [group[i][0] for i in sorted(culprits)]
+        waiting[:0] = [entry for i, entry in enumerate(group) if i not in culprits]
+    return lost
+
+
+def _commit(group: list[tuple[ProfileWrite, list[tuple[str, Item]]]]) -> set[int] | None:
+    """Commit one transaction of several people's writes: None when written, else the positions in
+    `group` of the people whose items the service named as the cause (empty when it named none)."""
+    # The request lists deletes before puts (PynamoDB's order); the reasons follow the request.
+    deletes: list[int] = []
+    puts: list[int] = []
+    try:
+        with unavailable_on_failure("save profiles"), TransactWrite(connection=_connection()) as tx:
+            for i, (write, ops) in enumerate(group):
+                profile = write.profile
+                item = _item(profile)
+                item.version = write.expected_version + 1
+                tx.save(item, condition=_condition(write.expected_version))
+                puts.append(i)
+                for op, extra in ops[:TAGS_IN_TRANSACTION]:
+                    if op == "save":
+                        tx.save(extra)
+                        puts.append(i)
+                    else:
+                        tx.delete(extra)
+                        deletes.append(i)
+    except TransactWriteError as exc:
+        reasons = exc.cancellation_reasons if is_condition_failure(exc) else []
+        owners = deletes + puts
+        if len(reasons) != len(owners):
+            logger.warning("profile transaction failed", people=len(group), error=exc.cause_response_code)
+            return set()
+        return {owners[i] for i, reason in enumerate(reasons) if reason is not None and reason.code != "None"}
+    return None
 
 
 # ---- listings and their cursors ------------------------------------------------------------
