@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Callable
+from functools import cache
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -38,23 +39,37 @@ def tracing_enabled(env: dict[str, str] | None = None) -> bool:
     return in_lambda and not emulated
 
 
+# The invocations besides HTTP that the app's functions serve: the stream handler and the schedules.
+EVENT_TYPES = ("pure_lambda", "scheduled")
+
+
 def install(app: Chalice) -> None:
-    # Correlation id: API Gateway's request id for HTTP calls.
-    app.register_middleware(
-        ConvertToMiddleware(
-            logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
-        ),
-        "http",
-    )
+    app.register_middleware(_lambda_context("http"), "http")
     # Stream and scheduled invocations get their own Lambda context in the logs, not the last request's.
-    for event_type in ("pure_lambda", "scheduled"):
-        app.register_middleware(ConvertToMiddleware(logger.inject_lambda_context(clear_state=True)), event_type)
-    if tracing_enabled():
-        app.register_middleware(ConvertToMiddleware(_tracer().capture_lambda_handler), "all")
-    app.register_middleware(ConvertToMiddleware(metrics.log_metrics), "all")
-    app.register_middleware(_forget_unflushed_metrics, "all")
+    for event_type in EVENT_TYPES:
+        app.register_middleware(_lambda_context(event_type), event_type)
+    for handler in _every_invocation():
+        app.register_middleware(handler, "all")
 
 
+def chain(event_type: str) -> list[Callable[..., Any]]:
+    """The middleware `install` gives an invocation of `event_type`, in order, for a handler that runs
+    without the app: each deployed event function imports its own module, never `app`."""
+    return [_lambda_context(event_type), *_every_invocation()]
+
+
+def _lambda_context(event_type: str) -> Callable[..., Any]:
+    # Correlation id: API Gateway's request id for HTTP calls.
+    path = correlation_paths.API_GATEWAY_REST if event_type == "http" else None
+    return ConvertToMiddleware(logger.inject_lambda_context(correlation_id_path=path, clear_state=True))
+
+
+def _every_invocation() -> list[Callable[..., Any]]:
+    tracing = [ConvertToMiddleware(_tracer().capture_lambda_handler)] if tracing_enabled() else []
+    return [*tracing, ConvertToMiddleware(metrics.log_metrics), _forget_unflushed_metrics]
+
+
+@cache
 def _tracer() -> Any:
     # aws_xray_sdk: the Tracer imports it as it is built; only a stage that opts into X-Ray SDK tracing pays.
     from aws_lambda_powertools import Tracer

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalice.app import Blueprint, CloudWatchEvent, Rate
+from chalice.app import Blueprint, CloudWatchEvent, EventSourceHandler, Rate
 
+from chalicelib.core import observability
 from chalicelib.core.clock import utcnow
 from chalicelib.core.observability import logger
 from chalicelib.entrypoints import wiring
@@ -107,3 +108,17 @@ def anchor_audit_chains(event: CloudWatchEvent) -> dict[str, int]:
     if any(counts.values()):
         logger.info("audit anchors", extra=counts)
     return counts
+
+
+def _observe(handlers: dict[str, Any]) -> None:
+    """Give every handler here the observability middleware (Lambda context in the logs, the metrics flush).
+    Deployed, each function imports this module and never `app`, while Chalice attaches the app's middleware
+    to a blueprint's handler only when the blueprint is registered on the app; registering replaces this list
+    with the app's, which holds the same chain."""
+    for handler in handlers.values():
+        if isinstance(handler, EventSourceHandler):
+            event_type = "scheduled" if handler.event_class is CloudWatchEvent else "pure_lambda"
+            handler.middleware_handlers = observability.chain(event_type)
+
+
+_observe(globals())

@@ -104,3 +104,36 @@ def test_a_stage_that_enables_tracing_builds_the_tracer_and_only_then_loads_the_
 )
 def test_tracing_is_enabled_by_the_rules_powertools_applies(env: dict[str, str], enabled: bool) -> None:
     assert tracing_enabled(env) is enabled
+
+
+def test_each_event_function_has_the_observability_middleware_without_importing_app() -> None:
+    # GIVEN a deployed event function, whose handler lives in chalicelib.entrypoints.events (infra/ wires
+    # it by that name), so `app` is never imported there
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("FISSION_", "AWS_", "POWERTOOLS_", "LAMBDA_"))}
+    probe = (
+        "import json, sys\n"
+        "from chalice.app import EventSourceHandler\n"
+        "from chalicelib.entrypoints import events\n"
+        "def chains():\n"
+        "    return {name: [getattr(f, '__qualname__', type(f).__name__) for f in h.middleware_handlers]\n"
+        "            for name, h in vars(events).items() if isinstance(h, EventSourceHandler)}\n"
+        "alone = chains(); app_loaded = 'app' in sys.modules\n"
+        "import app\n"
+        "print(json.dumps({'alone': alone, 'app_loaded': app_loaded, 'with_app': chains()}))\n"
+    )
+    env = {**clean, **LAMBDA, "POWERTOOLS_TRACE_DISABLED": "true"}
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    # THEN every handler already carries the logger's Lambda context and the metrics flush
+    assert seen["app_loaded"] is False
+    assert set(seen["alone"]) >= {"stream_handler", "close_ended_campaigns", "anchor_audit_chains"}
+    for name, chain in seen["alone"].items():
+        assert len(chain) == 3, (name, chain)
+        assert chain[-1] == "_forget_unflushed_metrics", name
+    # AND registering on the app (as `make run` and the API function do) gives each the same chain
+    assert {name: len(chain) for name, chain in seen["with_app"].items()} == {
+        name: len(chain) for name, chain in seen["alone"].items()
+    }
