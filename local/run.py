@@ -21,6 +21,10 @@ DEMO_TENANT = "demo"
 
 def main() -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # The app's logger ("fission", Powertools) prints its own JSON lines and propagates too: the plain lines
+    # are for the launcher's loggers, so the app's records are not printed twice.
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(lambda record: record.name != "fission")
     port = int(os.environ.get("PORT", "8000"))
     dynamo_port = int(os.environ.get("DYNAMODB_PORT", "8001"))
     email = os.environ.get("DEMO_EMAIL", "owner@demo.fission.local")
