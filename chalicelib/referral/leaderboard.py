@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import time
 from datetime import datetime
 from typing import Any
 
@@ -20,10 +22,13 @@ MAX_LIMIT = 100
 def record(cid: str, updates: dict[str, tuple[int, str | None]], now: datetime) -> None:
     """Merge a batch's new inviter totals into the board (one write per campaign per batch).
 
-    Two stream shards may update the same board at once: the write is conditional on the
-    version read, and a loser merges again on top of the winner's board.
+    Several batches may update the same board at once (stream shards, and batches of one shard run in
+    parallel): the write is conditional on the version read, and a loser waits a jittered moment and merges
+    again on top of the winner's board, so that racing batches spread out instead of colliding again.
     """
-    for _ in range(MAX_ATTEMPTS):
+    for attempt in range(MAX_ATTEMPTS):
+        if attempt:
+            time.sleep(random.uniform(0, 0.01 * (2**attempt)))  # noqa: S311 - jitter, not a secret
         entries, version = store.get(cid, consistent=True)
         merged = domain.merge(entries, updates)
         if merged == entries or store.replace(cid, merged, version, iso(now)):

@@ -8,6 +8,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from chalicelib.campaigns.live import campaign
 from chalicelib.core.clock import utcnow
+from chalicelib.core.codes import Code
 from chalicelib.core.errors import FissionError
 from chalicelib.core.observability import logger, metrics
 from chalicelib.referral import leaderboard, rewards
@@ -62,8 +63,11 @@ def count_invites(batch: list[Change]) -> set[str]:
     for cid, updates in boards.items():
         try:
             leaderboard.record(cid, updates, now)
-        except FissionError:
-            logger.exception("could not update the leaderboard", campaign_id=cid)
+        except FissionError as error:
+            if error.code == Code.LEADERBOARD_BUSY:  # contention under a burst, settled by the redelivery
+                logger.warning("leaderboard busy; the batch will be retried", campaign_id=cid)
+            else:
+                logger.exception("could not update the leaderboard", campaign_id=cid)
             failed |= sequences[cid]  # redelivered: the set union and the rewards are idempotent
     if writes:
         metrics.add_metric(name="InviterProgressWrites", unit=MetricUnit.Count, value=writes)
