@@ -42,6 +42,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import cpu_seconds  # noqa: E402 - after the path that makes it importable
+
 LEVELS = (16, 64, 256)
 INVITERS = 8
 BURST_CLIENTS = 64
@@ -351,9 +353,9 @@ def run(endpoint: str, port: int, visits_per_level: int, burst: int, dynamo_pid:
             for clients in LEVELS:
                 levels.append(measure(pool, port, cid, watcher, visits(visits_per_level, True), clients))
             burst_visits = visits(burst, False)
-            cpu = (time.process_time(), _cpu_seconds(dynamo_pid), time.monotonic())
+            cpu = (time.process_time(), cpu_seconds(dynamo_pid), time.monotonic())
             burst_level = measure(pool, port, cid, watcher, burst_visits, BURST_CLIENTS)
-            cpu = (time.process_time() - cpu[0], _cpu_seconds(dynamo_pid) - cpu[1], time.monotonic() - cpu[2])
+            cpu = (time.process_time() - cpu[0], cpu_seconds(dynamo_pid) - cpu[1], time.monotonic() - cpu[2])
     finally:
         watcher.stop()
         stack.stop()
@@ -379,15 +381,6 @@ def run(endpoint: str, port: int, visits_per_level: int, burst: int, dynamo_pid:
         f" DynamoDB Local {cpu[1]:.1f} s (one core is at most {cpu[2]:.1f} s; the clients run apart)"
     )
     return 0
-
-
-def _cpu_seconds(pid: int | None) -> float:
-    """User + system CPU of a process (Linux /proc; 0 elsewhere)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _table(head: list[str], rows: list[list[str]]) -> None:

@@ -32,6 +32,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import cpu_seconds  # noqa: E402 - after the path that makes it importable
+
 INVITERS = 8
 RULE_TEXT = "Each person can take part once. Rewards are issued within 24 hours and expire after 30 days."
 
@@ -158,16 +160,16 @@ def run(tmp: Path, joins: int, top: int, dynamo_pid: int | None) -> int:
     handler_cpu[0] = 0.0
     profiles.clear()
     pump.invocations = 0
-    join_cpu = _cpu_seconds(dynamo_pid)
+    join_cpu = cpu_seconds(dynamo_pid)
     for i in range(joins):
         join(inviters[i % INVITERS])
-    join_cpu = _cpu_seconds(dynamo_pid) - join_cpu
+    join_cpu = cpu_seconds(dynamo_pid) - join_cpu
 
-    dynamo_cpu = _cpu_seconds(dynamo_pid)
+    dynamo_cpu = cpu_seconds(dynamo_pid)
     wall = time.monotonic()
     records = pump.drain(timeout=600)
     wall = time.monotonic() - wall
-    dynamo_cpu = _cpu_seconds(dynamo_pid) - dynamo_cpu
+    dynamo_cpu = cpu_seconds(dynamo_pid) - dynamo_cpu
 
     total = sum(ops.ops.values())
     print(f"\n{joins} invited joins to {INVITERS} inviters: {records} stream records, {pump.invocations} invocations")
@@ -185,15 +187,6 @@ def run(tmp: Path, joins: int, top: int, dynamo_pid: int | None) -> int:
         print("\nhandler profile (every invocation, cumulative time, wall clock of each thread):")
         stats.sort_stats("cumulative").print_stats(top)
     return 0
-
-
-def _cpu_seconds(pid: int | None) -> float:
-    """User + system CPU of a process (Linux /proc; 0 elsewhere)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _table(head: list[str], rows: Sequence[tuple[str, ...]]) -> None:
