@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Dialog, Page, expect
+from playwright.sync_api import Dialog, Page, Route, expect
 
 from tests.conftest import campaign_body
 from tests.e2e.conftest import LiveStack, NewPage, code_at, sign_assertion
@@ -394,6 +394,30 @@ def test_api_keys_show_the_key_once_open_their_scope_and_revoke(
     assert asked and kid in asked[0] and "shop back end (e2e)" in asked[0]
     status, body = live_stack.call("POST", path, {"external_id": "member-api-key-2"}, token=key)
     assert (status, body["error"]["code"]) == (401, "API_KEY_REVOKED"), body
+
+
+def test_a_field_the_operator_is_in_keeps_focus_when_the_keys_arrive(live_stack: LiveStack, new_page: NewPage) -> None:
+    # The keys screen moves focus to its section's heading once its reads are in; someone who started typing
+    # before that keeps their field.
+    page = new_page()
+    sign_in(page, live_stack)
+    held: list[Route] = []
+
+    def hold(route: Route) -> None:
+        held.append(route)  # the keys' read waits until released below
+
+    page.route("**/v1/admin/api-keys", hold)
+    page.goto(f"{live_stack.url}/admin/#/webhooks/api-keys")
+    name = page.locator("#api-keys").get_by_label("Name", exact=True)
+    name.fill("typed before the keys arrived")
+    expect(name).to_be_focused()
+    while not held:
+        page.wait_for_timeout(20)
+    held[0].continue_()
+    # Every read of the screen is in (its last step, placing focus, runs as the last one answers).
+    expect(page.locator("#view")).not_to_contain_text("Loading")
+    expect(name).to_be_focused()
+    expect(name).to_have_value("typed before the keys arrived")
 
 
 def test_api_keys_need_an_authenticator_and_say_where_to_enrol(live_stack: LiveStack, new_page: NewPage) -> None:

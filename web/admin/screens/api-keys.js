@@ -13,7 +13,8 @@ const SCOPES = ["participants:write", "orders:write", "stats:read", "exports:cre
 
 const scopeText = (scope) => t(`apikeys.scope_${scope.replace(":", "_")}`);
 
-/** The section, with `load()` to read the keys and `reveal()` to scroll to it and focus its heading. */
+/** The section, with `load()` to read the keys and `reveal()` to scroll to it and focus its heading (unless
+ * focus is already somewhere). */
 export function apiKeysSection(ctx) {
   const list = h("div", { "aria-live": "polite" }, loading(t("common.loading")));
   const fresh = h("div", { class: "fresh-key" });
@@ -74,6 +75,8 @@ export function apiKeysSection(ctx) {
 
   section.load = load;
   section.reveal = () => {
+    // Called once the screen's reads are in: someone already in a field or on a button keeps their place.
+    if (document.activeElement !== document.body) return;
     section.scrollIntoView({ block: "start" });
     heading.focus({ preventScroll: true });
   };

@@ -6,7 +6,8 @@ import { api } from "../api.js";
 import { badge, busy, clear, copyText, errorBox, field, fill, h, loading, table, when } from "../dom.js";
 import { t } from "../i18n.js";
 
-/** The section, with `load()` to read the keys and `reveal()` to scroll to it and focus its heading. */
+/** The section, with `load()` to read the keys and `reveal()` to scroll to it and focus its heading (unless
+ * focus is already somewhere). */
 export function identityKeysSection(ctx) {
   const list = h("div", { "aria-live": "polite" }, loading(t("common.loading")));
   const fresh = h("div", { class: "fresh-key" });
@@ -73,6 +74,8 @@ export function identityKeysSection(ctx) {
 
   section.load = load;
   section.reveal = () => {
+    // Called once the screen's reads are in: someone already in a field or on a button keeps their place.
+    if (document.activeElement !== document.body) return;
     section.scrollIntoView({ block: "start" });
     heading.focus({ preventScroll: true });
   };
