@@ -202,6 +202,7 @@ def seed(runs: int) -> list[Route]:
     from chalice.test import Client
 
     from app import app
+    from bench.common import api_caller
     from chalicelib.accounts import identity_keys
     from chalicelib.accounts.tenants import ensure_tenant
     from chalicelib.core.rbac import Principal, Role
@@ -216,12 +217,7 @@ def seed(runs: int) -> list[Route]:
     client = Client(app, stage_name="local")
     pump = StreamPump(db.streams_client(), db.stream_arn(db.dynamodb_client(), table), stream_handler(app))
     pump.drain(timeout=60)
-
-    def call(method: str, path: str, body: Any = None, token: str | None = None) -> Any:
-        headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})}
-        response = client.http.request(method, path, headers=headers, body=json.dumps(body).encode() if body else b"")
-        assert response.status_code < 400, response.json_body
-        return response.json_body
+    call = api_caller(client)
 
     now = datetime.now(UTC)
     ensure_tenant("bench", "Bench", "owner@bench.cn", "bench-password", now)

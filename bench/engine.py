@@ -22,6 +22,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import api_caller  # noqa: E402 - after the path that makes it importable
+
 WRITE_OPS = {"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"}
 JOINS = 200
 INVITERS = 4
@@ -82,7 +84,6 @@ def main() -> int:
 
 
 def run(tmp: Path) -> int:
-    import json
 
     from chalice.local import LambdaEventConverter
     from chalice.test import Client
@@ -100,11 +101,7 @@ def run(tmp: Path) -> int:
     LambdaEventConverter.LOCAL_SOURCE_IP = ""
     client = Client(app, stage_name="local")
 
-    def call(method: str, path: str, body: Any = None, token: str | None = None) -> Any:
-        headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})}
-        response = client.http.request(method, path, headers=headers, body=json.dumps(body).encode() if body else b"")
-        assert response.status_code < 400, response.json_body
-        return response.json_body
+    call = api_caller(client)
 
     from chalicelib.accounts.tenants import ensure_tenant
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import json
 import os
 import pstats
 import sys
@@ -32,7 +31,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import cpu_seconds  # noqa: E402 - after the path that makes it importable
+from bench.common import api_caller, cpu_seconds  # noqa: E402 - after the path that makes it importable
 
 INVITERS = 8
 RULE_TEXT = "Each person can take part once. Rewards are issued within 24 hours and expire after 30 days."
@@ -88,12 +87,7 @@ def run(tmp: Path, joins: int, top: int, dynamo_pid: int | None) -> int:
     LambdaEventConverter.LOCAL_SOURCE_IP = "127.0.0.1"
     client = Client(app, stage_name="local")
 
-    def call(method: str, path: str, body: Any = None, token: str | None = None, **extra: str) -> Any:
-        headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})}
-        headers.update(extra)
-        response = client.http.request(method, path, headers=headers, body=json.dumps(body).encode() if body else b"")
-        assert response.status_code < 400, response.json_body
-        return response.json_body
+    call = api_caller(client)
 
     now = datetime.now(UTC)
     ensure_tenant("bench", "Bench", "owner@bench.cn", "bench-password", now)
