@@ -7,8 +7,10 @@ import hashlib
 import hmac
 import json
 import os
+import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -178,6 +180,52 @@ class Api:
 @pytest.fixture
 def api(client: Any) -> Api:
     return Api(client)
+
+
+_LIBRARY_CLOCK = threading.Lock()
+
+
+@contextmanager
+def library_clock(moment: datetime) -> Iterator[None]:
+    """The Standard Webhooks library's "now" set to `moment` (it reads `datetime.now` for its 5-minute tolerance):
+    tests deliver at moments of their own, and a receiver checks freshness against the moment it receives at."""
+    from standardwebhooks import webhooks as library
+
+    class Frozen(datetime):
+        @classmethod
+        def now(cls, tz: Any = None) -> Any:
+            return moment.astimezone(tz)
+
+    with _LIBRARY_CLOCK:
+        real = library.datetime
+        library.datetime = Frozen  # type: ignore[misc]
+        try:
+            yield
+        finally:
+            library.datetime = real  # type: ignore[misc]
+
+
+def standard_secret(tid: str) -> str:
+    """The tenant's current `whsec_` secret, as `GET /v1/admin/webhook-secret` shows it to the owner."""
+    from chalicelib.accounts import webhook_secret
+    from chalicelib.security import signing
+
+    return signing.standard_secret(webhook_secret.signing_keys(tid, datetime.now(UTC)).current)
+
+
+def verify_delivery(secret: str, headers: Mapping[str, str], body: bytes, *, at: datetime | None = None) -> Any:
+    """An outbound delivery verified as a Standard Webhooks receiver holding `secret` would, with the reference
+    library (not our code); returns the parsed body, or raises `WebhookVerificationError`.
+
+    `at` is when the receiver got it (the library refuses timestamps more than 5 minutes away); by default the
+    attempt's own `webhook-timestamp`, for receivers that cannot know the test's moving clock."""
+    from standardwebhooks.webhooks import Webhook
+
+    if at is None:
+        stamp = {k.lower(): v for k, v in headers.items()}.get("webhook-timestamp", "")
+        at = datetime.fromtimestamp(int(stamp), UTC) if stamp.isdigit() else datetime.now(UTC)
+    with library_clock(at):
+        return Webhook(secret).verify(body, dict(headers))
 
 
 @dataclass

@@ -245,10 +245,11 @@ def _outgoing(item: MessageRecord, settings: MessagingSettings, now: datetime) -
     target = item.endpoint if item.channel == "webhook" else settings.endpoint(item.channel)
     if item.channel == "email":
         target = settings.sender()
-    secret = webhook_secret.signing_secret(item.tid) if item.channel in ("webhook", *domain.HTTP_CHANNELS) else b""
+    signs = item.channel in ("webhook", *domain.HTTP_CHANNELS)
+    keys = webhook_secret.signing_keys(item.tid, now) if signs else None
     return channels.Outgoing(
         mid=item.mid, tid=item.tid, uid=item.uid, channel=item.channel, text=item.text, subject=item.subject,
-        template=item.template, automation_id=item.automation_id, address=address, target=target, secret=secret,
+        template=item.template, automation_id=item.automation_id, address=address, target=target, keys=keys,
         timestamp=int(now.timestamp()), allow_private=_allow_private(config.stage), region=config.region,
         data=dict(item.data) if item.data else None,
     )  # fmt: skip

@@ -28,6 +28,7 @@ from chalicelib.security.pii import get_cipher
 
 MAX_ITEMS_PER_RUN = 100
 MAX_SECONDS_PER_RUN = 20.0
+# Deprecated with the other `X-Fission-*` delivery headers: `webhook-id` carries the same value (docs/webhooks.md).
 EVENT_ID_HEADER = "X-Fission-Event-Id"
 
 
@@ -123,9 +124,11 @@ def _post(item: OutboxDelivery, now: datetime) -> None:
     body = json.dumps(
         domain.envelope(item.event_id, item.event_type, item.created_at, json.loads(item.payload)), sort_keys=True
     ).encode()
+    # The event id is the Standard Webhooks `webhook-id`: the same on every retry, so receivers dedupe on it.
     signing.post_signed(
-        item.url, body, webhook_secret.signing_secret(item.tid), int(now.timestamp()), {EVENT_ID_HEADER: item.event_id},
-        timeout=domain.TIMEOUT_SECONDS, allow_private=_allow_private(get_settings().stage),
+        item.url, body, webhook_secret.signing_keys(item.tid, now), int(now.timestamp()), item.event_id,
+        {EVENT_ID_HEADER: item.event_id}, timeout=domain.TIMEOUT_SECONDS,
+        allow_private=_allow_private(get_settings().stage),
     )  # fmt: skip
 
 

@@ -142,6 +142,8 @@ class TenantItem(Item, discriminator="tenant"):
     created_at = UnicodeAttribute()
     # The webhook signing secret is derived from a master key and this version; rotating bumps it.
     hook_secret_version = NumberAttribute(default=1)
+    # When the version last moved (unix seconds): the previous secret keeps signing outbound deliveries for a while.
+    hook_secret_rotated_at = NumberAttribute(null=True)
 
 
 class LoginItem(Item, discriminator="login"):

@@ -36,7 +36,7 @@ class Outgoing:
     automation_id: str | None
     address: str  # phone, email or external id; "" for console and webhook
     target: str | None  # the HTTP endpoint (sms, wecom, wechat, webhook) or the email sender
-    secret: bytes  # the tenant's webhook signing secret
+    keys: signing.SigningKeys | None  # the tenant's webhook signing keys (HTTP and webhook channels)
     timestamp: int  # unix seconds, for the signature
     allow_private: bool  # local and test stages may reach servers on this machine
     region: str = "us-east-1"
@@ -57,11 +57,14 @@ def http_failure(exc: Exception) -> DeliveryError:
 
 
 def post_json(message: Outgoing, body: dict[str, Any]) -> None:
-    """POST `body` to the message's target, signed with the tenant's secret, the message id as a dedupe header."""
+    """POST `body` to the message's target, signed with the tenant's keys; the message id is the `webhook-id` (and
+    the deprecated `X-Fission-Message-Id`), which receivers dedupe on."""
     raw = json.dumps(body, ensure_ascii=False, sort_keys=True).encode()
+    if message.keys is None:
+        raise DeliveryError(f"the {message.channel} channel has no signing keys", permanent=True)
     try:
         signing.post_signed(
-            str(message.target), raw, message.secret, message.timestamp, {MESSAGE_ID_HEADER: message.mid},
+            str(message.target), raw, message.keys, message.timestamp, message.mid, {MESSAGE_ID_HEADER: message.mid},
             timeout=TIMEOUT_SECONDS, allow_private=message.allow_private,
         )  # fmt: skip
     except (egress.EgressRefused, urllib.error.URLError, OSError, ValueError) as exc:

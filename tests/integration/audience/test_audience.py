@@ -15,7 +15,7 @@ from chalicelib.audience import automations
 from chalicelib.messaging import messages
 from chalicelib.messaging.rules.messages import Recipient
 from local.pump import StreamPump
-from tests.conftest import Api, Tenant, join, live_campaign, proof
+from tests.conftest import Api, Tenant, join, live_campaign, proof, standard_secret, verify_delivery
 from tests.integration.conftest import deliver_every_batch_twice
 from tests.integration.modes.test_orders_distribution import post_order
 from tests.integration.referral.test_follow_hooks import secret
@@ -418,7 +418,7 @@ def test_order_paid_calls_the_merchants_webhook_and_issues_points(api: Api, tena
 
     token = tenant.totp_token()  # a rule that calls a webhook needs the owner's step-up (docs/messaging.md)
     cid = live_campaign(api, tenant, "distribution")
-    receiver = Receiver(200)
+    receiver = Receiver(200, standard_secret(tenant.tid))
     try:
         rule = {
             "name": "Thank buyers",
@@ -441,14 +441,14 @@ def test_order_paid_calls_the_merchants_webhook_and_issues_points(api: Api, tena
         pump.drain()
         messages.deliver(datetime.now(UTC) + timedelta(minutes=1))
         assert len(receiver.requests) == 1
-        headers, _ = receiver.requests[0]
-        assert "x-fission-signature" in headers
+        headers, body = receiver.requests[0]
+        assert verify_delivery(standard_secret(tenant.tid), headers, body)["automation_id"] == created["id"]
         status, me = api.call("GET", f"/v1/campaigns/{cid}/me", token=joined["token"])
         assert status == 200
         points = [r for r in me["rewards"] if r["name"] == "Thank-you points"]
         assert len(points) == 1 and points[0]["status"] == "issued"
     finally:
-        receiver.server.shutdown()
+        receiver.close()
 
 
 def test_helping_three_friends_earns_the_behaviour_tag(api: Api, tenant: Tenant, pump: StreamPump) -> None:

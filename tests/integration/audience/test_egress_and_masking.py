@@ -13,17 +13,17 @@ import pytest
 
 from chalicelib.messaging import messages
 from local.pump import StreamPump
-from tests.conftest import Api, Tenant, join, live_campaign
+from tests.conftest import Api, Tenant, join, live_campaign, standard_secret
 from tests.integration.messaging.test_outbound_webhooks import Receiver
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def attacker() -> Iterator[Receiver]:
-    receiver = Receiver(200)
+def attacker(tenant: Tenant) -> Iterator[Receiver]:
+    receiver = Receiver(200, standard_secret(tenant.tid))
     yield receiver
-    receiver.server.shutdown()
+    receiver.close()
 
 
 def last_entry(api: Api, tenant: Tenant) -> dict[str, Any]:

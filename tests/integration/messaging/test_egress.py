@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Api, Tenant
+from tests.conftest import Api, Tenant, standard_secret
 from tests.integration.messaging.test_outbound_webhooks import Receiver
 
 pytestmark = pytest.mark.integration
@@ -21,10 +21,10 @@ NOON = datetime(2031, 2, 3, 4, 0, tzinfo=UTC)  # noon in Shanghai, after what ot
 
 
 @pytest.fixture
-def attacker() -> Iterator[Receiver]:
-    receiver = Receiver(200)
+def attacker(tenant: Tenant) -> Iterator[Receiver]:
+    receiver = Receiver(200, standard_secret(tenant.tid))
     yield receiver
-    receiver.server.shutdown()
+    receiver.close()
 
 
 def audit_trail(api: Api, tenant: Tenant) -> list[dict[str, Any]]:

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from local.pump import StreamPump
-from tests.conftest import Api, Tenant, join, live_campaign
+from tests.conftest import Api, Tenant, join, live_campaign, standard_secret, verify_delivery
 from tests.integration.messaging.test_outbound_webhooks import Receiver
 
 # Noon and 22:00 in Shanghai (the tenants' default zone), on a day after anything other tests queue.
@@ -21,17 +21,17 @@ EVENING = datetime(2031, 1, 6, 14, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def good() -> Iterator[Receiver]:
-    receiver = Receiver(200)
+def good(tenant: Tenant) -> Iterator[Receiver]:
+    receiver = Receiver(200, standard_secret(tenant.tid))
     yield receiver
-    receiver.server.shutdown()
+    receiver.close()
 
 
 @pytest.fixture
-def failing() -> Iterator[Receiver]:
-    receiver = Receiver(500)
+def failing(tenant: Tenant) -> Iterator[Receiver]:
+    receiver = Receiver(500, standard_secret(tenant.tid))
     yield receiver
-    receiver.server.shutdown()
+    receiver.close()
 
 
 def person(**contact: Any) -> Any:
@@ -279,8 +279,6 @@ def test_a_retried_dead_message_is_sent_once_the_channel_is_fixed(api: Api, tena
 
 
 def test_sms_is_a_signed_post_to_the_tenants_gateway(api: Api, tenant: Tenant, good: Receiver) -> None:
-    from chalicelib.accounts import webhook_secret
-    from chalicelib.security import signing
     from chalicelib.table import keys
     from chalicelib.table.models import MessageItem
 
@@ -292,8 +290,9 @@ def test_sms_is_a_signed_post_to_the_tenants_gateway(api: Api, tenant: Tenant, g
     deliver(NOON)
     assert message(mid).status == "sent"
     headers, raw = good.requests[0]
-    signing.verify(webhook_secret.signing_secret(tenant.tid), headers, raw, int(headers["x-fission-timestamp"]))
-    assert headers["x-fission-message-id"] == mid
+    assert verify_delivery(standard_secret(tenant.tid), headers, raw, at=NOON) == json.loads(raw)
+    assert headers["webhook-id"] == headers["x-fission-message-id"] == mid
+    assert headers["webhook-timestamp"] == headers["x-fission-timestamp"] == str(int(NOON.timestamp()))
     body = json.loads(raw)
     assert body["to"] == {"phone": "13800003333"} and body["channel"] == "sms" and body["template"] == "reward_issued"
     assert body["message_id"] == mid and "小王" in body["text"] and "冬季邀请" in body["text"]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import socket
 import threading
@@ -14,21 +17,29 @@ import pytest
 
 from local.pump import StreamPump
 from local.scheduler import Scheduler
-from tests.conftest import Api, Clock, Tenant
+from tests.conftest import Api, Clock, Tenant, standard_secret, verify_delivery
 from tests.integration.modes.test_group_buy import group_campaign, join_group, open_group, participant
 
 
 class Receiver:
-    """A local endpoint that records every request and answers with a fixed status."""
+    """A local endpoint that records every request, verifies each as a Standard Webhooks receiver holding `secret`
+    would (with the reference library), and answers with a fixed status. `close()` fails the test if any request
+    did not verify."""
 
-    def __init__(self, status: int, location: str | None = None) -> None:
+    def __init__(self, status: int, secret: str, location: str | None = None) -> None:
         self.requests: list[tuple[dict[str, str], bytes]] = []
+        self.failures: list[str] = []
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                receiver.requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                try:
+                    verify_delivery(secret, headers, body)
+                except Exception as exc:  # noqa: BLE001 - reported by close(), on the test's thread
+                    receiver.failures.append(f"{headers.get('webhook-id')}: {exc!r}")
+                receiver.requests.append((headers, body))
                 self.send_response(status)
                 if location is not None:
                     self.send_header("Location", location)
@@ -42,15 +53,20 @@ class Receiver:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def events(self) -> list[dict[str, Any]]:
+        assert not self.failures, self.failures
         return [json.loads(body) for _, body in self.requests]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        assert not self.failures, f"deliveries that do not verify with the tenant's whsec_ secret: {self.failures}"
 
 
 @pytest.fixture
-def receivers() -> Iterator[tuple[Receiver, Receiver]]:
-    healthy, failing = Receiver(200), Receiver(500)
+def receivers(tenant: Tenant) -> Iterator[tuple[Receiver, Receiver]]:
+    healthy, failing = Receiver(200, standard_secret(tenant.tid)), Receiver(500, standard_secret(tenant.tid))
     yield healthy, failing
-    healthy.server.shutdown()
-    failing.server.shutdown()
+    healthy.close()
+    failing.close()
 
 
 @pytest.fixture
@@ -96,9 +112,7 @@ def test_events_are_delivered_once_signed_and_retried_until_dead(
     api: Api, tenant: Tenant, pump: StreamPump, app: Any, monkeypatch: pytest.MonkeyPatch,
     receivers: tuple[Receiver, Receiver],
 ) -> None:  # fmt: skip
-    from chalicelib.accounts import webhook_secret
     from chalicelib.messaging import webhooks
-    from chalicelib.security import signing
 
     healthy, failing = receivers
     register(tenant.tid, healthy.url)
@@ -116,10 +130,19 @@ def test_events_are_delivered_once_signed_and_retried_until_dead(
     assert sorted(e["type"] for e in events) == ["group.succeeded", "reward.issued"]
     assert len({e["id"] for e in events}) == 2
     assert next(e for e in events if e["type"] == "group.succeeded")["data"]["group_id"] == gid
-    secret = webhook_secret.signing_secret(tenant.tid)
+    secret = standard_secret(tenant.tid)
     for headers, body in healthy.requests:
-        signing.verify(secret, headers, body, int(headers["x-fission-timestamp"]))
-        assert headers["x-fission-event-id"] == json.loads(body)["id"]
+        # Standard Webhooks: verified by the reference library at the moment of the attempt.
+        assert verify_delivery(secret, headers, body, at=now) == json.loads(body)
+        assert headers["webhook-id"] == json.loads(body)["id"] and headers["webhook-timestamp"] == str(
+            int(now.timestamp())
+        )
+        # The deprecated headers, still sent: the same id, and the hex-keyed `v1=` signature over `timestamp.body`.
+        assert headers["x-fission-event-id"] == headers["webhook-id"]
+        assert headers["x-fission-timestamp"] == headers["webhook-timestamp"]
+        key = base64.b64decode(secret.removeprefix("whsec_"))
+        expected = hmac.new(key, f"{headers['x-fission-timestamp']}.".encode() + body, hashlib.sha256).hexdigest()
+        assert headers["x-fission-signature"] == f"v1={expected}"
     assert len(failing.requests) == 2
 
     # Nothing is due again right away: the failures wait for their backoff (at least 30 s).
@@ -132,6 +155,12 @@ def test_events_are_delivered_once_signed_and_retried_until_dead(
         assert counts["dead" if attempt == 7 else "retried"] == 2
     assert deliver(app, monkeypatch, now + timedelta(days=1)) == {"delivered": 0, "retried": 0, "dead": 0, "errors": 0}
     assert len(healthy.requests) == 2  # the healthy endpoint got each event exactly once
+    # Every retry carries the event's id again and its own attempt's timestamp.
+    attempts: dict[str, list[str]] = {}
+    for headers, _ in failing.requests:
+        attempts.setdefault(headers["webhook-id"], []).append(headers["webhook-timestamp"])
+    assert sorted(attempts) == sorted(e["id"] for e in events)
+    assert all(len(stamps) == 8 == len(set(stamps)) for stamps in attempts.values()), attempts
     dead = webhooks.dead_deliveries(tenant.tid)
     assert sorted(d["type"] for d in dead) == ["group.succeeded", "reward.issued"]
     assert all(d["attempts"] == 8 for d in dead)
@@ -228,7 +257,7 @@ def test_a_redirect_is_a_failed_delivery(
     from chalicelib.messaging import events
 
     healthy, _ = receivers
-    bouncer = Receiver(302, location=healthy.url)
+    bouncer = Receiver(302, standard_secret(tenant.tid), location=healthy.url)
     try:
         register(tenant.tid, bouncer.url)
         now = datetime.now(UTC)
@@ -237,7 +266,7 @@ def test_a_redirect_is_a_failed_delivery(
         assert len(bouncer.requests) == 1
         assert healthy.requests == []
     finally:
-        bouncer.server.shutdown()
+        bouncer.close()
 
 
 def test_outbox_markers_expire_after_thirty_days(tenant: Tenant, receivers: tuple[Receiver, Receiver]) -> None:

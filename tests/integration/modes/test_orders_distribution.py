@@ -13,7 +13,7 @@ import pytest
 
 from chalicelib.security.signing import sign
 from local.pump import StreamPump
-from tests.conftest import Api, Clock, Tenant, join, live_campaign
+from tests.conftest import Api, Clock, Tenant, join, live_campaign, standard_secret
 from tests.integration.messaging.test_outbound_webhooks import Receiver, deliver, register
 from tests.integration.referral.test_follow_hooks import counted, secret
 
@@ -155,10 +155,10 @@ def test_bad_deliveries(api: Api, tenant: Tenant, case: str, status: int, code: 
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    healthy = Receiver(200)
+def receiver(tenant: Tenant) -> Iterator[Receiver]:
+    healthy = Receiver(200, standard_secret(tenant.tid))
     yield healthy
-    healthy.server.shutdown()
+    healthy.close()
 
 
 def commission_events(received: Receiver, event_type: str) -> list[dict[str, Any]]:
