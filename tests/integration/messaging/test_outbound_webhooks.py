@@ -324,3 +324,56 @@ def test_a_failed_delivery_moves_to_its_next_due_time_in_its_events_shard(
     finally:
         for item in queued():  # leave no pending delivery behind for the tests that count a whole run
             item.delete()
+
+
+def test_after_a_rotation_deliveries_verify_with_the_old_secret_for_the_overlap_and_then_only_with_the_new(
+    api: Api, tenant: Tenant, clock: Clock, app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from standardwebhooks.webhooks import WebhookVerificationError
+
+    from chalicelib.accounts.webhook_secret import ROTATION_OVERLAP
+    from chalicelib.messaging import events
+
+    token = tenant.stepped_token()
+    status, old = api.call("GET", "/v1/admin/webhook-secret", token=token)
+    assert status == 200, old
+    # The same key bytes both ways: the hex secret's bytes, base64 after `whsec_`.
+    assert old["standard_webhooks_secret"] == "whsec_" + base64.b64encode(bytes.fromhex(old["secret"])).decode()
+    assert old["previous_signs_until"] is None
+    before = clock().replace(microsecond=0)
+    status, new = api.call("POST", "/v1/admin/webhook-secret/rotate", token=token)
+    assert status == 200 and new["version"] == old["version"] + 1, new
+    rotated = clock()
+    until = datetime.fromisoformat(new["previous_signs_until"])
+    assert before + ROTATION_OVERLAP <= until <= rotated + ROTATION_OVERLAP
+    old_secret, new_secret = old["standard_webhooks_secret"], new["standard_webhooks_secret"]
+    assert new_secret != old_secret
+
+    receiver = Receiver(200, new_secret)  # the receiver that switched over; every delivery verifies for it
+    try:
+        register(tenant.tid, receiver.url)
+
+        def delivered(key: str, moment: datetime) -> tuple[dict[str, str], bytes]:
+            assert events.emit(tenant.tid, "reward.issued", {"n": 1}, f"{tenant.tid}|{key}", moment) == 1
+            assert deliver(app, monkeypatch, moment)["delivered"] == 1
+            return receiver.requests[-1]
+
+        within = rotated + ROTATION_OVERLAP - timedelta(minutes=1)
+        headers, body = delivered("within", within)
+        assert len(headers["webhook-signature"].split(" ")) == 2
+        assert verify_delivery(new_secret, headers, body, at=within) == json.loads(body)
+        assert verify_delivery(old_secret, headers, body, at=within) == json.loads(body)  # not switched yet: fine
+
+        after = rotated + ROTATION_OVERLAP + timedelta(minutes=1)
+        headers, body = delivered("after", after)
+        assert len(headers["webhook-signature"].split(" ")) == 1
+        assert verify_delivery(new_secret, headers, body, at=after) == json.loads(body)
+        with pytest.raises(WebhookVerificationError):
+            verify_delivery(old_secret, headers, body, at=after)
+    finally:
+        receiver.close()
+
+    clock.advance(hours=25)
+    status, shown = api.call("GET", "/v1/admin/webhook-secret", token=tenant.totp_token())
+    assert status == 200 and shown["previous_signs_until"] is None, shown
+    assert shown["standard_webhooks_secret"] == new_secret
