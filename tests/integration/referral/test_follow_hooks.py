@@ -80,6 +80,9 @@ def test_rotating_the_secret_retires_the_old_one(api: Api, tenant: Tenant) -> No
     status, rotated = api.call("POST", "/v1/admin/webhook-secret/rotate", token=tenant.stepped_token())
     assert status == 200 and rotated["version"] == 2
     assert post_follow(api, tenant, old, follow(cid, "fan"))[1]["error"]["code"] == "INVALID_SIGNATURE"
+    # The old secret's text earns no hint either: only the current secret's does.
+    refused = post_follow(api, tenant, old.hex().encode(), follow(cid, "fan"))[1]["error"]
+    assert refused == {**refused, "code": "INVALID_SIGNATURE", "message": "the signature does not match the body"}
     assert post_follow(api, tenant, bytes.fromhex(rotated["secret"]), follow(cid, "fan"))[0] == 200
 
 
@@ -106,3 +109,34 @@ def test_follow_bad_inputs(api: Api, new_tenant: Any) -> None:
     headers = {"X-Fission-Timestamp": str(stamp), "X-Fission-Signature": sign(key, stamp, raw)}
     status, body = api.call("POST", "/v1/hooks/no-such-tenant/follows", raw, headers=headers)
     assert (status, body["error"]["code"]) == (401, "INVALID_SIGNATURE")
+
+
+@pytest.mark.parametrize("hook", ["follows", "orders"])
+def test_a_signature_keyed_with_the_secrets_hex_text_is_refused_with_a_hint(
+    api: Api, tenant: Tenant, pump: StreamPump, hook: str
+) -> None:
+    cid = live_campaign(api, tenant, "poster")
+    owner = join(api, cid, external_id="owner")[1]
+    join(api, cid, external_id="fan", ref=owner["invite_code"])
+    key = secret(api, tenant)
+    raw = json.dumps(follow(cid, "fan")).encode()
+    stamp = int(time.time())
+    text_keyed = {"X-Fission-Timestamp": str(stamp), "X-Fission-Signature": sign(key.hex().encode(), stamp, raw)}
+    status, body = api.call("POST", f"/v1/hooks/{tenant.tid}/{hook}", raw, headers=text_keyed)
+    assert (status, body["error"]["code"]) == (401, "INVALID_SIGNATURE")
+    assert "keyed with the secret's text" in body["error"]["message"]
+    assert "key the HMAC with the bytes the hex secret decodes to" in body["error"]["message"]
+    assert key.hex() not in json.dumps(body)
+
+    # Stale, or keyed with some other text: the plain answers, no hint.
+    stale = {"X-Fission-Timestamp": str(stamp - 600), "X-Fission-Signature": sign(key.hex().encode(), stamp - 600, raw)}
+    status, body = api.call("POST", f"/v1/hooks/{tenant.tid}/{hook}", raw, headers=stale)
+    assert (status, body["error"]["code"]) == (401, "STALE_TIMESTAMP")
+    other = {"X-Fission-Timestamp": str(stamp), "X-Fission-Signature": sign(b"f" * 64, stamp, raw)}
+    status, body = api.call("POST", f"/v1/hooks/{tenant.tid}/{hook}", raw, headers=other)
+    assert (status, body["error"]["code"]) == (401, "INVALID_SIGNATURE")
+    assert body["error"]["message"] == "the signature does not match the body"
+
+    # Nothing happened: the invite is not counted.
+    pump.drain()
+    assert counted(api, cid, owner) == 0
