@@ -197,12 +197,12 @@ def library_clock(moment: datetime) -> Iterator[None]:
             return moment.astimezone(tz)
 
     with _LIBRARY_CLOCK:
-        real = library.datetime
-        library.datetime = Frozen  # type: ignore[misc]
+        real = library.datetime  # type: ignore[attr-defined]
+        library.datetime = Frozen  # type: ignore[attr-defined]
         try:
             yield
         finally:
-            library.datetime = real  # type: ignore[misc]
+            library.datetime = real  # type: ignore[attr-defined]
 
 
 def standard_secret(tid: str) -> str:

@@ -2,7 +2,7 @@
 
 `emit` queues the event for every endpoint of the tenant subscribed to its type when it is called, and
 delivery is at least once: a failed POST is retried with backoff until it is dead-lettered, and a receiver
-may see an event twice (the `X-Fission-Event-Id` header names it). The event id is derived from the tenant,
+may see an event twice (the `webhook-id` header names it). The event id is derived from the tenant,
 the type and the caller's `event_key`, so emitting the same event again within 30 days (a replayed stream
 batch, a retried request) queues nothing new for an endpoint that already has it.
 """

@@ -137,7 +137,9 @@ def rotate_hook_secret(tid: str, at: int) -> int:
     """Move the tenant to the next webhook secret version, rotated at `at` (unix seconds); returns the new version."""
     ensure_bound()
     item = TenantItem(PK=keys.tenant_pk(tid), SK=keys.META)
-    actions = [TenantItem.hook_secret_version.add(1), TenantItem.hook_secret_rotated_at.set(at)]
     with unavailable_on_failure("rotate secret"):
-        item.update(actions=actions, condition=TenantItem.PK.exists())
+        item.update(
+            actions=[TenantItem.hook_secret_version.add(1), TenantItem.hook_secret_rotated_at.set(at)],
+            condition=TenantItem.PK.exists(),
+        )
     return int(item.hook_secret_version)

@@ -1,8 +1,8 @@
 """SMS, WeCom and WeChat through the tenant's provider gateway: a signed JSON POST per message.
 
-Body `{message_id, channel, to: {phone} | {external_id}, text, template?}`, headers `X-Fission-Timestamp`,
-`X-Fission-Signature` (HMAC-SHA256 of `timestamp.body` with the tenant's webhook secret) and
-`X-Fission-Message-Id`, on which the gateway dedupes (delivery is at least once).
+Body `{message_id, channel, to: {phone} | {external_id}, text, template?}`, signed per Standard Webhooks with the
+tenant's webhook secret (`webhook-id` = the message id, on which the gateway dedupes: delivery is at least once),
+plus the deprecated `X-Fission-*` headers (docs/webhooks.md).
 """
 
 from __future__ import annotations
