@@ -17,6 +17,7 @@ from chalicelib.core.codes import Code
 from chalicelib.core.errors import BadRequest, Conflict, NotFound
 from chalicelib.core.observability import logger
 from chalicelib.core.rbac import Principal
+from chalicelib.core.reasons import review_reason_code
 from chalicelib.referral.rules.fraud import ReviewDecision
 from chalicelib.referral.rules.records import ReviewRecord
 from chalicelib.referral.store import participants as participant_store
@@ -46,7 +47,7 @@ def view(r: ReviewRecord) -> dict[str, Any]:
     return {
         "id": r.rid, "kind": r.kind, "campaign_id": r.cid, "subject": r.subject, "status": r.status,
         "score": r.score, "reasons": r.reasons, "created_at": r.created_at, "decided_at": r.decided_at,
-        "decided_by": r.decided_by, "reason": r.reason,
+        "decided_by": r.decided_by, "reason": r.reason, "reason_code": review_reason_code(r.status),
     }  # fmt: skip
 
 
