@@ -144,6 +144,32 @@ def test_exports_ask_for_the_totp_step_up(live_stack: LiveStack, new_page: NewPa
     expect(page.get_by_role("button", name="Start", exact=True)).to_be_visible()
 
 
+def test_totp_enrolment_shows_a_qr_code_that_scans_to_the_uri_shown_beside_it(
+    live_stack: LiveStack, new_page: NewPage, shoot: Shoot
+) -> None:
+    import io
+
+    import zxingcpp
+    from PIL import Image
+
+    from chalicelib.accounts.tenants import ensure_tenant
+
+    email, password = f"enrol-{uuid.uuid4().hex[:6]}@{live_stack.tid}.example.cn", "browser-owner-pass-3"
+    ensure_tenant(live_stack.tid, f"Shop {live_stack.tid}", email, password, datetime.now(UTC))  # adds the owner
+    page = new_page()
+    sign_in(page, live_stack, operator=(email, password, "Owner"))
+    page.goto(f"{live_stack.url}/admin/#/exports")
+    page.get_by_role("button", name="Start", exact=True).click()
+    qr = page.get_by_role("img", name="QR code for your authenticator app")
+    expect(qr).to_be_visible()
+    uri = page.locator("code.secret").nth(1)
+    expect(uri).to_contain_text("otpauth://totp/")  # still there for typing in by hand
+    # Chromium draws the SVG; an independent decoder reads the screenshot.
+    found = [r.text for r in zxingcpp.read_barcodes(Image.open(io.BytesIO(qr.screenshot())))]
+    assert found == [uri.inner_text()]
+    shoot(page, "console-totp-enrolment")
+
+
 def test_journey_wizard_publish_landing_joins_and_dashboard(
     live_stack: LiveStack, new_page: NewPage, shoot: Shoot
 ) -> None:
