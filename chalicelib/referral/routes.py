@@ -104,7 +104,8 @@ def revoke_reward(cid: str, rid: str) -> dict[str, Any]:
 def list_reviews() -> dict[str, Any]:
     request = bp.current_request
     limit = http.query_int(request, "limit", 50)
-    which = review_rules.parse(*(http.query_param(request, name) for name in review_rules.FILTERS), limit, http.now())
+    status, cid, older, newer = (http.query_param(request, name) for name in review_rules.FILTERS)
+    which = review_rules.parse(status, cid, older, newer, limit, http.now())
     return reviews.page(http.principal(), which, limit, http.query_param(request, "cursor"))
 
 

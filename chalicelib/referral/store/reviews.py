@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pynamodb.exceptions import UpdateError
+from pynamodb.indexes import GlobalSecondaryIndex
 
 from chalicelib.referral.rules.records import ReviewRecord
 from chalicelib.referral.rules.reviews import APPROVED, PENDING, ReviewFilter
@@ -126,14 +127,12 @@ def page(
     By key alone: the tenant's status partition of GSI1, or the campaign's of GSI2, and the creation-time
     window as a sort-key range (the sort key starts with `created_at`)."""
     ensure_bound()
+    index: GlobalSecondaryIndex[Any]
     if which.campaign_id is None:
         index, pk, sk = ReviewItem.gsi1, keys.reviews_gsi1pk(tid, which.status), ReviewItem.GSI1SK
     else:
-        index, pk, sk = (
-            ReviewItem.gsi2,
-            keys.campaign_reviews_gsi2pk(which.campaign_id, which.status),
-            ReviewItem.GSI2SK,
-        )
+        pk = keys.campaign_reviews_gsi2pk(which.campaign_id, which.status)
+        index, sk = ReviewItem.gsi2, ReviewItem.GSI2SK
     lo, hi = which.created_from, which.created_before
     window = sk.between(lo, hi) if lo and hi else sk >= lo if lo else sk < hi if hi else None
     with unavailable_on_failure("list reviews"):
