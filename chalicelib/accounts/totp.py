@@ -5,6 +5,7 @@ Codes are guessable (1 in 10^6 a try), so every check runs under the operator's 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -41,6 +42,17 @@ def is_active(tid: str, email: str) -> bool:
     return enrolment is not None and enrolment.status == "active"
 
 
+# The QR code of the otpauth URI, drawn by the posters' encoder, which sits above this slice: it plugs
+# in at start (the entry points' wiring). Without it the enrolment answers the URI alone.
+QrRenderer = Callable[[str], str]
+_qr: list[QrRenderer] = []
+
+
+def use_qr(render: QrRenderer) -> None:
+    """`render(text)` answers an SVG document of the QR code of `text`."""
+    _qr[:] = [render]
+
+
 def enrol(actor: Principal, now: datetime) -> dict[str, Any]:
     """A new secret, pending until a code from it is confirmed. Restarting a pending enrolment
     replaces its secret; an active one stays until an owner removes the operator."""
@@ -51,10 +63,13 @@ def enrol(actor: Principal, now: datetime) -> dict[str, Any]:
     # Who started (or restarted) an enrolment, never the secret: a hijacked session binding its own
     # authenticator shows up in the trail before the confirmation does.
     audit.record(actor.tid, actor.email, "operator.totp_enrol", actor.email, {"status": "pending"}, now)
+    uri = totp.provisioning_uri(secret, actor.email)
     return {
         "status": "pending",
         "secret": secret,
-        "otpauth_uri": totp.provisioning_uri(secret, actor.email),
+        "otpauth_uri": uri,
+        # What an authenticator app scans; the URI and the secret stay for typing in by hand.
+        "qr_svg": _qr[0](uri) if _qr else None,
         "period": totp.STEP_SECONDS,
         "digits": totp.DIGITS,
     }

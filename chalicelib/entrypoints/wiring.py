@@ -11,12 +11,19 @@ from __future__ import annotations
 _wired = False
 
 
+def _qr_svg(text: str) -> str:
+    from chalicelib.posters import qr  # qrcode and Pillow: loaded by the first TOTP enrolment, not by `wire()`
+
+    return qr.svg(text)
+
+
 def wire() -> None:
     """Once per process (wiring twice would change nothing: every port is keyed by name)."""
     global _wired
     if _wired:
         return
     # The services on both sides of each port: loaded by the first request or event, not by `import app`.
+    from chalicelib.accounts import totp
     from chalicelib.campaigns import lifecycle
     from chalicelib.modes.distribution import service as distribution
     from chalicelib.modes.group_buy import service as group_buy
@@ -25,4 +32,5 @@ def wire() -> None:
     lifecycle.on_go_live("reward_limits", rewards.prepare_limits)
     join.add_view_section("distribution", "commission", distribution.commission_view)
     distribution.on_group_payment("group_buy", group_buy.record_payment)
+    totp.use_qr(_qr_svg)
     _wired = True

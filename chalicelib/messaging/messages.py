@@ -21,6 +21,7 @@ from chalicelib.core.config import get_settings
 from chalicelib.core.errors import BadRequest, Conflict, NotFound, ValidationFailed
 from chalicelib.core.observability import logger
 from chalicelib.core.rbac import Permission, Principal, is_allowed
+from chalicelib.core.reasons import message_reason_code
 from chalicelib.messaging import channels, webhooks
 from chalicelib.messaging.rules import egress
 from chalicelib.messaging.rules import messages as domain
@@ -424,6 +425,8 @@ def view(item: MessageRecord, *, clear: bool = True, known: Sequence[tuple[str, 
         value = getattr(item, name)
         if value is not None:
             out[name] = value
+    if item.reason is not None:
+        out["reason_code"] = message_reason_code(item.reason)
     return out
 
 

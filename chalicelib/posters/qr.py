@@ -78,3 +78,30 @@ def render(
             at = (size - px) // 2
             out.paste(tile, (at, at), tile)
     return out
+
+
+def svg(data: str, *, quiet_zone: int = 4, module_px: int = 6) -> str:
+    """The code of `data` as a standalone SVG: one path of dark runs on a white square, one unit per module.
+
+    Vector, so it stays crisp at any zoom (an authenticator app's camera reads it off a screen). Only our
+    own numbers go into the markup: `data` is encoded in the modules, never written as text.
+    """
+    modules = matrix(data, high=False)
+    side = len(modules) + 2 * quiet_zone
+    runs = []
+    for y, row in enumerate(modules):
+        x = 0
+        while x < len(row):
+            if not row[x]:
+                x += 1
+                continue
+            start = x
+            while x < len(row) and row[x]:
+                x += 1
+            runs.append(f"M{start + quiet_zone} {y + quiet_zone}h{x - start}v1h-{x - start}z")
+    px = side * module_px
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {side} {side}" width="{px}" height="{px}" '
+        f'shape-rendering="crispEdges"><rect width="{side}" height="{side}" fill="#fff"/>'
+        f'<path fill="#000" d="{"".join(runs)}"/></svg>'
+    )

@@ -20,6 +20,7 @@ from chalicelib.core.clock import iso, utcnow
 from chalicelib.core.codes import Code
 from chalicelib.core.errors import NotFound
 from chalicelib.core.observability import logger
+from chalicelib.core.reasons import reward_reason_code
 from chalicelib.modes.distribution import service as distribution
 from chalicelib.modes.distribution.rules import commission
 from chalicelib.posters import service as posters
@@ -79,6 +80,7 @@ def _rewards(code: str) -> list[dict[str, Any]]:
                 "points": r.points,
                 "status": r.status,
                 "reason": r.reason,
+                "reason_code": reward_reason_code(r.status, r.reason),
                 "coupon_code": r.coupon_code if r.status == CLAIMED else None,
                 "created_at": r.created_at,
                 "issued_at": r.issued_at,

@@ -13,6 +13,7 @@ from chalicelib.core.codes import Code
 from chalicelib.core.errors import Conflict, ValidationFailed
 from chalicelib.referral.rules import leaderboard as domain
 from chalicelib.referral.store import leaderboard as store
+from chalicelib.security.keyring import get_keyring
 from chalicelib.security.pii import mask_name
 
 MAX_ATTEMPTS = 5
@@ -44,9 +45,16 @@ def view(cid: str, limit: int) -> dict[str, Any]:
         )
     live.campaign(cid)  # 404 for unknown campaigns and drafts
     entries, _ = store.get(cid)
+    secret = get_keyring().secret("leaderboard-rows")
     return {
         "items": [
-            {"rank": i + 1, "nickname": mask_name(e.get("nickname") or "") or "*", "score": int(e["score"])}
+            {
+                "rank": i + 1,
+                "row_id": domain.row_id(secret, cid, str(e["code"])),
+                # Every public name is masked; a hidden or missing one is `*`.
+                "nickname": mask_name(e.get("nickname") or "") or "*",
+                "score": int(e["score"]),
+            }
             for i, e in enumerate(entries[:limit])
         ]
     }

@@ -7,26 +7,30 @@ Rejecting sets nothing that counts, ever.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 from collections import defaultdict
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any, Literal
 
 from chalicelib.accounts import audit
+from chalicelib.campaigns import lifecycle
 from chalicelib.core.clock import iso, parse_iso
 from chalicelib.core.codes import Code
 from chalicelib.core.errors import BadRequest, Conflict, NotFound
 from chalicelib.core.observability import logger
 from chalicelib.core.rbac import Principal
+from chalicelib.core.reasons import review_reason_code
 from chalicelib.referral.rules.fraud import ReviewDecision
 from chalicelib.referral.rules.records import ReviewRecord
+from chalicelib.referral.rules.reviews import APPROVED, PENDING, ReviewFilter
 from chalicelib.referral.store import participants as participant_store
 from chalicelib.referral.store import reviews as store
-from chalicelib.referral.store.reviews import APPROVED, PENDING, REJECTED
 from chalicelib.table.changes import Change
 from chalicelib.table.images import ParticipantImage
 
-MAX_PAGE = 100
-STATUSES = (PENDING, APPROVED, REJECTED)
 HELD = "held"
 
 
@@ -46,17 +50,36 @@ def view(r: ReviewRecord) -> dict[str, Any]:
     return {
         "id": r.rid, "kind": r.kind, "campaign_id": r.cid, "subject": r.subject, "status": r.status,
         "score": r.score, "reasons": r.reasons, "created_at": r.created_at, "decided_at": r.decided_at,
-        "decided_by": r.decided_by, "reason": r.reason,
+        "decided_by": r.decided_by, "reason": r.reason, "reason_code": review_reason_code(r.status),
     }  # fmt: skip
 
 
-def page(actor: Principal, status: str, limit: int, cursor: str | None) -> dict[str, Any]:
-    if status not in STATUSES:
-        raise BadRequest(f"status must be one of {', '.join(STATUSES)}", code=Code.INVALID_STATUS)
-    if not 1 <= limit <= MAX_PAGE:
-        raise BadRequest(f"limit must be between 1 and {MAX_PAGE}", code=Code.INVALID_LIMIT)
-    items, after = store.page(actor.tid, status, limit, cursor)
-    return {"items": [view(r) for r in items], "next_cursor": after}
+def _cursor(which: ReviewFilter, last: dict[str, Any]) -> str:
+    """Opaque to clients: the key to go on from and the listing's filter, its age window resolved once."""
+    return base64.urlsafe_b64encode(json.dumps({"f": asdict(which), "k": last}).encode()).decode()
+
+
+def _resume(cursor: str, which: ReviewFilter) -> tuple[ReviewFilter, dict[str, Any]]:
+    bad = BadRequest("cursor: not one this API issued for these filters", code=Code.INVALID_CURSOR)
+    try:
+        decoded = json.loads(base64.urlsafe_b64decode(cursor.encode()).decode())
+        issued, start = ReviewFilter(**decoded["f"]), decoded["k"]
+    except (ValueError, TypeError, KeyError, binascii.Error):
+        raise bad from None
+    if not isinstance(start, dict) or not issued.well_formed() or not issued.matches(which):
+        raise bad
+    return issued, start
+
+
+def page(actor: Principal, which: ReviewFilter, limit: int, cursor: str | None) -> dict[str, Any]:
+    """One page of the queue, oldest first; a cursor continues the same window however long paging takes."""
+    if which.campaign_id is not None:
+        lifecycle.owned(actor.tid, which.campaign_id)  # another tenant's campaign: 404, as if missing
+    start = None
+    if cursor:
+        which, start = _resume(cursor, which)
+    items, last = store.page(actor.tid, which, limit, start)
+    return {"items": [view(r) for r in items], "next_cursor": _cursor(which, last) if last else None}
 
 
 def record(

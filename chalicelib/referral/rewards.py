@@ -21,6 +21,7 @@ from chalicelib.core.codes import Code
 from chalicelib.core.errors import Conflict, Gone, NotFound, Unauthorized, Unavailable, ValidationFailed
 from chalicelib.core.observability import logger, metrics
 from chalicelib.core.rbac import Principal
+from chalicelib.core.reasons import REWARD_TEXT, ReasonCode, reward_reason_code
 from chalicelib.messaging import events
 from chalicelib.referral import identity
 from chalicelib.referral.rules import rewards as domain
@@ -34,8 +35,8 @@ from chalicelib.security.pii import get_cipher
 from chalicelib.table.changes import Change
 from chalicelib.table.images import CouponCodeImage
 
-_REASONS = {"out_of_stock": "this reward has run out", "over_budget": "the campaign's reward budget is spent"}
-WAITING_FOR_CODE = "waiting for coupon codes"
+_REASONS = {"out_of_stock": ReasonCode.STOCK_EXHAUSTED, "over_budget": ReasonCode.BUDGET_EXHAUSTED}
+WAITING_FOR_CODE = REWARD_TEXT[ReasonCode.WAITING_FOR_CODES]
 MAX_ATTEMPTS = 8  # a code taken by a concurrent issuer, or a transaction conflict: pick again
 
 
@@ -89,7 +90,7 @@ def issue(rec: CampaignRecord, code: str, grant: Grant, now: datetime) -> str:
     else:
         raise Unavailable("too much contention issuing this reward; retry", code=Code.REWARD_CONTENTION)
     if outcome in _REASONS:
-        reward.status, reward.reason = domain.UNAVAILABLE, _REASONS[outcome]
+        reward.status, reward.reason = domain.UNAVAILABLE, REWARD_TEXT[_REASONS[outcome]]
         reward.issued_at = reward.coupon_code = reward.stock_rule = reward.budget_fen = None  # nothing was drawn
         if store.record_unavailable(reward):
             logger.warning("reward unavailable", campaign_id=rec.cid, rule=grant.rule, outcome=outcome)
@@ -128,12 +129,17 @@ def _view(r: RewardRecord) -> dict[str, Any]:
     view = {
         "id": domain.reward_id(r.code, r.rule), "rule": r.rule, "type": r.type, "name": r.name,
         "value_fen": r.value_fen, "points": r.points, "status": r.status, "reason": r.reason,
+        "reason_code": reward_reason_code(r.status, r.reason),
         "created_at": r.created_at, "issued_at": r.issued_at, "claimed_at": r.claimed_at, "revoked_at": r.revoked_at,
     }  # fmt: skip
     if r.pool_rule:
         # The code is revealed by claiming: until then it cannot leak from a screenshot of the page.
         view["coupon_code"] = r.coupon_code if r.status == domain.CLAIMED else None
     return view
+
+
+def _why(r: RewardRecord) -> dict[str, Any]:
+    return {"reason": r.reason, "reason_code": reward_reason_code(r.status, r.reason)}
 
 
 def view(code: str) -> list[dict[str, Any]]:
@@ -182,10 +188,10 @@ def claim(
     if reward.status != domain.CLAIMED:
         problem = domain.claim_problem(reward.status)
         if problem == Code.REWARD_REVOKED:
-            raise Gone("this reward was revoked", code=problem, details={"reason": reward.reason})
+            raise Gone("this reward was revoked", code=problem, details=_why(reward))
         if problem is not None:
             raise Conflict(f"this reward cannot be claimed while {reward.status}", code=problem,
-                           details={"reason": reward.reason})  # fmt: skip
+                           details=_why(reward))  # fmt: skip
         cipher = get_cipher()
         sealed = cipher.encrypt(json.dumps(address, sort_keys=True), claim_context(reward)) if address else None
         store.claim(reward.code, reward.rule, iso(now), sealed)

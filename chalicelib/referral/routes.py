@@ -10,6 +10,7 @@ from chalicelib.accounts import webhook_secret
 from chalicelib.core.rbac import Permission
 from chalicelib.http import request as http
 from chalicelib.referral import follows, identity, join, leaderboard, links, reviews, rewards, tree
+from chalicelib.referral.rules import reviews as review_rules
 from chalicelib.referral.rules.follows import FollowEvent
 from chalicelib.referral.rules.fraud import ReviewDecision
 from chalicelib.referral.rules.participants import JoinRequest, ServerJoinRequest
@@ -102,9 +103,10 @@ def revoke_reward(cid: str, rid: str) -> dict[str, Any]:
 @http.requires(Permission.REVIEW_READ)
 def list_reviews() -> dict[str, Any]:
     request = bp.current_request
-    status = http.query_param(request, "status") or reviews.STATUSES[0]
     limit = http.query_int(request, "limit", 50)
-    return reviews.page(http.principal(), status, limit, http.query_param(request, "cursor"))
+    status, cid, older, newer = (http.query_param(request, name) for name in review_rules.FILTERS)
+    which = review_rules.parse(status, cid, older, newer, limit, http.now())
+    return reviews.page(http.principal(), which, limit, http.query_param(request, "cursor"))
 
 
 @bp.route("/v1/admin/reviews/{rid}/approve", methods=["POST"])

@@ -70,7 +70,10 @@ def mask_phone(phone: str) -> str:
 
 
 def mask_name(name: str) -> str:
-    """`张三丰` -> `张**`, `Alice` -> `A****`: the first character and the length, nothing else."""
+    """`张三丰` -> `张**`, `Alice` -> `A****`: the first character and the length, nothing else. A name of one
+    character would be shown whole that way, so it is `*`."""
     if not name:
         return ""
+    if len(name) == 1:
+        return "*"
     return name[0] + "*" * (len(name) - 1)

@@ -365,6 +365,11 @@ def review_gsi1sk(created_at: str, rid: str) -> str:
     return f"{created_at}#{rid}"
 
 
+def campaign_reviews_gsi2pk(cid: str, status: str) -> str:
+    """One campaign's reviews by status, oldest first (sort key as GSI1's): the queue filtered by campaign."""
+    return f"C#{cid}#REVIEWS#{status}"
+
+
 # Profiles (docs/audience.md): one person per tenant, with their tags and birthday beside them.
 PROFILE_SK = "PROFILE"
 BIRTHDAY_SK = "BDAY"

@@ -121,6 +121,22 @@ def test_every_screen_renders_without_console_errors(live_stack: LiveStack, new_
     shoot(mobile, "admin-dashboard-mobile")
 
 
+def test_the_review_screen_filters_by_campaign_and_waiting_time(live_stack: LiveStack, new_page: NewPage) -> None:
+    cid = seed_campaign(live_stack)
+    page = new_page()
+    sign_in(page, live_stack)
+    page.goto(f"{live_stack.url}/admin/#/reviews")
+    campaign, age = page.get_by_label("Campaign", exact=True), page.get_by_label("Waiting", exact=True)
+    expect(campaign).to_have_value("")
+    # Each filter asks the API for a new listing from its first page, the other filters kept.
+    with page.expect_request(lambda r: "/v1/admin/reviews?" in r.url and f"campaign_id={cid}" in r.url) as asked:
+        campaign.select_option(cid)
+    assert "cursor=" not in asked.value.url
+    with page.expect_request(lambda r: "older_than_hours=24" in r.url and f"campaign_id={cid}" in r.url):
+        age.select_option("older:24")
+    expect(page.locator(".screen-reviews")).to_contain_text("Nothing to review.")
+
+
 def test_segment_editor_marks_the_parse_error_position(live_stack: LiveStack, new_page: NewPage) -> None:
     # The preview's 422 for the broken expression is logged by Chromium as a failed resource.
     page = new_page(allow=("status of 422",))
@@ -142,6 +158,35 @@ def test_exports_ask_for_the_totp_step_up(live_stack: LiveStack, new_page: NewPa
     page.get_by_role("button", name="Start the export").click()
     expect(page.locator(".form-message")).to_contain_text("STEP_UP_REQUIRED")
     expect(page.get_by_role("button", name="Start", exact=True)).to_be_visible()
+
+
+def test_totp_enrolment_shows_a_qr_code_that_scans_to_the_uri_shown_beside_it(
+    live_stack: LiveStack, new_page: NewPage, shoot: Shoot
+) -> None:
+    import io
+
+    import zxingcpp
+    from PIL import Image
+
+    from chalicelib.accounts.tenants import ensure_tenant
+
+    email, password = f"enrol-{uuid.uuid4().hex[:6]}@{live_stack.tid}.example.cn", "browser-owner-pass-3"
+    ensure_tenant(live_stack.tid, f"Shop {live_stack.tid}", email, password, datetime.now(UTC))  # adds the owner
+    seed_campaign(live_stack)
+    page = new_page(allow=("status of 403",))
+    sign_in(page, live_stack, operator=(email, password, "Owner"))
+    page.goto(f"{live_stack.url}/admin/#/exports")
+    # An export needs a step-up; an operator without an authenticator is offered to set one up.
+    page.get_by_role("button", name="Start the export").click()
+    page.get_by_role("button", name="Start", exact=True).click()
+    qr = page.get_by_role("img", name="QR code for your authenticator app")
+    expect(qr).to_be_visible()
+    uri = page.locator("code.secret").nth(1)
+    expect(uri).to_contain_text("otpauth://totp/")  # still there for typing in by hand
+    # Chromium draws the SVG; an independent decoder reads the screenshot.
+    found = [r.text for r in zxingcpp.read_barcodes(Image.open(io.BytesIO(qr.screenshot())))]
+    assert found == [uri.inner_text()]
+    shoot(page, "console-totp-enrolment")
 
 
 def test_journey_wizard_publish_landing_joins_and_dashboard(

@@ -140,6 +140,9 @@ def test_invite_page_joins_counts_a_friend_and_claims_the_reward(
     expect(first.locator("#reward-list li[data-status=claimed]")).to_have_count(1)
     expect(first.locator("#s-rewards .msg")).to_have_text("已领取")
     expect(first.locator("#leaderboard-list li")).to_have_count(1, timeout=STREAM)
+    # The board shows the name masked and keys its rows by the opaque row id, never by the invite code.
+    expect(first.locator("#leaderboard-list li")).to_contain_text("1. 小*")
+    expect(first.locator("#leaderboard-list li")).to_have_attribute("data-row-id", re.compile(r"^[a-z2-7]{16}$"))
     expect(first.locator("#rank")).to_have_text("当前排名：第 1 名")
     shoot(first, "landing-invite")
     # The friend's welcome gift goes to an address: the page fetches a one-time proof for it.

@@ -472,7 +472,7 @@ function renderLeaderboard() {
   const items = board.items || [];
   mount("leaderboard", h("h2", {}, t("leaderboard_title")),
     items.length
-      ? h("ol", { class: "plain", id: "leaderboard-list" }, items.map((row) => h("li", {}, h("span", {}, `${row.rank}. ${row.nickname}`), h("span", { class: "muted" }, t("leaderboard_row", { n: row.score })))))
+      ? h("ol", { class: "plain", id: "leaderboard-list" }, items.map((row) => h("li", { "data-row-id": row.row_id }, h("span", {}, `${row.rank}. ${row.nickname}`), h("span", { class: "muted" }, t("leaderboard_row", { n: row.score })))))
       : h("p", { class: "muted", id: "leaderboard-list" }, t("leaderboard_empty")));
 }
 

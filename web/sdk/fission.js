@@ -429,6 +429,7 @@ function leaderboardSection(items) {
   for (const row of items) {
     const item = el("li", "fission-leader");
     item.value = row.rank;
+    if (row.row_id) item.dataset.rowId = row.row_id;
     item.append(el("span", "fission-leader-name", row.nickname), " ");
     item.append(el("span", "fission-leader-score", label("score", { n: row.score })));
     list.append(item);

@@ -27,6 +27,7 @@ from chalicelib.table.images import (
 NONE = "-"  # no channel, or no variant
 BEACON_METRICS = {"view": "view", "share": "share", "click": "ui_click", "custom": "custom"}
 COUNTED_STATUSES = frozenset({"issued", "pending"})  # a pending reward is owed: its cost is committed
+HELD, APPROVED = "held", "approved"  # a participant's review states (docs/fraud.md)
 
 
 @dataclass(frozen=True)
@@ -60,21 +61,32 @@ def _qualified(new: ParticipantImage, at: str) -> list[Contribution]:
     return found
 
 
+def _joined(new: ParticipantImage) -> list[Contribution]:
+    """A join that counts: the join, its generation, and an invited one's invite (qualified, if it is)."""
+    at, channel, variant = new.joined_at, new.channel, new.variant
+    found = [
+        Contribution("join", 1, at, channel, variant),
+        Contribution(f"depth:{new.depth or 0}", 1, at, None, variant),
+    ]
+    if new.inviter:
+        found.append(Contribution("invited_join", 1, at, channel, variant))
+        if new.qualified_at:
+            found += _qualified(new, new.qualified_at)
+    return found
+
+
 def participant(event: str, old: ParticipantImage | None, new: ParticipantImage, now: str) -> list[Contribution]:
+    """A held join counts nowhere until an operator approves it; then it counts on its join day, once (the
+    one change from `held` to `approved`). A rejected one never counts (docs/fraud.md)."""
     channel, variant = new.channel, new.variant
     found: list[Contribution] = []
     if event == "INSERT":
-        at = new.joined_at
-        found.append(Contribution("join", 1, at, channel, variant))
-        found.append(Contribution(f"depth:{new.depth or 0}", 1, at, None, variant))
-        if new.inviter:
-            found.append(Contribution("invited_join", 1, at, channel, variant))
-            if new.qualified_at:
-                found += _qualified(new, new.qualified_at)
-        return found
+        return [] if new.review == HELD else _joined(new)
     if event != "MODIFY":
         return found
-    if new.inviter and new.qualified_at and not (old and old.qualified_at):
+    if old is not None and old.review == HELD and new.review == APPROVED:
+        found += _joined(new)  # with its qualification, when it had qualified while held
+    elif new.inviter and new.qualified_at and not (old and old.qualified_at):
         found += _qualified(new, new.qualified_at)
     before, after = len(old.counted) if old else 0, len(new.counted)
     if after > before:

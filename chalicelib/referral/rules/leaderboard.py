@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 from typing import Any
 
 TOP_N = 100
+ROW_ID_LENGTH = 16  # 80 bits of the MAC: unique on a board of 100, unguessable
+
+
+def row_id(secret: bytes, cid: str, code: str) -> str:
+    """A board row's public id: stable for one participant on one campaign's board, unrelated across
+    campaigns (the campaign is in the MAC), and no way back to the invite code without the key."""
+    digest = hmac.new(secret, f"leaderboard\x00{cid}\x00{code}".encode(), hashlib.sha256).digest()
+    return base64.b32encode(digest).decode().lower()[:ROW_ID_LENGTH]
 
 
 def merge(entries: list[dict[str, Any]], updates: dict[str, tuple[int, str | None]]) -> list[dict[str, Any]]:

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import base64
-import json
 from typing import Any
 
 from pynamodb.exceptions import UpdateError
+from pynamodb.indexes import GlobalSecondaryIndex
 
-from chalicelib.core.codes import Code
-from chalicelib.core.errors import BadRequest
 from chalicelib.referral.rules.records import ReviewRecord
+from chalicelib.referral.rules.reviews import APPROVED, PENDING, ReviewFilter
 from chalicelib.table import keys
 from chalicelib.table.db import ensure_bound, get_entity, is_condition_failure, save_if, unavailable_on_failure
 from chalicelib.table.models import ParticipantItem, ReviewItem
-
-PENDING, APPROVED, REJECTED = "pending", "approved", "rejected"
 
 
 def item_key(tid: str, rid: str) -> tuple[str, str] | None:
@@ -51,6 +47,7 @@ def open_review(rec: ReviewRecord) -> bool:
         status=rec.status, score=rec.score, reasons=rec.reasons, created_at=rec.created_at,
         decided_at=rec.decided_at, decided_by=rec.decided_by, reason=rec.reason,
         GSI1PK=keys.reviews_gsi1pk(rec.tid, rec.status), GSI1SK=keys.review_gsi1sk(rec.created_at, rec.rid),
+        GSI2PK=keys.campaign_reviews_gsi2pk(rec.cid, rec.status), GSI2SK=keys.review_gsi1sk(rec.created_at, rec.rid),
     )  # fmt: skip
     return save_if(item, ReviewItem.PK.does_not_exist(), "open review")
 
@@ -78,6 +75,9 @@ def close(rec: ReviewRecord, status: str, at: str, by: str, reason: str) -> bool
                     ReviewItem.decided_by.set(by),
                     ReviewItem.reason.set(reason),
                     ReviewItem.GSI1PK.set(keys.reviews_gsi1pk(rec.tid, status)),
+                    # Set on close even for a review opened before the campaign index existed.
+                    ReviewItem.GSI2PK.set(keys.campaign_reviews_gsi2pk(rec.cid, status)),
+                    ReviewItem.GSI2SK.set(keys.review_gsi1sk(rec.created_at, rec.rid)),
                 ],
                 condition=ReviewItem.PK.exists() & (ReviewItem.status == PENDING),
             )
@@ -119,22 +119,25 @@ def decide_join(code: str, status: str, held_qualified_at: str | None) -> str:
     return "done"
 
 
-def page(tid: str, status: str, limit: int, cursor: str | None) -> tuple[list[ReviewRecord], str | None]:
-    """One page of a tenant's reviews in one status, oldest first."""
+def page(
+    tid: str, which: ReviewFilter, limit: int, start: dict[str, Any] | None
+) -> tuple[list[ReviewRecord], dict[str, Any] | None]:
+    """One page of a tenant's reviews in one status, oldest first, from the key after `start`.
+
+    By key alone: the tenant's status partition of GSI1, or the campaign's of GSI2, and the creation-time
+    window as a sort-key range (the sort key starts with `created_at`)."""
     ensure_bound()
-    start: dict[str, Any] | None = None
-    if cursor:
-        try:
-            start = json.loads(base64.urlsafe_b64decode(cursor.encode()).decode())
-        except ValueError:
-            raise BadRequest("cursor: not one this API issued", code=Code.INVALID_CURSOR) from None
-        if not isinstance(start, dict):
-            raise BadRequest("cursor: not one this API issued", code=Code.INVALID_CURSOR)
+    index: GlobalSecondaryIndex[Any]
+    if which.campaign_id is None:
+        index, pk, sk = ReviewItem.gsi1, keys.reviews_gsi1pk(tid, which.status), ReviewItem.GSI1SK
+    else:
+        pk = keys.campaign_reviews_gsi2pk(which.campaign_id, which.status)
+        index, sk = ReviewItem.gsi2, ReviewItem.GSI2SK
+    lo, hi = which.created_from, which.created_before
+    window = sk.between(lo, hi) if lo and hi else sk >= lo if lo else sk < hi if hi else None
     with unavailable_on_failure("list reviews"):
-        result = ReviewItem.gsi1.query(
-            keys.reviews_gsi1pk(tid, status), limit=limit, last_evaluated_key=start, page_size=limit
-        )
-        items = [_record(i) for i in result if isinstance(i, ReviewItem)]
+        result = index.query(pk, window, limit=limit, last_evaluated_key=start, page_size=limit)
+        # The campaign was checked to be the tenant's; the tenant test stays as a second lock.
+        items = [_record(i) for i in result if isinstance(i, ReviewItem) and i.tid == tid]
         last = result.last_evaluated_key
-    token = base64.urlsafe_b64encode(json.dumps(last).encode()).decode() if last else None
-    return items, token
+    return items, last

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import re
+import xml.etree.ElementTree as ET
 from typing import Any
 from urllib.parse import parse_qs, urlparse
+
+import zxingcpp
+from PIL import Image, ImageDraw
 
 from tests.conftest import OWNER_PASSWORD, Api, Clock, Tenant, join, live_campaign
 
@@ -55,6 +60,52 @@ def test_enrolment_stores_the_secret_encrypted_and_activates_on_a_valid_code(api
     assert error(api.call("POST", ENROL, token=token)) == (409, "TOTP_ALREADY_ACTIVE")
     status, trail = api.call("GET", "/v1/admin/audit?limit=1", token=token)
     assert trail["items"][0]["action"] == "operator.totp_enable"
+
+
+def rasterise(svg: str, scale: int = 8) -> Image.Image:
+    """An SVG of filled rectangles and straight-edged paths (absolute or relative M, H, V, L, Z) drawn with
+    Pillow: enough for a QR code, and no part of the code that wrote it."""
+    root = ET.fromstring(svg)
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    _, _, width, height = (float(v) for v in root.attrib["viewBox"].split())
+    image = Image.new("L", (int(width * scale), int(height * scale)), 255)
+    draw = ImageDraw.Draw(image)
+    shade = {"#fff": 255, "#ffffff": 255, "white": 255, "#000": 0, "#000000": 0, "black": 0}
+    for element in root:
+        fill = shade[element.attrib.get("fill", "#000").lower()]
+        if element.tag.endswith("rect"):
+            x, y = float(element.attrib.get("x", 0)), float(element.attrib.get("y", 0))
+            w, h = float(element.attrib["width"]), float(element.attrib["height"])
+            draw.rectangle((x * scale, y * scale, (x + w) * scale - 1, (y + h) * scale - 1), fill=fill)
+        elif element.tag.endswith("path"):
+            x = y = 0.0
+            shape: list[tuple[float, float]] = []
+            for op, args in re.findall(r"([MmHhVvLlZz])([^MmHhVvLlZz]*)", element.attrib["d"]):
+                n = [float(v) for v in re.findall(r"-?\d+(?:\.\d+)?", args)]
+                if op in "Zz":
+                    draw.polygon([(px * scale, py * scale) for px, py in shape], fill=fill)
+                    shape = []
+                    continue
+                if op in "Mm":
+                    x, y = (n[0], n[1]) if op == "M" else (x + n[0], y + n[1])
+                    shape = [(x, y)]
+                    continue
+                if op in "Ll":
+                    x, y = (n[0], n[1]) if op == "L" else (x + n[0], y + n[1])
+                elif op in "Hh":
+                    x = n[0] if op == "H" else x + n[0]
+                else:
+                    y = n[0] if op == "V" else y + n[0]
+                shape.append((x, y))
+    return image
+
+
+def test_the_enrolment_shows_the_uri_as_a_qr_code_that_scans_to_exactly_that_uri(api: Api, tenant: Tenant) -> None:
+    status, body = api.call("POST", ENROL, token=tenant.owner_token)
+    assert status == 201, body
+    assert body["qr_svg"].startswith("<svg") and body["otpauth_uri"] not in body["qr_svg"]
+    found = [r.text for r in zxingcpp.read_barcodes(rasterise(body["qr_svg"]))]
+    assert found == [body["otpauth_uri"]]
 
 
 def test_login_requires_a_code_once_enrolled_and_a_code_works_once(api: Api, tenant: Tenant) -> None:

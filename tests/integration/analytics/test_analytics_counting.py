@@ -129,3 +129,29 @@ def test_orders_refunds_rewards_and_commission_add_up(api: Api, tenant: Tenant, 
     assert counted.get("n|attributed_revenue_fen|link|-", 0) == 0
     assert counted["n|refunds|link|-"] == 1 and counted["n|refunded_fen|link|-"] == 10000
     assert counted.get("n|commission_fen|-|-", 0) == 0  # earned on o-1, clawed back with its refund
+
+
+def test_held_joins_count_nowhere_until_approved_then_once_and_rejected_ones_never(
+    api: Api, tenant: Tenant, pump: StreamPump
+) -> None:
+    from tests.integration.referral.test_fraud import _ring
+
+    cid = live_campaign(api, tenant)
+    ring = _ring(api, cid, pump, size=4)  # the last two are held
+    assert [r.get("review") for r in ring] == [None, None, "pending", "pending"]
+    counted = totals(cid)
+    assert (counted.get("n|join|-|-"), counted.get("n|invited_join|-|-"), counted.get("n|qualified|-|-")) == (2, 1, 1)
+    assert {k for k in counted if k.startswith("n|depth:")} == {"n|depth:0|-|-", "n|depth:1|-|-"}
+
+    deliver_every_batch_twice(pump)
+    for verb, held in (("approve", ring[2]), ("reject", ring[3])):
+        for _ in range(2):  # a repeated decision changes nothing
+            status, body = api.call("POST", f"/v1/admin/reviews/join-{held['invite_code']}/{verb}", {"reason": "r"},
+                                    token=tenant.owner_token)  # fmt: skip
+            assert status == 200, body
+            pump.drain()
+    counted = totals(cid)
+    assert (counted["n|join|-|-"], counted["n|invited_join|-|-"], counted["n|qualified|-|-"]) == (3, 2, 2)
+    assert {k: v for k, v in counted.items() if k.startswith("n|depth:")} == {
+        "n|depth:0|-|-": 1, "n|depth:1|-|-": 1, "n|depth:2|-|-": 1,
+    }  # fmt: skip

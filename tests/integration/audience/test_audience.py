@@ -372,6 +372,7 @@ def test_erasure_empties_the_profile(api: Api, tenant: Tenant, pump: StreamPump)
     messages.deliver(later + timedelta(minutes=1))
     found = [m for m in _console(api, tenant) if m["id"] == queued]
     assert found and found[0]["status"] == "suppressed" and found[0]["reason"] == "unsubscribed"
+    assert found[0]["reason_code"] == "UNSUBSCRIBED"
 
 
 def test_cursors_and_switched_off_rules(api: Api, tenant: Tenant, new_tenant: Any, pump: StreamPump) -> None:

@@ -85,6 +85,7 @@ def test_a_ring_of_six_is_held_and_counts_nowhere(api: Api, tenant: Tenant, pump
     mine = [r for r in page["items"] if r["campaign_id"] == cid]
     assert {r["subject"] for r in mine} == {r["invite_code"] for r in ring[2:]}
     assert "REFERRAL_CLUSTER" in {reason["code"] for reason in mine[0]["reasons"]}
+    assert {(r["reason"], r["reason_code"]) for r in mine} == {(None, "RISK_HOLD")}
 
 
 def test_approving_a_held_invite_rewards_once_and_rejecting_nothing(api: Api, tenant: Tenant, pump: StreamPump) -> None:
@@ -96,7 +97,7 @@ def test_approving_a_held_invite_rewards_once_and_rejecting_nothing(api: Api, te
         status, body = api.call("POST", f"/v1/admin/reviews/{rid}/approve", {"reason": "known family"},
                                 token=tenant.owner_token)  # fmt: skip
         assert status == 200, body
-        assert body["status"] == "approved"
+        assert (body["status"], body["reason_code"]) == ("approved", "OPERATOR_APPROVED")
         pump.drain()
     inviter = _me(api, cid, ring[1]["token"])
     assert inviter["progress"]["counted_invites"] == 1
@@ -108,7 +109,7 @@ def test_approving_a_held_invite_rewards_once_and_rejecting_nothing(api: Api, te
 
     rid = f"join-{ring[3]['invite_code']}"
     status, body = api.call("POST", f"/v1/admin/reviews/{rid}/reject", {"reason": "ring"}, token=tenant.owner_token)
-    assert status == 200, body
+    assert (status, body["reason_code"]) == (200, "OPERATOR_REJECTED"), body
     pump.drain()
     assert _me(api, cid, ring[2]["token"])["progress"]["counted_invites"] == 0
     assert _me(api, cid, ring[3]["token"])["rewards"] == []

@@ -96,6 +96,8 @@ def test_stock_runs_out_and_the_ladder_says_so(api: Api, tenant: Tenant, pump: S
     every = [r for i in inviters for r in api.call("GET", f"/v1/campaigns/{cid}/me", token=i["token"])[1]["rewards"]]
     unavailable = [r for r in every if r["status"] == "unavailable"]
     assert len(unavailable) == 2 and all(r["reason"] == "this reward has run out" for r in unavailable)
+    assert {r["reason_code"] for r in unavailable} == {"STOCK_EXHAUSTED"}
+    assert {r["reason_code"] for r in every if r["status"] == "issued"} == {None}
 
 
 def test_budget_caps_what_is_spent(api: Api, tenant: Tenant, pump: StreamPump) -> None:
@@ -106,6 +108,9 @@ def test_budget_caps_what_is_spent(api: Api, tenant: Tenant, pump: StreamPump) -
         invite_friends(api, cid, inviter, 1)
     pump.drain()
     assert sorted(rewards_of(api, cid, i)[0][1] for i in inviters) == ["issued", "issued", "unavailable"]
+    every = [r for i in inviters for r in api.call("GET", f"/v1/campaigns/{cid}/me", token=i["token"])[1]["rewards"]]
+    spent = [(r["reason"], r["reason_code"]) for r in every if r["status"] == "unavailable"]
+    assert spent == [("the campaign's reward budget is spent", "BUDGET_EXHAUSTED")]
 
 
 def test_300_grants_racing_for_a_stock_of_50_issue_exactly_50(api: Api, tenant: Tenant) -> None:

@@ -25,7 +25,7 @@ def test_board_ranks_inviters_by_counted_invites_with_masked_names(api: Api, ten
     pump.drain()
     status, board = api.call("GET", f"/v1/campaigns/{cid}/leaderboard")
     assert status == 200
-    assert board["items"] == [
+    assert [{k: v for k, v in row.items() if k != "row_id"} for row in board["items"]] == [
         {"rank": 1, "nickname": "A****", "score": 5},
         {"rank": 2, "nickname": "张**", "score": 3},
         {"rank": 3, "nickname": "B**", "score": 1},
@@ -44,9 +44,8 @@ def test_replayed_batches_leave_the_board_unchanged(api: Api, tenant: Tenant, pu
         join(api, cid, external_id=f"f{i}", ref=inviter["invite_code"])
     deliver_every_batch_twice(pump)
     pump.drain()
-    assert api.call("GET", f"/v1/campaigns/{cid}/leaderboard")[1]["items"] == [
-        {"rank": 1, "nickname": "S***", "score": 4}
-    ]
+    [row] = api.call("GET", f"/v1/campaigns/{cid}/leaderboard")[1]["items"]
+    assert (row["rank"], row["nickname"], row["score"]) == (1, "S***", 4)
 
 
 def test_leaderboard_bad_inputs(api: Api, tenant: Tenant) -> None:
@@ -56,3 +55,24 @@ def test_leaderboard_bad_inputs(api: Api, tenant: Tenant) -> None:
     assert (status, body["error"]["code"]) == (422, "VALIDATION_ERROR")
     status, body = api.call("GET", "/v1/campaigns/cmp_nope/leaderboard")
     assert (status, body["error"]["code"]) == (404, "CAMPAIGN_NOT_FOUND")
+
+
+def test_one_character_names_are_masked_and_each_row_has_an_opaque_id_stable_per_campaign(
+    api: Api, tenant: Tenant, pump: StreamPump
+) -> None:
+    boards = []
+    for _ in range(2):
+        cid = live_campaign(api, tenant)
+        for name, friends in (("李", 2), ("Q", 1)):
+            inviter = join(api, cid, external_id=f"{name}-{cid}", nickname=name)[1]
+            for i in range(friends):
+                join(api, cid, external_id=f"{name}-{cid}-friend-{i}", ref=inviter["invite_code"])
+        pump.drain()
+        board = api.call("GET", f"/v1/campaigns/{cid}/leaderboard")[1]["items"]
+        assert [(r["nickname"], r["score"]) for r in board] == [("*", 2), ("*", 1)]
+        assert api.call("GET", f"/v1/campaigns/{cid}/leaderboard")[1]["items"] == board  # stable
+        codes = {p["invite_code"] for p in [join(api, cid, external_id=f"{n}-{cid}")[1] for n in ("李", "Q")]}
+        assert all(code not in r["row_id"] for r in board for code in codes)
+        boards.append(board)
+    ids = [{r["row_id"] for r in board} for board in boards]
+    assert all(len(i) == 2 for i in ids) and not ids[0] & ids[1]  # not linkable across campaigns

@@ -83,7 +83,7 @@ def test_pooled_coupons_wait_for_codes_and_each_code_goes_to_one_participant(
     states = Counter(r["status"] for i in inviters for r in my_rewards(api, cid, i))
     assert states == {"issued": 2, "pending": 3}
     pending = next(r for i in inviters for r in my_rewards(api, cid, i) if r["status"] == "pending")
-    assert pending["reason"] == "waiting for coupon codes"
+    assert (pending["reason"], pending["reason_code"]) == ("waiting for coupon codes", "WAITING_FOR_CODES")
 
     # Codes already uploaded, issued or not, are never added again; the new ones release the waiting rewards.
     status, second = upload(api, tenant, cid, "m1", ["CODE-B", "CODE-C", "CODE-D", "CODE-E"])
@@ -199,7 +199,7 @@ def test_revoking_returns_stock_and_budget_and_is_announced_once(
     for _ in range(3):
         status, body = api.call("POST", path, {"reason": "device farm"}, token=tenant.owner_token)
         assert status == 200, body
-        assert (body["status"], body["reason"]) == ("revoked", "device farm")
+        assert (body["status"], body["reason"], body["reason_code"]) == ("revoked", "device farm", "OPERATOR_REVOKED")
     assert reward_store.stock_left(cid, ["m1"]) == {"m1": 2}
     from chalicelib.table import keys
     from chalicelib.table.models import CounterItem

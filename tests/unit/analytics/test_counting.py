@@ -41,6 +41,28 @@ def test_an_invited_join_counts_the_join_its_generation_and_when_qualified_its_c
     }  # fmt: skip
 
 
+def test_a_held_join_counts_nowhere_until_approved_then_once_on_its_join_day_and_never_if_rejected() -> None:
+    held = ParticipantImage(cid="c", tid="t", code="p1", joined_at="2026-12-01T09:00:00Z", channel="douyin",
+                            variant="b", depth=2, inviter="abcdefgh", review="held",
+                            inviter_joined_at="2026-12-01T07:29:59Z")  # fmt: skip
+    assert added("participant", "INSERT", None, held) == {}
+    # A qualifying action while held lands in held_qualified_at (no image change counted); approval brings it.
+    approved = replace(held, review="approved", qualified_at="2026-12-01T09:00:00Z")
+    released = {"n|join|douyin|b": 1, "n|depth:2|-|b": 1, "n|invited_join|douyin|b": 1, "n|qualified|douyin|b": 1,
+                "h|cycle|90": 1}  # fmt: skip
+    assert added("participant", "MODIFY", held, approved) == released
+    assert {c.at for c in counting.contributions("participant", "MODIFY", held, approved, NOW)} == {held.joined_at}
+    # Approved before qualifying: the join and the invite now, the qualification when it comes.
+    early = replace(held, review="approved")
+    assert added("participant", "MODIFY", held, early) == {
+        "n|join|douyin|b": 1, "n|depth:2|-|b": 1, "n|invited_join|douyin|b": 1,
+    }  # fmt: skip
+    assert added("participant", "MODIFY", early, approved) == {"n|qualified|douyin|b": 1, "h|cycle|90": 1}
+    # Once approved, later changes add nothing again; a rejection never counts.
+    assert added("participant", "MODIFY", approved, replace(approved, counted=frozenset())) == {}
+    assert added("participant", "MODIFY", held, replace(held, review="rejected")) == {}
+
+
 def test_a_later_qualification_and_the_first_counted_invitee() -> None:
     old = ParticipantImage(cid="c", tid="t", code="p1", inviter="x", joined_at="2026-12-01T09:00:00Z",
                            counted=frozenset())  # fmt: skip

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chalicelib.referral.rules.leaderboard import TOP_N, merge, rank_of
+from chalicelib.referral.rules.leaderboard import ROW_ID_LENGTH, TOP_N, merge, rank_of, row_id
 
 
 def test_merge_orders_by_score_and_keeps_first_come_ahead_on_ties() -> None:
@@ -20,3 +20,13 @@ def test_a_stale_lower_score_never_lowers_an_entry() -> None:
 def test_the_board_keeps_the_top_n_only() -> None:
     board = merge([], {f"p{i}": (i, None) for i in range(TOP_N + 20)})
     assert len(board) == TOP_N and board[0]["score"] == TOP_N + 19
+
+
+def test_a_row_id_is_stable_per_campaign_unlinkable_across_campaigns_and_hides_the_code() -> None:
+    key = b"k" * 32
+    first = row_id(key, "cmp_a", "7kq2m9xa")
+    assert first == row_id(key, "cmp_a", "7kq2m9xa")
+    assert first != row_id(key, "cmp_b", "7kq2m9xa")  # the same person on another board
+    assert first != row_id(key, "cmp_a", "7kq2m9xb")
+    assert first != row_id(b"x" * 32, "cmp_a", "7kq2m9xa")  # only the server's key makes it
+    assert len(first) == ROW_ID_LENGTH and first.isalnum() and "7kq2m9xa" not in first

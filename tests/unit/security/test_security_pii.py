@@ -139,3 +139,9 @@ def test_mask_name_keeps_the_first_character_and_the_length() -> None:
     assert mask_name("张三丰") == "张**"
     assert mask_name("Alice") == "A****"
     assert mask_name("") == ""
+
+
+def test_mask_name_hides_a_one_character_name_whole() -> None:
+    assert mask_name("李") == "*"
+    assert mask_name("A") == "*"
+    assert mask_name("李白") == "李*"

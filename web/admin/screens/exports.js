@@ -186,8 +186,20 @@ export async function render(root, _params, ctx) {
               }
             });
           });
+          // The API draws the QR code (an SVG of our own modules, no text from anyone): shown as an image,
+          // so nothing in it runs; the secret and the URI stay beside it for typing in by hand.
+          const qr = secret.qr_svg
+            ? h("img", {
+                class: "totp-qr",
+                src: `data:image/svg+xml;charset=utf-8,${encodeURIComponent(secret.qr_svg)}`,
+                alt: t("totp.qr"),
+                width: "220",
+                height: "220",
+              })
+            : null;
           fill(
             out,
+            ...(qr ? [h("p", {}, t("totp.scan")), qr] : []),
             h("p", {}, t("totp.secret"), " ", h("code", { class: "secret" }, secret.secret)),
             h("p", {}, t("totp.uri"), " ", h("code", { class: "secret" }, secret.otpauth_uri)),
             confirmForm,

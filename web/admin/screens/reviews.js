@@ -1,4 +1,5 @@
-// The fraud review queue: held joins and facts with their reasons; approve or reject with a reason.
+// The fraud review queue: held joins and facts with their reasons, filtered by status, campaign and age;
+// approve or reject with a reason.
 import { api, query } from "../api.js";
 import { add, badge, busy, h, select, table, when } from "../dom.js";
 import { t } from "../i18n.js";
@@ -10,10 +11,32 @@ export async function render(root) {
     "pending",
     { id: "review-status" },
   );
+  const campaigns = (await api("GET", "/v1/admin/campaigns?limit=50").catch(() => ({ items: [] }))).items;
+  const campaign = select(
+    [["", t("common.all")], ...campaigns.map((c) => [c.campaign_id, c.title || c.campaign_id])],
+    "",
+    { id: "review-campaign" },
+  );
+  // Ages as an operator thinks of the queue: fresh today, or waiting a day or more. Each is one key range.
+  const AGES = {
+    "": {},
+    "newer:24": { newer_than_hours: 24 },
+    "older:24": { older_than_hours: 24 },
+    "older:72": { older_than_hours: 72 },
+  };
+  const age = select(
+    Object.keys(AGES).map((k) => [k, t(k ? `review.age.${k.replace(":", "_")}` : "common.any")]),
+    "",
+    { id: "review-age" },
+  );
   const list = h("div", { "aria-live": "polite" });
   const listing = pager(
     list,
-    (cursor) => api("GET", `/v1/admin/reviews${query({ status: status.value, cursor, limit: 50 })}`),
+    (cursor) =>
+      api(
+        "GET",
+        `/v1/admin/reviews${query({ status: status.value, campaign_id: campaign.value, ...AGES[age.value], cursor, limit: 50 })}`,
+      ),
     draw,
   );
   const load = listing.load;
@@ -21,11 +44,20 @@ export async function render(root) {
     root,
     h("h1", {}, t("review.title")),
     h("p", { class: "hint" }, t("review.intro")),
-    h("div", { class: "filters" }, h("label", { for: "review-status" }, t("outbox.status")), status),
+    h(
+      "div",
+      { class: "filters" },
+      h("label", { for: "review-status" }, t("outbox.status")),
+      status,
+      h("label", { for: "review-campaign" }, t("review.campaign")),
+      campaign,
+      h("label", { for: "review-age" }, t("review.age")),
+      age,
+    ),
     list,
     listing.more,
   );
-  status.addEventListener("change", () => load(true));
+  for (const filter of [status, campaign, age]) filter.addEventListener("change", () => load(true));
 
   function draw(rows) {
     return table(
