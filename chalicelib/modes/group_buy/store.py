@@ -7,6 +7,7 @@ from typing import Literal
 from botocore.exceptions import ClientError
 from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError, UpdateError
+from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.core.codes import Code
@@ -115,7 +116,7 @@ def close(rec: GroupRecord, status: str, closed_at: str, *, system_members: int 
     """
     ensure_bound()
     expected = GroupItem.status == "open"
-    actions = [
+    actions: list[Action] = [
         GroupItem.status.set(status),
         GroupItem.closed_at.set(closed_at),
         GroupItem.GSI2PK.remove(),

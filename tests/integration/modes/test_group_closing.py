@@ -60,9 +60,11 @@ def announced(receiver: Receiver, kind: str) -> list[dict[str, Any]]:
     return [e["data"] for e in receiver.events() if e["type"] == kind]
 
 
-def group_campaign(api: Api, tenant: Tenant, rules: dict[str, Any] | None = None, **overrides: Any) -> str:
+def group_campaign(
+    api: Api, tenant: Tenant, rules: dict[str, Any] | None = None, overrides: dict[str, Any] | None = None
+) -> str:
     """A live group buy with one tier of 3 at 32 yuan and a leader perk."""
-    body = campaign_body("group_buy", **overrides)
+    body = campaign_body("group_buy", **(overrides or {}))
     perk = {"type": "coupon", "name": "Leader 10 off", "value_fen": 1000}
     body["rules"] = {**body["rules"], "tiers": [{"size": 3, "price_fen": 3200}], "leader_perk": perk, **(rules or {})}
     return live_campaign(api, tenant, "group_buy", **{k: v for k, v in body.items() if k != "mode"})
@@ -123,7 +125,7 @@ def test_a_campaign_reaching_its_end_time_closes_its_groups_in_the_same_tick(
     receiver: Receiver,
 ) -> None:  # fmt: skip
     register(tenant.tid, receiver.url)
-    cid = group_campaign(api, tenant, **window(length=timedelta(hours=3)))
+    cid = group_campaign(api, tenant, None, window(length=timedelta(hours=3)))
     gid = paid_group(api, tenant, cid, "early", "bird")
     pump.drain()
 
@@ -145,7 +147,7 @@ def test_auto_fill_completes_a_group_at_its_deadline_and_the_leader_gets_the_per
     receiver: Receiver,
 ) -> None:  # fmt: skip
     register(tenant.tid, receiver.url)
-    cid = group_campaign(api, tenant, {"deadline_hours": 2, "auto_fill": True}, **DISCLOSED)
+    cid = group_campaign(api, tenant, {"deadline_hours": 2, "auto_fill": True}, DISCLOSED)
     leader_gid = paid_group(api, tenant, cid, "boss", "mate")
     deliver_every_batch_twice(pump)
     pump.drain()
@@ -188,7 +190,7 @@ def test_a_group_below_the_auto_fill_minimum_still_fails_with_refunds(
     receiver: Receiver,
 ) -> None:  # fmt: skip
     register(tenant.tid, receiver.url)
-    cid = group_campaign(api, tenant, {"deadline_hours": 2, "auto_fill": True, "auto_fill_min_members": 2}, **DISCLOSED)
+    cid = group_campaign(api, tenant, {"deadline_hours": 2, "auto_fill": True, "auto_fill_min_members": 2}, DISCLOSED)
     gid = paid_group(api, tenant, cid, "alone")
     pump.drain()
 
@@ -206,7 +208,7 @@ def test_a_group_below_the_auto_fill_minimum_still_fails_with_refunds(
 
 
 def test_ending_a_campaign_early_auto_fills_its_groups_too(api: Api, tenant: Tenant, pump: StreamPump) -> None:
-    cid = group_campaign(api, tenant, {"auto_fill": True}, **DISCLOSED)
+    cid = group_campaign(api, tenant, {"auto_fill": True}, DISCLOSED)
     filled = paid_group(api, tenant, cid, "one", "two")
     failed = paid_group(api, tenant, cid, "three")
     leader = participant_token(api, cid, "one")
