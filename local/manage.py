@@ -27,7 +27,23 @@ def main(argv: list[str] | None = None) -> int:
         "migrate-campaign-documents", help="rewrite campaign documents stored as JSON text as maps (idempotent)"
     )
     upgrade.add_argument("--dry-run", action="store_true", help="only count them")
+    commands.add_parser(
+        "index-open-groups",
+        help="file open groups stored before groups were indexed by campaign, closing those of ended campaigns",
+    )
     args = parser.parse_args(argv)
+
+    if args.command == "index-open-groups":
+        from chalicelib.core.clock import utcnow
+        from chalicelib.entrypoints import wiring
+        from chalicelib.modes.group_buy.service import index_open_groups
+
+        wiring.wire()
+        counts = index_open_groups(utcnow())
+        print(
+            f"{counts['indexed']} open group(s) filed under their campaign; {counts['closed']} closed (campaign ended)"
+        )
+        return 0
 
     if args.command == "migrate-campaign-documents":
         from chalicelib.campaigns.lifecycle import upgrade_documents

@@ -207,9 +207,13 @@ def public_view(cid: str, now: datetime) -> dict[str, Any]:
         "identity": {"mode": spec.identity.mode.value, "platform": spec.identity.platform},
     }
     if isinstance(spec, domain.GroupBuyCampaign):
-        # Auto-fill with virtual members must be disclosed to participants, never hidden.
+        # Auto-fill with virtual members must be disclosed to participants, never hidden, with its threshold.
+        least = spec.rules.auto_fill_min_members
         result["auto_fill_disclosure"] = (
-            "Unfilled groups may be completed with system members at the deadline." if spec.rules.auto_fill else None
+            f"Unfilled groups with at least {least} real member{'s' if least > 1 else ''} are completed with "
+            "system members at the deadline or when the campaign ends."
+            if spec.rules.auto_fill
+            else None
         )
     return result
 

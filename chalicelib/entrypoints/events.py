@@ -47,10 +47,10 @@ def fail_expired_groups(event: CloudWatchEvent) -> dict[str, Any]:
     wiring.wire()
     from chalicelib.modes.group_buy import service as groups  # loaded by this schedule's function only
 
-    failed = groups.fail_expired(utcnow())
-    if failed:
-        logger.info("groups failed at their deadline", group_ids=failed)
-    return {"failed": failed}
+    closed = groups.fail_expired(utcnow())
+    if closed.failed or closed.filled:
+        logger.info("groups closed at their deadline", failed=closed.failed, filled=closed.filled)
+    return {"failed": closed.failed, "filled": closed.filled}
 
 
 @bp.schedule(Rate(1, unit=Rate.MINUTES), name="deliver_webhooks")

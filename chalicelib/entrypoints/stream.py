@@ -28,7 +28,8 @@ RecordHandler = Callable[[Change], None]
 BatchHandler = Callable[[list[Change]], set[str]]
 
 HANDLERS: dict[str, list[RecordHandler]] = {
-    "campaign": [lifecycle.on_campaign_change],
+    # A campaign that ends closes its groups and expires its assists (found by key under the campaign).
+    "campaign": [lifecycle.on_campaign_change, groups.on_campaign_change, assists.on_campaign_change],
     "group": [groups.on_change],
     "assist": [assists.on_assist_change],
 }

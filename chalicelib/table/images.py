@@ -52,10 +52,11 @@ class CampaignImage(Image):
     entity: ClassVar[str] = "campaign"
     tid: str
     status: str
+    mode: str | None = None
 
     @classmethod
     def parse(cls, raw: Mapping[str, Any]) -> Self:
-        return cls(cid=raw["cid"], tid=raw["tid"], status=raw["status"])
+        return cls(cid=raw["cid"], tid=raw["tid"], status=raw["status"], mode=raw.get("mode"))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -142,14 +143,15 @@ class GroupImage(Image):
     gid: str
     tid: str
     size: int
-    members: int
+    members: int  # system members included
     status: str
+    system_members: int = 0  # places auto-fill completed at the deadline
 
     @classmethod
     def parse(cls, raw: Mapping[str, Any]) -> Self:
         return cls(
             cid=raw["cid"], gid=raw["gid"], tid=raw["tid"], size=int(raw["size"]), members=int(raw["members"]),
-            status=raw["status"],
+            status=raw["status"], system_members=int(raw.get("system_members") or 0),
         )  # fmt: skip
 
 

@@ -160,6 +160,16 @@ def group_deadline_gsi2sk(deadline: str, gid: str) -> str:
     return f"{deadline}#{gid}"
 
 
+def campaign_open_groups_gsi1pk(cid: str, shard: int) -> str:
+    """A campaign's open groups (a sparse index: closing removes the keys), so its end closes them by key."""
+    return f"C#{cid}#GOPEN#{shard}"
+
+
+def campaign_assists_gsi1pk(cid: str, shard: int) -> str:
+    """A campaign's started assists (completion removes the keys), so its end expires them by key."""
+    return f"C#{cid}#ARUN#{shard}"
+
+
 def click_pk(click_id: str) -> str:
     return f"CLK#{click_id}"
 

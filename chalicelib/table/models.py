@@ -399,6 +399,7 @@ class GroupItem(Item, discriminator="group"):
     opened_at = UnicodeAttribute()
     deadline = UnicodeAttribute()
     closed_at = UnicodeAttribute(null=True)
+    system_members = NumberAttribute(null=True)  # auto-fill's places, counted in `members`; no member items
 
 
 class MemberItem(Item, discriminator="group_member"):

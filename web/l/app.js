@@ -503,7 +503,7 @@ function renderGroup() {
     h("p", {}, t("group_price", { price: yuan(g.price_fen), original: yuan(g.original_price_fen) })),
   ];
   if (g.status === "open") nodes.push(h("p", { id: "group-countdown", class: "muted" }, countdown(g.deadline, "group_left")));
-  nodes.push(h("ul", { class: "plain", id: "group-roster" }, g.members.map((m) => h("li", {}, h("span", {}, m.nickname), m.leader ? h("span", { class: "badge" }, t("group_leader")) : null))));
+  nodes.push(h("ul", { class: "plain", id: "group-roster" }, g.members.map((m) => h("li", {}, h("span", {}, m.nickname), m.leader ? h("span", { class: "badge" }, t("group_leader")) : m.system ? h("span", { class: "badge" }, t("group_system")) : null))));
   if (inGroup(g.group_id)) {
     nodes.push(h("p", { class: "muted", id: "group-joined" }, t("group_joined")));
     if (g.status === "open") nodes.push(...shareBox("group", t("group_share"), groupShareUrl(g.group_id), "group-link"));

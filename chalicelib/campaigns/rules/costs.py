@@ -13,6 +13,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib.campaigns.rules.spec import AUTO_FILL_MIN_MEMBERS
+
 MAX_GENERATIONS = 5
 DEFAULT_PARTICIPANTS = (1000, 10_000, 100_000)
 DEFAULT_K = 0.5
@@ -113,8 +115,12 @@ def _lines(document: dict[str, Any], grown: Spread, k: float, order_fen: int | N
             lines.append(_reward_line("rules.invitee_reward", _obj(rules["invitee_reward"]), grown.invitees))
     elif mode == "group_buy" and rules.get("leader_perk"):
         sizes = [_int(_obj(t).get("size")) or 2 for t in rules.get("tiers") or []] or [2]
-        # A group forms when its leader brings in size - 1 members; auto-fill completes every group.
-        share = 1.0 if rules.get("auto_fill") is True else poisson_tail(k, min(sizes) - 1)
+        # A group forms when its leader brings in size - 1 members (every leader is assumed to open the
+        # smallest tier); with auto-fill, once it has auto_fill_min_members real members, leader included.
+        needed = min(sizes)
+        if rules.get("auto_fill") is True:
+            needed = min(needed, _int(rules.get("auto_fill_min_members")) or AUTO_FILL_MIN_MEMBERS)
+        share = poisson_tail(k, needed - 1)
         lines.append(_reward_line("rules.leader_perk", _obj(rules["leader_perk"]), grown.inviters * share))
     elif mode == "assist":
         share = poisson_tail(k, _int(rules.get("helpers_required")) or 1)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from chalicelib.campaigns.rules.spec import CampaignSpec
+from chalicelib.core.clock import parse_iso
 
 
 @dataclass
@@ -26,3 +28,10 @@ class CampaignRecord:
     created_by: str
     published_at: str | None = None
     ended_at: str | None = None
+
+    @property
+    def closes_at(self) -> datetime:
+        """When the campaign stops: its end time, or the moment an operator ended it if that came first."""
+        if self.status == "ended" and self.ended_at is not None:
+            return min(self.spec.ends_at, parse_iso(self.ended_at))
+        return self.spec.ends_at

@@ -116,6 +116,9 @@ class PosterRules(LadderRules):
         return value
 
 
+AUTO_FILL_MIN_MEMBERS = 2  # the default: a leader and one friend
+
+
 class PriceTier(Strict):
     size: int = Field(ge=2, le=50)
     price_fen: PositiveFen
@@ -136,6 +139,8 @@ class GroupBuyRules(Strict):
     # Virtual members that complete a group at the deadline: off unless the merchant says so,
     # and then disclosed in the public view.
     auto_fill: bool = False
+    # With auto_fill: the real members (leader included) a group needs at its deadline to be completed.
+    auto_fill_min_members: int = Field(default=AUTO_FILL_MIN_MEMBERS, ge=1, le=50)
     max_open_groups_per_leader: int = Field(default=1, ge=1, le=10)
 
     @model_validator(mode="after")
@@ -148,6 +153,8 @@ class GroupBuyRules(Strict):
             raise ValueError("a bigger group must not cost more than a smaller one")
         if prices[0] >= self.original_price_fen:
             raise ValueError("every tier price must be below original_price_fen")
+        if self.auto_fill_min_members > sizes[0]:
+            raise ValueError("auto_fill_min_members must not exceed the smallest tier size")
         return self
 
 

@@ -17,6 +17,11 @@ from chalicelib.core.errors import Conflict, FissionError, Gone
 from chalicelib.referral.rules.rewards import ASSIST_RULE, Grant, grant_of
 
 AssistStatus = Literal["in_progress", "completed", "expired"]
+INDEX_SHARDS = 8  # spreads one campaign's started assists over index partitions during a sale
+
+
+def index_shard(owner: str) -> int:
+    return int(hashlib.sha256(owner.encode()).hexdigest()[:8], 16) % INDEX_SHARDS
 
 
 @dataclass(frozen=True)
@@ -192,10 +197,11 @@ def progress(goal: str, snap: Snapshot, now: datetime, campaign_ends_at: datetim
     """The public view of an assist. Only cuts already taken are shown: the plan ahead stays secret."""
     cut = sum(snap.cuts_taken)
     helpers = len(snap.cuts_taken)
-    ends = snap.deadline_at or campaign_ends_at
+    # `campaign_ends_at` is when the campaign stops (earlier than planned when an operator ended it).
+    ends = min(snap.deadline_at or campaign_ends_at, campaign_ends_at)
     view: dict[str, Any] = {
         "goal": goal,
-        "status": status(helpers, snap.helpers_required, min(ends, campaign_ends_at), now),
+        "status": status(helpers, snap.helpers_required, ends, now),
         "target": snap.target,
         "cut_so_far": cut,
         "remaining": snap.target - cut,
@@ -203,7 +209,7 @@ def progress(goal: str, snap: Snapshot, now: datetime, campaign_ends_at: datetim
         "helpers_required": snap.helpers_required,
         "cuts": list(snap.cuts_taken),
         "started_at": snap.started_at,
-        "expires_at": iso(snap.deadline_at) if snap.deadline_at else None,
+        "expires_at": iso(ends) if snap.deadline_at else None,
     }
     if goal == "cut_price" and snap.original_price is not None and snap.floor_price is not None:
         view.update(

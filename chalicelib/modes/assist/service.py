@@ -8,7 +8,7 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from chalicelib.campaigns import live
+from chalicelib.campaigns import lifecycle, live
 from chalicelib.campaigns.rules.records import CampaignRecord
 from chalicelib.campaigns.rules.spec import AssistCampaign, AssistRules, shown
 from chalicelib.core.clock import iso, parse_iso, utcnow
@@ -23,7 +23,7 @@ from chalicelib.referral.rules.participants import CODE_PATTERN
 from chalicelib.referral.rules.records import ParticipantRecord
 from chalicelib.security.keyring import get_keyring
 from chalicelib.table.changes import Change
-from chalicelib.table.images import AssistImage
+from chalicelib.table.images import AssistImage, CampaignImage
 
 # Missing -> start -> claim, or missing -> started by a racer -> claim: two rounds always decide.
 CLAIM_ATTEMPTS = 3
@@ -186,7 +186,7 @@ def progress(cid: str, owner_code: str, now: datetime) -> dict[str, Any]:
 def _view(rec: CampaignRecord, owner: str, assist: AssistRecord | None, now: datetime) -> dict[str, Any]:
     rules = _rules(rec)
     goal = assist.goal if assist is not None else rules.goal
-    view = {"owner": owner, **domain.progress(goal, _snapshot(rec, assist), now, _ends_at(rec))}
+    view = {"owner": owner, **domain.progress(goal, _snapshot(rec, assist), now, rec.closes_at)}
     if goal == "unlock":
         view["prize"] = shown(rules.prize) if rules.prize is not None else None
     return view
@@ -204,4 +204,28 @@ def on_assist_change(change: Change) -> None:
     floor = new.floor_price
     grant = domain.prize(_rules(rec), floor)
     outcome = rewards.issue(rec, new.owner, grant, utcnow())
+    store.unindex(new.owner)
     logger.info("assist completed", campaign_id=rec.cid, owner=new.owner, outcome=outcome)
+
+
+def expire_for_campaign(cid: str) -> list[str]:
+    """Expire every unfinished assist of a campaign that has ended, at the moment it ended (found by key
+    under the campaign); returns their owners."""
+    rec = lifecycle.find(cid)
+    if rec is None:
+        return []
+    at = iso(rec.closes_at)
+    expired = [a.owner for a in store.in_campaign(cid) if store.expire(a.owner, at)]
+    if expired:
+        logger.info("assists expired at the campaign's end", campaign_id=cid, owners=len(expired))
+    return expired
+
+
+def on_campaign_change(change: Change) -> None:
+    """An assist campaign that has just ended (by an operator or at its end time) expires its assists.
+    A paused campaign keeps them: it may resume."""
+    old, new = change.old_as(CampaignImage), change.new_as(CampaignImage)
+    if new is None or new.status != "ended" or (old is not None and old.status == "ended"):
+        return
+    if new.mode in (None, "assist"):
+        expire_for_campaign(new.cid)

@@ -8,10 +8,10 @@ from typing import cast
 from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.operand import Path
 
-from chalicelib.modes.assist.rules import AssistRecord
+from chalicelib.modes.assist.rules import INDEX_SHARDS, AssistRecord, index_shard
 from chalicelib.table import keys
 from chalicelib.table.db import ensure_bound, get_entity, is_condition_failure, save_if, unavailable_on_failure
-from chalicelib.table.models import AssistItem, HelpCountItem
+from chalicelib.table.models import AssistItem, HelpCountItem, Item
 
 HELP_COUNT_RETENTION = timedelta(days=3)  # a day's count is useless once the day is over
 
@@ -55,6 +55,9 @@ def start(rec: AssistRecord) -> bool:
         helped={},
         original_price=rec.original_price,
         floor_price=rec.floor_price,
+        # Under its campaign until it completes or expires at the campaign's end (found by key then).
+        GSI1PK=keys.campaign_assists_gsi1pk(rec.cid, index_shard(rec.owner)),
+        GSI1SK=rec.owner,
     )
     return save_if(item, AssistItem.PK.does_not_exist(), "start assist")
 
@@ -116,3 +119,47 @@ def uncount_help(helper: str, day: str) -> None:
     item = HelpCountItem(PK=keys.participant_pk(helper), SK=keys.helps_sk(day))
     with unavailable_on_failure("uncount help"):
         item.update(actions=[HelpCountItem.helps.add(-1)], condition=HelpCountItem.helps > 0)
+
+
+def in_campaign(cid: str) -> list[AssistRecord]:
+    """A campaign's assists still filed under it (found by key, shard by shard)."""
+    ensure_bound()
+    found: list[AssistRecord] = []
+    with unavailable_on_failure("campaign assists"):
+        for shard in range(INDEX_SHARDS):
+            items = Item.gsi1.query(keys.campaign_assists_gsi1pk(cid, shard))
+            found += [_record(i) for i in items if isinstance(i, AssistItem)]
+    return found
+
+
+def expire(owner: str, at: str) -> bool:
+    """End an unfinished assist at `at` (its deadline moves there, so no help lands after) and take it off
+    its campaign's index; False if it had completed or expired already (then it only leaves the index)."""
+    ensure_bound()
+    item = AssistItem(PK=keys.participant_pk(owner), SK=keys.ASSIST_SK)
+    try:
+        with unavailable_on_failure("expire assist"):
+            item.update(
+                actions=[AssistItem.deadline.set(at), AssistItem.GSI1PK.remove(), AssistItem.GSI1SK.remove()],
+                condition=(AssistItem.deadline > at) & (AssistItem.slots < AssistItem.helpers_required),
+            )
+    except UpdateError as exc:
+        if not is_condition_failure(exc):
+            raise
+        unindex(owner)
+        return False
+    return True
+
+
+def unindex(owner: str) -> None:
+    """Take a finished assist off its campaign's index."""
+    ensure_bound()
+    item = AssistItem(PK=keys.participant_pk(owner), SK=keys.ASSIST_SK)
+    try:
+        with unavailable_on_failure("unindex assist"):
+            item.update(
+                actions=[AssistItem.GSI1PK.remove(), AssistItem.GSI1SK.remove()], condition=AssistItem.PK.exists()
+            )
+    except UpdateError as exc:
+        if not is_condition_failure(exc):  # gone (erased): nothing to take off
+            raise

@@ -13,7 +13,11 @@ from chalicelib.campaigns.rules.spec import GroupBuyRules, PriceTier
 from chalicelib.core.errors import ValidationFailed
 
 GroupStatus = Literal["open", "succeeded", "failed"]
+# Why a group closed unfilled: its own deadline, or the campaign's end (the operator's or the end time's).
+CloseReason = Literal["deadline", "campaign_ended"]
 DEADLINE_SHARDS = 8  # spreads one day's deadline bucket over index partitions during a sale
+# The roster's stand-in for a member added by auto-fill: never a participant, never a person's name.
+SYSTEM_NICKNAME = "系统成员"
 
 
 class OpenGroupRequest(BaseModel):
@@ -53,6 +57,20 @@ def status(stored: str, members: int, size: int, deadline_at: datetime, now: dat
     return "open"
 
 
+def system_fill(rules: GroupBuyRules, members: int, size: int) -> int:
+    """How many system members complete a group that closes unfilled: the missing places when the merchant
+    turned auto-fill on and the group has at least `auto_fill_min_members` real members, else 0 (it fails)."""
+    if not rules.auto_fill or members >= size or members < rules.auto_fill_min_members:
+        return 0
+    return size - members
+
+
+def close_reason(deadline_at: datetime, campaign_closes_at: datetime) -> CloseReason:
+    """A group whose deadline is the campaign's end (capped at opening, or ended early by an operator)
+    closes because the campaign ended; any other closes at its own deadline."""
+    return "campaign_ended" if campaign_closes_at <= deadline_at else "deadline"
+
+
 def deadline_shard(gid: str) -> int:
     return int(hashlib.sha256(gid.encode()).hexdigest()[:8], 16) % DEADLINE_SHARDS
 
@@ -80,3 +98,4 @@ class GroupRecord:
     deadline: str
     closed_at: str | None = None
     roster: list[Member] = field(default_factory=list)
+    system_members: int = 0  # added by auto-fill when the group closed; counted in `members`, never on the roster

@@ -6,7 +6,8 @@ from typing import Literal
 
 from botocore.exceptions import ClientError
 from pynamodb.connection import Connection
-from pynamodb.exceptions import TransactWriteError
+from pynamodb.exceptions import TransactWriteError, UpdateError
+from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.core.codes import Code
@@ -24,7 +25,8 @@ def _connection() -> Connection:
 
 
 def _open_group_item(rec: GroupRecord) -> GroupItem:
-    """A new group, filed (GSI2) under the day and shard of its deadline until it closes."""
+    """A new group, filed under the day and shard of its deadline (GSI2) and under its campaign (GSI1) until
+    it closes: the deadline and the campaign's end each find it by key."""
     item = GroupItem(
         PK=keys.group_pk(rec.gid), SK=keys.META, gid=rec.gid, cid=rec.cid, tid=rec.tid, leader=rec.leader,
         size=rec.size, price_fen=rec.price_fen, members=rec.members, status=rec.status, opened_at=rec.opened_at,
@@ -32,6 +34,8 @@ def _open_group_item(rec: GroupRecord) -> GroupItem:
     )  # fmt: skip
     item.GSI2PK = keys.group_deadline_gsi2pk(rec.deadline[:10], deadline_shard(rec.gid))
     item.GSI2SK = keys.group_deadline_gsi2sk(rec.deadline, rec.gid)
+    item.GSI1PK = keys.campaign_open_groups_gsi1pk(rec.cid, deadline_shard(rec.gid))
+    item.GSI1SK = rec.gid
     return item
 
 
@@ -100,15 +104,30 @@ def get(gid: str, *, consistent: bool = True) -> GroupRecord | None:
         gid=group.gid, cid=group.cid, tid=group.tid, leader=group.leader, size=int(group.size),
         price_fen=int(group.price_fen), members=int(group.members), status=group.status,
         opened_at=group.opened_at, deadline=group.deadline, closed_at=group.closed_at,
-        roster=sorted(roster, key=lambda m: (not m.leader, m.joined_at)),
+        roster=sorted(roster, key=lambda m: (not m.leader, m.joined_at)), system_members=int(group.system_members or 0),
     )  # fmt: skip
 
 
-def close(rec: GroupRecord, status: str, closed_at: str) -> bool:
-    """Record the outcome once (conditional on still being open) and free the leader's slot."""
+def close(rec: GroupRecord, status: str, closed_at: str, *, system_members: int = 0) -> bool:
+    """Record the outcome once (conditional on still being open) and free the leader's slot.
+
+    `system_members` > 0 completes the group as `rec` was read (its member count unchanged since) and
+    succeeds it: the missing places are counted on the group, and no member item is written for them.
+    """
     ensure_bound()
     expected = GroupItem.status == "open"
-    if status == "succeeded":
+    actions: list[Action] = [
+        GroupItem.status.set(status),
+        GroupItem.closed_at.set(closed_at),
+        GroupItem.GSI2PK.remove(),
+        GroupItem.GSI2SK.remove(),
+        GroupItem.GSI1PK.remove(),
+        GroupItem.GSI1SK.remove(),
+    ]
+    if system_members > 0:
+        expected &= (GroupItem.members == rec.members) & (GroupItem.size == rec.members + system_members)
+        actions += [GroupItem.members.set(rec.size), GroupItem.system_members.set(system_members)]
+    elif status == "succeeded":
         expected &= GroupItem.members >= GroupItem.size
     else:
         expected &= GroupItem.members < GroupItem.size
@@ -116,20 +135,42 @@ def close(rec: GroupRecord, status: str, closed_at: str) -> bool:
     leader = ParticipantItem(PK=keys.participant_pk(rec.leader), SK=keys.META)
     try:
         with unavailable_on_failure("close group"), TransactWrite(connection=_connection()) as tx:
-            tx.update(
-                group,
-                actions=[
-                    GroupItem.status.set(status),
-                    GroupItem.closed_at.set(closed_at),
-                    GroupItem.GSI2PK.remove(),
-                    GroupItem.GSI2SK.remove(),
-                ],
-                condition=expected,
-            )
+            tx.update(group, actions=actions, condition=expected)
             tx.update(leader, actions=[ParticipantItem.open_groups.add(-1)])
     except TransactWriteError as exc:
         if is_condition_failure(exc):
             return False  # already closed, or the outcome is not the one asked for
+        raise
+    return True
+
+
+def open_in_campaign(cid: str, shard: int) -> list[GroupRecord]:
+    """A campaign's open groups in one shard of its index (found by key)."""
+    ensure_bound()
+    with unavailable_on_failure("campaign groups"):
+        gids = [
+            i.gid for i in Item.gsi1.query(keys.campaign_open_groups_gsi1pk(cid, shard)) if isinstance(i, GroupItem)
+        ]
+    return [g for g in (get(gid) for gid in gids) if g is not None]
+
+
+def index_in_campaign(rec: GroupRecord) -> bool:
+    """File an open group stored before the campaign index existed under its campaign; False if it is
+    closed or filed already."""
+    ensure_bound()
+    item = GroupItem(PK=keys.group_pk(rec.gid), SK=keys.META)
+    try:
+        with unavailable_on_failure("index group"):
+            item.update(
+                actions=[
+                    GroupItem.GSI1PK.set(keys.campaign_open_groups_gsi1pk(rec.cid, deadline_shard(rec.gid))),
+                    GroupItem.GSI1SK.set(rec.gid),
+                ],
+                condition=(GroupItem.status == "open") & GroupItem.GSI1PK.does_not_exist(),
+            )
+    except UpdateError as exc:
+        if is_condition_failure(exc):
+            return False
         raise
     return True
 

@@ -191,7 +191,10 @@ def test_group_buy_public_view_discloses_auto_fill(api: Api, tenant: Tenant) -> 
     _, created = api.call("POST", "/v1/admin/campaigns", body, token=tenant.owner_token)
     act(api, tenant, created["campaign_id"], "publish")
     view = api.call("GET", f"/v1/campaigns/{created['campaign_id']}/public")[1]
-    assert view["auto_fill_disclosure"]
+    assert view["auto_fill_disclosure"] == (
+        "Unfilled groups with at least 2 real members are completed with system members at the deadline or when the "
+        "campaign ends."
+    )
 
 
 def test_same_idempotency_key_creates_one_campaign(api: Api, tenant: Tenant) -> None:

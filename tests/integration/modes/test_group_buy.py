@@ -42,7 +42,10 @@ def test_leader_opens_a_group_at_a_tier_price(api: Api, tenant: Tenant) -> None:
     status, group = open_group(api, cid, leader, size=3)
     assert status == 201
     assert (group["size"], group["price_fen"], group["members_count"], group["status"]) == (3, 6900, 1, "open")
-    assert group["members"] == [{"nickname": "团*", "leader": True, "joined_at": group["members"][0]["joined_at"]}]
+    assert group["members"] == [
+        {"nickname": "团*", "leader": True, "joined_at": group["members"][0]["joined_at"], "system": False}
+    ]
+    assert group["system_members"] == 0
     assert 23 * 3600 < group["seconds_left"] <= 24 * 3600
     # The link a leader shares opens the landing page on this group, crediting the leader.
     share = urlsplit(group["share_url"])

@@ -399,9 +399,16 @@ def test_group_buy_leader_perks_per_formed_group() -> None:
     (scenario,) = costs.simulate(document, [100], 0.5)
     # Groups of 3: the leader needs 2 members.
     assert scenario["by_reward"][0]["expected_count"] == round(200 * (1 - 1.5 * math.exp(-0.5)), 2)
+    # Auto-fill forms a group once it has auto_fill_min_members real members (2 unless set: one friend).
     document["rules"]["auto_fill"] = True
     (filled,) = costs.simulate(document, [100], 0.5)
-    assert filled["by_reward"][0]["expected_count"] == 200
+    assert filled["by_reward"][0]["expected_count"] == round(200 * (1 - math.exp(-0.5)), 2)
+    document["rules"]["auto_fill_min_members"] = 1
+    (alone,) = costs.simulate(document, [100], 0.5)
+    assert alone["by_reward"][0]["expected_count"] == 200
+    document["rules"]["auto_fill_min_members"] = 3  # the full size: auto-fill never adds anyone
+    (full,) = costs.simulate(document, [100], 0.5)
+    assert full["by_reward"][0]["expected_count"] == scenario["by_reward"][0]["expected_count"]
 
 
 def test_assist_prize_and_price_cut() -> None:
