@@ -10,7 +10,7 @@ import pytest
 
 from local.pump import StreamPump
 from local.scheduler import Scheduler
-from tests.conftest import Api, Clock, Tenant, campaign_body, join, live_campaign, window
+from tests.conftest import Api, Clock, Tenant, campaign_body, join, live_campaign, standard_secret, window
 from tests.integration.analytics.test_analytics_counting import totals
 from tests.integration.conftest import deliver_every_batch_twice
 from tests.integration.messaging.test_outbound_webhooks import Receiver, deliver, register
@@ -23,10 +23,10 @@ DISCLOSED = {"rule_text": "1. 24小时内凑满3人即成团；\n2. 未成团的
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    healthy = Receiver(200)
+def receiver(tenant: Tenant) -> Iterator[Receiver]:
+    healthy = Receiver(200, standard_secret(tenant.tid))
     yield healthy
-    healthy.server.shutdown()
+    healthy.close()
 
 
 _secrets: dict[str, bytes] = {}
