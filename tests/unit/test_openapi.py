@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 import yaml
@@ -29,6 +29,7 @@ from chalicelib.campaigns.rules import compliance, templates
 from chalicelib.campaigns.rules import spec as campaigns
 from chalicelib.core.rbac import ROLE_PERMISSIONS, Permission
 from chalicelib.messaging.rules import messages as messaging
+from chalicelib.messaging.rules import payloads
 from chalicelib.messaging.rules import webhooks as outbox
 from chalicelib.modes.distribution.rules import orders
 from chalicelib.modes.group_buy import rules as groups
@@ -230,8 +231,28 @@ def test_generated_schemas_match_the_models() -> None:
     committed = document()["components"]["schemas"]
     stale = sorted(name for name, schema in fresh.items() if committed.get(name) != schema)
     assert not stale, f"schemas out of date with the models: {stale}; run scripts/gen_openapi_schemas.py"
+    hooks = generator().webhooks()
+    assert document().get("webhooks") == hooks, (
+        "webhooks out of date with the models; run scripts/gen_openapi_schemas.py"
+    )
     text = DOCUMENT.read_text(encoding="utf-8")
-    assert generator().rewrite(text, fresh) == text, "run scripts/gen_openapi_schemas.py"
+    assert generator().rewrite(text, fresh, hooks) == text, "run scripts/gen_openapi_schemas.py"
+
+
+def test_every_event_type_is_a_webhook_whose_data_is_its_model() -> None:
+    hooks = document()["webhooks"]
+    assert list(hooks) == list(outbox.EVENT_TYPES)
+    schemas = document()["components"]["schemas"]
+    for event_type, model in payloads.PAYLOADS.items():
+        body = hooks[event_type]["post"]["requestBody"]["content"]["application/json"]["schema"]
+        envelope = schemas[body["$ref"].rsplit("/", 1)[-1]]
+        assert envelope["properties"]["type"]["const"] == event_type
+        assert envelope["properties"]["data"] == {"$ref": f"#/components/schemas/{model.__name__}"}
+        assert envelope["additionalProperties"] is False and schemas[model.__name__]["additionalProperties"] is False
+
+
+def test_event_reward_types_are_the_campaigns_reward_types() -> None:
+    assert get_args(payloads.RewardType) == get_args(campaigns.Reward.model_fields["type"].annotation)
 
 
 def _patched_campaign(patch: dict[str, Any]) -> object:

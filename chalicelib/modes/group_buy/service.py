@@ -14,6 +14,7 @@ from chalicelib.core.errors import Conflict, Gone, NotFound
 from chalicelib.core.ids import new_id
 from chalicelib.core.observability import logger
 from chalicelib.messaging import events
+from chalicelib.messaging.rules import payloads
 from chalicelib.modes.group_buy import rules as domain
 from chalicelib.modes.group_buy import store
 from chalicelib.modes.group_buy.rules import GroupRecord, Member
@@ -119,7 +120,9 @@ def on_group_change(new: GroupImage, now: datetime) -> None:
         return
     if store.close(group, "succeeded", iso(now)):
         logger.info("group succeeded", group_id=group.gid, campaign_id=group.cid)
-        data = {"group_id": group.gid, "campaign_id": group.cid, "leader": group.leader, "members": group.size}
+        data = payloads.GroupSucceeded(
+            group_id=group.gid, campaign_id=group.cid, leader=group.leader, members=group.size
+        )
         events.emit(group.tid, "group.succeeded", data, group.gid, now)
     perk = _rules(live.campaign(group.cid)).leader_perk
     if perk is not None:
@@ -138,7 +141,9 @@ def fail_expired(now: datetime) -> list[str]:
                 if group.members < group.size and store.close(group, "failed", until):
                     paid = [m.order_id for m in group.roster if m.order_id]
                     logger.info("group failed", group_id=group.gid, campaign_id=group.cid, refunds=len(paid))
-                    data = {"group_id": group.gid, "campaign_id": group.cid, "leader": group.leader, "refunds": paid}
+                    data = payloads.GroupFailed(
+                        group_id=group.gid, campaign_id=group.cid, leader=group.leader, refunds=paid
+                    )
                     events.emit(group.tid, "group.failed", data, group.gid, now)
                     failed.append(group.gid)
     return failed
