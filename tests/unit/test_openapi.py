@@ -330,7 +330,8 @@ def _loose_objects(schema: Any, where: str, seen: set[str]) -> list[str]:
         seen.add(name)
         return _loose_objects(document()["components"]["schemas"][name], name, seen)
     found = []
-    types = schema.get("type") if isinstance(schema.get("type"), list) else [schema.get("type")]
+    declared = schema.get("type")
+    types: list[Any] = declared if isinstance(declared, list) else [declared]
     combined = any(k in schema for k in ("oneOf", "anyOf", "allOf"))
     if ("object" in types or "properties" in schema) and not combined:
         extra = schema.get("additionalProperties")
