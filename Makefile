@@ -79,15 +79,16 @@ fonts: $(SUBSET_FONTS) $(FALLBACK_FONT)
 chromium:
 	@scripts/ensure-chromium
 
-# The operator console's ECharts, vendored from npm into web/vendor/ (git-ignored); the script skips when current.
-web/vendor/echarts.version: scripts/build-web
+# The operator console's ECharts and the API reference's Redoc, vendored from npm into web/vendor/ (git-ignored),
+# and docs/openapi.yaml copied to web/docs/ for the reference at /docs/; the script skips what is current.
+web/vendor/echarts.version web/vendor/redoc.version web/docs/openapi.yaml &: scripts/build-web docs/openapi.yaml
 	@scripts/build-web
 
 # The merchant SDK's script-tag build, generated from its ES module (committed; `make lint` checks it is current).
 web/sdk/fission.global.js: web/sdk/fission.js scripts/build_sdk.py | $(STAMP)
 	@$(PY) scripts/build_sdk.py
 
-web: web/vendor/echarts.version web/sdk/fission.global.js
+web: web/vendor/echarts.version web/vendor/redoc.version web/docs/openapi.yaml web/sdk/fission.global.js
 
 # The JavaScript linter, from npm into .cache/biome (no global install); the stamp names the pinned version.
 $(BIOME_STAMP):

@@ -11,16 +11,20 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
 
 from chalicelib.core.clock import iso, utcnow
+from chalicelib.messaging.rules import payloads
 from chalicelib.messaging.rules import webhooks as domain
 from chalicelib.messaging.rules.records import OutboxDelivery
 from chalicelib.messaging.store import webhooks as store
 
 
-def emit(tid: str, event_type: str, payload: dict[str, Any], event_key: str, now: datetime | None = None) -> int:
-    """Queue the event once per subscribed endpoint; returns how many items were newly queued."""
+def emit(tid: str, event_type: str, data: payloads.EventData, event_key: str, now: datetime | None = None) -> int:
+    """Queue the event once per subscribed endpoint; returns how many items were newly queued.
+
+    `data` is the event type's model (rules/payloads.py), the one docs/openapi.yaml's `webhooks` describe."""
+    payloads.check(event_type, data)
+    payload = json.dumps(data.body(), sort_keys=True)
     moment = now or utcnow()
     eid = domain.event_id(tid, event_type, event_key)
     queued = 0
@@ -29,7 +33,7 @@ def emit(tid: str, event_type: str, payload: dict[str, Any], event_key: str, now
             continue
         delivery = OutboxDelivery(
             tid=tid, wid=endpoint.wid, url=endpoint.url, event_id=eid, event_type=event_type,
-            payload=json.dumps(payload, sort_keys=True), created_at=iso(moment), due_at=iso(moment), attempts=0,
+            payload=payload, created_at=iso(moment), due_at=iso(moment), attempts=0,
             status="pending",
         )  # fmt: skip
         queued += int(store.enqueue(delivery, moment))

@@ -23,6 +23,7 @@ from chalicelib.core.observability import logger, metrics
 from chalicelib.core.rbac import Principal
 from chalicelib.core.reasons import REWARD_TEXT, ReasonCode, reward_reason_code
 from chalicelib.messaging import events
+from chalicelib.messaging.rules import payloads
 from chalicelib.referral import identity
 from chalicelib.referral.rules import rewards as domain
 from chalicelib.referral.rules.participants import rules_for
@@ -54,11 +55,11 @@ def prepare_limits(rec: CampaignRecord) -> None:
 
 def _emit_issued(rec: CampaignRecord, reward: RewardRecord, now: datetime) -> None:
     metrics.add_metric(name="RewardIssued", unit=MetricUnit.Count, value=1)
-    data = {
-        "reward_id": domain.reward_id(reward.code, reward.rule), "campaign_id": rec.cid, "code": reward.code,
-        "rule": reward.rule, "type": reward.type, "name": reward.name, "value_fen": reward.value_fen,
-        "points": reward.points, **({"coupon_code": reward.coupon_code} if reward.coupon_code else {}),
-    }  # fmt: skip
+    data = payloads.RewardIssued(
+        reward_id=domain.reward_id(reward.code, reward.rule), campaign_id=rec.cid, code=reward.code,
+        rule=reward.rule, type=reward.type, name=reward.name, value_fen=reward.value_fen,
+        points=reward.points, coupon_code=reward.coupon_code or None,
+    )  # fmt: skip
     events.emit(rec.tid, "reward.issued", data, f"{rec.cid}|{reward.code}|{reward.rule}", now)
 
 
@@ -116,7 +117,7 @@ def grant_ladder(
     grants = ladder_grants(rules, counted, rewarded) if rules is not None else []
     outcomes = []
     for grant in grants:
-        data = {"campaign_id": rec.cid, "code": code, "milestone": grant.rule, "counted_invites": counted}
+        data = payloads.MilestoneReached(campaign_id=rec.cid, code=code, milestone=grant.rule, counted_invites=counted)
         events.emit(rec.tid, "milestone.reached", data, f"{rec.cid}|{code}|{grant.rule}", now)
         outcomes.append(issue(rec, code, grant, now))
     if grants:
@@ -205,11 +206,10 @@ def claim(
         raise Conflict("this reward was already claimed with other details", code=Code.REWARD_ALREADY_CLAIMED)
     rec = lifecycle.find(reward.cid)
     if rec is not None:
-        data = {
-            "reward_id": rid, "campaign_id": reward.cid, "code": reward.code, "rule": reward.rule,
-            "type": reward.type, "name": reward.name, "claimed_at": reward.claimed_at,
-            **({"address": stored} if stored else {}),
-        }  # fmt: skip
+        data = payloads.RewardClaimed(
+            reward_id=rid, campaign_id=reward.cid, code=reward.code, rule=reward.rule, type=reward.type,
+            name=reward.name, claimed_at=reward.claimed_at, address=stored or None,
+        )  # fmt: skip
         # Emitted on repeats too (idempotent): a crash after the claim is completed by the retry.
         events.emit(rec.tid, "reward.claimed", data, f"{reward.cid}|{reward.code}|{reward.rule}", now)
     return _view(reward)
@@ -312,8 +312,10 @@ def revoke(actor: Principal, cid: str, rid: str, request: domain.RevokeRequest, 
         revoked = store.get(reward.code, reward.rule)
         assert revoked is not None
         reward = revoked
-    data = {"reward_id": rid, "campaign_id": cid, "code": reward.code, "rule": reward.rule, "type": reward.type,
-            "name": reward.name, "reason": reward.reason, "revoked_at": reward.revoked_at}  # fmt: skip
+    data = payloads.RewardRevoked(
+        reward_id=rid, campaign_id=cid, code=reward.code, rule=reward.rule, type=reward.type, name=reward.name,
+        reason=reward.reason, revoked_at=reward.revoked_at,
+    )  # fmt: skip
     events.emit(rec.tid, "reward.revoked", data, f"{cid}|{reward.code}|{reward.rule}", now)
     return _view(reward)
 

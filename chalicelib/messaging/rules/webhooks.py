@@ -9,16 +9,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-EVENT_TYPES: tuple[str, ...] = (
-    "reward.issued",
-    "reward.claimed",
-    "reward.revoked",
-    "milestone.reached",
-    "group.succeeded",
-    "group.failed",
-    "commission.earned",
-    "commission.clawed_back",
-)
+from chalicelib.messaging.rules.payloads import PAYLOADS, Envelope
+
+EVENT_TYPES: tuple[str, ...] = tuple(PAYLOADS)  # each with its `data` model (rules/payloads.py)
 SHARDS = 8
 MAX_ATTEMPTS = 8
 MAX_ENDPOINTS = 10
@@ -55,7 +48,7 @@ def is_dead(attempts: int) -> bool:
 
 
 def envelope(eid: str, event_type: str, created_at: str, data: dict[str, Any]) -> dict[str, Any]:
-    return {"id": eid, "type": event_type, "created_at": created_at, "data": data}
+    return Envelope(id=eid, type=event_type, created_at=created_at, data=data).model_dump(mode="json")
 
 
 class WebhookCreate(BaseModel):

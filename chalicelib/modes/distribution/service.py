@@ -13,6 +13,7 @@ from chalicelib.core.clock import iso, parse_iso
 from chalicelib.core.codes import Code
 from chalicelib.core.errors import Conflict, NotFound
 from chalicelib.messaging import events
+from chalicelib.messaging.rules import payloads
 from chalicelib.modes.distribution import store
 from chalicelib.modes.distribution.rules import commission
 from chalicelib.modes.distribution.rules.orders import OrderEvent
@@ -57,10 +58,10 @@ def _announce(tid: str, event_type: str, cid: str, oid: str, entries: list[Entry
     """One outbound event per ledger entry. The event id comes from the entry, so a repeated delivery emits
     nothing new but repairs an emit lost after the ledger write."""
     for e in entries:
-        data = {
-            "campaign_id": cid, "order_id": oid, "level": e.level, "code": e.code, "amount_fen": e.amount_fen,
-            "available_at": e.available_at,
-        }  # fmt: skip
+        data = payloads.Commission(
+            campaign_id=cid, order_id=oid, level=e.level, code=e.code, amount_fen=e.amount_fen,
+            available_at=e.available_at,
+        )  # fmt: skip
         events.emit(tid, event_type, data, f"{tid}|{oid}|{e.level}|{e.code}", now)
 
 

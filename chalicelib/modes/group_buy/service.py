@@ -15,6 +15,7 @@ from chalicelib.core.errors import Conflict, Gone, NotFound
 from chalicelib.core.ids import new_id
 from chalicelib.core.observability import logger
 from chalicelib.messaging import events
+from chalicelib.messaging.rules import payloads
 from chalicelib.modes.group_buy import rules as domain
 from chalicelib.modes.group_buy import store
 from chalicelib.modes.group_buy.rules import GroupRecord, Member
@@ -124,10 +125,10 @@ def get_group(gid: str, now: datetime) -> dict[str, Any]:
 def _announce_success(group: GroupRecord, rec: CampaignRecord, now: datetime) -> None:
     """`group.succeeded` and the leader's perk, each exactly once however often this runs (the event is
     keyed by the group, the perk's reward by its rule id)."""
-    data = {
-        "group_id": group.gid, "campaign_id": group.cid, "leader": group.leader, "members": group.size,
-        "system_members": group.system_members,
-    }  # fmt: skip
+    data = payloads.GroupSucceeded(
+        group_id=group.gid, campaign_id=group.cid, leader=group.leader, members=group.size,
+        system_members=group.system_members,
+    )  # fmt: skip
     events.emit(group.tid, "group.succeeded", data, group.gid, now)
     _issue_perk(group, rec, now)
 
@@ -192,7 +193,9 @@ def _close_unfilled(group: GroupRecord, rec: CampaignRecord | None, now: datetim
     reason = domain.close_reason(deadline_at, rec.closes_at) if rec is not None else "deadline"
     paid = [m.order_id for m in group.roster if m.order_id]
     logger.info("group failed", group_id=group.gid, campaign_id=group.cid, refunds=len(paid), reason=reason)
-    data = {"group_id": group.gid, "campaign_id": group.cid, "leader": group.leader, "refunds": paid, "reason": reason}
+    data = payloads.GroupFailed(
+        group_id=group.gid, campaign_id=group.cid, leader=group.leader, refunds=paid, reason=reason
+    )
     events.emit(group.tid, "group.failed", data, group.gid, now)
     closed.failed.append(group.gid)
 

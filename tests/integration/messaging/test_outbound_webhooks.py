@@ -101,6 +101,22 @@ def deliver(app: Any, monkeypatch: pytest.MonkeyPatch, moment: datetime) -> dict
     return dict(Scheduler(app, clock=lambda: moment).invoke("deliver_webhooks"))
 
 
+def issued(name: str) -> Any:
+    """A `reward.issued` payload for tests that queue an event directly."""
+    from chalicelib.messaging.rules.payloads import RewardIssued
+
+    return RewardIssued(
+        reward_id="r-1",
+        campaign_id="c-1",
+        code="ABCD2345",
+        rule="m1",
+        type="coupon",
+        name=name,
+        value_fen=500,
+        points=0,
+    )
+
+
 def register(tid: str, url: str) -> None:
     from chalicelib.messaging import webhooks
     from chalicelib.messaging.rules.webhooks import EVENT_TYPES
@@ -232,13 +248,19 @@ def test_delivery_rechecks_the_address_and_a_refusal_is_a_failed_attempt(
     tenant: Tenant, app: Any, monkeypatch: pytest.MonkeyPatch, fake_dns: dict[str, str], cloud_stage: None
 ) -> None:
     """Registered while the name was public; by delivery time it points inside (DNS rebinding)."""
+    from chalicelib.core.clock import iso
     from chalicelib.messaging import events, webhooks
 
     fake_dns["hooks.example.com"] = "93.184.216.34"
     now = datetime.now(UTC)
     webhooks.add_endpoint(tenant.tid, "https://hooks.example.com/fission", ["commission.earned"], "prod", now)
     fake_dns["hooks.example.com"] = "10.0.0.9"
-    assert events.emit(tenant.tid, "commission.earned", {"amount_fen": 1}, f"{tenant.tid}|rebind", now) == 1
+    from chalicelib.messaging.rules.payloads import Commission
+
+    earned = Commission(
+        campaign_id="c-1", order_id="o-1", level=1, code="ABCD2345", amount_fen=1, available_at=iso(now)
+    )
+    assert events.emit(tenant.tid, "commission.earned", earned, f"{tenant.tid}|rebind", now) == 1
 
     moment = now + timedelta(seconds=1)
     for attempt in range(1, 9):
@@ -261,7 +283,7 @@ def test_a_redirect_is_a_failed_delivery(
     try:
         register(tenant.tid, bouncer.url)
         now = datetime.now(UTC)
-        assert events.emit(tenant.tid, "reward.issued", {"n": 1}, f"{tenant.tid}|bounce", now) == 1
+        assert events.emit(tenant.tid, "reward.issued", issued("bounce"), f"{tenant.tid}|bounce", now) == 1
         assert deliver(app, monkeypatch, now + timedelta(seconds=1))["retried"] >= 1
         assert len(bouncer.requests) == 1
         assert healthy.requests == []
@@ -277,7 +299,7 @@ def test_outbox_markers_expire_after_thirty_days(tenant: Tenant, receivers: tupl
 
     register(tenant.tid, receivers[0].url)
     now = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
-    assert events.emit(tenant.tid, "reward.issued", {}, f"{tenant.tid}|ttl", now) == 1
+    assert events.emit(tenant.tid, "reward.issued", issued("ttl"), f"{tenant.tid}|ttl", now) == 1
     eid = domain.event_id(tenant.tid, "reward.issued", f"{tenant.tid}|ttl")
     seen = keys.outbox_seen_pk(domain.shard_of(eid))
     [marker] = list(OutboxMarkerItem.query(seen, OutboxMarkerItem.SK.startswith(eid)))
@@ -301,13 +323,13 @@ def test_a_failed_delivery_moves_to_its_next_due_time_in_its_events_shard(
         return [item for item in found if isinstance(item, OutboxItem) and item.event_id == eid]
 
     try:
-        assert events.emit(tenant.tid, "reward.issued", {"n": 2, "a": "b"}, f"{tenant.tid}|move", now) == 1
+        assert events.emit(tenant.tid, "reward.issued", issued("move"), f"{tenant.tid}|move", now) == 1
         [first] = queued()
         assert first.SK == f"{iso(now)}#{eid}#{first.wid}" and first.GSI1PK is None and first.GSI2PK is None
         assert (first.attempts, first.status, first.payload, first.last_error) == (
             0,
             "pending",
-            '{"a": "b", "n": 2}',
+            json.dumps(issued("move").body(), sort_keys=True),
             None,
         )
         deliver(app, monkeypatch, now + timedelta(seconds=1))
