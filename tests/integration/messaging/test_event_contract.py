@@ -16,7 +16,7 @@ from referencing.jsonschema import DRAFT202012
 
 from local.pump import StreamPump
 from local.scheduler import Scheduler
-from tests.conftest import Api, Clock, Tenant, join, proof
+from tests.conftest import Api, Clock, Tenant, join, proof, standard_secret
 from tests.integration.messaging.test_outbound_webhooks import Receiver, deliver, register
 from tests.integration.modes.test_group_buy import group_campaign, join_group, open_group, participant
 from tests.integration.modes.test_orders_distribution import chain, order, post_order
@@ -45,10 +45,10 @@ def validator(event_type: str) -> jsonschema.Draft202012Validator:
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    healthy = Receiver(200)
+def receiver(tenant: Tenant) -> Iterator[Receiver]:
+    healthy = Receiver(200, standard_secret(tenant.tid))
     yield healthy
-    healthy.server.shutdown()
+    healthy.close()
 
 
 def test_every_delivered_event_matches_its_webhook_schema(

@@ -376,7 +376,7 @@ def test_after_a_rotation_deliveries_verify_with_the_old_secret_for_the_overlap_
         register(tenant.tid, receiver.url)
 
         def delivered(key: str, moment: datetime) -> tuple[dict[str, str], bytes]:
-            assert events.emit(tenant.tid, "reward.issued", {"n": 1}, f"{tenant.tid}|{key}", moment) == 1
+            assert events.emit(tenant.tid, "reward.issued", issued(key), f"{tenant.tid}|{key}", moment) == 1
             assert deliver(app, monkeypatch, moment)["delivered"] == 1
             return receiver.requests[-1]
 
