@@ -514,3 +514,17 @@ def message_address_cap_pk(tid: str, address_hash: str) -> str:
 def message_cap_sk(channel: str, local_day: str) -> str:
     """A person's sends on one channel on one local day (the tenant's time zone)."""
     return f"{channel}#{local_day}"
+
+
+# WeChat and WeCom (docs/wechat.md): credentials, cached access tokens and tickets, and the lease that lets one
+# container at a time refresh a token, all under the tenant.
+def platform_credentials_sk(platform: str) -> str:
+    return f"PLATFORM#{platform}"
+
+
+def platform_token_sk(platform: str, kind: str) -> str:
+    return f"PTOKEN#{platform}#{kind}"
+
+
+def platform_lease_sk(platform: str, kind: str) -> str:
+    return f"PLEASE#{platform}#{kind}"

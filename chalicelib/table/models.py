@@ -692,6 +692,32 @@ class SubscriptionItem(Item, discriminator="subscription"):
     updated_at = UnicodeAttribute()
 
 
+class PlatformCredentialsItem(Item, discriminator="platform_credentials"):
+    """A tenant's WeChat or WeCom credentials (`T#{tid}` / `PLATFORM#{platform}`): the whole document encrypted."""
+
+    tid = UnicodeAttribute()
+    platform = UnicodeAttribute()
+    document_enc = UnicodeAttribute()
+    version = NumberAttribute(default=1)
+    updated_at = UnicodeAttribute()
+
+
+class PlatformTokenItem(Item, discriminator="platform_token"):
+    """A cached access token or JS-SDK ticket (`T#{tid}` / `PTOKEN#{platform}#{kind}`), encrypted; TTL past expiry."""
+
+    tid = UnicodeAttribute()
+    token_enc = UnicodeAttribute()
+    valid_until = NumberAttribute()  # epoch seconds, as the platform stated it
+    fetched_at = NumberAttribute()
+
+
+class PlatformLeaseItem(Item, discriminator="platform_lease"):
+    """Who refreshes a token now (`T#{tid}` / `PLEASE#{platform}#{kind}`): taken with a condition, TTL 1 day."""
+
+    holder = UnicodeAttribute()
+    lease_until = NumberAttribute()  # epoch seconds, fractional
+
+
 ALL_MODELS: tuple[type[Item], ...] = (
     Item,
     TenantItem,
@@ -734,6 +760,9 @@ ALL_MODELS: tuple[type[Item], ...] = (
     MessagingSettingsItem,
     MessageCapItem,
     SubscriptionItem,
+    PlatformCredentialsItem,
+    PlatformTokenItem,
+    PlatformLeaseItem,
 )
 
 
