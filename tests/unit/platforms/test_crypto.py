@@ -110,9 +110,7 @@ def test_a_message_for_another_receiver_is_refused_by_us_and_by_wechatpy() -> No
     theirs = WeComCrypto(TOKEN, AES_KEY, "wwOtherCorp000000").encrypt_message(EVENT, NONCE, TS)
     fields = _envelope(theirs)
     with pytest.raises(crypto.WrongReceiver):
-        crypto.open_message(
-            TOKEN, AES_KEY, CORP_ID, fields["MsgSignature"], TS, NONCE, fields["Encrypt"], NOW
-        )
+        crypto.open_message(TOKEN, AES_KEY, CORP_ID, fields["MsgSignature"], TS, NONCE, fields["Encrypt"], NOW)
     ours_sig = crypto.msg_signature(TOKEN, TS, NONCE, ciphertext)
     envelope = xml.encrypted_envelope(ciphertext, ours_sig, TS, NONCE)
     with pytest.raises(InvalidCorpIdException):
