@@ -86,25 +86,34 @@ SECRETS: dict[Platform, tuple[str, ...]] = {
 APP_ID_FIELD: dict[Platform, str] = {"wecom": "corp_id", "wechat": "app_id", "miniprogram": "app_id"}
 
 
+AES_KEY_PATTERN = r"^[A-Za-z0-9+/]{43}$"
+
+
 class WecomUpdate(_Strict):
-    corp_id: str | None = None
-    contact_secret: str | None = None
-    callback_token: str | None = None
-    encoding_aes_key: str | None = None
-    agent_id: int | None = None
+    """Any of the WeCom fields; the ones left out keep their values (all but `agent_id` are needed at first)."""
+
+    corp_id: str | None = Field(default=None, pattern=CORP_ID)
+    contact_secret: str | None = Field(default=None, pattern=SECRET)
+    callback_token: str | None = Field(default=None, pattern=CALLBACK_TOKEN)
+    encoding_aes_key: str | None = Field(default=None, pattern=AES_KEY_PATTERN)
+    agent_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
 
 
 class WechatUpdate(_Strict):
-    app_id: str | None = None
-    app_secret: str | None = None
-    callback_token: str | None = None
+    """Any of the official account's fields; the ones left out keep their values."""
+
+    app_id: str | None = Field(default=None, pattern=APP_ID)
+    app_secret: str | None = Field(default=None, pattern=SECRET)
+    callback_token: str | None = Field(default=None, pattern=CALLBACK_TOKEN)
     message_mode: Literal["plain", "safe"] | None = None
-    encoding_aes_key: str | None = None
+    encoding_aes_key: str | None = Field(default=None, pattern=AES_KEY_PATTERN)
 
 
 class MiniProgramUpdate(_Strict):
-    app_id: str | None = None
-    app_secret: str | None = None
+    """Any of the mini program's fields; the ones left out keep their values."""
+
+    app_id: str | None = Field(default=None, pattern=APP_ID)
+    app_secret: str | None = Field(default=None, pattern=SECRET)
 
 
 UPDATES: dict[Platform, type[_Strict]] = {
