@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from chalicelib.platforms import client, tokens
+from chalicelib.platforms import client, credentials, tokens
 from chalicelib.platforms.rules import tokens as rules
 from chalicelib.platforms.store import tokens as token_store
 from tests.conftest import Api, Tenant
@@ -59,7 +59,7 @@ def test_while_another_container_refreshes_the_old_token_is_used_if_still_good(
     start = time.time()
     monkeypatch.setattr(tokens, "clock", lambda: start)
     tokens.access_token(tenant.tid, "wecom")
-    found = tokens.credentials.get_credentials(tenant.tid, "wecom")
+    found = credentials.get_credentials(tenant.tid, "wecom")
     kind = tokens.cache_kind("wecom", found, "access_token")
     inside_margin = start + 7200 - 60
     assert token_store.take_lease(tenant.tid, "wecom", kind, "someone-else", inside_margin, 120)
