@@ -74,8 +74,8 @@ def _ok(**values: Any) -> Reply:
     return _json({"errcode": 0, "errmsg": "ok", **values})
 
 
-def _html(body: bytes, status: int = 200, **headers: str) -> Reply:
-    return Reply(status, body, "text/html; charset=utf-8", dict(headers))
+def _html(body: bytes, status: int = 200, headers: dict[str, str] | None = None) -> Reply:
+    return Reply(status, body, "text/html; charset=utf-8", dict(headers or {}))
 
 
 def _redirect(location: str, **headers: str) -> Reply:
@@ -94,7 +94,7 @@ def qr_png(text: str) -> bytes:
 
     image = qrcode.make(text, box_size=8, border=2)
     out = io.BytesIO()
-    image.save(out, format="PNG")
+    image.save(out)  # PNG
     return out.getvalue()
 
 
@@ -634,7 +634,7 @@ class WeChatStandIn:
         visitor, cookie = self._visitor(request)
         fields = {"appid": app.app_id, "redirect_uri": redirect_uri, "scope": scope, "state": q.get("state", "")}
         if scope == "snsapi_userinfo":
-            return _html(phone.consent(app.name, fields | {"visitor": visitor}), **cookie)
+            return _html(phone.consent(app.name, fields | {"visitor": visitor}), headers=cookie)
         return _redirect(
             self._back(redirect_uri, self.world.oauth_code(app.app_id, visitor, scope).code, fields["state"]), **cookie
         )
@@ -666,7 +666,7 @@ class WeChatStandIn:
             with self.world.lock:
                 way: ContactWay | None = self.world.contact_ways.get(q["cw"])
             if way is None:
-                return _html(phone.page("企业微信", '<div class="card">二维码已失效</div>'), 404, **cookie)
+                return _html(phone.page("企业微信", '<div class="card">二维码已失效</div>'), 404, headers=cookie)
             corp = self.world.corp(way.corp_id)
             user = way.users[0]
             chat = None
@@ -677,22 +677,22 @@ class WeChatStandIn:
             if added:
                 chat = f"/_local/phone/chat?{phone.query(**{'with': f'wecom:{corp.corp_id}:{user}'})}"
             return _html(
-                phone.add_contact(corp.staff.get(user, user), corp.name, way.config_id, visitor, chat), **cookie
+                phone.add_contact(corp.staff.get(user, user), corp.name, way.config_id, visitor, chat), headers=cookie
             )
         if q.get("ticket"):
             try:
                 code = self.world.qrcode(q["ticket"])
             except ControlError:
-                return _html(phone.page("公众号", '<div class="card">二维码已过期</div>'), 404, **cookie)
+                return _html(phone.page("公众号", '<div class="card">二维码已过期</div>'), 404, headers=cookie)
             app = self.world.app(code.app_id)
             following = (app.app_id, openid(app.app_id, visitor)) in self.world.followers
-            return _html(phone.follow(app.name, code.ticket, visitor, following), **cookie)
+            return _html(phone.follow(app.name, code.ticket, visitor, following), headers=cookie)
         if q.get("wxacode") and q["wxacode"] in self.world.wxacodes:
             entry = self.world.wxacodes[q["wxacode"]]
             app = self.world.app(entry["app_id"])
-            return _html(phone.mini_program(app.name, entry["scene"], entry["page"], visitor), **cookie)
+            return _html(phone.mini_program(app.name, entry["scene"], entry["page"], visitor), headers=cookie)
         targets = self._targets(visitor)
-        return _html(phone.index(visitor, targets), **cookie)
+        return _html(phone.index(visitor, targets), headers=cookie)
 
     def _targets(self, visitor: str) -> list[tuple[str, str]]:
         with self.world.lock:
@@ -728,11 +728,11 @@ class WeChatStandIn:
             corp = self.world.corp(corp_id)
             shown = [m for m in messages if m["channel"] == "wecom" and m["sender"] == user]
             title = corp.staff.get(user, user)
-            return _html(phone.chat(title, shown, "/_local/phone/leave", {"with": target}), **cookie)
+            return _html(phone.chat(title, shown, "/_local/phone/leave", {"with": target}), headers=cookie)
         if kind == "mp":
             app = self.world.app(rest)
             shown = [m for m in messages if m["channel"] != "wecom" and m["sender"] == app.app_id]
-            return _html(phone.chat(app.name, shown, "/_local/phone/leave", {"with": target}), **cookie)
+            return _html(phone.chat(app.name, shown, "/_local/phone/leave", {"with": target}), headers=cookie)
         raise ControlError(400, "with is wecom:<corp_id>:<userid> or mp:<app_id>")
 
     def _phone_leave(self, request: Request) -> Reply:

@@ -479,10 +479,11 @@ class World:
 
     def add_corp_tag(self, corp_id: str, body: dict[str, Any]) -> dict[str, Any]:
         with self.lock:
-            names = [t.get("name") for t in body.get("tag") or [] if isinstance(t, dict)]
+            asked = [t.get("name") for t in body.get("tag") or [] if isinstance(t, dict)]
             group_name = body.get("group_name") or "默认"
-            if not names or not all(isinstance(n, str) and n for n in names) or not isinstance(group_name, str):
+            if not asked or not all(isinstance(n, str) and n for n in asked) or not isinstance(group_name, str):
                 raise ApiError(40058, "invalid tag")
+            names = [str(n) for n in asked]
             corp_tags = self.tags.setdefault(corp_id, {})
             group_id = next((t.group_id for t in corp_tags.values() if t.group_name == group_name), "")
             group_id = group_id or "et" + _digest("group", corp_id, group_name)[:20]

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 import pytest
 import xmltodict
@@ -382,7 +382,7 @@ def test_following_through_a_parametric_qr_code_posts_subscribe_then_scan(wx: Cl
     created = wx.call("POST", f"/api/cgi-bin/qrcode/create?access_token={token}", {
         "expire_seconds": 604800, "action_name": "QR_STR_SCENE", "action_info": {"scene": {"scene_str": "inv_alice"}},
     })  # fmt: skip
-    status, headers, image = wx.raw("GET", f"/mp/cgi-bin/showqrcode?ticket={urllib.request.quote(created['ticket'])}")
+    status, headers, image = wx.raw("GET", f"/mp/cgi-bin/showqrcode?ticket={quote(created['ticket'])}")
 
     followed = wx.call("POST", "/_local/mp/subscribe", {"ticket": created["ticket"], "visitor": "bob"})
     scanned = wx.call("POST", "/_local/mp/scan", {"ticket": created["ticket"], "visitor": "bob"})
@@ -417,7 +417,7 @@ def test_a_temporary_qr_code_expires(wx: Client) -> None:
     })  # fmt: skip
     wx.call("POST", "/_local/clock", {"advance": 61})
 
-    assert wx.raw("GET", f"/mp/cgi-bin/showqrcode?ticket={urllib.request.quote(created['ticket'])}")[0] == 404
+    assert wx.raw("GET", f"/mp/cgi-bin/showqrcode?ticket={quote(created['ticket'])}")[0] == 404
     assert wx.raw("POST", "/_local/mp/subscribe", {"ticket": created["ticket"], "visitor": "bob"})[0] == 404
 
 
