@@ -58,6 +58,8 @@ class Permission(StrEnum):
     DATA_EGRESS = "data:egress"
     # Connecting WeChat and WeCom: their app secrets act as the merchant on those platforms (owners only).
     PLATFORM_MANAGE = "platform:manage"
+    # The tenant's landing domains: where every shared link points (docs/domains.md). Owner only.
+    DOMAIN_MANAGE = "domain:manage"
 
 
 _READ = {Permission.CAMPAIGN_READ, Permission.STATS_READ, Permission.ACCOUNT_SELF}

@@ -132,6 +132,33 @@ ROUTES: tuple[Route, ...] = (
         permission=Permission.OPERATOR_MANAGE,
     ),
     Route(
+        "/v1/admin/domains", "GET", "chalicelib.accounts.routes", "list_domains", permission=Permission.DOMAIN_MANAGE
+    ),
+    Route(
+        "/v1/admin/domains", "POST", "chalicelib.accounts.routes", "create_domain", permission=Permission.DOMAIN_MANAGE
+    ),
+    Route(
+        "/v1/admin/domains/{did}/block",
+        "POST",
+        "chalicelib.accounts.routes",
+        "block_domain",
+        permission=Permission.DOMAIN_MANAGE,
+    ),
+    Route(
+        "/v1/admin/domains/{did}/unblock",
+        "POST",
+        "chalicelib.accounts.routes",
+        "unblock_domain",
+        permission=Permission.DOMAIN_MANAGE,
+    ),
+    Route(
+        "/v1/admin/domains/{did}",
+        "DELETE",
+        "chalicelib.accounts.routes",
+        "delete_domain",
+        permission=Permission.DOMAIN_MANAGE,
+    ),
+    Route(
         "/v1/admin/campaigns",
         "POST",
         "chalicelib.campaigns.routes",

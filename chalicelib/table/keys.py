@@ -205,6 +205,14 @@ def identity_key_sk(kid: str) -> str:
     return f"{IDENTITY_KEY_PREFIX}{kid}"
 
 
+DOMAIN_PREFIX = "DOMAIN#"
+
+
+def domain_sk(did: str) -> str:
+    """A tenant's landing domain, under the tenant (`T#{tid}`): a tenant's domains are one query."""
+    return f"{DOMAIN_PREFIX}{did}"
+
+
 def api_key_pk(kid: str) -> str:
     """An API key, found by its id alone: the id is in the key a request carries, the tenant is not."""
     return f"APIKEY#{kid}"

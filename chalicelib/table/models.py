@@ -206,6 +206,21 @@ class IdentityKeyItem(Item, discriminator="identity_key"):
     retired_at = UnicodeAttribute(null=True)
 
 
+class DomainItem(Item, discriminator="domain"):
+    """A tenant's landing domain (`T#{tid}` / `DOMAIN#{did}`), docs/domains.md."""
+
+    tid = UnicodeAttribute()
+    did = UnicodeAttribute()
+    host = UnicodeAttribute()  # lowercase IDNA
+    status = UnicodeAttribute()  # healthy | blocked
+    priority = NumberAttribute()
+    created_at = UnicodeAttribute()
+    created_by = UnicodeAttribute()
+    blocked_at = UnicodeAttribute(null=True)
+    blocked_by = UnicodeAttribute(null=True)
+    reason = UnicodeAttribute(null=True)
+
+
 class ApiKeyItem(Item, discriminator="api_key"):
     """A merchant back end's API key (`APIKEY#{kid}` / `META`; GSI1 `T#{tid}#APIKEY`), docs/api-keys.md."""
 
@@ -726,6 +741,7 @@ ALL_MODELS: tuple[type[Item], ...] = (
     OperatorTotpItem,
     LoginAttemptsItem,
     IdentityKeyItem,
+    DomainItem,
     ApiKeyItem,
     ProofItem,
     AuditEntryItem,

@@ -22,7 +22,7 @@ if str(ROOT) not in sys.path:
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "1")
 
 import app
-from chalicelib.accounts.rules import api_keys, operators
+from chalicelib.accounts.rules import api_keys, domains, operators
 from chalicelib.analytics.rules import counting, exports
 from chalicelib.audience.rules import automations, profiles
 from chalicelib.campaigns.rules import compliance, templates
@@ -303,6 +303,8 @@ VALIDATORS: dict[str, Callable[[dict[str, Any]], object]] = {
     "WecomUpdate": platforms.WecomUpdate.model_validate,
     "WechatUpdate": platforms.WechatUpdate.model_validate,
     "MiniProgramUpdate": platforms.MiniProgramUpdate.model_validate,
+    "LandingDomainCreate": domains.DomainCreate.model_validate,
+    "LandingDomainBlock": domains.DomainBlock.model_validate,
 }
 
 
