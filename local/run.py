@@ -15,6 +15,7 @@ from local.dynamo import DynamoDBLocal
 from local.server import WORKERS
 from local.stack import ROOT, LocalStack, StackSettings
 from local.supervisor import DynamoSupervisor
+from local.wechat.demo import register_demo
 
 DEMO_TENANT = "demo"
 
@@ -65,6 +66,7 @@ def main() -> int:
         shop = demo.seed_shop(DEMO_TENANT, email, stack.url, utcnow(), data / "demo-shop.json")
         if shop is not None:
             stack.server.serve_demo_shop(DemoShop(shop))
+        register_demo(stack.wechat, stack.url, DEMO_TENANT)
         stack.start()
         # The shop's campaign is signed: its landing page is the shop, not the built-in /l/.
         live = [c for c in live if shop is None or c["campaign_id"] != shop.cid]
@@ -76,6 +78,7 @@ def main() -> int:
             f"  Console      {stack.url}/admin/\n"
             f"{landing}"
             f"{shop_line}"
+            f"  WeChat phone {stack.wechat.phone_url}  (the WeCom / WeChat stand-in: docs/wechat-local.md)\n"
             f"  Demo tenant  {DEMO_TENANT} ({'created' if created else 'already there'})\n"
             f"  Login        {email} / {password}\n"
             f"  Try          curl -s -X POST {stack.url}/v1/admin/login "

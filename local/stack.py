@@ -1,4 +1,4 @@
-"""The whole local stack in one object: table, stream pump, scheduler and API server.
+"""The whole local stack in one object: table, stream pump, scheduler, API server and the WeChat/WeCom stand-in.
 
 `make run` uses it against a persistent DynamoDB Local; tests use it against an in-memory one.
 """
@@ -14,6 +14,7 @@ from local.isolation import isolate_requests
 from local.pump import CheckpointStore, DeadLetters, StreamPump
 from local.scheduler import Scheduler
 from local.server import WORKERS, LocalServer
+from local.wechat.server import WeChatStandIn
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,8 +34,8 @@ class StackSettings:
     workers: int = WORKERS  # API server threads
 
 
-def configure_environment(settings: StackSettings) -> None:
-    """Point the app at the local table before anything reads its settings."""
+def configure_environment(settings: StackSettings, wechat: WeChatStandIn | None = None) -> None:
+    """Point the app at the local table (and the WeChat/WeCom stand-in) before anything reads its settings."""
     os.environ["FISSION_STAGE"] = os.environ.get("FISSION_STAGE", "local")
     os.environ["FISSION_DYNAMODB_ENDPOINT"] = settings.endpoint
     os.environ["FISSION_TABLE_NAME"] = settings.table_name
@@ -43,6 +44,8 @@ def configure_environment(settings: StackSettings) -> None:
         os.environ.setdefault("FISSION_SECRETS_DIR", str(settings.data_dir / "secrets"))
         os.environ.setdefault("FISSION_AUDIT_ANCHOR_FILE", str(settings.data_dir / "audit-anchors.jsonl"))
         os.environ.setdefault("FISSION_POSTER_CACHE_DIR", str(settings.data_dir / "posters"))
+    if wechat is not None:  # each stack its own stand-in: assigned, not defaulted, so tests' stacks don't share
+        os.environ.update(wechat.environment())
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
@@ -61,7 +64,9 @@ def stream_handler(app: Any) -> Any:
 class LocalStack:
     def __init__(self, settings: StackSettings) -> None:
         self.settings = settings
-        configure_environment(settings)
+        # Bound now (a free port) so its URLs are in the environment before the app reads its settings.
+        self.wechat = WeChatStandIn(settings.host)
+        configure_environment(settings, self.wechat)
         from chalice.local import LambdaContext
 
         from app import app
@@ -99,6 +104,7 @@ class LocalStack:
         return f"http://localhost:{self.server.port}"
 
     def start(self) -> None:
+        self.wechat.start()
         self.pump.start()
         self.scheduler.start()
         self.server.start()
@@ -109,4 +115,5 @@ class LocalStack:
         self.server.stop()
         self.scheduler.stop()
         self.pump.stop()
+        self.wechat.stop()
         health.clear_probes()

@@ -24,6 +24,7 @@ from chalicelib.messaging.rules import payloads
 from chalicelib.messaging.rules import webhooks as outbox
 from chalicelib.modes.distribution.rules import orders
 from chalicelib.modes.group_buy import rules as groups
+from chalicelib.platforms.rules import credentials as platforms
 from chalicelib.referral.rules import follows as hooks
 from chalicelib.referral.rules import fraud, participants, rewards
 
@@ -170,7 +171,8 @@ def generate() -> dict[str, Any]:
         fraud.ReviewDecision, profiles.TagCreate, profiles.TagUpdate, profiles.TagAssign, profiles.SegmentCreate,
         profiles.SegmentUpdate, profiles.SegmentPreview, automations.AutomationCreate, automations.AutomationUpdate,
         messaging.MessagingSettings, messaging.SubscriptionsUpdate, messaging.UnsubscribeRequest,
-        participants.ServerJoinRequest, api_keys.ApiKeyCreate,
+        participants.ServerJoinRequest, api_keys.ApiKeyCreate, platforms.WecomUpdate, platforms.WechatUpdate,
+        platforms.MiniProgramUpdate,
     )  # fmt: skip
     for model in requests:
         _model(model, schemas)

@@ -1,5 +1,5 @@
 """Operator accounts: login, operators and roles, TOTP enrolment, the audit trail, the webhook secret,
-identity keys and API keys."""
+identity keys, API keys and landing domains."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from urllib.parse import unquote
 
 from chalice.app import Blueprint, Response
 
-from chalicelib.accounts import api_keys, audit, auth, identity_keys, operators, totp, webhook_secret
+from chalicelib.accounts import api_keys, audit, auth, domains, identity_keys, operators, totp, webhook_secret
 from chalicelib.accounts.rules.api_keys import ApiKeyCreate
+from chalicelib.accounts.rules.domains import DomainBlock, DomainCreate
 from chalicelib.accounts.rules.operators import LoginRequest, OperatorCreate, OperatorPatch, TotpConfirm
 from chalicelib.core.rbac import Permission
 from chalicelib.http import request as http
@@ -132,3 +133,34 @@ def create_api_key() -> Response:
 @http.requires(Permission.OPERATOR_MANAGE)
 def revoke_api_key(kid: str) -> dict[str, Any]:
     return api_keys.revoke(http.principal(), kid, _code(), http.now())
+
+
+@bp.route("/v1/admin/domains", methods=["GET"])
+@http.requires(Permission.DOMAIN_MANAGE)
+def list_domains() -> dict[str, Any]:
+    return domains.list_domains(http.principal())
+
+
+@bp.route("/v1/admin/domains", methods=["POST"])
+@http.requires(Permission.DOMAIN_MANAGE)
+def create_domain() -> Response:
+    return http.created(domains.create(http.principal(), http.parse(bp.current_request, DomainCreate), http.now()))
+
+
+@bp.route("/v1/admin/domains/{did}/block", methods=["POST"])
+@http.requires(Permission.DOMAIN_MANAGE)
+def block_domain(did: str) -> dict[str, Any]:
+    return domains.block(http.principal(), did, http.parse(bp.current_request, DomainBlock), http.now())
+
+
+@bp.route("/v1/admin/domains/{did}/unblock", methods=["POST"])
+@http.requires(Permission.DOMAIN_MANAGE)
+def unblock_domain(did: str) -> dict[str, Any]:
+    return domains.unblock(http.principal(), did, http.now())
+
+
+@bp.route("/v1/admin/domains/{did}", methods=["DELETE"])
+@http.requires(Permission.DOMAIN_MANAGE)
+def delete_domain(did: str) -> Response:
+    domains.delete(http.principal(), did, http.now())
+    return http.no_content()

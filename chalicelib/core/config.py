@@ -58,6 +58,13 @@ class Settings(BaseSettings):
     # Proxies whose X-Forwarded-For is believed, as comma-separated CIDRs ("10.0.0.0/8,2001:db8::/32").
     # None by default: the connection's source address is the client's (http/addresses.py).
     trusted_proxies: str = ""
+    # The WeChat and WeCom hosts (docs/wechat.md); every platform URL is `<base> + <documented path>`, so the local
+    # stack points them at its stand-in server.
+    wecom_api_base: str = "https://qyapi.weixin.qq.com"
+    wechat_api_base: str = "https://api.weixin.qq.com"
+    wechat_open_base: str = "https://open.weixin.qq.com"
+    wechat_mp_base: str = "https://mp.weixin.qq.com"
+    platform_timeout_seconds: float = Field(default=5.0, gt=0, le=30)
 
     def site_url(self, path: str) -> str:
         """A URL of the static pages: the site's own base, else the API's (the local stack serves both)."""

@@ -56,6 +56,10 @@ class Permission(StrEnum):
     # Deciding where personal data leaves to: channel endpoints, outbound webhook URLs, automations that send
     # messages or call webhooks. Checked by those use cases on top of the route's permission, with a step-up.
     DATA_EGRESS = "data:egress"
+    # Connecting WeChat and WeCom: their app secrets act as the merchant on those platforms (owners only).
+    PLATFORM_MANAGE = "platform:manage"
+    # The tenant's landing domains: where every shared link points (docs/domains.md). Owner only.
+    DOMAIN_MANAGE = "domain:manage"
 
 
 _READ = {Permission.CAMPAIGN_READ, Permission.STATS_READ, Permission.ACCOUNT_SELF}

@@ -31,6 +31,7 @@ ROUTE_MODULES: tuple[str, ...] = (
     "chalicelib.modes.distribution.routes",
     "chalicelib.posters.routes",
     "chalicelib.messaging.routes",
+    "chalicelib.platforms.routes",
     "chalicelib.analytics.routes",
     "chalicelib.audience.routes",
     "chalicelib.privacy.routes",

@@ -132,6 +132,33 @@ ROUTES: tuple[Route, ...] = (
         permission=Permission.OPERATOR_MANAGE,
     ),
     Route(
+        "/v1/admin/domains", "GET", "chalicelib.accounts.routes", "list_domains", permission=Permission.DOMAIN_MANAGE
+    ),
+    Route(
+        "/v1/admin/domains", "POST", "chalicelib.accounts.routes", "create_domain", permission=Permission.DOMAIN_MANAGE
+    ),
+    Route(
+        "/v1/admin/domains/{did}/block",
+        "POST",
+        "chalicelib.accounts.routes",
+        "block_domain",
+        permission=Permission.DOMAIN_MANAGE,
+    ),
+    Route(
+        "/v1/admin/domains/{did}/unblock",
+        "POST",
+        "chalicelib.accounts.routes",
+        "unblock_domain",
+        permission=Permission.DOMAIN_MANAGE,
+    ),
+    Route(
+        "/v1/admin/domains/{did}",
+        "DELETE",
+        "chalicelib.accounts.routes",
+        "delete_domain",
+        permission=Permission.DOMAIN_MANAGE,
+    ),
+    Route(
         "/v1/admin/campaigns",
         "POST",
         "chalicelib.campaigns.routes",
@@ -321,6 +348,69 @@ ROUTES: tuple[Route, ...] = (
         "chalicelib.messaging.routes",
         "list_dead_deliveries",
         permission=Permission.OPERATOR_MANAGE,
+    ),
+    Route(
+        "/v1/admin/platforms/wecom",
+        "GET",
+        "chalicelib.platforms.routes",
+        "get_wecom",
+        permission=Permission.PLATFORM_MANAGE,
+    ),
+    Route(
+        "/v1/admin/platforms/wecom",
+        "PUT",
+        "chalicelib.platforms.routes",
+        "put_wecom",
+        permission=Permission.PLATFORM_MANAGE,
+    ),
+    Route(
+        "/v1/admin/platforms/wecom",
+        "DELETE",
+        "chalicelib.platforms.routes",
+        "delete_wecom",
+        permission=Permission.PLATFORM_MANAGE,
+    ),
+    Route(
+        "/v1/admin/platforms/wechat",
+        "GET",
+        "chalicelib.platforms.routes",
+        "get_wechat",
+        permission=Permission.PLATFORM_MANAGE,
+    ),
+    Route(
+        "/v1/admin/platforms/wechat",
+        "PUT",
+        "chalicelib.platforms.routes",
+        "put_wechat",
+        permission=Permission.PLATFORM_MANAGE,
+    ),
+    Route(
+        "/v1/admin/platforms/wechat",
+        "DELETE",
+        "chalicelib.platforms.routes",
+        "delete_wechat",
+        permission=Permission.PLATFORM_MANAGE,
+    ),
+    Route(
+        "/v1/admin/platforms/miniprogram",
+        "GET",
+        "chalicelib.platforms.routes",
+        "get_miniprogram",
+        permission=Permission.PLATFORM_MANAGE,
+    ),
+    Route(
+        "/v1/admin/platforms/miniprogram",
+        "PUT",
+        "chalicelib.platforms.routes",
+        "put_miniprogram",
+        permission=Permission.PLATFORM_MANAGE,
+    ),
+    Route(
+        "/v1/admin/platforms/miniprogram",
+        "DELETE",
+        "chalicelib.platforms.routes",
+        "delete_miniprogram",
+        permission=Permission.PLATFORM_MANAGE,
     ),
     Route("/v1/campaigns/{cid}/events", "POST", "chalicelib.analytics.routes", "post_event"),
     Route(

@@ -63,7 +63,7 @@ def _fields(rec: CampaignRecord, participant: ParticipantRecord) -> PosterFields
     return PosterFields(
         nickname=participant.nickname or DEFAULT_NICKNAME,
         title=spec.share.title or spec.title,
-        invite_url=links.public_url(f"/v1/i/{participant.code}"),
+        invite_url=links.poster_link(rec, participant.code),
         body=spec.share.text or spec.description,
         tagline="邀请你一起参加",
         qr_caption="长按识别二维码",

@@ -6,6 +6,7 @@ import re
 from datetime import datetime
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
+from chalicelib.accounts import domains
 from chalicelib.campaigns import live
 from chalicelib.campaigns.rules.records import CampaignRecord
 from chalicelib.core.codes import Code
@@ -40,9 +41,33 @@ def follow_link(code: str, channel: str | None, now: datetime) -> str:
 
 def landing_link(rec: CampaignRecord, params: dict[str, str]) -> str:
     """The campaign's landing page with `campaign` and `params` added to its query. Without a landing
-    URL of its own, a campaign uses the built-in landing page (web/l/)."""
+    URL of its own, a campaign uses the built-in landing page (web/l/).
+
+    When the tenant registered landing domains (docs/domains.md), the page is on the first healthy one:
+    the built-in page at `https://{host}/l/`, and a campaign landing URL on any of the tenant's domains
+    moves to the healthy host with its path kept. A landing URL elsewhere (the merchant's own site) is
+    left alone. With every domain blocked, links fall back to the deployment's default base."""
+    return _landing_link(rec, params, domains.landing_hosts(rec.tid))
+
+
+def _landing_link(rec: CampaignRecord, params: dict[str, str], hosts: domains.LandingHosts) -> str:
     landing = rec.spec.landing_url
     parts = urlsplit(str(landing) if landing is not None else get_settings().site_url("/l/"))
+    if hosts.current is not None:
+        if landing is None:
+            parts = urlsplit(f"https://{hosts.current}/l/")
+        elif (parts.hostname or "").lower() in hosts.registered:
+            parts = parts._replace(scheme="https", netloc=hosts.current)
     query = [q for q in parts.query.split("&") if q]
     query.append(urlencode({"campaign": rec.cid, **params}))
     return urlunsplit((parts.scheme, parts.netloc, parts.path, "&".join(query), parts.fragment))
+
+
+def poster_link(rec: CampaignRecord, code: str) -> str:
+    """What a poster's QR code opens. A QR scanned in WeChat opens its own host inside WeChat, so with
+    landing domains it is the landing page on the healthy domain (`ch=poster`); without any, the short
+    invite link as before. A poster made before a block has another URL, hence another cache key."""
+    hosts = domains.landing_hosts(rec.tid)
+    if hosts.current is not None:
+        return _landing_link(rec, {"ref": code, "ch": "poster"}, hosts)
+    return public_url(f"/v1/i/{code}")

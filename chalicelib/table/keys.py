@@ -205,6 +205,14 @@ def identity_key_sk(kid: str) -> str:
     return f"{IDENTITY_KEY_PREFIX}{kid}"
 
 
+DOMAIN_PREFIX = "DOMAIN#"
+
+
+def domain_sk(did: str) -> str:
+    """A tenant's landing domain, under the tenant (`T#{tid}`): a tenant's domains are one query."""
+    return f"{DOMAIN_PREFIX}{did}"
+
+
 def api_key_pk(kid: str) -> str:
     """An API key, found by its id alone: the id is in the key a request carries, the tenant is not."""
     return f"APIKEY#{kid}"
@@ -514,3 +522,17 @@ def message_address_cap_pk(tid: str, address_hash: str) -> str:
 def message_cap_sk(channel: str, local_day: str) -> str:
     """A person's sends on one channel on one local day (the tenant's time zone)."""
     return f"{channel}#{local_day}"
+
+
+# WeChat and WeCom (docs/wechat.md): credentials, cached access tokens and tickets, and the lease that lets one
+# container at a time refresh a token, all under the tenant.
+def platform_credentials_sk(platform: str) -> str:
+    return f"PLATFORM#{platform}"
+
+
+def platform_token_sk(platform: str, kind: str) -> str:
+    return f"PTOKEN#{platform}#{kind}"
+
+
+def platform_lease_sk(platform: str, kind: str) -> str:
+    return f"PLEASE#{platform}#{kind}"

@@ -206,6 +206,21 @@ class IdentityKeyItem(Item, discriminator="identity_key"):
     retired_at = UnicodeAttribute(null=True)
 
 
+class DomainItem(Item, discriminator="domain"):
+    """A tenant's landing domain (`T#{tid}` / `DOMAIN#{did}`), docs/domains.md."""
+
+    tid = UnicodeAttribute()
+    did = UnicodeAttribute()
+    host = UnicodeAttribute()  # lowercase IDNA
+    status = UnicodeAttribute()  # healthy | blocked
+    priority = NumberAttribute()
+    created_at = UnicodeAttribute()
+    created_by = UnicodeAttribute()
+    blocked_at = UnicodeAttribute(null=True)
+    blocked_by = UnicodeAttribute(null=True)
+    reason = UnicodeAttribute(null=True)
+
+
 class ApiKeyItem(Item, discriminator="api_key"):
     """A merchant back end's API key (`APIKEY#{kid}` / `META`; GSI1 `T#{tid}#APIKEY`), docs/api-keys.md."""
 
@@ -692,6 +707,32 @@ class SubscriptionItem(Item, discriminator="subscription"):
     updated_at = UnicodeAttribute()
 
 
+class PlatformCredentialsItem(Item, discriminator="platform_credentials"):
+    """A tenant's WeChat or WeCom credentials (`T#{tid}` / `PLATFORM#{platform}`): the whole document encrypted."""
+
+    tid = UnicodeAttribute()
+    platform = UnicodeAttribute()
+    document_enc = UnicodeAttribute()
+    version = NumberAttribute(default=1)
+    updated_at = UnicodeAttribute()
+
+
+class PlatformTokenItem(Item, discriminator="platform_token"):
+    """A cached access token or JS-SDK ticket (`T#{tid}` / `PTOKEN#{platform}#{kind}`), encrypted; TTL past expiry."""
+
+    tid = UnicodeAttribute()
+    token_enc = UnicodeAttribute()
+    valid_until = NumberAttribute()  # epoch seconds, as the platform stated it
+    fetched_at = NumberAttribute()
+
+
+class PlatformLeaseItem(Item, discriminator="platform_lease"):
+    """Who refreshes a token now (`T#{tid}` / `PLEASE#{platform}#{kind}`): taken with a condition, TTL 1 day."""
+
+    holder = UnicodeAttribute()
+    lease_until = NumberAttribute()  # epoch seconds, fractional
+
+
 ALL_MODELS: tuple[type[Item], ...] = (
     Item,
     TenantItem,
@@ -700,6 +741,7 @@ ALL_MODELS: tuple[type[Item], ...] = (
     OperatorTotpItem,
     LoginAttemptsItem,
     IdentityKeyItem,
+    DomainItem,
     ApiKeyItem,
     ProofItem,
     AuditEntryItem,
@@ -734,6 +776,9 @@ ALL_MODELS: tuple[type[Item], ...] = (
     MessagingSettingsItem,
     MessageCapItem,
     SubscriptionItem,
+    PlatformCredentialsItem,
+    PlatformTokenItem,
+    PlatformLeaseItem,
 )
 
 

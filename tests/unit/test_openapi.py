@@ -22,7 +22,7 @@ if str(ROOT) not in sys.path:
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "1")
 
 import app
-from chalicelib.accounts.rules import api_keys, operators
+from chalicelib.accounts.rules import api_keys, domains, operators
 from chalicelib.analytics.rules import counting, exports
 from chalicelib.audience.rules import automations, profiles
 from chalicelib.campaigns.rules import compliance, templates
@@ -33,6 +33,7 @@ from chalicelib.messaging.rules import payloads
 from chalicelib.messaging.rules import webhooks as outbox
 from chalicelib.modes.distribution.rules import orders
 from chalicelib.modes.group_buy import rules as groups
+from chalicelib.platforms.rules import credentials as platforms
 from chalicelib.referral.rules import follows as hooks
 from chalicelib.referral.rules import fraud, participants, rewards
 
@@ -299,6 +300,11 @@ VALIDATORS: dict[str, Callable[[dict[str, Any]], object]] = {
     "UnsubscribeRequest": messaging.UnsubscribeRequest.model_validate,
     "ServerJoinRequest": participants.ServerJoinRequest.model_validate,
     "ApiKeyCreate": api_keys.ApiKeyCreate.model_validate,
+    "WecomUpdate": platforms.WecomUpdate.model_validate,
+    "WechatUpdate": platforms.WechatUpdate.model_validate,
+    "MiniProgramUpdate": platforms.MiniProgramUpdate.model_validate,
+    "LandingDomainCreate": domains.DomainCreate.model_validate,
+    "LandingDomainBlock": domains.DomainBlock.model_validate,
 }
 
 

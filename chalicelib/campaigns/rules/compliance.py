@@ -16,6 +16,7 @@ from dataclasses import field as dataclass_field
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import parse_qs, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -32,6 +33,7 @@ SENSITIVE_WORD = "SENSITIVE_WORD"
 AUTO_FILL_UNDISCLOSED = "AUTO_FILL_UNDISCLOSED"
 EXPIRY_REQUIRED = "EXPIRY_REQUIRED"
 RULE_TEXT_REQUIRED = "RULE_TEXT_REQUIRED"
+WECHAT_MASS_SHARING = "WECHAT_MASS_SHARING"
 
 DEFAULT_VALUE_CAP_PERCENT = 30
 # Without a product value the cap cannot be computed; cash or coupons above this still deserve a second look.
@@ -41,6 +43,23 @@ MAX_DISTRIBUTION_LEVELS = 2
 INDUCED_SHARING = "induced_sharing"  # the word category reported as FORCED_SHARING
 # Qualifying actions a reward may never depend on (the model knows none of them; a raw document might).
 SHARE_ACTIONS = frozenset({"share", "share_moments", "share_group", "forward", "post_moments"})
+
+# Qualifying actions that make a reward depend on likes collected (集赞), not on a friend's own action.
+LIKE_ACTIONS = frozenset({"like", "likes", "collect_likes"})
+
+# WeChat's rules on rewarded sharing (docs/wechat-rules.md has the text, the penalties and the way to comply).
+WECHAT_RULES = (
+    "《微信外部链接内容管理规范》 (upgrade in force since 2019-10-28), 诱导分享/利益诱导: no rewards for sharing, "
+    "for inviting friends to help (助力, 砍价, 加速) or for collection tasks (集赞, 集卡); "
+    "《微信公众平台运营规范》 3.3.1 诱导分享: no forcing or inducing users to share to Moments"
+)
+WECHAT_COMPLY = (
+    "reward the invitee's own action (a join, follow or first paid order) rather than the share; let people send "
+    "the link one-to-one to a friend (wechat_friend), and do not ask for, count or reward posts to Moments or groups"
+)
+# Channels (analytics channel names, UTM sources) that are Moments and group chats.
+MASS_SHARING_CHANNELS = frozenset({"wechat_moments", "wechat_group", "moments", "timeline", "wechat_timeline"})
+CHANNEL_PARAMS = ("utm_source", "utm_medium", "utm_campaign", "utm_content", "ch", "channel")
 
 # How a rule text discloses that groups may be completed with virtual members, and how it states validity.
 AUTO_FILL_DISCLOSURES = (
@@ -98,6 +117,35 @@ class WordList(BaseModel):
 def word_list(path: Path = WORDS_FILE) -> WordList:
     """The sensitive-word list, validated once per process (a broken file fails loudly, not silently)."""
     return WordList.model_validate(json.loads(path.read_text(encoding="utf-8")))
+
+
+# Copy that points to Moments or group chats. Broader than the induced_sharing words (which block outright):
+# a mention alone is not an instruction to share for a reward, so these warn for a person to read.
+@cache
+def mass_sharing_words() -> WordList:
+    """The Moments and group-chat wording, validated like the shipped list (once, on first use)."""
+    return WordList.model_validate(_MASS_SHARING)
+
+
+_MASS_SHARING: dict[str, Any] = (
+    {
+        "version": 1,
+        "about": "Moments and group-chat wording, for campaigns whose reward depends on help, shares or likes",
+        "categories": [
+            {
+                "id": "wechat_mass_sharing",
+                "name": "Moments or group sharing",
+                "severity": "warn",
+                "reason": WECHAT_RULES,
+                "words": [
+                    "朋友圈", "微信群", "群聊", "转发到群", "分享到群", "发到群", "转发群", "发群", "集赞", "点赞",
+                    "转发", "moments", "wechat group", "wechat groups", "group chat", "group chats", "repost",
+                    "forward", "likes",
+                ],
+            }
+        ],
+    }
+)  # fmt: skip
 
 
 # --- findings -----------------------------------------------------------------------------------
@@ -438,6 +486,78 @@ def _rule_text_findings(document: dict[str, Any]) -> list[Finding]:
     ]
 
 
+def _collects_help(document: dict[str, Any]) -> str | None:
+    """Why the campaign's reward depends on what others do for a participant (help, shares, likes), or None.
+
+    An assist campaign rewards help collected (助力, 砍价); a raw document may qualify on shares or likes.
+    Invite, poster, group buy and distribution reward the invitee's own join or order, which WeChat allows."""
+    if document.get("mode") == "assist":
+        return "assist"
+    action = _text(_obj(document.get("rules")).get("qualifying_action")).lower()
+    if action in SHARE_ACTIONS or action in LIKE_ACTIONS:
+        return f"qualifying_action:{action}"
+    return None
+
+
+def _channel_signals(document: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    """(field, channel) for every Moments or group channel the campaign is set up for: a raw `channels` list,
+    and the UTM or `ch` parameters of its landing URL."""
+    given = document.get("channels")
+    for i, channel in enumerate(given if isinstance(given, list) else []):
+        if isinstance(channel, str) and channel.strip().lower() in MASS_SHARING_CHANNELS:
+            yield f"channels[{i}]", channel
+    landing = _text(document.get("landing_url"))
+    for name, values in parse_qs(urlsplit(landing).query).items():
+        if name.lower() in CHANNEL_PARAMS:
+            for value in values:
+                if value.strip().lower() in MASS_SHARING_CHANNELS:
+                    yield "landing_url", f"{name}={value}"
+
+
+def _wechat_sharing_findings(document: dict[str, Any]) -> list[Finding]:
+    """A reward that depends on help, shares or likes collected, promoted in Moments or groups.
+
+    A channel setting is a block: the campaign is configured to collect rewarded help from Moments or groups,
+    which is the case WeChat's rules name. A word in the copy is a warning: it may say "do not post to Moments"
+    as well as the opposite, and the imperative phrases are already blocked as FORCED_SHARING."""
+    why = _collects_help(document)
+    if why is None:
+        return []
+    basis = {"reward_depends_on": why, "rules": WECHAT_RULES, "how_to_comply": WECHAT_COMPLY}
+    findings = [
+        Finding(
+            WECHAT_MASS_SHARING,
+            "block",
+            path,
+            f"the reward depends on help or shares collected and the campaign is set up for Moments or group "
+            f"chats ({channel}); WeChat forbids it: {WECHAT_RULES}. To comply: {WECHAT_COMPLY}",
+            {**basis, "source": "channel", "channel": channel},
+        )
+        for path, channel in _channel_signals(document)
+    ]
+    for path, text in _copy_fields(document):
+        for hit in find_words(text, mass_sharing_words()):
+            findings.append(
+                Finding(
+                    WECHAT_MASS_SHARING,
+                    "warn",
+                    path,
+                    f"the reward depends on help or shares collected and the copy mentions "
+                    f"{text[hit.start : hit.end]!r}; WeChat forbids rewarding shares to Moments or groups: "
+                    f"{WECHAT_RULES}. To comply: {WECHAT_COMPLY}",
+                    {
+                        **basis,
+                        "source": "copy",
+                        "word": text[hit.start : hit.end],
+                        "listed": hit.word,
+                        "start": hit.start,
+                        "end": hit.end,
+                    },  # fmt: skip
+                )
+            )
+    return findings
+
+
 def check(document: dict[str, Any], *, override_value_cap: bool = False) -> list[Finding]:
     """Every finding for a campaign document, blocking ones first, then in document order.
 
@@ -452,6 +572,7 @@ def check(document: dict[str, Any], *, override_value_cap: bool = False) -> list
         *_value_findings(document, override_value_cap),
         *_auto_fill_findings(document),
         *_word_findings(document),
+        *_wechat_sharing_findings(document),
     ]
     return sorted(findings, key=lambda f: f.severity != "block")
 

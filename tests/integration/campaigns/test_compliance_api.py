@@ -128,3 +128,31 @@ def test_resuming_a_campaign_edited_into_breach_is_blocked(api: Api, tenant: Ten
     assert (status, error["error"]["code"]) == (409, "COMPLIANCE_BLOCKED")
     assert error["error"]["details"]["findings"][0]["code"] == "RULE_TEXT_REQUIRED"
     assert status_of(api, tenant, cid) == "paused"
+
+
+def test_an_assist_campaign_promoted_in_wechat_groups_is_refused_at_publish_and_fixed_by_going_one_to_one(
+    api: Api, tenant: Tenant
+) -> None:
+    body = campaign_body("assist")
+    body["landing_url"] = "https://m.shop.example.cn/cut?utm_source=wechat_group"
+    body["share"] = {"title": "帮我砍一刀", "text": "发到朋友圈，好友帮你砍到底价"}
+    cid = create(api, tenant, body)
+
+    status, preview = api.call("POST", f"/v1/admin/campaigns/{cid}/preview", {}, token=tenant.owner_token)
+    assert status == 200 and preview["blocking"] is True
+    wechat = {(f["severity"], f["field"]) for f in preview["findings"] if f["code"] == "WECHAT_MASS_SHARING"}
+    assert wechat == {("block", "landing_url"), ("warn", "share.text")}
+
+    status, refused = api.call("POST", f"/v1/admin/campaigns/{cid}/publish", token=tenant.owner_token)
+    assert (status, refused["error"]["code"]) == (409, "COMPLIANCE_BLOCKED")
+    (finding,) = refused["error"]["details"]["findings"]
+    assert finding["code"] == "WECHAT_MASS_SHARING" and finding["details"]["channel"] == "utm_source=wechat_group"
+    assert "诱导分享" in finding["details"]["rules"] and "one-to-one" in finding["details"]["how_to_comply"]
+    assert status_of(api, tenant, cid) == "draft"
+
+    # One-to-one sharing to a friend: the channel block is gone; the copy still warns, which does not stop a publish.
+    patch = {"landing_url": "https://m.shop.example.cn/cut?utm_source=wechat_friend"}
+    assert api.call("PATCH", f"/v1/admin/campaigns/{cid}", patch, token=tenant.owner_token)[0] == 200
+    status, published = api.call("POST", f"/v1/admin/campaigns/{cid}/publish", token=tenant.owner_token)
+    assert status == 200, published
+    assert status_of(api, tenant, cid) == "active"

@@ -1,0 +1,1 @@
+"""WeChat and WeCom: tenant credentials, access tokens and tickets, callback crypto (docs/wechat.md)."""

@@ -1,0 +1,1 @@
+"""The platforms' pure rules: callback crypto and XML, credential shapes, token timing."""

@@ -1,0 +1,1 @@
+"""The platforms' storage: credentials, cached tokens and their refresh lease."""
