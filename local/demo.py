@@ -166,7 +166,8 @@ def demo_platforms() -> dict[Platform, Credentials]:
 
 def seed_platforms(tid: str, now: datetime) -> list[Platform]:
     """Connect the tenant to the stand-in's demo platforms (seeding: no one to ask for a TOTP code); the
-    platforms written this time (none when they already match, so an owner's screens stay as they were)."""
+    platforms written this time (none when they already match). Credentials an owner changed on the demo tenant are
+    set back: the stand-in only knows these."""
     written: list[Platform] = []
     for platform, found in demo_platforms().items():
         if credentials.connect_for_local_seed(tid, platform, found, now):
