@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Any
 
 from chalicelib.core.clock import iso, utcnow
 from chalicelib.core.ids import new_id
@@ -94,7 +95,7 @@ def miniprogram_code(who: Participant, page: str | None) -> bytes:
     return client.call_bytes(app, "POST", rules.WXACODE_UNLIMITED, json=body)
 
 
-def usage(tid: str) -> dict[str, object]:
+def usage(tid: str) -> dict[str, Any]:
     """How many codes the tenant has made per platform, against the documented limits."""
     return {"platforms": rules.usage({platform: store.count(tid, platform) for platform in rules.STORED})}
 

@@ -67,13 +67,14 @@ def wx(monkeypatch: pytest.MonkeyPatch) -> Iterator[StandIn]:
 
 
 def connect(api: Api, tenant: Tenant, platform: str, **extra: Any) -> None:
-    body: dict[str, Any] = {
+    bodies: dict[str, dict[str, Any]] = {
         "wecom": {"corp_id": CORP_ID, "contact_secret": SECRET, "callback_token": "cbToken123",
                   "encoding_aes_key": AES_KEY, "staff_user_ids": ["xiaomei"]},
         "wechat": {"app_id": APP_ID, "app_secret": APP_SECRET, "callback_token": "oaToken123",
                    "encoding_aes_key": AES_KEY},
         "miniprogram": {"app_id": MINI_ID, "app_secret": MINI_SECRET},
-    }[platform] | extra  # fmt: skip
+    }  # fmt: skip
+    body = bodies[platform] | extra
     status, answer = api.call("PUT", f"/v1/admin/platforms/{platform}", body, tenant.stepped_token())
     assert status == 200, answer
 
