@@ -350,6 +350,14 @@ ROUTES: tuple[Route, ...] = (
         permission=Permission.OPERATOR_MANAGE,
     ),
     Route(
+        "/v1/admin/platforms/usage",
+        "GET",
+        "chalicelib.platforms.routes",
+        "get_platform_usage",
+        permission=Permission.PLATFORM_MANAGE,
+        doc="The participants' codes made per platform, against each platform's limit.",
+    ),
+    Route(
         "/v1/admin/platforms/wecom",
         "GET",
         "chalicelib.platforms.routes",

@@ -45,6 +45,44 @@ def call(
     return answer
 
 
+def call_bytes(
+    app: App,
+    method: str,
+    path: str,
+    params: Mapping[str, str] | None = None,
+    json: Mapping[str, Any] | None = None,
+) -> bytes:
+    """The platform's binary answer (an image) to `method path`; an errcode answered as JSON instead is raised as
+    `call` raises it, after the same one retry on a refused token."""
+    token = tokens.access_token(app.tid, app.platform)
+    kind, raw = _send_raw(app, method, path, params, json, token)
+    error = _error_in(kind, raw, path)
+    if isinstance(error, rules.TokenInvalid):
+        token = tokens.access_token(app.tid, app.platform, stale=token)
+        kind, raw = _send_raw(app, method, path, params, json, token)
+        error = _error_in(kind, raw, path)
+    if error is not None:
+        raise error
+    if not raw:
+        raise rules.PlatformUnreachable(f"the platform's answer on {path} is empty")
+    return raw
+
+
+def _error_in(kind: str, raw: bytes, path: str) -> rules.PlatformError | None:
+    if not transport.is_json(kind, raw):
+        return None
+    answer = transport.parse_json(raw, path)
+    return rules.error_for(answer) or rules.PlatformUnreachable(f"the platform answered JSON, not an image, on {path}")
+
+
+def _send_raw(
+    app: App, method: str, path: str, params: Mapping[str, str] | None, json: Mapping[str, Any] | None, token: str
+) -> tuple[str, bytes]:
+    query = {**(params or {}), "access_token": token}
+    url = tokens.api_base(app.platform) + path
+    return transport.request(method, url, query, json, get_settings().platform_timeout_seconds)
+
+
 def _send(
     app: App, method: str, path: str, params: Mapping[str, str] | None, json: Mapping[str, Any] | None, token: str
 ) -> dict[str, Any]:

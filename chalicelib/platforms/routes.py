@@ -9,7 +9,7 @@ from chalice.app import Blueprint, Response
 from chalicelib.accounts import totp
 from chalicelib.core.rbac import Permission
 from chalicelib.http import request as http
-from chalicelib.platforms import credentials
+from chalicelib.platforms import codes, credentials
 from chalicelib.platforms.rules.credentials import UPDATES, Platform
 
 bp = Blueprint(__name__)
@@ -28,6 +28,13 @@ def _put(platform: Platform) -> dict[str, Any]:
 def _delete(platform: Platform) -> Response:
     credentials.disconnect(http.principal(), platform, _code(), http.now())
     return http.no_content()
+
+
+@bp.route("/v1/admin/platforms/usage", methods=["GET"])
+@http.requires(Permission.PLATFORM_MANAGE)
+def get_platform_usage() -> dict[str, Any]:
+    """The participants' codes made per platform, against each platform's limit."""
+    return codes.usage(http.principal().tid)
 
 
 @bp.route("/v1/admin/platforms/wecom", methods=["GET"])

@@ -19,23 +19,24 @@ MAX_ANSWER_BYTES = 1024 * 1024
 USER_AGENT = "Fission/1.0"
 
 
-def request_json(
+def request(
     method: str,
     url: str,
     params: Mapping[str, str] | None,
     body: Mapping[str, Any] | None,
     timeout: float,
-) -> dict[str, Any]:
-    """The JSON object the platform answers; PlatformUnreachable for no answer, an HTTP error or not JSON."""
+) -> tuple[str, bytes]:
+    """(content type, body) of the platform's answer; PlatformUnreachable for no answer or an HTTP error."""
     path = urlsplit(url).path
     full = f"{url}?{urlencode(dict(params))}" if params else url
     data = json.dumps(body, ensure_ascii=False).encode() if body is not None else None
-    headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+    headers = {"User-Agent": USER_AGENT, "Accept": "application/json, image/*"}
     if data is not None:
         headers["Content-Type"] = "application/json; charset=utf-8"
-    request = urllib.request.Request(full, data=data, headers=headers, method=method)
+    sent = urllib.request.Request(full, data=data, headers=headers, method=method)
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - https bases from settings
+        with urllib.request.urlopen(sent, timeout=timeout) as response:  # noqa: S310 - https bases from settings
+            kind = (response.headers.get("Content-Type") or "").split(";")[0].strip().lower()
             raw = response.read(MAX_ANSWER_BYTES + 1)
     except urllib.error.HTTPError as exc:
         logger.warning("platform call failed", path=path, status=exc.code)
@@ -45,6 +46,10 @@ def request_json(
         raise PlatformUnreachable(f"the platform did not answer on {path} ({type(exc).__name__})") from None
     if len(raw) > MAX_ANSWER_BYTES:
         raise PlatformUnreachable(f"the platform's answer on {path} is too large")
+    return kind, raw
+
+
+def parse_json(raw: bytes, path: str) -> dict[str, Any]:
     try:
         answer = json.loads(raw)
     except ValueError:
@@ -52,3 +57,20 @@ def request_json(
     if not isinstance(answer, dict):
         raise PlatformUnreachable(f"the platform's answer on {path} is not a JSON object")
     return answer
+
+
+def request_json(
+    method: str,
+    url: str,
+    params: Mapping[str, str] | None,
+    body: Mapping[str, Any] | None,
+    timeout: float,
+) -> dict[str, Any]:
+    """The JSON object the platform answers; PlatformUnreachable for no answer, an HTTP error or not JSON."""
+    return parse_json(request(method, url, params, body, timeout)[1], urlsplit(url).path)
+
+
+def is_json(kind: str, raw: bytes) -> bool:
+    """Whether an answer that may be an image is a JSON error instead (WeChat sends errors as JSON, sometimes
+    labelled text/plain)."""
+    return kind in ("application/json", "text/plain") or raw.lstrip()[:1] == b"{"

@@ -19,6 +19,8 @@ from typing import Literal
 
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
+from chalicelib.core.codes import Code
+from chalicelib.core.errors import Unavailable
 from chalicelib.posters import fonts, qr, text
 from chalicelib.posters.layouts import (
     ASSET_DIR,
@@ -383,22 +385,56 @@ def _glyph(path: Path, size: int, ch: str) -> tuple[Image.Image, int, int] | Non
 # --- the poster ---------------------------------------------------------------------------------------
 
 
-def render_image(layout: Layout, fields: PosterFields, avatar: bytes | None) -> Image.Image:
-    """The poster as an RGB image (what `render` encodes)."""
+class BadCodeImage(Unavailable):
+    """A platform's QR or mini-program code image that cannot be decoded safely."""
+
+    def __init__(self) -> None:
+        super().__init__("the platform's code image could not be read", code=Code.PLATFORM_ERROR)
+
+
+def decode_code_image(data: bytes, size: int, light: tuple[int, int, int]) -> Image.Image:
+    """A platform's code image (a WeCom channel code, a mini-program code) fitted into the `size` px QR slot on
+    the slot's background colour; checked like an avatar before anything is decoded."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(BytesIO(data), formats=("PNG", "JPEG")) as image:
+                width, height = image.size
+                if width < 1 or height < 1 or width * height > MAX_AVATAR_PIXELS:
+                    raise BadCodeImage()
+                picture = image.convert("RGBA")
+    except BadCodeImage:
+        raise
+    except Exception:  # noqa: BLE001 - any decoder failure
+        raise BadCodeImage() from None
+    fitted = ImageOps.contain(picture, (size, size), Image.Resampling.LANCZOS)
+    block = Image.new("RGB", (size, size), light)
+    block.paste(fitted, ((size - fitted.width) // 2, (size - fitted.height) // 2), fitted)
+    return block
+
+
+def render_image(
+    layout: Layout, fields: PosterFields, avatar: bytes | None, code_image: bytes | None = None
+) -> Image.Image:
+    """The poster as an RGB image (what `render` encodes). `code_image`, when given, is drawn in the QR slot
+    instead of a code of the invite link."""
     book = font_book()
     canvas = _static_layer(layout.model_dump_json()).copy()
     _place_avatar(canvas, layout.avatar, avatar, fields.nickname, book)
     for name, block in layout.text_blocks().items():
         draw_text(canvas, fields.text_of(name), block, book, multiline=name in ("body", "rule"))
     spec = layout.qr
-    code = qr.render(
-        fields.invite_url,
-        spec.size,
-        quiet_zone=spec.quiet_zone,
-        dark=rgb(spec.dark),
-        light=rgb(spec.light),
-        logo=ASSET_DIR / spec.logo if spec.logo else None,
-    )
+    if code_image is not None:
+        code = decode_code_image(code_image, spec.size, rgb(spec.light))
+    else:
+        code = qr.render(
+            fields.invite_url,
+            spec.size,
+            quiet_zone=spec.quiet_zone,
+            dark=rgb(spec.dark),
+            light=rgb(spec.light),
+            logo=ASSET_DIR / spec.logo if spec.logo else None,
+        )
     canvas.paste(code, (spec.x, spec.y))
     return canvas
 
@@ -413,6 +449,9 @@ def encode(image: Image.Image, fmt: Format) -> bytes:
     return buffer.getvalue()
 
 
-def render(layout: Layout, fields: PosterFields, fmt: Format, avatar: bytes | None) -> bytes:
-    """The poster of `fields` in `layout`, encoded as `fmt`. `avatar` is fetched image bytes or None."""
-    return encode(render_image(layout, fields, avatar), fmt)
+def render(
+    layout: Layout, fields: PosterFields, fmt: Format, avatar: bytes | None, code_image: bytes | None = None
+) -> bytes:
+    """The poster of `fields` in `layout`, encoded as `fmt`. `avatar` is fetched image bytes or None;
+    `code_image` a platform's code image for the QR slot, or None for a code of the invite link."""
+    return encode(render_image(layout, fields, avatar, code_image), fmt)

@@ -9,7 +9,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 from zoneinfo import ZoneInfo
@@ -24,6 +25,10 @@ from chalicelib.core.codes import Code
 from chalicelib.core.config import get_settings
 from chalicelib.core.errors import NotAcceptable, NotFound
 from chalicelib.core.observability import logger, metrics
+from chalicelib.platforms import codes as platform_codes
+from chalicelib.platforms import credentials as platform_credentials
+from chalicelib.platforms.rules.credentials import MiniProgramCredentials
+from chalicelib.platforms.rules.tokens import PlatformUnreachable
 from chalicelib.posters import avatars, cache
 from chalicelib.referral import identity, links
 from chalicelib.referral.rules.participants import CODE_PATTERN
@@ -72,10 +77,95 @@ def _fields(rec: CampaignRecord, participant: ParticipantRecord) -> PosterFields
     )
 
 
-def content_key(layout_json: str, fields: PosterFields, avatar_url: str | None, fmt: Format) -> str:
-    """Everything the image depends on, hashed: equal keys mean identical posters."""
+def content_key(
+    layout_json: str, fields: PosterFields, avatar_url: str | None, fmt: Format, target: str | None = None
+) -> str:
+    """Everything the image depends on, hashed: equal keys mean identical posters. `target` names a platform
+    code drawn in the QR slot (None: a code of `fields.invite_url`, as before)."""
     document = {"layout": layout_json, "fields": asdict(fields), "avatar_url": avatar_url, "format": fmt}
+    if target is not None:
+        document["qr_target"] = target
     return hashlib.sha256(json.dumps(document, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:40]
+
+
+def _hashed(*parts: str) -> str:
+    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:40]
+
+
+@dataclass(frozen=True)
+class QrSlot:
+    """What the poster's QR slot shows: the code of `fields.invite_url` (link, official account), or a platform's
+    image fetched on a cache miss (`image`), and the name that keys the poster (None for the invite link)."""
+
+    target: str | None
+    content: str | None = None  # encoded by our QR encoder instead of the invite link
+    image: Callable[[], bytes] | None = None
+
+
+def _qr_slot(rec: CampaignRecord, code: str, *, create: bool = True) -> QrSlot | None:
+    """The QR slot of the campaign's `qr_target`, creating the participant's platform code on first use (with
+    `create` False: None when it was never made).
+
+    A platform the tenant has not connected is a 409 PLATFORM_NOT_CONFIGURED."""
+    target = rec.spec.qr_target
+    who = platform_codes.Participant(rec.tid, rec.cid, code)
+    if target == "wechat_oa":
+        made = platform_codes.official_account_code(who) if create else platform_codes.existing_official_account(code)
+        return QrSlot(f"wechat_oa:{made.ticket}", content=made.content) if made is not None else None
+    if target == "wecom_contact":
+        way = platform_codes.wecom_contact(who) if create else platform_codes.existing_wecom_contact(code)
+        if way is None:
+            return None
+        url = way.image_url
+        return QrSlot(f"wecom_contact:{way.config_id}", image=lambda: _cached_image(url, _fetch_image))
+    if target == "miniprogram":
+        found = (
+            platform_credentials.get_credentials(rec.tid, "miniprogram")
+            if create
+            else platform_credentials.find_credentials(rec.tid, "miniprogram")
+        )
+        if not isinstance(found, MiniProgramCredentials):
+            return None
+        page = rec.spec.qr_page or ""
+        name = f"miniprogram:{found.app_id}:{code}:{page}"
+        return QrSlot(
+            name, image=lambda: _cached_image(name, lambda _: platform_codes.miniprogram_code(who, page or None))
+        )
+    return QrSlot(None)
+
+
+def _cached_image(name: str, fetch: Callable[[str], bytes]) -> bytes:
+    """A platform code image, kept in the poster cache (by a hash of its name) so a new layout or format does not
+    fetch it again."""
+    store = cache.get_cache()
+    key = _hashed("code-image", name)
+    try:
+        found = store.get(key)
+    except Exception:  # noqa: BLE001 - a cache outage costs a fetch
+        logger.exception("code image cache read failed", key=key)
+        found = None
+    if found is not None:
+        return found
+    data = fetch(name)
+    try:
+        store.put(key, data, "image/png")
+    except Exception:  # noqa: BLE001
+        logger.exception("code image cache write failed", key=key)
+    return data
+
+
+def _fetch_image(url: str) -> bytes:
+    """WeCom's QR image, fetched through the egress guard like an avatar (no redirects, capped, short)."""
+    settings = get_settings()
+    fetched = avatars.fetch(
+        url,
+        timeout=settings.avatar_timeout_seconds,
+        max_bytes=settings.avatar_max_bytes,
+        allow_private=not settings.is_cloud,
+    )
+    if fetched.data is None:
+        raise PlatformUnreachable(f"the platform's QR image could not be fetched ({fetched.reason})")
+    return fetched.data
 
 
 def _matches(if_none_match: str | None, etag: str) -> bool:
@@ -132,7 +222,11 @@ def serve(cid: str, filename: str, accept: str | None, if_none_match: str | None
 
     layout = layouts.load(_layout_id(rec))
     fields = _fields(rec, participant)
-    key = content_key(layout.canonical_json(), fields, participant.avatar_url, fmt)
+    slot = _qr_slot(rec, participant.code)
+    assert slot is not None
+    if slot.content is not None:
+        fields = replace(fields, invite_url=slot.content)
+    key = content_key(layout.canonical_json(), fields, participant.avatar_url, fmt, slot.target)
     etag = f'"{key}"'
     if _matches(if_none_match, etag):
         return Poster(304, b"", CONTENT_TYPES[fmt], etag)
@@ -145,7 +239,8 @@ def serve(cid: str, filename: str, accept: str | None, if_none_match: str | None
     if cached is not None:
         metrics.add_metric(name="PosterCacheHit", unit=MetricUnit.Count, value=1)
         return Poster(200, cached, CONTENT_TYPES[fmt], etag)
-    body = render.render(layout, fields, fmt, _avatar(participant.avatar_url))
+    code_image = slot.image() if slot.image is not None else None
+    body = render.render(layout, fields, fmt, _avatar(participant.avatar_url), code_image)
     metrics.add_metric(name="PosterRendered", unit=MetricUnit.Count, value=1)
     try:
         store.put(key, body, CONTENT_TYPES[fmt])
@@ -162,7 +257,11 @@ def cached_keys(rec: CampaignRecord, participant: ParticipantRecord) -> set[str]
     layout = layouts.load(_layout_id(rec))
     fields = _fields(rec, participant)
     formats: tuple[Format, ...] = ("jpeg", "png")
-    return {content_key(layout.canonical_json(), fields, participant.avatar_url, fmt) for fmt in formats}
+    slot = _qr_slot(rec, participant.code, create=False)
+    if slot is not None and slot.content is not None:
+        fields = replace(fields, invite_url=slot.content)
+    target = slot.target if slot is not None else None
+    return {content_key(layout.canonical_json(), fields, participant.avatar_url, fmt, target) for fmt in formats}
 
 
 def forget(poster_keys: set[str]) -> None:

@@ -536,3 +536,16 @@ def platform_token_sk(platform: str, kind: str) -> str:
 
 def platform_lease_sk(platform: str, kind: str) -> str:
     return f"PLEASE#{platform}#{kind}"
+
+
+def platform_code_pk(code: str) -> str:
+    """A participant's platform codes, in a partition of their own (a tenant's codes spread out)."""
+    return f"PCODE#{code}"
+
+
+def platform_code_sk(platform: str) -> str:
+    return f"PLATFORM#{platform}"
+
+
+def platform_code_count_sk(platform: str) -> str:
+    return f"PCODES#{platform}"

@@ -733,6 +733,29 @@ class PlatformLeaseItem(Item, discriminator="platform_lease"):
     lease_until = NumberAttribute()  # epoch seconds, fractional
 
 
+class PlatformCodeItem(Item, discriminator="platform_code"):
+    """A participant's code on one platform (`PCODE#{code}` / `PLATFORM#{platform}`): pending while one container
+    creates it (`holder`, `lease_until`), then ready with what the platform answered."""
+
+    tid = UnicodeAttribute()
+    cid = UnicodeAttribute()
+    state = UnicodeAttribute()  # pending | ready
+    holder = UnicodeAttribute(null=True)
+    lease_until = NumberAttribute(null=True)  # epoch seconds, fractional
+    scene = UnicodeAttribute(null=True)
+    config_id = UnicodeAttribute(null=True)  # WeCom contact way
+    image_url = UnicodeAttribute(null=True)  # WeCom's QR image
+    ticket = UnicodeAttribute(null=True)  # official account
+    content = UnicodeAttribute(null=True)  # what the official account's QR code encodes
+    created_at = UnicodeAttribute(null=True)
+
+
+class PlatformCodeCountItem(Item, discriminator="platform_code_count"):
+    """How many codes a tenant has made on a platform (`T#{tid}` / `PCODES#{platform}`), against its quota."""
+
+    made = NumberAttribute(default=0)
+
+
 ALL_MODELS: tuple[type[Item], ...] = (
     Item,
     TenantItem,
@@ -779,6 +802,8 @@ ALL_MODELS: tuple[type[Item], ...] = (
     PlatformCredentialsItem,
     PlatformTokenItem,
     PlatformLeaseItem,
+    PlatformCodeItem,
+    PlatformCodeCountItem,
 )
 
 

@@ -293,6 +293,9 @@ class IdentitySettings(Strict):
 NEW_CAMPAIGN_IDENTITY: dict[str, str] = {"mode": IdentityMode.SIGNED.value}
 
 
+QrTarget = Literal["link", "wecom_contact", "wechat_oa", "miniprogram"]
+
+
 class CampaignBase(Strict):
     title: str = Field(min_length=1, max_length=80)
     description: str = Field(default="", max_length=2000)
@@ -311,6 +314,17 @@ class CampaignBase(Strict):
     fraud: FraudPolicy | None = None
     compliance: ComplianceSettings | None = None
     identity: IdentitySettings = Field(default_factory=IdentitySettings)
+    qr_target: QrTarget = Field(
+        default="link",
+        description="What the poster's QR code opens: the invite link, the participant's WeCom channel code, "
+        "official account QR code or mini-program code (docs/wechat.md).",
+    )
+    qr_page: str | None = Field(
+        default=None,
+        max_length=128,
+        pattern=r"^[A-Za-z0-9_\-]+(/[A-Za-z0-9_\-]+)*$",
+        description="The mini-program page a `miniprogram` code opens (no leading slash); its home page if absent.",
+    )
 
     @field_validator("starts_at", "ends_at")
     @classmethod
@@ -334,6 +348,8 @@ class CampaignBase(Strict):
         if self.experiment is not None and not isinstance(getattr(self, "rules", None), LadderRules):
             if any(v.milestones for v in self.experiment.variants):
                 raise ValueError("only invite and poster campaigns have a reward ladder a variant can change")
+        if self.qr_page is not None and self.qr_target != "miniprogram":
+            raise ValueError("qr_page belongs to qr_target miniprogram")
         if self.ends_at <= self.starts_at:
             raise ValueError("ends_at must be after starts_at")
         if self.ends_at - self.starts_at > timedelta(days=MAX_CAMPAIGN_DAYS):

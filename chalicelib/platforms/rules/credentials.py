@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -25,6 +25,9 @@ APP_ID = r"^wx[0-9A-Za-z]{16}$"
 SECRET = r"^[0-9A-Za-z_\-]{16,128}$"
 # The callback token: letters and digits, at most 32 (both consoles' rule).
 CALLBACK_TOKEN = r"^[0-9A-Za-z]{3,32}$"
+# A WeCom member's userid (帐号): 1-64 letters, digits and `_-.@`; a contact way takes at most 100 members.
+StaffUserId = Annotated[str, Field(pattern=r"^[0-9A-Za-z_\-.@]{1,64}$")]
+MAX_STAFF = 100
 
 
 def _aes_key(value: str | None) -> str | None:
@@ -43,6 +46,8 @@ class WecomCredentials(_Strict):
     callback_token: str = Field(pattern=CALLBACK_TOKEN)
     encoding_aes_key: str
     agent_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    # The members who receive the contacts of channel codes (they need the customer-contact feature).
+    staff_user_ids: list[StaffUserId] = Field(default_factory=list, max_length=MAX_STAFF)
 
     _aes = field_validator("encoding_aes_key")(_aes_key)
 
@@ -97,6 +102,7 @@ class WecomUpdate(_Strict):
     callback_token: str | None = Field(default=None, pattern=CALLBACK_TOKEN)
     encoding_aes_key: str | None = Field(default=None, pattern=AES_KEY_PATTERN)
     agent_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    staff_user_ids: list[StaffUserId] | None = Field(default=None, max_length=MAX_STAFF)
 
 
 class WechatUpdate(_Strict):
