@@ -386,3 +386,16 @@ def test_every_event_body_is_fully_typed() -> None:
         schema = item["post"]["requestBody"]["content"]["application/json"]["schema"]
         problems += _loose_objects(schema, event_type, seen)
     assert not problems, "\n".join(problems)
+
+
+def test_the_campaign_view_lists_every_field_of_every_campaign_document() -> None:
+    """The operator's view is hand-written and closed: a field added to a campaign model must be added to it too."""
+    shown = set(document()["components"]["schemas"]["Campaign"]["properties"])
+    for model in (
+        campaigns.InviteCampaign,
+        campaigns.GroupBuyCampaign,
+        campaigns.AssistCampaign,
+        campaigns.DistributionCampaign,
+        campaigns.PosterCampaign,
+    ):
+        assert set(model.model_fields) <= shown, (model.__name__, sorted(set(model.model_fields) - shown))
