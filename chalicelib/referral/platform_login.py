@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
 from chalicelib.accounts import domains
 from chalicelib.campaigns import live
@@ -26,38 +26,11 @@ from chalicelib.core.errors import Conflict, NotFound
 from chalicelib.core.validation import validation_error
 from chalicelib.platforms import login
 from chalicelib.platforms.rules import login as rules
-from chalicelib.platforms.rules.login import Scope
+from chalicelib.platforms.rules.login import LoginStart, MiniLogin
 from chalicelib.platforms.rules.scenes import code_from_scene
 from chalicelib.referral import identity
 from chalicelib.security import assertions
 from chalicelib.security.keyring import get_keyring
-
-INVITE_CODE = r"^[0-9a-z]{1,16}$"
-
-
-class LoginStart(BaseModel):
-    """`GET /v1/wechat/{tid}/oauth/start`'s query."""
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-    campaign: str = Field(min_length=1, max_length=64)
-    return_to: str = Field(alias="return", min_length=1, max_length=rules.MAX_RETURN_CHARS)
-    ref: str | None = Field(default=None, pattern=INVITE_CODE)
-    click: str | None = Field(default=None, min_length=1, max_length=64)
-    scope: Scope = "snsapi_base"
-
-
-class MiniLogin(BaseModel):
-    """`POST /v1/miniprogram/{tid}/login`: the `wx.login` code, the campaign, and whoever invited the user."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    code: str = Field(min_length=1, max_length=128)
-    campaign_id: str = Field(min_length=1, max_length=64)
-    ref: str | None = Field(default=None, pattern=INVITE_CODE)
-    scene: str | None = Field(
-        default=None, min_length=1, max_length=32, description="`fis_<code>` of a mini program code"
-    )
 
 
 def parse_start(query: Mapping[str, str]) -> LoginStart:

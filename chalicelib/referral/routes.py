@@ -9,6 +9,7 @@ from chalice.app import Blueprint, Response
 from chalicelib.accounts import webhook_secret
 from chalicelib.core.rbac import Permission
 from chalicelib.http import request as http
+from chalicelib.platforms.rules.login import MiniLogin
 from chalicelib.referral import follows, identity, join, leaderboard, links, platform_login, reviews, rewards, tree
 from chalicelib.referral.rules import reviews as review_rules
 from chalicelib.referral.rules.follows import FollowEvent
@@ -85,7 +86,7 @@ def get_jssdk_config(tid: str) -> dict[str, Any]:
 
 @bp.route("/v1/miniprogram/{tid}/login", methods=["POST"])
 def mini_program_login(tid: str) -> dict[str, Any]:
-    request = http.parse(bp.current_request, platform_login.MiniLogin)
+    request = http.parse(bp.current_request, MiniLogin)
     return platform_login.mini_login(tid, request, http.now())
 
 

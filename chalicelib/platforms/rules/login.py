@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlencode, urlsplit
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from chalicelib.core.codes import Code
 from chalicelib.core.errors import BadRequest, ValidationFailed
 from chalicelib.platforms.rules.tokens import PlatformError, error_for
@@ -34,6 +36,34 @@ JSCODE2SESSION_PATH = "/sns/jscode2session"
 # mini program code (40226: the user is blocked as high-risk).
 CODE_INVALID = frozenset({40029, 40226})
 CODE_USED = frozenset({40163})
+
+
+INVITE_CODE = r"^[0-9a-z]{1,16}$"
+
+
+class LoginStart(BaseModel):
+    """`GET /v1/wechat/{tid}/oauth/start`'s query."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    campaign: str = Field(min_length=1, max_length=64)
+    return_to: str = Field(alias="return", min_length=1, max_length=MAX_RETURN_CHARS)
+    ref: str | None = Field(default=None, pattern=INVITE_CODE)
+    click: str | None = Field(default=None, min_length=1, max_length=64)
+    scope: Scope = "snsapi_base"
+
+
+class MiniLogin(BaseModel):
+    """`POST /v1/miniprogram/{tid}/login`: the `wx.login` code, the campaign, and whoever invited the user."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    code: str = Field(min_length=1, max_length=128)
+    campaign_id: str = Field(min_length=1, max_length=64)
+    ref: str | None = Field(default=None, pattern=INVITE_CODE)
+    scene: str | None = Field(
+        default=None, min_length=1, max_length=32, description="`fis_<code>` of a mini program code"
+    )
 
 
 class LoginStateInvalid(BadRequest):
