@@ -191,6 +191,8 @@ def public_view(cid: str, now: datetime) -> dict[str, Any]:
     spec = rec.spec
     result: dict[str, Any] = {
         "campaign_id": rec.cid,
+        # The tenant's WeChat routes (web login, JS-SDK config) are addressed by it.
+        "tenant_id": rec.tid,
         "mode": rec.mode,
         "title": spec.title,
         "description": spec.description,
