@@ -153,7 +153,7 @@ function usesWeChatLogin() {
 // WeChat's login first; it comes back here with `#assertion=`. Once a minute at most, so a declined or failed
 // login shows the page instead of looping.
 function loginThroughWeChat() {
-  if (!inWeChat || !usesWeChatLogin() || assertion || state.participant?.token) return false;
+  if (!inWeChat || !usesWeChatLogin() || !state.campaign.identity.login_path || assertion || state.participant?.token) return false;
   const key = `fission:${cid}:wechat-login`;
   let last = 0;
   try {
@@ -163,8 +163,8 @@ function loginThroughWeChat() {
   } catch {
     return false; // without storage the loop guard cannot work: stay on the page
   }
-  const query = new URLSearchParams({ campaign: cid, return: location.href.split("#")[0] });
-  location.replace(apiUrl(`/v1/wechat/${encodeURIComponent(state.campaign.tenant_id)}/oauth/start?${query}`));
+  const query = new URLSearchParams({ return: location.href.split("#")[0] });
+  location.replace(apiUrl(`${state.campaign.identity.login_path}&${query}`));
   return true;
 }
 
@@ -183,13 +183,14 @@ function loadScript(src) {
 // visitor then shares is WeChat's to know: nothing is reported or counted from here.
 async function shareThroughWeChat() {
   const p = state.participant;
-  if (!inWeChat || !p?.invite_url || !state.campaign?.tenant_id) return;
+  const configPath = state.campaign?.identity?.jssdk_config_path;
+  if (!inWeChat || !p?.invite_url || !configPath) return;
   const link = shareLinkFor(p.invite_url, "wechat");
   if (wechatShared === link) return;
   wechatShared = link;
   try {
     const page = location.href.split("#")[0];
-    const path = `/v1/wechat/${encodeURIComponent(state.campaign.tenant_id)}/jssdk-config?${new URLSearchParams({ url: page })}`;
+    const path = `${configPath}?${new URLSearchParams({ url: page })}`;
     const [config] = await Promise.all([call("GET", path), window.wx ? null : loadScript(WECHAT_JSSDK)]);
     const share = p.share || state.campaign.share || {};
     const title = share.title || state.campaign.title;

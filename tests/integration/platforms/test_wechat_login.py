@@ -315,3 +315,15 @@ def test_a_mini_program_code_works_once_and_a_bad_scene_is_refused(api: Api, ten
     assert first[0] == 200
     assert (again[0], again[1]["error"]["code"]) == (400, "LOGIN_CODE_USED")
     assert bad_scene[0] == 422
+
+
+def test_the_public_view_names_the_login_of_wechat_login_campaigns_only(api: Api, tenant: Tenant) -> None:
+    wechat_login = wechat_campaign(api, tenant)
+    signed = live_campaign(api, tenant)
+
+    identity = api.call("GET", f"/v1/campaigns/{wechat_login}/public")[1]["identity"]
+    other = api.call("GET", f"/v1/campaigns/{signed}/public")[1]["identity"]
+
+    assert identity["login_path"] == f"/v1/wechat/{tenant.tid}/oauth/start?campaign={wechat_login}"
+    assert identity["jssdk_config_path"] == f"/v1/wechat/{tenant.tid}/jssdk-config"
+    assert other == {"mode": "signed", "platform": None}
