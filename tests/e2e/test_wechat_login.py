@@ -18,7 +18,7 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from tests.conftest import campaign_body
-from tests.e2e.conftest import MOBILE, LiveStack
+from tests.e2e.conftest import LiveStack
 
 pytestmark = pytest.mark.browser
 
@@ -71,7 +71,10 @@ def test_an_invite_opened_in_wechat_logs_in_with_wechat_and_credits_the_inviter(
     status, inviter = live.call("POST", f"/v1/campaigns/{cid}/participants", {"assertion": alice})
     assert status == 201, inviter
 
-    context = browser.new_context(**MOBILE, user_agent=WECHAT_UA)
+    context = browser.new_context(
+        viewport={"width": 375, "height": 812}, is_mobile=True, has_touch=True, device_scale_factor=2,
+        user_agent=WECHAT_UA,
+    )  # fmt: skip
     context.set_default_timeout(15_000)
     context.route("https://res.wx.qq.com/**", lambda route: route.fulfill(
         status=200, content_type="application/javascript", body=FAKE_JSSDK))  # fmt: skip
