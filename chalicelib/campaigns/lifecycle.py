@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import ValidationError
@@ -183,6 +184,16 @@ def transition(
     return view(rec, now)
 
 
+def _identity_view(rec: CampaignRecord) -> dict[str, Any]:
+    settings = rec.spec.identity
+    view: dict[str, Any] = {"mode": settings.mode.value, "platform": settings.platform}
+    if settings.mode is domain.IdentityMode.PLATFORM and settings.platform == "wechat":
+        # Inside WeChat the page logs visitors in there and sets the share through the JS-SDK (docs/wechat.md).
+        view["login_path"] = f"/v1/wechat/{rec.tid}/oauth/start?{urlencode({'campaign': rec.cid})}"
+        view["jssdk_config_path"] = f"/v1/wechat/{rec.tid}/jssdk-config"
+    return view
+
+
 def public_view(cid: str, now: datetime) -> dict[str, Any]:
     """What a landing page may show: never drafts, never internal fields."""
     rec = store.get(cid)
@@ -204,7 +215,7 @@ def public_view(cid: str, now: datetime) -> dict[str, Any]:
         "rules": domain.shown(spec.rules),
         # How the page must prove who joins (docs/identity.md): a merchant's assertion, a platform
         # login, or nothing (anonymous: Fission mints the identity).
-        "identity": {"mode": spec.identity.mode.value, "platform": spec.identity.platform},
+        "identity": _identity_view(rec),
     }
     if isinstance(spec, domain.GroupBuyCampaign):
         # Auto-fill with virtual members must be disclosed to participants, never hidden, with its threshold.

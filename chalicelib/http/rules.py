@@ -57,6 +57,10 @@ ROUTES: dict[tuple[str, str], RouteClass] = {
     ("GET", "/v1/campaigns/{cid}/leaderboard"): RouteClass.READ,
     ("GET", "/v1/campaigns/{cid}/assists/{owner_code}"): RouteClass.READ,
     ("GET", "/v1/groups/{gid}"): RouteClass.READ,
+    ("GET", "/v1/wechat/{tid}/oauth/start"): RouteClass.LINK,
+    ("GET", "/v1/wechat/{tid}/oauth/callback"): RouteClass.LINK,
+    ("GET", "/v1/wechat/{tid}/jssdk-config"): RouteClass.READ,
+    ("POST", "/v1/miniprogram/{tid}/login"): RouteClass.ACTION,
 }
 
 WINDOW_UNITS = {"s": 1, "sec": 1, "min": 60, "hour": 3600, "day": 86400}

@@ -9,7 +9,8 @@ from chalice.app import Blueprint, Response
 from chalicelib.accounts import webhook_secret
 from chalicelib.core.rbac import Permission
 from chalicelib.http import request as http
-from chalicelib.referral import follows, identity, join, leaderboard, links, reviews, rewards, tree
+from chalicelib.platforms.rules.login import MiniLogin
+from chalicelib.referral import follows, identity, join, leaderboard, links, platform_login, reviews, rewards, tree
 from chalicelib.referral.rules import reviews as review_rules
 from chalicelib.referral.rules.follows import FollowEvent
 from chalicelib.referral.rules.fraud import ReviewDecision
@@ -56,6 +57,37 @@ def sign_out_everywhere(cid: str) -> dict[str, Any]:
 def follow_invite_link(code: str) -> Response:
     location = links.follow_link(code, http.query_param(bp.current_request, "ch"), http.now())
     return Response(body="", status_code=302, headers={"Location": location, "Cache-Control": "no-store"})
+
+
+def _redirect(location: str) -> Response:
+    return Response(body="", status_code=302, headers={"Location": location, "Cache-Control": "no-store"})
+
+
+def _query() -> dict[str, str]:
+    params = bp.current_request.query_params
+    return {name: str(value) for name, value in (params or {}).items()}
+
+
+@bp.route("/v1/wechat/{tid}/oauth/start", methods=["GET"])
+def start_wechat_login(tid: str) -> Response:
+    request = platform_login.parse_start(_query())
+    return _redirect(platform_login.start(tid, request, http.now()))
+
+
+@bp.route("/v1/wechat/{tid}/oauth/callback", methods=["GET"])
+def finish_wechat_login(tid: str) -> Response:
+    return _redirect(platform_login.finish(tid, _query(), http.now()))
+
+
+@bp.route("/v1/wechat/{tid}/jssdk-config", methods=["GET"])
+def get_jssdk_config(tid: str) -> dict[str, Any]:
+    return platform_login.jssdk_config(tid, http.query_param(bp.current_request, "url"), http.now())
+
+
+@bp.route("/v1/miniprogram/{tid}/login", methods=["POST"])
+def mini_program_login(tid: str) -> dict[str, Any]:
+    request = http.parse(bp.current_request, MiniLogin)
+    return platform_login.mini_login(tid, request, http.now())
 
 
 @bp.route("/v1/campaigns/{cid}/leaderboard", methods=["GET"])

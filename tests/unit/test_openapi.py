@@ -34,6 +34,7 @@ from chalicelib.messaging.rules import webhooks as outbox
 from chalicelib.modes.distribution.rules import orders
 from chalicelib.modes.group_buy import rules as groups
 from chalicelib.platforms.rules import credentials as platforms
+from chalicelib.platforms.rules import login as platform_login
 from chalicelib.referral.rules import follows as hooks
 from chalicelib.referral.rules import fraud, participants, rewards
 
@@ -303,6 +304,7 @@ VALIDATORS: dict[str, Callable[[dict[str, Any]], object]] = {
     "WecomUpdate": platforms.WecomUpdate.model_validate,
     "WechatUpdate": platforms.WechatUpdate.model_validate,
     "MiniProgramUpdate": platforms.MiniProgramUpdate.model_validate,
+    "MiniLogin": platform_login.MiniLogin.model_validate,
     "LandingDomainCreate": domains.DomainCreate.model_validate,
     "LandingDomainBlock": domains.DomainBlock.model_validate,
 }

@@ -4,6 +4,11 @@ import { t } from "./i18n.js";
 
 const API = (window.FISSION_CONFIG?.api || "").replace(/\/+$/, "");
 
+// An API address a browser is sent to (not fetched): absolute, for a redirect.
+export function apiUrl(path) {
+  return new URL(API + path, location.href).toString();
+}
+
 export class ApiError extends Error {
   constructor(status, code, message, details = {}) {
     super(message);

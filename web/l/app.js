@@ -2,7 +2,7 @@
 // Reads the campaign's public view, renders it by mode, joins the way the campaign's identity mode asks
 // (docs/identity.md), then keeps the participant's progress fresh.
 // Only the public API is used (docs/openapi.yaml, tag Public); see docs/web.md.
-import { beacon, browserIdentity, call, campaignStore, randomId } from "./api.js";
+import { apiUrl, beacon, browserIdentity, call, campaignStore, randomId } from "./api.js";
 import { currentLang, setLang, t } from "./i18n.js";
 
 const params = new URLSearchParams(location.search);
@@ -15,6 +15,11 @@ const REFRESH_MS = 3000;
 // assertion. It lives in memory for this page view only, out of the address bar before anything loads, so it
 // never reaches the history, a bookmark, a shared link or a Referer.
 const assertion = takeAssertion();
+// Inside WeChat's browser: a WeChat-login campaign logs the visitor in there, and shares go through the JS-SDK.
+const inWeChat = /MicroMessenger/i.test(navigator.userAgent);
+// The JS-SDK script; a deployment may name a copy of its own in config.js (`wechatJsSdk`).
+const WECHAT_JSSDK = window.FISSION_CONFIG?.wechatJsSdk || "https://res.wx.qq.com/open/js/jweixin-1.6.0.js";
+const LOGIN_RETRY_MS = 60_000;
 
 const state = {
   campaign: null,
@@ -135,6 +140,68 @@ async function freshProof() {
     return { "X-Fission-Proof": proof };
   }
   return assertion ? { "X-Fission-Assertion": assertion } : {};
+}
+
+// ---- WeChat (docs/wechat.md, "Web login, JS-SDK and the mini program") ----
+
+function usesWeChatLogin() {
+  const identity = state.campaign?.identity || {};
+  return identity.mode === "platform" && identity.platform === "wechat";
+}
+
+// Inside WeChat, a WeChat-login campaign sends a visitor who has neither an assertion nor a participant to
+// WeChat's login first; it comes back here with `#assertion=`. Once a minute at most, so a declined or failed
+// login shows the page instead of looping.
+function loginThroughWeChat() {
+  if (!inWeChat || !usesWeChatLogin() || !state.campaign.identity.login_path || assertion || state.participant?.token) return false;
+  const key = `fission:${cid}:wechat-login`;
+  let last = 0;
+  try {
+    last = Number(sessionStorage.getItem(key) || 0);
+    if (Date.now() - last < LOGIN_RETRY_MS) return false;
+    sessionStorage.setItem(key, String(Date.now()));
+  } catch {
+    return false; // without storage the loop guard cannot work: stay on the page
+  }
+  const query = new URLSearchParams({ return: location.href.split("#")[0] });
+  location.replace(apiUrl(`${state.campaign.identity.login_path}&${query}`));
+  return true;
+}
+
+let wechatShared = null; // the invite link the JS-SDK was set up with
+
+function loadScript(src) {
+  return new Promise((resolve, reject) => {
+    const script = h("script", { src, async: true });
+    script.onload = resolve;
+    script.onerror = reject;
+    document.head.append(script);
+  });
+}
+
+// Sets what WeChat's own share menu sends (the participant's invite link and the campaign's copy). Whether the
+// visitor then shares is WeChat's to know: nothing is reported or counted from here.
+async function shareThroughWeChat() {
+  const p = state.participant;
+  const configPath = state.campaign?.identity?.jssdk_config_path;
+  if (!inWeChat || !p?.invite_url || !configPath) return;
+  const link = shareLinkFor(p.invite_url, "wechat");
+  if (wechatShared === link) return;
+  wechatShared = link;
+  try {
+    const page = location.href.split("#")[0];
+    const path = `${configPath}?${new URLSearchParams({ url: page })}`;
+    const [config] = await Promise.all([call("GET", path), window.wx ? null : loadScript(WECHAT_JSSDK)]);
+    const share = p.share || state.campaign.share || {};
+    const title = share.title || state.campaign.title;
+    window.wx.config({ debug: false, ...config, jsApiList: ["updateAppMessageShareData", "updateTimelineShareData"] });
+    window.wx.ready(() => {
+      window.wx.updateAppMessageShareData({ title, desc: share.text || "", link, imgUrl: share.image_url || "" });
+      window.wx.updateTimelineShareData({ title, link, imgUrl: share.image_url || "" });
+    });
+  } catch {
+    wechatShared = null; // no JS-SDK (not connected, offline): WeChat shares the page as it is
+  }
 }
 
 // ---- formatting ----
@@ -352,6 +419,7 @@ function renderLink() {
   if (!p) return mount("link");
   const label = state.campaign.mode === "assist" ? t("share_assist") : t("your_link");
   mount("link", h("h2", {}, t("invite_title")), ...shareBox("link", label, p.invite_url, "invite-link"));
+  shareThroughWeChat();
 }
 
 function renderPoster() {
@@ -724,6 +792,7 @@ async function main() {
     store.forgetParticipant();
     state.participant = null;
   }
+  if (loginThroughWeChat()) return;
   renderAll();
   beacon(cid, "view", channel, state.participant?.token);
   await refresh();

@@ -266,8 +266,9 @@ class IdentityMode(StrEnum):
     ANONYMOUS = "anonymous"  # Fission mints an identity; the participant token is the only way back
 
 
-# Platform logins Fission can perform; a campaign may name only these (none is built in yet).
-PLATFORM_LOGINS: frozenset[str] = frozenset()
+# Platform logins Fission can perform; a campaign may name only these: the official account's web login and the
+# mini program's login (docs/wechat.md).
+PLATFORM_LOGINS: frozenset[str] = frozenset({"wechat", "miniprogram"})
 
 
 class IdentitySettings(Strict):

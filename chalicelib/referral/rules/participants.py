@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from chalicelib.campaigns.rules.spec import CampaignRules, CampaignSpec, Experiment, LadderRules, shown
+from chalicelib.platforms.rules.scenes import code_from_scene
 
 CODE_LENGTH = 8
 CODE_PATTERN = r"^[0-9a-hjkmnp-tv-z]{8}$"
@@ -47,10 +48,29 @@ class JoinRequest(BaseModel):
         description="The `click` tokens of the short-link redirects that brought the visitor, in the order received.",
     )
 
+    scene: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=32,
+        description="The `scene` a mini program was opened with from a participant's mini program code "
+        "(`fis_<invite code>`): taken as `ref`.",
+    )
+
     @field_validator("birthday")
     @classmethod
     def _real_date(cls, value: str | None) -> str | None:
         return None if value is None else month_day(value)
+
+    @model_validator(mode="after")
+    def _ref_from_scene(self) -> JoinRequest:
+        if self.scene is not None:
+            code = code_from_scene(self.scene)
+            if code is None:
+                raise ValueError("scene names no participant: it is fis_ and an invite code")
+            if self.ref is not None and self.ref != code:
+                raise ValueError("ref and scene name different participants")
+            self.ref = code
+        return self
 
 
 class ServerJoinRequest(JoinRequest):

@@ -257,7 +257,7 @@ def test_at_most_three_identity_keys_are_active(api: Api, tenant: Tenant) -> Non
 
 
 def test_a_platform_campaign_needs_a_platform_login_fission_has(api: Api, tenant: Tenant) -> None:
-    body = campaign_body(identity={"mode": "platform", "platform": "wechat"})
+    body = campaign_body(identity={"mode": "platform", "platform": "alipay"})
     status, answer = api.call("POST", "/v1/admin/campaigns", body, token=tenant.owner_token)
     assert status == 422 and "no platform login" in str(answer)
 
