@@ -9,7 +9,7 @@ from chalice.app import Blueprint, Response
 from chalicelib.accounts import totp
 from chalicelib.core.rbac import Permission
 from chalicelib.http import request as http
-from chalicelib.platforms import credentials
+from chalicelib.platforms import callbacks, credentials
 from chalicelib.platforms.rules.credentials import UPDATES, Platform
 
 bp = Blueprint(__name__)
@@ -82,3 +82,34 @@ def put_miniprogram() -> dict[str, Any]:
 @http.requires(Permission.PLATFORM_MANAGE)
 def delete_miniprogram() -> Response:
     return _delete("miniprogram")
+
+
+# The platforms' callbacks: public (signed by the tenant's callback token), XML in, plain text out.
+XML_TYPES = ["text/xml", "application/xml", "text/plain"]
+
+
+def _text(body: str) -> Response:
+    return Response(body=body, status_code=200, headers={"Content-Type": "text/plain; charset=utf-8"})
+
+
+def _query() -> dict[str, str]:
+    return dict(bp.current_request.query_params or {})
+
+
+def _callback(tid: str, platform: str) -> Response:
+    request = bp.current_request
+    if request.method == "GET":
+        return _text(callbacks.verify_url(tid, platform, _query(), http.now()))
+    return _text(callbacks.receive(tid, platform, _query(), http.raw_body(request), http.now()))
+
+
+@bp.route("/v1/wecom/{tid}/callback", methods=["GET", "POST"], content_types=XML_TYPES)
+def wecom_callback(tid: str) -> Response:
+    """WeCom's customer-contact callback: the URL check (GET) and events (POST, encrypted)."""
+    return _callback(tid, "wecom")
+
+
+@bp.route("/v1/wechat/{tid}/callback", methods=["GET", "POST"], content_types=XML_TYPES)
+def wechat_callback(tid: str) -> Response:
+    """The official account's callback: the URL check (GET) and events (POST, plain or safe mode)."""
+    return _callback(tid, "wechat")
