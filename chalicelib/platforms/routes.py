@@ -96,20 +96,25 @@ def _query() -> dict[str, str]:
     return dict(bp.current_request.query_params or {})
 
 
-def _callback(tid: str, platform: str) -> Response:
-    request = bp.current_request
-    if request.method == "GET":
-        return _text(callbacks.verify_url(tid, platform, _query(), http.now()))
-    return _text(callbacks.receive(tid, platform, _query(), http.raw_body(request), http.now()))
+@bp.route("/v1/wecom/{tid}/callback", methods=["GET"])
+def verify_wecom_callback(tid: str) -> Response:
+    """WeCom's callback URL check: the decrypted echostr."""
+    return _text(callbacks.verify_url(tid, "wecom", _query(), http.now()))
 
 
-@bp.route("/v1/wecom/{tid}/callback", methods=["GET", "POST"], content_types=XML_TYPES)
+@bp.route("/v1/wecom/{tid}/callback", methods=["POST"], content_types=XML_TYPES)
 def wecom_callback(tid: str) -> Response:
-    """WeCom's customer-contact callback: the URL check (GET) and events (POST, encrypted)."""
-    return _callback(tid, "wecom")
+    """WeCom's customer-contact events (encrypted)."""
+    return _text(callbacks.receive(tid, "wecom", _query(), http.raw_body(bp.current_request), http.now()))
 
 
-@bp.route("/v1/wechat/{tid}/callback", methods=["GET", "POST"], content_types=XML_TYPES)
+@bp.route("/v1/wechat/{tid}/callback", methods=["GET"])
+def verify_wechat_callback(tid: str) -> Response:
+    """The official account's server URL check: the echostr."""
+    return _text(callbacks.verify_url(tid, "wechat", _query(), http.now()))
+
+
+@bp.route("/v1/wechat/{tid}/callback", methods=["POST"], content_types=XML_TYPES)
 def wechat_callback(tid: str) -> Response:
-    """The official account's callback: the URL check (GET) and events (POST, plain or safe mode)."""
-    return _callback(tid, "wechat")
+    """The official account's events (plain or safe mode)."""
+    return _text(callbacks.receive(tid, "wechat", _query(), http.raw_body(bp.current_request), http.now()))
