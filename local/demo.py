@@ -3,6 +3,9 @@ automation on the console channel, so the landing pages and the console have som
 
 Seeded once, into a tenant with no campaigns; an operator's own campaigns are never touched.
 
+The demo tenant is connected to the local WeChat stand-in's demo corp, official account and mini program
+(local/wechat/demo.py) on every start, so the platform screens show them and the stand-in's callbacks verify.
+
 The demo shop (/demo-shop/, local/demo_shop.py) gets its own signed campaign, whose landing page is
 the shop, and an identity key to sign with; both are remembered in `.data/demo-shop.json` (the key's
 secret lives there and nowhere else) and reused on the next start.
@@ -23,7 +26,16 @@ from chalicelib.campaigns import lifecycle
 from chalicelib.campaigns.rules.spec import Action
 from chalicelib.core.errors import FissionError
 from chalicelib.core.rbac import Principal, Role
+from chalicelib.platforms import credentials
+from chalicelib.platforms.rules.credentials import (
+    Credentials,
+    MiniProgramCredentials,
+    Platform,
+    WechatCredentials,
+    WecomCredentials,
+)
 from local.demo_shop import ShopSetup
+from local.wechat.demo import DEMO_CORP, DEMO_MINI_PROGRAM, DEMO_OFFICIAL_ACCOUNT
 
 # (mode, template id): one campaign of each mode, all from one café's point of view where the library allows.
 DEMO_TEMPLATES = (
@@ -127,3 +139,37 @@ def _shop_campaign(actor: Principal, cid: Any, landing: str, now: datetime) -> s
     created = lifecycle.create(actor, body, now)
     lifecycle.transition(actor, created["campaign_id"], Action.PUBLISH, now, override_value_cap=True)
     return str(created["campaign_id"])
+
+
+def demo_platforms() -> dict[Platform, Credentials]:
+    """The stand-in's demo corp, official account and mini program as the product stores them."""
+    return {
+        "wecom": WecomCredentials(
+            corp_id=DEMO_CORP["corp_id"],
+            contact_secret=DEMO_CORP["secret"],
+            callback_token=DEMO_CORP["token"],
+            encoding_aes_key=DEMO_CORP["encoding_aes_key"],
+            agent_id=int(DEMO_CORP["agent_id"]),
+        ),
+        "wechat": WechatCredentials(
+            app_id=DEMO_OFFICIAL_ACCOUNT["app_id"],
+            app_secret=DEMO_OFFICIAL_ACCOUNT["secret"],
+            callback_token=DEMO_OFFICIAL_ACCOUNT["token"],
+            message_mode=DEMO_OFFICIAL_ACCOUNT.get("mode", "safe"),
+            encoding_aes_key=DEMO_OFFICIAL_ACCOUNT["encoding_aes_key"],
+        ),
+        "miniprogram": MiniProgramCredentials(
+            app_id=DEMO_MINI_PROGRAM["app_id"], app_secret=DEMO_MINI_PROGRAM["secret"]
+        ),
+    }
+
+
+def seed_platforms(tid: str, now: datetime) -> list[Platform]:
+    """Connect the tenant to the stand-in's demo platforms (seeding: no one to ask for a TOTP code); the
+    platforms written this time (none when they already match). Credentials an owner changed on the demo tenant are
+    set back: the stand-in only knows these."""
+    written: list[Platform] = []
+    for platform, found in demo_platforms().items():
+        if credentials.connect_for_local_seed(tid, platform, found, now):
+            written.append(platform)
+    return written

@@ -67,6 +67,7 @@ def main() -> int:
         if shop is not None:
             stack.server.serve_demo_shop(DemoShop(shop))
         register_demo(stack.wechat, stack.url, DEMO_TENANT)
+        demo.seed_platforms(DEMO_TENANT, utcnow())  # the product side of the same corp and accounts
         stack.start()
         # The shop's campaign is signed: its landing page is the shop, not the built-in /l/.
         live = [c for c in live if shop is None or c["campaign_id"] != shop.cid]

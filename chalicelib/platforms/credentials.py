@@ -109,3 +109,18 @@ def disconnect(actor: Principal, platform: Platform, totp_code: str | None, now:
     totp.require_step_up(actor, totp_code, now)
     if store.delete(actor.tid, platform):
         audit.record(actor.tid, actor.email, "platform.disconnect", platform, {"platform": platform}, now)
+
+
+def connect_for_local_seed(tid: str, platform: Platform, found: Credentials, now: datetime) -> bool:
+    """Store `found` as the tenant's credentials with no operator and no step-up: for `make run`'s demo seed only
+    (local/demo.py), which has no one to ask for a code. No route reaches it. Audited as the system; True when
+    something was written (the same credentials again write nothing)."""
+    current, stored = _load(tid, platform)
+    changed = rules.changed_fields(platform, current, found)
+    if stored is not None and not changed:
+        return False
+    sealed = get_cipher().encrypt(found.model_dump_json(), _context(tid, platform))
+    store.put(tid, platform, sealed, iso(now), stored.version if stored else None)
+    action = "platform.connect" if stored is None else "platform.update"
+    audit.record(tid, audit.SYSTEM, action, platform, _audit_details(platform, found, changed), now)
+    return True

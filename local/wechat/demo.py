@@ -1,5 +1,6 @@
 """The demo corp and official account `make run` registers in the stand-in, with fixed local credentials so
-that the demo tenant's WeCom and official-account settings can name them (they are worthless elsewhere)."""
+that the demo tenant's WeCom and official-account settings can name them (they are worthless elsewhere). The ids have
+the real consoles' shape (`ww`/`wx` + 16), which the product's credential screens check."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 from local.wechat.server import WeChatStandIn
 
 DEMO_CORP: dict[str, Any] = {
-    "corp_id": "wwdemo0000000001",
+    "corp_id": "wwdemo000000000001",
     "secret": "demo-wecom-customer-contact-secret",
     "token": "demowecomtoken",
     "encoding_aes_key": "ZGVtby13ZWNvbS1lbmNvZGluZy1hZXMta2V5LTAxMjM",
@@ -17,7 +18,7 @@ DEMO_CORP: dict[str, Any] = {
     "staff": {"xiaomei": "店长小美"},
 }
 DEMO_OFFICIAL_ACCOUNT: dict[str, Any] = {
-    "app_id": "wxdemo0000000001",
+    "app_id": "wxdemo000000000001",
     "secret": "demo-official-account-secret",
     "token": "demowechattoken",
     "encoding_aes_key": "ZGVtby13ZWNoYXQtZW5jb2RpbmctYWVzLWtleS0wMTI",
@@ -25,7 +26,7 @@ DEMO_OFFICIAL_ACCOUNT: dict[str, Any] = {
     "original_id": "gh_demo00000001",
 }
 DEMO_MINI_PROGRAM: dict[str, Any] = {
-    "app_id": "wxdemominiprog01",
+    "app_id": "wxdemominiprog0001",
     "secret": "demo-mini-program-secret",
     "kind": "mini_program",
     "name": "演示小店小程序",

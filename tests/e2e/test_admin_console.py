@@ -27,8 +27,21 @@ pytestmark = pytest.mark.browser
 
 Shoot = Callable[[Page, str], Path]
 STREAM = 20_000  # ms: the stream pump, plus the dashboard's 5-second refresh
+AES_KEY = "ZGVtby13ZWNvbS1lbmNvZGluZy1hZXMta2V5LTAxMjM"  # 43 characters decoding to 32 bytes
 VENDORED = Path(__file__).resolve().parents[2] / "web" / "vendor" / "echarts.esm.min.js"
-SCREENS = ["campaigns", "new", "participants", "automations", "outbox", "webhooks", "exports", "reviews", "audit"]
+SCREENS = [
+    "campaigns",
+    "new",
+    "participants",
+    "automations",
+    "outbox",
+    "webhooks",
+    "exports",
+    "reviews",
+    "audit",
+    "domains",
+    "platforms",
+]
 
 
 @pytest.fixture(autouse=True)
@@ -506,3 +519,82 @@ def test_identity_and_api_keys_are_for_owners_only(live_stack: LiveStack, new_pa
     page.goto(f"{live_stack.url}/admin/#/webhooks/api-keys")
     expect(page.locator("#api-keys .error-box")).to_contain_text("FORBIDDEN")
     expect(page.get_by_role("button", name="Create the API key")).to_have_count(0)
+
+
+def test_landing_domains_add_block_and_unblock_move_the_links(live_stack: LiveStack, new_page: NewPage) -> None:
+    page = new_page(allow=("status of 409",))  # the duplicate below, refused on purpose
+    sign_in(page, live_stack)
+    page.goto(f"{live_stack.url}/admin/#/domains")
+    now = page.locator("#domains-now")
+    expect(now).to_contain_text("With no healthy domain, links fall back to:")  # the read is in
+
+    def add(host: str) -> None:
+        page.get_by_label("Host", exact=True).fill(host)
+        page.get_by_role("button", name="Add the domain").click()
+        stored = host.removeprefix("https://")  # the API keeps the bare host
+        expect(page.locator("tr", has_text=stored)).to_contain_text("Healthy")
+
+    add(f"a.{live_stack.tid}.example.cn")
+    add(f"https://b.{live_stack.tid}.example.cn")
+    first, second = (page.locator("tr", has_text=f"{x}.{live_stack.tid}.example.cn") for x in "ab")
+    expect(now).to_contain_text(f"New links use: https://a.{live_stack.tid}.example.cn")
+    expect(first).to_contain_text("In use")
+
+    # The API's machine code comes back in the operator's words.
+    page.get_by_label("Host", exact=True).fill(f"a.{live_stack.tid}.example.cn")
+    page.get_by_role("button", name="Add the domain").click()
+    expect(page.get_by_role("alert")).to_contain_text("This host is already registered. (DOMAIN_EXISTS)")
+
+    # Blocked with what was seen: new links move to the next healthy domain at once.
+    page.once("dialog", lambda dialog: dialog.accept("interstitial in WeChat"))
+    first.get_by_role("button", name=f"Mark a.{live_stack.tid}.example.cn blocked").click()
+    expect(first).to_contain_text("Blocked")
+    expect(first).to_contain_text("interstitial in WeChat")
+    expect(now).to_contain_text(f"New links use: https://b.{live_stack.tid}.example.cn")
+    expect(second).to_contain_text("In use")
+
+    first.get_by_role("button", name=f"Unblock a.{live_stack.tid}.example.cn").click()
+    expect(first).to_contain_text("In use")
+    expect(now).to_contain_text(f"New links use: https://a.{live_stack.tid}.example.cn")
+
+
+def test_connecting_wecom_asks_for_the_step_up_and_never_shows_the_secret(
+    live_stack: LiveStack, new_page: NewPage, shoot: Shoot
+) -> None:
+    page = new_page(allow=("status of 403",))
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    secret_totp = lapsed_session(page, live_stack)
+    page.goto(f"{live_stack.url}/admin/#/platforms")
+    card = page.locator("#platform-wecom")
+    expect(card.locator("#wecom-status")).to_contain_text("Not connected")  # the read is in
+
+    secret = "e2e-contact-secret-" + uuid.uuid4().hex
+    card.get_by_label("Corp ID").fill("ww0123456789abcdef")
+    card.get_by_label("Customer contact secret").fill(secret)
+    card.get_by_label("Callback token").fill("e2etoken")
+    card.get_by_label("EncodingAESKey").fill(AES_KEY)
+    card.get_by_role("button", name="Save").click()
+    step_up(page, code_at(secret_totp))
+
+    status = card.locator("#wecom-status")
+    expect(status).to_contain_text("Connected")
+    expect(status).to_contain_text(f"ends in {secret[-4:]}")
+    expect(card.get_by_label("Customer contact secret")).to_have_value("")
+    callback = card.get_by_label("Callback URL")
+    expect(callback).to_have_value(re.compile(rf"^http://.+/v1/wecom/{live_stack.tid}/callback$"))
+    card.get_by_role("button", name="Copy the callback URL").click()
+    expect(page.locator("#announce")).to_have_text("Callback URL copied")
+    assert page.evaluate("navigator.clipboard.readText()") == callback.input_value()
+    shoot(page, "admin-platforms")
+
+    # An empty secret field keeps the stored secret: only the agent id changes.
+    card.get_by_label("Agent ID (optional)").fill("1000002")
+    card.get_by_role("button", name="Save").click()
+    step_up(page, code_at(secret_totp, 1))  # a code works once: the next one
+    expect(page.locator("#announce")).to_have_text("WeCom saved")
+    expect(status).to_contain_text(f"ends in {secret[-4:]}")
+    page.reload()
+    expect(card.get_by_label("Agent ID (optional)")).to_have_value("1000002")
+    assert secret not in page.content()
+    status_code, body = live_stack.call("GET", "/v1/admin/platforms/wecom", token=live_stack.owner_token)
+    assert status_code == 200 and body["agent_id"] == 1000002 and body["secrets"]["contact_secret"]["set"], body

@@ -3,6 +3,7 @@ never leaves it running once the launcher is gone, however the launcher was stop
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -14,10 +15,12 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from local.dynamo import free_port
+from local.wechat.demo import DEMO_CORP, DEMO_MINI_PROGRAM, DEMO_OFFICIAL_ACCOUNT
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -138,3 +141,34 @@ def test_a_killed_launcher_leaves_no_dynamodb_local_holding_its_port(launcher: L
 
     wait_for(lambda: not running(dynamo), 30, "DynamoDB Local outlived its launcher")
     wait_for(lambda: not listening(launcher.dynamo_port), 10, "the DynamoDB Local port is still held")
+
+
+def _get(url: str, token: str | None = None, body: dict[str, str] | None = None) -> dict[str, Any]:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method="POST" if body is not None else "GET")
+    request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return dict(json.load(response))
+
+
+def test_the_demo_tenant_is_connected_to_the_stand_ins_demo_corp_and_official_account(launcher: Launcher) -> None:
+    # GIVEN `make run` has started and seeded the demo tenant
+    api = f"http://127.0.0.1:{launcher.port}"
+    login = {"email": "owner@demo.fission.local", "password": "fission-demo-2026"}
+    token = str(_get(f"{api}/v1/admin/login", body=login)["token"])
+
+    # WHEN the owner reads the platform screens
+    wecom = _get(f"{api}/v1/admin/platforms/wecom", token)
+    wechat = _get(f"{api}/v1/admin/platforms/wechat", token)
+    mini = _get(f"{api}/v1/admin/platforms/miniprogram", token)
+
+    # THEN they name the stand-in's demo corp, official account and mini program, secrets only as fingerprints
+    assert wecom["connected"] and wecom["corp_id"] == DEMO_CORP["corp_id"]
+    assert wecom["callback_url"].endswith("/v1/wecom/demo/callback")
+    assert wechat["connected"] and wechat["app_id"] == DEMO_OFFICIAL_ACCOUNT["app_id"]
+    assert wechat["callback_url"].endswith("/v1/wechat/demo/callback")
+    assert mini["connected"] and mini["app_id"] == DEMO_MINI_PROGRAM["app_id"]
+    assert wecom["secrets"]["contact_secret"]["set"] and DEMO_CORP["secret"] not in json.dumps(wecom)
+    wait_for(lambda: "WeChat phone" in launcher.log.read_text(), 10, "the phone page's URL was not printed")

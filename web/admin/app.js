@@ -17,6 +17,8 @@ const SCREENS = {
   exports: () => import("./screens/exports.js"),
   reviews: () => import("./screens/reviews.js"),
   audit: () => import("./screens/audit.js"),
+  domains: () => import("./screens/domains.js"),
+  platforms: () => import("./screens/platforms.js"),
 };
 
 // Hash routes: #/campaigns, #/new, #/new/CID (edit a draft), #/campaigns/CID (dashboard), ...
@@ -32,6 +34,8 @@ const ROUTES = [
   [/^#\/exports$/, "exports"],
   [/^#\/reviews$/, "reviews"],
   [/^#\/audit$/, "audit"],
+  [/^#\/domains$/, "domains"],
+  [/^#\/platforms$/, "platforms"],
 ];
 
 const NAV = [
@@ -44,6 +48,8 @@ const NAV = [
   ["#/exports", "nav.exports"],
   ["#/reviews", "nav.reviews"],
   ["#/audit", "nav.audit"],
+  ["#/domains", "nav.domains"],
+  ["#/platforms", "nav.platforms"],
 ];
 
 const view = document.getElementById("view");

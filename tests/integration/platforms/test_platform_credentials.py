@@ -100,3 +100,20 @@ def test_disconnecting_forgets_the_credentials(api: Api, tenant: Tenant) -> None
     view = api.call("GET", f"{PATH}/miniprogram", token=tenant.owner_token)[1]
     assert view["connected"] is False and view["app_id"] is None and view["callback_url"] is None
     assert "platform.disconnect" in [e["action"] for e in _audit(api, tenant)]
+
+
+def test_the_local_demo_seed_connects_without_a_step_up_once_audited_as_the_system(api: Api, tenant: Tenant) -> None:
+    from chalicelib.core.clock import utcnow
+    from local.demo import seed_platforms
+    from local.wechat.demo import DEMO_CORP
+
+    # GIVEN a tenant with no platform connected; WHEN `make run` seeds it twice
+    first = seed_platforms(tenant.tid, utcnow())
+    second = seed_platforms(tenant.tid, utcnow())
+
+    # THEN the three platforms are connected the first time only, as the system, and read like an owner's
+    assert first == ["wecom", "wechat", "miniprogram"] and second == []
+    status, view = api.call("GET", f"{PATH}/wecom", token=tenant.owner_token)
+    assert status == 200 and view["connected"] and view["corp_id"] == DEMO_CORP["corp_id"]
+    connects = [e for e in _audit(api, tenant) if e["action"] == "platform.connect"]
+    assert len(connects) == 3 and {e["actor"] for e in connects} == {"system"}
