@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pynamodb.exceptions import UpdateError
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
 
 from chalicelib.table import keys
 from chalicelib.table.db import ensure_bound, get_entity, is_condition_failure, save_if, unavailable_on_failure
@@ -52,10 +55,10 @@ def contact(tid: str, platform: str, user: str) -> Contact | None:
     return None if item is None else Contact(item.first_event, item.code, item.inviter)
 
 
-def _update(item: Item, actions: list[object], condition: object, what: str) -> bool:
+def _update(item: Item, actions: Sequence[Action], condition: Condition, what: str) -> bool:
     try:
         with unavailable_on_failure(what):
-            item.update(actions=actions, condition=condition)  # type: ignore[arg-type]
+            item.update(actions=list(actions), condition=condition)
     except UpdateError as exc:
         if is_condition_failure(exc):
             return False

@@ -87,11 +87,15 @@ def test_short_link_records_the_click_and_redirects_with_the_ref(api: Api, tenan
     from chalicelib.core.config import get_settings
     from chalicelib.table import db
 
-    pages = db.dynamodb_client().get_paginator("scan").paginate(  # a scan page stops at 1 MB of a shared table
-        TableName=get_settings().table_name,
-        FilterExpression="#e = :click AND code = :code",
-        ExpressionAttributeNames={"#e": "entity"},
-        ExpressionAttributeValues={":click": {"S": "click"}, ":code": {"S": code}},
+    pages = (
+        db.dynamodb_client()
+        .get_paginator("scan")
+        .paginate(  # a scan page stops at 1 MB of a shared table
+            TableName=get_settings().table_name,
+            FilterExpression="#e = :click AND code = :code",
+            ExpressionAttributeNames={"#e": "entity"},
+            ExpressionAttributeValues={":click": {"S": "click"}, ":code": {"S": code}},
+        )
     )
     clicks = [item for page in pages for item in page["Items"]]
     assert len(clicks) == 1 and clicks[0]["channel"]["S"] == "wechat_moments" and "expires_at" in clicks[0]
