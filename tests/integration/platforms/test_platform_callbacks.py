@@ -129,6 +129,13 @@ def me(api: Api, cid: str, participant: dict[str, Any]) -> dict[str, Any]:
     return dict(body)
 
 
+def tagged(world: World, tag: str) -> int:
+    """How many audience profiles carry `tag`."""
+    status, found = world.api.call("GET", f"/v1/admin/participants?tag={tag}", token=world.tenant.owner_token)
+    assert status == 200, found
+    return len(found["items"])
+
+
 def settle(app: Any, monkeypatch: pytest.MonkeyPatch, moment: datetime) -> int:
     from chalicelib.entrypoints import events as handlers
 
@@ -154,6 +161,7 @@ def test_a_wecom_add_joins_waits_out_the_window_and_counts_unless_deleted(
     assert world.answers == [(200, b"success")] * 2
     assert waiting["counted_invites"] == 0 and len(waiting["pending_follows"]) == 2
     assert [(m["kind"], m["sender"]) for m in welcome] == [("welcome", "xiaomei")]
+    assert tagged(world, "from_wecom") == 2  # the source tag of the join's channel
     link = welcome[0]["content"]["attachments"][0]["link"]
     assert "/i/" in link["url"] and link["picurl"]
 
@@ -224,6 +232,7 @@ def test_an_official_account_follow_counts_after_the_window_and_an_unfollow_insi
         ]
     pump.drain()
     assert len(me(world.api, cid, inviter)["progress"]["pending_follows"]) == 2
+    assert tagged(world, "from_wechat_oa") == 2
     assert world.control("/_local/mp/unsubscribe", {"app_id": APP_ID, "visitor": "erin"})["delivery"]["delivered"]
     pump.drain()
     genuine = world.standin.deliveries[-1]  # erin's unfollow, its signature broken

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import urllib.request
 from typing import Any
 
 import pytest
@@ -28,7 +29,7 @@ def test_a_network_failure_is_platform_unreachable_naming_only_the_path(
     def urlopen(*args: Any, **kwargs: Any) -> Any:
         raise failure
 
-    monkeypatch.setattr(transport.urllib.request, "urlopen", urlopen)
+    monkeypatch.setattr(urllib.request, "urlopen", urlopen)
 
     with pytest.raises(PlatformUnreachable) as caught:
         transport.request_json("POST", "https://qyapi.example/cgi-bin/x", {"access_token": "secret-token"}, {}, 1.0)
