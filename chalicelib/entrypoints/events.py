@@ -53,6 +53,17 @@ def fail_expired_groups(event: CloudWatchEvent) -> dict[str, Any]:
     return {"failed": closed.failed, "filled": closed.filled}
 
 
+@bp.schedule(Rate(1, unit=Rate.MINUTES), name="settle_follows")
+def settle_follows(event: CloudWatchEvent) -> dict[str, int]:
+    wiring.wire()
+    from chalicelib.referral import contacts  # loaded by this schedule's function only
+
+    counted = contacts.settle_due(utcnow())
+    if counted:
+        logger.info("follows counted after their retention window", counted=counted)
+    return {"counted": counted}
+
+
 @bp.schedule(Rate(1, unit=Rate.MINUTES), name="deliver_webhooks")
 def deliver_webhooks(event: CloudWatchEvent) -> dict[str, int]:
     wiring.wire()

@@ -9,7 +9,7 @@ from chalice.app import Blueprint, Response
 from chalicelib.accounts import totp
 from chalicelib.core.rbac import Permission
 from chalicelib.http import request as http
-from chalicelib.platforms import codes, credentials
+from chalicelib.platforms import callbacks, codes, credentials
 from chalicelib.platforms.rules.credentials import UPDATES, Platform
 
 bp = Blueprint(__name__)
@@ -89,3 +89,39 @@ def put_miniprogram() -> dict[str, Any]:
 @http.requires(Permission.PLATFORM_MANAGE)
 def delete_miniprogram() -> Response:
     return _delete("miniprogram")
+
+
+# The platforms' callbacks: public (signed by the tenant's callback token), XML in, plain text out.
+XML_TYPES = ["text/xml", "application/xml", "text/plain"]
+
+
+def _text(body: str) -> Response:
+    return Response(body=body, status_code=200, headers={"Content-Type": "text/plain; charset=utf-8"})
+
+
+def _query() -> dict[str, str]:
+    return dict(bp.current_request.query_params or {})
+
+
+@bp.route("/v1/wecom/{tid}/callback", methods=["GET"])
+def verify_wecom_callback(tid: str) -> Response:
+    """WeCom's callback URL check: the decrypted echostr."""
+    return _text(callbacks.verify_url(tid, "wecom", _query(), http.now()))
+
+
+@bp.route("/v1/wecom/{tid}/callback", methods=["POST"], content_types=XML_TYPES)
+def wecom_callback(tid: str) -> Response:
+    """WeCom's customer-contact events (encrypted)."""
+    return _text(callbacks.receive(tid, "wecom", _query(), http.raw_body(bp.current_request), http.now()))
+
+
+@bp.route("/v1/wechat/{tid}/callback", methods=["GET"])
+def verify_wechat_callback(tid: str) -> Response:
+    """The official account's server URL check: the echostr."""
+    return _text(callbacks.verify_url(tid, "wechat", _query(), http.now()))
+
+
+@bp.route("/v1/wechat/{tid}/callback", methods=["POST"], content_types=XML_TYPES)
+def wechat_callback(tid: str) -> Response:
+    """The official account's events (plain or safe mode)."""
+    return _text(callbacks.receive(tid, "wechat", _query(), http.raw_body(bp.current_request), http.now()))

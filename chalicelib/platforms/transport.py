@@ -5,6 +5,7 @@ Queries carry app secrets and access tokens, so a URL is never logged or put in 
 
 from __future__ import annotations
 
+import http.client
 import json
 import urllib.error
 import urllib.request
@@ -41,7 +42,8 @@ def request(
     except urllib.error.HTTPError as exc:
         logger.warning("platform call failed", path=path, status=exc.code)
         raise PlatformUnreachable(f"the platform answered HTTP {exc.code} on {path}") from None
-    except (urllib.error.URLError, OSError, ValueError) as exc:  # timeouts are OSErrors
+    # Timeouts and resets are OSErrors; a cut or garbled answer (IncompleteRead, BadStatusLine) is an HTTPException.
+    except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
         logger.warning("platform call failed", path=path, error=type(exc).__name__)
         raise PlatformUnreachable(f"the platform did not answer on {path} ({type(exc).__name__})") from None
     if len(raw) > MAX_ANSWER_BYTES:

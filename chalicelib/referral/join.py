@@ -20,6 +20,7 @@ from chalicelib.referral.rules import participants as domain
 from chalicelib.referral.rules.leaderboard import rank_of
 from chalicelib.referral.rules.participants import JoinRequest
 from chalicelib.referral.rules.records import ParticipantRecord
+from chalicelib.referral.store import follows as follow_store
 from chalicelib.referral.store import leaderboard as leaderboard_store
 from chalicelib.referral.store import participants as store
 from chalicelib.security import click_tokens
@@ -33,6 +34,10 @@ def _progress(rec: CampaignRecord, participant: ParticipantRecord) -> dict[str, 
     if rules is None:  # no ladder in this mode
         return {}
     progress = domain.ladder_progress(rules, len(participant.counted))
+    if rules.qualifying_action == "follow":
+        # Invitees who followed and must stay a while before they count (docs/wechat.md): when each counts.
+        waiting = sorted(p.due for p in follow_store.pending_for(participant.code))
+        progress["pending_follows"] = [{"counts_at": due} for due in waiting]
     # Invitees held for review: "pending review", never why.
     return {**progress, "pending_review_invites": len(participant.held)}
 
@@ -119,6 +124,20 @@ def join_as(
         )
     rec = live.open_campaign(cid, now)
     return _join(rec, identity_service.Proven(external_id=external_id), request, now, ip)
+
+
+def join_platform(
+    cid: str, external_id: str, ref: str, channel: str, now: datetime, *, tid: str
+) -> tuple[dict[str, Any], bool]:
+    """Join as the user a verified platform callback names (WeCom external contact, official account follower),
+    invited by `ref`. The identity is trusted because the callback's signature was; the usual fraud screening
+    and first-touch attribution apply."""
+    rec = live.campaign(cid)
+    if rec.tid != tid:
+        raise NotFound("no such campaign", code=Code.CAMPAIGN_NOT_FOUND)
+    rec = live.open_campaign(cid, now)
+    request = JoinRequest(ref=ref, channel=channel)
+    return _join(rec, identity_service.Proven(external_id=external_id), request, now, None)
 
 
 def _join(

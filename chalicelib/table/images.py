@@ -254,11 +254,38 @@ class ClickImage(Image):
         return cls(cid=raw["cid"], at=raw["at"], channel=raw.get("channel"))
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlatformEventImage(Image):
+    """An inbound WeChat / WeCom callback event (platforms/store/events.py). It belongs to a tenant, not yet to a
+    campaign: `cid` is empty; the state or scene it carries names the campaign's participant."""
+
+    entity: ClassVar[str] = "platform_event"
+    tid: str
+    platform: str
+    kind: str
+    user: str
+    sent_at: int
+    received_at: str
+    event_key: str
+    staff: str | None = None
+    scene: str | None = None
+    welcome_code: str | None = None
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any]) -> Self:
+        get = raw.get
+        return cls(
+            cid="", tid=raw["tid"], platform=raw["platform"], kind=raw["kind"], user=raw["user"],
+            sent_at=int(raw["sent_at"]), received_at=raw["received_at"], event_key=str(raw["SK"]).rsplit("#", 1)[-1],
+            staff=get("staff"), scene=get("scene"), welcome_code=get("welcome_code"),
+        )  # fmt: skip
+
+
 IMAGE_TYPES: dict[str, type[Image]] = {
     kind.entity: kind
     for kind in (
         CampaignImage, ParticipantImage, RewardImage, CouponCodeImage, GroupImage, GroupMemberImage, AssistImage,
-        OrderImage, CommissionImage, BeaconImage, ClickImage,
+        OrderImage, CommissionImage, BeaconImage, ClickImage, PlatformEventImage,
     )
 }  # fmt: skip
 

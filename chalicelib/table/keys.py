@@ -549,3 +549,30 @@ def platform_code_sk(platform: str) -> str:
 
 def platform_code_count_sk(platform: str) -> str:
     return f"PCODES#{platform}"
+
+
+def platform_event_sk(platform: str, digest: str) -> str:
+    """One inbound platform callback event under its tenant, keyed by its dedupe digest (docs/wechat.md)."""
+    return f"PEVENT#{platform}#{digest}"
+
+
+def platform_contact_sk(platform: str, user: str) -> str:
+    """A platform user (WeCom external contact, official account follower) Fission has seen for a tenant."""
+    return f"PCONTACT#{platform}#{user}"
+
+
+def follow_pending_sk(newcomer: str) -> str:
+    """An invitee's follow qualification waiting out its retention window, under the inviter's partition."""
+    return f"FOLLOWPENDING#{newcomer}"
+
+
+FOLLOW_PENDING_PREFIX = "FOLLOWPENDING#"
+
+
+def follow_due_gsi2pk(day: str, shard: int) -> str:
+    """Pending follow qualifications by the day they fall due, sharded like the group deadlines."""
+    return f"FDUE#{day}#{shard}"
+
+
+def follow_due_gsi2sk(due: str, newcomer: str) -> str:
+    return f"{due}#{newcomer}"

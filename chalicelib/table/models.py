@@ -756,6 +756,43 @@ class PlatformCodeCountItem(Item, discriminator="platform_code_count"):
     made = NumberAttribute(default=0)
 
 
+class PlatformEventItem(Item, discriminator="platform_event"):
+    """An inbound callback event (`T#{tid}` / `PEVENT#{platform}#{digest}`): put once, acted on from the stream."""
+
+    tid = UnicodeAttribute()
+    platform = UnicodeAttribute()
+    kind = UnicodeAttribute()  # WeCom ChangeType, or the official account's Event
+    user = UnicodeAttribute()  # ExternalUserID or the follower's openid
+    staff = UnicodeAttribute(null=True)  # WeCom UserID
+    scene = UnicodeAttribute(null=True)  # WeCom State, or the official account's EventKey
+    welcome_code = UnicodeAttribute(null=True)
+    sent_at = NumberAttribute()  # the platform's CreateTime
+    received_at = UnicodeAttribute()
+
+
+class PlatformContactItem(Item, discriminator="platform_contact"):
+    """A platform user seen for a tenant (`T#{tid}` / `PCONTACT#{platform}#{user}`): decides "new contacts only"."""
+
+    tid = UnicodeAttribute()
+    first_event = UnicodeAttribute()  # the digest of the add that first made them a contact
+    first_seen = UnicodeAttribute()
+    code = UnicodeAttribute(null=True)  # the participant this contact joined as, and who invited them
+    inviter = UnicodeAttribute(null=True)
+    welcomed = UnicodeAttribute(null=True)  # the digest of the add whose welcome message was sent
+
+
+class FollowPendingItem(Item, discriminator="follow_pending"):
+    """A follow qualification waiting out the retention window (`P#{inviter}` / `FOLLOWPENDING#{newcomer}`),
+    filed under the day it falls due (GSI2) while pending."""
+
+    cid = UnicodeAttribute()
+    inviter = UnicodeAttribute()
+    newcomer = UnicodeAttribute()
+    due = UnicodeAttribute()
+    status = UnicodeAttribute()  # pending | settling | counted | cancelled
+    created_at = UnicodeAttribute()
+
+
 ALL_MODELS: tuple[type[Item], ...] = (
     Item,
     TenantItem,
@@ -804,6 +841,9 @@ ALL_MODELS: tuple[type[Item], ...] = (
     PlatformLeaseItem,
     PlatformCodeItem,
     PlatformCodeCountItem,
+    PlatformEventItem,
+    PlatformContactItem,
+    FollowPendingItem,
 )
 
 

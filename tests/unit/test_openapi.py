@@ -35,6 +35,7 @@ from chalicelib.modes.distribution.rules import orders
 from chalicelib.modes.group_buy import rules as groups
 from chalicelib.platforms.rules import credentials as platforms
 from chalicelib.platforms.rules import login as platform_login
+from chalicelib.platforms.rules import xml as platform_xml
 from chalicelib.referral.rules import follows as hooks
 from chalicelib.referral.rules import fraud, participants, rewards
 
@@ -197,15 +198,35 @@ def test_operation_ids_name_the_view_functions(route: Route) -> None:
     assert operation(route).get("operationId") == view(route).__name__
 
 
+XML_MEDIA = {"text/xml", "application/xml"}
+
+
+def takes_xml(op: dict[str, Any]) -> bool:
+    """An operation whose body is a platform's XML (the WeChat / WeCom callbacks), not JSON."""
+    content = op.get("requestBody", {}).get("content", {})
+    return bool(content) and set(content) <= XML_MEDIA
+
+
+def signed_callback(route: Route) -> bool:
+    """A platform callback: public, signed with the tenant's callback token; an unknown tenant is answered like a
+    bad signature (401), so tenant ids cannot be probed, and no 404 is ever given."""
+    return route[0].endswith("/callback") and operation(route).get("security") == []
+
+
 @pytest.mark.parametrize("route", ALL_ROUTES, ids=route_id)
 def test_operations_document_their_error_statuses(route: Route) -> None:
     op = operation(route)
     statuses = set(op["responses"])
     assert any(s[0] in "23" for s in statuses), f"{route_id(route)} documents no success status"
     if "requestBody" in op:
-        missing = {"400", "413", "415", "422"} - statuses
+        # An XML body has no model to fail: it is refused as 400 INVALID_XML, never 422.
+        needed = {"400", "413", "415"} if takes_xml(op) else {"400", "413", "415", "422"}
+        missing = needed - statuses
         assert not missing, f"{route_id(route)} takes a body but does not document {sorted(missing)}"
-    if "{" in route[0]:
+    if signed_callback(route):
+        assert "401" in statuses and "404" not in statuses, f"{route_id(route)}: an unknown tenant is a 401"
+        assert "unknown tenant" in _described(op["responses"]["401"])
+    elif "{" in route[0]:
         assert "404" in statuses, f"{route_id(route)} addresses a resource but does not document 404"
 
 
@@ -224,7 +245,9 @@ def test_operations_document_the_refusals_of_hostile_input(route: Route) -> None
     described = _described(op["responses"].get("400", {}))
     if "{" in route[0]:
         assert "INVALID_PATH_PARAMETER" in described, f"{route_id(route)} does not document INVALID_PATH_PARAMETER"
-    if "requestBody" in op:
+    if takes_xml(op):
+        assert "INVALID_XML" in described, f"{route_id(route)} takes XML but does not document INVALID_XML"
+    elif "requestBody" in op:
         assert "JSON_TOO_DEEP" in described, f"{route_id(route)} takes a body but does not document JSON_TOO_DEEP"
 
 
@@ -314,6 +337,12 @@ VALIDATORS: dict[str, Callable[[dict[str, Any]], object]] = {
 def test_request_examples_pass_the_models(route: Route) -> None:
     body = operation(route).get("requestBody")
     if body is None:
+        return
+    if takes_xml(operation(route)):
+        # A platform's XML: each media type's example is a flat <xml> document the callback parser reads.
+        for media_type, media in body["content"].items():
+            assert "example" in media, f"{route_id(route)} has no {media_type} example"
+            assert platform_xml.parse(media["example"]), f"{route_id(route)}: the example has no known field"
         return
     media = body["content"]["application/json"]
     name = media["schema"]["$ref"].rsplit("/", 1)[-1]

@@ -1,0 +1,249 @@
+"""WeCom and official account callbacks end to end: the local stand-in (local/wechat/) sends them over HTTP to the
+product (a small server in the test hands each request to the app), the stream joins and counts, the schedule
+settles the retention window, and refused callbacks write nothing."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import pytest
+
+from chalicelib.platforms.rules.scenes import scene_for
+from local.pump import StreamPump
+from local.scheduler import Scheduler
+from local.wechat.server import WeChatStandIn
+from tests import contract
+from tests.conftest import Api, Tenant, join, live_campaign
+from tests.integration.platforms.conftest import AES_KEY, APP_ID, APP_SECRET, CORP_ID, SECRET, WECHAT, WECOM, connect
+
+POINTS = {"type": "points", "name": "100 points", "points": 100}
+RULES = {
+    "qualifying_action": "follow",
+    "layout_id": "classic",
+    "milestones": [{"invites": 1, "reward": POINTS}, {"invites": 2, "reward": POINTS | {"name": "200 points"}}],
+    "follow_retention_hours": 72,
+}
+BOMB = (
+    b'<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">'
+    b'<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]><xml><Encrypt>&c;</Encrypt></xml>'
+)
+
+
+@dataclass
+class World:
+    """The stand-in, the tenant connected to it, and what the app answered to each forwarded callback."""
+
+    standin: WeChatStandIn
+    api: Api
+    tenant: Tenant
+    answers: list[tuple[int, bytes]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def control(self, path: str, body: dict[str, Any]) -> Any:
+        request = urllib.request.Request(self.standin.url + path, json.dumps(body).encode(), method="POST")
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read())
+
+    def inbox(self, visitor: str) -> list[dict[str, Any]]:
+        with urllib.request.urlopen(f"{self.standin.url}/_local/inbox?visitor={visitor}", timeout=10) as response:
+            return list(json.loads(response.read()))
+
+    def post(self, path: str, query: dict[str, str], body: bytes) -> tuple[int, Any]:
+        """A callback sent straight to the app (a forged or broken one the stand-in would not send)."""
+        return self.api.call("POST", f"{path}?{urlencode(query)}", body, headers={"Content-Type": "text/xml"})
+
+
+@pytest.fixture
+def world(api: Api, tenant: Tenant, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    from chalicelib.core.config import get_settings
+
+    standin = WeChatStandIn(attempts=1, timeout=30)
+    found = World(standin, api, tenant)
+
+    class Forward(BaseHTTPRequestHandler):
+        def _serve(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            sent = {"Content-Type": self.headers.get("Content-Type") or "text/xml"}
+            answer = api.client.http.request(self.command, self.path, headers=sent, body=body)
+            typed = answer.headers.get("Content-Type", "").startswith("application/json")
+            parsed = json.loads(answer.body) if typed and answer.body else None
+            found.problems += contract.problems(self.command, self.path, answer.status_code, parsed)
+            found.answers.append((answer.status_code, answer.body))
+            self.send_response(answer.status_code)
+            self.send_header("Content-Length", str(len(answer.body)))
+            self.end_headers()
+            self.wfile.write(answer.body)
+
+        do_GET = do_POST = _serve
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            pass
+
+    forward = ThreadingHTTPServer(("127.0.0.1", 0), Forward)
+    base = f"http://127.0.0.1:{forward.server_address[1]}"
+    threading.Thread(target=forward.serve_forever, daemon=True).start()
+    standin.start()
+    for name, value in standin.environment().items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    standin.register_corp({
+        "corp_id": CORP_ID, "secret": SECRET, "token": WECOM["callback_token"], "encoding_aes_key": AES_KEY,
+        "callback_url": f"{base}/v1/wecom/{tenant.tid}/callback", "agent_id": "1000002",
+    })  # fmt: skip
+    standin.register_app({
+        "app_id": APP_ID, "secret": APP_SECRET, "token": WECHAT["callback_token"], "encoding_aes_key": AES_KEY,
+        "callback_url": f"{base}/v1/wechat/{tenant.tid}/callback", "original_id": "gh_0123456789ab",
+    })  # fmt: skip
+    connect(api, tenant, "wecom", WECOM)
+    connect(api, tenant, "wechat", WECHAT)
+    try:
+        yield found
+        assert found.problems == [], "the answer does not match docs/openapi.yaml"
+    finally:
+        forward.shutdown()
+        forward.server_close()
+        standin.stop()
+        get_settings.cache_clear()
+
+
+def follow_campaign(world: World) -> tuple[str, dict[str, Any]]:
+    """A live follow campaign (72-hour retention) and its first participant, who invites."""
+    cid = live_campaign(world.api, world.tenant, "poster", rules=RULES)
+    status, inviter = join(world.api, cid, external_id="alice")
+    assert status == 201, inviter
+    return cid, inviter
+
+
+def me(api: Api, cid: str, participant: dict[str, Any]) -> dict[str, Any]:
+    status, body = api.call("GET", f"/v1/campaigns/{cid}/me", token=participant["token"])
+    assert status == 200, body
+    return dict(body)
+
+
+def tagged(world: World, tag: str) -> int:
+    """How many audience profiles carry `tag`."""
+    status, found = world.api.call("GET", f"/v1/admin/participants?tag={tag}", token=world.tenant.owner_token)
+    assert status == 200, found
+    return len(found["items"])
+
+
+def settle(app: Any, monkeypatch: pytest.MonkeyPatch, moment: datetime) -> int:
+    from chalicelib.entrypoints import events as handlers
+
+    monkeypatch.setattr(handlers, "utcnow", lambda: moment)
+    return int(Scheduler(app, clock=lambda: moment).invoke("settle_follows")["counted"])
+
+
+def test_a_wecom_add_joins_waits_out_the_window_and_counts_unless_deleted(
+    world: World, pump: StreamPump, app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cid, inviter = follow_campaign(world)
+    state = scene_for(inviter["invite_code"])
+    world.standin.world.add_contact_way(CORP_ID, {"type": 1, "scene": 2, "state": state, "user": ["xiaomei"]}, "")
+    pump.drain()
+
+    stays = world.control("/_local/wecom/add", {"state": state, "visitor": "bob"})
+    leaves = world.control("/_local/wecom/add", {"state": state, "visitor": "erin"})
+    pump.drain()
+    waiting = me(world.api, cid, inviter)["progress"]
+    welcome = world.inbox("bob")
+
+    assert stays["delivery"]["delivered"] and leaves["delivery"]["delivered"]
+    assert world.answers == [(200, b"success")] * 2
+    assert waiting["counted_invites"] == 0 and len(waiting["pending_follows"]) == 2
+    assert [(m["kind"], m["sender"]) for m in welcome] == [("welcome", "xiaomei")]
+    assert tagged(world, "from_wecom") == 2  # the source tag of the join's channel
+    link = welcome[0]["content"]["attachments"][0]["link"]
+    assert "/i/" in link["url"] and link["picurl"]
+
+    deleted = world.control("/_local/wecom/delete", {"corp_id": CORP_ID, "visitor": "erin", "by": "customer"})
+    again = world.control("/_local/redeliver", {"id": stays["delivery"]["id"]})  # bob's add, sent again
+    pump.drain()
+    assert deleted["delivery"]["delivered"] and again["delivered"]
+    assert len(me(world.api, cid, inviter)["progress"]["pending_follows"]) == 1
+    assert len(world.inbox("bob")) == 1  # the redelivery wrote nothing, so nothing was sent again
+
+    assert settle(app, monkeypatch, datetime.now(UTC) + timedelta(hours=71)) == 0
+    assert settle(app, monkeypatch, datetime.now(UTC) + timedelta(hours=72, minutes=1)) == 1
+    pump.drain()
+    after = me(world.api, cid, inviter)
+    assert after["progress"]["counted_invites"] == 1 and after["progress"]["pending_follows"] == []
+    assert [r["name"] for r in after["rewards"]] == ["100 points"]  # erin would have made it 2
+    assert settle(app, monkeypatch, datetime.now(UTC) + timedelta(hours=73)) == 0
+
+
+def _signed(token: str, timestamp: str, nonce: str, encrypted: str) -> str:
+    return hashlib.sha1("".join(sorted([token, timestamp, nonce, encrypted])).encode()).hexdigest()  # noqa: S324
+
+
+def test_forged_broken_or_misdirected_wecom_callbacks_are_refused_and_write_nothing(
+    world: World, pump: StreamPump
+) -> None:
+    cid, inviter = follow_campaign(world)
+    state = scene_for(inviter["invite_code"])
+    world.standin.world.add_contact_way(CORP_ID, {"type": 1, "scene": 2, "state": state, "user": ["xiaomei"]}, "")
+    other = "ww00000000000000ff"  # another corp, same token and key, sending to this tenant's URL
+    world.standin.register_corp({
+        "corp_id": other, "secret": SECRET, "token": WECOM["callback_token"], "encoding_aes_key": AES_KEY,
+        "callback_url": world.standin.world.corp(CORP_ID).callback_url,
+    })  # fmt: skip
+    world.standin.world.add_contact_way(other, {"type": 1, "scene": 2, "state": "x" + state, "user": ["xiaomei"]}, "")
+    pump.drain()
+
+    misdirected = world.control("/_local/wecom/add", {"state": "x" + state, "visitor": "bob"})
+    genuine = world.standin.deliveries[-1]
+    parts = urlsplit(genuine.url)
+    query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+    forged = world.post(parts.path, query | {"msg_signature": "0" * 40}, genuine.body)
+    garbage = "bm90IGFuIEFFUyBibG9jayBhdCBhbGw="
+    body = f"<xml><ToUserName>{CORP_ID}</ToUserName><Encrypt>{garbage}</Encrypt></xml>".encode()
+    signed = _signed(WECOM["callback_token"], query["timestamp"], query["nonce"], garbage)
+    broken = world.post(parts.path, query | {"msg_signature": signed}, body)
+    bomb = world.post(parts.path, query, BOMB)
+
+    assert [a["status"] for a in misdirected["delivery"]["attempts"]] == [401]
+    assert json.loads(world.answers[0][1])["error"]["code"] == "WRONG_RECEIVER"
+    assert (forged[0], forged[1]["error"]["code"]) == (401, "INVALID_SIGNATURE")
+    assert (broken[0], broken[1]["error"]["code"]) == (400, "INVALID_CIPHERTEXT")
+    assert (bomb[0], bomb[1]["error"]["code"]) == (400, "INVALID_XML")
+    assert pump.drain() == 0  # nothing was written
+
+
+def test_an_official_account_follow_counts_after_the_window_and_an_unfollow_inside_it_does_not(
+    world: World, pump: StreamPump, app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cid, inviter = follow_campaign(world)
+    scene = {"scene": {"scene_str": scene_for(inviter["invite_code"])}}
+    code = world.standin.world.create_qrcode(APP_ID, {"action_name": "QR_LIMIT_STR_SCENE", "action_info": scene}, "")
+    pump.drain()
+
+    for visitor in ("bob", "erin"):
+        assert world.control("/_local/mp/subscribe", {"ticket": code.ticket, "visitor": visitor})["delivery"][
+            "delivered"
+        ]
+    pump.drain()
+    assert len(me(world.api, cid, inviter)["progress"]["pending_follows"]) == 2
+    assert tagged(world, "from_wechat_oa") == 2
+    assert world.control("/_local/mp/unsubscribe", {"app_id": APP_ID, "visitor": "erin"})["delivery"]["delivered"]
+    pump.drain()
+    genuine = world.standin.deliveries[-1]  # erin's unfollow, its signature broken
+    parts = urlsplit(genuine.url)
+    query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+    forged = world.post(parts.path, query | {"msg_signature": "0" * 40}, genuine.body)
+    assert pump.drain() == 0
+
+    assert settle(app, monkeypatch, datetime.now(UTC) + timedelta(hours=72, minutes=1)) == 1
+    pump.drain()
+    progress = me(world.api, cid, inviter)["progress"]
+    assert (progress["counted_invites"], progress["pending_follows"]) == (1, [])
+    assert world.answers == [(200, b"success")] * 3
+    assert (forged[0], forged[1]["error"]["code"]) == (401, "INVALID_SIGNATURE")
