@@ -29,7 +29,12 @@ LARGE_BODY_LABEL = "awswaf:managed:aws:core-rule-set:SizeRestrictions_Body"
 # coupon code uploads, segment and automation definitions, merchants' order batches.
 LARGE_BODY_PATHS = ("/v1/admin/", "/v1/server/", "/v1/hooks/")
 # The participants' and visitors' routes, reached without an operator token or API key.
-PUBLIC_PATHS = ("/v1/campaigns/", "/v1/i/", "/v1/posters/", "/v1/groups/", "/v1/rewards/", "/v1/me", "/v1/unsubscribe")
+# WeChat's login, the JS-SDK signature and the mini program's login are visitors' too; the platforms' own
+# callbacks (`/v1/wecom/.../callback`, `/v1/wechat/.../callback`) come from their servers' few addresses and are not.
+PUBLIC_PATHS = (
+    "/v1/campaigns/", "/v1/i/", "/v1/posters/", "/v1/groups/", "/v1/rewards/", "/v1/me", "/v1/unsubscribe",
+    "/oauth/", "/jssdk-config", "/v1/miniprogram/",
+)  # fmt: skip
 LOGIN_PATH = "/v1/admin/login"
 JOIN_PATH = ("/v1/campaigns/", "/participants")
 RATE_LIMITED_BODY = "rate_limited"

@@ -628,7 +628,10 @@ def test_every_rate_limited_app_route_is_also_limited_at_the_edge(template: Temp
         path = "/dev" + route.replace("{", "x").replace("}", "")
         assert _matches(public, method, path), route
     # Merchants' servers and the console are not per-address traffic: they stay out of that rule.
-    for path in ("/dev/v1/server/orders", "/dev/v1/hooks/t1/orders", "/dev/v1/admin/campaigns"):
+    for path in (
+        "/dev/v1/server/orders", "/dev/v1/hooks/t1/orders", "/dev/v1/admin/campaigns", "/dev/v1/wecom/t1/callback",
+        "/dev/v1/wechat/t1/callback",
+    ):  # fmt: skip
         assert not _matches(public, "POST", path), path
 
 
