@@ -159,7 +159,9 @@ class LiveStack:
         """A fresh assertion for the merchant's user `user_id`, as its server would sign it."""
         return sign_assertion(self.tid, self.identity_key(), user_id, **claims)
 
-    def wait_healthy(self, timeout: float = 20.0) -> None:
+    def wait_healthy(self, timeout: float = 60.0) -> None:
+        # Late in a full run the scheduler's first pass reads a table the whole suite has filled, on a loaded
+        # machine: it can take longer than the health probe's 10 s to report a pass.
         deadline = time.monotonic() + timeout
         while True:
             status, body = self.call("GET", "/v1/health")
