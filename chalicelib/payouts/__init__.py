@@ -1,0 +1,1 @@
+"""Money out: commission wallets, withdrawals and payouts through payment providers (docs/payouts.md)."""
