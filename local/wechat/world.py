@@ -501,9 +501,9 @@ class World:
             if not isinstance(text, dict) or not isinstance(attachments, list) or len(attachments) > 9:
                 raise DATA_FORMAT
             if not text.get("content") and not attachments:
-                raise ApiError(41008, "missing content")
+                raise ApiError(44004, "empty content")
             if len(str(text.get("content", "")).encode()) > 4000:
-                raise ApiError(45001, "content size out of limit")
+                raise ApiError(45002, "content size out of limit")
             corp = self.corps[corp_id]
             failed: list[str] = []
             for ext in customers:

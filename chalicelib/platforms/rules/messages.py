@@ -19,9 +19,9 @@ WECOM_PREFIX = "wecom:"
 REFUSED = 43101
 # The request itself is wrong and sending it again cannot help: 40003 invalid openid, 40037 invalid template_id,
 # 41030 invalid page, 47003 template data invalid (a value too long or of the wrong kind); WeCom: 40003 invalid
-# sender userid, 40096 invalid external_userid, 41008 / 44004 empty content, 45001 content too long, 41048 no
-# customer to send to, 60011 the sender is outside the app's visible range.
-PERMANENT = frozenset({REFUSED, 40003, 40037, 41030, 47003, 40096, 41008, 44004, 45001, 41048, 60011})
+# sender userid, 40096 invalid external_userid, 44004 empty content, 45002 content too long, 60011 the sender is
+# outside the app's visible range.
+PERMANENT = frozenset({REFUSED, 40003, 40037, 41030, 47003, 40096, 44004, 45002, 60011})
 
 # A subscription template's keyword: its type and its number, e.g. `thing1`, `time2`, `character_string3`.
 DATA_KEY = re.compile(
