@@ -476,7 +476,7 @@ def test_a_consent_posts_the_popup_event_encrypted_and_a_refusal_stops_the_sends
     path = f"/api/cgi-bin/message/subscribe/bizsend?access_token={token}"
     body = {"touser": given["openid"], "template_id": "tplReward01", "data": {"thing1": {"value": "好友助力成功"}}}
 
-    popup, refusal = (mp_event(got) for got in receiver.received)
+    popup, refusal = (dict[str, Any](mp_event(got)) for got in receiver.received)  # the list is nested
 
     assert popup["Event"] == "subscribe_msg_popup_event" and popup["FromUserName"] == given["openid"]
     assert popup["SubscribeMsgPopupEvent"]["List"] == {
