@@ -28,6 +28,7 @@ class ReasonCode(StrEnum):
     NO_ADDRESS = "NO_ADDRESS"  # suppressed: the recipient has no address on the channel
     CHANNEL_OFF = "CHANNEL_OFF"  # suppressed: the tenant set the channel's daily cap to zero
     ADDRESS_CAP = "ADDRESS_CAP"  # suppressed: the address had its share of messages for the day
+    NO_CONSENT = "NO_CONSENT"  # suppressed: the WeChat follower has no subscription to the message's template left
     QUIET_HOURS = "QUIET_HOURS"  # deferred: inside the quiet hours, sent when they end
     DAILY_CAP = "DAILY_CAP"  # deferred: the recipient's daily cap is reached, sent the next day
     # the fallback: a reason stored as text that no code matches
@@ -45,7 +46,7 @@ _REWARD_CODES = {text: code for code, text in REWARD_TEXT.items()}
 # A message's stored reason is already a token; the code is its upper-case form.
 _MESSAGE_CODES = {code.value.lower(): code for code in (
     ReasonCode.KILL_SWITCH, ReasonCode.UNSUBSCRIBED, ReasonCode.NO_ADDRESS, ReasonCode.CHANNEL_OFF,
-    ReasonCode.ADDRESS_CAP, ReasonCode.QUIET_HOURS, ReasonCode.DAILY_CAP,
+    ReasonCode.ADDRESS_CAP, ReasonCode.QUIET_HOURS, ReasonCode.DAILY_CAP, ReasonCode.NO_CONSENT,
 )}  # fmt: skip
 
 

@@ -19,6 +19,7 @@ from chalicelib.campaigns import lifecycle
 from chalicelib.core.observability import logger
 from chalicelib.modes.assist import service as assists
 from chalicelib.modes.group_buy import service as groups
+from chalicelib.platforms import consents
 from chalicelib.referral import contacts, fraud, progress, reviews, rewards
 from chalicelib.table.changes import Change
 from chalicelib.table.images import UnreadableImage
@@ -32,8 +33,9 @@ HANDLERS: dict[str, list[RecordHandler]] = {
     "campaign": [lifecycle.on_campaign_change, groups.on_campaign_change, assists.on_campaign_change],
     "group": [groups.on_change],
     "assist": [assists.on_assist_change],
-    # A verified WeCom / official account callback: joins, pending follows, welcome messages.
-    "platform_event": [contacts.on_platform_event],
+    # A verified WeCom / official account callback: joins, pending follows, welcome messages; subscription-message
+    # consent and the staff member a WeCom customer belongs to.
+    "platform_event": [contacts.on_platform_event, consents.on_platform_event],
 }
 BATCH_HANDLERS: dict[str, list[BatchHandler]] = {
     "participant": [progress.count_invites, reviews.on_participants, fraud.count_attempts, fraud.record_people],

@@ -29,6 +29,7 @@ from chalicelib.messaging.rules import webhooks as outbox_rules
 from chalicelib.messaging.rules.messages import MessagingSettings, Recipient
 from chalicelib.messaging.rules.records import MessageRecord
 from chalicelib.messaging.store import messages as store
+from chalicelib.platforms import credentials as platform_credentials
 from chalicelib.security import unsubscribe_tokens
 from chalicelib.security.pii import get_cipher, mask_name, normalize_phone
 
@@ -40,6 +41,9 @@ LEASE = timedelta(minutes=5)
 CAP_COUNTER_DAYS = 3
 # Channels whose address someone else can give: capped per address too (channel -> blind index purpose).
 ADDRESS_CAPPED: Mapping[str, str] = {"sms": "phone", "email": "email"}
+# Messages that keep their variables: a webhook sends them as `data`; a WeChat subscription message fills its
+# template's keywords with them.
+KEEPS_VARIABLES = frozenset({"webhook", "wechat"})
 # A message in a final state is kept this long for operators (what was sent, what went dead), then TTL removes it.
 RETENTION = timedelta(days=180)
 RECENT_SCAN = 200
@@ -85,6 +89,18 @@ def _check_endpoints(settings: MessagingSettings) -> None:
                 raise ValidationFailed(f"channels.{channel}.endpoint: {exc.message}", code=Code.INVALID_URL) from None
 
 
+def _check_platforms(tid: str, before: MessagingSettings, after: MessagingSettings) -> None:
+    """A channel switched to `provider: platform` needs the platform connected (`PUT /v1/admin/platforms/...`)."""
+    for channel in ("wecom", "wechat"):
+        if after.platform(channel) is None or before.platform(channel) is not None:
+            continue
+        if platform_credentials.find_credentials(tid, "wecom" if channel == "wecom" else "wechat") is None:
+            raise ValidationFailed(
+                f"channels.{channel}: the tenant has not connected {channel}: PUT /v1/admin/platforms/{channel} first",
+                code=Code.CHANNEL_NOT_CONFIGURED, details={"channel": channel},
+            )  # fmt: skip
+
+
 def settings_view(actor: Principal) -> dict[str, Any]:
     return settings_of(actor.tid).model_dump(mode="json")
 
@@ -102,6 +118,7 @@ def update_settings(
     if added:
         egress.check_role(actor, [f"channels.{name}.endpoint" for name in added])
     _check_endpoints(request)
+    _check_platforms(actor.tid, before, request)
     if added:
         totp.require_step_up(actor, totp_code, now)
     document = request.model_dump(mode="json")
@@ -195,7 +212,7 @@ def enqueue(
         masked_subject=masked.subject, masked_text=masked.text,
         template=template if isinstance(template, str) else None, locale=domain.pick_locale(template, locale),
         address_enc=get_cipher().encrypt(address, _address_context(tid, mid)) if address else None,
-        endpoint=endpoint, data=values if channel == "webhook" else None, automation_id=automation_id, attempts=0,
+        endpoint=endpoint, data=values if channel in KEEPS_VARIABLES else None, automation_id=automation_id, attempts=0,
         due_at=due_at, created_at=iso(moment), version=1,
     )  # fmt: skip
     return mid if store.add(record) else None
@@ -240,19 +257,38 @@ def _write(item: MessageRecord) -> None:
         logger.warning("message changed during delivery", mid=item.mid)
 
 
+def _platform_send(item: MessageRecord, settings: MessagingSettings) -> channels.PlatformSend | None:
+    """How a wecom or wechat message leaves through the connected platform; None when the channel uses a gateway."""
+    configured = settings.platform(item.channel)
+    purpose = item.template or domain.DEFAULT_PURPOSE
+    if isinstance(configured, domain.WecomChannel):
+        return channels.PlatformSend(sender=configured.sender, purpose=purpose)
+    if not isinstance(configured, domain.WechatChannel):
+        return None
+    variables = dict(item.data or {})
+    template = configured.template_for(item.template)
+    if template is None:
+        return channels.PlatformSend(purpose=purpose)
+    return channels.PlatformSend(
+        template_id=template.template_id, data=domain.subscription_data(template, variables),
+        page=variables.get("link") or None, purpose=purpose,
+    )  # fmt: skip
+
+
 def _outgoing(item: MessageRecord, settings: MessagingSettings, now: datetime) -> channels.Outgoing:
     config = get_settings()
     address = get_cipher().decrypt(item.address_enc, _address_context(item.tid, item.mid)) if item.address_enc else ""
     target = item.endpoint if item.channel == "webhook" else settings.endpoint(item.channel)
     if item.channel == "email":
         target = settings.sender()
-    signs = item.channel in ("webhook", *domain.HTTP_CHANNELS)
+    signs = item.channel == "webhook" or (item.channel in domain.HTTP_CHANNELS and target is not None)
     keys = webhook_secret.signing_keys(item.tid, now) if signs else None
     return channels.Outgoing(
         mid=item.mid, tid=item.tid, uid=item.uid, channel=item.channel, text=item.text, subject=item.subject,
         template=item.template, automation_id=item.automation_id, address=address, target=target, keys=keys,
         timestamp=int(now.timestamp()), allow_private=_allow_private(config.stage), region=config.region,
-        data=dict(item.data) if item.data else None,
+        data=dict(item.data) if item.data and item.channel == "webhook" else None,
+        platform=_platform_send(item, settings),
     )  # fmt: skip
 
 
@@ -359,6 +395,9 @@ def _deliver_one(mid: str, run: _Run) -> str:
             store.give_back_slot(item.tid, item.uid, item.channel, day)
             if address is not None:
                 store.give_back_slot(item.tid, address, item.channel, day, address=True)
+        if isinstance(exc, channels.Suppressed):  # no consent: never sent, and not a failure to retry
+            item.last_error = str(exc)[:500]
+            return _suppressed(item, exc.reason)
         if isinstance(exc, channels.DeliveryError):
             return _failed(item, str(exc), exc.permanent, settings, now)
         return _failed(item, repr(exc), False, settings, now)

@@ -12,7 +12,7 @@ from chalicelib.core.observability import logger
 from chalicelib.platforms import credentials
 from chalicelib.platforms.rules import crypto, xml
 from chalicelib.platforms.rules.credentials import WechatCredentials, WecomCredentials
-from chalicelib.platforms.rules.events import InboundEvent, wechat_event, wecom_event
+from chalicelib.platforms.rules.events import CONSENT_EVENTS, InboundEvent, consent_events, wechat_event, wecom_event
 from chalicelib.platforms.store import events as store
 
 # The platforms' documented acknowledgement: an empty reply or "success".
@@ -67,30 +67,38 @@ def _open(token: str, aes_key: str, receive_id: str, query: Mapping[str, str], b
     )  # fmt: skip
 
 
-def _event(tid: str, platform: str, query: Mapping[str, str], body: bytes, at: int) -> InboundEvent | None:
+def _wechat_events(inner: bytes | str) -> list[InboundEvent]:
+    fields = xml.parse(inner)
+    container = CONSENT_EVENTS.get(fields.get("Event", ""))
+    if container is not None:
+        return consent_events(fields, xml.entries(inner, container))
+    event = wechat_event(fields)
+    return [event] if event is not None else []
+
+
+def _events(tid: str, platform: str, query: Mapping[str, str], body: bytes, at: int) -> list[InboundEvent]:
     if platform == "wecom":
         wecom = _wecom(tid)
         # The receive id is the corp id: a message for another corp does not decrypt as ours.
-        return wecom_event(
+        event = wecom_event(
             xml.parse(_open(wecom.callback_token, wecom.encoding_aes_key, wecom.corp_id, query, body, at))
         )
+        return [event] if event is not None else []
     wechat = _wechat(tid)
     if wechat.message_mode == "plain":
         crypto.verify_plain(
             wechat.callback_token, _arg(query, "signature"), _arg(query, "timestamp"), _arg(query, "nonce"), at
         )
-        return wechat_event(xml.parse(body))
+        return _wechat_events(body)
     if query.get("encrypt_type") != "aes" or wechat.encoding_aes_key is None:
         raise crypto.SignatureMismatch("safe mode expects an encrypted message (encrypt_type=aes)")
-    inner = _open(wechat.callback_token, wechat.encoding_aes_key, wechat.app_id, query, body, at)
-    return wechat_event(xml.parse(inner))
+    return _wechat_events(_open(wechat.callback_token, wechat.encoding_aes_key, wechat.app_id, query, body, at))
 
 
 def receive(tid: str, platform: str, query: Mapping[str, str], body: bytes, now: datetime) -> str:
-    """Verify, parse and keep one event (a conditional put: a redelivery writes nothing). Any refusal raises
-    before anything is written."""
-    event = _event(tid, platform, query, body, int(now.timestamp()))
-    if event is not None:
+    """Verify, parse and keep its events (a conditional put each: a redelivery writes nothing); a consent popup is
+    one event per template answered. Any refusal raises before anything is written."""
+    for event in _events(tid, platform, query, body, int(now.timestamp())):
         created = store.put_once(tid, event, now)
         logger.info("platform event", platform=platform, kind=event.kind, new=created)
     return ACK

@@ -270,6 +270,8 @@ class PlatformEventImage(Image):
     staff: str | None = None
     scene: str | None = None
     welcome_code: str | None = None
+    template_id: str | None = None
+    consent: str | None = None
 
     @classmethod
     def parse(cls, raw: Mapping[str, Any]) -> Self:
@@ -277,7 +279,8 @@ class PlatformEventImage(Image):
         return cls(
             cid="", tid=raw["tid"], platform=raw["platform"], kind=raw["kind"], user=raw["user"],
             sent_at=int(raw["sent_at"]), received_at=raw["received_at"], event_key=str(raw["SK"]).rsplit("#", 1)[-1],
-            staff=get("staff"), scene=get("scene"), welcome_code=get("welcome_code"),
+            staff=get("staff"), scene=get("scene"), welcome_code=get("welcome_code"), template_id=get("template_id"),
+            consent=get("consent"),
         )  # fmt: skip
 
 

@@ -556,6 +556,20 @@ def platform_event_sk(platform: str, digest: str) -> str:
     return f"PEVENT#{platform}#{digest}"
 
 
+def platform_consent_pk(tid: str, openid: str) -> str:
+    """A follower's subscription-message credits, in a partition of their own (a tenant's followers spread out)."""
+    return f"PCONSENT#{tid}#{openid}"
+
+
+def platform_consent_sk(template_id: str) -> str:
+    return f"TPL#{template_id}"
+
+
+def platform_sender_sk(platform: str, user: str) -> str:
+    """The staff member a WeCom external contact was added by, under the tenant."""
+    return f"PSENDER#{platform}#{user}"
+
+
 def platform_contact_sk(platform: str, user: str) -> str:
     """A platform user (WeCom external contact, official account follower) Fission has seen for a tenant."""
     return f"PCONTACT#{platform}#{user}"

@@ -766,8 +766,27 @@ class PlatformEventItem(Item, discriminator="platform_event"):
     staff = UnicodeAttribute(null=True)  # WeCom UserID
     scene = UnicodeAttribute(null=True)  # WeCom State, or the official account's EventKey
     welcome_code = UnicodeAttribute(null=True)
+    template_id = UnicodeAttribute(null=True)  # subscription-message consent: the template answered
+    consent = UnicodeAttribute(null=True)  # accept | reject
     sent_at = NumberAttribute()  # the platform's CreateTime
     received_at = UnicodeAttribute()
+
+
+class PlatformConsentItem(Item, discriminator="platform_consent"):
+    """The sends a follower allows of one subscription-message template (`PCONSENT#{tid}#{openid}` / `TPL#{template}`):
+    each accepted popup adds one credit, once per consent event (`grants` holds their digests); a send takes one."""
+
+    credits = NumberAttribute(default=0)
+    grants = UnicodeSetAttribute(null=True)
+    updated_at = UnicodeAttribute(null=True)
+
+
+class PlatformSenderItem(Item, discriminator="platform_sender"):
+    """The WeCom staff member who added an external contact (`T#{tid}` / `PSENDER#wecom#{external_userid}`): who a
+    customer message is sent as."""
+
+    staff = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
 
 
 class PlatformContactItem(Item, discriminator="platform_contact"):
@@ -842,6 +861,8 @@ ALL_MODELS: tuple[type[Item], ...] = (
     PlatformCodeItem,
     PlatformCodeCountItem,
     PlatformEventItem,
+    PlatformConsentItem,
+    PlatformSenderItem,
     PlatformContactItem,
     FollowPendingItem,
 )

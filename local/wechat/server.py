@@ -266,7 +266,9 @@ class WeChatStandIn:
             "delivery": sent.summary(),
         }
 
-    def _mp_event(self, app: App, visitor: str, oid: str, fields: list[tuple[str, str | int]]) -> delivery.Delivery:
+    def _mp_event(
+        self, app: App, visitor: str, oid: str, fields: list[tuple[str, str | int]], nested: str = ""
+    ) -> delivery.Delivery:
         header: list[tuple[str, str | int]] = [
             ("ToUserName", app.original_id),
             ("FromUserName", oid),
@@ -274,6 +276,8 @@ class WeChatStandIn:
             ("MsgType", "event"),
         ]
         inner = delivery.event_xml(header + fields)
+        if nested:  # a list element (the subscription popup's templates) after the flat fields
+            inner = inner.removesuffix("</xml>") + nested + "</xml>"
         url, body = delivery.official_account_request(app, inner, oid)
         event = {k: str(v) for k, v in header + fields}
         sent = self._send(delivery.Delivery(0, "official_account", app.app_id, visitor, event, url, body))
@@ -343,6 +347,7 @@ class WeChatStandIn:
             (post, "/qyapi/cgi-bin/externalcontact/get_contact_way"): self._get_contact_way,
             (post, "/qyapi/cgi-bin/externalcontact/del_contact_way"): self._del_contact_way,
             (post, "/qyapi/cgi-bin/externalcontact/send_welcome_msg"): self._send_welcome_msg,
+            (post, "/qyapi/cgi-bin/externalcontact/add_msg_template"): self._add_msg_template,
             (post, "/qyapi/cgi-bin/externalcontact/add_corp_tag"): self._add_corp_tag,
             (post, "/qyapi/cgi-bin/externalcontact/get_corp_tag_list"): self._get_corp_tag_list,
             (post, "/qyapi/cgi-bin/externalcontact/mark_tag"): self._mark_tag,
@@ -439,13 +444,30 @@ class WeChatStandIn:
             return dict(self.world.limits)
 
     def _consent(self, values: dict[str, Any]) -> dict[str, Any]:
+        """The visitor answers a subscription popup for a template (accept or reject), and the account's callback
+        gets subscribe_msg_popup_event (set `notify` false to change the stand-in's count alone)."""
         app = self.world.app(_text(values.get("app_id"), "app_id"))
         times = values.get("times", 1)
         if not isinstance(times, int) or times < 1:
             raise ControlError(400, "times is at least 1")
-        visitor = _text(values.get("visitor"), "visitor")
-        left = self.world.grant_consent(app.app_id, visitor, _text(values.get("template_id"), "template_id"), times)
-        return {"openid": openid(app.app_id, visitor), "accepted": left}
+        status = values.get("status", "accept")
+        if status not in ("accept", "reject"):
+            raise ControlError(400, 'status is "accept" or "reject"')
+        visitor, template = _text(values.get("visitor"), "visitor"), _text(values.get("template_id"), "template_id")
+        if status == "accept":
+            left = self.world.grant_consent(app.app_id, visitor, template, times)
+        else:
+            left = self.world.refuse_consent(app.app_id, visitor, template)
+        oid = openid(app.app_id, visitor)
+        answer: dict[str, Any] = {"openid": oid, "accepted": left}
+        if values.get("notify", True) and app.callback_url:
+            entry = delivery.event_xml([("TemplateId", template), ("SubscribeStatusString", status), ("PopupScene", 1)])
+            nested = "<SubscribeMsgPopupEvent>" + entry.replace("<xml>", "<List>").replace("</xml>", "</List>")
+            sent = self._mp_event(
+                app, visitor, oid, [("Event", "subscribe_msg_popup_event")], nested + "</SubscribeMsgPopupEvent>"
+            )
+            answer["delivery"] = sent.summary()
+        return answer
 
     def _mint_oauth_code(self, values: dict[str, Any]) -> dict[str, Any]:
         app = self.world.app(_text(values.get("app_id"), "app_id"))
@@ -502,6 +524,10 @@ class WeChatStandIn:
     def _send_welcome_msg(self, request: Request) -> Reply:
         self.world.send_welcome(self._corp_of(request), request.json())
         return _ok()
+
+    def _add_msg_template(self, request: Request) -> Reply:
+        failed, msgid = self.world.add_msg_template(self._corp_of(request), request.json())
+        return _ok(fail_list=failed, msgid=msgid)
 
     def _add_corp_tag(self, request: Request) -> Reply:
         return _ok(tag_group=self.world.add_corp_tag(self._corp_of(request), request.json()))

@@ -66,6 +66,30 @@ def external_userid(corp_id: str, visitor: str) -> str:
     return "wm" + _digest("external", corp_id, visitor)[:30]
 
 
+# The documented length limit of a subscription keyword's value, by type (characters).
+KEYWORD_LIMITS = {
+    "thing": 20, "number": 32, "letter": 32, "symbol": 5, "character_string": 32, "phone_number": 17,
+    "car_number": 8, "name": 10, "phrase": 5,
+}  # fmt: skip
+KEYWORD_TYPES = (
+    "character_string", "phone_number", "car_number", "thing", "number", "letter", "symbol", "time", "date",
+    "amount", "name", "phrase", "enum",
+)  # fmt: skip
+
+
+def _keyword_problem(key: str, entry: Any) -> str:
+    """Why a subscription message's `data.{key}` is refused (47003), or "" when it is fine."""
+    kind = next((k for k in KEYWORD_TYPES if key.startswith(k) and key[len(k) :].isdigit()), None)
+    if kind is None:
+        return "is not a keyword of the template"
+    if not isinstance(entry, dict) or not isinstance(entry.get("value"), str) or not entry["value"]:
+        return "is missing"
+    limit = KEYWORD_LIMITS.get(kind)
+    if limit is not None and len(entry["value"]) > limit:
+        return f"is longer than {limit} characters"
+    return ""
+
+
 def openid(app_id: str, visitor: str) -> str:
     """A visitor's stable openid in one app (28 characters, one per app)."""
     return "o" + _digest("openid", app_id, visitor)[:27]
@@ -190,10 +214,10 @@ class SnsToken:
 
 @dataclass
 class Message:
-    """Something a visitor received: a welcome message, a subscription message, an official account's reply."""
+    """Something a visitor received: a welcome or customer message, a subscription message, an account's reply."""
 
     id: int
-    kind: Literal["welcome", "subscribe_message", "reply"]
+    kind: Literal["welcome", "customer_message", "subscribe_message", "reply"]
     channel: Literal["wecom", "official_account", "mini_program"]
     visitor: str
     to: str  # external_userid or openid
@@ -461,6 +485,38 @@ class World:
                 {"text": text, "attachments": attachments},
             )
 
+    def add_msg_template(self, corp_id: str, body: dict[str, Any]) -> tuple[list[str], str]:
+        """A customer message to single customers as `sender` (WeCom asks the member to confirm it; the stand-in
+        delivers at once). Customers who are not the sender's contacts are answered in `fail_list`."""
+        with self.lock:
+            if body.get("chat_type", "single") != "single":
+                raise ApiError(40003, "the stand-in sends to single customers only (chat_type single)")
+            customers, sender = body.get("external_userid"), body.get("sender")
+            if not isinstance(customers, list) or not customers or not all(isinstance(c, str) for c in customers):
+                raise ApiError(40096, "invalid external userid")
+            if not isinstance(sender, str) or not sender:
+                raise ApiError(40003, "invalid userid: sender is required")
+            text = body.get("text") or {}
+            attachments = body.get("attachments") or []
+            if not isinstance(text, dict) or not isinstance(attachments, list) or len(attachments) > 9:
+                raise DATA_FORMAT
+            if not text.get("content") and not attachments:
+                raise ApiError(44004, "empty content")
+            if len(str(text.get("content", "")).encode()) > 4000:
+                raise ApiError(45002, "content size out of limit")
+            corp = self.corps[corp_id]
+            failed: list[str] = []
+            for ext in customers:
+                relation = self.relations.get((corp_id, sender, ext))
+                if relation is None:
+                    failed.append(ext)
+                    continue
+                self._deliver(
+                    "customer_message", "wecom", relation.visitor, ext, sender, corp.staff.get(sender, sender),
+                    {"text": text, "attachments": attachments},
+                )  # fmt: skip
+            return failed, f"msg{secrets.token_hex(8)}"
+
     def _deliver(
         self,
         kind: Any,
@@ -649,13 +705,24 @@ class World:
             self.consents[key] += times
             return self.consents[key]
 
+    def refuse_consent(self, app_id: str, visitor: str, template_id: str) -> int:
+        """The visitor refuses a template: no send of it is allowed until they accept again."""
+        with self.lock:
+            self.consents[(app_id, self._openid(app_id, visitor), template_id)] = 0
+            return 0
+
     def send_subscribe_message(self, app_id: str, body: dict[str, Any], channel: Any) -> Message:
         with self.lock:
             touser, template = body.get("touser"), body.get("template_id")
             if not isinstance(template, str) or not template:
                 raise ApiError(40037, "invalid template_id")
-            if not isinstance(body.get("data"), dict):
+            data = body.get("data")
+            if not isinstance(data, dict) or not data:
                 raise ApiError(47003, "argument invalid! data is empty")
+            for key, entry in data.items():
+                problem = _keyword_problem(str(key), entry)
+                if problem:
+                    raise ApiError(47003, f"argument invalid! data.{key}.value {problem}")
             visitor = self._visitor_of(app_id, str(touser))
             if visitor is None:
                 raise ApiError(40003, "invalid openid")

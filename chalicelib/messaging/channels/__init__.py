@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from chalicelib.messaging.channels import console, email, http, webhook
-from chalicelib.messaging.channels.base import Adapter, DeliveryError, Outgoing
+from chalicelib.messaging.channels import console, email, http, webhook, wechat, wecom
+from chalicelib.messaging.channels.base import Adapter, DeliveryError, Outgoing, PlatformSend, Suppressed
 
 ADAPTERS: dict[str, Adapter] = {
     "console": console.send,
     "email": email.send,
     "sms": http.send,
-    "wecom": http.send,
-    "wechat": http.send,
+    "wecom": wecom.send,
+    "wechat": wechat.send,
     "webhook": webhook.send,
 }
 
-__all__ = ["ADAPTERS", "Adapter", "DeliveryError", "Outgoing"]
+__all__ = ["ADAPTERS", "Adapter", "DeliveryError", "Outgoing", "PlatformSend", "Suppressed"]

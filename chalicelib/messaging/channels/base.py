@@ -22,6 +22,25 @@ class DeliveryError(Exception):
         self.permanent = permanent
 
 
+class Suppressed(DeliveryError):
+    """The message must not be sent at all (the person gave no consent for it): it is `suppressed` with `reason`."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message, permanent=True)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class PlatformSend:
+    """How a wecom or wechat message leaves through the tenant's connected platform (`provider: platform`)."""
+
+    template_id: str | None = None  # wechat: the subscription template of the message's purpose
+    data: dict[str, str] | None = None  # wechat: each keyword's text, variables filled in
+    page: str | None = None  # wechat: the page the card opens (the person's invite page)
+    sender: str | None = None  # wecom: the staff member to send as when the customer's own is not known
+    purpose: str = "default"
+
+
 @dataclass(frozen=True)
 class Outgoing:
     """A message ready to leave: rendered text, the decrypted address and where the tenant's channel points."""
@@ -41,6 +60,7 @@ class Outgoing:
     allow_private: bool  # local and test stages may reach servers on this machine
     region: str = "us-east-1"
     data: dict[str, str] | None = None  # webhook messages: the template variables
+    platform: PlatformSend | None = None  # wecom and wechat through the connected platform; None: the gateway
 
 
 Adapter = Callable[[Outgoing], None]

@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from chalicelib.platforms.rules import messages as platform_messages
+
 Locale = Literal["zh", "en"]
 LOCALES: tuple[Locale, ...] = ("zh", "en")
 
@@ -110,10 +112,76 @@ class EmailChannel(_Strict):
     sender: str = Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
+Provider = Literal["gateway", "platform"]
+# What a subscription template is chosen for: a built-in template's name, or `default` for any other message.
+DEFAULT_PURPOSE = "default"
+Purpose = Literal["win_back", "group_deadline", "birthday", "reward_issued", "welcome", "default"]
+
+
+class PlatformChannel(_Strict):
+    """wecom and wechat: the tenant's own gateway (`provider: gateway`, signed POSTs to `endpoint`, the default), or
+    the platform connected in `/v1/admin/platforms/{platform}` (`provider: platform`)."""
+
+    provider: Provider = "gateway"
+    endpoint: str | None = Field(default=None, min_length=8, max_length=2048, pattern=r"^https?://")
+
+    @model_validator(mode="after")
+    def _gateway_needs_endpoint(self) -> PlatformChannel:
+        if self.provider == "gateway" and self.endpoint is None:
+            raise ValueError('a gateway channel needs an endpoint (or provider "platform")')
+        return self
+
+
+class SubscriptionTemplate(_Strict):
+    """An official account subscription template (订阅通知) and what each of its keywords says: a text with the
+    message variables, e.g. `{"thing1": "{campaign}", "thing2": "{reward}"}`; each value is cut to its keyword's
+    documented length when sent (`thing` 20 characters, `phrase` 5, ...)."""
+
+    template_id: str = Field(min_length=8, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")
+    data: dict[str, str] = Field(min_length=1, max_length=platform_messages.MAX_DATA_KEYS)
+
+    @field_validator("data")
+    @classmethod
+    def _keywords(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, text in value.items():
+            if platform_messages.data_key_type(key) is None:
+                raise ValueError(f"{key!r} is not a subscription keyword (thing1, time2, character_string3, ...)")
+            if not text.strip() or len(text) > 200:
+                raise ValueError(f"data.{key}: 1..200 characters")
+            _check_text(text, f"data.{key}")
+        return value
+
+
+class WechatChannel(PlatformChannel):
+    """`provider: platform` sends the official account's subscription messages, one per follower's consent."""
+
+    templates: dict[Purpose, SubscriptionTemplate] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _platform_needs_templates(self) -> WechatChannel:
+        if self.provider == "platform" and not self.templates:
+            raise ValueError("subscription messages need at least one template (templates.default, templates.welcome)")
+        return self
+
+    def template_for(self, purpose: str | None) -> SubscriptionTemplate | None:
+        """The template of a message's purpose (its built-in template's name), else the `default` one."""
+        for name, template in self.templates.items():
+            if name == purpose:
+                return template
+        return next((t for name, t in self.templates.items() if name == DEFAULT_PURPOSE), None)
+
+
+class WecomChannel(PlatformChannel):
+    """`provider: platform` sends WeCom customer messages as the staff member who added the customer, else as
+    `sender` (a WeCom user id)."""
+
+    sender: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
+
+
 class ChannelSettings(_Strict):
     sms: HttpChannel | None = None
-    wecom: HttpChannel | None = None
-    wechat: HttpChannel | None = None
+    wecom: WecomChannel | None = None
+    wechat: WechatChannel | None = None
     email: EmailChannel | None = None
 
 
@@ -145,8 +213,20 @@ class MessagingSettings(_Strict):
         return DEFAULT_DAILY_CAP
 
     def endpoint(self, channel: str) -> str | None:
+        """The gateway a channel posts to; None when it has none (or sends through the platform)."""
         configured = getattr(self.channels, channel, None)
-        return configured.endpoint if isinstance(configured, HttpChannel) else None
+        if isinstance(configured, HttpChannel):
+            return configured.endpoint
+        if isinstance(configured, PlatformChannel) and configured.provider == "gateway":
+            return configured.endpoint
+        return None
+
+    def platform(self, channel: str) -> PlatformChannel | None:
+        """The wecom or wechat settings when the channel sends through the connected platform, else None."""
+        configured = getattr(self.channels, channel, None)
+        if isinstance(configured, PlatformChannel) and configured.provider == "platform":
+            return configured
+        return None
 
     def sender(self) -> str | None:
         return self.channels.email.sender if self.channels.email is not None else None
@@ -154,7 +234,7 @@ class MessagingSettings(_Strict):
 
 def not_configured(channel: str, settings: MessagingSettings) -> str | None:
     """Why `channel` cannot send for this tenant, or None when it can (webhook endpoints come with the message)."""
-    if channel in HTTP_CHANNELS and settings.endpoint(channel) is None:
+    if channel in HTTP_CHANNELS and settings.endpoint(channel) is None and settings.platform(channel) is None:
         return f"{channel} channel has no endpoint configured"
     if channel == "email" and settings.sender() is None:
         return "email channel has no sender configured"
@@ -353,6 +433,11 @@ def render(template: Template, locale: Locale, variables: Mapping[str, str]) -> 
         subject, text = BUILTIN_TEMPLATES[template][chosen]
         return Rendered(_substitute(subject, variables), _substitute(text, variables))
     return Rendered(None, _substitute(template[chosen], variables))
+
+
+def subscription_data(template: SubscriptionTemplate, variables: Mapping[str, str]) -> dict[str, str]:
+    """Each keyword's text with the message's variables filled in (cut to length when the body is built)."""
+    return {key: _substitute(text, variables) for key, text in template.data.items()}
 
 
 class MessagesQuery(_Strict):

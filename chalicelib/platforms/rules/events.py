@@ -16,6 +16,13 @@ WECHAT_ADDS = frozenset({"subscribe", "SCAN"})
 WECHAT_DELETES = frozenset({"unsubscribe"})
 ADDS = WECOM_ADDS | WECHAT_ADDS
 DELETES = WECOM_DELETES | WECHAT_DELETES
+# Subscription-message consent (订阅通知): a popup's answer per template, and a later refusal from the settings page.
+# `subscribe_msg_sent_event` (the outcome of a send) is acknowledged and not kept: the send's own answer decides.
+CONSENT_POPUP = "subscribe_msg_popup_event"
+CONSENT_CHANGE = "subscribe_msg_change_event"
+CONSENT_EVENTS = {CONSENT_POPUP: "SubscribeMsgPopupEvent", CONSENT_CHANGE: "SubscribeMsgChangeEvent"}
+CONSENTS = frozenset(CONSENT_EVENTS)
+ACCEPT, REJECT = "accept", "reject"
 
 
 @dataclass(frozen=True)
@@ -28,6 +35,8 @@ class InboundEvent:
     staff: str | None = None
     scene: str | None = None
     welcome_code: str | None = None
+    template_id: str | None = None  # consent events: the template answered
+    consent: str | None = None  # consent events: accept or reject
 
 
 def _digest(*parts: str) -> str:
@@ -69,3 +78,23 @@ def wechat_event(fields: dict[str, str]) -> InboundEvent | None:
     return InboundEvent(
         platform="wechat", kind=kind, user=user, sent_at=sent_at, digest=digest, scene=fields.get("EventKey") or None
     )
+
+
+def consent_events(fields: dict[str, str], entries: list[dict[str, str]]) -> list[InboundEvent]:
+    """One event per template a subscription popup (or a later refusal) answered; [] for any other message.
+    Dedupe key: FromUserName + CreateTime + Event + TemplateId, so a redelivered callback grants nothing twice."""
+    kind = fields.get("Event", "")
+    user = fields.get("FromUserName", "")
+    if fields.get("MsgType") != "event" or kind not in CONSENTS or not user:
+        return []
+    sent_at = _sent_at(fields)
+    found: list[InboundEvent] = []
+    for entry in entries:
+        template, status = entry.get("TemplateId", ""), entry.get("SubscribeStatusString", "")
+        if not template or status not in (ACCEPT, REJECT):
+            continue
+        found.append(InboundEvent(
+            platform="wechat", kind=kind, user=user, sent_at=sent_at,
+            digest=_digest(user, str(sent_at), kind, template), template_id=template, consent=status,
+        ))  # fmt: skip
+    return found

@@ -73,6 +73,36 @@ def parse(body: bytes | str, *, max_bytes: int = MAX_BODY_BYTES) -> dict[str, st
     return fields
 
 
+# The official account's subscription-message events carry a list: `<SubscribeMsgPopupEvent><List>...</List>`.
+LIST_CONTAINERS = frozenset({"SubscribeMsgPopupEvent", "SubscribeMsgChangeEvent", "SubscribeMsgSentEvent"})
+LIST_FIELDS = frozenset({"TemplateId", "SubscribeStatusString", "PopupScene", "MsgID", "ErrorCode", "ErrorStatus"})
+MAX_LIST_ENTRIES = 20
+
+
+def entries(body: bytes | str, container: str) -> list[dict[str, str]]:
+    """The `<List>` entries of `container` (one of `LIST_CONTAINERS`) in an already accepted body, each a flat dict of
+    the known fields; at most `MAX_LIST_ENTRIES` (a popup offers at most a few templates)."""
+    raw = body.encode() if isinstance(body, str) else body
+    if container not in LIST_CONTAINERS or len(raw) > MAX_BODY_BYTES:
+        return []
+    try:
+        root = fromstring(raw, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except (DefusedXmlException, ParseError):
+        raise XmlRefused("the body is not well-formed XML") from None
+    found: list[dict[str, str]] = []
+    for holder in root.findall(container):
+        for entry in holder.findall("List"):
+            if len(found) >= MAX_LIST_ENTRIES:
+                raise XmlRefused(f"{container} holds more than {MAX_LIST_ENTRIES} entries")
+            fields = {}
+            for child in entry:
+                text = child.text or ""
+                if child.tag in LIST_FIELDS and not len(child) and len(text) <= MAX_FIELD_CHARS:
+                    fields[child.tag] = text.strip()
+            found.append(fields)
+    return found
+
+
 def _cdata(text: str) -> str:
     # A `]]>` inside would end the section: split it across two sections, the standard way.
     return "<![CDATA[" + text.replace("]]>", "]]]]><![CDATA[>") + "]]>"

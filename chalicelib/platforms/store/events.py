@@ -19,7 +19,8 @@ def put_once(tid: str, event: InboundEvent, now: datetime) -> bool:
     item = PlatformEventItem(
         PK=keys.tenant_pk(tid), SK=keys.platform_event_sk(event.platform, event.digest), tid=tid,
         platform=event.platform, kind=event.kind, user=event.user, staff=event.staff, scene=event.scene,
-        welcome_code=event.welcome_code, sent_at=event.sent_at, received_at=iso(now),
+        welcome_code=event.welcome_code, template_id=event.template_id, consent=event.consent,
+        sent_at=event.sent_at, received_at=iso(now),
         expires_at=int((now + KEEP).timestamp()),
     )  # fmt: skip
     return save_if(item, PlatformEventItem.PK.does_not_exist(), "platform event")

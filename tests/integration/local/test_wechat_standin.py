@@ -463,6 +463,55 @@ def test_a_subscription_message_needs_the_visitors_consent_for_each_send(wx: Cli
     assert [m["content"]["data"]["thing1"]["value"] for m in inbox] == ["好友助力成功"]
 
 
+def test_a_consent_posts_the_popup_event_encrypted_and_a_refusal_stops_the_sends(
+    wx: Client, receiver: Receiver
+) -> None:
+    token = wx.mp_token()
+    given = wx.call("POST", "/_local/mp/consent", {"app_id": APP, "visitor": "bob", "template_id": "tplReward01"})
+    wx.call(
+        "POST",
+        "/_local/mp/consent",
+        {"app_id": APP, "visitor": "bob", "template_id": "tplReward01", "status": "reject"},
+    )
+    path = f"/api/cgi-bin/message/subscribe/bizsend?access_token={token}"
+    body = {"touser": given["openid"], "template_id": "tplReward01", "data": {"thing1": {"value": "好友助力成功"}}}
+
+    popup, refusal = (dict[str, Any](mp_event(got)) for got in receiver.received)  # the list is nested
+
+    assert popup["Event"] == "subscribe_msg_popup_event" and popup["FromUserName"] == given["openid"]
+    assert popup["SubscribeMsgPopupEvent"]["List"] == {
+        "TemplateId": "tplReward01",
+        "SubscribeStatusString": "accept",
+        "PopupScene": "1",
+    }
+    assert refusal["SubscribeMsgPopupEvent"]["List"]["SubscribeStatusString"] == "reject"
+    assert wx.call("POST", path, body)["errcode"] == 43101
+    too_long = body | {"data": {"thing1": {"value": "一" * 21}}}
+    not_a_keyword = body | {"data": {"title": {"value": "x"}}}
+    wx.call("POST", "/_local/mp/consent", {"app_id": APP, "visitor": "bob", "template_id": "tplReward01"})
+    assert [wx.call("POST", path, b)["errcode"] for b in (too_long, not_a_keyword)] == [47003, 47003]
+
+
+def test_a_customer_message_reaches_the_senders_contacts_and_names_the_others_in_fail_list(wx: Client) -> None:
+    token = wx.wecom_token()
+    wx.contact_way("inv_alice", token=token)
+    added = wx.call("POST", "/_local/wecom/add", {"state": "inv_alice", "visitor": "bob"})
+    path = f"/qyapi/cgi-bin/externalcontact/add_msg_template?access_token={token}"
+    stranger = "wmnotacontact000000"
+    body = {"chat_type": "single", "external_userid": [added["external_userid"], stranger], "sender": "xiaomei",
+            "text": {"content": "你的奖励已发放"}}  # fmt: skip
+
+    answer = wx.call("POST", path, body)
+
+    assert answer["errcode"] == 0 and answer["fail_list"] == [stranger] and answer["msgid"]
+    inbox = wx.call("GET", "/_local/inbox?visitor=bob&kind=customer_message")
+    assert [(m["to"], m["sender"], m["content"]["text"]["content"]) for m in inbox] == [
+        (added["external_userid"], "xiaomei", "你的奖励已发放")
+    ]
+    assert wx.call("POST", path, body | {"text": {}})["errcode"] == 44004
+    assert wx.call("POST", path, body | {"sender": ""})["errcode"] == 40003
+
+
 # -- web login, JS-SDK and the mini program ------------------------------------------------------------------
 
 

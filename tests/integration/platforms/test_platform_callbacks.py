@@ -6,24 +6,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
-import urllib.request
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from chalicelib.platforms.rules.scenes import scene_for
 from local.pump import StreamPump
 from local.scheduler import Scheduler
-from local.wechat.server import WeChatStandIn
-from tests import contract
-from tests.conftest import Api, Tenant, join, live_campaign
-from tests.integration.platforms.conftest import AES_KEY, APP_ID, APP_SECRET, CORP_ID, SECRET, WECHAT, WECOM, connect
+from tests.conftest import Api, join, live_campaign
+from tests.integration.platforms.conftest import AES_KEY, APP_ID, CORP_ID, SECRET, WECOM, World
 
 POINTS = {"type": "points", "name": "100 points", "points": 100}
 RULES = {
@@ -36,83 +29,6 @@ BOMB = (
     b'<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">'
     b'<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]><xml><Encrypt>&c;</Encrypt></xml>'
 )
-
-
-@dataclass
-class World:
-    """The stand-in, the tenant connected to it, and what the app answered to each forwarded callback."""
-
-    standin: WeChatStandIn
-    api: Api
-    tenant: Tenant
-    answers: list[tuple[int, bytes]] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-
-    def control(self, path: str, body: dict[str, Any]) -> Any:
-        request = urllib.request.Request(self.standin.url + path, json.dumps(body).encode(), method="POST")
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return json.loads(response.read())
-
-    def inbox(self, visitor: str) -> list[dict[str, Any]]:
-        with urllib.request.urlopen(f"{self.standin.url}/_local/inbox?visitor={visitor}", timeout=10) as response:
-            return list(json.loads(response.read()))
-
-    def post(self, path: str, query: dict[str, str], body: bytes) -> tuple[int, Any]:
-        """A callback sent straight to the app (a forged or broken one the stand-in would not send)."""
-        return self.api.call("POST", f"{path}?{urlencode(query)}", body, headers={"Content-Type": "text/xml"})
-
-
-@pytest.fixture
-def world(api: Api, tenant: Tenant, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
-    from chalicelib.core.config import get_settings
-
-    standin = WeChatStandIn(attempts=1, timeout=30)
-    found = World(standin, api, tenant)
-
-    class Forward(BaseHTTPRequestHandler):
-        def _serve(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            sent = {"Content-Type": self.headers.get("Content-Type") or "text/xml"}
-            answer = api.client.http.request(self.command, self.path, headers=sent, body=body)
-            typed = answer.headers.get("Content-Type", "").startswith("application/json")
-            parsed = json.loads(answer.body) if typed and answer.body else None
-            found.problems += contract.problems(self.command, self.path, answer.status_code, parsed)
-            found.answers.append((answer.status_code, answer.body))
-            self.send_response(answer.status_code)
-            self.send_header("Content-Length", str(len(answer.body)))
-            self.end_headers()
-            self.wfile.write(answer.body)
-
-        do_GET = do_POST = _serve
-
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-            pass
-
-    forward = ThreadingHTTPServer(("127.0.0.1", 0), Forward)
-    base = f"http://127.0.0.1:{forward.server_address[1]}"
-    threading.Thread(target=forward.serve_forever, daemon=True).start()
-    standin.start()
-    for name, value in standin.environment().items():
-        monkeypatch.setenv(name, value)
-    get_settings.cache_clear()
-    standin.register_corp({
-        "corp_id": CORP_ID, "secret": SECRET, "token": WECOM["callback_token"], "encoding_aes_key": AES_KEY,
-        "callback_url": f"{base}/v1/wecom/{tenant.tid}/callback", "agent_id": "1000002",
-    })  # fmt: skip
-    standin.register_app({
-        "app_id": APP_ID, "secret": APP_SECRET, "token": WECHAT["callback_token"], "encoding_aes_key": AES_KEY,
-        "callback_url": f"{base}/v1/wechat/{tenant.tid}/callback", "original_id": "gh_0123456789ab",
-    })  # fmt: skip
-    connect(api, tenant, "wecom", WECOM)
-    connect(api, tenant, "wechat", WECHAT)
-    try:
-        yield found
-        assert found.problems == [], "the answer does not match docs/openapi.yaml"
-    finally:
-        forward.shutdown()
-        forward.server_close()
-        standin.stop()
-        get_settings.cache_clear()
 
 
 def follow_campaign(world: World) -> tuple[str, dict[str, Any]]:
