@@ -239,7 +239,7 @@ def batch_outcome(answer: Mapping[str, Any], number: str) -> tuple[Verdict, bool
 
 
 def detail_outcome(detail: Mapping[str, Any], batch_ref: str | None = None) -> Verdict:
-    ref = str(detail.get("detail_id") or "") or batch_ref
+    ref = batch_ref or str(detail.get("batch_id") or "") or None  # the batch id: one per withdrawal
     status = str(detail.get("detail_status") or "")
     if status == "SUCCESS":
         return Verdict(SUCCEEDED, ref)
