@@ -10,6 +10,7 @@ Scripted openids: `fail_<REASON>` fails the detail (REASON, e.g. NAME_NOT_CORREC
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import re
 import secrets
@@ -140,8 +141,6 @@ class WeChatPayWorld:
         self.default = self.add_merchant("1900000109", "wx0000000000local", name="default")
 
     def _digest(self) -> bytes:
-        import hashlib
-
         return hashlib.sha256(public_pem(self.platform_key.public_key()).encode()).digest()
 
     @property

@@ -2,7 +2,7 @@
 
 The withdrawal id is the `out_biz_no`: Alipay answers a repeated one with the first transfer's result and never
 pays it twice. Answers are trusted only when their RSA2 signature verifies with the Alipay public key; the
-`alipay.fund.trans.order.changed` message is verified the same way. docs/payouts.md describes the flow;
+`alipay.fund.trans.order.changed` message is verified the same way. docs/payout-providers.md describes the flow;
 chalicelib/payouts/rules/alipay.py holds the wire format.
 """
 

@@ -3,7 +3,7 @@
 The batch and detail numbers are the withdrawal id (`out_number`), so a submit repeated after a timeout names the
 same batch and WeChat Pay never pays it twice. Every answer and callback must carry a valid platform signature;
 one that does not is treated as no answer (`ProviderUnreachable`) or refused (`BadNotification`).
-docs/payouts.md describes the flow; chalicelib/payouts/rules/wechatpay.py holds the wire format.
+docs/payout-providers.md describes the flow; chalicelib/payouts/rules/wechatpay.py holds the wire format.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Alipay's open API for single transfers to an Alipay account (`alipay.fund.trans.uni.transfer`): the RSA2
-signature, the signed answer and the `alipay.fund.trans.order.changed` message (docs/payouts.md, "Alipay").
+signature, the signed answer and the `alipay.fund.trans.order.changed` message (docs/payout-providers.md, "Alipay").
 
 A request is signed over every parameter but `sign` (sorted by name, empty values left out, `k=v` joined by `&`,
 SHA256withRSA, base64). An answer is signed over the raw JSON text of its `<method>_response` member, exactly as
@@ -15,6 +15,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qs
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -202,8 +203,6 @@ def query_verdict(node: Mapping[str, Any]) -> Verdict | None:
 
 def notification_params(body: bytes) -> dict[str, str]:
     """The parameters of a message POSTed as a form (each named once)."""
-    from urllib.parse import parse_qs
-
     try:
         parsed = parse_qs(body.decode(), keep_blank_values=True, strict_parsing=True)
     except (UnicodeDecodeError, ValueError):

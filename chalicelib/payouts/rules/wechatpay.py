@@ -1,5 +1,5 @@
 """WeChat Pay API v3 for merchant transfers to balance (商家转账到零钱): signatures, callback decryption and the
-mapping of batch and detail states to payout outcomes (docs/payouts.md, "WeChat Pay").
+mapping of batch and detail states to payout outcomes (docs/payout-providers.md, "WeChat Pay").
 
 Every request is signed with the merchant's API key: `METHOD\\nURL\\ntimestamp\\nnonce\\nbody\\n`, RSA-SHA256
 (PKCS#1 v1.5), sent as `Authorization: WECHATPAY2-SHA256-RSA2048 mchid=..,nonce_str=..,signature=..,timestamp=..,

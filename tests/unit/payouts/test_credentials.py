@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 from pydantic import ValidationError
@@ -83,8 +83,6 @@ def test_a_platform_certificate_stands_for_its_key(wechat: dict[str, Any], platf
         .serial_number(0x5157F09EFDC096DE).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
         .sign(platform_key, hashes.SHA256())
     )  # fmt: skip
-    from cryptography.hazmat.primitives import serialization
-
     text = certificate.public_bytes(serialization.Encoding.PEM).decode()
     config = WeChatPayCredentials.model_validate({**wechat, "platform_public_key": text}).to_config()
     assert config.platform_key.public_numbers() == platform_key.public_key().public_numbers()
