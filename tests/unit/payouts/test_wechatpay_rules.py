@@ -171,6 +171,17 @@ def test_a_callback_for_another_merchant_or_under_another_key_is_refused(
         provider.notification(*_callback(platform_key, RESOURCE, key="f" * 32))
 
 
+def test_a_signature_probe_is_refused(merchant_key: rsa.RSAPrivateKey, platform_key: rsa.RSAPrivateKey) -> None:
+    """WeChat Pay sends callbacks signed `WECHATPAY/SIGNTEST/...` to check that merchants verify: they must fail."""
+    headers, body = _callback(platform_key, RESOURCE)
+    provider = WeChatPay(
+        _config(merchant_key, platform_key), base_url="https://api.mch.weixin.qq.com", clock=lambda: NOW
+    )
+    probe = {**headers, "Wechatpay-Signature": "WECHATPAY/SIGNTEST/" + headers["Wechatpay-Signature"][19:]}
+    with pytest.raises(BadNotification):
+        provider.notification(probe, body)
+
+
 def test_the_payees_name_decrypts_with_the_platform_key(platform_key: rsa.RSAPrivateKey) -> None:
     sealed = rules.encrypt_sensitive(platform_key.public_key(), "张三")
     assert sdk.rsa_decrypt(sealed, platform_key) == "张三"
