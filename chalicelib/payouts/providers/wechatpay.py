@@ -21,7 +21,7 @@ from chalicelib.payouts.providers import transport
 from chalicelib.payouts.providers.base import BadNotification, Outcome, ProviderUnreachable, Result, Transfer
 from chalicelib.payouts.rules import wechatpay as rules
 from chalicelib.payouts.rules.credentials import WeChatPayConfig
-from chalicelib.payouts.rules.verdicts import Verdict
+from chalicelib.payouts.rules.verdicts import FAILED, Verdict
 
 NAME = "wechat"
 NOTIFY_PATH = "/v1/payouts/{tid}/wechat/notify"
@@ -124,7 +124,7 @@ class WeChatPay:
             wid = rules.wid_of(number)
         except (rules.SignatureInvalid, ValueError) as exc:
             raise BadNotification(str(exc)) from None
-        if verdict.outcome == "failed" and verdict.reason == "FAIL":  # the batch callback carries counts only
+        if verdict.outcome == FAILED and verdict.reason == "FAIL":  # the batch callback carries counts only
             try:
                 verdict = self._detail(number, verdict)
             except ProviderUnreachable:
@@ -142,7 +142,7 @@ class WeChatPay:
             found = rules.detail_outcome(answer, verdict.ref)
         except ValueError:
             return verdict
-        return found if found.outcome == "failed" else verdict
+        return found if found.outcome == FAILED else verdict
 
     def _call(self, method: str, path: str, body: Mapping[str, Any] | None) -> tuple[int, dict[str, Any]]:
         """(HTTP status, JSON object) of a signed call whose answer's signature verified."""

@@ -46,6 +46,26 @@ def test_our_request_signature_is_the_sdks(merchant_key: rsa.RSAPrivateKey, plat
     assert "sign_type=RSA2" in rules.sign_content(params)  # a request's signature covers sign_type
 
 
+def test_the_signed_string_is_the_documented_one() -> None:
+    """The open platform's example of a request's string to sign (sorted, raw values, sign_type included)."""
+    biz = (
+        '{"out_trade_no":"20190401144352106451724","total_amount":"0.01","subject":"土豪机",'
+        '"timeout_express":"10m","qr_code_timeout_express":"2m","store_id":"HK001"}'
+    )
+    params = {
+        "version": "1.0", "timestamp": "2019-04-01 14:43:53", "sign_type": "RSA2",
+        "notify_url": "http://notify.dengw.online/do/6e5e3bd0-c2c5-4565-bcfd-bf57ea822672",
+        "method": "alipay.trade.precreate", "format": "json", "charset": "UTF-8", "biz_content": biz,
+        "app_id": "201****222", "sign": "left out", "return_url": "",
+    }  # fmt: skip
+    assert rules.sign_content(params) == (
+        f"app_id=201****222&biz_content={biz}&charset=UTF-8&format=json&method=alipay.trade.precreate"
+        "&notify_url=http://notify.dengw.online/do/6e5e3bd0-c2c5-4565-bcfd-bf57ea822672&sign_type=RSA2"
+        "&timestamp=2019-04-01 14:43:53&version=1.0"
+    )
+    assert "sign_type" not in rules.sign_content(params, notification=True)
+
+
 def test_biz_content_carries_the_documented_fields() -> None:
     biz = rules.transfer_biz(rules.TransferRequest("wd_00ff", 1, "2088000000000001", None, ""))
     assert biz == {
