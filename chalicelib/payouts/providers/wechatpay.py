@@ -66,18 +66,21 @@ class WeChatPay:
     def submit(self, transfer: Transfer) -> Result:
         number = rules.out_number(transfer.wid)
         name = rules.encrypt_sensitive(self.config.platform_key, transfer.name) if transfer.name else None
-        body = rules.transfer_body(
-            rules.TransferRequest(
-                appid=self.config.appid,
-                number=number,
-                amount_fen=transfer.amount_fen,
-                openid=transfer.destination,
-                remark=transfer.remark,
-                user_name=name,
-                notify_url=self.notify_url(transfer.tid),
-                scene_id=self.config.transfer_scene_id,
+        try:
+            body = rules.transfer_body(
+                rules.TransferRequest(
+                    appid=self.config.appid,
+                    number=number,
+                    amount_fen=transfer.amount_fen,
+                    openid=transfer.destination,
+                    remark=transfer.remark,
+                    user_name=name,
+                    notify_url=self.notify_url(transfer.tid),
+                    scene_id=self.config.transfer_scene_id,
+                )
             )
-        )
+        except ValueError as exc:  # nothing was sent: WeChat Pay would refuse it the same way
+            return Result(Outcome.FAILED, None, f"INVALID_TRANSFER: {exc}")
         status, answer = self._call("POST", rules.TRANSFER_PATH, body)
         if status == 200:
             if answer.get("batch_status") == "CLOSED":

@@ -39,6 +39,8 @@ _AUTH_PARAM = re.compile(r'\s*([a-z_]+)="([^"]*)"\s*(?:,|$)')
 RETRY_SAME_NUMBER = frozenset({"SYSTEM_ERROR", "FREQUENCY_LIMITED", "NOT_ENOUGH", "RESOURCE_ALREADY_EXISTS"})
 BATCH_OPEN = frozenset({"WAIT_PAY", "ACCEPTED", "PROCESSING"})
 DETAIL_OPEN = frozenset({"INIT", "WAIT_PAY", "PROCESSING"})
+# From 2,000 yuan on, a detail must carry the payee's name (WeChat Pay checks it against the account's real name).
+NAME_REQUIRED_FROM_FEN = 200_000
 
 
 class SignatureInvalid(ValueError):
@@ -182,6 +184,8 @@ def transfer_body(request: TransferRequest) -> dict[str, Any]:
         raise ValueError("the amount must be positive")
     if not request.openid or len(request.openid) > 64:
         raise ValueError("the openid must be 1 to 64 characters")
+    if request.amount_fen >= NAME_REQUIRED_FROM_FEN and not request.user_name:
+        raise ValueError("a transfer of 2,000 yuan or more needs the payee's real name")
     remark = request.remark[:32] or "佣金提现"
     detail: dict[str, Any] = {
         "out_detail_no": request.number,

@@ -217,6 +217,9 @@ def test_the_transfer_body_is_one_batch_of_one_detail() -> None:
     assert body["notify_url"] == "https://x.cn/n" and body["transfer_scene_id"] == "1000"
     with pytest.raises(ValueError):
         rules.transfer_body(rules.TransferRequest("wx1", "wd00ff", 0, "o_1", "r", None, None, None))
+    with pytest.raises(ValueError, match="real name"):
+        rules.transfer_body(rules.TransferRequest("wx1", "wd00ff", 200_000, "o_1", "r", None, None, None))
+    assert rules.transfer_body(rules.TransferRequest("wx1", "wd00ff", 199_999, "o_1", "r", None, None, None))
 
 
 def test_batch_and_detail_states_map_to_outcomes() -> None:

@@ -75,6 +75,13 @@ def test_a_timeout_is_unreachable_and_the_query_finds_the_transfer(fake: Payment
     assert fake.wechatpay.payments[transfer.wid.replace("_", "")] == 1
 
 
+def test_a_large_transfer_without_a_name_fails_before_sending(fake: PaymentsStandIn) -> None:
+    transfer = Transfer(tid="t1", wid=_wid(), amount_fen=200_000, destination="o_1", name=None, remark="佣金")
+    result = _provider(fake).submit(transfer)
+    assert result.outcome is Outcome.FAILED and "real name" in str(result.reason)
+    assert _provider(fake).query(transfer).outcome is Outcome.NOT_FOUND
+
+
 def test_an_unknown_number_is_not_found(fake: PaymentsStandIn) -> None:
     assert _provider(fake).query(_transfer()).outcome is Outcome.NOT_FOUND
 
