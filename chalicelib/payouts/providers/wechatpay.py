@@ -150,7 +150,8 @@ class WeChatPay:
     def _call(self, method: str, path: str, body: Mapping[str, Any] | None) -> tuple[int, dict[str, Any]]:
         """(HTTP status, JSON object) of a signed call whose answer's signature verified."""
         url = self.base_url + path
-        signed_path = urlsplit(url).path + (f"?{urlsplit(url).query}" if urlsplit(url).query else "")
+        parts = urlsplit(url)
+        signed_path = parts.path + (f"?{parts.query}" if parts.query else "")  # the URL without its host
         text = json.dumps(body, ensure_ascii=False, separators=(",", ":")) if body is not None else ""
         timestamp, nonce = str(int(self.clock())), secrets.token_hex(16).upper()
         signature = rules.sign(
@@ -173,7 +174,7 @@ class WeChatPay:
                 answer.headers, answer.body, self.config.platform_key, self.config.platform_serial, self.clock()
             )
         except rules.SignatureInvalid as exc:
-            logger.warning("wechat pay answer not trusted", path=urlsplit(url).path, status=answer.status)
+            logger.warning("wechat pay answer not trusted", path=parts.path, status=answer.status)
             raise ProviderUnreachable(f"WeChat Pay's answer is not signed by the platform key: {exc}") from None
         return answer.status, _json(answer.body)
 
