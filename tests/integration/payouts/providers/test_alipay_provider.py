@@ -73,6 +73,14 @@ def test_the_same_number_twice_pays_once(fake: PaymentsStandIn) -> None:
     assert fake.alipay.payments[transfer.wid] == 1
 
 
+def test_a_refused_resubmission_is_not_a_failure_while_the_number_is_known(fake: PaymentsStandIn) -> None:
+    provider, transfer = _provider(fake), _transfer()
+    provider.submit(transfer)
+    changed = dataclasses.replace(transfer, amount_fen=999)  # Alipay refuses it (REQUEST_PARAM_ILLEGAL)...
+    assert provider.submit(changed).outcome is Outcome.SUCCEEDED  # ...but the first order stands: no FAILED
+    assert fake.alipay.payments[transfer.wid] == 1
+
+
 def test_a_timeout_is_unreachable_and_the_query_finds_the_transfer(fake: PaymentsStandIn) -> None:
     transfer = _transfer("timeout_person@example.cn")
     with pytest.raises(ProviderUnreachable):
