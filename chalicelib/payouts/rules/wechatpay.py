@@ -36,7 +36,7 @@ _AUTH_PARAM = re.compile(r'\s*([a-z_]+)="([^"]*)"\s*(?:,|$)')
 
 # Error codes after which the batch was certainly not taken, but the same number must be sent again later
 # (the documentation: "请勿更换商家转账批次单号"): the transfer stays unknown and the caller retries with it.
-RETRY_SAME_NUMBER = frozenset({"SYSTEM_ERROR", "FREQUENCY_LIMITED", "NOT_ENOUGH", "RESOURCE_ALREADY_EXISTS"})
+RETRY_SAME_NUMBER = frozenset({"SYSTEM_ERROR", "FREQUENCY_LIMITED", "NOT_ENOUGH"})
 BATCH_OPEN = frozenset({"WAIT_PAY", "ACCEPTED", "PROCESSING"})
 DETAIL_OPEN = frozenset({"INIT", "WAIT_PAY", "PROCESSING"})
 # From 2,000 yuan on, a detail must carry the payee's name (WeChat Pay checks it against the account's real name).
