@@ -80,6 +80,8 @@ def main() -> int:
             f"{landing}"
             f"{shop_line}"
             f"  WeChat phone {stack.wechat.phone_url}  (the WeCom / WeChat stand-in: docs/wechat-local.md)\n"
+            f"  Payouts      {stack.payments.url}/_local/credentials  (WeChat Pay and Alipay fakes: "
+            "docs/payouts-local.md)\n"
             f"  Demo tenant  {DEMO_TENANT} ({'created' if created else 'already there'})\n"
             f"  Login        {email} / {password}\n"
             f"  Try          curl -s -X POST {stack.url}/v1/admin/login "

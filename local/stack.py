@@ -1,4 +1,5 @@
-"""The whole local stack in one object: table, stream pump, scheduler, API server and the WeChat/WeCom stand-in.
+"""The whole local stack in one object: table, stream pump, scheduler, API server, the WeChat/WeCom stand-in and
+the payment fakes (WeChat Pay, Alipay).
 
 `make run` uses it against a persistent DynamoDB Local; tests use it against an in-memory one.
 """
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from local.isolation import isolate_requests
+from local.payments.server import PaymentsStandIn
 from local.pump import CheckpointStore, DeadLetters, StreamPump
 from local.scheduler import Scheduler
 from local.server import WORKERS, LocalServer
@@ -34,8 +36,11 @@ class StackSettings:
     workers: int = WORKERS  # API server threads
 
 
-def configure_environment(settings: StackSettings, wechat: WeChatStandIn | None = None) -> None:
-    """Point the app at the local table (and the WeChat/WeCom stand-in) before anything reads its settings."""
+def configure_environment(
+    settings: StackSettings, wechat: WeChatStandIn | None = None, payments: PaymentsStandIn | None = None
+) -> None:
+    """Point the app at the local table (and the WeChat/WeCom stand-in and payment fakes) before anything reads
+    its settings."""
     os.environ["FISSION_STAGE"] = os.environ.get("FISSION_STAGE", "local")
     os.environ["FISSION_DYNAMODB_ENDPOINT"] = settings.endpoint
     os.environ["FISSION_TABLE_NAME"] = settings.table_name
@@ -46,6 +51,8 @@ def configure_environment(settings: StackSettings, wechat: WeChatStandIn | None 
         os.environ.setdefault("FISSION_POSTER_CACHE_DIR", str(settings.data_dir / "posters"))
     if wechat is not None:  # each stack its own stand-in: assigned, not defaulted, so tests' stacks don't share
         os.environ.update(wechat.environment())
+    if payments is not None:
+        os.environ.update(payments.environment())
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
@@ -66,7 +73,10 @@ class LocalStack:
         self.settings = settings
         # Bound now (a free port) so its URLs are in the environment before the app reads its settings.
         self.wechat = WeChatStandIn(settings.host)
-        configure_environment(settings, self.wechat)
+        # The fakes' keys persist beside the data (git ignores .data/), so credentials a tenant saved keep working.
+        keys = settings.data_dir / "secrets" / "payment-fakes.json" if settings.data_dir else None
+        self.payments = PaymentsStandIn(settings.host, keys_file=keys, settle_seconds=2.0 if keys else 0.0)
+        configure_environment(settings, self.wechat, self.payments)
         from chalice.local import LambdaContext
 
         from app import app
@@ -105,6 +115,7 @@ class LocalStack:
 
     def start(self) -> None:
         self.wechat.start()
+        self.payments.start()
         self.pump.start()
         self.scheduler.start()
         self.server.start()
@@ -116,4 +127,5 @@ class LocalStack:
         self.scheduler.stop()
         self.pump.stop()
         self.wechat.stop()
+        self.payments.stop()
         health.clear_probes()

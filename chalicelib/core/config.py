@@ -65,6 +65,12 @@ class Settings(BaseSettings):
     wechat_open_base: str = "https://open.weixin.qq.com"
     wechat_mp_base: str = "https://mp.weixin.qq.com"
     platform_timeout_seconds: float = Field(default=5.0, gt=0, le=30)
+    # The payout providers' hosts (docs/payouts.md): WeChat Pay's API v3 base (every path is `<base> + /v3/...`)
+    # and Alipay's open API gateway. The local stack points them at its fakes (docs/payouts-local.md).
+    wechatpay_api_base: str = "https://api.mch.weixin.qq.com"
+    alipay_gateway: str = "https://openapi.alipay.com/gateway.do"
+    # A payout call that takes longer is abandoned as unknown; the next run asks the provider before resending.
+    payout_timeout_seconds: float = Field(default=10.0, gt=0, le=30)
 
     def site_url(self, path: str) -> str:
         """A URL of the static pages: the site's own base, else the API's (the local stack serves both)."""

@@ -1,0 +1,1 @@
+"""Pure payout rules: provider wire formats and signatures, no I/O."""
