@@ -72,7 +72,8 @@ def world(api: Api, tenant: Tenant, monkeypatch: pytest.MonkeyPatch) -> Iterator
     class Forward(BaseHTTPRequestHandler):
         def _serve(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            sent = {"Content-Type": self.headers.get("Content-Type") or "text/xml"}
+            kind = self.headers.get("Content-Type") or ("text/xml" if body else None)
+            sent = {"Content-Type": kind} if kind else {}  # the console's URL check is a GET without a body
             answer = api.client.http.request(self.command, self.path, headers=sent, body=body)
             typed = answer.headers.get("Content-Type", "").startswith("application/json")
             parsed = json.loads(answer.body) if typed and answer.body else None
@@ -115,9 +116,10 @@ def world(api: Api, tenant: Tenant, monkeypatch: pytest.MonkeyPatch) -> Iterator
         get_settings.cache_clear()
 
 
-def follow_campaign(world: World) -> tuple[str, dict[str, Any]]:
-    """A live follow campaign (72-hour retention) and its first participant, who invites."""
-    cid = live_campaign(world.api, world.tenant, "poster", rules=RULES)
+def follow_campaign(world: World, **rules: Any) -> tuple[str, dict[str, Any]]:
+    """A live follow campaign (72-hour retention unless `rules` say otherwise) and its first participant, who
+    invites."""
+    cid = live_campaign(world.api, world.tenant, "poster", rules=RULES | rules)
     status, inviter = join(world.api, cid, external_id="alice")
     assert status == 201, inviter
     return cid, inviter
@@ -247,3 +249,42 @@ def test_an_official_account_follow_counts_after_the_window_and_an_unfollow_insi
     assert (progress["counted_invites"], progress["pending_follows"]) == (1, [])
     assert world.answers == [(200, b"success")] * 3
     assert (forged[0], forged[1]["error"]["code"]) == (401, "INVALID_SIGNATURE")
+
+
+@pytest.mark.parametrize(("new_only", "counted"), [(True, 0), (False, 1)])
+def test_an_add_by_someone_already_a_contact_counts_only_when_new_contacts_are_not_required(
+    world: World, pump: StreamPump, new_only: bool, counted: int
+) -> None:
+    cid, inviter = follow_campaign(world, follow_new_contacts_only=new_only, follow_retention_hours=0)
+    state = scene_for(inviter["invite_code"])
+    world.standin.world.add_contact_way(CORP_ID, {"type": 1, "scene": 2, "state": state, "user": ["xiaomei"]}, "")
+    world.standin.world.add_contact_way(CORP_ID, {"type": 1, "scene": 2, "state": "shop", "user": ["xiaomei"]}, "")
+    pump.drain()
+    world.control("/_local/wecom/add", {"state": "shop", "visitor": "bob"})  # bob was the shop's contact first
+    world.control("/_local/wecom/delete", {"corp_id": CORP_ID, "visitor": "bob", "by": "customer"})
+    pump.drain()
+    world.control("/_local/clock", {"advance": 2})  # a later CreateTime: WeCom's is in seconds
+
+    world.control("/_local/wecom/add", {"state": state, "visitor": "bob"})
+    pump.drain()  # no schedule runs: with no retention window the add counts at once
+
+    progress = me(world.api, cid, inviter)["progress"]
+    assert (progress["counted_invites"], progress["pending_follows"]) == (counted, [])
+
+
+def test_the_consoles_url_checks_pass_and_a_bad_signature_is_refused(world: World) -> None:
+    wecom = world.control("/_local/verify", {"corp_id": CORP_ID})
+    wechat = world.control("/_local/verify", {"app_id": APP_ID})
+    stamp = str(int(datetime.now(UTC).timestamp()))
+    tid = world.tenant.tid
+    forged_wecom = world.api.call(
+        "GET", f"/v1/wecom/{tid}/callback?msg_signature={'0' * 40}&timestamp={stamp}&nonce=n1&echostr=YWJj"
+    )
+    forged_wechat = world.api.call(
+        "GET", f"/v1/wechat/{tid}/callback?signature={'0' * 40}&timestamp={stamp}&nonce=n1&echostr=hello"
+    )
+
+    assert (wecom["ok"], wecom["answer"]) == (True, wecom["expected"])  # the decrypted echostr, not the ciphertext
+    assert (wechat["ok"], wechat["answer"]) == (True, wechat["expected"])  # the official account's is plain
+    assert (forged_wecom[0], forged_wecom[1]["error"]["code"]) == (401, "INVALID_SIGNATURE")
+    assert (forged_wechat[0], forged_wechat[1]["error"]["code"]) == (401, "INVALID_SIGNATURE")
