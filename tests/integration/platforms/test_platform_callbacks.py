@@ -251,6 +251,34 @@ def test_an_official_account_follow_counts_after_the_window_and_an_unfollow_insi
     assert (forged[0], forged[1]["error"]["code"]) == (401, "INVALID_SIGNATURE")
 
 
+def test_a_tagged_campaign_marks_its_wecom_tag_on_each_contact_and_a_failed_mark_still_counts(
+    world: World, pump: StreamPump
+) -> None:
+    cid, inviter = follow_campaign(world, wecom_tag="春季老带新", follow_retention_hours=0)
+    state = scene_for(inviter["invite_code"])
+    world.standin.world.add_contact_way(CORP_ID, {"type": 1, "scene": 2, "state": state, "user": ["xiaomei"]}, "")
+    pump.drain()
+
+    bob = world.control("/_local/wecom/add", {"state": state, "visitor": "bob"})
+    erin = world.control("/_local/wecom/add", {"state": state, "visitor": "erin"})
+    pump.drain()
+    world.control("/_local/limits", {"path": "/qyapi/cgi-bin/externalcontact/mark_tag", "calls": 0})
+    ivan = world.control("/_local/wecom/add", {"state": state, "visitor": "ivan"})
+    pump.drain()
+
+    def tags(added: dict[str, Any]) -> list[str]:
+        contact = world.standin.world.external_contact(CORP_ID, added["external_userid"])
+        return [t["tag_name"] for t in contact["follow_user"][0]["tags"]]
+
+    groups = world.standin.world.corp_tag_list(CORP_ID)
+    calls = world.standin.world.calls
+    assert (tags(bob), tags(erin), tags(ivan)) == (["春季老带新"], ["春季老带新"], [])
+    assert [(g["group_name"], [t["name"] for t in g["tag"]]) for g in groups] == [("Fission", ["春季老带新"])]
+    assert calls["/qyapi/cgi-bin/externalcontact/add_corp_tag"] == 1  # made once, then the cached id
+    assert me(world.api, cid, inviter)["progress"]["counted_invites"] == 3  # ivan's unmarked tag blocks nothing
+    assert len(world.inbox("ivan")) == 1
+
+
 @pytest.mark.parametrize(("new_only", "counted"), [(True, 0), (False, 1)])
 def test_an_add_by_someone_already_a_contact_counts_only_when_new_contacts_are_not_required(
     world: World, pump: StreamPump, new_only: bool, counted: int
