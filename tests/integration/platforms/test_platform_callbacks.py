@@ -22,7 +22,7 @@ from local.pump import StreamPump
 from local.scheduler import Scheduler
 from local.wechat.server import WeChatStandIn
 from tests import contract
-from tests.conftest import Api, Tenant, join, live_campaign
+from tests.conftest import Api, Tenant, join, live_campaign, proof
 from tests.integration.platforms.conftest import AES_KEY, APP_ID, APP_SECRET, CORP_ID, SECRET, WECHAT, WECOM, connect
 
 POINTS = {"type": "points", "name": "100 points", "points": 100}
@@ -316,3 +316,33 @@ def test_the_consoles_url_checks_pass_and_a_bad_signature_is_refused(world: Worl
     assert (wechat["ok"], wechat["answer"]) == (True, wechat["expected"])  # the official account's is plain
     assert (forged_wecom[0], forged_wecom[1]["error"]["code"]) == (401, "INVALID_SIGNATURE")
     assert (forged_wechat[0], forged_wechat[1]["error"]["code"]) == (401, "INVALID_SIGNATURE")
+
+
+def test_erasure_deletes_the_contact_way_even_after_wecom_refused_once_and_the_qr_code_counts_for_nobody(
+    world: World, pump: StreamPump
+) -> None:
+    from chalicelib.platforms import codes
+    from chalicelib.platforms.store import codes as stored
+
+    cid, inviter = follow_campaign(world)
+    code, token = inviter["invite_code"], inviter["token"]
+    connect(world.api, world.tenant, "wecom", {"staff_user_ids": ["xiaomei"]})
+    who = codes.Participant(world.tenant.tid, cid, code)
+    way, qr = codes.wecom_contact(who), codes.official_account_code(who)
+    pump.drain()
+    world.control("/_local/limits", {"path": "/qyapi/cgi-bin/externalcontact/del_contact_way", "calls": 0})
+
+    first = world.api.call("DELETE", "/v1/me", token=token, headers=proof(world.api, token))
+    left = stored.get(code, "wecom")
+    world.control("/_local/limits", {"path": "/qyapi/cgi-bin/externalcontact/del_contact_way", "calls": None})
+    again = world.api.call("DELETE", "/v1/me", token=token, headers=proof(world.api, token))
+
+    assert first[0] == 200 and again == first  # WeCom refusing did not hold the erasure up
+    assert left is not None and left.state == "deleting" and codes.existing_wecom_contact(code) is None
+    assert stored.get(code, "wecom") is None and way.config_id not in world.standin.world.contact_ways
+    assert codes.existing_official_account(code) == qr  # WeChat cannot delete it
+
+    followed = world.control("/_local/mp/subscribe", {"ticket": qr.ticket, "visitor": "bob"})
+    pump.drain()
+    assert followed["delivery"]["delivered"] and world.answers[-1] == (200, b"success")
+    assert tagged(world, "from_wechat_oa") == 0  # the erased participant's scene joined nobody
