@@ -276,6 +276,10 @@ def test_a_tagged_campaign_marks_its_wecom_tag_on_each_contact_and_a_failed_mark
     assert [(g["group_name"], [t["name"] for t in g["tag"]]) for g in groups] == [("Fission", ["春季老带新"])]
     assert calls["/qyapi/cgi-bin/externalcontact/add_corp_tag"] == 1  # made once, then the cached id
     assert me(world.api, cid, inviter)["progress"]["counted_invites"] == 3  # ivan's unmarked tag blocks nothing
+    # In Fission's audience the contacts carry the channel's source tag and the campaign.
+    segment = urlencode({"segment": f"tag:from_wecom AND campaign:{cid}"})
+    status, found = world.api.call("GET", f"/v1/admin/participants?{segment}", token=world.tenant.owner_token)
+    assert status == 200 and len(found["items"]) == 3, found
     assert len(world.inbox("ivan")) == 1
 
 
