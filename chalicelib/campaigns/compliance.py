@@ -12,14 +12,26 @@ from chalicelib.campaigns.rules.records import CampaignRecord
 from chalicelib.core.codes import Code
 from chalicelib.core.errors import Conflict, Forbidden
 from chalicelib.core.rbac import Principal, Role
+from chalicelib.platforms import credentials
+from chalicelib.platforms.rules.credentials import WecomCredentials
 
 OVERRIDE_ACTION = "compliance.override"
+
+
+def platform_facts(tid: str) -> compliance.PlatformFacts:
+    """What the tenant has connected, for the settings that need a platform (three small reads)."""
+    found = {p: credentials.find_credentials(tid, p) for p in ("wecom", "wechat", "miniprogram")}
+    wecom = found["wecom"]
+    return compliance.PlatformFacts(
+        connected=frozenset(p for p, c in found.items() if c is not None),
+        wecom_staff=isinstance(wecom, WecomCredentials) and bool(wecom.staff_user_ids),
+    )
 
 
 def preview(actor: Principal, cid: str, request: compliance.PreviewRequest) -> dict[str, Any]:
     rec = store.owned(actor.tid, cid)
     # The checker and the simulation read the document as stored (they also judge documents the model refuses).
-    findings = compliance.check(rec.document)
+    findings = compliance.check(rec.document, platforms=platform_facts(rec.tid))
     order_fen = request.average_order_fen or costs.default_order_value(rec.document)
     return {
         "campaign_id": rec.cid,
@@ -42,7 +54,7 @@ def enforce_at_publish(actor: Principal, rec: CampaignRecord, now: datetime, *, 
     """
     if override_value_cap and actor.role is not Role.OWNER:
         raise Forbidden("only the owner can override the reward value cap", code=Code.OVERRIDE_NOT_ALLOWED)
-    findings = compliance.check(rec.document, override_value_cap=override_value_cap)
+    findings = compliance.check(rec.document, override_value_cap=override_value_cap, platforms=platform_facts(rec.tid))
     blocked = compliance.blocking(findings)
     if blocked:
         raise Conflict(

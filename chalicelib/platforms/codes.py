@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from chalicelib.core.clock import iso, utcnow
+from chalicelib.core.errors import FissionError
 from chalicelib.core.ids import new_id
 from chalicelib.core.observability import logger
 from chalicelib.platforms import client, credentials
@@ -93,6 +94,27 @@ def miniprogram_code(who: Participant, page: str | None) -> bytes:
     app = client.App(who.tid, "miniprogram")
     body = rules.wxacode_request(scene_for(who.code), page)
     return client.call_bytes(app, "POST", rules.WXACODE_UNLIMITED, json=body)
+
+
+def forget(code: str) -> bool:
+    """An erased participant's codes: their WeCom contact way is deleted on WeCom and its item dropped. True when
+    nothing is left to delete; False when WeCom could not be asked (logged): the item stays, state `deleting`,
+    no longer served, and the next call tries again. An official account code cannot be deleted: it stays,
+    counted, and its scene now names an erased participant, which counts for nobody."""
+    found = store.get(code, "wecom")
+    if found is None:
+        return True
+    store.mark_deleting(code, "wecom", iso(utcnow()))
+    if found.config_id is not None:
+        try:
+            _delete_contact_way(found)
+        except (PlatformError, FissionError) as exc:
+            if getattr(exc, "errcode", None) != rules.UNKNOWN_CONFIG_ID:  # already gone on WeCom: nothing to do
+                logger.warning("erased participant's contact way not deleted", code=exc.code)
+                return False
+        store.give_back_quota(found.tid, "wecom")
+    store.drop(code, "wecom")
+    return True
 
 
 def usage(tid: str) -> dict[str, Any]:

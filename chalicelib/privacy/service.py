@@ -23,6 +23,7 @@ from chalicelib.core.observability import logger
 from chalicelib.core.reasons import reward_reason_code
 from chalicelib.modes.distribution import service as distribution
 from chalicelib.modes.distribution.rules import commission
+from chalicelib.platforms import codes as platform_codes
 from chalicelib.posters import service as posters
 from chalicelib.privacy import store
 from chalicelib.privacy.rules import SubjectPartition
@@ -198,7 +199,13 @@ def _forget_in_profile(p: ParticipantRecord) -> None:
     profiles.forget(p, utcnow())
 
 
-STEPS = (_strip_claims, _pseudonymise_orders, _strip_memberships, _forget_in_profile)
+def _delete_platform_codes(p: ParticipantRecord) -> None:
+    # The WeCom contact way goes on WeCom too. The platform being down does not hold the erasure up: the code
+    # item remembers it (state `deleting`) and a repeated erasure request asks WeCom again.
+    platform_codes.forget(p.code)
+
+
+STEPS = (_strip_claims, _pseudonymise_orders, _strip_memberships, _forget_in_profile, _delete_platform_codes)
 
 
 def erase(authorization: str | None, proof: identity.Proof, now: datetime) -> dict[str, Any]:
@@ -206,6 +213,7 @@ def erase(authorization: str | None, proof: identity.Proof, now: datetime) -> di
     (or resuming) an erasure needs fresh proof besides the token; it revokes every token at the end."""
     participant = identity.token_holder(authorization, now)
     if participant.erased_at is not None:
+        _delete_platform_codes(participant)  # one read when nothing is left; a retry when WeCom was down
         return {"erased": True, "erased_at": participant.erased_at}
     identity.prove_fresh(_campaign(participant.cid), participant, proof, now)
     at = iso(now)

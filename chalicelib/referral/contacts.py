@@ -10,7 +10,7 @@ from chalicelib.campaigns.rules.spec import LadderRules
 from chalicelib.core.clock import iso
 from chalicelib.core.errors import FissionError
 from chalicelib.core.observability import logger
-from chalicelib.platforms import client
+from chalicelib.platforms import client, tags
 from chalicelib.platforms.rules import events as platform_events
 from chalicelib.platforms.rules.scenes import code_from_scene
 from chalicelib.platforms.rules.tokens import PlatformError
@@ -74,6 +74,17 @@ def _added(event: PlatformEventImage) -> None:
             store.add_pending(inviter.cid, inviter.code, newcomer, due, event.received_at)
     if event.platform == "wecom" and event.welcome_code:
         _welcome(event, view, rules, live.campaign(inviter.cid).spec.title)
+    if event.platform == "wecom" and rules.wecom_tag and event.staff:
+        _tag(event, event.staff, rules.wecom_tag)
+
+
+def _tag(event: PlatformEventImage, staff: str, name: str) -> None:
+    """The campaign's WeCom tag on the contact, for the merchant's own WeCom segments. Marking twice is harmless
+    (a replayed batch); a failure is logged and does not block counting."""
+    try:
+        tags.mark_contact(event.tid, staff, event.user, name)
+    except (PlatformError, FissionError) as exc:
+        logger.warning("wecom tag not marked", code=exc.code, errcode=getattr(exc, "errcode", None))
 
 
 def _welcome(event: PlatformEventImage, view: dict[str, object], rules: LadderRules, title: str) -> None:

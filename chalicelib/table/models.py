@@ -739,9 +739,10 @@ class PlatformCodeItem(Item, discriminator="platform_code"):
 
     tid = UnicodeAttribute()
     cid = UnicodeAttribute()
-    state = UnicodeAttribute()  # pending | ready
+    state = UnicodeAttribute()  # pending | ready | deleting (its participant was erased)
     holder = UnicodeAttribute(null=True)
     lease_until = NumberAttribute(null=True)  # epoch seconds, fractional
+    delete_asked_at = UnicodeAttribute(null=True)  # when deleting began (the platform's deletion may be retried)
     scene = UnicodeAttribute(null=True)
     config_id = UnicodeAttribute(null=True)  # WeCom contact way
     image_url = UnicodeAttribute(null=True)  # WeCom's QR image

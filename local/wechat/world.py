@@ -541,8 +541,14 @@ class World:
                 raise ApiError(40058, "invalid tag")
             names = [str(n) for n in asked]
             corp_tags = self.tags.setdefault(corp_id, {})
+            if body.get("group_id"):  # an existing group, named by its id
+                group_name = next((t.group_name for t in corp_tags.values() if t.group_id == body["group_id"]), "")
+                if not group_name:
+                    raise ApiError(40068, "invalid tagid")
             group_id = next((t.group_id for t in corp_tags.values() if t.group_name == group_name), "")
             group_id = group_id or "et" + _digest("group", corp_id, group_name)[:20]
+            if any(t.group_name == group_name and t.name in names for t in corp_tags.values()):
+                raise ApiError(40071, "tag name already exists in the group")
             added = []
             for name in names:
                 tag = Tag("et" + _digest("tag", corp_id, group_name, name)[:20], name, group_id, group_name)

@@ -34,6 +34,9 @@ AUTO_FILL_UNDISCLOSED = "AUTO_FILL_UNDISCLOSED"
 EXPIRY_REQUIRED = "EXPIRY_REQUIRED"
 RULE_TEXT_REQUIRED = "RULE_TEXT_REQUIRED"
 WECHAT_MASS_SHARING = "WECHAT_MASS_SHARING"
+PLATFORM_NOT_CONFIGURED = "PLATFORM_NOT_CONFIGURED"
+WECOM_STAFF_MISSING = "WECOM_STAFF_MISSING"
+FOLLOW_WITHOUT_PLATFORM = "FOLLOW_WITHOUT_PLATFORM"
 
 DEFAULT_VALUE_CAP_PERCENT = 30
 # Without a product value the cap cannot be computed; cash or coupons above this still deserve a second look.
@@ -349,6 +352,62 @@ def _qualifying_findings(document: dict[str, Any]) -> list[Finding]:
     return []
 
 
+@dataclass(frozen=True)
+class PlatformFacts:
+    """What the tenant has connected (docs/wechat.md): the platforms, and whether WeCom names its staff."""
+
+    connected: frozenset[str]
+    wecom_staff: bool
+
+
+# The platform each poster QR target needs (`link` needs none).
+QR_TARGET_PLATFORMS = {"wecom_contact": "wecom", "wechat_oa": "wechat", "miniprogram": "miniprogram"}
+LOGIN_PLATFORMS = frozenset({"wechat", "miniprogram"})
+
+
+def _platform_findings(document: dict[str, Any], facts: PlatformFacts | None) -> list[Finding]:
+    """Settings whose platform is not connected: posters that cannot render and logins that cannot happen block
+    (each would otherwise surface as a 409 to the first participant); a follow campaign with neither WeCom nor the
+    official account connected warns, since the merchant's follows webhook may feed it."""
+    if facts is None:
+        return []
+    found = []
+    target = _text(document.get("qr_target"))
+    needed = QR_TARGET_PLATFORMS.get(target)
+    if needed is not None and needed not in facts.connected:
+        found.append(Finding(
+            PLATFORM_NOT_CONFIGURED, "block", "qr_target",
+            f"posters with qr_target {target} need the {needed} platform connected (PUT /v1/admin/platforms/{needed}); "
+            "until then every poster answers 409 PLATFORM_NOT_CONFIGURED",
+            {"platform": needed, "qr_target": target},
+        ))  # fmt: skip
+    elif needed == "wecom" and not facts.wecom_staff:
+        found.append(Finding(
+            WECOM_STAFF_MISSING, "block", "qr_target",
+            "WeCom channel codes need the staff who receive the contacts: set staff_user_ids "
+            "(PUT /v1/admin/platforms/wecom); until then every poster answers 409 WECOM_STAFF_MISSING",
+            {"platform": "wecom", "qr_target": target},
+        ))  # fmt: skip
+    identity = _obj(document.get("identity"))
+    login = _text(identity.get("platform"))
+    if _text(identity.get("mode")) == "platform" and login in LOGIN_PLATFORMS and login not in facts.connected:
+        found.append(Finding(
+            PLATFORM_NOT_CONFIGURED, "block", "identity.platform",
+            f"the {login} login needs the {login} platform connected (PUT /v1/admin/platforms/{login}); "
+            "until then nobody can join",
+            {"platform": login},
+        ))  # fmt: skip
+    action = _text(_obj(document.get("rules")).get("qualifying_action"))
+    if action == "follow" and not {"wecom", "wechat"} & facts.connected:
+        found.append(Finding(
+            FOLLOW_WITHOUT_PLATFORM, "warn", "rules.qualifying_action",
+            "invites count on a follow, and neither WeCom nor the official account is connected: only the "
+            "merchant's follows webhook (POST /v1/hooks/{tid}/follows) can make them count",
+            {"platforms": ["wecom", "wechat"]},
+        ))  # fmt: skip
+    return found
+
+
 def _product_value(document: dict[str, Any]) -> int | None:
     given = _int(_obj(document.get("compliance")).get("product_value_fen"))
     if given:
@@ -558,13 +617,17 @@ def _wechat_sharing_findings(document: dict[str, Any]) -> list[Finding]:
     return findings
 
 
-def check(document: dict[str, Any], *, override_value_cap: bool = False) -> list[Finding]:
+def check(
+    document: dict[str, Any], *, override_value_cap: bool = False, platforms: PlatformFacts | None = None
+) -> list[Finding]:
     """Every finding for a campaign document, blocking ones first, then in document order.
 
     `override_value_cap` (the owner's override) turns REWARD_VALUE_CAP findings into warnings marked
-    `overridden`; nothing else can be overridden.
+    `overridden`; nothing else can be overridden. `platforms`, when given, checks the settings that need a
+    connected platform.
     """
     findings = [
+        *_platform_findings(document, platforms),
         *_rule_text_findings(document),
         *_expiry_findings(document),
         *_qualifying_findings(document),

@@ -93,10 +93,12 @@ class LadderRules(Strict):
     attribution_window_hours: int = Field(default=168, ge=1, le=720)
     # `follow` campaigns fed by the WeCom / official account callbacks (docs/wechat.md): how long an invitee must
     # stay a contact before the invite counts (0: at once), whether only contacts new to the tenant count, and
-    # the WeCom welcome message's text (default: a line naming the campaign).
+    # the WeCom welcome message's text (default: a line naming the campaign), and the WeCom tag (in the corp's
+    # "Fission" tag group) marked on each contact a participant's channel code brings (none if absent).
     follow_retention_hours: int = Field(default=72, ge=0, le=168)
     follow_new_contacts_only: bool = True
     welcome_text: str | None = Field(default=None, min_length=1, max_length=500)
+    wecom_tag: str | None = Field(default=None, min_length=1, max_length=30)
 
     @field_validator("milestones")
     @classmethod

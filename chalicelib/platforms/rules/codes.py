@@ -36,6 +36,7 @@ WAIT_SECONDS = 20.0
 POLL_SECONDS = 0.1
 
 REMARK_LENGTH = 30  # WeCom's limit on a contact way's remark
+UNKNOWN_CONFIG_ID = 41044  # del_contact_way of a config_id WeCom does not know (deleted already)
 
 
 class CodeQuotaReached(Conflict):

@@ -18,7 +18,7 @@ class StoredCode:
     cid: str
     platform: str
     code: str
-    state: str  # pending | ready
+    state: str  # pending | ready | deleting
     holder: str | None
     lease_until: float | None
     scene: str | None = None
@@ -85,6 +85,28 @@ def release(code: str, platform: str, holder: str) -> None:
     except DeleteError as exc:
         if not is_condition_failure(exc):
             raise
+
+
+def mark_deleting(code: str, platform: str, at: str) -> None:
+    """Stop serving the code (state `deleting`): the platform is asked to delete it; the item stays until it did,
+    remembering what is left to delete."""
+    ensure_bound()
+    try:
+        with unavailable_on_failure("mark platform code for deletion"):
+            _item(code, platform).update(
+                actions=[PlatformCodeItem.state.set("deleting"), PlatformCodeItem.delete_asked_at.set(at)],
+                condition=PlatformCodeItem.PK.exists(),
+            )
+    except UpdateError as exc:
+        if not is_condition_failure(exc):
+            raise
+
+
+def drop(code: str, platform: str) -> None:
+    """Forget the code once the platform deleted it (or there was nothing to delete)."""
+    ensure_bound()
+    with unavailable_on_failure("drop platform code"):
+        _item(code, platform).delete()
 
 
 def _count_item(tid: str, platform: str) -> PlatformCodeCountItem:

@@ -329,6 +329,10 @@ def test_tags_are_marked_on_a_contact(wx: Client) -> None:
     mark = f"/qyapi/cgi-bin/externalcontact/mark_tag?access_token={token}"
     body = {"userid": "xiaomei", "external_userid": added["external_userid"], "add_tag": [group["tag"][0]["id"]]}
 
+    again = wx.call("POST", f"/qyapi/cgi-bin/externalcontact/add_corp_tag?access_token={token}",
+                    {"group_id": group["group_id"], "tag": [{"name": "邀请达人"}]})  # fmt: skip
+
+    assert again["errcode"] == 40071  # a tag of that name is already in the group
     assert wx.call("POST", mark, body)["errcode"] == 0
     assert wx.call("POST", mark, body | {"add_tag": ["etunknown"]})["errcode"] == 40068
     assert wx.call("POST", mark, body | {"external_userid": "wmnobody"})["errcode"] == 84061

@@ -8,15 +8,15 @@ import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
 from chalicelib.platforms.rules.scenes import scene_for
 from local.pump import StreamPump
 from local.scheduler import Scheduler
-from tests.conftest import Api, join, live_campaign
-from tests.integration.platforms.conftest import AES_KEY, APP_ID, CORP_ID, SECRET, WECOM, World
+from tests.conftest import Api, join, live_campaign, proof
+from tests.integration.platforms.conftest import AES_KEY, APP_ID, CORP_ID, SECRET, WECOM, World, connect
 
 POINTS = {"type": "points", "name": "100 points", "points": 100}
 RULES = {
@@ -31,9 +31,10 @@ BOMB = (
 )
 
 
-def follow_campaign(world: World) -> tuple[str, dict[str, Any]]:
-    """A live follow campaign (72-hour retention) and its first participant, who invites."""
-    cid = live_campaign(world.api, world.tenant, "poster", rules=RULES)
+def follow_campaign(world: World, **rules: Any) -> tuple[str, dict[str, Any]]:
+    """A live follow campaign (72-hour retention unless `rules` say otherwise) and its first participant, who
+    invites."""
+    cid = live_campaign(world.api, world.tenant, "poster", rules=RULES | rules)
     status, inviter = join(world.api, cid, external_id="alice")
     assert status == 201, inviter
     return cid, inviter
@@ -163,3 +164,104 @@ def test_an_official_account_follow_counts_after_the_window_and_an_unfollow_insi
     assert (progress["counted_invites"], progress["pending_follows"]) == (1, [])
     assert world.answers == [(200, b"success")] * 3
     assert (forged[0], forged[1]["error"]["code"]) == (401, "INVALID_SIGNATURE")
+
+
+def test_a_tagged_campaign_marks_its_wecom_tag_on_each_contact_and_a_failed_mark_still_counts(
+    world: World, pump: StreamPump
+) -> None:
+    cid, inviter = follow_campaign(world, wecom_tag="春季老带新", follow_retention_hours=0)
+    state = scene_for(inviter["invite_code"])
+    world.standin.world.add_contact_way(CORP_ID, {"type": 1, "scene": 2, "state": state, "user": ["xiaomei"]}, "")
+    pump.drain()
+
+    bob = world.control("/_local/wecom/add", {"state": state, "visitor": "bob"})
+    erin = world.control("/_local/wecom/add", {"state": state, "visitor": "erin"})
+    pump.drain()
+    world.control("/_local/limits", {"path": "/qyapi/cgi-bin/externalcontact/mark_tag", "calls": 0})
+    ivan = world.control("/_local/wecom/add", {"state": state, "visitor": "ivan"})
+    pump.drain()
+
+    def tags(added: dict[str, Any]) -> list[str]:
+        contact = world.standin.world.external_contact(CORP_ID, added["external_userid"])
+        return [t["tag_name"] for t in contact["follow_user"][0]["tags"]]
+
+    groups = world.standin.world.corp_tag_list(CORP_ID)
+    calls = world.standin.world.calls
+    assert (tags(bob), tags(erin), tags(ivan)) == (["春季老带新"], ["春季老带新"], [])
+    assert [(g["group_name"], [t["name"] for t in g["tag"]]) for g in groups] == [("Fission", ["春季老带新"])]
+    assert calls["/qyapi/cgi-bin/externalcontact/add_corp_tag"] == 1  # made once, then the cached id
+    assert me(world.api, cid, inviter)["progress"]["counted_invites"] == 3  # ivan's unmarked tag blocks nothing
+    # In Fission's audience the contacts carry the channel's source tag and the campaign.
+    segment = urlencode({"segment": f"tag:from_wecom AND campaign:{cid}"})
+    status, found = world.api.call("GET", f"/v1/admin/participants?{segment}", token=world.tenant.owner_token)
+    assert status == 200 and len(found["items"]) == 3, found
+    assert len(world.inbox("ivan")) == 1
+
+
+@pytest.mark.parametrize(("new_only", "counted"), [(True, 0), (False, 1)])
+def test_an_add_by_someone_already_a_contact_counts_only_when_new_contacts_are_not_required(
+    world: World, pump: StreamPump, new_only: bool, counted: int
+) -> None:
+    cid, inviter = follow_campaign(world, follow_new_contacts_only=new_only, follow_retention_hours=0)
+    state = scene_for(inviter["invite_code"])
+    world.standin.world.add_contact_way(CORP_ID, {"type": 1, "scene": 2, "state": state, "user": ["xiaomei"]}, "")
+    world.standin.world.add_contact_way(CORP_ID, {"type": 1, "scene": 2, "state": "shop", "user": ["xiaomei"]}, "")
+    pump.drain()
+    world.control("/_local/wecom/add", {"state": "shop", "visitor": "bob"})  # bob was the shop's contact first
+    world.control("/_local/wecom/delete", {"corp_id": CORP_ID, "visitor": "bob", "by": "customer"})
+    pump.drain()
+    world.control("/_local/clock", {"advance": 2})  # a later CreateTime: WeCom's is in seconds
+
+    world.control("/_local/wecom/add", {"state": state, "visitor": "bob"})
+    pump.drain()  # no schedule runs: with no retention window the add counts at once
+
+    progress = me(world.api, cid, inviter)["progress"]
+    assert (progress["counted_invites"], progress["pending_follows"]) == (counted, [])
+
+
+def test_the_consoles_url_checks_pass_and_a_bad_signature_is_refused(world: World) -> None:
+    wecom = world.control("/_local/verify", {"corp_id": CORP_ID})
+    wechat = world.control("/_local/verify", {"app_id": APP_ID})
+    stamp = str(int(datetime.now(UTC).timestamp()))
+    tid = world.tenant.tid
+    forged_wecom = world.api.call(
+        "GET", f"/v1/wecom/{tid}/callback?msg_signature={'0' * 40}&timestamp={stamp}&nonce=n1&echostr=YWJj"
+    )
+    forged_wechat = world.api.call(
+        "GET", f"/v1/wechat/{tid}/callback?signature={'0' * 40}&timestamp={stamp}&nonce=n1&echostr=hello"
+    )
+
+    assert (wecom["ok"], wecom["answer"]) == (True, wecom["expected"])  # the decrypted echostr, not the ciphertext
+    assert (wechat["ok"], wechat["answer"]) == (True, wechat["expected"])  # the official account's is plain
+    assert (forged_wecom[0], forged_wecom[1]["error"]["code"]) == (401, "INVALID_SIGNATURE")
+    assert (forged_wechat[0], forged_wechat[1]["error"]["code"]) == (401, "INVALID_SIGNATURE")
+
+
+def test_erasure_deletes_the_contact_way_even_after_wecom_refused_once_and_the_qr_code_counts_for_nobody(
+    world: World, pump: StreamPump
+) -> None:
+    from chalicelib.platforms import codes
+    from chalicelib.platforms.store import codes as stored
+
+    cid, inviter = follow_campaign(world)
+    code, token = inviter["invite_code"], inviter["token"]
+    connect(world.api, world.tenant, "wecom", {"staff_user_ids": ["xiaomei"]})
+    who = codes.Participant(world.tenant.tid, cid, code)
+    way, qr = codes.wecom_contact(who), codes.official_account_code(who)
+    pump.drain()
+    world.control("/_local/limits", {"path": "/qyapi/cgi-bin/externalcontact/del_contact_way", "calls": 0})
+
+    first = world.api.call("DELETE", "/v1/me", token=token, headers=proof(world.api, token))
+    left = stored.get(code, "wecom")
+    world.control("/_local/limits", {"path": "/qyapi/cgi-bin/externalcontact/del_contact_way", "calls": None})
+    again = world.api.call("DELETE", "/v1/me", token=token, headers=proof(world.api, token))
+
+    assert first[0] == 200 and again == first  # WeCom refusing did not hold the erasure up
+    assert left is not None and left.state == "deleting" and codes.existing_wecom_contact(code) is None
+    assert stored.get(code, "wecom") is None and way.config_id not in world.standin.world.contact_ways
+    assert codes.existing_official_account(code) == qr  # WeChat cannot delete it
+
+    followed = world.control("/_local/mp/subscribe", {"ticket": qr.ticket, "visitor": "bob"})
+    pump.drain()
+    assert followed["delivery"]["delivered"] and world.answers[-1] == (200, b"success")
+    assert tagged(world, "from_wechat_oa") == 0  # the erased participant's scene joined nobody

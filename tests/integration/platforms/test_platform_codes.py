@@ -79,6 +79,9 @@ def connect(api: Api, tenant: Tenant, platform: str, **extra: Any) -> None:
     assert status == 200, answer
 
 
+QR_TARGETS = ("wecom_contact", "wechat_oa", "miniprogram")
+
+
 def campaign(api: Api, tenant: Tenant, target: str, **extra: Any) -> str:
     return live_campaign(api, tenant, "poster", rules=MODE_RULES["poster"], qr_target=target, **extra)
 
@@ -240,17 +243,65 @@ def test_an_errcode_instead_of_an_image_is_an_error(api: Api, tenant: Tenant, wx
     assert error_code(poster(api, cid, code)) == (503, "PLATFORM_BUSY")
 
 
-def test_an_unconnected_platform_or_missing_staff_is_a_clear_409(api: Api, tenant: Tenant, wx: StandIn) -> None:
-    for target in ("wechat_oa", "wecom_contact", "miniprogram"):
-        cid = campaign(api, tenant, target)
-        code = join(api, cid, external_id=f"none-{target}")[1]["invite_code"]
-        assert error_code(poster(api, cid, code)) == (409, "PLATFORM_NOT_CONFIGURED")
+def draft(api: Api, tenant: Tenant, **overrides: Any) -> str:
+    from tests.conftest import campaign_body
+
+    status, body = api.call(
+        "POST", "/v1/admin/campaigns", campaign_body("poster", **overrides), token=tenant.owner_token
+    )
+    assert status == 201, body
+    return str(body["campaign_id"])
+
+
+def publish(api: Api, tenant: Tenant, cid: str) -> tuple[int, list[tuple[str, str, str]]]:
+    """The publish's status and its blocking findings as (code, field, platform)."""
+    status, body = api.call("POST", f"/v1/admin/campaigns/{cid}/publish", token=tenant.owner_token)
+    found = body["error"]["details"]["findings"] if status == 409 else []
+    return status, [(f["code"], f["field"], f["details"]["platform"]) for f in found]
+
+
+def test_publishing_needs_the_platforms_the_posters_use_and_a_later_disconnect_is_a_clear_409(
+    api: Api, tenant: Tenant, wx: StandIn
+) -> None:
+    cids = {t: draft(api, tenant, rules=MODE_RULES["poster"], qr_target=t) for t in QR_TARGETS}
+    refused = {t: publish(api, tenant, cid) for t, cid in cids.items()}
     connect(api, tenant, "wecom", staff_user_ids=[])
-    cid = campaign(api, tenant, "wecom_contact")
-    code = join(api, cid, external_id="no-staff")[1]["invite_code"]
-    assert error_code(poster(api, cid, code)) == (409, "WECOM_STAFF_MISSING")
+    no_staff = publish(api, tenant, cids["wecom_contact"])
+    connect(api, tenant, "wechat")
+    published = publish(api, tenant, cids["wechat_oa"])
+    code = join(api, cids["wechat_oa"], external_id="oa-gone")[1]["invite_code"]
+    assert api.call("DELETE", "/v1/admin/platforms/wechat", token=tenant.stepped_token())[0] == 204
+
+    assert refused == {
+        "wecom_contact": (409, [("PLATFORM_NOT_CONFIGURED", "qr_target", "wecom")]),
+        "wechat_oa": (409, [("PLATFORM_NOT_CONFIGURED", "qr_target", "wechat")]),
+        "miniprogram": (409, [("PLATFORM_NOT_CONFIGURED", "qr_target", "miniprogram")]),
+    }
+    assert no_staff == (409, [("WECOM_STAFF_MISSING", "qr_target", "wecom")])
+    assert published == (200, [])
+    assert error_code(poster(api, cids["wechat_oa"], code)) == (409, "PLATFORM_NOT_CONFIGURED")
     assert wx.calls(ADD_CONTACT_WAY) == 0
     assert api.call("GET", "/v1/admin/platforms/usage", token=tenant.owner_token)[1]["platforms"][0]["used"] == 0
+
+
+def test_a_wechat_login_needs_the_official_account_and_a_follow_campaign_without_a_platform_warns(
+    api: Api, tenant: Tenant, wx: StandIn
+) -> None:
+    login = draft(api, tenant, rules=MODE_RULES["poster"], identity={"mode": "platform", "platform": "wechat"})
+    follow = draft(api, tenant, rules=MODE_RULES["poster"] | {"qualifying_action": "follow"})
+
+    def warnings(cid: str) -> list[str]:
+        status, body = api.call("POST", f"/v1/admin/campaigns/{cid}/preview", {}, token=tenant.owner_token)
+        assert status == 200, body
+        return [f["code"] for f in body["findings"] if f["severity"] == "warn"]
+
+    before = warnings(follow)
+    assert publish(api, tenant, login) == (409, [("PLATFORM_NOT_CONFIGURED", "identity.platform", "wechat")])
+    connect(api, tenant, "wechat")
+
+    assert "FOLLOW_WITHOUT_PLATFORM" in before and "FOLLOW_WITHOUT_PLATFORM" not in warnings(follow)
+    assert publish(api, tenant, follow) == (200, [])  # a warning does not block: the follows webhook may feed it
+    assert publish(api, tenant, login) == (200, [])
 
 
 def test_qr_page_belongs_to_the_mini_program_target(api: Api, tenant: Tenant) -> None:

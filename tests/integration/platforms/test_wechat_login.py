@@ -318,6 +318,9 @@ def test_a_mini_program_code_works_once_and_a_bad_scene_is_refused(api: Api, ten
 
 
 def test_the_public_view_names_the_login_of_wechat_login_campaigns_only(api: Api, tenant: Tenant) -> None:
+    # Publishing a WeChat-login campaign needs the official account connected (docs/compliance.md).
+    connect(api, tenant, "wechat", {"app_id": APP, "app_secret": SECRET, "callback_token": "oaToken123",
+                                    "message_mode": "plain"})  # fmt: skip
     wechat_login = wechat_campaign(api, tenant)
     signed = live_campaign(api, tenant)
 
