@@ -615,3 +615,13 @@ def withdrawals_by_status_gsi1sk(created_at: str, wid: str) -> str:
 
 # The tenant's payout policy, beside the tenant (`T#{tid}`).
 PAYOUT_SETTINGS_SK = "PAYOUTS"
+
+
+# GSI2 partition of the withdrawals a payout provider has to pay or settle (approved or paying, WeChat Pay or
+# Alipay), across tenants: the paying schedule's one query. Sparse: a withdrawal leaves it when it is paid,
+# failed or rejected. Sort key: `withdrawals_payable_gsi2sk`.
+WITHDRAWALS_PAYABLE_GSI2PK = "WD#PAYABLE"
+
+
+def withdrawals_payable_gsi2sk(created_at: str, tid: str, wid: str) -> str:
+    return f"{created_at}#{tid}#{wid}"

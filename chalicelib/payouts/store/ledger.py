@@ -229,11 +229,12 @@ def by_status(
 
 def move(
     w: WithdrawalRecord, sources: Iterable[str], target: str, at: str, *, money: str | None = None,
-    fields: dict[str, str | int | None] | None = None,
+    fields: dict[str, str | int | None] | None = None, payable: bool | None = None,
 ) -> bool:  # fmt: skip
     """Move `w` to `target` if its status is still one of `sources`, setting `fields` (None removes one); with
-    `money` ("paid" or "return") the wallet entry that moves the money is written in the same transaction.
-    False when the withdrawal was not in a source status (someone else moved it first)."""
+    `money` ("paid" or "return") the wallet entry that moves the money is written in the same transaction;
+    `payable` puts it in (True) or takes it out of (False) the paying schedule's index. False when the
+    withdrawal was not in a source status (someone else moved it first)."""
     table = _table()
     names = {"#s": "status"}
     values: dict[str, Any] = {
@@ -243,6 +244,12 @@ def move(
     }
     sets = ["#s = :t", "updated_at = :at", "GSI1PK = :g"]
     removes: list[str] = []
+    if payable:
+        values[":p"] = _s(keys.WITHDRAWALS_PAYABLE_GSI2PK)
+        values[":ps"] = _s(keys.withdrawals_payable_gsi2sk(w.created_at, w.tid, w.wid))
+        sets += ["GSI2PK = :p", "GSI2SK = :ps"]
+    elif payable is False:
+        removes += ["GSI2PK", "GSI2SK"]
     for i, (name, value) in enumerate((fields or {}).items()):
         names[f"#f{i}"] = name
         if value is None:
@@ -278,3 +285,35 @@ def move(
             return False
         raise
     return True
+
+
+def annotate(w: WithdrawalRecord, status: str, at: str, fields: dict[str, str | int]) -> bool:
+    """Set `fields` on `w` while it is still in `status` (a reason, a submission time, the provider's id)."""
+    names = {"#s": "status", **{f"#f{i}": name for i, name in enumerate(fields)}}
+    values: dict[str, Any] = {":s": _s(status), ":at": _s(at)}
+    for i, value in enumerate(fields.values()):
+        values[f":f{i}"] = _n(value) if isinstance(value, int) else _s(value)
+    expression = "SET updated_at = :at" + "".join(f", #f{i} = :f{i}" for i in range(len(fields)))
+    try:
+        with unavailable_on_failure("withdrawal"):
+            dynamodb_client().update_item(
+                TableName=_table(), Key={"PK": _s(keys.withdrawal_pk(w.tid, w.wid)), "SK": _s(keys.META)},
+                UpdateExpression=expression, ConditionExpression="#s = :s", ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )  # fmt: skip
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def payable(limit: int = 100) -> list[WithdrawalRecord]:
+    """The oldest withdrawals waiting for a provider (approved or paying), across tenants (GSI2)."""
+    request: dict[str, Any] = {
+        "TableName": _table(), "IndexName": "GSI2", "KeyConditionExpression": "GSI2PK = :pk",
+        "ExpressionAttributeValues": {":pk": _s(keys.WITHDRAWALS_PAYABLE_GSI2PK)}, "Limit": limit,
+    }  # fmt: skip
+    with unavailable_on_failure("payable withdrawals"):
+        page = dynamodb_client().query(**request)
+    return [_record(i) for i in page.get("Items", [])]
