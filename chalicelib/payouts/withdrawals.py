@@ -177,7 +177,7 @@ def queue(actor: Principal, status: str, limit: int, cursor: str | None) -> dict
     if not 1 <= limit <= 100:
         raise BadRequest("limit is 1 to 100", code=Code.INVALID_LIMIT)
     found, after = ledger.by_status(actor.tid, wanted, limit, cursor)
-    return {"items": [console_view(w) for w in found], "cursor": after}
+    return {"items": [console_view(w) for w in found], "next_cursor": after}
 
 
 def _approve(w: WithdrawalRecord, by: str, now: datetime) -> WithdrawalRecord | None:

@@ -12,11 +12,14 @@ from tests.integration.referral.test_follow_hooks import secret
 
 
 class Shop:
-    """A distribution campaign in which `earner` invited the buyer: each order earns the earner 10 %."""
+    """A distribution campaign in which `earner` invited the buyer: each order earns the earner 10 %, available
+    at once unless `frozen_days` says otherwise."""
 
-    def __init__(self, api: Api, tenant: Tenant, pump: StreamPump, clock: Clock | None = None) -> None:
+    def __init__(
+        self, api: Api, tenant: Tenant, pump: StreamPump, clock: Clock | None = None, frozen_days: int = 0
+    ) -> None:
         self.api, self.tenant, self.pump, self.clock = api, tenant, pump, clock
-        rules = {"levels": 1, "rates_bp": [1000], "binding": "first_click", "frozen_days": 7}
+        rules = {"levels": 1, "rates_bp": [1000], "binding": "first_click", "frozen_days": frozen_days}
         self.cid = live_campaign(api, tenant, "distribution", rules=rules)
         self.earner: dict[str, Any] = join(self.api, self.cid, external_id="earner")[1]
         join(self.api, self.cid, external_id="buyer", ref=self.earner["invite_code"])
@@ -43,3 +46,17 @@ class Shop:
         status, me = self.api.call("GET", f"/v1/campaigns/{self.cid}/me", token=self.earner["token"])
         assert status == 200, me
         return dict(me["wallet"])
+
+
+def withdraw(api: Api, shop: Shop, amount: int, key: str, method: str = "bank", **extra: Any) -> tuple[int, Any]:
+    """A withdrawal request with fresh proof and `key` as its Idempotency-Key."""
+    from tests.conftest import proof
+
+    token = shop.earner["token"]
+    body = {"amount_fen": amount, "method": method, **extra}
+    if "destination" not in body:
+        body["destination"] = "6222020200112233445" if method == "bank" else "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"
+    if method == "bank" and "name" not in body:
+        body["name"] = "王小明"
+    headers = {**proof(api, token), "Idempotency-Key": key}
+    return api.call("POST", f"/v1/campaigns/{shop.cid}/me/withdrawals", body, token=token, headers=headers)

@@ -10,7 +10,7 @@ from tests.integration.payouts.conftest import Shop
 def test_commission_and_clawback_reach_the_wallet_once_each(
     api: Api, tenant: Tenant, pump: StreamPump, clock: Clock
 ) -> None:
-    shop = Shop(api, tenant, pump, clock)  # every batch is delivered twice
+    shop = Shop(api, tenant, pump, clock, frozen_days=7)  # every batch is delivered twice
     shop.paid("o-1", 10_000)
     shop.paid("o-2", 5_000)
     assert shop.wallet() == {
