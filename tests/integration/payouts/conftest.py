@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from local.pump import StreamPump
 from tests.conftest import Api, Clock, Tenant, join, live_campaign
 from tests.integration.conftest import deliver_every_batch_twice
 from tests.integration.modes.test_orders_distribution import order, post_order
-from tests.integration.referral.test_follow_hooks import secret
 
 
 class Shop:
@@ -23,7 +23,10 @@ class Shop:
         self.cid = live_campaign(api, tenant, "distribution", rules=rules)
         self.earner: dict[str, Any] = join(self.api, self.cid, external_id="earner")[1]
         join(self.api, self.cid, external_id="buyer", ref=self.earner["invite_code"])
-        self.key = secret(api, tenant)
+        # The tenant's current signing key, as `GET /v1/admin/webhook-secret` shows it (without a TOTP login here).
+        from chalicelib.accounts import webhook_secret
+
+        self.key = webhook_secret.signing_keys(tenant.tid, datetime.now(UTC)).current
         deliver_every_batch_twice(pump)
 
     def _stamp(self) -> int | None:

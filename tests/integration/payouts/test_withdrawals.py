@@ -35,7 +35,7 @@ def test_a_request_is_idempotent_by_key_and_follows_the_owners_policy(
     policy = {"min_withdraw_fen": 500, "fee_bp": 100, "fee_min_fen": 10, "auto_approve_max_fen": 800}
     status, body = api.call("PUT", "/v1/admin/payouts/settings", policy, token=tenant.owner_token)
     assert (status, body["error"]["code"]) == (403, "STEP_UP_REQUIRED")
-    finance = tenant.totp_token("finance")
+    finance = tenant.operator("finance")
     assert api.call("PUT", "/v1/admin/payouts/settings", policy, token=finance)[0] == 403
     status, saved = api.call("PUT", "/v1/admin/payouts/settings", policy, token=tenant.stepped_token())
     assert status == 200 and saved["configured"] and saved["settings"]["fee_bp"] == 100, saved

@@ -103,7 +103,7 @@ events = st.lists(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(events)
 def test_balances_always_sum_to_net_commission(steps: list[tuple[str, int, bool, int]]) -> None:
     m = Model()
