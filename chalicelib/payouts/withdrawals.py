@@ -20,7 +20,7 @@ from chalicelib.accounts import audit, tenants, totp
 from chalicelib.campaigns import live
 from chalicelib.core.clock import iso
 from chalicelib.core.codes import Code
-from chalicelib.core.errors import BadRequest, Conflict, NotFound, Unauthorized
+from chalicelib.core.errors import BadRequest, Conflict, NotFound, Unauthorized, ValidationFailed
 from chalicelib.core.observability import logger
 from chalicelib.core.rbac import Principal
 from chalicelib.payouts import providers
@@ -205,7 +205,10 @@ def decide(
     """Approve or reject several withdrawals (one step-up for the batch). Each one is decided on its own: one
     that moved meanwhile is reported, not an error."""
     if decision == "reject" and not batch.reason:
-        raise BadRequest("a rejection needs a reason: the person sees it", code=Code.VALIDATION_ERROR)
+        raise ValidationFailed(
+            "a rejection needs a reason: the person sees it",
+            details={"errors": [{"field": "reason", "type": "missing", "message": "required to reject"}]},
+        )
     totp.require_step_up(actor, totp_code, now)
     results = []
     for wid in dict.fromkeys(batch.withdrawal_ids):

@@ -308,12 +308,19 @@ def annotate(w: WithdrawalRecord, status: str, at: str, fields: dict[str, str | 
     return True
 
 
-def payable(limit: int = 100) -> list[WithdrawalRecord]:
-    """The oldest withdrawals waiting for a provider (approved or paying), across tenants (GSI2)."""
+def payable(limit: int = 1000) -> list[WithdrawalRecord]:
+    """The withdrawals waiting for a provider (approved or paying), across tenants, oldest first, every page up
+    to `limit` (GSI2): ones waiting long on a provider never hide newer ones behind a page boundary."""
     request: dict[str, Any] = {
         "TableName": _table(), "IndexName": "GSI2", "KeyConditionExpression": "GSI2PK = :pk",
-        "ExpressionAttributeValues": {":pk": _s(keys.WITHDRAWALS_PAYABLE_GSI2PK)}, "Limit": limit,
+        "ExpressionAttributeValues": {":pk": _s(keys.WITHDRAWALS_PAYABLE_GSI2PK)},
     }  # fmt: skip
-    with unavailable_on_failure("payable withdrawals"):
-        page = dynamodb_client().query(**request)
-    return [_record(i) for i in page.get("Items", [])]
+    found: list[WithdrawalRecord] = []
+    while len(found) < limit:
+        with unavailable_on_failure("payable withdrawals"):
+            page = dynamodb_client().query(**request)
+        found += [_record(i) for i in page.get("Items", [])]
+        if "LastEvaluatedKey" not in page:
+            break
+        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return found[:limit]

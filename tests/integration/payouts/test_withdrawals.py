@@ -71,6 +71,8 @@ def test_finance_decides_in_batches_pays_by_bank_and_a_refund_after_payout_is_re
     assert queue["items"][0]["name"] == "王**"
 
     finance = tenant.totp_token("finance")
+    status, body = api.call("POST", "/v1/admin/payouts/withdrawals/reject", {"withdrawal_ids": ids}, token=finance)
+    assert (status, body["error"]["code"]) == (422, "VALIDATION_ERROR")  # a rejection says why
     reject = {"withdrawal_ids": [dropped["withdrawal_id"]], "reason": "账户信息有误"}
     status, decided = api.call("POST", "/v1/admin/payouts/withdrawals/reject", reject, token=finance)
     assert status == 200 and decided["items"][0]["result"] == "done", decided
