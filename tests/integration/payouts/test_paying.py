@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from chalicelib.payouts import providers
-from chalicelib.payouts.providers.base import Outcome, ProviderUnreachable, Result, Transfer
+from chalicelib.core.errors import FissionError
+from chalicelib.payouts import providers, withdrawals
+from chalicelib.payouts.providers.base import BadNotification, Outcome, ProviderUnreachable, Result, Transfer
 from local.pump import StreamPump
 from local.scheduler import Scheduler
 from tests.conftest import Api, Tenant
@@ -45,7 +46,10 @@ class FakeWechatPay:
         return Result(Outcome.SUCCEEDED, provider_ref=f"ref-{transfer.amount_fen}")
 
     def notification(self, headers: Mapping[str, str], body: bytes) -> tuple[str, Result]:
-        raise NotImplementedError
+        """The body is the withdrawal id here; the real providers verify a signature and decrypt."""
+        if headers.get("signature") != "ok":
+            raise BadNotification("signature")
+        return body.decode(), Result(Outcome.SUCCEEDED, provider_ref="ref-callback")
 
 
 def test_the_schedule_pays_settles_and_gives_back(
@@ -79,7 +83,15 @@ def test_the_schedule_pays_settles_and_gives_back(
         1001: ("paid", None), 1002: ("failed", "NAME_MISMATCH"), 1003: ("paying", None), 1004: ("paying", None),
         1005: ("approved", "no payout provider for this method yet: pay it by hand and mark it paid"),
     }  # fmt: skip
-    moment[0] += timedelta(minutes=2)  # the paying ones are asked about; the one never received is sent again
+    # The provider's callback settles the accepted one; a repeat changes nothing, a forged one is refused.
+    accepted = made[1003]["withdrawal_id"]
+    for _ in range(2):
+        answer = withdrawals.notified(tenant.tid, "wechat", {"signature": "ok"}, accepted.encode(), moment[0])
+        assert answer["result"] == "paid"
+    with pytest.raises(FissionError) as refused:
+        withdrawals.notified(tenant.tid, "wechat", {}, accepted.encode(), moment[0])
+    assert refused.value.code == "INVALID_SIGNATURE"
+    moment[0] += timedelta(minutes=2)  # the one still paying is asked about: never received, so it is sent again
     scheduler.invoke("pay_withdrawals")
     assert {a: s for a, (s, _) in statuses().items()} == {
         1001: "paid",
