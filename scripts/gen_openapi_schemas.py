@@ -24,6 +24,8 @@ from chalicelib.messaging.rules import payloads
 from chalicelib.messaging.rules import webhooks as outbox
 from chalicelib.modes.distribution.rules import orders
 from chalicelib.modes.group_buy import rules as groups
+from chalicelib.payouts.rules import policy as payouts
+from chalicelib.payouts.rules import requests as withdrawals
 from chalicelib.platforms.rules import credentials as platforms
 from chalicelib.platforms.rules import login as platform_login
 from chalicelib.referral.rules import follows as hooks
@@ -173,7 +175,8 @@ def generate() -> dict[str, Any]:
         profiles.SegmentUpdate, profiles.SegmentPreview, automations.AutomationCreate, automations.AutomationUpdate,
         messaging.MessagingSettings, messaging.SubscriptionsUpdate, messaging.UnsubscribeRequest,
         participants.ServerJoinRequest, api_keys.ApiKeyCreate, platforms.WecomUpdate, platforms.WechatUpdate,
-        platforms.MiniProgramUpdate, platform_login.MiniLogin,
+        platforms.MiniProgramUpdate, platform_login.MiniLogin, payouts.PayoutSettings, withdrawals.WithdrawalCreate,
+        withdrawals.WithdrawalBatch, withdrawals.MarkPaid,
     )  # fmt: skip
     for model in requests:
         _model(model, schemas)

@@ -60,6 +60,10 @@ class Permission(StrEnum):
     PLATFORM_MANAGE = "platform:manage"
     # The tenant's landing domains: where every shared link points (docs/domains.md). Owner only.
     DOMAIN_MANAGE = "domain:manage"
+    # Approving, rejecting and marking paid the withdrawals of commission wallets (docs/payouts.md): owner, finance.
+    PAYOUTS_APPROVE = "payouts:approve"
+    # The tenant's payout policy: fees, limits, methods, automatic approval. Owner only.
+    PAYOUTS_CONFIGURE = "payouts:configure"
 
 
 _READ = {Permission.CAMPAIGN_READ, Permission.STATS_READ, Permission.ACCOUNT_SELF}
@@ -78,7 +82,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         }
     ),
     Role.ANALYST: frozenset(_READ | {Permission.EXPORT_CREATE, Permission.AUDIENCE_READ}),
-    Role.FINANCE: frozenset(_READ | {Permission.FINANCE_READ, Permission.EXPORT_CREATE, Permission.AUDIT_READ}),
+    Role.FINANCE: frozenset(
+        _READ | {Permission.FINANCE_READ, Permission.EXPORT_CREATE, Permission.AUDIT_READ, Permission.PAYOUTS_APPROVE}
+    ),
     Role.VIEWER: frozenset(_READ),
 }
 

@@ -34,6 +34,7 @@ ROUTE_MODULES: tuple[str, ...] = (
     "chalicelib.platforms.routes",
     "chalicelib.analytics.routes",
     "chalicelib.audience.routes",
+    "chalicelib.payouts.routes",
     "chalicelib.privacy.routes",
 )
 

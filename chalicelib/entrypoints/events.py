@@ -108,6 +108,17 @@ def run_automations(event: CloudWatchEvent) -> dict[str, int]:
     return counts
 
 
+@bp.schedule(Rate(1, unit=Rate.MINUTES), name="pay_withdrawals")
+def pay_withdrawals(event: CloudWatchEvent) -> dict[str, int]:
+    wiring.wire()
+    from chalicelib.payouts import withdrawals  # loaded by this schedule's function only
+
+    counts = withdrawals.pay_due(utcnow())
+    if any(counts.values()):
+        logger.info("withdrawal payouts", extra=counts)
+    return counts
+
+
 # Every 5 minutes: a tail cut off the audit chain is caught unless it was appended after the last run
 # (docs/operations.md, "The audit anchors"). A run writes only for tenants whose chain grew.
 @bp.schedule(Rate(5, unit=Rate.MINUTES), name="anchor_audit_chains")

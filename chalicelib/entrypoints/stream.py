@@ -19,6 +19,7 @@ from chalicelib.campaigns import lifecycle
 from chalicelib.core.observability import logger
 from chalicelib.modes.assist import service as assists
 from chalicelib.modes.group_buy import service as groups
+from chalicelib.payouts import wallets
 from chalicelib.platforms import consents
 from chalicelib.referral import contacts, fraud, progress, reviews, rewards
 from chalicelib.table.changes import Change
@@ -36,6 +37,8 @@ HANDLERS: dict[str, list[RecordHandler]] = {
     # A verified WeCom / official account callback: joins, pending follows, welcome messages; subscription-message
     # consent and the staff member a WeCom customer belongs to.
     "platform_event": [contacts.on_platform_event, consents.on_platform_event],
+    # A commission or clawback reaching its earner credits the earner's wallet (docs/payouts.md).
+    "commission_mirror": [wallets.on_commission],
 }
 BATCH_HANDLERS: dict[str, list[BatchHandler]] = {
     "participant": [progress.count_invites, reviews.on_participants, fraud.count_attempts, fraud.record_people],

@@ -27,10 +27,12 @@ def wire() -> None:
     from chalicelib.campaigns import lifecycle
     from chalicelib.modes.distribution import service as distribution
     from chalicelib.modes.group_buy import service as group_buy
+    from chalicelib.payouts import wallets
     from chalicelib.referral import join, rewards
 
     lifecycle.on_go_live("reward_limits", rewards.prepare_limits)
     join.add_view_section("distribution", "commission", distribution.commission_view)
+    join.add_view_section("distribution", "wallet", wallets.section)
     distribution.on_group_payment("group_buy", group_buy.record_payment)
     totp.use_qr(_qr_svg)
     _wired = True

@@ -228,6 +228,30 @@ class CommissionImage(Image):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class CommissionMirrorImage(Image):
+    """A commission ledger entry mirrored under its earner (modes/distribution/store.py): what credits the
+    earner's wallet (payouts/wallets.py). A clawback is negative and its sort key ends in `#CLAWBACK`."""
+
+    entity: ClassVar[str] = "commission_mirror"
+    tid: str
+    oid: str
+    code: str  # the earner's participant code
+    level: int
+    amount_fen: int
+    available_at: str
+    created_at: str
+    clawback: bool = False
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any]) -> Self:
+        return cls(
+            cid=raw["cid"], tid=raw["tid"], oid=raw["oid"], code=raw["code"], level=int(raw["level"]),
+            amount_fen=int(raw["amount_fen"]), available_at=raw["available_at"], created_at=raw["created_at"],
+            clawback=str(raw["SK"]).endswith("#CLAWBACK"),
+        )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class BeaconImage(Image):
     """A landing page's beacon (analytics/store/counters.py)."""
 
@@ -288,7 +312,7 @@ IMAGE_TYPES: dict[str, type[Image]] = {
     kind.entity: kind
     for kind in (
         CampaignImage, ParticipantImage, RewardImage, CouponCodeImage, GroupImage, GroupMemberImage, AssistImage,
-        OrderImage, CommissionImage, BeaconImage, ClickImage, PlatformEventImage,
+        OrderImage, CommissionImage, CommissionMirrorImage, BeaconImage, ClickImage, PlatformEventImage,
     )
 }  # fmt: skip
 

@@ -590,3 +590,52 @@ def follow_due_gsi2pk(day: str, shard: int) -> str:
 
 def follow_due_gsi2sk(due: str, newcomer: str) -> str:
     return f"{due}#{newcomer}"
+
+
+def wallet_pk(tid: str, uid: str) -> str:
+    """A person's commission wallet in one tenant: its HEAD (the version a withdrawal request bumps) and its
+    entries, so a balance is one consistent query of one partition."""
+    return f"T#{tid}#W#{uid}"
+
+
+WALLET_HEAD_SK = "HEAD"
+WALLET_ENTRY_PREFIX = "E#"
+
+
+def wallet_commission_sk(oid: str, level: int, *, clawback: bool = False) -> str:
+    """A commission credited to the wallet (or its clawback): one per order and level, so a replayed stream
+    record writes nothing new."""
+    return f"E#C#{oid}#{level}" + ("#CLAWBACK" if clawback else "")
+
+
+def wallet_withdrawal_sk(wid: str, suffix: str = "") -> str:
+    """A withdrawal's entries: the request (no suffix), then `#PAID` or `#RETURN`, each written once."""
+    return f"E#W#{wid}{suffix}"
+
+
+def withdrawal_pk(tid: str, wid: str) -> str:
+    """A withdrawal request (`META`), apart from the wallet so finance's queue reads it by key."""
+    return f"T#{tid}#WD#{wid}"
+
+
+def withdrawals_by_status_gsi1pk(tid: str, status: str) -> str:
+    """Finance's queue: a tenant's withdrawals in one status, oldest first; moved by the write that changes it."""
+    return f"T#{tid}#WDS#{status}"
+
+
+def withdrawals_by_status_gsi1sk(created_at: str, wid: str) -> str:
+    return f"{created_at}#{wid}"
+
+
+# The tenant's payout policy, beside the tenant (`T#{tid}`).
+PAYOUT_SETTINGS_SK = "PAYOUTS"
+
+
+# GSI2 partition of the withdrawals a payout provider has to pay or settle (approved or paying, WeChat Pay or
+# Alipay), across tenants: the paying schedule's one query. Sparse: a withdrawal leaves it when it is paid,
+# failed or rejected. Sort key: `withdrawals_payable_gsi2sk`.
+WITHDRAWALS_PAYABLE_GSI2PK = "WD#PAYABLE"
+
+
+def withdrawals_payable_gsi2sk(created_at: str, tid: str, wid: str) -> str:
+    return f"{created_at}#{tid}#{wid}"

@@ -33,6 +33,8 @@ from chalicelib.messaging.rules import payloads
 from chalicelib.messaging.rules import webhooks as outbox
 from chalicelib.modes.distribution.rules import orders
 from chalicelib.modes.group_buy import rules as groups
+from chalicelib.payouts.rules import policy as payouts
+from chalicelib.payouts.rules import requests as withdrawals
 from chalicelib.platforms.rules import credentials as platforms
 from chalicelib.platforms.rules import login as platform_login
 from chalicelib.platforms.rules import xml as platform_xml
@@ -59,6 +61,9 @@ PARTICIPANT_ROUTES = {
     ("/v1/rewards/{rid}/claim", "POST"),
     ("/v1/me/export", "POST"),
     ("/v1/me", "DELETE"),
+    ("/v1/campaigns/{cid}/me/wallet", "GET"),
+    ("/v1/campaigns/{cid}/me/withdrawals", "POST"),
+    ("/v1/campaigns/{cid}/me/withdrawals", "GET"),
 }
 
 Route = tuple[str, str]
@@ -345,6 +350,10 @@ VALIDATORS: dict[str, Callable[[dict[str, Any]], object]] = {
     "MiniLogin": platform_login.MiniLogin.model_validate,
     "LandingDomainCreate": domains.DomainCreate.model_validate,
     "LandingDomainBlock": domains.DomainBlock.model_validate,
+    "PayoutSettings": payouts.PayoutSettings.model_validate,
+    "WithdrawalCreate": withdrawals.WithdrawalCreate.model_validate,
+    "WithdrawalBatch": withdrawals.WithdrawalBatch.model_validate,
+    "MarkPaid": withdrawals.MarkPaid.model_validate,
 }
 
 

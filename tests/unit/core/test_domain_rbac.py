@@ -17,7 +17,7 @@ EXPECTED: dict[Role, set[Permission]] = {
     Role.OPERATOR: READ
     | {P.CAMPAIGN_WRITE, P.CAMPAIGN_PUBLISH, P.REVIEW_READ, P.AUDIENCE_READ, P.AUDIENCE_WRITE, P.AUTOMATION_WRITE},
     Role.ANALYST: READ | {P.EXPORT_CREATE, P.AUDIENCE_READ},
-    Role.FINANCE: READ | {P.FINANCE_READ, P.EXPORT_CREATE, P.AUDIT_READ},
+    Role.FINANCE: READ | {P.FINANCE_READ, P.EXPORT_CREATE, P.AUDIT_READ, P.PAYOUTS_APPROVE},
     Role.VIEWER: READ,
 }
 
@@ -50,3 +50,8 @@ def test_only_the_owner_may_unmask_pii_or_manage_operators() -> None:
 )
 def test_permission_matrix(role: Role, permission: Permission) -> None:
     assert is_allowed(role, permission) is (permission in EXPECTED[role])
+
+
+def test_only_the_owner_configures_payouts_and_finance_approves_them() -> None:
+    assert [role for role in Role if is_allowed(role, P.PAYOUTS_CONFIGURE)] == [Role.OWNER]
+    assert [role for role in Role if is_allowed(role, P.PAYOUTS_APPROVE)] == [Role.OWNER, Role.FINANCE]

@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlencode
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from chalicelib.payouts.providers import provider_for
+from chalicelib.payouts.providers import for_config
 from chalicelib.payouts.providers.alipay import Alipay
 from chalicelib.payouts.providers.base import BadNotification, Outcome, ProviderUnreachable, Transfer
 from chalicelib.payouts.rules.credentials import AlipayConfig, AlipayCredentials
@@ -151,4 +151,4 @@ def test_a_tampered_message_is_refused(fake: PaymentsStandIn) -> None:
 
 
 def test_provider_for_picks_the_provider_by_its_credentials(fake: PaymentsStandIn) -> None:
-    assert isinstance(provider_for(_config(fake)), Alipay)
+    assert isinstance(for_config(_config(fake)), Alipay)

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from chalicelib.payouts.providers import provider_for
+from chalicelib.payouts.providers import for_config
 from chalicelib.payouts.providers.base import BadNotification, Outcome, ProviderUnreachable, Transfer
 from chalicelib.payouts.providers.wechatpay import WeChatPay
 from chalicelib.payouts.rules.credentials import WeChatPayConfig, WeChatPayCredentials
@@ -187,4 +187,4 @@ def test_the_callback_is_sent_to_the_notify_url(fake: PaymentsStandIn) -> None:
 
 
 def test_provider_for_picks_the_provider_by_its_credentials(fake: PaymentsStandIn) -> None:
-    assert isinstance(provider_for(_config(fake)), WeChatPay)
+    assert isinstance(for_config(_config(fake)), WeChatPay)

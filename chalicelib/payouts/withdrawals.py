@@ -1,0 +1,360 @@
+"""Withdrawals: a participant's request, finance's decisions, the paying schedule and provider outcomes.
+
+Money moves only in the store's transactions (docs/payouts.md): a request is written at the wallet version its
+balance was read at, so parallel requests can never overdraw; each change of status is conditional on the
+status it leaves, and a rejection or a failure gives the money back in the same write.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import re
+import time
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from chalicelib.accounts import audit, tenants, totp
+from chalicelib.campaigns import live
+from chalicelib.core.clock import iso
+from chalicelib.core.codes import Code
+from chalicelib.core.errors import BadRequest, Conflict, NotFound, Unauthorized, ValidationFailed
+from chalicelib.core.observability import logger
+from chalicelib.core.rbac import Principal
+from chalicelib.payouts import providers
+from chalicelib.payouts import settings as payout_settings
+from chalicelib.payouts.providers.base import BadNotification, Outcome, Provider, ProviderUnreachable, Result, Transfer
+from chalicelib.payouts.rules import requests as rules
+from chalicelib.payouts.rules import states
+from chalicelib.payouts.rules.policy import auto_approved, check_request
+from chalicelib.payouts.rules.records import WithdrawalRecord
+from chalicelib.payouts.rules.states import Status
+from chalicelib.payouts.rules.wallet import Kind, balances, withdrawal_id
+from chalicelib.payouts.store import ledger
+from chalicelib.payouts.store.ledger import Requested
+from chalicelib.payouts.wallets import owner_of
+from chalicelib.referral import identity
+from chalicelib.security.pii import get_cipher, mask_name
+
+_KEY_RE = re.compile(r"^[A-Za-z0-9_\-:.]{8,128}$")
+# A request re-reads the wallet and tries again when another request changed it meanwhile; this many times.
+MAX_ATTEMPTS = 12
+# A paying withdrawal whose provider has said nothing for this long is asked about (query) by the schedule.
+QUERY_AFTER = timedelta(minutes=1)
+NO_PROVIDER = "no payout provider for this method yet: pay it by hand and mark it paid"
+REMARK = "佣金提现"
+SYSTEM = "system:payouts"
+
+
+def _context(tid: str, wid: str, what: str) -> str:
+    return f"payouts:{what}:{tid}:{wid}"
+
+
+def withdrawal_number(tid: str, uid: str, key: str) -> str:
+    """The same request key from the same person names the same withdrawal (the provider's idempotency number)."""
+    return "wd_" + hashlib.sha256(f"{tid}|{uid}|{key}".encode()).hexdigest()[:24]
+
+
+def _request_hash(body: rules.WithdrawalCreate) -> str:
+    """A keyed digest of what was asked: a retry must ask for the same, without storing the destination twice."""
+    text = json.dumps(body.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+    return get_cipher().blind_index(text, "payouts:request")
+
+
+def own_view(w: WithdrawalRecord) -> dict[str, Any]:
+    return {
+        "withdrawal_id": w.wid, "amount_fen": w.amount_fen, "fee_fen": w.fee_fen, "net_fen": w.net_fen,
+        "method": w.method, "destination": rules.masked(w.destination_hint), "status": w.status,
+        "reason": w.reason, "created_at": w.created_at, "updated_at": w.updated_at,
+    }  # fmt: skip
+
+
+def console_view(w: WithdrawalRecord) -> dict[str, Any]:
+    name = get_cipher().decrypt(w.name_enc, _context(w.tid, w.wid, "name")) if w.name_enc else None
+    return {
+        **own_view(w), "uid": w.uid, "campaign_id": w.cid, "name": mask_name(name) if name else None,
+        "provider_ref": w.provider_ref, "attempts": w.attempts, "submitted_at": w.submitted_at,
+        "decided_by": w.decided_by,
+    }  # fmt: skip
+
+
+# --- the participant ------------------------------------------------------------------------------------------
+
+
+def wallet(cid: str, authorization: str | None, now: datetime) -> dict[str, Any]:
+    """The participant's wallet and what a withdrawal from it costs (the page's withdrawal form)."""
+    rec = live.campaign(cid)
+    participant = identity.authenticated(cid, authorization, now)
+    policy = payout_settings.effective(rec.tid, rec)
+    figures = balances(ledger.wallet(rec.tid, owner_of(participant)).entries, iso(now))
+    return {
+        "balances": figures.as_view(),
+        "policy": {
+            "enabled": policy.enabled, "min_withdraw_fen": policy.min_withdraw_fen, "fee_bp": policy.fee_bp,
+            "fee_fixed_fen": policy.fee_fixed_fen, "fee_min_fen": policy.fee_min_fen, "methods": list(policy.methods),
+        },
+    }  # fmt: skip
+
+
+def request(
+    cid: str, authorization: str | None, proof: identity.Proof, body: rules.WithdrawalCreate, key: str | None,
+    now: datetime,
+) -> tuple[dict[str, Any], bool]:  # fmt: skip
+    """Withdraw from the participant's wallet; (the withdrawal, whether it was created). The same key again
+    answers the same withdrawal; the same key with a different request is a 409."""
+    if key is None:
+        raise BadRequest("a withdrawal needs an Idempotency-Key header", code=Code.IDEMPOTENCY_KEY_REQUIRED)
+    if not _KEY_RE.match(key):
+        raise BadRequest(
+            "Idempotency-Key must be 8-128 characters of letters, digits, '-', '_', ':' or '.'",
+            code=Code.INVALID_IDEMPOTENCY_KEY,
+        )
+    rec = live.campaign(cid)
+    participant = identity.authenticated(cid, authorization, now)
+    identity.prove_fresh(rec, participant, proof, now)  # money leaves to a destination: a leaked token is not enough
+    tid, uid = rec.tid, owner_of(participant)
+    wid, asked = withdrawal_number(tid, uid, key), _request_hash(body)
+    policy = payout_settings.effective(tid, rec)
+    zone = tenants.timezone(tid)
+    at, cipher = iso(now), get_cipher()
+    found = ledger.get(tid, wid)
+    for attempt in range(MAX_ATTEMPTS):
+        if found is not None:
+            return _repeat(found, asked), False
+        read = ledger.wallet(tid, uid)
+        quote = check_request(policy, body.method, body.amount_fen, balances(read.entries, at).available_fen,
+                              read.entries, now, zone)  # fmt: skip
+        w = WithdrawalRecord(
+            tid=tid, wid=wid, uid=uid, cid=rec.cid, amount_fen=quote.amount_fen, fee_fen=quote.fee_fen,
+            net_fen=quote.net_fen, method=body.method,
+            destination_enc=cipher.encrypt(body.destination, _context(tid, wid, "destination")),
+            destination_hint=rules.hint_of(body.destination), status=Status.REQUESTED.value, created_at=at,
+            updated_at=at, request_hash=asked,
+            name_enc=cipher.encrypt(body.name, _context(tid, wid, "name")) if body.name else None,
+        )  # fmt: skip
+        written = ledger.request(w, read.version)
+        if written is Requested.CREATED:
+            logger.info("withdrawal requested", tid=tid, wid=wid, amount_fen=w.amount_fen, method=w.method)
+            if auto_approved(policy, w.amount_fen):
+                w = _approve(w, SYSTEM, now) or w
+            return own_view(w), True
+        if written is Requested.EXISTS:
+            found = ledger.get(tid, wid)  # a retry of this very request won the race: answered from it
+            continue
+        time.sleep(random.uniform(0, 0.005 * (attempt + 1)))  # another request changed the wallet: read it again
+    raise Conflict("the wallet is busy; retry with the same Idempotency-Key", code=Code.WALLET_BUSY)
+
+
+def _repeat(found: WithdrawalRecord, asked: str) -> dict[str, Any]:
+    if found.request_hash != asked:
+        raise Conflict(
+            "this Idempotency-Key was used for a different withdrawal", code=Code.WITHDRAWAL_KEY_CONFLICT,
+            details={"withdrawal_id": found.wid},
+        )  # fmt: skip
+    return own_view(found)
+
+
+def mine(cid: str, authorization: str | None, now: datetime) -> dict[str, Any]:
+    """The participant's withdrawals in this tenant, newest first."""
+    rec = live.campaign(cid)
+    participant = identity.authenticated(cid, authorization, now)
+    entries = ledger.wallet(rec.tid, owner_of(participant)).entries
+    wids = [withdrawal_id(e.key) for e in entries if e.kind is Kind.WITHDRAWAL]
+    found = sorted(ledger.get_many(rec.tid, wids), key=lambda w: (w.created_at, w.wid), reverse=True)
+    return {"items": [own_view(w) for w in found]}
+
+
+# --- finance ---------------------------------------------------------------------------------------------------
+
+
+def queue(actor: Principal, status: str, limit: int, cursor: str | None) -> dict[str, Any]:
+    try:
+        wanted = Status(status)
+    except ValueError as exc:
+        raise BadRequest(f"status is one of {[s.value for s in Status]}", code=Code.INVALID_STATUS) from exc
+    if not 1 <= limit <= 100:
+        raise BadRequest("limit is 1 to 100", code=Code.INVALID_LIMIT)
+    found, after = ledger.by_status(actor.tid, wanted, limit, cursor)
+    return {"items": [console_view(w) for w in found], "next_cursor": after}
+
+
+def _approve(w: WithdrawalRecord, by: str, now: datetime) -> WithdrawalRecord | None:
+    at = iso(now)
+    fields: dict[str, str | int | None] = {"decided_by": by}
+    if not ledger.move(w, {Status.REQUESTED}, Status.APPROVED, at, fields=fields,
+                       payable=providers.paid_by_provider(w.method)):  # fmt: skip
+        return None
+    audit.record(w.tid, by, "withdrawal.approve", w.wid, {"amount_fen": w.amount_fen, "method": w.method}, now)
+    return ledger.get(w.tid, w.wid)
+
+
+def _reject(w: WithdrawalRecord, by: str, reason: str, now: datetime) -> bool:
+    fields: dict[str, str | int | None] = {"decided_by": by, "reason": reason}
+    if not ledger.move(w, states.sources(Status.REJECTED), Status.REJECTED, iso(now), money="return", fields=fields,
+                       payable=False):  # fmt: skip
+        return False
+    audit.record(w.tid, by, "withdrawal.reject", w.wid, {"amount_fen": w.amount_fen, "reason": reason}, now)
+    return True
+
+
+def decide(
+    actor: Principal, decision: str, batch: rules.WithdrawalBatch, totp_code: str | None, now: datetime
+) -> dict[str, Any]:
+    """Approve or reject several withdrawals (one step-up for the batch). Each one is decided on its own: one
+    that moved meanwhile is reported, not an error."""
+    if decision == "reject" and not batch.reason:
+        raise ValidationFailed(
+            "a rejection needs a reason: the person sees it",
+            details={"errors": [{"field": "reason", "type": "missing", "message": "required to reject"}]},
+        )
+    totp.require_step_up(actor, totp_code, now)
+    results = []
+    for wid in dict.fromkeys(batch.withdrawal_ids):
+        w = ledger.get(actor.tid, wid)
+        if w is None:
+            results.append({"withdrawal_id": wid, "result": "not_found", "status": None})
+            continue
+        done = _approve(w, actor.email, now) is not None if decision == "approve" else (
+            _reject(w, actor.email, batch.reason or "", now)
+        )  # fmt: skip
+        after = ledger.get(actor.tid, wid)
+        results.append({"withdrawal_id": wid, "result": "done" if done else "unchanged",
+                        "status": after.status if after else None})  # fmt: skip
+    return {"items": results}
+
+
+def mark_paid(actor: Principal, wid: str, body: rules.MarkPaid, totp_code: str | None, now: datetime) -> dict[str, Any]:
+    """An approved withdrawal paid by hand (a bank transfer, or a provider's own console), with its reference."""
+    totp.require_step_up(actor, totp_code, now)
+    w = ledger.get(actor.tid, wid)
+    if w is None:
+        raise NotFound("no such withdrawal", code=Code.WITHDRAWAL_NOT_FOUND)
+    fields: dict[str, str | int | None] = {"provider_ref": body.reference, "decided_by": actor.email, "reason": None}
+    if not ledger.move(w, {Status.APPROVED}, Status.PAID, iso(now), money="paid", fields=fields, payable=False):
+        if w.status == Status.PAID and w.provider_ref == body.reference:
+            return console_view(w)  # the same mark again
+        raise Conflict(
+            f"only an approved withdrawal can be marked paid; this one is {w.status}", code=Code.WITHDRAWAL_STATE,
+            details={"status": w.status},
+        )  # fmt: skip
+    audit.record(actor.tid, actor.email, "withdrawal.mark_paid", wid,
+                 {"amount_fen": w.amount_fen, "net_fen": w.net_fen, "reference": body.reference}, now)  # fmt: skip
+    after = ledger.get(actor.tid, wid)
+    return console_view(after or w)
+
+
+def bank_transfers(actor: Principal, totp_code: str | None, now: datetime) -> str:
+    """The approved bank withdrawals as the CSV finance uploads to the bank (names and accounts in clear: a
+    step-up, and audited)."""
+    totp.require_step_up(actor, totp_code, now)
+    cipher, rows, cursor = get_cipher(), [], None
+    while True:
+        page, cursor = ledger.by_status(actor.tid, Status.APPROVED, 100, cursor)
+        for w in page:
+            if w.method != "bank":
+                continue
+            name = cipher.decrypt(w.name_enc, _context(w.tid, w.wid, "name")) if w.name_enc else ""
+            account = cipher.decrypt(w.destination_enc, _context(w.tid, w.wid, "destination"))
+            rows.append((w.wid, name, account, w.net_fen, w.fee_fen, w.created_at))
+        if cursor is None:
+            break
+    audit.record(actor.tid, actor.email, "withdrawal.bank_export", "payouts",
+                 {"withdrawal_ids": [r[0] for r in rows]}, now)  # fmt: skip
+    return rules.bank_csv(rows)
+
+
+# --- paying: the schedule and the providers' answers ----------------------------------------------------------
+
+
+def _transfer(w: WithdrawalRecord) -> Transfer:
+    cipher = get_cipher()
+    return Transfer(
+        tid=w.tid, wid=w.wid, amount_fen=w.net_fen,
+        destination=cipher.decrypt(w.destination_enc, _context(w.tid, w.wid, "destination")),
+        name=cipher.decrypt(w.name_enc, _context(w.tid, w.wid, "name")) if w.name_enc else None, remark=REMARK,
+    )  # fmt: skip
+
+
+def _resolve(w: WithdrawalRecord, result: Result, now: datetime) -> str:
+    """Apply a provider's outcome to a paying withdrawal; what happened (idempotent: a repeat changes nothing)."""
+    at, by = iso(now), f"provider:{w.method}"
+    if result.outcome is Outcome.SUCCEEDED:
+        fields: dict[str, str | int | None] = {"provider_ref": result.provider_ref, "reason": None}
+        if ledger.move(w, {Status.PAYING}, Status.PAID, at, money="paid", fields=fields, payable=False):
+            audit.record(w.tid, by, "withdrawal.paid", w.wid, {"net_fen": w.net_fen, "ref": result.provider_ref}, now)
+            return "paid"
+    elif result.outcome is Outcome.FAILED:
+        fields = {"reason": result.reason or "the provider refused the transfer", "provider_ref": result.provider_ref}
+        if ledger.move(w, {Status.PAYING}, Status.FAILED, at, money="return", fields=fields, payable=False):
+            audit.record(w.tid, by, "withdrawal.failed", w.wid, {"amount_fen": w.amount_fen, "reason": result.reason},
+                         now)  # fmt: skip
+            return "failed"
+    elif result.outcome is Outcome.ACCEPTED and result.provider_ref and result.provider_ref != w.provider_ref:
+        ledger.annotate(w, Status.PAYING, at, {"provider_ref": result.provider_ref})
+    return "waiting"
+
+
+def _submit(w: WithdrawalRecord, provider: Provider, now: datetime) -> str:
+    try:
+        result = provider.submit(_transfer(w))
+    except ProviderUnreachable:
+        logger.warning("payout provider unreachable", tid=w.tid, wid=w.wid, method=w.method)
+        return "waiting"  # the next run asks the provider (query) with the same number before anything else
+    return _resolve(w, result, now)
+
+
+def pay_due(now: datetime) -> dict[str, int]:
+    """One run of the paying schedule: settle what is paying (query), then submit what is approved."""
+    counts = {"submitted": 0, "paid": 0, "failed": 0, "waiting": 0, "no_provider": 0}
+    at = iso(now)
+    for w in ledger.payable():
+        provider = providers.provider_for(w.method, w.tid)
+        if provider is None:
+            counts["no_provider"] += 1
+            if w.status == Status.APPROVED and w.reason != NO_PROVIDER:
+                ledger.annotate(w, Status.APPROVED, at, {"reason": NO_PROVIDER})
+            continue
+        if w.status == Status.PAYING:
+            if w.submitted_at and w.submitted_at > iso(now - QUERY_AFTER):
+                counts["waiting"] += 1
+                continue
+            try:
+                result = provider.query(_transfer(w))
+            except ProviderUnreachable:
+                counts["waiting"] += 1
+                continue
+            if result.outcome is Outcome.NOT_FOUND:
+                # The provider never received it: submitting the same number again cannot pay twice.
+                ledger.annotate(w, Status.PAYING, at, {"attempts": w.attempts + 1, "submitted_at": at})
+                counts["submitted"] += 1
+                outcome = _submit(w, provider, now)
+            else:
+                outcome = _resolve(w, result, now)
+        elif w.status == Status.APPROVED:
+            fields: dict[str, str | int | None] = {"attempts": w.attempts + 1, "submitted_at": at, "reason": None}
+            if not ledger.move(w, {Status.APPROVED}, Status.PAYING, at, fields=fields):
+                continue  # finance marked it paid (or rejected it) meanwhile
+            counts["submitted"] += 1
+            outcome = _submit(w, provider, now)
+        else:
+            continue
+        counts[outcome] += 1
+    return counts
+
+
+def notified(tid: str, method: str, headers: Mapping[str, str], body: bytes, now: datetime) -> dict[str, Any]:
+    """A provider's callback about a transfer, resolved like the schedule's query (a repeat changes nothing)."""
+    provider = providers.provider_for(method, tid)
+    if provider is None:
+        raise NotFound("no such payout provider", code=Code.NOT_FOUND)
+    try:
+        wid, result = provider.notification(headers, body)
+    except BadNotification as exc:
+        raise Unauthorized("the notification does not verify", code=Code.INVALID_SIGNATURE) from exc
+    w = ledger.get(tid, wid)
+    if w is None:
+        raise NotFound("no such withdrawal", code=Code.WITHDRAWAL_NOT_FOUND)
+    outcome = _resolve(w, result, now) if w.status == Status.PAYING else w.status
+    return {"withdrawal_id": wid, "result": outcome}
