@@ -19,6 +19,7 @@ const SCREENS = {
   audit: () => import("./screens/audit.js"),
   domains: () => import("./screens/domains.js"),
   platforms: () => import("./screens/platforms.js"),
+  payouts: () => import("./screens/payouts.js"),
 };
 
 // Hash routes: #/campaigns, #/new, #/new/CID (edit a draft), #/campaigns/CID (dashboard), ...
@@ -36,8 +37,10 @@ const ROUTES = [
   [/^#\/audit$/, "audit"],
   [/^#\/domains$/, "domains"],
   [/^#\/platforms$/, "platforms"],
+  [/^#\/payouts$/, "payouts"],
 ];
 
+// [href, label, roles]: an entry with roles shows only to them (the API refuses the others anyway).
 const NAV = [
   ["#/campaigns", "nav.campaigns"],
   ["#/new", "nav.new"],
@@ -50,6 +53,7 @@ const NAV = [
   ["#/audit", "nav.audit"],
   ["#/domains", "nav.domains"],
   ["#/platforms", "nav.platforms"],
+  ["#/payouts", "nav.payouts", ["owner", "finance"]],
 ];
 
 const view = document.getElementById("view");
@@ -86,7 +90,7 @@ function renderChrome(active) {
       h(
         "ul",
         {},
-        NAV.map(([href, key]) =>
+        NAV.filter(([, , roles]) => !roles || roles.includes(current.role)).map(([href, key]) =>
           h("li", {}, h("a", { href, "aria-current": active === href.slice(2) ? "page" : false }, t(key))),
         ),
       ),
