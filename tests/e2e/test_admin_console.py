@@ -41,6 +41,7 @@ SCREENS = [
     "audit",
     "domains",
     "platforms",
+    "payouts",
 ]
 
 

@@ -41,7 +41,7 @@ function form(current, ctx) {
   const enabled = h("input", { type: "checkbox", id: nextId("payout-enabled") });
   const inputs = Object.fromEntries(FIELDS.map(([key, kind]) => [key, input(kind)]));
   const wraps = Object.fromEntries(
-    FIELDS.map(([key, kind, d]) => [key, field(label(key, kind), inputs[key], hint(kind, d))]),
+    FIELDS.map(([key, kind, d]) => [key, field(label(key, kind), inputs[key], hint(key, kind, d))]),
   );
   const boxes = METHODS.map((m) => h("input", { type: "checkbox", value: m, id: nextId("payout-method") }));
   const methodsError = h("p", { class: "field-error", id: nextId("payout-methods-error"), "aria-live": "polite" });
@@ -117,9 +117,10 @@ function label(key, kind) {
   return kind === "yuan" ? t("payouts.set.in_yuan", { label: t(`payouts.set.${key}`) }) : t(`payouts.set.${key}`);
 }
 
-function hint(kind, value) {
+function hint(key, kind, value) {
   if (value === null) return t("payouts.set.default_none");
-  return t("payouts.set.default", { value: kind === "yuan" ? yuan(value) : String(value) });
+  const text = t("payouts.set.default", { value: kind === "yuan" ? yuan(value) : String(value) });
+  return key === "auto_approve_max_fen" ? `${text} ${t("payouts.set.auto_note")}` : text;
 }
 
 function shown(kind, value) {

@@ -2,7 +2,7 @@
 // approved ones marked paid with the bank's reference, the bank-transfer CSV, and (owner) the payout policy.
 // Every money act needs a fresh TOTP step-up: api.js asks for the code (stepup.js) and sends the call again.
 import { api, query } from "../api.js";
-import { add, badge, busy, errorBox, fill, h, select, table, when, yuan } from "../dom.js";
+import { add, badge, busy, field, fill, h, select, table, when, yuan } from "../dom.js";
 import { t } from "../i18n.js";
 import { pager } from "../pager.js";
 import { settingsSection } from "./payout-settings.js";
@@ -25,10 +25,16 @@ export async function render(root, _params, ctx) {
     (cursor) => api("GET", `/v1/admin/payouts/withdrawals${query({ status: status.value, cursor, limit: 50 })}`),
     draw,
   );
+  // What the last act did, kept above the list while it reloads.
+  const outcome = h("div", { class: "form-message", role: "status" });
   const reload = () => {
     selected.clear();
-    fill(tools, status.value === "requested" ? batchTools() : status.value === "approved" ? exportTools() : null);
     return listing.load(true);
+  };
+  const switchTo = () => {
+    fill(outcome);
+    fill(tools, status.value === "requested" ? batchTools() : status.value === "approved" ? exportTools() : null);
+    return reload();
   };
   add(
     root,
@@ -38,14 +44,15 @@ export async function render(root, _params, ctx) {
       "section",
       { class: "card stack", "aria-labelledby": "payouts-queue-title" },
       h("h2", { id: "payouts-queue-title" }, t("payouts.queue")),
-      h("div", { class: "filters" }, h("label", { for: "payouts-status" }, t("payouts.status")), status),
+      h("div", { class: "filters" }, field(t("payouts.status"), status)),
       tools,
+      outcome,
       list,
       listing.more,
     ),
     ctx.session?.role === "owner" ? settingsSection(ctx) : null,
   );
-  status.addEventListener("change", reload);
+  status.addEventListener("change", switchTo);
 
   function draw(rows) {
     for (const wid of [...selected]) if (!rows.some((r) => r.withdrawal_id === wid)) selected.delete(wid);
@@ -146,6 +153,7 @@ export async function render(root, _params, ctx) {
     if (ids.length > MAX_BATCH) return fill(message, t("payouts.too_many", { n: MAX_BATCH }));
     return busy(button, async () => {
       fill(message);
+      fill(outcome);
       const body = { withdrawal_ids: ids, ...(reason ? { reason } : {}) };
       try {
         const answer = await api("POST", `/v1/admin/payouts/withdrawals/${verb}`, body);
@@ -153,12 +161,12 @@ export async function render(root, _params, ctx) {
         const others = answer.items.filter((i) => i.result !== "done");
         const said = t(`payouts.done_${verb}`, { n: done });
         ctx.announce(said);
-        await reload();
         fill(
-          message,
+          outcome,
           h("p", { class: others.length ? "warn" : "ok" }, said),
           others.length ? h("ul", {}, others.map(itemProblem)) : null,
         );
+        await reload();
       } catch (error) {
         fill(message, h("p", {}, `${error.message} (${error.code})`));
       }
@@ -224,6 +232,7 @@ export async function render(root, _params, ctx) {
           const path = `/v1/admin/payouts/withdrawals/${encodeURIComponent(r.withdrawal_id)}/paid`;
           await api("POST", path, { reference: reference.value.trim() });
           ctx.announce(t("payouts.marked_paid", { id: r.withdrawal_id }));
+          fill(outcome, h("p", { class: "ok" }, t("payouts.marked_paid", { id: r.withdrawal_id })));
           await reload();
         } catch (error) {
           note.textContent = `${error.message} (${error.code})`;
@@ -233,7 +242,7 @@ export async function render(root, _params, ctx) {
     return h("div", { class: "decide" }, reference, button, note);
   }
 
-  await reload().catch((error) => fill(list, errorBox(error)));
+  await switchTo();
 }
 
 /** How long a withdrawal has waited, as an operator reads a queue: minutes, hours or days. */
