@@ -50,7 +50,7 @@ def count_invites(batch: list[Change]) -> set[str]:
             writes += 1
             boards[rec.cid][inviter] = (total, updated.nickname)
             sequences[rec.cid] |= set(invitees.values())
-            rewards.grant_ladder(rec, inviter, total, rewarded, now, updated.variant)
+            rewards.grant_ladder(rec, inviter, total, rewarded, now, updated.variant, updated.counted)
             invitee_reward = invitee_grant(rec.spec.rules)
             if invitee_reward is not None:
                 for invitee in invitees:

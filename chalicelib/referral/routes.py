@@ -10,7 +10,18 @@ from chalicelib.accounts import webhook_secret
 from chalicelib.core.rbac import Permission
 from chalicelib.http import request as http
 from chalicelib.platforms.rules.login import MiniLogin
-from chalicelib.referral import follows, identity, join, leaderboard, links, platform_login, reviews, rewards, tree
+from chalicelib.referral import (
+    follows,
+    identity,
+    join,
+    leaderboard,
+    links,
+    platform_login,
+    releases,
+    reviews,
+    rewards,
+    tree,
+)
 from chalicelib.referral.rules import reviews as review_rules
 from chalicelib.referral.rules.follows import FollowEvent
 from chalicelib.referral.rules.fraud import ReviewDecision
@@ -145,14 +156,14 @@ def list_reviews() -> dict[str, Any]:
 @http.requires(Permission.CAMPAIGN_PUBLISH)
 def approve_review(rid: str) -> dict[str, Any]:
     decision = http.parse(bp.current_request, ReviewDecision)
-    return reviews.decide(http.principal(), rid, "approved", decision, http.now())
+    return releases.decide(http.principal(), rid, "approved", decision, http.now())
 
 
 @bp.route("/v1/admin/reviews/{rid}/reject", methods=["POST"])
 @http.requires(Permission.CAMPAIGN_PUBLISH)
 def reject_review(rid: str) -> dict[str, Any]:
     decision = http.parse(bp.current_request, ReviewDecision)
-    return reviews.decide(http.principal(), rid, "rejected", decision, http.now())
+    return releases.decide(http.principal(), rid, "rejected", decision, http.now())
 
 
 @bp.route("/v1/admin/campaigns/{cid}/tree", methods=["GET"])

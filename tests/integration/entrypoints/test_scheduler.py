@@ -22,6 +22,7 @@ def test_scheduler_finds_every_scheduled_function_of_the_app(app: Any) -> None:
         "run_automations",
         "anchor_audit_chains",
         "settle_follows",
+        "release_rewards",
     }
 
 
