@@ -27,7 +27,7 @@ from chalicelib.modes.group_buy import rules as groups
 from chalicelib.platforms.rules import credentials as platforms
 from chalicelib.platforms.rules import login as platform_login
 from chalicelib.referral.rules import follows as hooks
-from chalicelib.referral.rules import fraud, participants, rewards
+from chalicelib.referral.rules import fraud, participants, release, rewards
 
 DOCUMENT = ROOT / "docs" / "openapi.yaml"
 REF_TEMPLATE = "#/components/schemas/{model}"
@@ -173,7 +173,7 @@ def generate() -> dict[str, Any]:
         profiles.SegmentUpdate, profiles.SegmentPreview, automations.AutomationCreate, automations.AutomationUpdate,
         messaging.MessagingSettings, messaging.SubscriptionsUpdate, messaging.UnsubscribeRequest,
         participants.ServerJoinRequest, api_keys.ApiKeyCreate, platforms.WecomUpdate, platforms.WechatUpdate,
-        platforms.MiniProgramUpdate, platform_login.MiniLogin,
+        platforms.MiniProgramUpdate, platform_login.MiniLogin, release.ExistingCustomers,
     )  # fmt: skip
     for model in requests:
         _model(model, schemas)

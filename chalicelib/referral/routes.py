@@ -11,6 +11,7 @@ from chalicelib.core.rbac import Permission
 from chalicelib.http import request as http
 from chalicelib.platforms.rules.login import MiniLogin
 from chalicelib.referral import (
+    customers,
     follows,
     identity,
     join,
@@ -26,6 +27,7 @@ from chalicelib.referral.rules import reviews as review_rules
 from chalicelib.referral.rules.follows import FollowEvent
 from chalicelib.referral.rules.fraud import ReviewDecision
 from chalicelib.referral.rules.participants import JoinRequest, ServerJoinRequest
+from chalicelib.referral.rules.release import ExistingCustomers
 from chalicelib.referral.rules.rewards import ClaimRequest, CodesUpload, RevokeRequest
 
 bp = Blueprint(__name__)
@@ -47,6 +49,12 @@ def register_participant(cid: str) -> Response:
     tid = http.principal().tid
     view, created = join.join_as(cid, request.external_id, request, http.now(), http.client_ip(current), tid=tid)
     return Response(body=view, status_code=201 if created else 200)
+
+
+@bp.route("/v1/server/campaigns/{cid}/existing-customers", methods=["POST"])
+def report_existing_customers(cid: str) -> dict[str, Any]:
+    request = http.parse(bp.current_request, ExistingCustomers)
+    return customers.report(http.principal(), cid, request, http.now())
 
 
 @bp.route("/v1/campaigns/{cid}/me", methods=["GET"])

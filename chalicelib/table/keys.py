@@ -100,6 +100,12 @@ def pending_rewards_gsi1sk(created_at: str, code: str) -> str:
     return f"{created_at}#{code}"
 
 
+def existing_customer_pk(cid: str, identity: str) -> str:
+    """A user the merchant reported as an existing customer of a campaign, by the keyed hash of its id: whether
+    they have joined yet or not (docs/rewards-veto.md). One partition each, found by key."""
+    return f"C#{cid}#XC#{identity}"
+
+
 RELEASE_SHARDS = 4
 
 

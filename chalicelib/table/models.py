@@ -378,6 +378,16 @@ class RewardItem(Item, discriminator="reward"):
     invitees = ListAttribute(of=UnicodeAttribute, null=True)
 
 
+class ExistingCustomerItem(Item, discriminator="existing_customer"):
+    """A user the merchant reported as an existing customer: their invite counts for nobody, their orders earn
+    nobody commission (docs/rewards-veto.md)."""
+
+    cid = UnicodeAttribute()
+    tid = UnicodeAttribute()
+    identity = UnicodeAttribute()  # the keyed hash of the merchant's id, as the participant item holds it
+    reported_at = UnicodeAttribute()
+
+
 class CouponCodeItem(Item, discriminator="coupon_code"):
     """One uploaded coupon code. Free codes carry GSI2 keys (a sparse index of what is left, at a
     random sort position so concurrent issuers pick different codes); issuing removes them."""

@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.campaigns.rules.spec import CampaignBase
 from chalicelib.core.clock import iso
@@ -136,3 +138,19 @@ def payload(
         "participant": inviter, "invitees": listed, "invitee_count": len(invitees), "earned_at": earned_at,
         "attempt": attempt,
     }  # fmt: skip
+
+
+MAX_EXISTING_CUSTOMERS = 100  # per request
+
+
+class ExistingCustomers(BaseModel):
+    """The merchant's users who were its customers before the campaign: their invites count for nobody, and their
+    orders earn nobody commission (docs/rewards-veto.md)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    external_ids: list[Annotated[str, Field(min_length=1, max_length=128)]] = Field(
+        min_length=1,
+        max_length=MAX_EXISTING_CUSTOMERS,
+        description="The merchant's ids of its users, as it signs them.",
+    )

@@ -323,3 +323,71 @@ def test_an_approval_given_during_the_delay_lets_the_schedule_issue_it_when_due(
     assert (held["status"], held["reason_code"]) == ("pending_release", "REWARD_DELAYED")
     assert release(app, monkeypatch, datetime.now(UTC) + timedelta(hours=25))["issued"] == 1
     assert rewards_of(api, cid, inviter)["m1"]["status"] == "issued"
+
+
+# --- existing customers -------------------------------------------------------------------------
+
+
+def report_existing(api: Api, tenant: Tenant, cid: str, external_ids: list[str]) -> dict[str, Any]:
+    from tests.integration.accounts.test_api_keys import make_key
+
+    key = make_key(api, tenant, ["participants:write"])["key"]
+    path = f"/v1/server/campaigns/{cid}/existing-customers"
+    status, body = api.call("POST", path, {"external_ids": external_ids}, token=key)
+    assert status == 200, body
+    return dict(body)
+
+
+def test_an_invitee_reported_as_an_existing_customer_counts_for_nobody(
+    api: Api, tenant: Tenant, pump: StreamPump
+) -> None:
+    rules = {"milestones": [{"invites": 2, "reward": coupon("Gift", 500)}], "invitee_reward": coupon("Hi", 100)}
+    cid = ladder_campaign(api, tenant, rules)
+    inviter = join(api, cid, external_id="inviter")[1]
+    # Reported before they join: the report is kept by the id, joined or not.
+    assert report_existing(api, tenant, cid, ["old-1", "old-1", "old-2"]) == {
+        "reported": 2, "new": 2, "voided_rewards": 0,
+    }  # fmt: skip
+    assert report_existing(api, tenant, cid, ["old-1"])["new"] == 0
+    code = inviter["invite_code"]
+    old = [join(api, cid, external_id=f"old-{i}", ref=code)[1] for i in (1, 2)]
+    new = join(api, cid, external_id="new-1", ref=code)[1]
+    deliver_every_batch_twice(pump)
+    pump.drain()
+    me = api.call("GET", f"/v1/campaigns/{cid}/me", token=inviter["token"])[1]
+    assert me["rewards"] == []  # two joined through the link, one counts: the milestone of two is not reached
+    assert rewards_of(api, cid, new)["invitee"]["status"] == "issued"
+    for friend in old:
+        assert rewards_of(api, cid, friend) == {}
+    join(api, cid, external_id="new-2", ref=code)
+    pump.drain()
+    assert rewards_of(api, cid, inviter)["m1"]["status"] == "issued"
+
+
+def test_a_report_voids_the_held_rewards_that_rest_on_the_customer(api: Api, tenant: Tenant, pump: StreamPump) -> None:
+    rules = {"milestones": [{"invites": 2, "reward": coupon("Gift", 500)}], "invitee_reward": coupon("Hi", 100)}
+    cid = ladder_campaign(api, tenant, rules, reward_delay_hours=24)
+    inviter = join(api, cid, external_id="inviter")[1]
+    friends = invite_friends(api, cid, inviter, 2)
+    pump.drain()
+    assert rewards_of(api, cid, inviter)["m1"]["status"] == "pending_release"
+    reported = report_existing(api, tenant, cid, [f"friend-{inviter['invite_code']}-0"])
+    assert reported["voided_rewards"] == 2  # the inviter's milestone and the friend's own invitee reward
+    voided = rewards_of(api, cid, inviter)["m1"]
+    assert (voided["status"], voided["reason_code"]) == ("voided", "EXISTING_CUSTOMER")
+    assert rewards_of(api, cid, friends[0])["invitee"]["status"] == "voided"
+    assert rewards_of(api, cid, friends[1])["invitee"]["status"] == "pending_release"
+
+
+def test_an_existing_customers_order_earns_nobody_commission(api: Api, tenant: Tenant) -> None:
+    from tests.integration.modes.test_orders_distribution import chain, commission, order, post_order, secret
+
+    cid, top, mid, buyer = chain(api, tenant)
+    report_existing(api, tenant, cid, ["buyer"])
+    status, body = post_order(api, tenant, secret(api, tenant), order(cid, "buyer", "o-old"))
+    assert (status, body["result"], body["commissions"]) == (200, "recorded", [])
+    for who in (mid, top):
+        assert commission(api, cid, who) == {"pending_fen": 0, "available_fen": 0, "clawed_back_fen": 0}
+    # Another buyer's order still earns.
+    join(api, cid, external_id="fresh", ref=mid["invite_code"])
+    assert post_order(api, tenant, secret(api, tenant), order(cid, "fresh", "o-new"))[1]["commissions"]
