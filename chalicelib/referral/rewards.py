@@ -78,7 +78,7 @@ def _hold(rec: CampaignRecord, reward: RewardRecord, now: datetime, invitees: se
     reward.status, reward.issued_at, reward.release_at, reward.approval = (
         domain.PENDING_RELEASE, None, hold.release_at, hold.approval
     )  # fmt: skip
-    reward.invitees = sorted(invitees or ())
+    reward.invitees = sorted(invitees or ())[: hold_rules.MAX_STORED_INVITEES]
     reward.reason_code = hold_rules.waiting_code(
         rec.spec.validation_url is not None, False, hold.approval, hold.release_at, iso(now)
     ).value

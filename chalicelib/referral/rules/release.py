@@ -25,6 +25,7 @@ LEASE_SECONDS = 120  # one schedule run owns a due reward this long: a second ru
 MAX_REASON_LENGTH = 200
 MAX_ANSWER_BYTES = 4096
 MAX_INVITEES = 50  # listed in the callback's payload (its `invitee_count` says how many counted in all)
+MAX_STORED_INVITEES = 1000  # kept on a held reward: what an existing-customer report is matched against
 REQUIRED, APPROVED = "required", "approved"  # a held reward's `approval`
 
 REFUSED_TEXT = "refused by the merchant's validation"
