@@ -1,9 +1,15 @@
-"""The merchant's veto before a reward is issued: the release schedule, the validation callback, the approval.
+"""The merchant's veto before a reward is issued: the release schedule, the validation callback, the approval, and
+the existing customers the merchant reports.
 
 Rewards a campaign holds are written `pending_release` by `rewards.issue`. The schedule (`release_rewards`) takes
 each due one under a short lease (a conditional move of its next look, so a second run leaves it alone), asks the
 merchant's validation URL when the campaign has one (never on a request's path), parks it for an operator when it is
 above the approval limit, and otherwise issues it, exactly once (docs/rewards-veto.md).
+
+An existing-customer report is kept per campaign by the keyed hash of the merchant's id, so it holds whether the user
+has joined yet or not: the stream does not count such an invitee toward their inviter (nor give them the invitee
+reward), a distribution order of theirs earns nobody commission, and held rewards that rest on them are voided at
+once. What was issued before the report stays issued (an operator can revoke it).
 """
 
 from __future__ import annotations
@@ -24,11 +30,13 @@ from chalicelib.core.errors import Conflict
 from chalicelib.core.observability import logger
 from chalicelib.core.rbac import Principal
 from chalicelib.core.reasons import ReasonCode
-from chalicelib.referral import reviews, rewards
+from chalicelib.referral import identity, reviews, rewards
 from chalicelib.referral.rules import release as domain
 from chalicelib.referral.rules.fraud import ReviewDecision
-from chalicelib.referral.rules.records import RewardRecord
-from chalicelib.referral.rules.rewards import PENDING_RELEASE, parse_reward_id, reward_id
+from chalicelib.referral.rules.participants import identity_hash
+from chalicelib.referral.rules.records import ParticipantRecord, RewardRecord
+from chalicelib.referral.rules.rewards import INVITEE_RULE, PENDING_RELEASE, parse_reward_id, reward_id
+from chalicelib.referral.store import customers as customer_store
 from chalicelib.referral.store import rewards as store
 from chalicelib.security import egress, signing
 
@@ -173,3 +181,42 @@ def decide(
     if rid.startswith(REWARD_REVIEW_PREFIX) and view["kind"] == "reward":
         _apply(actor, rid, status, decision.reason, now)
     return view
+
+
+# --- existing customers ----------------------------------------------------------------------
+
+
+def _void_held(rec: CampaignRecord, participant: ParticipantRecord, now: datetime, actor: str) -> int:
+    """Void the held rewards that rest on `participant`: their inviter's that list them, and their own invitee
+    reward."""
+    voided = 0
+    held = [(participant.inviter, participant.code)] if participant.inviter else []
+    for owner, invitee in [*held, (participant.code, None)]:
+        for reward in rewards.for_participant(owner):
+            if reward.cid != rec.cid or reward.status != PENDING_RELEASE:
+                continue
+            rests_on = invitee in (reward.invitees or []) if invitee else reward.rule == INVITEE_RULE
+            if rests_on:
+                voided += rewards.void(
+                    rec, reward, domain.EXISTING_CUSTOMER_TEXT, ReasonCode.EXISTING_CUSTOMER, now, actor
+                )
+    return voided
+
+
+def report(actor: Principal, cid: str, request: domain.ExistingCustomers, now: datetime) -> dict[str, Any]:
+    """Record the users as existing customers of the campaign (idempotent) and void what is held on them."""
+    rec = lifecycle.owned(actor.tid, cid)
+    secret = identity.code_secret()
+    unique = list(dict.fromkeys(request.external_ids))
+    added = customer_store.report(cid, rec.tid, {identity_hash(secret, cid, e) for e in unique}, iso(now))
+    voided = 0
+    for external_id in unique:
+        participant = identity.find(cid, external_id)
+        if participant is not None:
+            voided += _void_held(rec, participant, now, actor.email)
+    return {"reported": len(unique), "new": added, "voided_rewards": voided}
+
+
+def is_existing(cid: str, participant: ParticipantRecord) -> bool:
+    """Whether the merchant reported this participant as an existing customer of the campaign."""
+    return bool(customer_store.reported({(cid, participant.identity)}))

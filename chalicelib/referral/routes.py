@@ -11,7 +11,6 @@ from chalicelib.core.rbac import Permission
 from chalicelib.http import request as http
 from chalicelib.platforms.rules.login import MiniLogin
 from chalicelib.referral import (
-    customers,
     follows,
     identity,
     join,
@@ -54,7 +53,7 @@ def register_participant(cid: str) -> Response:
 @bp.route("/v1/server/campaigns/{cid}/existing-customers", methods=["POST"])
 def report_existing_customers(cid: str) -> dict[str, Any]:
     request = http.parse(bp.current_request, ExistingCustomers)
-    return customers.report(http.principal(), cid, request, http.now())
+    return releases.report(http.principal(), cid, request, http.now())
 
 
 @bp.route("/v1/campaigns/{cid}/me", methods=["GET"])

@@ -380,7 +380,8 @@ def test_a_report_voids_the_held_rewards_that_rest_on_the_customer(api: Api, ten
 
 
 def test_an_existing_customers_order_earns_nobody_commission(api: Api, tenant: Tenant) -> None:
-    from tests.integration.modes.test_orders_distribution import chain, commission, order, post_order, secret
+    from tests.integration.modes.test_orders_distribution import chain, commission, order, post_order
+    from tests.integration.referral.test_follow_hooks import secret
 
     cid, top, mid, buyer = chain(api, tenant)
     report_existing(api, tenant, cid, ["buyer"])
