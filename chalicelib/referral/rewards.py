@@ -128,6 +128,7 @@ def issue(rec: CampaignRecord, code: str, grant: Grant, now: datetime, invitees:
     if outcome in _REASONS:
         reward.status, reward.reason = domain.UNAVAILABLE, REWARD_TEXT[_REASONS[outcome]]
         reward.issued_at = reward.coupon_code = reward.stock_rule = reward.budget_fen = None  # nothing was drawn
+        reward.release_at = reward.approval = reward.reason_code = reward.invitees = None  # nothing to hold
         if store.record_unavailable(reward):
             logger.warning("reward unavailable", campaign_id=rec.cid, rule=grant.rule, outcome=outcome)
             metrics.add_metric(name="RewardUnavailable", unit=MetricUnit.Count, value=1)

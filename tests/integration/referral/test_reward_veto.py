@@ -84,8 +84,8 @@ def rewards_of(api: Api, cid: str, participant: dict[str, Any]) -> dict[str, dic
     return {r["rule"]: r for r in me["rewards"]}
 
 
-def vetoed_campaign(api: Api, tenant: Tenant, value: int = 500, **veto: Any) -> str:
-    rules = {"milestones": [{"invites": 2, "reward": coupon("Gift", value, stock=10)}]}
+def vetoed_campaign(api: Api, tenant: Tenant, value: int = 500, stock: int = 10, **veto: Any) -> str:
+    rules = {"milestones": [{"invites": 2, "reward": coupon("Gift", value, stock=stock)}]}
     if "validation_url" not in veto:
         return ladder_campaign(api, tenant, rules, **veto)
     body = campaign_body("invite", **veto)
@@ -139,6 +139,16 @@ def test_a_delayed_reward_is_held_until_the_delay_passes_then_issued_exactly_onc
     issued = rewards_of(api, cid, inviter)["m1"]
     assert (issued["status"], issued["release_at"], issued["reason_code"]) == ("issued", None, None)
     assert stock_left(cid) == 9
+
+
+def test_a_held_reward_takes_stock_so_one_earned_after_it_ran_out_is_unavailable(
+    api: Api, tenant: Tenant, pump: StreamPump
+) -> None:
+    cid = vetoed_campaign(api, tenant, stock=1, reward_delay_hours=24)
+    first, second = earn(api, pump, cid, "first"), earn(api, pump, cid, "second")
+    assert rewards_of(api, cid, first)["m1"]["status"] == "pending_release"
+    late = rewards_of(api, cid, second)["m1"]
+    assert (late["status"], late["reason_code"], late["release_at"]) == ("unavailable", "STOCK_EXHAUSTED", None)
 
 
 def test_a_revoke_during_the_hold_voids_the_reward_and_returns_its_stock(
