@@ -56,8 +56,11 @@ _MESSAGE_CODES = {code.value.lower(): code for code in (
 )}  # fmt: skip
 
 
-def reward_reason_code(status: str, reason: str | None) -> ReasonCode | None:
-    """The code of a reward's reason: None when it has none; a revoked reward's reason is the operator's note."""
+def reward_reason_code(status: str, reason: str | None, stored: str | None = None) -> ReasonCode | None:
+    """The code of a reward's reason: the one stored with it when the engine wrote one (a held or voided reward's),
+    else derived: None when it has none; a revoked reward's reason is the operator's note."""
+    if stored:
+        return ReasonCode(stored)
     if reason is None:
         return None
     if status == "revoked":

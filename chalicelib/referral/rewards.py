@@ -172,8 +172,8 @@ def grant_ladder(
     return outcomes
 
 
-def _reason_code(r: RewardRecord) -> str | None:
-    return r.reason_code if r.reason_code else reward_reason_code(r.status, r.reason)
+def _reason_code(r: RewardRecord) -> ReasonCode | None:
+    return reward_reason_code(r.status, r.reason, r.reason_code)
 
 
 def _view(r: RewardRecord) -> dict[str, Any]:
