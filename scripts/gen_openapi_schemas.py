@@ -29,7 +29,7 @@ from chalicelib.payouts.rules import requests as withdrawals
 from chalicelib.platforms.rules import credentials as platforms
 from chalicelib.platforms.rules import login as platform_login
 from chalicelib.referral.rules import follows as hooks
-from chalicelib.referral.rules import fraud, participants, rewards
+from chalicelib.referral.rules import fraud, participants, release, rewards
 
 DOCUMENT = ROOT / "docs" / "openapi.yaml"
 REF_TEMPLATE = "#/components/schemas/{model}"
@@ -176,7 +176,7 @@ def generate() -> dict[str, Any]:
         messaging.MessagingSettings, messaging.SubscriptionsUpdate, messaging.UnsubscribeRequest,
         participants.ServerJoinRequest, api_keys.ApiKeyCreate, platforms.WecomUpdate, platforms.WechatUpdate,
         platforms.MiniProgramUpdate, platform_login.MiniLogin, payouts.PayoutSettings, withdrawals.WithdrawalCreate,
-        withdrawals.WithdrawalBatch, withdrawals.MarkPaid,
+        withdrawals.WithdrawalBatch, withdrawals.MarkPaid, release.ExistingCustomers,
     )  # fmt: skip
     for model in requests:
         _model(model, schemas)

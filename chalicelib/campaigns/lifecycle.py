@@ -5,22 +5,24 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import ValidationError
 
-from chalicelib.accounts import audit
+from chalicelib.accounts import audit, totp
 from chalicelib.campaigns import compliance, store, templates
 from chalicelib.campaigns.rules import spec as domain
 from chalicelib.campaigns.rules.records import CampaignRecord
 from chalicelib.core.clock import iso, utcnow
 from chalicelib.core.codes import Code
-from chalicelib.core.errors import Conflict, NotFound, ValidationFailed
+from chalicelib.core.config import get_settings
+from chalicelib.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from chalicelib.core.ids import new_id
 from chalicelib.core.observability import logger, metrics
-from chalicelib.core.rbac import Principal
+from chalicelib.core.rbac import Permission, Principal, is_allowed
 from chalicelib.core.validation import validation_error
+from chalicelib.security import egress
 from chalicelib.table.changes import Change
 from chalicelib.table.idempotency import run_once
 from chalicelib.table.images import CampaignImage
@@ -67,10 +69,51 @@ def _owned(actor: Principal, cid: str) -> CampaignRecord:
     return store.owned(actor.tid, cid)
 
 
-def create(actor: Principal, body: dict[str, Any], now: datetime, idempotency_key: str | None = None) -> dict[str, Any]:
+_LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1"})
+
+
+def _check_validation_url(
+    actor: Principal, before: str | None, url: str | None, totp_code: str | None, now: datetime
+) -> None:
+    """A new reward validation URL sends participant ids and rewards to the merchant's server: like a webhook
+    endpoint it is the owner's (`data:egress`), https to a public host (the egress guard), with a fresh TOTP
+    step-up, checked once the request is otherwise valid (docs/rewards-veto.md)."""
+    if url is None or url == before:
+        return
+    if not is_allowed(actor.role, Permission.DATA_EGRESS):
+        raise Forbidden(
+            "only an owner may send personal data somewhere new (validation_url)",
+            code=Code.EGRESS_OWNER_ONLY,
+            details={
+                "permission": Permission.DATA_EGRESS.value,
+                "role": actor.role.value,
+                "changes": ["validation_url"],
+            },
+        )
+    local = get_settings().stage in ("local", "test")
+    parts = urlsplit(url)
+    if not (parts.scheme == "https" and parts.hostname) and not (
+        parts.scheme == "http" and parts.hostname in _LOCAL_HOSTS and local
+    ):
+        raise ValidationFailed("validation_url must be https", code=Code.INVALID_URL)
+    try:
+        egress.check_url(url, allow_private=local)
+    except egress.EgressRefused as exc:
+        raise ValidationFailed(f"validation_url is not allowed: {exc}", code=Code.INVALID_URL) from None
+    totp.require_step_up(actor, totp_code, now)
+
+
+def create(
+    actor: Principal,
+    body: dict[str, Any],
+    now: datetime,
+    idempotency_key: str | None = None,
+    totp_code: str | None = None,
+) -> dict[str, Any]:
     # A body naming a template_id is expanded first; the idempotency fingerprint stays the body as sent.
     # A new campaign proves who joins with the merchant's signed assertion unless it says otherwise.
     spec = _validated({"identity": domain.NEW_CAMPAIGN_IDENTITY, **templates.expand(body, now)})
+    _check_validation_url(actor, None, spec.validation_url, totp_code, now)
 
     def make() -> dict[str, Any]:
         stamp = iso(now)
@@ -114,7 +157,9 @@ def list_page(actor: Principal, now: datetime, *, limit: int, cursor: str | None
     return {"items": [view(rec, now) for rec in page.items], "next_cursor": page.cursor}
 
 
-def patch(actor: Principal, cid: str, changes: dict[str, Any], now: datetime) -> dict[str, Any]:
+def patch(
+    actor: Principal, cid: str, changes: dict[str, Any], now: datetime, totp_code: str | None = None
+) -> dict[str, Any]:
     rec = _owned(actor, cid)
     domain.ensure_editable(domain.Status(rec.status))
     if "mode" in changes and changes["mode"] != rec.mode:
@@ -122,6 +167,7 @@ def patch(actor: Principal, cid: str, changes: dict[str, Any], now: datetime) ->
             "a campaign's mode cannot change; create a new campaign instead", code=Code.MODE_IMMUTABLE
         )
     spec = _validated(domain.merge_patch(rec.document, changes))
+    _check_validation_url(actor, rec.spec.validation_url, spec.validation_url, totp_code, now)
     if rec.status != domain.Status.DRAFT.value:
         # A paused campaign stays resumable: its end cannot move into the past.
         domain.ensure_publishable(spec.ends_at, now)

@@ -6,6 +6,7 @@ from typing import Any
 
 from chalice.app import Blueprint, Response
 
+from chalicelib.accounts import totp
 from chalicelib.campaigns import compliance, lifecycle, templates
 from chalicelib.campaigns.rules.compliance import PreviewRequest
 from chalicelib.campaigns.rules.spec import Action
@@ -23,7 +24,8 @@ DEFAULT_PAGE = 20
 def create_campaign() -> Response:
     request = bp.current_request
     key = request.headers.get("idempotency-key")
-    return http.created(lifecycle.create(http.principal(), http.json_object(request), http.now(), key))
+    code = request.headers.get(totp.HEADER)
+    return http.created(lifecycle.create(http.principal(), http.json_object(request), http.now(), key, code))
 
 
 @bp.route("/v1/admin/campaigns", methods=["GET"])
@@ -48,7 +50,10 @@ def get_campaign(cid: str) -> dict[str, Any]:
 @bp.route("/v1/admin/campaigns/{cid}", methods=["PATCH"])
 @http.requires(Permission.CAMPAIGN_WRITE)
 def patch_campaign(cid: str) -> dict[str, Any]:
-    return lifecycle.patch(http.principal(), cid, http.json_object(bp.current_request), http.now())
+    request = bp.current_request
+    return lifecycle.patch(
+        http.principal(), cid, http.json_object(request), http.now(), request.headers.get(totp.HEADER)
+    )
 
 
 @bp.route("/v1/admin/campaigns/{cid}", methods=["DELETE"])

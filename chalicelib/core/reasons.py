@@ -18,6 +18,13 @@ class ReasonCode(StrEnum):
     BUDGET_EXHAUSTED = "BUDGET_EXHAUSTED"  # unavailable: the campaign's reward budget was spent
     WAITING_FOR_CODES = "WAITING_FOR_CODES"  # pending: the coupon code pool is empty until codes are uploaded
     OPERATOR_REVOKED = "OPERATOR_REVOKED"  # revoked by an operator (their note is the `reason`)
+    # rewards held for the merchant's veto (docs/rewards-veto.md)
+    REWARD_DELAYED = "REWARD_DELAYED"  # pending_release: the campaign's reward delay has not passed (`release_at`)
+    AWAITING_VALIDATION = "AWAITING_VALIDATION"  # pending_release: the merchant's validation callback has not said
+    REWARD_ABOVE_LIMIT = "REWARD_ABOVE_LIMIT"  # pending_release / review: above the approval limit, for an operator
+    MERCHANT_REJECTED = "MERCHANT_REJECTED"  # voided: the validation callback refused it (its reason is `reason`)
+    VALIDATION_UNANSWERED = "VALIDATION_UNANSWERED"  # voided: the callback never answered; the campaign says void
+    EXISTING_CUSTOMER = "EXISTING_CUSTOMER"  # voided: an invitee it rests on is an existing customer of the merchant
     # reviews and held facts
     RISK_HOLD = "RISK_HOLD"  # held: the fraud score reached the campaign's hold threshold
     OPERATOR_APPROVED = "OPERATOR_APPROVED"  # an operator approved the held fact (their note is the `reason`)
@@ -50,8 +57,11 @@ _MESSAGE_CODES = {code.value.lower(): code for code in (
 )}  # fmt: skip
 
 
-def reward_reason_code(status: str, reason: str | None) -> ReasonCode | None:
-    """The code of a reward's reason: None when it has none; a revoked reward's reason is the operator's note."""
+def reward_reason_code(status: str, reason: str | None, stored: str | None = None) -> ReasonCode | None:
+    """The code of a reward's reason: the one stored with it when the engine wrote one (a held or voided reward's),
+    else derived: None when it has none; a revoked reward's reason is the operator's note."""
+    if stored:
+        return ReasonCode(stored)
     if reason is None:
         return None
     if status == "revoked":
@@ -59,10 +69,11 @@ def reward_reason_code(status: str, reason: str | None) -> ReasonCode | None:
     return _REWARD_CODES.get(reason.strip().lower(), ReasonCode.OTHER)
 
 
-def review_reason_code(status: str) -> ReasonCode:
-    """A review is held on its score until an operator decides it (`reason` is then their note)."""
+def review_reason_code(status: str, kind: str = "join") -> ReasonCode:
+    """A review is held on its score (a reward: on its value) until an operator decides it (`reason` is then their
+    note)."""
     decided = {"approved": ReasonCode.OPERATOR_APPROVED, "rejected": ReasonCode.OPERATOR_REJECTED}
-    return decided.get(status, ReasonCode.RISK_HOLD)
+    return decided.get(status, ReasonCode.REWARD_ABOVE_LIMIT if kind == "reward" else ReasonCode.RISK_HOLD)
 
 
 def message_reason_code(reason: str | None) -> ReasonCode | None:

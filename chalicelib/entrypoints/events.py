@@ -64,6 +64,17 @@ def settle_follows(event: CloudWatchEvent) -> dict[str, int]:
     return {"counted": counted}
 
 
+@bp.schedule(Rate(1, unit=Rate.MINUTES), name="release_rewards")
+def release_rewards(event: CloudWatchEvent) -> dict[str, int]:
+    wiring.wire()
+    from chalicelib.referral import releases  # loaded by this schedule's function only
+
+    counts = releases.run_due(utcnow())
+    if any(counts.values()):
+        logger.info("held rewards released", extra=counts)
+    return counts
+
+
 @bp.schedule(Rate(1, unit=Rate.MINUTES), name="deliver_webhooks")
 def deliver_webhooks(event: CloudWatchEvent) -> dict[str, int]:
     wiring.wire()

@@ -231,6 +231,12 @@ ROUTES: tuple[Route, ...] = (
     Route("/v1/campaigns/{cid}/public", "GET", "chalicelib.campaigns.routes", "get_public_campaign"),
     Route("/v1/campaigns/{cid}/participants", "POST", "chalicelib.referral.routes", "join_campaign"),
     Route("/v1/server/campaigns/{cid}/participants", "POST", "chalicelib.referral.routes", "register_participant"),
+    Route(
+        "/v1/server/campaigns/{cid}/existing-customers",
+        "POST",
+        "chalicelib.referral.routes",
+        "report_existing_customers",
+    ),
     Route("/v1/campaigns/{cid}/me", "GET", "chalicelib.referral.routes", "get_me"),
     Route("/v1/campaigns/{cid}/me/proof", "POST", "chalicelib.referral.routes", "get_proof"),
     Route("/v1/campaigns/{cid}/me/sign-out", "POST", "chalicelib.referral.routes", "sign_out_everywhere"),

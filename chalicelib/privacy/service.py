@@ -81,7 +81,7 @@ def _rewards(code: str) -> list[dict[str, Any]]:
                 "points": r.points,
                 "status": r.status,
                 "reason": r.reason,
-                "reason_code": reward_reason_code(r.status, r.reason),
+                "reason_code": reward_reason_code(r.status, r.reason, r.reason_code),
                 "coupon_code": r.coupon_code if r.status == CLAIMED else None,
                 "created_at": r.created_at,
                 "issued_at": r.issued_at,

@@ -13,14 +13,17 @@ from chalicelib.core.errors import FissionError
 from chalicelib.core.observability import logger, metrics
 from chalicelib.referral import leaderboard, rewards
 from chalicelib.referral.rules.rewards import invitee_grant
+from chalicelib.referral.store import customers as customer_store
 from chalicelib.referral.store import participants as store
 from chalicelib.table.changes import Change
 from chalicelib.table.images import ParticipantImage
 
 
 def _qualified_invites(batch: list[Change]) -> dict[tuple[str, str], dict[str, str]]:
-    """(campaign id, inviter code) -> {invitee code: sequence} for the invitees that count now."""
+    """(campaign id, inviter code) -> {invitee code: sequence} for the invitees that count now: newly qualified,
+    and not reported by the merchant as existing customers (one BatchGetItem for the batch; docs/rewards-veto.md)."""
     by_inviter: dict[tuple[str, str], dict[str, str]] = defaultdict(dict)
+    identities: dict[str, tuple[str, str]] = {}
     for change in batch:
         # An invitee counts when `qualified_at` appears: at the join for `join` campaigns, later
         # (a follow, a first paid order) for the others.
@@ -31,7 +34,15 @@ def _qualified_invites(batch: list[Change]) -> dict[tuple[str, str], dict[str, s
         if new.inviter and newly_qualified:
             key = (new.cid, new.inviter)
             by_inviter[key][new.code] = change.sequence
-    return by_inviter
+            if new.identity:
+                identities[new.code] = (new.cid, new.identity)
+    existing = customer_store.reported(set(identities.values())) if identities else set()
+    if existing:
+        for invitees in by_inviter.values():
+            for code in [c for c in invitees if identities.get(c) in existing]:
+                del invitees[code]
+        metrics.add_metric(name="ExistingCustomersNotCounted", unit=MetricUnit.Count, value=len(existing))
+    return {key: invitees for key, invitees in by_inviter.items() if invitees}
 
 
 def count_invites(batch: list[Change]) -> set[str]:
@@ -50,7 +61,7 @@ def count_invites(batch: list[Change]) -> set[str]:
             writes += 1
             boards[rec.cid][inviter] = (total, updated.nickname)
             sequences[rec.cid] |= set(invitees.values())
-            rewards.grant_ladder(rec, inviter, total, rewarded, now, updated.variant)
+            rewards.grant_ladder(rec, inviter, total, rewarded, now, updated.variant, updated.counted)
             invitee_reward = invitee_grant(rec.spec.rules)
             if invitee_reward is not None:
                 for invitee in invitees:

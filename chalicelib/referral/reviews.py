@@ -50,7 +50,7 @@ def view(r: ReviewRecord) -> dict[str, Any]:
     return {
         "id": r.rid, "kind": r.kind, "campaign_id": r.cid, "subject": r.subject, "status": r.status,
         "score": r.score, "reasons": r.reasons, "created_at": r.created_at, "decided_at": r.decided_at,
-        "decided_by": r.decided_by, "reason": r.reason, "reason_code": review_reason_code(r.status),
+        "decided_by": r.decided_by, "reason": r.reason, "reason_code": review_reason_code(r.status, r.kind),
     }  # fmt: skip
 
 

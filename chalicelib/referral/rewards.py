@@ -25,11 +25,14 @@ from chalicelib.core.reasons import REWARD_TEXT, ReasonCode, reward_reason_code
 from chalicelib.messaging import events
 from chalicelib.messaging.rules import payloads
 from chalicelib.referral import identity
+from chalicelib.referral.rules import release as hold_rules
 from chalicelib.referral.rules import rewards as domain
 from chalicelib.referral.rules.participants import rules_for
-from chalicelib.referral.rules.records import ParticipantRecord, RewardRecord
+from chalicelib.referral.rules.records import ParticipantRecord, ReviewRecord, RewardRecord
+from chalicelib.referral.rules.reviews import PENDING as REVIEW_PENDING
 from chalicelib.referral.rules.rewards import Grant, ladder_grants, reward_rules
 from chalicelib.referral.store import participants as participant_store
+from chalicelib.referral.store import reviews as review_store
 from chalicelib.referral.store import rewards as store
 from chalicelib.security import participant_tokens
 from chalicelib.security.pii import get_cipher
@@ -63,11 +66,42 @@ def _emit_issued(rec: CampaignRecord, reward: RewardRecord, now: datetime) -> No
     events.emit(rec.tid, "reward.issued", data, f"{rec.cid}|{reward.code}|{reward.rule}", now)
 
 
-def issue(rec: CampaignRecord, code: str, grant: Grant, now: datetime) -> str:
+def reward_review_id(code: str, rule: str) -> str:
+    return f"reward-{domain.reward_id(code, rule)}"
+
+
+def _hold(rec: CampaignRecord, reward: RewardRecord, now: datetime, invitees: set[str] | None) -> None:
+    """Hold the reward for the merchant's veto when the campaign says so (it is then written `pending_release`)."""
+    hold = hold_rules.hold_of(rec.spec, reward.value_fen, now)
+    if hold is None:
+        return
+    reward.status, reward.issued_at, reward.release_at, reward.approval = (
+        domain.PENDING_RELEASE, None, hold.release_at, hold.approval
+    )  # fmt: skip
+    reward.invitees = sorted(invitees or ())[: hold_rules.MAX_STORED_INVITEES]
+    reward.reason_code = hold_rules.waiting_code(
+        rec.spec.validation_url is not None, False, hold.approval, hold.release_at, iso(now)
+    ).value
+
+
+def _open_approval(rec: CampaignRecord, reward: RewardRecord, now: datetime) -> None:
+    """A reward above the approval limit waits in the review queue (idempotent: a repeat finds the review)."""
+    limit = rec.spec.approval_above_fen
+    detail = f"worth {reward.value_fen} fen, above the campaign's approval limit of {limit} fen"
+    reasons: list[dict[str, Any]] = [{"code": ReasonCode.REWARD_ABOVE_LIMIT.value, "weight": 0, "detail": detail}]
+    review_store.open_review(ReviewRecord(
+        reward_review_id(reward.code, reward.rule), rec.tid, rec.cid, "reward",
+        domain.reward_id(reward.code, reward.rule), REVIEW_PENDING, 0, reasons, iso(now),
+    ))  # fmt: skip
+
+
+def issue(rec: CampaignRecord, code: str, grant: Grant, now: datetime, invitees: set[str] | None = None) -> str:
     """Issue one grant; a repeat (stream redelivery) is a harmless `duplicate`.
 
     A pooled coupon takes a free code in the same transaction; with the pool empty the reward is
-    written `pending` (stock and budget taken: it is owed) and an alarm metric fires.
+    written `pending` (stock and budget taken: it is owed) and an alarm metric fires. A campaign with a veto
+    (docs/rewards-veto.md) writes it `pending_release` (`held`), stock and budget taken, for the release schedule;
+    `invitees` are the invitees it rests on, for the merchant's validation callback.
     """
     at = iso(now)
     budget_fen = rec.spec.budget_fen
@@ -78,8 +112,9 @@ def issue(rec: CampaignRecord, code: str, grant: Grant, now: datetime) -> str:
         budget_fen=grant.cost if budget_fen is not None and grant.cost > 0 else None,
         pool_rule=grant.limits if grant.code_pool else None, cost_fen=grant.cost,
     )  # fmt: skip
+    _hold(rec, reward, now, invitees)
     for attempt in range(MAX_ATTEMPTS):
-        if reward.pool_rule:
+        if reward.pool_rule and reward.status != domain.PENDING_RELEASE:
             coupon = store.free_code(rec.cid, reward.pool_rule)
             reward.coupon_code = coupon
             reward.status, reward.issued_at = (domain.ISSUED, at) if coupon else (domain.PENDING, None)
@@ -93,11 +128,16 @@ def issue(rec: CampaignRecord, code: str, grant: Grant, now: datetime) -> str:
     if outcome in _REASONS:
         reward.status, reward.reason = domain.UNAVAILABLE, REWARD_TEXT[_REASONS[outcome]]
         reward.issued_at = reward.coupon_code = reward.stock_rule = reward.budget_fen = None  # nothing was drawn
+        reward.release_at = reward.approval = reward.reason_code = reward.invitees = None  # nothing to hold
         if store.record_unavailable(reward):
             logger.warning("reward unavailable", campaign_id=rec.cid, rule=grant.rule, outcome=outcome)
             metrics.add_metric(name="RewardUnavailable", unit=MetricUnit.Count, value=1)
     elif outcome == "issued":
         _emit_issued(rec, reward, now)
+    elif outcome == "held":
+        metrics.add_metric(name="RewardHeld", unit=MetricUnit.Count, value=1)
+        if reward.approval == hold_rules.REQUIRED:
+            _open_approval(rec, reward, now)
     elif outcome == "pending":
         logger.warning("coupon pool exhausted", campaign_id=rec.cid, rule=reward.pool_rule)
         metrics.add_metric(name="CouponPoolExhausted", unit=MetricUnit.Count, value=1)
@@ -109,29 +149,42 @@ def issue(rec: CampaignRecord, code: str, grant: Grant, now: datetime) -> str:
 
 
 def grant_ladder(
-    rec: CampaignRecord, code: str, counted: int, rewarded: set[str], now: datetime, variant: str | None = None
+    rec: CampaignRecord,
+    code: str,
+    counted: int,
+    rewarded: set[str],
+    now: datetime,
+    variant: str | None = None,
+    invitees: set[str] | None = None,
 ) -> list[str]:
     """Issue every milestone reached and not yet rewarded (on the ladder of the participant's experiment
-    arm, if it has its own), then remember them as rewarded."""
+    arm, if it has its own), then remember them as rewarded. `invitees`: the invitees counted for the inviter."""
     rules = rules_for(rec.spec, variant)
     grants = ladder_grants(rules, counted, rewarded) if rules is not None else []
     outcomes = []
     for grant in grants:
         data = payloads.MilestoneReached(campaign_id=rec.cid, code=code, milestone=grant.rule, counted_invites=counted)
         events.emit(rec.tid, "milestone.reached", data, f"{rec.cid}|{code}|{grant.rule}", now)
-        outcomes.append(issue(rec, code, grant, now))
+        outcomes.append(issue(rec, code, grant, now, invitees))
     if grants:
         # Written after the rewards: a crash in between only causes a harmless duplicate attempt.
         participant_store.mark_rewarded(code, {g.rule for g in grants})
     return outcomes
 
 
+def _reason_code(r: RewardRecord) -> ReasonCode | None:
+    return reward_reason_code(r.status, r.reason, r.reason_code)
+
+
 def _view(r: RewardRecord) -> dict[str, Any]:
     view = {
         "id": domain.reward_id(r.code, r.rule), "rule": r.rule, "type": r.type, "name": r.name,
         "value_fen": r.value_fen, "points": r.points, "status": r.status, "reason": r.reason,
-        "reason_code": reward_reason_code(r.status, r.reason),
+        "reason_code": _reason_code(r),
         "created_at": r.created_at, "issued_at": r.issued_at, "claimed_at": r.claimed_at, "revoked_at": r.revoked_at,
+        # A held reward: when the release schedule issues it at the earliest (null once issued, or while it waits
+        # for an operator's approval).
+        "release_at": r.release_at if r.status == domain.PENDING_RELEASE else None,
     }  # fmt: skip
     if r.pool_rule:
         # The code is revealed by claiming: until then it cannot leak from a screenshot of the page.
@@ -140,7 +193,7 @@ def _view(r: RewardRecord) -> dict[str, Any]:
 
 
 def _why(r: RewardRecord) -> dict[str, Any]:
-    return {"reason": r.reason, "reason_code": reward_reason_code(r.status, r.reason)}
+    return {"reason": r.reason, "reason_code": _reason_code(r)}
 
 
 def view(code: str) -> list[dict[str, Any]]:
@@ -188,8 +241,8 @@ def claim(
         raise ValidationFailed("only a gift takes a delivery address", code=Code.ADDRESS_NOT_ALLOWED)
     if reward.status != domain.CLAIMED:
         problem = domain.claim_problem(reward.status)
-        if problem == Code.REWARD_REVOKED:
-            raise Gone("this reward was revoked", code=problem, details=_why(reward))
+        if problem in (Code.REWARD_REVOKED, Code.REWARD_VOIDED):
+            raise Gone(f"this reward was {reward.status}", code=problem, details=_why(reward))
         if problem is not None:
             raise Conflict(f"this reward cannot be claimed while {reward.status}", code=problem,
                            details=_why(reward))  # fmt: skip
@@ -301,6 +354,13 @@ def revoke(actor: Principal, cid: str, rid: str, request: domain.RevokeRequest, 
     reward = store.get(*parsed) if parsed is not None else None
     if reward is None or reward.cid != rec.cid:
         raise NotFound("no such reward", code=Code.REWARD_NOT_FOUND)
+    if reward.status == domain.PENDING_RELEASE:
+        # Never issued: voided, with no `reward.revoked` (the merchant never heard of it as issued).
+        if not void(rec, reward, request.reason, ReasonCode.OPERATOR_REVOKED, now, actor.email):
+            raise Conflict("this reward changed while revoking; read it again", code=Code.REWARD_CHANGED)
+        voided = store.get(reward.code, reward.rule)
+        assert voided is not None
+        return _view(voided)
     if reward.status != domain.REVOKED:
         problem = domain.revoke_problem(reward.status)
         if problem is not None:
@@ -323,3 +383,51 @@ def revoke(actor: Principal, cid: str, rid: str, request: domain.RevokeRequest, 
 def for_participant(code: str) -> list[RewardRecord]:
     """Every reward of one participant, whatever its state."""
     return store.for_participant(code)
+
+
+# --- rewards held for the merchant's veto (docs/rewards-veto.md) ---------------------------------
+
+
+def get(code: str, rule: str) -> RewardRecord | None:
+    return store.get(code, rule)
+
+
+def release(rec: CampaignRecord, reward: RewardRecord, now: datetime) -> str:
+    """Issue a held reward, exactly once (conditional on it still being held): `issued`, `pending` (a pooled coupon
+    with the pool empty, waiting for codes) or `not_held` (released or voided meanwhile)."""
+    at = iso(now)
+    coupon: str | None = None
+    for attempt in range(MAX_ATTEMPTS):
+        coupon = store.free_code(rec.cid, reward.pool_rule) if reward.pool_rule else None
+        reward.reason = WAITING_FOR_CODE if reward.pool_rule and coupon is None else None
+        result = store.release(reward, coupon, at)
+        if result == "issued":
+            break
+        if result == "not_pending":
+            return "not_held"
+        _pause(attempt)
+    else:
+        raise Unavailable("too much contention issuing this reward; retry", code=Code.REWARD_CONTENTION)
+    reward.release_at = reward.reason_code = None
+    if reward.pool_rule and coupon is None:
+        reward.status = domain.PENDING
+        metrics.add_metric(name="CouponPoolExhausted", unit=MetricUnit.Count, value=1)
+        release_pending(rec, reward.pool_rule, 1, now)
+        return "pending"
+    reward.status, reward.issued_at, reward.coupon_code = domain.ISSUED, at, coupon
+    _emit_issued(rec, reward, now)
+    return "issued"
+
+
+def void(
+    rec: CampaignRecord, reward: RewardRecord, reason: str, code: ReasonCode, now: datetime, actor: str = audit.SYSTEM
+) -> bool:
+    """Void a held reward (the merchant or an operator said no): its stock and budget return; audited. False when it
+    was not held as read any more (released or voided meanwhile)."""
+    if not store.revoke(reward, iso(now), reason, status=domain.VOIDED, reason_code=code.value):
+        return False
+    metrics.add_metric(name="RewardVoided", unit=MetricUnit.Count, value=1)
+    rid = domain.reward_id(reward.code, reward.rule)
+    details = {"campaign_id": rec.cid, "reason_code": code.value, "reason": reason}
+    audit.record(rec.tid, actor, "reward.void", rid, details, now)
+    return True

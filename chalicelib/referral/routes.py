@@ -10,11 +10,23 @@ from chalicelib.accounts import webhook_secret
 from chalicelib.core.rbac import Permission
 from chalicelib.http import request as http
 from chalicelib.platforms.rules.login import MiniLogin
-from chalicelib.referral import follows, identity, join, leaderboard, links, platform_login, reviews, rewards, tree
+from chalicelib.referral import (
+    follows,
+    identity,
+    join,
+    leaderboard,
+    links,
+    platform_login,
+    releases,
+    reviews,
+    rewards,
+    tree,
+)
 from chalicelib.referral.rules import reviews as review_rules
 from chalicelib.referral.rules.follows import FollowEvent
 from chalicelib.referral.rules.fraud import ReviewDecision
 from chalicelib.referral.rules.participants import JoinRequest, ServerJoinRequest
+from chalicelib.referral.rules.release import ExistingCustomers
 from chalicelib.referral.rules.rewards import ClaimRequest, CodesUpload, RevokeRequest
 
 bp = Blueprint(__name__)
@@ -36,6 +48,12 @@ def register_participant(cid: str) -> Response:
     tid = http.principal().tid
     view, created = join.join_as(cid, request.external_id, request, http.now(), http.client_ip(current), tid=tid)
     return Response(body=view, status_code=201 if created else 200)
+
+
+@bp.route("/v1/server/campaigns/{cid}/existing-customers", methods=["POST"])
+def report_existing_customers(cid: str) -> dict[str, Any]:
+    request = http.parse(bp.current_request, ExistingCustomers)
+    return releases.report(http.principal(), cid, request, http.now())
 
 
 @bp.route("/v1/campaigns/{cid}/me", methods=["GET"])
@@ -145,14 +163,14 @@ def list_reviews() -> dict[str, Any]:
 @http.requires(Permission.CAMPAIGN_PUBLISH)
 def approve_review(rid: str) -> dict[str, Any]:
     decision = http.parse(bp.current_request, ReviewDecision)
-    return reviews.decide(http.principal(), rid, "approved", decision, http.now())
+    return releases.decide(http.principal(), rid, "approved", decision, http.now())
 
 
 @bp.route("/v1/admin/reviews/{rid}/reject", methods=["POST"])
 @http.requires(Permission.CAMPAIGN_PUBLISH)
 def reject_review(rid: str) -> dict[str, Any]:
     decision = http.parse(bp.current_request, ReviewDecision)
-    return reviews.decide(http.principal(), rid, "rejected", decision, http.now())
+    return releases.decide(http.principal(), rid, "rejected", decision, http.now())
 
 
 @bp.route("/v1/admin/campaigns/{cid}/tree", methods=["GET"])

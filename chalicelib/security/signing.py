@@ -126,3 +126,41 @@ def post_signed(
     with egress.open_url(request, timeout, allow_private) as response:
         if not 200 <= response.status < 300:
             raise urllib.error.HTTPError(url, response.status, "not 2xx", response.headers, None)
+
+
+def post_signed_for_answer(
+    url: str,
+    body: bytes,
+    keys: SigningKeys,
+    timestamp: int,
+    msg_id: str,
+    *,
+    timeout: float,
+    allow_private: bool,
+    max_answer: int = 4096,
+) -> tuple[int, bytes]:
+    """POST JSON signed as `post_signed` signs it (Standard Webhooks headers with the tenant's keys, through the egress
+    guard) and return the answer's status and the first `max_answer` bytes of its body, whatever the status: the
+    caller reads a refusal's reason from it (the merchant's reward validation, docs/rewards-veto.md).
+
+    Raises `egress.EgressRefused` for a URL that may not be reached and `urllib.error.URLError` / `OSError` when
+    nothing answered in time."""
+    request = urllib.request.Request(
+        url,
+        data=body,
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            WEBHOOK_ID_HEADER: msg_id,
+            WEBHOOK_TIMESTAMP_HEADER: str(timestamp),
+            WEBHOOK_SIGNATURE_HEADER: standard_signature(keys, msg_id, timestamp, body),
+        },
+    )
+    try:
+        with egress.open_url(request, timeout, allow_private) as response:
+            return response.status, response.read(max_answer)
+    except urllib.error.HTTPError as exc:  # a non-2xx answer is an answer here
+        try:
+            return exc.code, exc.read(max_answer)
+        finally:
+            exc.close()

@@ -85,6 +85,7 @@ class ParticipantImage(Image):
     review: str | None = None
     erasing_at: str | None = None
     erased_at: str | None = None
+    identity: str | None = None  # the keyed hash of the merchant's id (an existing customer is found by it)
 
     @classmethod
     def parse(cls, raw: Mapping[str, Any]) -> Self:
@@ -98,7 +99,7 @@ class ParticipantImage(Image):
             rewarded=frozenset(rewarded) if rewarded else frozenset(), variant=get("variant"),
             depth=_int(get("depth")), inviter_joined_at=get("inviter_joined_at"), ip_hash=get("ip_hash"),
             risk_score=_int(get("risk_score")), risk_reasons=_json_list(get("risk_reasons")), review=get("review"),
-            erasing_at=get("erasing_at"), erased_at=get("erased_at"),
+            erasing_at=get("erasing_at"), erased_at=get("erased_at"), identity=get("identity"),
         )  # fmt: skip
 
 

@@ -100,6 +100,25 @@ def pending_rewards_gsi1sk(created_at: str, code: str) -> str:
     return f"{created_at}#{code}"
 
 
+def existing_customer_pk(cid: str, identity: str) -> str:
+    """A user the merchant reported as an existing customer of a campaign, by the keyed hash of its id: whether
+    they have joined yet or not (docs/rewards-veto.md). One partition each, found by key."""
+    return f"C#{cid}#XC#{identity}"
+
+
+RELEASE_SHARDS = 4
+
+
+def release_due_gsi2pk(shard: int) -> str:
+    """Rewards held for the merchant's veto by when the release schedule looks at them next (GSI2, sparse: only
+    while `pending_release` and not parked for an approval), sharded so no one partition takes every hold."""
+    return f"RDUE#{shard}"
+
+
+def release_due_gsi2sk(due: str, code: str, rule: str) -> str:
+    return f"{due}#{code}#{rule}"
+
+
 def coupon_pool_pk(cid: str, rule: str) -> str:
     """A reward's uploaded coupon codes, one item each, keyed by the code so none is stored twice."""
     return f"C#{cid}#POOL#{rule}"
@@ -368,6 +387,11 @@ REVIEW_SK = "REVIEW"
 
 def help_review_sk(owner: str) -> str:
     return f"REVIEW#HELP#{owner}"
+
+
+def reward_review_sk(rule: str) -> str:
+    """A reward above the campaign's approval limit waits for an operator beside the reward."""
+    return f"REVIEW#REWARD#{rule}"
 
 
 def refund_review_sk() -> str:

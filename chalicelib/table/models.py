@@ -355,7 +355,8 @@ class RewardItem(Item, discriminator="reward"):
     name = UnicodeAttribute()
     value_fen = NumberAttribute(default=0)
     points = NumberAttribute(default=0)
-    status = UnicodeAttribute()  # pending | issued | claimed | revoked | unavailable (referral/rules/rewards.py)
+    # pending_release | pending | issued | claimed | revoked | voided | unavailable (referral/rules/rewards.py)
+    status = UnicodeAttribute()
     reason = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute()
     # What issuing drew on, so revoking can give it back: the stock rule and the budget charge.
@@ -368,6 +369,23 @@ class RewardItem(Item, discriminator="reward"):
     claimed_at = UnicodeAttribute(null=True)
     claim_enc = UnicodeAttribute(null=True)  # the claim's details (a delivery address), encrypted
     revoked_at = UnicodeAttribute(null=True)
+    # The merchant's veto (docs/rewards-veto.md); GSI2 indexes a `pending_release` reward by when it is due.
+    reason_code = UnicodeAttribute(null=True)
+    release_at = UnicodeAttribute(null=True)
+    validated_at = UnicodeAttribute(null=True)
+    attempts = NumberAttribute(null=True)
+    approval = UnicodeAttribute(null=True)
+    invitees = ListAttribute(of=UnicodeAttribute, null=True)
+
+
+class ExistingCustomerItem(Item, discriminator="existing_customer"):
+    """A user the merchant reported as an existing customer: their invite counts for nobody, their orders earn
+    nobody commission (docs/rewards-veto.md)."""
+
+    cid = UnicodeAttribute()
+    tid = UnicodeAttribute()
+    identity = UnicodeAttribute()  # the keyed hash of the merchant's id, as the participant item holds it
+    reported_at = UnicodeAttribute()
 
 
 class CouponCodeItem(Item, discriminator="coupon_code"):

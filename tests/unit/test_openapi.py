@@ -39,7 +39,7 @@ from chalicelib.platforms.rules import credentials as platforms
 from chalicelib.platforms.rules import login as platform_login
 from chalicelib.platforms.rules import xml as platform_xml
 from chalicelib.referral.rules import follows as hooks
-from chalicelib.referral.rules import fraud, participants, rewards
+from chalicelib.referral.rules import fraud, participants, release, rewards
 
 pytestmark = pytest.mark.unit
 
@@ -343,6 +343,7 @@ VALIDATORS: dict[str, Callable[[dict[str, Any]], object]] = {
     "SubscriptionsUpdate": messaging.SubscriptionsUpdate.model_validate,
     "UnsubscribeRequest": messaging.UnsubscribeRequest.model_validate,
     "ServerJoinRequest": participants.ServerJoinRequest.model_validate,
+    "ExistingCustomers": release.ExistingCustomers.model_validate,
     "ApiKeyCreate": api_keys.ApiKeyCreate.model_validate,
     "WecomUpdate": platforms.WecomUpdate.model_validate,
     "WechatUpdate": platforms.WechatUpdate.model_validate,

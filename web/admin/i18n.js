@@ -153,6 +153,11 @@ const STRINGS = {
     "wizard.f_ends": "结束时间",
     "wizard.utc": "UTC 时间",
     "wizard.f_rule_text": "活动规则（展示给参与者）",
+    "wizard.veto": "发奖前商家把关",
+    "wizard.f_reward_delay": "奖励延迟发放（小时）",
+    "wizard.reward_delay_hint": "0 表示立即发放；期间可撤销，撤销即作废",
+    "wizard.f_approval_above": "超过此金额需人工审核（分）",
+    "wizard.approval_above_hint": "留空表示不需要审核；超过的奖励进入审核队列",
     "wizard.identity": "参与者身份",
     "wizard.identity_signed": "由你的服务器签名（推荐）",
     "wizard.identity_signed_hint":
@@ -829,6 +834,11 @@ const STRINGS = {
     "wizard.f_ends": "Ends",
     "wizard.utc": "UTC",
     "wizard.f_rule_text": "Rule text (shown to participants)",
+    "wizard.veto": "The merchant's veto before issuing",
+    "wizard.f_reward_delay": "Reward delay (hours)",
+    "wizard.reward_delay_hint": "0 issues at once; a reward revoked during the delay is voided",
+    "wizard.f_approval_above": "Approval above (fen)",
+    "wizard.approval_above_hint": "Empty: no approval; rewards worth more wait in the review queue",
     "wizard.identity": "Participant identity",
     "wizard.identity_signed": "Signed by your server (recommended)",
     "wizard.identity_signed_hint":

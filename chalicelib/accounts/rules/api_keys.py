@@ -33,7 +33,8 @@ _KEY = re.compile(rf"^{KEY_PREFIX}({KEY_ID_PREFIX}_[0-9a-z]{{19}})_([0-9a-f]{{{S
 class ApiScope(StrEnum):
     """What a key may do; an owner grants each one deliberately (the list is fixed)."""
 
-    # Register the merchant's logged-in users as participants: POST /v1/server/campaigns/{cid}/participants.
+    # Register the merchant's logged-in users as participants: POST /v1/server/campaigns/{cid}/participants; and
+    # report existing customers, who count for nobody: POST /v1/server/campaigns/{cid}/existing-customers.
     PARTICIPANTS_WRITE = "participants:write"
     # Report paid and refunded orders, as the signed orders webhook does: POST /v1/server/orders.
     ORDERS_WRITE = "orders:write"
@@ -54,6 +55,7 @@ SCOPE_PERMISSIONS: dict[ApiScope, Permission] = {
 # a server route missing here is closed to every key.
 SERVER_ROUTES: dict[tuple[str, str], ApiScope] = {
     ("POST", "/v1/server/campaigns/{cid}/participants"): ApiScope.PARTICIPANTS_WRITE,
+    ("POST", "/v1/server/campaigns/{cid}/existing-customers"): ApiScope.PARTICIPANTS_WRITE,
     ("POST", "/v1/server/orders"): ApiScope.ORDERS_WRITE,
 }
 

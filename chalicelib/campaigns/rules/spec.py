@@ -18,6 +18,7 @@ _FEN_CEILING = 100_000_000_00  # 100 million yuan
 Fen = Annotated[int, Field(ge=0, le=_FEN_CEILING)]  # money in integer fen
 PositiveFen = Annotated[int, Field(ge=1, le=_FEN_CEILING)]
 MAX_CAMPAIGN_DAYS = 366
+MAX_REWARD_DELAY_HOURS = 720  # 30 days: a return window, not a way to never pay
 
 
 class Strict(BaseModel):
@@ -315,6 +316,26 @@ class CampaignBase(Strict):
     share: ShareCopy = Field(default_factory=ShareCopy)
     rule_text: str = Field(default="", max_length=5000)
     budget_fen: Fen | None = None
+    # The merchant's veto before a reward is issued (docs/rewards-veto.md): a hold, a signed validation callback
+    # (setting it is the owner's, with a step-up: it sends participant ids out), and operator approval above a value.
+    reward_delay_hours: int = Field(
+        default=0,
+        ge=0,
+        le=MAX_REWARD_DELAY_HOURS,
+        description="Hours a reward earned stays `pending_release` before it is issued (0: at once).",
+    )
+    validation_url: str | None = Field(
+        default=None,
+        min_length=8,
+        max_length=2048,
+        description="The merchant's URL asked, signed, before each reward is issued (owner only, with a step-up).",
+    )
+    validation_default: Literal["issue", "void"] = Field(
+        default="issue", description="What happens to a reward when the validation URL never answers."
+    )
+    approval_above_fen: Fen | None = Field(
+        default=None, description="A reward worth more than this waits for an operator's approval in the review queue."
+    )
     template_id: str | None = Field(
         default=None, min_length=1, max_length=64, description="The library template the campaign was created from."
     )

@@ -18,7 +18,7 @@ from chalicelib.modes.distribution import store
 from chalicelib.modes.distribution.rules import commission
 from chalicelib.modes.distribution.rules.orders import OrderEvent
 from chalicelib.modes.distribution.rules.records import Entry, LedgerEntry, OrderRecord
-from chalicelib.referral import fraud, identity, progress
+from chalicelib.referral import fraud, identity, progress, releases
 from chalicelib.referral.rules.records import ParticipantRecord
 
 
@@ -100,7 +100,8 @@ def receive(tid: str, event: OrderEvent, now: datetime) -> dict[str, Any]:
         raise identity.erased_error()
     at = iso(now)
     entries: list[Entry] = []
-    if isinstance(rec.spec, DistributionCampaign):
+    # An existing customer's order earns nobody commission (docs/rewards-veto.md); the order itself is recorded.
+    if isinstance(rec.spec, DistributionCampaign) and not releases.is_existing(rec.cid, buyer):
         rules = rec.spec.rules
         due = iso(commission.available_at(now, rules))
         bound = buyer.inviter if commission.binding_active(parse_iso(buyer.joined_at), now, rules) else None

@@ -71,6 +71,15 @@ class RewardRecord:
     claimed_at: str | None = None
     claim_enc: str | None = None
     revoked_at: str | None = None
+    # The merchant's veto before issuing (docs/rewards-veto.md): while `pending_release`, when the release schedule
+    # looks at it next (None: parked for an operator's approval), the validation callback's progress, the approval
+    # state (`required` / `approved`), and the invitees counted when it was earned (the callback's payload).
+    reason_code: str | None = None
+    release_at: str | None = None
+    validated_at: str | None = None
+    attempts: int = 0
+    approval: str | None = None
+    invitees: list[str] | None = None
 
 
 @dataclass
@@ -78,7 +87,7 @@ class ReviewRecord:
     rid: str
     tid: str
     cid: str
-    kind: str  # join | help | order
+    kind: str  # join | help | order | refund | reward
     subject: str
     status: str
     score: int

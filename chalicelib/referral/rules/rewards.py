@@ -18,9 +18,11 @@ LEADER_RULE = "leader"  # a group leader's perk: one per group, so its grant rul
 RULE_PATTERN = r"^[a-z0-9_]{1,24}(:[a-z0-9_]{1,40})?$"
 CODE_LENGTH = 8
 
-# A reward's life. `pending`: earned, waiting for a coupon code; `unavailable`: never issued
-# (stock or budget ran out); `claimed` and `revoked` are final.
+# A reward's life. `pending_release`: earned, held for the merchant's veto (a delay, the validation callback, an
+# operator's approval: rules/release.py); `pending`: earned, waiting for a coupon code; `unavailable`: never issued
+# (stock or budget ran out); `claimed`, `revoked` and `voided` (vetoed while held) are final.
 PENDING, ISSUED, CLAIMED, REVOKED, UNAVAILABLE = "pending", "issued", "claimed", "revoked", "unavailable"
+PENDING_RELEASE, VOIDED = "pending_release", "voided"
 
 
 @dataclass(frozen=True)
@@ -97,15 +99,21 @@ def claim_problem(status: str) -> str | None:
     """Why a reward in `status` cannot be claimed (an error code), or None when it can."""
     return {
         PENDING: Code.REWARD_PENDING,
+        PENDING_RELEASE: Code.REWARD_PENDING_RELEASE,
         UNAVAILABLE: Code.REWARD_UNAVAILABLE,
         REVOKED: Code.REWARD_REVOKED,
+        VOIDED: Code.REWARD_VOIDED,
     }.get(status)
 
 
 def revoke_problem(status: str) -> str | None:
     """Why a reward in `status` cannot be revoked, or None: a claimed reward is already in the
     participant's hands (a coupon code seen, a parcel on its way)."""
-    return {CLAIMED: Code.REWARD_ALREADY_CLAIMED, UNAVAILABLE: Code.REWARD_UNAVAILABLE}.get(status)
+    return {
+        CLAIMED: Code.REWARD_ALREADY_CLAIMED,
+        UNAVAILABLE: Code.REWARD_UNAVAILABLE,
+        VOIDED: Code.REWARD_VOIDED,
+    }.get(status)
 
 
 def ladder_grants(rules: LadderRules, counted: int, already: set[str]) -> list[Grant]:

@@ -16,7 +16,8 @@ from chalicelib.table.models import ParticipantItem, ReviewItem
 
 def item_key(tid: str, rid: str) -> tuple[str, str] | None:
     """Where review `rid` lives: `join-{code}`, `help-{owner}{helper}` (two 8-letter codes), `order-{oid}`
-    (a paid order flagged), `refund-{oid}` (a refund flagged)."""
+    (a paid order flagged), `refund-{oid}` (a refund flagged), `reward-{code}-{rule}` (a reward above the campaign's
+    approval limit)."""
     kind, _, ref = rid.partition("-")
     if kind == "join" and len(ref) == 8:
         return keys.participant_pk(ref), keys.REVIEW_SK
@@ -24,6 +25,8 @@ def item_key(tid: str, rid: str) -> tuple[str, str] | None:
         return keys.participant_pk(ref[8:]), keys.help_review_sk(ref[:8])
     if kind == "order" and ref:
         return keys.order_pk(tid, ref), keys.REVIEW_SK
+    if kind == "reward" and len(ref) > 9 and ref[8] == "-":
+        return keys.participant_pk(ref[:8]), keys.reward_review_sk(ref[9:])
     if kind == "refund" and ref:
         return keys.order_pk(tid, ref), keys.refund_review_sk()
     return None

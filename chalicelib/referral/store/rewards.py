@@ -21,27 +21,35 @@ from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.referral.rules.records import RewardRecord
-from chalicelib.referral.rules.rewards import CLAIMED, ISSUED, PENDING, REVOKED
+from chalicelib.referral.rules.rewards import CLAIMED, ISSUED, PENDING, PENDING_RELEASE, REVOKED
 from chalicelib.table import keys
 from chalicelib.table.db import ensure_bound, get_entity, is_condition_failure, save_if, unavailable_on_failure
 from chalicelib.table.models import CounterItem, CouponCodeItem, Item, RewardItem
 
-Outcome = Literal["issued", "pending", "duplicate", "out_of_stock", "over_budget", "code_taken", "conflict"]
+Outcome = Literal["issued", "pending", "held", "duplicate", "out_of_stock", "over_budget", "code_taken", "conflict"]
 Fulfilment = Literal["issued", "code_taken", "not_pending", "conflict"]
 UPLOAD_THREADS = 8
+RELEASE_SHARDS = keys.RELEASE_SHARDS
 
 
 _FIELDS = tuple(f.name for f in fields(RewardRecord))
 _NUMBERS = ("value_fen", "points", "budget_fen", "cost_fen")
 
 
+def _shard(code: str) -> int:
+    return sum(code.encode()) % keys.RELEASE_SHARDS
+
+
 def _item(rec: RewardRecord) -> RewardItem:
-    item = RewardItem(
-        PK=keys.participant_pk(rec.code), SK=keys.reward_sk(rec.rule), **{n: getattr(rec, n) for n in _FIELDS}
-    )
+    values = {n: getattr(rec, n) for n in _FIELDS}
+    values["attempts"] = rec.attempts or None
+    item = RewardItem(PK=keys.participant_pk(rec.code), SK=keys.reward_sk(rec.rule), **values)
     if rec.status == PENDING and rec.pool_rule:
         item.GSI1PK = keys.pending_rewards_gsi1pk(rec.cid, rec.pool_rule)
         item.GSI1SK = keys.pending_rewards_gsi1sk(rec.created_at, rec.code)
+    if rec.status == PENDING_RELEASE and rec.release_at:
+        item.GSI2PK = keys.release_due_gsi2pk(_shard(rec.code))
+        item.GSI2SK = keys.release_due_gsi2sk(rec.release_at, rec.code, rec.rule)
     return item
 
 
@@ -49,6 +57,8 @@ def _record(item: RewardItem) -> RewardRecord:
     values: dict[str, Any] = {n: getattr(item, n, None) for n in _FIELDS}
     for name in _NUMBERS:
         values[name] = None if values[name] is None else int(values[name])
+    values["attempts"] = int(values["attempts"] or 0)
+    values["invitees"] = list(values["invitees"]) if values["invitees"] is not None else None
     return RewardRecord(**values)
 
 
@@ -135,7 +145,7 @@ def issue(rec: RewardRecord, *, budget_limit: int | None) -> Outcome:
         if failed not in outcomes:
             raise
         return outcomes[failed]
-    return "issued" if rec.status == ISSUED else "pending"
+    return {ISSUED: "issued", PENDING_RELEASE: "held"}.get(rec.status, "pending")  # type: ignore[return-value]
 
 
 def record_unavailable(rec: RewardRecord) -> bool:
@@ -261,22 +271,28 @@ def claim(code: str, rule: str, at: str, claim_enc: str | None) -> bool:
     return True
 
 
-def revoke(rec: RewardRecord, at: str, reason: str) -> bool:
-    """Revoke an issued or pending reward and give back what it drew on (stock, budget) in the same
-    transaction. A pooled code already handed out stays spent: the participant may have seen it."""
+def revoke(rec: RewardRecord, at: str, reason: str, *, status: str = REVOKED, reason_code: str | None = None) -> bool:
+    """Revoke an issued or pending reward (or void a held one: `status`) and give back what it drew on (stock,
+    budget) in the same transaction. A pooled code already handed out stays spent: the participant may have seen it.
+    Conditional on the status read: a reward released meanwhile is not voided."""
     ensure_bound()
     condition: Condition = RewardItem.status == rec.status
+    actions: list[Action] = [
+        RewardItem.status.set(status),
+        RewardItem.revoked_at.set(at),
+        RewardItem.reason.set(reason),
+        RewardItem.GSI1PK.remove(),
+        RewardItem.GSI1SK.remove(),
+        RewardItem.GSI2PK.remove(),
+        RewardItem.GSI2SK.remove(),
+        RewardItem.release_at.remove(),
+    ]
+    actions.append(RewardItem.reason_code.set(reason_code) if reason_code else RewardItem.reason_code.remove())
     try:
         with unavailable_on_failure("revoke reward"), TransactWrite(connection=_connection()) as tx:
             tx.update(
                 RewardItem(PK=keys.participant_pk(rec.code), SK=keys.reward_sk(rec.rule)),
-                actions=[
-                    RewardItem.status.set(REVOKED),
-                    RewardItem.revoked_at.set(at),
-                    RewardItem.reason.set(reason),
-                    RewardItem.GSI1PK.remove(),
-                    RewardItem.GSI1SK.remove(),
-                ],
+                actions=actions,
                 condition=condition,
             )
             if rec.stock_rule:
@@ -290,3 +306,116 @@ def revoke(rec: RewardRecord, at: str, reason: str) -> bool:
             return False
         raise
     return True
+
+
+# --- rewards held for the merchant's veto (docs/rewards-veto.md) ---------------------------------
+
+
+def _held(rec: RewardRecord) -> RewardItem:
+    return RewardItem(PK=keys.participant_pk(rec.code), SK=keys.reward_sk(rec.rule))
+
+
+def _update_held(rec: RewardRecord, actions: list[Action], what: str) -> bool:
+    """One conditional update of a held reward, as it was read (status, next look and approval unchanged): of a
+    schedule run and an operator, or of two runs, one wins and the other reads again. False when it lost."""
+    ensure_bound()
+    same_due = (
+        RewardItem.release_at == rec.release_at
+        if rec.release_at is not None
+        else RewardItem.release_at.does_not_exist()
+    )
+    same_approval = (
+        RewardItem.approval == rec.approval if rec.approval is not None else RewardItem.approval.does_not_exist()
+    )
+    try:
+        with unavailable_on_failure(what):
+            _held(rec).update(
+                actions=actions, condition=(RewardItem.status == PENDING_RELEASE) & same_due & same_approval
+            )
+    except UpdateError as exc:
+        if is_condition_failure(exc):
+            return False
+        raise
+    return True
+
+
+def _due_actions(rec: RewardRecord, due: str | None) -> list[Action]:
+    if due is None:
+        return [RewardItem.release_at.remove(), RewardItem.GSI2PK.remove(), RewardItem.GSI2SK.remove()]
+    return [
+        RewardItem.release_at.set(due),
+        RewardItem.GSI2PK.set(keys.release_due_gsi2pk(_shard(rec.code))),
+        RewardItem.GSI2SK.set(keys.release_due_gsi2sk(due, rec.code, rec.rule)),
+    ]
+
+
+def due_releases(shard: int, until: str, limit: int) -> list[RewardRecord]:
+    """Held rewards of one shard whose next look is at or before `until`, earliest first (found by key)."""
+    ensure_bound()
+    with unavailable_on_failure("due rewards"):
+        found = Item.gsi2.query(keys.release_due_gsi2pk(shard), Item.GSI2SK <= f"{until}#~", limit=limit)
+        return [_record(i) for i in found if isinstance(i, RewardItem)]
+
+
+def reschedule(
+    rec: RewardRecord,
+    due: str | None,
+    *,
+    attempts: int | None = None,
+    validated_at: str | None = None,
+    reason_code: str | None = None,
+) -> bool:
+    """Move a held reward's next look to `due` (None: parked until an operator approves it), recording the
+    callback's attempts, its yes, and why it waits. Conditional on the reward as read: of two runs, one moves it
+    (a lease); the record read is not changed."""
+    actions = _due_actions(rec, due)
+    if attempts:
+        actions.append(RewardItem.attempts.set(attempts))
+    if validated_at is not None:
+        actions.append(RewardItem.validated_at.set(validated_at))
+    if reason_code is not None:
+        actions.append(RewardItem.reason_code.set(reason_code))
+    return _update_held(rec, actions, "reschedule reward")
+
+
+def approve(rec: RewardRecord) -> bool:
+    """An operator approved a held reward: `approval` -> approved (the schedule issues it when due)."""
+    return _update_held(rec, [RewardItem.approval.set("approved")], "approve reward")
+
+
+def release(rec: RewardRecord, coupon: str | None, at: str) -> Fulfilment:
+    """A held reward is issued: `pending_release` -> `issued` (taking `coupon` from its pool in the same transaction),
+    or, for a pooled coupon with no free code, -> `pending`, waiting for codes. Exactly once: conditional on it still
+    being held."""
+    ensure_bound()
+    waiting = rec.pool_rule is not None and coupon is None
+    actions: list[Action] = [
+        RewardItem.release_at.remove(), RewardItem.GSI2PK.remove(), RewardItem.GSI2SK.remove(),
+        RewardItem.reason_code.remove(),
+    ]  # fmt: skip
+    if waiting:
+        assert rec.pool_rule is not None
+        actions += [
+            RewardItem.status.set(PENDING),
+            RewardItem.reason.set(rec.reason or ""),
+            RewardItem.GSI1PK.set(keys.pending_rewards_gsi1pk(rec.cid, rec.pool_rule)),
+            RewardItem.GSI1SK.set(keys.pending_rewards_gsi1sk(rec.created_at, rec.code)),
+        ]
+    else:
+        actions += [RewardItem.status.set(ISSUED), RewardItem.issued_at.set(at), RewardItem.reason.remove()]
+        if coupon is not None:
+            actions.append(RewardItem.coupon_code.set(coupon))
+    try:
+        with unavailable_on_failure("release reward"), TransactWrite(connection=_connection()) as tx:
+            tx.update(_held(rec), actions=actions, condition=RewardItem.status == PENDING_RELEASE)
+            if coupon is not None:
+                assert rec.pool_rule is not None
+                _take_code(tx, rec.cid, rec.pool_rule, coupon, rec.code, at)
+    except TransactWriteError as exc:
+        reasons = _reasons(exc)
+        if not reasons or not is_condition_failure(exc):
+            raise
+        if "TransactionConflict" in reasons:
+            return "conflict"
+        return "not_pending" if reasons[0] == "ConditionalCheckFailed" else "code_taken"
+    return "issued"

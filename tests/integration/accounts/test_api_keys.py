@@ -27,6 +27,7 @@ SCOPES = [scope.value for scope in ApiScope]
 OPENS_ADMIN = {"stats:read": Permission.STATS_READ, "exports:create": Permission.EXPORT_CREATE}
 OPENS_SERVER = {
     ("POST", "/v1/server/campaigns/{cid}/participants"): "participants:write",
+    ("POST", "/v1/server/campaigns/{cid}/existing-customers"): "participants:write",
     ("POST", "/v1/server/orders"): "orders:write",
 }
 KEY_SHAPE = re.compile(r"^fsk_(ak_[0-9a-z]{19})_([0-9a-f]{64})$")
@@ -130,7 +131,10 @@ def test_every_admin_and_server_route_answers_a_key_by_its_scopes(api: Api, app:
                 needed = body["error"]["details"]["scope"]
                 assert needed is None or not allowed(scope, method, path, permission), where
                 assert body["error"]["details"]["scopes"] == ([scope] if scope else []), where
-    assert opened["participants:write"] == {"POST /v1/server/campaigns/{cid}/participants"}
+    assert opened["participants:write"] == {
+        "POST /v1/server/campaigns/{cid}/participants",
+        "POST /v1/server/campaigns/{cid}/existing-customers",
+    }
     assert opened["orders:write"] == {"POST /v1/server/orders"}
     assert {"GET /v1/admin/campaigns/{cid}/stats", "GET /v1/admin/campaigns/{cid}/tree"} <= opened["stats:read"]
     assert {"POST /v1/admin/exports", "GET /v1/admin/exports/{eid}"} <= opened["exports:create"]

@@ -23,6 +23,7 @@ def test_scheduler_finds_every_scheduled_function_of_the_app(app: Any) -> None:
         "anchor_audit_chains",
         "settle_follows",
         "pay_withdrawals",
+        "release_rewards",
     }
 
 

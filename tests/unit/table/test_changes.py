@@ -58,7 +58,7 @@ def test_an_insert_has_a_typed_new_image_and_no_old_one() -> None:
     new = got.new_as(ParticipantImage)
     assert new == ParticipantImage(
         cid="c", tid="t", code="p1", joined_at=T0, inviter="x", depth=2, risk_score=40,
-        counted=frozenset({"a", "b"}), risk_reasons=[{"code": "IP_VELOCITY"}],
+        counted=frozenset({"a", "b"}), risk_reasons=[{"code": "IP_VELOCITY"}], identity="i",
     )  # fmt: skip
     assert type(new.depth) is int and type(new.risk_score) is int
 

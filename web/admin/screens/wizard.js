@@ -24,7 +24,15 @@ const REWARD_TYPES = ["coupon", "gift", "points", "cash", "custom"];
 const LADDER_MODES = new Set(["invite", "poster"]);
 const STEP_KEYS = ["wizard.step_industry", "wizard.step_template", "wizard.step_rules", "wizard.step_publish"];
 const STEP_SCREENS = { 1: industryStep, 2: templateStep, 3: rulesStep, 4: publishStep };
-const META_NAMES = ["title", "description", "starts_at", "ends_at", "rule_text"];
+const META_NAMES = [
+  "title",
+  "description",
+  "starts_at",
+  "ends_at",
+  "rule_text",
+  "reward_delay_hours",
+  "approval_above_fen",
+];
 // Who joins (docs/identity.md). Platform logins are not offered: Fission has none yet.
 const IDENTITY_MODES = ["signed", "anonymous"];
 
@@ -232,6 +240,18 @@ function metaFields(ed) {
     t("wizard.f_rule_text"),
     textControl(ed, "rule_text", c.rule_text, { multiline: true, rows: 6 }),
   );
+  // The merchant's veto before a reward is issued (docs/rewards-veto.md). The validation URL sends data out, so
+  // it is the owner's with a step-up and is set through the API, not this autosaving form.
+  fields.reward_delay_hours = field(
+    t("wizard.f_reward_delay"),
+    textControl(ed, "reward_delay_hours", c.reward_delay_hours ?? 0, { type: "number" }),
+    t("wizard.reward_delay_hint"),
+  );
+  fields.approval_above_fen = field(
+    t("wizard.f_approval_above"),
+    textControl(ed, "approval_above_fen", c.approval_above_fen ?? "", { type: "number" }),
+    t("wizard.approval_above_hint"),
+  );
 }
 
 // The identity choice: signed (the merchant's server vouches for its logged-in user; new campaigns start so)
@@ -280,6 +300,12 @@ function rulesLayout(ed) {
       h("div", { class: "grid2" }, fields.starts_at, fields.ends_at),
       fields.description,
       fields.rule_text,
+      h(
+        "fieldset",
+        { class: "veto" },
+        h("legend", {}, t("wizard.veto")),
+        h("div", { class: "grid2" }, fields.reward_delay_hours, fields.approval_above_fen),
+      ),
       ed.identity,
       ed.ladder,
       ed.advanced,
@@ -441,6 +467,8 @@ function rulesDocument(ed) {
     starts_at: iso(controls.starts_at.value),
     ends_at: iso(controls.ends_at.value),
     rule_text: controls.rule_text.value,
+    reward_delay_hours: Number(controls.reward_delay_hours.value || 0),
+    approval_above_fen: controls.approval_above_fen.value === "" ? null : Number(controls.approval_above_fen.value),
     rules: ed.rulesValue,
   };
 }
