@@ -24,6 +24,7 @@ from chalicelib.messaging.rules import payloads
 from chalicelib.messaging.rules import webhooks as outbox
 from chalicelib.modes.distribution.rules import orders
 from chalicelib.modes.group_buy import rules as groups
+from chalicelib.payouts.rules import credentials as payout_credentials
 from chalicelib.payouts.rules import policy as payouts
 from chalicelib.payouts.rules import requests as withdrawals
 from chalicelib.platforms.rules import credentials as platforms
@@ -176,7 +177,8 @@ def generate() -> dict[str, Any]:
         messaging.MessagingSettings, messaging.SubscriptionsUpdate, messaging.UnsubscribeRequest,
         participants.ServerJoinRequest, api_keys.ApiKeyCreate, platforms.WecomUpdate, platforms.WechatUpdate,
         platforms.MiniProgramUpdate, platform_login.MiniLogin, payouts.PayoutSettings, withdrawals.WithdrawalCreate,
-        withdrawals.WithdrawalBatch, withdrawals.MarkPaid,
+        withdrawals.WithdrawalBatch, withdrawals.MarkPaid, payout_credentials.WeChatPayCredentials,
+        payout_credentials.AlipayCredentials,
     )  # fmt: skip
     for model in requests:
         _model(model, schemas)

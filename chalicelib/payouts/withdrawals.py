@@ -309,8 +309,11 @@ def pay_due(now: datetime) -> dict[str, int]:
     """One run of the paying schedule: settle what is paying (query), then submit what is approved."""
     counts = {"submitted": 0, "paid": 0, "failed": 0, "waiting": 0, "no_provider": 0}
     at = iso(now)
+    found: dict[tuple[str, str], Provider | None] = {}  # each tenant's credentials read and parsed once a run
     for w in ledger.payable():
-        provider = providers.provider_for(w.method, w.tid)
+        if (w.method, w.tid) not in found:
+            found[(w.method, w.tid)] = providers.provider_for(w.method, w.tid)
+        provider = found[(w.method, w.tid)]
         if provider is None:
             counts["no_provider"] += 1
             if w.status == Status.APPROVED and w.reason != NO_PROVIDER:
@@ -347,14 +350,15 @@ def pay_due(now: datetime) -> dict[str, int]:
 def notified(tid: str, method: str, headers: Mapping[str, str], body: bytes, now: datetime) -> dict[str, Any]:
     """A provider's callback about a transfer, resolved like the schedule's query (a repeat changes nothing)."""
     provider = providers.provider_for(method, tid)
-    if provider is None:
-        raise NotFound("no such payout provider", code=Code.NOT_FOUND)
+    if provider is None:  # answered like a forgery, so that tenant ids cannot be probed
+        raise Unauthorized("the notification does not verify", code=Code.INVALID_SIGNATURE)
     try:
         wid, result = provider.notification(headers, body)
     except BadNotification as exc:
         raise Unauthorized("the notification does not verify", code=Code.INVALID_SIGNATURE) from exc
     w = ledger.get(tid, wid)
-    if w is None:
-        raise NotFound("no such withdrawal", code=Code.WITHDRAWAL_NOT_FOUND)
+    if w is None:  # signed by the provider, about no withdrawal of ours: nothing to do, and no reason to resend
+        logger.warning("payout notification for an unknown withdrawal", tid=tid, wid=wid, method=method)
+        return {"withdrawal_id": wid, "result": "unknown"}
     outcome = _resolve(w, result, now) if w.status == Status.PAYING else w.status
     return {"withdrawal_id": wid, "result": outcome}
