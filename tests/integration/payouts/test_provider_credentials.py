@@ -77,3 +77,16 @@ def test_alipay_connects_and_pays_the_alipay_method(api: Api, tenant: Tenant, pa
     assert view["notify_url"].endswith(f"/v1/payouts/{tenant.tid}/alipay/notify")
     assert isinstance(providers.provider_for("alipay", tenant.tid), Alipay)
     assert providers.provider_for("wechat", tenant.tid) is None
+
+
+def test_the_local_seed_connects_both_fakes_once(api: Api, tenant: Tenant, payments: PaymentsStandIn) -> None:
+    from datetime import UTC, datetime
+
+    from local.demo import seed_payouts
+
+    assert seed_payouts(tenant.tid, payments, datetime.now(UTC)) == ["wechatpay", "alipay"]
+    assert seed_payouts(tenant.tid, payments, datetime.now(UTC)) == []  # `make run` again: nothing written
+    assert isinstance(providers.provider_for("wechat", tenant.tid), WeChatPay)
+    assert isinstance(providers.provider_for("alipay", tenant.tid), Alipay)
+    connects = [e for e in _audit(api, tenant) if e["action"] == "payout_provider.connect"]
+    assert len(connects) == 2 and {e["actor"] for e in connects} == {"system"}, connects
