@@ -26,6 +26,8 @@ from chalicelib.campaigns import lifecycle
 from chalicelib.campaigns.rules.spec import Action
 from chalicelib.core.errors import FissionError
 from chalicelib.core.rbac import Principal, Role
+from chalicelib.payouts import connections
+from chalicelib.payouts.rules.credentials import AlipayCredentials, WeChatPayCredentials
 from chalicelib.platforms import credentials
 from chalicelib.platforms.rules.credentials import (
     Credentials,
@@ -35,6 +37,7 @@ from chalicelib.platforms.rules.credentials import (
     WecomCredentials,
 )
 from local.demo_shop import ShopSetup
+from local.payments.server import PaymentsStandIn
 from local.wechat.demo import DEMO_CORP, DEMO_MINI_PROGRAM, DEMO_OFFICIAL_ACCOUNT
 
 # (mode, template id): one campaign of each mode, all from one café's point of view where the library allows.
@@ -172,4 +175,19 @@ def seed_platforms(tid: str, now: datetime) -> list[Platform]:
     for platform, found in demo_platforms().items():
         if credentials.connect_for_local_seed(tid, platform, found, now):
             written.append(platform)
+    return written
+
+
+def seed_payouts(tid: str, payments: PaymentsStandIn, now: datetime) -> list[str]:
+    """Connect the tenant to the local WeChat Pay and Alipay fakes with their keys (seeding: no one to ask for a
+    TOTP code); the providers written this time (none when they already match). The fakes' keys are kept in
+    `.data/secrets/payment-fakes.json`, so a restart writes nothing."""
+    written: list[str] = []
+    found = (
+        WeChatPayCredentials.model_validate(payments.wechatpay.credentials()),
+        AlipayCredentials.model_validate(payments.alipay.credentials()),
+    )
+    for document in found:
+        if connections.connect_for_local_seed(tid, document, now):
+            written.append(document.provider)
     return written

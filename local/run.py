@@ -68,6 +68,7 @@ def main() -> int:
             stack.server.serve_demo_shop(DemoShop(shop))
         register_demo(stack.wechat, stack.url, DEMO_TENANT)
         demo.seed_platforms(DEMO_TENANT, utcnow())  # the product side of the same corp and accounts
+        demo.seed_payouts(DEMO_TENANT, stack.payments, utcnow())  # paid through the payment fakes
         stack.start()
         # The shop's campaign is signed: its landing page is the shop, not the built-in /l/.
         live = [c for c in live if shop is None or c["campaign_id"] != shop.cid]
@@ -80,8 +81,8 @@ def main() -> int:
             f"{landing}"
             f"{shop_line}"
             f"  WeChat phone {stack.wechat.phone_url}  (the WeCom / WeChat stand-in: docs/wechat-local.md)\n"
-            f"  Payouts      {stack.payments.url}/_local/credentials  (WeChat Pay and Alipay fakes: "
-            "docs/payouts-local.md)\n"
+            f"  Payouts      {stack.payments.url}/_local/credentials  (WeChat Pay and Alipay fakes, connected to "
+            "the demo tenant: docs/payouts-local.md)\n"
             f"  Demo tenant  {DEMO_TENANT} ({'created' if created else 'already there'})\n"
             f"  Login        {email} / {password}\n"
             f"  Try          curl -s -X POST {stack.url}/v1/admin/login "

@@ -24,6 +24,7 @@ from chalicelib.messaging.rules import payloads
 from chalicelib.messaging.rules import webhooks as outbox
 from chalicelib.modes.distribution.rules import orders
 from chalicelib.modes.group_buy import rules as groups
+from chalicelib.payouts.rules import credentials as payout_credentials
 from chalicelib.payouts.rules import policy as payouts
 from chalicelib.payouts.rules import requests as withdrawals
 from chalicelib.platforms.rules import credentials as platforms
@@ -177,6 +178,7 @@ def generate() -> dict[str, Any]:
         participants.ServerJoinRequest, api_keys.ApiKeyCreate, platforms.WecomUpdate, platforms.WechatUpdate,
         platforms.MiniProgramUpdate, platform_login.MiniLogin, payouts.PayoutSettings, withdrawals.WithdrawalCreate,
         withdrawals.WithdrawalBatch, withdrawals.MarkPaid, release.ExistingCustomers,
+        payout_credentials.WeChatPayCredentials, payout_credentials.AlipayCredentials,
     )  # fmt: skip
     for model in requests:
         _model(model, schemas)

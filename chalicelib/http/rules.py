@@ -40,7 +40,9 @@ class RouteClass(StrEnum):
 ADMIN_PREFIX = "/v1/admin/"
 SERVER_PREFIX = "/v1/server/"
 
-# (method, Chalice resource path) -> class. A public route missing here is not limited.
+# (method, Chalice resource path) -> class. A public route missing here is not limited: so are the platforms'
+# callbacks (`/v1/wecom/...`, `/v1/wechat/.../callback`) and the payout providers' (`/v1/payouts/{tid}/.../notify`),
+# which come from the providers' few servers, are verified by signature, and must never be refused for volume.
 ROUTES: dict[tuple[str, str], RouteClass] = {
     ("POST", "/v1/campaigns/{cid}/participants"): RouteClass.JOIN,
     ("POST", "/v1/campaigns/{cid}/events"): RouteClass.EVENT,

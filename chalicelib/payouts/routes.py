@@ -1,4 +1,5 @@
-"""A participant's wallet and withdrawals; finance's withdrawal queue, decisions and payments; the payout policy."""
+"""A participant's wallet and withdrawals; finance's withdrawal queue, decisions and payments; the payout policy,
+the payout providers' credentials and their callbacks."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ from typing import Any
 from chalice.app import Blueprint, Response
 
 from chalicelib.accounts import totp
+from chalicelib.core.errors import FissionError
 from chalicelib.core.rbac import Permission
 from chalicelib.http import request as http
-from chalicelib.payouts import settings, wallets, withdrawals
+from chalicelib.payouts import connections, settings, wallets, withdrawals
+from chalicelib.payouts.rules.credentials import INPUTS, METHODS
 from chalicelib.payouts.rules.policy import PayoutSettings
 from chalicelib.payouts.rules.requests import MarkPaid, WithdrawalBatch, WithdrawalCreate
 from chalicelib.referral import identity
@@ -110,3 +113,55 @@ def get_payout_settings() -> dict[str, Any]:
 def put_payout_settings() -> dict[str, Any]:
     body = http.parse(bp.current_request, PayoutSettings)
     return settings.update(http.principal(), body, _code(), http.now())
+
+
+@bp.route("/v1/admin/payouts/providers/{provider}", methods=["GET"])
+@http.requires(Permission.PAYOUTS_CONFIGURE)
+def get_payout_provider(provider: str) -> Response:
+    body = connections.read(http.principal(), provider)
+    return Response(body=body, status_code=200, headers=NO_STORE)
+
+
+@bp.route("/v1/admin/payouts/providers/{provider}", methods=["PUT"])
+@http.requires(Permission.PAYOUTS_CONFIGURE)
+def put_payout_provider(provider: str) -> Response:
+    body = http.parse(bp.current_request, INPUTS[connections.known(provider)])
+    view = connections.update(http.principal(), provider, body, _code(), http.now())
+    return Response(body=view, status_code=200, headers=NO_STORE)
+
+
+@bp.route("/v1/admin/payouts/providers/{provider}", methods=["DELETE"])
+@http.requires(Permission.PAYOUTS_CONFIGURE)
+def delete_payout_provider(provider: str) -> Response:
+    connections.disconnect(http.principal(), provider, _code(), http.now())
+    return http.no_content()
+
+
+# The providers' callbacks: anonymous (no operator token), each verified by the provider's signature with the
+# tenant's credentials, and answered as each provider expects.
+
+
+def _notified(tid: str, provider: str) -> None:
+    request = bp.current_request
+    headers = {name.lower(): value for name, value in request.headers.items()}
+    withdrawals.notified(tid, METHODS[provider], headers, http.raw_body(request), http.now())
+
+
+@bp.route("/v1/payouts/{tid}/wechatpay/notify", methods=["POST"])
+def wechatpay_notify(tid: str) -> Response:
+    """WeChat Pay: 204 with no body when handled, else its own failure shape (it retries)."""
+    try:
+        _notified(tid, "wechatpay")
+    except FissionError as exc:
+        return Response(body={"code": "FAIL", "message": exc.message}, status_code=exc.status)
+    return http.no_content()
+
+
+@bp.route("/v1/payouts/{tid}/alipay/notify", methods=["POST"], content_types=["application/x-www-form-urlencoded"])
+def alipay_notify(tid: str) -> Response:
+    """Alipay: the text `success` when handled; anything else, and it sends the message again later."""
+    try:
+        _notified(tid, "alipay")
+    except FissionError as exc:
+        return Response(body="fail", status_code=exc.status, headers={"Content-Type": "text/plain; charset=utf-8"})
+    return Response(body="success", status_code=200, headers={"Content-Type": "text/plain; charset=utf-8"})

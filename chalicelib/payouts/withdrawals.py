@@ -36,6 +36,7 @@ from chalicelib.payouts.store import ledger
 from chalicelib.payouts.store.ledger import Requested
 from chalicelib.payouts.wallets import owner_of
 from chalicelib.referral import identity
+from chalicelib.referral.rules.records import ParticipantRecord
 from chalicelib.security.pii import get_cipher, mask_name
 
 _KEY_RE = re.compile(r"^[A-Za-z0-9_\-:.]{8,128}$")
@@ -309,8 +310,11 @@ def pay_due(now: datetime) -> dict[str, int]:
     """One run of the paying schedule: settle what is paying (query), then submit what is approved."""
     counts = {"submitted": 0, "paid": 0, "failed": 0, "waiting": 0, "no_provider": 0}
     at = iso(now)
+    found: dict[tuple[str, str], Provider | None] = {}  # each tenant's credentials read and parsed once a run
     for w in ledger.payable():
-        provider = providers.provider_for(w.method, w.tid)
+        if (w.method, w.tid) not in found:
+            found[(w.method, w.tid)] = providers.provider_for(w.method, w.tid)
+        provider = found[(w.method, w.tid)]
         if provider is None:
             counts["no_provider"] += 1
             if w.status == Status.APPROVED and w.reason != NO_PROVIDER:
@@ -347,14 +351,50 @@ def pay_due(now: datetime) -> dict[str, int]:
 def notified(tid: str, method: str, headers: Mapping[str, str], body: bytes, now: datetime) -> dict[str, Any]:
     """A provider's callback about a transfer, resolved like the schedule's query (a repeat changes nothing)."""
     provider = providers.provider_for(method, tid)
-    if provider is None:
-        raise NotFound("no such payout provider", code=Code.NOT_FOUND)
+    if provider is None:  # answered like a forgery, so that tenant ids cannot be probed
+        raise Unauthorized("the notification does not verify", code=Code.INVALID_SIGNATURE)
     try:
         wid, result = provider.notification(headers, body)
     except BadNotification as exc:
         raise Unauthorized("the notification does not verify", code=Code.INVALID_SIGNATURE) from exc
     w = ledger.get(tid, wid)
-    if w is None:
-        raise NotFound("no such withdrawal", code=Code.WITHDRAWAL_NOT_FOUND)
+    if w is None:  # signed by the provider, about no withdrawal of ours: nothing to do, and no reason to resend
+        logger.warning("payout notification for an unknown withdrawal", tid=tid, wid=wid, method=method)
+        return {"withdrawal_id": wid, "result": "unknown"}
     outcome = _resolve(w, result, now) if w.status == Status.PAYING else w.status
     return {"withdrawal_id": wid, "result": outcome}
+
+
+# --- the data subject: export and erasure (chalicelib/privacy) -----------------------------------------------
+
+ERASED = "the person asked to be erased: the destination is forgotten"
+
+
+def subject_export(tid: str, participant: ParticipantRecord, now: datetime) -> dict[str, Any]:
+    """The person's wallet in this tenant, its balances and every withdrawal, destinations masked."""
+    entries = ledger.wallet(tid, owner_of(participant)).entries
+    wids = [withdrawal_id(e.key) for e in entries if e.kind is Kind.WITHDRAWAL]
+    found = sorted(ledger.get_many(tid, wids), key=lambda w: (w.created_at, w.wid))
+    return {"balances": balances(entries, iso(now)).as_view(), "withdrawals": [own_view(w) for w in found]}
+
+
+def forget_destinations(tid: str, participant: ParticipantRecord, now: datetime) -> int:
+    """An erasure: the withdrawals requested through this participant lose their destination and name; their
+    amounts, status and ledger entries are financial records and stay. One not yet sent (requested, approved) is
+    rejected first, its money back in the wallet: there is nowhere to pay it. One being paid keeps them until it
+    settles (the provider is asked about it with its destination); repeating the erasure drops them then. The
+    number of withdrawals forgotten this time."""
+    entries = ledger.wallet(tid, owner_of(participant)).entries
+    wids = [withdrawal_id(e.key) for e in entries if e.kind is Kind.WITHDRAWAL]
+    forgotten, at = 0, iso(now)
+    for w in ledger.get_many(tid, wids):
+        if w.cid != participant.cid or not w.destination_enc:
+            continue
+        if w.status in (Status.REQUESTED, Status.APPROVED):
+            _reject(w, SYSTEM, ERASED, now)
+            w = ledger.get(tid, w.wid) or w
+        if w.status == Status.PAYING:
+            logger.info("erasure: a withdrawal being paid keeps its destination until it settles", tid=tid, wid=w.wid)
+            continue
+        forgotten += ledger.forget_destination(w, at)
+    return forgotten

@@ -23,6 +23,7 @@ from chalicelib.core.observability import logger
 from chalicelib.core.reasons import reward_reason_code
 from chalicelib.modes.distribution import service as distribution
 from chalicelib.modes.distribution.rules import commission
+from chalicelib.payouts import withdrawals
 from chalicelib.platforms import codes as platform_codes
 from chalicelib.posters import service as posters
 from chalicelib.privacy import store
@@ -150,6 +151,7 @@ def export(authorization: str | None, proof: identity.Proof, now: datetime) -> d
         "participant": _person(rec, participant),
         "rewards": _rewards(participant.code),
         "commission": _commission(own, participant.code, now),
+        "wallet": withdrawals.subject_export(rec.tid, participant, now),
         "assist": _assist(own),
         "helps_given": [{"day": h.day, "helps": h.helps} for h in sorted(own.helps, key=lambda h: str(h.day))],
         "groups": [
@@ -205,7 +207,15 @@ def _delete_platform_codes(p: ParticipantRecord) -> None:
     platform_codes.forget(p.code)
 
 
-STEPS = (_strip_claims, _pseudonymise_orders, _strip_memberships, _forget_in_profile, _delete_platform_codes)
+def _forget_withdrawal_destinations(p: ParticipantRecord) -> None:
+    # The withdrawals are financial records and stay; where the money went, and to whom, does not.
+    withdrawals.forget_destinations(_campaign(p.cid).tid, p, utcnow())
+
+
+STEPS = (
+    _strip_claims, _pseudonymise_orders, _strip_memberships, _forget_in_profile, _forget_withdrawal_destinations,
+    _delete_platform_codes,
+)  # fmt: skip
 
 
 def erase(authorization: str | None, proof: identity.Proof, now: datetime) -> dict[str, Any]:
@@ -214,6 +224,7 @@ def erase(authorization: str | None, proof: identity.Proof, now: datetime) -> di
     participant = identity.token_holder(authorization, now)
     if participant.erased_at is not None:
         _delete_platform_codes(participant)  # one read when nothing is left; a retry when WeCom was down
+        _forget_withdrawal_destinations(participant)  # one that was being paid has settled since
         return {"erased": True, "erased_at": participant.erased_at}
     identity.prove_fresh(_campaign(participant.cid), participant, proof, now)
     at = iso(now)

@@ -655,6 +655,11 @@ def withdrawals_by_status_gsi1sk(created_at: str, wid: str) -> str:
 PAYOUT_SETTINGS_SK = "PAYOUTS"
 
 
+def payout_provider_sk(provider: str) -> str:
+    """A tenant's credentials for one payout provider (`wechatpay`, `alipay`), beside the tenant."""
+    return f"PAYPROVIDER#{provider}"
+
+
 # GSI2 partition of the withdrawals a payout provider has to pay or settle (approved or paying, WeChat Pay or
 # Alipay), across tenants: the paying schedule's one query. Sparse: a withdrawal leaves it when it is paid,
 # failed or rejected. Sort key: `withdrawals_payable_gsi2sk`.

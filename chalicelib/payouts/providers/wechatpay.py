@@ -24,7 +24,7 @@ from chalicelib.payouts.rules.credentials import WeChatPayConfig
 from chalicelib.payouts.rules.verdicts import FAILED, Verdict
 
 NAME = "wechat"
-NOTIFY_PATH = "/v1/payouts/{tid}/wechat/notify"
+NOTIFY_PATH = "/v1/payouts/{tid}/wechatpay/notify"
 
 
 def _result(verdict: Verdict) -> Result:

@@ -190,3 +190,34 @@ class AlipayCredentials(BaseModel):
             "app_key_fingerprint": key_fingerprint(load_private_key(self.app_private_key).public_key()),
             "alipay_key_fingerprint": key_fingerprint(load_public_key(self.alipay_public_key)),
         }
+
+
+ProviderName = Literal["wechatpay", "alipay"]
+Credentials = WeChatPayCredentials | AlipayCredentials
+INPUTS: dict[str, type[WeChatPayCredentials] | type[AlipayCredentials]] = {
+    "wechatpay": WeChatPayCredentials,
+    "alipay": AlipayCredentials,
+}
+# The withdrawal method each provider pays.
+METHODS: dict[str, str] = {"wechatpay": "wechat", "alipay": "alipay"}
+PROVIDER_OF: dict[str, str] = {method: provider for provider, method in METHODS.items()}
+# How the view and the audit trail show each key: a private or public key by its public key's fingerprint; the
+# APIv3 key, a bare secret, by a keyed fingerprint only.
+PRIVATE_KEYS = frozenset({"merchant_private_key", "app_private_key"})
+PUBLIC_KEYS = frozenset({"platform_public_key", "alipay_public_key"})
+KEYED_SECRETS = frozenset({"apiv3_key"})
+
+
+def sealed_context(tid: str, provider: str) -> str:
+    """What the encrypted document is bound to: another tenant's or provider's ciphertext does not decrypt here."""
+    return f"payout-provider:{tid}:{provider}"
+
+
+def load(provider: str, document: str) -> Credentials:
+    return INPUTS[provider].model_validate_json(document)
+
+
+def changed_fields(before: Credentials | None, after: Credentials) -> list[str]:
+    """The fields `after` sets differently from `before` (all it sets when there was nothing)."""
+    old = before.model_dump() if before is not None else {}
+    return sorted(k for k, v in after.model_dump().items() if k != "provider" and old.get(k) != v)

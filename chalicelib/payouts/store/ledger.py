@@ -131,7 +131,8 @@ def _record(item: dict[str, Any]) -> WithdrawalRecord:
     return WithdrawalRecord(
         tid=text["tid"], wid=text["wid"], uid=text["uid"], cid=text["cid"], amount_fen=int(item["amount_fen"]["N"]),
         fee_fen=int(item["fee_fen"]["N"]), net_fen=int(item["net_fen"]["N"]), method=text["method"],
-        destination_enc=text["destination_enc"], destination_hint=text["destination_hint"], status=text["status"],
+        destination_enc=text.get("destination_enc", ""),  # none after an erasure (docs/privacy.md)
+        destination_hint=text["destination_hint"], status=text["status"],
         created_at=text["created_at"], updated_at=text["updated_at"], name_enc=text.get("name_enc"),
         request_hash=text.get("request_hash", ""), provider_ref=text.get("provider_ref"), reason=text.get("reason"),
         attempts=int(item.get("attempts", {}).get("N", "0")), submitted_at=text.get("submitted_at"),
@@ -300,6 +301,25 @@ def annotate(w: WithdrawalRecord, status: str, at: str, fields: dict[str, str | 
                 TableName=_table(), Key={"PK": _s(keys.withdrawal_pk(w.tid, w.wid)), "SK": _s(keys.META)},
                 UpdateExpression=expression, ConditionExpression="#s = :s", ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
+            )  # fmt: skip
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def forget_destination(w: WithdrawalRecord, at: str) -> bool:
+    """Drop the sealed destination and name of a settled withdrawal (an erasure); the money fields stay. False
+    when it is not in the status it was read in, or already forgotten."""
+    try:
+        with unavailable_on_failure("withdrawal"):
+            dynamodb_client().update_item(
+                TableName=_table(), Key={"PK": _s(keys.withdrawal_pk(w.tid, w.wid)), "SK": _s(keys.META)},
+                UpdateExpression="REMOVE destination_enc, name_enc SET updated_at = :at, destination_erased_at = :at",
+                ConditionExpression="#s = :s AND attribute_exists(destination_enc)",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":s": _s(w.status), ":at": _s(at)},
             )  # fmt: skip
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":

@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+
+from local.payments.server import PaymentsStandIn
 from local.pump import StreamPump
 from tests.conftest import Api, Clock, Tenant, join, live_campaign
 from tests.integration.conftest import deliver_every_batch_twice
 from tests.integration.modes.test_orders_distribution import order, post_order
+
+
+@pytest.fixture(scope="module")
+def payments() -> Iterator[PaymentsStandIn]:
+    """The WeChat Pay and Alipay fakes (local/payments/) on a free port, with fresh keys; transfers settle at once."""
+    standin = PaymentsStandIn(hang_seconds=1.0)
+    standin.start()
+    yield standin
+    standin.stop()
 
 
 class Shop:

@@ -175,7 +175,7 @@ def test_the_callback_is_sent_to_the_notify_url(fake: PaymentsStandIn) -> None:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/v1/payouts/t1/wechat/notify"
+        url = f"http://127.0.0.1:{server.server_address[1]}/v1/payouts/t1/wechatpay/notify"
         provider = WeChatPay(_config(fake), base_url=f"{fake.url}/wechatpay", notify_url=lambda tid: url)
         transfer = _transfer()
         provider.submit(transfer)
