@@ -118,6 +118,87 @@ def table(dynamodb_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> I
     _reset_caches()
 
 
+# argon2id at its production cost (64 MiB, three passes) takes a tenth of a second or more per hash and per check,
+# and the suite makes thousands of tenants, operators and logins. Outside the unit tests, which keep the production
+# hasher and check its parameters, passwords are hashed at argon2's lowest cost: the same algorithm, encoding and
+# checks, and verification reads the cost from each stored hash, so hashes of either cost verify alike.
+CHEAP_PASSWORD_COST = {"time_cost": 1, "memory_cost": 8, "parallelism": 1}
+
+
+@pytest.fixture(autouse=True)
+def _cheap_password_hashing(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    if request.node.get_closest_marker("unit") is not None:
+        return
+    from argon2 import PasswordHasher
+
+    from chalicelib.security import passwords
+
+    cheap = PasswordHasher(**CHEAP_PASSWORD_COST)
+    monkeypatch.setattr(passwords, "_hasher", lambda: cheap)
+    dummy = cheap.hash("not-a-real-password")
+    monkeypatch.setattr(passwords, "_dummy_hash", lambda: dummy)
+
+
+# argon2id at its production cost (64 MiB, three passes) takes a tenth of a second or more per hash and per check,
+# and the suite makes thousands of tenants, operators and logins. Outside the unit tests, which keep the production
+# hasher and check its parameters, passwords are hashed at argon2's lowest cost: the same algorithm, encoding and
+# checks, and verification reads the cost from each stored hash, so hashes of either cost verify alike.
+CHEAP_PASSWORD_COST = {"time_cost": 1, "memory_cost": 8, "parallelism": 1}
+
+
+@pytest.fixture(autouse=True)
+def _cheap_password_hashing(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    if request.node.get_closest_marker("unit") is not None:
+        return
+    from argon2 import PasswordHasher
+
+    from chalicelib.security import passwords
+
+    cheap = PasswordHasher(**CHEAP_PASSWORD_COST)
+    monkeypatch.setattr(passwords, "_hasher", lambda: cheap)
+    dummy = cheap.hash("not-a-real-password")
+    monkeypatch.setattr(passwords, "_dummy_hash", lambda: dummy)
+
+
+@dataclass
+class StreamTail:
+    """The end of the session table's stream, followed by a pump that handles nothing.
+
+    A new pump (a test's, a local stack's) reads the stream from its start; `checkpoints` gives it a checkpoint
+    store at the stream's current end instead, so it starts where this pump stopped rather than reading again
+    everything the session wrote before (tens of thousands of records late in a run)."""
+
+    pump: Any
+    path: Path
+
+    def checkpoints(self, destination: Path) -> Any:
+        """A checkpoint store at `destination`, at the end of everything written so far."""
+        from local.pump import CheckpointStore
+
+        self.pump.drain(timeout=120)
+        if self.path.exists():
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(self.path, destination)
+        return CheckpointStore(destination)
+
+
+@pytest.fixture(scope="session")
+def stream_tail(table: str, tmp_path_factory: pytest.TempPathFactory) -> StreamTail:
+    from chalicelib.table import db
+    from local.pump import CheckpointStore, StreamPump
+
+    path = tmp_path_factory.mktemp("stream-tail") / "checkpoints.json"
+    pump = StreamPump(
+        db.streams_client(),
+        db.stream_arn(db.dynamodb_client(), table),
+        lambda event, context: {"batchItemFailures": []},
+        checkpoints=CheckpointStore(path),
+        batch_size=1000,
+        backoff_base=0.0,
+    )
+    return StreamTail(pump, path)
+
+
 class Clock:
     """A controllable clock for the routes (`chalicelib.http.request.clock`)."""
 
