@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import os
+import shutil
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -116,27 +117,6 @@ def table(dynamodb_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> I
     os.environ.clear()
     os.environ.update(saved)
     _reset_caches()
-
-
-# argon2id at its production cost (64 MiB, three passes) takes a tenth of a second or more per hash and per check,
-# and the suite makes thousands of tenants, operators and logins. Outside the unit tests, which keep the production
-# hasher and check its parameters, passwords are hashed at argon2's lowest cost: the same algorithm, encoding and
-# checks, and verification reads the cost from each stored hash, so hashes of either cost verify alike.
-CHEAP_PASSWORD_COST = {"time_cost": 1, "memory_cost": 8, "parallelism": 1}
-
-
-@pytest.fixture(autouse=True)
-def _cheap_password_hashing(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    if request.node.get_closest_marker("unit") is not None:
-        return
-    from argon2 import PasswordHasher
-
-    from chalicelib.security import passwords
-
-    cheap = PasswordHasher(**CHEAP_PASSWORD_COST)
-    monkeypatch.setattr(passwords, "_hasher", lambda: cheap)
-    dummy = cheap.hash("not-a-real-password")
-    monkeypatch.setattr(passwords, "_dummy_hash", lambda: dummy)
 
 
 # argon2id at its production cost (64 MiB, three passes) takes a tenth of a second or more per hash and per check,
