@@ -123,9 +123,6 @@ def table(dynamodb_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> I
 # and the suite makes thousands of tenants, operators and logins. Outside the unit tests, which keep the production
 # hasher and check its parameters, passwords are hashed at argon2's lowest cost: the same algorithm, encoding and
 # checks, and verification reads the cost from each stored hash, so hashes of either cost verify alike.
-CHEAP_PASSWORD_COST = {"time_cost": 1, "memory_cost": 8, "parallelism": 1}
-
-
 @pytest.fixture(autouse=True)
 def _cheap_password_hashing(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     if request.node.get_closest_marker("unit") is not None:
@@ -134,7 +131,7 @@ def _cheap_password_hashing(request: pytest.FixtureRequest, monkeypatch: pytest.
 
     from chalicelib.security import passwords
 
-    cheap = PasswordHasher(**CHEAP_PASSWORD_COST)
+    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)  # 8 KiB, one pass, one lane
     monkeypatch.setattr(passwords, "_hasher", lambda: cheap)
     dummy = cheap.hash("not-a-real-password")
     monkeypatch.setattr(passwords, "_dummy_hash", lambda: dummy)
