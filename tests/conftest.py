@@ -41,6 +41,12 @@ def identity_key(tid: str) -> tuple[str, str]:
     return IDENTITY_KEYS[tid]
 
 
+# Modules that run for many minutes on one worker (a 2,000-participant campaign through the API): collected first,
+# so that under `make test` (pytest-xdist, `--dist loadfile --no-loadscope-reorder`, files handed out in collection
+# order) one worker starts them at once while the other shares out the rest, rather than last on an idle machine.
+LONG_MODULES = ("tests/integration/analytics/test_stats_synthetic.py",)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         parts = Path(str(item.fspath)).parts
@@ -48,6 +54,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.integration)
         elif "e2e" in parts:
             item.add_marker(pytest.mark.e2e)
+    items.sort(key=lambda item: item.nodeid.split("::", 1)[0] not in LONG_MODULES)  # stable: the rest keep their order
 
 
 @pytest.fixture(scope="session")
