@@ -119,8 +119,11 @@ fmt: venv biome
 	$(PY) scripts/build_sdk.py
 	$(PY) scripts/build_routes.py
 
+# Two workers, a file at a time (a module's stack and fixtures stay on one worker), handed out in collection order:
+# tests/conftest.py collects the longest modules first (pytest-xdist would otherwise send the files with the most
+# tests first, and the long ones with few tests last).
 test: venv dynamodb-local fonts chromium web lint
-	$(PY) -m pytest -n 2 --dist loadfile
+	$(PY) -m pytest -n 2 --dist loadfile --no-loadscope-reorder
 
 unit: venv fonts
 	$(PY) -m pytest -m unit

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import os
+import shutil
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -40,6 +41,12 @@ def identity_key(tid: str) -> tuple[str, str]:
     return IDENTITY_KEYS[tid]
 
 
+# Modules that run for many minutes on one worker (a 2,000-participant campaign through the API): collected first,
+# so that under `make test` (pytest-xdist, `--dist loadfile --no-loadscope-reorder`, files handed out in collection
+# order) one worker starts them at once while the other shares out the rest, rather than last on an idle machine.
+LONG_MODULES = ("tests/integration/analytics/test_stats_synthetic.py",)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         parts = Path(str(item.fspath)).parts
@@ -47,6 +54,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.integration)
         elif "e2e" in parts:
             item.add_marker(pytest.mark.e2e)
+    items.sort(key=lambda item: item.nodeid.split("::", 1)[0] not in LONG_MODULES)  # stable: the rest keep their order
 
 
 @pytest.fixture(scope="session")
@@ -116,6 +124,63 @@ def table(dynamodb_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> I
     os.environ.clear()
     os.environ.update(saved)
     _reset_caches()
+
+
+# argon2id at its production cost (64 MiB, three passes) takes a tenth of a second or more per hash and per check,
+# and the suite makes thousands of tenants, operators and logins. Outside the unit tests, which keep the production
+# hasher and check its parameters, passwords are hashed at argon2's lowest cost: the same algorithm, encoding and
+# checks, and verification reads the cost from each stored hash, so hashes of either cost verify alike.
+@pytest.fixture(autouse=True)
+def _cheap_password_hashing(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    if request.node.get_closest_marker("unit") is not None:
+        return
+    from argon2 import PasswordHasher
+
+    from chalicelib.security import passwords
+
+    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)  # 8 KiB, one pass, one lane
+    monkeypatch.setattr(passwords, "_hasher", lambda: cheap)
+    dummy = cheap.hash("not-a-real-password")
+    monkeypatch.setattr(passwords, "_dummy_hash", lambda: dummy)
+
+
+@dataclass
+class StreamTail:
+    """The end of the session table's stream, followed by a pump that handles nothing.
+
+    A new pump (a test's, a local stack's) reads the stream from its start; `checkpoints` gives it a checkpoint
+    store at the stream's current end instead, so it starts where this pump stopped rather than reading again
+    everything the session wrote before (tens of thousands of records late in a run)."""
+
+    pump: Any
+    path: Path
+
+    def checkpoints(self, destination: Path) -> Any:
+        """A checkpoint store at `destination`, at the end of everything written so far."""
+        from local.pump import CheckpointStore
+
+        self.pump.drain(timeout=120)
+        if self.path.exists():
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(self.path, destination)
+        return CheckpointStore(destination)
+
+
+@pytest.fixture(scope="session")
+def stream_tail(table: str, tmp_path_factory: pytest.TempPathFactory) -> StreamTail:
+    from chalicelib.table import db
+    from local.pump import CheckpointStore, StreamPump
+
+    path = tmp_path_factory.mktemp("stream-tail") / "checkpoints.json"
+    pump = StreamPump(
+        db.streams_client(),
+        db.stream_arn(db.dynamodb_client(), table),
+        lambda event, context: {"batchItemFailures": []},
+        checkpoints=CheckpointStore(path),
+        batch_size=1000,
+        backoff_base=0.0,
+    )
+    return StreamTail(pump, path)
 
 
 class Clock:

@@ -21,7 +21,8 @@ Fixtures (mark browser tests with `pytestmark = pytest.mark.browser`):
 - `shoot(page, name)`: a full-page screenshot at tests/e2e/artifacts/{name}.png (git-ignored).
 
 The suite runs under `make test` (pytest-xdist, `--dist loadfile`): each worker has its own browser,
-DynamoDB Local and stacks; a module shares one stack.
+DynamoDB Local and stacks; a module shares one stack, whose stream pump starts at the stream's end (the session's
+`stream_tail`), not at the records earlier tests on the worker wrote.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from playwright.sync_api import Browser, ConsoleMessage, Error, Page, Playwright
 
 from local.dynamo import free_port
 from local.stack import LocalStack, StackSettings
+from tests.conftest import StreamTail
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -196,12 +198,18 @@ def sign_assertion(tid: str, key: tuple[str, str], user_id: str, lifetime: int =
 
 
 @pytest.fixture(scope="module")
-def live_stack(dynamodb_endpoint: str, table: str) -> Iterator[LiveStack]:
+def live_stack(
+    dynamodb_endpoint: str, table: str, stream_tail: StreamTail, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveStack]:
     from chalicelib.accounts.tenants import ensure_tenant
     from chalicelib.core.config import get_settings
 
     saved_base_url = os.environ.get("FISSION_PUBLIC_BASE_URL")
+    # The stack's pump starts at the stream's current end: the records of the tests that ran before on this
+    # worker (tens of thousands late in a full run) are no business of this module's stack.
+    checkpoints = stream_tail.checkpoints(tmp_path_factory.mktemp("stack") / "stream-checkpoints.json")
     stack = LocalStack(StackSettings(endpoint=dynamodb_endpoint, table_name=table, port=free_port(), batching_window=0))
+    stack.pump.checkpoints = checkpoints
     tid = f"t-{uuid.uuid4().hex[:10]}"
     email, password = f"owner@{tid}.example.cn", "browser-owner-pass-1"
     ensure_tenant(tid, f"Shop {tid}", email, password, datetime.now(UTC))

@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 from chalice.local import LambdaEventConverter
 
-from local.pump import CheckpointStore, StreamPump
+from local.pump import StreamPump
 from local.stack import stream_handler
+from tests.conftest import StreamTail
 
 
 @pytest.fixture(autouse=True)
@@ -26,7 +27,7 @@ def fresh_campaign_cache() -> Iterator[None]:
 
 
 @pytest.fixture
-def make_pump(app: Any, tmp_path: Path) -> Callable[..., StreamPump]:
+def make_pump(app: Any, tmp_path: Path, stream_tail: StreamTail) -> Callable[..., StreamPump]:
     """Stream pumps caught up with everything written before the test, so a test sees only its own records."""
 
     def make(**options: Any) -> StreamPump:
@@ -37,11 +38,13 @@ def make_pump(app: Any, tmp_path: Path) -> Callable[..., StreamPump]:
             db.streams_client(),
             db.stream_arn(db.dynamodb_client(), get_settings().table_name),
             lambda event, context: {"batchItemFailures": []},
-            checkpoints=CheckpointStore(tmp_path / "checkpoints.json"),
+            # Checkpoints at the stream's end as the session's tail pump last saw it (a long session leaves
+            # tens of thousands of records: read once by that pump, not again by every test's).
+            checkpoints=stream_tail.checkpoints(tmp_path / "checkpoints.json"),
             **{"backoff_base": 0.0, "batch_size": 1000, **options},
         )
-        # Reach the stream's end without handling what earlier tests wrote (a long session leaves tens of
-        # thousands of records), then hand this test's records to the app's handler in its batch size.
+        # Reach the stream's end without handling what was written since, then hand this test's records to the
+        # app's handler in its batch size.
         stream_pump.drain(timeout=120)
         stream_pump.handler = stream_handler(app)
         stream_pump.batch_size = int(options.get("batch_size", 100))

@@ -70,7 +70,7 @@ PARTICIPANT_ROUTES = {
 Route = tuple[str, str]
 
 
-class _StrictLoader(yaml.SafeLoader):
+class _StrictLoader(yaml.CSafeLoader):
     """PyYAML keeps the last of two equal keys in a mapping; YAML forbids them, and so does the reference's parser."""
 
 

@@ -14,15 +14,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chalicelib.security.signing import sign
+from tests import contract
 from tests.conftest import OWNER_PASSWORD, Api, Tenant, join, live_campaign
 
 ROOT = Path(__file__).resolve().parents[3]
-DOCUMENT = yaml.safe_load((ROOT / "docs" / "openapi.yaml").read_text(encoding="utf-8"))
+DOCUMENT = contract.document()
 METHODS = ("get", "put", "post", "delete", "patch")
 ROUTES = sorted(
     (path, method.upper()) for path, item in DOCUMENT["paths"].items() for method in item if method in METHODS

@@ -5,17 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
-import yaml
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from local.pump import StreamPump
 from local.scheduler import Scheduler
+from tests import contract
 from tests.conftest import Api, Clock, Tenant, join, proof, standard_secret
 from tests.integration.messaging.test_outbound_webhooks import Receiver, deliver, register
 from tests.integration.modes.test_group_buy import group_campaign, join_group, open_group, participant
@@ -24,13 +23,12 @@ from tests.integration.referral.test_follow_hooks import secret
 from tests.integration.referral.test_invite_rewards import invite_friends, ladder_campaign
 from tests.integration.referral.test_reward_lifecycle import gift, my_rewards, pooled, upload
 
-DOCUMENT = Path(__file__).resolve().parents[3] / "docs" / "openapi.yaml"
 DOCUMENT_URI = "urn:fission:openapi"
 
 
 @cache
 def document() -> dict[str, Any]:
-    loaded: dict[str, Any] = yaml.safe_load(DOCUMENT.read_text(encoding="utf-8"))
+    loaded: dict[str, Any] = contract.document()
     return loaded
 
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from openapi_schema_validator import OAS31Validator
 
 from local.pump import StreamPump
+from tests import contract
 from tests.conftest import MODE_RULES, Api, Clock, Tenant, join, live_campaign
 from tests.integration.conftest import deliver_every_batch_twice
 
@@ -36,7 +35,7 @@ def help_(api: Api, cid: str, owner: dict[str, Any], helper: dict[str, Any]) -> 
 @cache
 def assist_schema() -> OAS31Validator:
     """The documented `Assist` schema (docs/openapi.yaml), so the answers and the document agree."""
-    document = yaml.safe_load((Path(__file__).parents[3] / "docs" / "openapi.yaml").read_text(encoding="utf-8"))
+    document = contract.document()
     schemas = json.loads(json.dumps(document["components"]["schemas"]).replace("#/components/schemas/", "#/$defs/"))
     return OAS31Validator({**schemas["Assist"], "$defs": schemas})
 

@@ -20,6 +20,12 @@ def test_hash_is_argon2id_and_does_not_contain_the_password(password_hash: str) 
     assert PASSWORD not in password_hash
 
 
+def test_hash_has_the_production_cost(password_hash: str) -> None:
+    # argon2-cffi's default profile (RFC 9106, low memory): 64 MiB, three passes, four lanes. Tests outside
+    # tests/unit hash at the lowest cost (tests/conftest.py); production never does.
+    assert "$m=65536,t=3,p=4$" in password_hash
+
+
 def test_right_password_verifies(password_hash: str) -> None:
     assert verify_password(password_hash, PASSWORD) is True
 
