@@ -52,7 +52,8 @@ class Payer:
     """A WeChat Pay stand-in that pays this tenant's transfers at once (another tenant's: unreachable)."""
 
     def __init__(self, tid: str) -> None:
-        self.tid, self.paid = tid, []
+        self.tid = tid
+        self.paid: list[str] = []
 
     def submit(self, transfer: Transfer) -> Result:
         if transfer.tid != self.tid:
