@@ -29,7 +29,7 @@ from chalicelib.payouts import settings as payout_settings
 from chalicelib.payouts.providers.base import BadNotification, Outcome, Provider, ProviderUnreachable, Result, Transfer
 from chalicelib.payouts.rules import requests as rules
 from chalicelib.payouts.rules import states
-from chalicelib.payouts.rules.policy import auto_approved, check_request
+from chalicelib.payouts.rules.policy import PayoutSettings, auto_approved, check_request
 from chalicelib.payouts.rules.records import WithdrawalRecord
 from chalicelib.payouts.rules.risk import REFUND_HOLD_TEXT, destination_key, flags_of, refund_hold, refund_rate, shared
 from chalicelib.payouts.rules.states import Status
@@ -342,12 +342,15 @@ def _submit(w: WithdrawalRecord, provider: Provider, now: datetime) -> str:
     return _resolve(w, result, now)
 
 
-def _held(w: WithdrawalRecord, holds: dict[tuple[str, str], bool]) -> bool:
-    """The wallet's refund rate is above its tenant's policy and finance has not approved it knowing that."""
+def _held(w: WithdrawalRecord, holds: dict[tuple[str, str], bool], policies: dict[str, PayoutSettings]) -> bool:
+    """The wallet's refund rate is above its tenant's policy and finance has not approved it knowing that (each
+    wallet and each tenant's policy read once a run)."""
     if ReasonCode.REFUND_RATE_HOLD in w.approved_flags:
         return False
     if (w.tid, w.uid) not in holds:
-        policy = payout_settings.effective(w.tid)
+        if w.tid not in policies:
+            policies[w.tid] = payout_settings.effective(w.tid)
+        policy = policies[w.tid]
         rate = refund_rate(ledger.wallet(w.tid, w.uid).entries)
         holds[(w.tid, w.uid)] = refund_hold(policy.refund_rate_hold_bp, policy.refund_rate_min_orders, rate)
     return holds[(w.tid, w.uid)]
@@ -359,6 +362,7 @@ def pay_due(now: datetime) -> dict[str, int]:
     at = iso(now)
     found: dict[tuple[str, str], Provider | None] = {}  # each tenant's credentials read and parsed once a run
     holds: dict[tuple[str, str], bool] = {}  # each wallet's refund-rate hold, read once a run
+    policies: dict[str, PayoutSettings] = {}
     for w in ledger.payable():
         if (w.method, w.tid) not in found:
             found[(w.method, w.tid)] = providers.provider_for(w.method, w.tid)
@@ -385,7 +389,7 @@ def pay_due(now: datetime) -> dict[str, int]:
             else:
                 outcome = _resolve(w, result, now)
         elif w.status == Status.APPROVED:
-            if _held(w, holds):
+            if _held(w, holds, policies):
                 counts["held"] += 1
                 if w.reason != REFUND_HOLD_TEXT or ReasonCode.REFUND_RATE_HOLD not in w.flags:
                     ledger.annotate(w, Status.APPROVED, at, {"reason": REFUND_HOLD_TEXT},
