@@ -29,6 +29,9 @@ class ReasonCode(StrEnum):
     RISK_HOLD = "RISK_HOLD"  # held: the fraud score reached the campaign's hold threshold
     OPERATOR_APPROVED = "OPERATOR_APPROVED"  # an operator approved the held fact (their note is the `reason`)
     OPERATOR_REJECTED = "OPERATOR_REJECTED"  # an operator rejected it (their note is the `reason`)
+    # withdrawals flagged on the money side (docs/payouts.md)
+    REFUND_RATE_HOLD = "REFUND_RATE_HOLD"  # held: the share of the earner's orders refunded is above the policy's
+    SHARED_DESTINATION = "SHARED_DESTINATION"  # flagged: another wallet of the tenant withdrew to the same destination
     # messages: why deferred or suppressed
     KILL_SWITCH = "KILL_SWITCH"  # suppressed: the tenant paused all sending (the kill switch)
     UNSUBSCRIBED = "UNSUBSCRIBED"  # suppressed: the recipient unsubscribed from the channel

@@ -23,13 +23,15 @@ from chalicelib.core.codes import Code
 from chalicelib.core.errors import BadRequest, Conflict, NotFound, Unauthorized, ValidationFailed
 from chalicelib.core.observability import logger
 from chalicelib.core.rbac import Principal
+from chalicelib.core.reasons import ReasonCode
 from chalicelib.payouts import providers
 from chalicelib.payouts import settings as payout_settings
 from chalicelib.payouts.providers.base import BadNotification, Outcome, Provider, ProviderUnreachable, Result, Transfer
 from chalicelib.payouts.rules import requests as rules
 from chalicelib.payouts.rules import states
-from chalicelib.payouts.rules.policy import auto_approved, check_request
+from chalicelib.payouts.rules.policy import PayoutSettings, auto_approved, check_request
 from chalicelib.payouts.rules.records import WithdrawalRecord
+from chalicelib.payouts.rules.risk import REFUND_HOLD_TEXT, destination_key, flags_of, refund_hold, refund_rate, shared
 from chalicelib.payouts.rules.states import Status
 from chalicelib.payouts.rules.wallet import Kind, balances, withdrawal_id
 from chalicelib.payouts.store import ledger
@@ -72,13 +74,31 @@ def own_view(w: WithdrawalRecord) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def console_view(w: WithdrawalRecord) -> dict[str, Any]:
+def _flags_now(w: WithdrawalRecord, sharing: int | None) -> list[str]:
+    """The flags it was given, and `SHARED_DESTINATION` when another wallet has used its destination since."""
+    have = set(w.flags) | ({ReasonCode.SHARED_DESTINATION.value} if sharing is not None and sharing > 1 else set())
+    return [code.value for code in ReasonCode if code.value in have]
+
+
+def console_view(w: WithdrawalRecord, sharing: int | None = None) -> dict[str, Any]:
+    """Finance's view; `sharing`: how many wallets withdrew to its destination (None: not looked up or unknown)."""
     name = get_cipher().decrypt(w.name_enc, _context(w.tid, w.wid, "name")) if w.name_enc else None
     return {
         **own_view(w), "uid": w.uid, "campaign_id": w.cid, "name": mask_name(name) if name else None,
         "provider_ref": w.provider_ref, "attempts": w.attempts, "submitted_at": w.submitted_at,
-        "decided_by": w.decided_by,
+        "decided_by": w.decided_by, "flags": _flags_now(w, sharing), "shared_destination_wallets": sharing,
     }  # fmt: skip
+
+
+def _sharing(records: list[WithdrawalRecord]) -> dict[str, int]:
+    """How many wallets withdrew to each record's destination (one batch read for a page)."""
+    digests = [w.destination_index for w in records if w.destination_index]
+    return ledger.destination_counts(records[0].tid, digests) if digests else {}
+
+
+def console_views(records: list[WithdrawalRecord]) -> list[dict[str, Any]]:
+    counts = _sharing(records)
+    return [console_view(w, counts.get(w.destination_index) if w.destination_index else None) for w in records]
 
 
 # --- the participant ------------------------------------------------------------------------------------------
@@ -120,6 +140,7 @@ def request(
     policy = payout_settings.effective(tid, rec)
     zone = tenants.timezone(tid)
     at, cipher = iso(now), get_cipher()
+    digest = cipher.blind_index(destination_key(body.method, body.destination), "payouts:destination")
     found = ledger.get(tid, wid)
     for attempt in range(MAX_ATTEMPTS):
         if found is not None:
@@ -127,6 +148,10 @@ def request(
         read = ledger.wallet(tid, uid)
         quote = check_request(policy, body.method, body.amount_fen, balances(read.entries, at).available_fen,
                               read.entries, now, zone)  # fmt: skip
+        # Money-side fraud: a flagged request is accepted but waits for finance (docs/payouts.md).
+        used = ledger.destination(tid, digest)
+        held = refund_hold(policy.refund_rate_hold_bp, policy.refund_rate_min_orders, refund_rate(read.entries))
+        flags = flags_of(held, shared(used.wallets, uid))
         w = WithdrawalRecord(
             tid=tid, wid=wid, uid=uid, cid=rec.cid, amount_fen=quote.amount_fen, fee_fen=quote.fee_fen,
             net_fen=quote.net_fen, method=body.method,
@@ -134,11 +159,13 @@ def request(
             destination_hint=rules.hint_of(body.destination), status=Status.REQUESTED.value, created_at=at,
             updated_at=at, request_hash=asked,
             name_enc=cipher.encrypt(body.name, _context(tid, wid, "name")) if body.name else None,
+            destination_index=digest, flags=tuple(flags),
         )  # fmt: skip
-        written = ledger.request(w, read.version)
+        written = ledger.request(w, read.version, used)
         if written is Requested.CREATED:
-            logger.info("withdrawal requested", tid=tid, wid=wid, amount_fen=w.amount_fen, method=w.method)
-            if auto_approved(policy, w.amount_fen):
+            logger.info("withdrawal requested", tid=tid, wid=wid, amount_fen=w.amount_fen, method=w.method,
+                        flags=flags)  # fmt: skip
+            if not flags and auto_approved(policy, w.amount_fen):
                 w = _approve(w, SYSTEM, now) or w
             return own_view(w), True
         if written is Requested.EXISTS:
@@ -178,16 +205,25 @@ def queue(actor: Principal, status: str, limit: int, cursor: str | None) -> dict
     if not 1 <= limit <= 100:
         raise BadRequest("limit is 1 to 100", code=Code.INVALID_LIMIT)
     found, after = ledger.by_status(actor.tid, wanted, limit, cursor)
-    return {"items": [console_view(w) for w in found], "next_cursor": after}
+    return {"items": console_views(found), "next_cursor": after}
 
 
 def _approve(w: WithdrawalRecord, by: str, now: datetime) -> WithdrawalRecord | None:
+    """Approve a requested withdrawal. Finance may approve a flagged one: an informed decision, the flags it knew of
+    kept on it (`approved_flags`) and in the audit. An approved one the schedule holds (its wallet's refund rate
+    rose after the approval) is approved again the same way: the hold is then acknowledged and it is paid."""
     at = iso(now)
-    fields: dict[str, str | int | None] = {"decided_by": by}
-    if not ledger.move(w, {Status.REQUESTED}, Status.APPROVED, at, fields=fields,
-                       payable=providers.paid_by_provider(w.method)):  # fmt: skip
+    sharing = _sharing([w]).get(w.destination_index or "")
+    known = _flags_now(w, sharing)
+    details = {"amount_fen": w.amount_fen, "method": w.method, "flags": known, "shared_destination_wallets": sharing}
+    fields: dict[str, str | int | None] = {"decided_by": by, "approved_flags": ",".join(known) or None}
+    if w.status == Status.APPROVED and by != SYSTEM and set(w.flags) - set(w.approved_flags):
+        if not ledger.annotate(w, Status.APPROVED, at, {"decided_by": by, "approved_flags": ",".join(known)}):
+            return None
+    elif not ledger.move(w, {Status.REQUESTED}, Status.APPROVED, at, fields=fields,
+                         payable=providers.paid_by_provider(w.method)):  # fmt: skip
         return None
-    audit.record(w.tid, by, "withdrawal.approve", w.wid, {"amount_fen": w.amount_fen, "method": w.method}, now)
+    audit.record(w.tid, by, "withdrawal.approve", w.wid, details, now)
     return ledger.get(w.tid, w.wid)
 
 
@@ -235,7 +271,7 @@ def mark_paid(actor: Principal, wid: str, body: rules.MarkPaid, totp_code: str |
     fields: dict[str, str | int | None] = {"provider_ref": body.reference, "decided_by": actor.email, "reason": None}
     if not ledger.move(w, {Status.APPROVED}, Status.PAID, iso(now), money="paid", fields=fields, payable=False):
         if w.status == Status.PAID and w.provider_ref == body.reference:
-            return console_view(w)  # the same mark again
+            return console_views([w])[0]  # the same mark again
         raise Conflict(
             f"only an approved withdrawal can be marked paid; this one is {w.status}", code=Code.WITHDRAWAL_STATE,
             details={"status": w.status},
@@ -243,7 +279,7 @@ def mark_paid(actor: Principal, wid: str, body: rules.MarkPaid, totp_code: str |
     audit.record(actor.tid, actor.email, "withdrawal.mark_paid", wid,
                  {"amount_fen": w.amount_fen, "net_fen": w.net_fen, "reference": body.reference}, now)  # fmt: skip
     after = ledger.get(actor.tid, wid)
-    return console_view(after or w)
+    return console_views([after or w])[0]
 
 
 def bank_transfers(actor: Principal, totp_code: str | None, now: datetime) -> str:
@@ -306,11 +342,27 @@ def _submit(w: WithdrawalRecord, provider: Provider, now: datetime) -> str:
     return _resolve(w, result, now)
 
 
+def _held(w: WithdrawalRecord, holds: dict[tuple[str, str], bool], policies: dict[str, PayoutSettings]) -> bool:
+    """The wallet's refund rate is above its tenant's policy and finance has not approved it knowing that (each
+    wallet and each tenant's policy read once a run)."""
+    if ReasonCode.REFUND_RATE_HOLD in w.approved_flags:
+        return False
+    if (w.tid, w.uid) not in holds:
+        if w.tid not in policies:
+            policies[w.tid] = payout_settings.effective(w.tid)
+        policy = policies[w.tid]
+        rate = refund_rate(ledger.wallet(w.tid, w.uid).entries)
+        holds[(w.tid, w.uid)] = refund_hold(policy.refund_rate_hold_bp, policy.refund_rate_min_orders, rate)
+    return holds[(w.tid, w.uid)]
+
+
 def pay_due(now: datetime) -> dict[str, int]:
     """One run of the paying schedule: settle what is paying (query), then submit what is approved."""
-    counts = {"submitted": 0, "paid": 0, "failed": 0, "waiting": 0, "no_provider": 0}
+    counts = {"submitted": 0, "paid": 0, "failed": 0, "waiting": 0, "no_provider": 0, "held": 0}
     at = iso(now)
     found: dict[tuple[str, str], Provider | None] = {}  # each tenant's credentials read and parsed once a run
+    holds: dict[tuple[str, str], bool] = {}  # each wallet's refund-rate hold, read once a run
+    policies: dict[str, PayoutSettings] = {}
     for w in ledger.payable():
         if (w.method, w.tid) not in found:
             found[(w.method, w.tid)] = providers.provider_for(w.method, w.tid)
@@ -337,6 +389,12 @@ def pay_due(now: datetime) -> dict[str, int]:
             else:
                 outcome = _resolve(w, result, now)
         elif w.status == Status.APPROVED:
+            if _held(w, holds, policies):
+                counts["held"] += 1
+                if w.reason != REFUND_HOLD_TEXT or ReasonCode.REFUND_RATE_HOLD not in w.flags:
+                    ledger.annotate(w, Status.APPROVED, at, {"reason": REFUND_HOLD_TEXT},
+                                    add_flags=[ReasonCode.REFUND_RATE_HOLD.value])  # fmt: skip
+                continue
             fields: dict[str, str | int | None] = {"attempts": w.attempts + 1, "submitted_at": at, "reason": None}
             if not ledger.move(w, {Status.APPROVED}, Status.PAYING, at, fields=fields):
                 continue  # finance marked it paid (or rejected it) meanwhile

@@ -651,6 +651,12 @@ def withdrawals_by_status_gsi1sk(created_at: str, wid: str) -> str:
     return f"{created_at}#{wid}"
 
 
+def payout_destination_pk(tid: str, digest: str) -> str:
+    """The wallets that withdrew to one destination (`META`), by the destination's keyed blind index: a
+    destination shared by several wallets is flagged."""
+    return f"T#{tid}#PD#{digest}"
+
+
 # The tenant's payout policy, beside the tenant (`T#{tid}`).
 PAYOUT_SETTINGS_SK = "PAYOUTS"
 

@@ -51,6 +51,14 @@ class PayoutSettings(BaseModel):
         default=0, ge=0, le=10_000,
         description="Paid, unrefunded orders of direct referrals a person needs before their first payout.",
     )  # fmt: skip
+    refund_rate_hold_bp: int = Field(
+        default=3000, ge=0, le=10_000,
+        description="Above this share (basis points) of a person's commission-bearing orders refunded, their "
+        "withdrawals are held: never approved automatically, not paid by the schedule; 0: never held.",
+    )  # fmt: skip
+    refund_rate_min_orders: int = Field(
+        default=5, ge=1, le=10_000, description="The refund rate holds a wallet only from this many orders on."
+    )
 
     @model_validator(mode="after")
     def _distinct_methods(self) -> PayoutSettings:

@@ -30,6 +30,9 @@ class WithdrawalRecord:
     attempts: int = 0
     submitted_at: str | None = None
     decided_by: str | None = None
+    destination_index: str | None = None  # the destination's keyed blind index (the shared-destination item)
+    flags: tuple[str, ...] = ()  # reason codes it was flagged with (docs/payouts.md, "Fraud on the money side")
+    approved_flags: tuple[str, ...] = ()  # the flags finance knew of when approving it
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from chalicelib.payouts.rules.records import WithdrawalRecord
+from chalicelib.payouts.rules.risk import MAX_DESTINATION_WALLETS
 from chalicelib.payouts.rules.wallet import PAID_SUFFIX, RETURN_SUFFIX, WalletEntry
 from chalicelib.table import keys
 from chalicelib.table.db import decode_cursor, dynamodb_client, encode_cursor, ensure_bound, unavailable_on_failure
@@ -123,6 +124,10 @@ def _withdrawal_item(w: WithdrawalRecord) -> dict[str, Any]:
     }  # fmt: skip
     if w.name_enc:
         item["name_enc"] = _s(w.name_enc)
+    if w.destination_index:
+        item["destination_index"] = _s(w.destination_index)
+    if w.flags:
+        item["flags"] = {"SS": sorted(w.flags)}
     return item
 
 
@@ -136,12 +141,78 @@ def _record(item: dict[str, Any]) -> WithdrawalRecord:
         created_at=text["created_at"], updated_at=text["updated_at"], name_enc=text.get("name_enc"),
         request_hash=text.get("request_hash", ""), provider_ref=text.get("provider_ref"), reason=text.get("reason"),
         attempts=int(item.get("attempts", {}).get("N", "0")), submitted_at=text.get("submitted_at"),
-        decided_by=text.get("decided_by"),
+        decided_by=text.get("decided_by"), destination_index=text.get("destination_index"),
+        flags=tuple(sorted(item.get("flags", {}).get("SS", []))),
+        approved_flags=tuple(f for f in text.get("approved_flags", "").split(",") if f),
     )  # fmt: skip
 
 
-def request(w: WithdrawalRecord, read_version: int) -> Requested:
-    """Write the request if the wallet is still at `read_version` and the withdrawal id is new."""
+@dataclass(frozen=True)
+class Destination:
+    """The wallets that withdrew to one destination (at most `MAX_DESTINATION_WALLETS`), read with its version."""
+
+    digest: str
+    version: int
+    wallets: frozenset[str]
+
+
+def destination(tid: str, digest: str) -> Destination:
+    with unavailable_on_failure("payout destination"):
+        found = dynamodb_client().get_item(
+            TableName=_table(), Key={"PK": _s(keys.payout_destination_pk(tid, digest)), "SK": _s(keys.META)},
+            ConsistentRead=True,
+        )  # fmt: skip
+    item = found.get("Item") or {}
+    return Destination(
+        digest, int(item.get("version", {}).get("N", "0")), frozenset(item.get("wallets", {}).get("SS", []))
+    )
+
+
+def destination_counts(tid: str, digests: Iterable[str]) -> dict[str, int]:
+    """How many wallets withdrew to each destination (one BatchGetItem per 100; eventually consistent)."""
+    wanted = list(dict.fromkeys(digests))
+    out: dict[str, int] = {}
+    table = _table()
+    for start in range(0, len(wanted), 100):
+        pending: dict[str, Any] = {
+            table: {"Keys": [{"PK": _s(keys.payout_destination_pk(tid, d)), "SK": _s(keys.META)}
+                             for d in wanted[start : start + 100]]}
+        }  # fmt: skip
+        while pending:
+            with unavailable_on_failure("payout destinations"):
+                page = dynamodb_client().batch_get_item(RequestItems=pending)
+            for item in page.get("Responses", {}).get(table, []):
+                out[item["digest"]["S"]] = len(item.get("wallets", {}).get("SS", []))
+            pending = page.get("UnprocessedKeys") or {}
+    return out
+
+
+def _destination_op(w: WithdrawalRecord, read: Destination) -> dict[str, Any]:
+    """The request's write on its destination's item, conditional on the version read: two wallets asking at
+    the same moment cannot both have read the other absent (the loser reads again and is flagged). The wallet
+    is added unless it is there already or the list is full; then the version is only checked."""
+    key = {"PK": _s(keys.payout_destination_pk(w.tid, read.digest)), "SK": _s(keys.META)}
+    values: dict[str, Any] = {}
+    if read.version == 0:
+        condition = "attribute_not_exists(PK)"
+    else:
+        condition, values[":read"] = "version = :read", _n(read.version)
+    if w.uid in read.wallets or len(read.wallets) >= MAX_DESTINATION_WALLETS:
+        return {"ConditionCheck": {"TableName": _table(), "Key": key, "ConditionExpression": condition,
+                                   **({"ExpressionAttributeValues": values} if values else {})}}  # fmt: skip
+    values |= {":next": _n(read.version + 1), ":w": {"SS": [w.uid]}, ":d": _s(read.digest),
+               ":e": _s("payout_destination"), ":tid": _s(w.tid), ":at": _s(w.created_at)}  # fmt: skip
+    return {"Update": {
+        "TableName": _table(), "Key": key, "ConditionExpression": condition,
+        "UpdateExpression": "SET version = :next, digest = :d, entity = :e, tid = :tid, updated_at = :at"
+        " ADD wallets :w",
+        "ExpressionAttributeValues": values,
+    }}  # fmt: skip
+
+
+def request(w: WithdrawalRecord, read_version: int, read_destination: Destination | None = None) -> Requested:
+    """Write the request if the wallet is still at `read_version` and the withdrawal id is new (and, with
+    `read_destination`, the destination's item is still as read)."""
     table = _table()
     head_key = {"PK": _s(keys.wallet_pk(w.tid, w.uid)), "SK": _s(keys.WALLET_HEAD_SK)}
     head: dict[str, Any] = {
@@ -163,6 +234,8 @@ def request(w: WithdrawalRecord, read_version: int) -> Requested:
         {"Put": {"TableName": table, "Item": _withdrawal_item(w), "ConditionExpression": new}},
         {"Put": {"TableName": table, "Item": entry, "ConditionExpression": new}},
     ]
+    if read_destination is not None:
+        ops.append(_destination_op(w, read_destination))
     try:
         with unavailable_on_failure("withdrawal request"):
             dynamodb_client().transact_write_items(TransactItems=ops)
@@ -172,6 +245,8 @@ def request(w: WithdrawalRecord, read_version: int) -> Requested:
             raise
         if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
             return Requested.EXISTS
+        if len(reasons) > 3 and reasons[3] == "ConditionalCheckFailed":
+            return Requested.STALE  # another wallet withdrew to this destination meanwhile: read it again
         if reasons and reasons[0] in ("ConditionalCheckFailed", "TransactionConflict"):
             return Requested.STALE
         if "TransactionConflict" in reasons:
@@ -288,13 +363,20 @@ def move(
     return True
 
 
-def annotate(w: WithdrawalRecord, status: str, at: str, fields: dict[str, str | int]) -> bool:
-    """Set `fields` on `w` while it is still in `status` (a reason, a submission time, the provider's id)."""
+def annotate(
+    w: WithdrawalRecord, status: str, at: str, fields: dict[str, str | int], *, add_flags: Iterable[str] = ()
+) -> bool:
+    """Set `fields` on `w` while it is still in `status` (a reason, a submission time, the provider's id), and
+    add `add_flags` to its flags."""
     names = {"#s": "status", **{f"#f{i}": name for i, name in enumerate(fields)}}
     values: dict[str, Any] = {":s": _s(status), ":at": _s(at)}
     for i, value in enumerate(fields.values()):
         values[f":f{i}"] = _n(value) if isinstance(value, int) else _s(value)
     expression = "SET updated_at = :at" + "".join(f", #f{i} = :f{i}" for i in range(len(fields)))
+    flags = sorted(set(add_flags))
+    if flags:
+        values[":flags"] = {"SS": flags}
+        expression += " ADD flags :flags"
     try:
         with unavailable_on_failure("withdrawal"):
             dynamodb_client().update_item(
@@ -316,7 +398,8 @@ def forget_destination(w: WithdrawalRecord, at: str) -> bool:
         with unavailable_on_failure("withdrawal"):
             dynamodb_client().update_item(
                 TableName=_table(), Key={"PK": _s(keys.withdrawal_pk(w.tid, w.wid)), "SK": _s(keys.META)},
-                UpdateExpression="REMOVE destination_enc, name_enc SET updated_at = :at, destination_erased_at = :at",
+                UpdateExpression="REMOVE destination_enc, name_enc, destination_index"
+                " SET updated_at = :at, destination_erased_at = :at",
                 ConditionExpression="#s = :s AND attribute_exists(destination_enc)",
                 ExpressionAttributeNames={"#s": "status"},
                 ExpressionAttributeValues={":s": _s(w.status), ":at": _s(at)},

@@ -26,16 +26,17 @@ def payments() -> Iterator[PaymentsStandIn]:
 
 class Shop:
     """A distribution campaign in which `earner` invited the buyer: each order earns the earner 10 %, available
-    at once unless `frozen_days` says otherwise."""
+    at once unless `frozen_days` says otherwise. Another `earner` (and buyer) name is another person's wallet."""
 
     def __init__(
-        self, api: Api, tenant: Tenant, pump: StreamPump, clock: Clock | None = None, frozen_days: int = 0
-    ) -> None:
-        self.api, self.tenant, self.pump, self.clock = api, tenant, pump, clock
+        self, api: Api, tenant: Tenant, pump: StreamPump, clock: Clock | None = None, frozen_days: int = 0,
+        earner: str = "earner", buyer: str = "buyer",
+    ) -> None:  # fmt: skip
+        self.api, self.tenant, self.pump, self.clock, self.buyer = api, tenant, pump, clock, buyer
         rules = {"levels": 1, "rates_bp": [1000], "binding": "first_click", "frozen_days": frozen_days}
         self.cid = live_campaign(api, tenant, "distribution", rules=rules)
-        self.earner: dict[str, Any] = join(self.api, self.cid, external_id="earner")[1]
-        join(self.api, self.cid, external_id="buyer", ref=self.earner["invite_code"])
+        self.earner: dict[str, Any] = join(self.api, self.cid, external_id=earner)[1]
+        join(self.api, self.cid, external_id=buyer, ref=self.earner["invite_code"])
         # The tenant's current signing key, as `GET /v1/admin/webhook-secret` shows it (without a TOTP login here).
         from chalicelib.accounts import webhook_secret
 
@@ -47,13 +48,13 @@ class Shop:
 
     def paid(self, oid: str, amount: int) -> None:
         """An order of `amount` fen (the earner gets a tenth), its commission delivered to the wallet."""
-        status, body = post_order(self.api, self.tenant, self.key, order(self.cid, "buyer", oid, amount=amount),
+        status, body = post_order(self.api, self.tenant, self.key, order(self.cid, self.buyer, oid, amount=amount),
                                   stamp=self._stamp())  # fmt: skip
         assert status == 200, body
         self.pump.drain()
 
     def refunded(self, oid: str) -> None:
-        status, body = post_order(self.api, self.tenant, self.key, order(self.cid, "buyer", oid, "refunded"),
+        status, body = post_order(self.api, self.tenant, self.key, order(self.cid, self.buyer, oid, "refunded"),
                                   stamp=self._stamp())  # fmt: skip
         assert status == 200, body
         self.pump.drain()

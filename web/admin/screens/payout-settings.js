@@ -18,6 +18,8 @@ const FIELDS = [
   ["monthly_count", "int", null],
   ["auto_approve_max_fen", "yuan", 0],
   ["min_paying_referrals", "int", 0],
+  ["refund_rate_hold_bp", "int", 3000],
+  ["refund_rate_min_orders", "int", 5],
 ];
 export const DEFAULTS = { enabled: true, methods: METHODS, ...Object.fromEntries(FIELDS.map(([k, , d]) => [k, d])) };
 

@@ -114,6 +114,9 @@ export async function render(root, _params, ctx) {
     if (r.reason) extra.push(h("span", { class: r.status === "failed" ? "warn" : "muted" }, r.reason));
     if (r.provider_ref) extra.push(h("span", {}, t("payouts.reference_is", { ref: r.provider_ref })));
     if (r.decided_by) extra.push(h("span", { class: "muted" }, t("payouts.decided_by", { who: r.decided_by })));
+    for (const flag of r.flags || []) {
+      extra.push(h("span", { class: "warn" }, t(`payouts.flag_${flag}`, { n: r.shared_destination_wallets ?? 2 })));
+    }
     return h("div", { class: "stack-tight" }, badge(t(`payouts.s_${r.status}`), r.status), extra);
   }
 
