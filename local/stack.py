@@ -76,6 +76,9 @@ class LocalStack:
         # The fakes' keys persist beside the data (git ignores .data/), so credentials a tenant saved keep working.
         keys = settings.data_dir / "secrets" / "payment-fakes.json" if settings.data_dir else None
         self.payments = PaymentsStandIn(settings.host, keys_file=keys, settle_seconds=2.0 if keys else 0.0)
+        # What the environment held before: a stack started inside a test run gives it back when it stops, so the
+        # tests after it do not reach for its (stopped) ports.
+        self._saved_environment = dict(os.environ)
         configure_environment(settings, self.wechat, self.payments)
         from chalice.local import LambdaContext
 
@@ -129,3 +132,12 @@ class LocalStack:
         self.wechat.stop()
         self.payments.stop()
         health.clear_probes()
+        self._restore_environment()
+
+    def _restore_environment(self) -> None:
+        from chalicelib.core.config import get_settings
+
+        for name in set(os.environ) - set(self._saved_environment):
+            del os.environ[name]
+        os.environ.update(self._saved_environment)
+        get_settings.cache_clear()

@@ -31,7 +31,6 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 import time
 import urllib.error
 import urllib.request
@@ -202,9 +201,7 @@ def live_stack(
     dynamodb_endpoint: str, table: str, stream_tail: StreamTail, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveStack]:
     from chalicelib.accounts.tenants import ensure_tenant
-    from chalicelib.core.config import get_settings
 
-    saved_base_url = os.environ.get("FISSION_PUBLIC_BASE_URL")
     # The stack's pump starts at the stream's current end: the records of the tests that ran before on this
     # worker (tens of thousands late in a full run) are no business of this module's stack.
     checkpoints = stream_tail.checkpoints(tmp_path_factory.mktemp("stack") / "stream-checkpoints.json")
@@ -219,13 +216,7 @@ def live_stack(
         live.wait_healthy()
         yield live
     finally:
-        stack.stop()
-        # The stack pointed public links at its own port; later modules get the session's settings back.
-        if saved_base_url is None:
-            os.environ.pop("FISSION_PUBLIC_BASE_URL", None)
-        else:
-            os.environ["FISSION_PUBLIC_BASE_URL"] = saved_base_url
-        get_settings.cache_clear()
+        stack.stop()  # which gives the environment back: later modules get the session's settings
 
 
 @pytest.fixture(scope="session")
