@@ -30,7 +30,7 @@ help:
 	@echo "make run    start DynamoDB Local, the API, stream pump, scheduler and web pages on :$${PORT:-8000}"
 	@echo "make test   lint (ruff, mypy, Biome) and the whole test suite against DynamoDB Local"
 	@echo "make synth  synthesise the CDK app offline and cfn-lint it"
-	@echo "make bench  print the benchmarks: engine (writes per request, stream coalescing), posters, cold start, stream, load"
+	@echo "make bench  print the benchmarks: engine (writes per request, stream coalescing), posters, cold start, stream, load, churn"
 
 # The venv is installed from the hashed development lock alone (pip and PyPI, nothing else); the
 # locks are compiled from requirements*.in by `make lock` (docs/operations.md, "Dependencies").
@@ -143,6 +143,7 @@ bench: venv dynamodb-local fonts
 	$(PY) bench/coldstart.py
 	$(PY) bench/stream.py
 	$(PY) bench/load.py
+	$(PY) bench/churn.py
 
 clean:
 	rm -rf $(VENV) .cache .mypy_cache .ruff_cache infra/cdk.out infra/chalice.out .chalice/deployments web/vendor
