@@ -100,9 +100,10 @@ def table(title: str, header: Sequence[str], rows: Sequence[Sequence[object]]) -
     for n, row in enumerate(cells):
         # names and notes read left to right, numbers line up on the right
         left = {0, len(header) - 1} if header[-1] in ("note", "reason kept defaults") else {0}
-        print(
-            "  ".join(c.ljust(w) if k in left else c.rjust(w) for k, (c, w) in enumerate(zip(row, widths, strict=True)))
+        line = "  ".join(
+            c.ljust(w) if k in left else c.rjust(w) for k, (c, w) in enumerate(zip(row, widths, strict=True))
         )
+        print(line.rstrip())
         if n == 0:
             print("  ".join("-" * w for w in widths))
 
