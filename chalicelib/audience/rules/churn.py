@@ -47,10 +47,11 @@ class Weights:
         return cls(bias=values[0], coef=dict(zip(FEATURES, values[1:], strict=True)))
 
 
-# Weights for a tenant without history (docs/retention.md, "Default weights"). Recency dominates: someone
+# Weights for a tenant without history (docs/retention.md, "Score and default weights"). Recency dominates: someone
 # seen today scores sigmoid(-2) = 0.12 with nothing else, a week away 0.50, a month 0.79, half a year or
 # more 0.95. Recent activity, spend and engagement (people they brought, helped, rewards they hold) each
-# protect; together they can pull a month-away person back under 0.4, never erase half a year of silence.
+# protect; together they can pull a month-away person out of `high`, but half a year of silence (30- and
+# 90-day measures empty by then) stays `high` whatever the lifetime engagement.
 DEFAULT_WEIGHTS = Weights(
     bias=-2.0,
     coef={

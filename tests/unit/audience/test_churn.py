@@ -87,6 +87,9 @@ def test_default_weights_let_recency_dominate() -> None:
     )
     assert engaged.level != "high"
     assert engaged.contributions[0].feature == "recency"
+    # half a year away, the windowed measures are empty: lifetime engagement at its caps does not save them
+    gone = churn.score(_features(recency=churn.bounded("recency", 180), invites=1.0, helps=1.0, rewards=1.0))
+    assert gone.level == "high"
 
 
 def test_levels_follow_the_thresholds() -> None:
