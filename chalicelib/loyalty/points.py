@@ -140,17 +140,17 @@ def redeem(
         # Debits are dated in the order they are written, so replaying the ledger in time order spends as it was
         # checked here, even when this container's clock is behind the one that wrote the last redemption.
         at = max([iso(now), *(e.created_at for e in read.entries if not e.credit)])
-        have = balance(read.entries, at).balance
-        if have < item.cost_points:
-            raise Conflict(
-                "not enough points for this item", code=Code.INSUFFICIENT_POINTS,
-                details={"balance": have, "cost_points": item.cost_points},
-            )  # fmt: skip
         taken = sum(1 for e in read.entries if e.kind is Kind.REDEMPTION and e.item_id == item.item_id)
         if item.per_person_limit is not None and taken >= item.per_person_limit:
             raise Conflict(
                 "this item's limit per person is reached", code=Code.REDEMPTION_LIMIT,
                 details={"per_person_limit": item.per_person_limit},
+            )  # fmt: skip
+        have = balance(read.entries, at).balance
+        if have < item.cost_points:
+            raise Conflict(
+                "not enough points for this item", code=Code.INSUFFICIENT_POINTS,
+                details={"balance": have, "cost_points": item.cost_points},
             )  # fmt: skip
         debit = PointsEntry(
             source=source, kind=Kind.REDEMPTION, points=item.cost_points, created_at=at,
