@@ -19,6 +19,7 @@ from chalicelib.analytics.rules import counting, exports
 from chalicelib.audience.rules import automations, profiles
 from chalicelib.campaigns.rules import compliance, templates
 from chalicelib.campaigns.rules import spec as campaigns
+from chalicelib.loyalty.rules import catalogue as loyalty
 from chalicelib.messaging.rules import messages as messaging
 from chalicelib.messaging.rules import payloads
 from chalicelib.messaging.rules import webhooks as outbox
@@ -178,7 +179,8 @@ def generate() -> dict[str, Any]:
         participants.ServerJoinRequest, api_keys.ApiKeyCreate, platforms.WecomUpdate, platforms.WechatUpdate,
         platforms.MiniProgramUpdate, platform_login.MiniLogin, payouts.PayoutSettings, withdrawals.WithdrawalCreate,
         withdrawals.WithdrawalBatch, withdrawals.MarkPaid, release.ExistingCustomers,
-        payout_credentials.WeChatPayCredentials, payout_credentials.AlipayCredentials,
+        payout_credentials.WeChatPayCredentials, payout_credentials.AlipayCredentials, loyalty.CatalogueItemCreate,
+        loyalty.CatalogueItemPatch, loyalty.RedemptionCreate, loyalty.LoyaltySettings,
     )  # fmt: skip
     for model in requests:
         _model(model, schemas)

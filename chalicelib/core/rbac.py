@@ -64,6 +64,8 @@ class Permission(StrEnum):
     PAYOUTS_APPROVE = "payouts:approve"
     # The tenant's payout policy: fees, limits, methods, automatic approval. Owner only.
     PAYOUTS_CONFIGURE = "payouts:configure"
+    # The points policy and the redemption catalogue (docs/retention.md): owner, operator.
+    LOYALTY_MANAGE = "loyalty:manage"
 
 
 _READ = {Permission.CAMPAIGN_READ, Permission.STATS_READ, Permission.ACCOUNT_SELF}
@@ -79,6 +81,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.AUDIENCE_READ,
             Permission.AUDIENCE_WRITE,
             Permission.AUTOMATION_WRITE,
+            Permission.LOYALTY_MANAGE,
         }
     ),
     Role.ANALYST: frozenset(_READ | {Permission.EXPORT_CREATE, Permission.AUDIENCE_READ}),

@@ -35,6 +35,7 @@ ROUTE_MODULES: tuple[str, ...] = (
     "chalicelib.analytics.routes",
     "chalicelib.audience.routes",
     "chalicelib.payouts.routes",
+    "chalicelib.loyalty.routes",
     "chalicelib.privacy.routes",
 )
 

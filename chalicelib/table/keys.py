@@ -674,3 +674,32 @@ WITHDRAWALS_PAYABLE_GSI2PK = "WD#PAYABLE"
 
 def withdrawals_payable_gsi2sk(created_at: str, tid: str, wid: str) -> str:
     return f"{created_at}#{tid}#{wid}"
+
+
+def points_pk(tid: str, uid: str) -> str:
+    """A person's points ledger in one tenant: its HEAD (the version every redemption bumps) and its entries, so a
+    balance is one consistent query of one partition."""
+    return f"T#{tid}#PTS#{uid}"
+
+
+POINTS_HEAD_SK = "HEAD"
+POINTS_ENTRY_PREFIX = "E#"
+
+
+def points_entry_sk(source: str) -> str:
+    """One entry per source (a reward, a redemption): a replayed record or a retried request writes nothing new."""
+    return f"E#{source}"
+
+
+def loyalty_catalogue_pk(tid: str) -> str:
+    """A tenant's redemption catalogue: one item per thing points buy, listed by one query."""
+    return f"T#{tid}#LCAT"
+
+
+def loyalty_item_sk(iid: str) -> str:
+    return f"ITEM#{iid}"
+
+
+LOYALTY_ITEM_PREFIX = "ITEM#"
+# The tenant's points policy (expiry), beside the tenant (`T#{tid}`).
+LOYALTY_SETTINGS_SK = "LOYALTY"

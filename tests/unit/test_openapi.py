@@ -28,6 +28,7 @@ from chalicelib.audience.rules import automations, profiles
 from chalicelib.campaigns.rules import compliance, templates
 from chalicelib.campaigns.rules import spec as campaigns
 from chalicelib.core.rbac import ROLE_PERMISSIONS, Permission
+from chalicelib.loyalty.rules import catalogue as loyalty
 from chalicelib.messaging.rules import messages as messaging
 from chalicelib.messaging.rules import payloads
 from chalicelib.messaging.rules import webhooks as outbox
@@ -65,6 +66,8 @@ PARTICIPANT_ROUTES = {
     ("/v1/campaigns/{cid}/me/wallet", "GET"),
     ("/v1/campaigns/{cid}/me/withdrawals", "POST"),
     ("/v1/campaigns/{cid}/me/withdrawals", "GET"),
+    ("/v1/campaigns/{cid}/me/points", "GET"),
+    ("/v1/campaigns/{cid}/me/redemptions", "POST"),
 }
 
 Route = tuple[str, str]
@@ -367,6 +370,10 @@ VALIDATORS: dict[str, Callable[[dict[str, Any]], object]] = {
     "WithdrawalCreate": withdrawals.WithdrawalCreate.model_validate,
     "WithdrawalBatch": withdrawals.WithdrawalBatch.model_validate,
     "MarkPaid": withdrawals.MarkPaid.model_validate,
+    "CatalogueItemCreate": loyalty.CatalogueItemCreate.model_validate,
+    "CatalogueItemPatch": loyalty.CatalogueItemPatch.model_validate,
+    "RedemptionCreate": loyalty.RedemptionCreate.model_validate,
+    "LoyaltySettings": loyalty.LoyaltySettings.model_validate,
     "PayoutProviderCredentials": lambda body: payout_credentials.INPUTS[body["provider"]].model_validate(body),
 }
 

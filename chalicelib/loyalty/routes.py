@@ -1,0 +1,84 @@
+"""A participant's points and redemptions; operators' redemption catalogue and points policy."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice.app import Blueprint, Response
+
+from chalicelib.core.rbac import Permission
+from chalicelib.http import request as http
+from chalicelib.loyalty import catalogue, points
+from chalicelib.loyalty.rules.catalogue import (
+    CatalogueItemCreate,
+    CatalogueItemPatch,
+    LoyaltySettings,
+    RedemptionCreate,
+)
+
+bp = Blueprint(__name__)
+
+# A person's balance changes with every redemption: no browser, proxy or CDN may keep a copy.
+NO_STORE: dict[str, str | list[str]] = {"Cache-Control": "no-store"}
+
+
+@bp.route("/v1/campaigns/{cid}/me/points", methods=["GET"])
+def get_my_points(cid: str) -> Response:
+    body = points.mine(cid, bp.current_request.headers.get("authorization"), http.now())
+    return Response(body=body, status_code=200, headers=NO_STORE)
+
+
+@bp.route("/v1/campaigns/{cid}/me/redemptions", methods=["POST"])
+def redeem_points(cid: str) -> Response:
+    request = bp.current_request
+    body = http.parse(request, RedemptionCreate)
+    view, created = points.redeem(
+        cid, request.headers.get("authorization"), body, request.headers.get("idempotency-key"), http.now()
+    )
+    return Response(body=view, status_code=201 if created else 200, headers=NO_STORE)
+
+
+@bp.route("/v1/admin/loyalty/catalogue", methods=["GET"])
+@http.requires(Permission.LOYALTY_MANAGE)
+def list_catalogue() -> dict[str, Any]:
+    return catalogue.listing(http.principal())
+
+
+@bp.route("/v1/admin/loyalty/catalogue", methods=["POST"])
+@http.requires(Permission.LOYALTY_MANAGE)
+def create_catalogue_item() -> Response:
+    body = http.parse(bp.current_request, CatalogueItemCreate)
+    return Response(body=catalogue.create(http.principal(), body, http.now()), status_code=201)
+
+
+@bp.route("/v1/admin/loyalty/catalogue/{iid}", methods=["GET"])
+@http.requires(Permission.LOYALTY_MANAGE)
+def get_catalogue_item(iid: str) -> dict[str, Any]:
+    return catalogue.read(http.principal(), iid)
+
+
+@bp.route("/v1/admin/loyalty/catalogue/{iid}", methods=["PATCH"])
+@http.requires(Permission.LOYALTY_MANAGE)
+def update_catalogue_item(iid: str) -> dict[str, Any]:
+    body = http.parse(bp.current_request, CatalogueItemPatch)
+    return catalogue.update(http.principal(), iid, body, http.now())
+
+
+@bp.route("/v1/admin/loyalty/catalogue/{iid}", methods=["DELETE"])
+@http.requires(Permission.LOYALTY_MANAGE)
+def delete_catalogue_item(iid: str) -> Response:
+    catalogue.delete(http.principal(), iid, http.now())
+    return http.no_content()
+
+
+@bp.route("/v1/admin/loyalty/settings", methods=["GET"])
+@http.requires(Permission.LOYALTY_MANAGE)
+def get_loyalty_settings() -> dict[str, Any]:
+    return catalogue.read_policy(http.principal())
+
+
+@bp.route("/v1/admin/loyalty/settings", methods=["PUT"])
+@http.requires(Permission.LOYALTY_MANAGE)
+def put_loyalty_settings() -> dict[str, Any]:
+    body = http.parse(bp.current_request, LoyaltySettings)
+    return catalogue.update_policy(http.principal(), body, http.now())

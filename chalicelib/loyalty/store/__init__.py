@@ -1,0 +1,1 @@
+"""The loyalty slice's storage: points ledgers, the catalogue and the tenant's points policy."""
