@@ -24,7 +24,7 @@ from chalicelib.privacy.rules import (
     Tombstone,
 )
 from chalicelib.table import keys
-from chalicelib.table.db import dynamodb_client, ensure_bound, unavailable_on_failure
+from chalicelib.table.db import dynamodb_client, ensure_bound, query_all, unavailable_on_failure
 
 # The participant item's personal attributes: removed by the first erasure step.
 PERSONAL_FIELDS = (
@@ -56,16 +56,7 @@ def _item(raw: dict[str, Any]) -> dict[str, Any]:
 
 
 def _query(what: str, **params: Any) -> list[dict[str, Any]]:
-    table = ensure_bound().table_name
-    found: list[dict[str, Any]] = []
-    start: dict[str, Any] | None = None
-    with unavailable_on_failure(what):
-        while True:
-            page = dynamodb_client().query(TableName=table, **params, **({"ExclusiveStartKey": start} if start else {}))
-            found += [_item(i) for i in page.get("Items", [])]
-            start = page.get("LastEvaluatedKey")
-            if not start:
-                return found
+    return [_item(i) for i in query_all(what, **params)]
 
 
 def _commission(item: dict[str, Any]) -> CommissionEntry:

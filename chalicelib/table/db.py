@@ -115,6 +115,22 @@ def unavailable_on_failure(what: str) -> Iterator[None]:
         raise
 
 
+def query_all(what: str, **request: Any) -> list[dict[str, Any]]:
+    """Every item a low-level `Query` of the table finds (`request` without `TableName`), reading page after page:
+    for partitions that are small by design (a wallet, a ledger, a catalogue), which callers read whole."""
+    table = ensure_bound().table_name
+    found: list[dict[str, Any]] = []
+    start: dict[str, Any] | None = None
+    while True:
+        with unavailable_on_failure(what):
+            resume = {"ExclusiveStartKey": start} if start else {}
+            page = dynamodb_client().query(TableName=table, **request, **resume)
+        found += page.get("Items", [])
+        start = page.get("LastEvaluatedKey")
+        if start is None:
+            return found
+
+
 def ensure_table(client: Any, table_name: str, *, wait_seconds: float = 30.0) -> bool:
     """Create the table from the spec if it is absent; returns True if it was created."""
     created = False

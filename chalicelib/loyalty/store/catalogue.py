@@ -11,7 +11,7 @@ from chalicelib.core.codes import Code
 from chalicelib.core.errors import Conflict, NotFound
 from chalicelib.loyalty.rules.catalogue import CatalogueItem
 from chalicelib.table import keys
-from chalicelib.table.db import dynamodb_client, ensure_bound, unavailable_on_failure
+from chalicelib.table.db import dynamodb_client, ensure_bound, query_all, unavailable_on_failure
 
 
 def _table() -> str:
@@ -64,19 +64,11 @@ def get(tid: str, iid: str) -> CatalogueItem | None:
 
 def items(tid: str) -> list[CatalogueItem]:
     """The whole catalogue (at most `MAX_ITEMS`, so every page is read), in id order."""
-    request: dict[str, Any] = {
-        "TableName": _table(), "KeyConditionExpression": "PK = :pk AND begins_with(SK, :p)",
-        "ExpressionAttributeValues": {":pk": {"S": keys.loyalty_catalogue_pk(tid)},
-                                      ":p": {"S": keys.LOYALTY_ITEM_PREFIX}},
-    }  # fmt: skip
-    found: list[CatalogueItem] = []
-    while True:
-        with unavailable_on_failure("catalogue"):
-            page = dynamodb_client().query(**request)
-        found += [_record(i) for i in page.get("Items", [])]
-        if "LastEvaluatedKey" not in page:
-            return found
-        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    found = query_all(
+        "catalogue", KeyConditionExpression="PK = :pk AND begins_with(SK, :p)",
+        ExpressionAttributeValues={":pk": {"S": keys.loyalty_catalogue_pk(tid)}, ":p": {"S": keys.LOYALTY_ITEM_PREFIX}},
+    )  # fmt: skip
+    return [_record(i) for i in found]
 
 
 def update(tid: str, iid: str, changes: dict[str, object], at: str) -> CatalogueItem:

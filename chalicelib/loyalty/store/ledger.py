@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 
 from chalicelib.loyalty.rules.points import Kind, PointsEntry
 from chalicelib.table import keys
-from chalicelib.table.db import dynamodb_client, ensure_bound, unavailable_on_failure
+from chalicelib.table.db import dynamodb_client, ensure_bound, query_all, unavailable_on_failure
 
 
 def _s(value: str) -> dict[str, str]:
@@ -63,22 +63,14 @@ def _entry_item(tid: str, uid: str, e: PointsEntry) -> dict[str, Any]:
 
 def ledger(tid: str, uid: str) -> Ledger:
     """HEAD and entries in one partition, every page, strongly consistent."""
-    request: dict[str, Any] = {
-        "TableName": _table(), "ConsistentRead": True, "KeyConditionExpression": "PK = :pk",
-        "ExpressionAttributeValues": {":pk": _s(keys.points_pk(tid, uid))},
-    }  # fmt: skip
     version, entries = 0, []
-    while True:
-        with unavailable_on_failure("points ledger"):
-            page = dynamodb_client().query(**request)
-        for item in page.get("Items", []):
-            if item["SK"]["S"] == keys.POINTS_HEAD_SK:
-                version = int(item["version"]["N"])
-            elif item["SK"]["S"].startswith(keys.POINTS_ENTRY_PREFIX):
-                entries.append(_entry(item))
-        if "LastEvaluatedKey" not in page:
-            return Ledger(version, entries)
-        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    for item in query_all("points ledger", ConsistentRead=True, KeyConditionExpression="PK = :pk",
+                          ExpressionAttributeValues={":pk": _s(keys.points_pk(tid, uid))}):  # fmt: skip
+        if item["SK"]["S"] == keys.POINTS_HEAD_SK:
+            version = int(item["version"]["N"])
+        elif item["SK"]["S"].startswith(keys.POINTS_ENTRY_PREFIX):
+            entries.append(_entry(item))
+    return Ledger(version, entries)
 
 
 def credit(tid: str, uid: str, entry: PointsEntry) -> bool:

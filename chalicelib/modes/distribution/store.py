@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 
 from chalicelib.modes.distribution.rules.records import Entry, LedgerEntry, OrderRecord
 from chalicelib.table import keys
-from chalicelib.table.db import dynamodb_client, ensure_bound, unavailable_on_failure
+from chalicelib.table.db import dynamodb_client, ensure_bound, query_all, unavailable_on_failure
 
 
 def _s(value: str) -> dict[str, str]:
@@ -127,19 +127,10 @@ def record_refund(tid: str, oid: str, cid: str, clawbacks: list[Entry], at: str)
 
 def ledger(code: str, *, consistent: bool = True) -> list[LedgerEntry]:
     """A participant's commission ledger entries (mirrors under `P#{code}`), in sort-key order, every page."""
-    table = ensure_bound().table_name
-    request: dict[str, Any] = {
-        "TableName": table, "ConsistentRead": consistent, "KeyConditionExpression": "PK = :pk AND begins_with(SK, :l)",
-        "ExpressionAttributeValues": {":pk": _s(keys.participant_pk(code)), ":l": _s(keys.LEDGER_PREFIX)},
-    }  # fmt: skip
-    found: list[dict[str, Any]] = []
-    while True:
-        with unavailable_on_failure("participant ledger"):
-            page = dynamodb_client().query(**request)
-        found += page.get("Items", [])
-        if "LastEvaluatedKey" not in page:
-            break
-        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    found = query_all(
+        "participant ledger", ConsistentRead=consistent, KeyConditionExpression="PK = :pk AND begins_with(SK, :l)",
+        ExpressionAttributeValues={":pk": _s(keys.participant_pk(code)), ":l": _s(keys.LEDGER_PREFIX)},
+    )  # fmt: skip
     return [
         LedgerEntry(
             key=i["SK"]["S"],

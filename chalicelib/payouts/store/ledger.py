@@ -21,7 +21,14 @@ from chalicelib.payouts.rules.records import WithdrawalRecord
 from chalicelib.payouts.rules.risk import MAX_DESTINATION_WALLETS
 from chalicelib.payouts.rules.wallet import PAID_SUFFIX, RETURN_SUFFIX, WalletEntry
 from chalicelib.table import keys
-from chalicelib.table.db import decode_cursor, dynamodb_client, encode_cursor, ensure_bound, unavailable_on_failure
+from chalicelib.table.db import (
+    decode_cursor,
+    dynamodb_client,
+    encode_cursor,
+    ensure_bound,
+    query_all,
+    unavailable_on_failure,
+)
 
 
 def _s(value: str) -> dict[str, str]:
@@ -65,22 +72,14 @@ def _entry(item: dict[str, Any]) -> WalletEntry:
 
 def wallet(tid: str, uid: str) -> Wallet:
     """HEAD and entries in one partition, every page, strongly consistent."""
-    request: dict[str, Any] = {
-        "TableName": _table(), "ConsistentRead": True, "KeyConditionExpression": "PK = :pk",
-        "ExpressionAttributeValues": {":pk": _s(keys.wallet_pk(tid, uid))},
-    }  # fmt: skip
     version, entries = 0, []
-    while True:
-        with unavailable_on_failure("wallet"):
-            page = dynamodb_client().query(**request)
-        for item in page.get("Items", []):
-            if item["SK"]["S"] == keys.WALLET_HEAD_SK:
-                version = int(item["version"]["N"])
-            elif item["SK"]["S"].startswith(keys.WALLET_ENTRY_PREFIX):
-                entries.append(_entry(item))
-        if "LastEvaluatedKey" not in page:
-            return Wallet(version, entries)
-        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    for item in query_all("wallet", ConsistentRead=True, KeyConditionExpression="PK = :pk",
+                          ExpressionAttributeValues={":pk": _s(keys.wallet_pk(tid, uid))}):  # fmt: skip
+        if item["SK"]["S"] == keys.WALLET_HEAD_SK:
+            version = int(item["version"]["N"])
+        elif item["SK"]["S"].startswith(keys.WALLET_ENTRY_PREFIX):
+            entries.append(_entry(item))
+    return Wallet(version, entries)
 
 
 def credit(tid: str, uid: str, *, oid: str, level: int, clawback: bool, amount_fen: int, available_at: str,
