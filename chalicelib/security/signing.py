@@ -88,6 +88,24 @@ def verify(secret: bytes, headers: Mapping[str, str], body: bytes, now: int, *, 
     raise Unauthorized("the signature does not match the body", code=Code.INVALID_SIGNATURE)
 
 
+def _signed_request(
+    url: str, body: bytes, keys: SigningKeys, timestamp: int, msg_id: str, headers: Mapping[str, str]
+) -> urllib.request.Request:
+    """A JSON POST carrying the Standard Webhooks headers signed with every key in `keys`, plus `headers`."""
+    return urllib.request.Request(
+        url,
+        data=body,
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            WEBHOOK_ID_HEADER: msg_id,
+            WEBHOOK_TIMESTAMP_HEADER: str(timestamp),
+            WEBHOOK_SIGNATURE_HEADER: standard_signature(keys, msg_id, timestamp, body),
+            **headers,
+        },
+    )
+
+
 def post_signed(
     url: str,
     body: bytes,
@@ -108,20 +126,8 @@ def post_signed(
     Raises `egress.EgressRefused` for a URL that may not be reached, `urllib.error.HTTPError` for a non-2xx
     answer and `urllib.error.URLError` / `OSError` when nothing answered. Outbound webhooks and the
     message channels share it, so both are signed and guarded the same way."""
-    request = urllib.request.Request(
-        url,
-        data=body,
-        method="POST",
-        headers={
-            "Content-Type": "application/json",
-            WEBHOOK_ID_HEADER: msg_id,
-            WEBHOOK_TIMESTAMP_HEADER: str(timestamp),
-            WEBHOOK_SIGNATURE_HEADER: standard_signature(keys, msg_id, timestamp, body),
-            TIMESTAMP_HEADER: str(timestamp),
-            SIGNATURE_HEADER: sign(keys.current, timestamp, body),
-            **headers,
-        },
-    )
+    deprecated = {TIMESTAMP_HEADER: str(timestamp), SIGNATURE_HEADER: sign(keys.current, timestamp, body)}
+    request = _signed_request(url, body, keys, timestamp, msg_id, {**deprecated, **headers})
     # Checked again on every request: DNS may point somewhere else than when the URL was registered.
     with egress.open_url(request, timeout, allow_private) as response:
         if not 200 <= response.status < 300:
@@ -145,17 +151,7 @@ def post_signed_for_answer(
 
     Raises `egress.EgressRefused` for a URL that may not be reached and `urllib.error.URLError` / `OSError` when
     nothing answered in time."""
-    request = urllib.request.Request(
-        url,
-        data=body,
-        method="POST",
-        headers={
-            "Content-Type": "application/json",
-            WEBHOOK_ID_HEADER: msg_id,
-            WEBHOOK_TIMESTAMP_HEADER: str(timestamp),
-            WEBHOOK_SIGNATURE_HEADER: standard_signature(keys, msg_id, timestamp, body),
-        },
-    )
+    request = _signed_request(url, body, keys, timestamp, msg_id, {})
     try:
         with egress.open_url(request, timeout, allow_private) as response:
             return response.status, response.read(max_answer)
