@@ -70,6 +70,17 @@ def _reasons(exc: TransactWriteError) -> list[str | None]:
     return [getattr(r, "code", None) for r in (exc.cancellation_reasons or [])]
 
 
+def _unfulfilled(exc: TransactWriteError) -> Fulfilment:
+    """Why a transaction that moves a reward to issued (taking a pool code) did not happen: the reward had moved on
+    (its condition), the code was taken meanwhile, or a concurrent transaction; anything else is raised again."""
+    reasons = _reasons(exc)
+    if not reasons or not is_condition_failure(exc):
+        raise exc
+    if "TransactionConflict" in reasons:
+        return "conflict"
+    return "not_pending" if reasons[0] == "ConditionalCheckFailed" else "code_taken"
+
+
 def init_limits(cid: str, stock: dict[str, int], budget_fen: int | None) -> None:
     """Create the stock and budget counters once (publishing again never resets them)."""
     ensure_bound()
@@ -244,12 +255,7 @@ def fulfil(rec: RewardRecord, coupon: str, at: str) -> Fulfilment:
             )
             _take_code(tx, rec.cid, rec.pool_rule, coupon, rec.code, at)
     except TransactWriteError as exc:
-        reasons = _reasons(exc)
-        if not reasons or not is_condition_failure(exc):
-            raise
-        if "TransactionConflict" in reasons:
-            return "conflict"
-        return "not_pending" if reasons[0] == "ConditionalCheckFailed" else "code_taken"
+        return _unfulfilled(exc)
     return "issued"
 
 
@@ -412,10 +418,5 @@ def release(rec: RewardRecord, coupon: str | None, at: str) -> Fulfilment:
                 assert rec.pool_rule is not None
                 _take_code(tx, rec.cid, rec.pool_rule, coupon, rec.code, at)
     except TransactWriteError as exc:
-        reasons = _reasons(exc)
-        if not reasons or not is_condition_failure(exc):
-            raise
-        if "TransactionConflict" in reasons:
-            return "conflict"
-        return "not_pending" if reasons[0] == "ConditionalCheckFailed" else "code_taken"
+        return _unfulfilled(exc)
     return "issued"
