@@ -115,6 +115,14 @@ def unavailable_on_failure(what: str) -> Iterator[None]:
         raise
 
 
+def cancel_codes(exc: ClientError) -> list[str] | None:
+    """The per-item reasons (`ConditionalCheckFailed`, `TransactionConflict`, `None`, ...) of a cancelled low-level
+    `TransactWriteItems`, in the order of its items; None for any other error."""
+    if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+        return None
+    return [str(r.get("Code") or "None") for r in exc.response.get("CancellationReasons") or []]
+
+
 def query_all(what: str, **request: Any) -> list[dict[str, Any]]:
     """Every item a low-level `Query` of the table finds (`request` without `TableName`), reading page after page:
     for partitions that are small by design (a wallet, a ledger, a catalogue), which callers read whole."""

@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 from chalicelib.core.clock import iso
 from chalicelib.core.ids import new_id
 from chalicelib.table import keys
-from chalicelib.table.db import dynamodb_client, ensure_bound, unavailable_on_failure
+from chalicelib.table.db import cancel_codes, dynamodb_client, ensure_bound, unavailable_on_failure
 
 SHARDS = 8
 MARKER_RETENTION_SECONDS = 2 * 24 * 3600  # longer than the stream keeps records (24 h)
@@ -75,8 +75,8 @@ def apply(cid: str, day: str, shard: int, deltas: Mapping[str, int], fingerprint
                 ]
             )
     except ClientError as exc:
-        reasons = exc.response.get("CancellationReasons") or []
-        if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
+        reasons = cancel_codes(exc)
+        if reasons and reasons[0] == "ConditionalCheckFailed":
             return False
         raise
     return True

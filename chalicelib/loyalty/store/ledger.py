@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 
 from chalicelib.loyalty.rules.points import Kind, PointsEntry
 from chalicelib.table import keys
-from chalicelib.table.db import dynamodb_client, ensure_bound, query_all, unavailable_on_failure
+from chalicelib.table.db import cancel_codes, dynamodb_client, ensure_bound, query_all, unavailable_on_failure
 
 
 def _s(value: str) -> dict[str, str]:
@@ -140,9 +140,9 @@ def redeem(tid: str, uid: str, debit: PointsEntry, read_version: int, cost_point
         with unavailable_on_failure("redemption"):
             dynamodb_client().transact_write_items(TransactItems=ops)
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+        reasons = cancel_codes(exc)
+        if reasons is None:
             raise
-        reasons = [str(r.get("Code") or "None") for r in exc.response.get("CancellationReasons") or []]
         if len(reasons) > 2 and reasons[2] == "ConditionalCheckFailed":
             return Redeemed.EXISTS
         if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":

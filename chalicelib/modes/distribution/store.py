@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 
 from chalicelib.modes.distribution.rules.records import Entry, LedgerEntry, OrderRecord
 from chalicelib.table import keys
-from chalicelib.table.db import dynamodb_client, ensure_bound, query_all, unavailable_on_failure
+from chalicelib.table.db import cancel_codes, dynamodb_client, ensure_bound, query_all, unavailable_on_failure
 
 
 def _s(value: str) -> dict[str, str]:
@@ -48,10 +48,9 @@ def _transact(table: str, first: dict[str, Any], items: list[dict[str, Any]]) ->
         with unavailable_on_failure("order"):
             dynamodb_client().transact_write_items(TransactItems=ops)
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "TransactionCanceledException":
-            reasons = exc.response.get("CancellationReasons") or []
-            if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
-                return False
+        reasons = cancel_codes(exc)
+        if reasons and reasons[0] == "ConditionalCheckFailed":
+            return False
         raise
     return True
 

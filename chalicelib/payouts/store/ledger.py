@@ -22,6 +22,7 @@ from chalicelib.payouts.rules.risk import MAX_DESTINATION_WALLETS
 from chalicelib.payouts.rules.wallet import PAID_SUFFIX, RETURN_SUFFIX, WalletEntry
 from chalicelib.table import keys
 from chalicelib.table.db import (
+    cancel_codes,
     decode_cursor,
     dynamodb_client,
     encode_cursor,
@@ -41,13 +42,6 @@ def _n(value: int) -> dict[str, str]:
 
 def _table() -> str:
     return ensure_bound().table_name
-
-
-def _cancel_codes(exc: ClientError) -> list[str] | None:
-    """The per-item reasons of a cancelled transaction; None for any other error."""
-    if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
-        return None
-    return [str(r.get("Code") or "None") for r in exc.response.get("CancellationReasons") or []]
 
 
 # --- wallets -------------------------------------------------------------------------------------------------
@@ -239,7 +233,7 @@ def request(w: WithdrawalRecord, read_version: int, read_destination: Destinatio
         with unavailable_on_failure("withdrawal request"):
             dynamodb_client().transact_write_items(TransactItems=ops)
     except ClientError as exc:
-        reasons = _cancel_codes(exc)
+        reasons = cancel_codes(exc)
         if reasons is None:
             raise
         if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
@@ -355,7 +349,7 @@ def move(
         with unavailable_on_failure("withdrawal status"):
             dynamodb_client().transact_write_items(TransactItems=ops)
     except ClientError as exc:
-        reasons = _cancel_codes(exc)
+        reasons = cancel_codes(exc)
         if reasons and "ConditionalCheckFailed" in reasons:
             return False
         raise

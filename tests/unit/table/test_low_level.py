@@ -1,4 +1,5 @@
-"""`query_all` reads every page of a query, resuming where each page stopped, and maps an unreachable table to 503."""
+"""The low-level client helpers: `query_all` reads every page of a query, resuming where each page stopped (an
+unreachable table is a 503); `cancel_codes` reads why a transaction was cancelled."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from botocore.exceptions import EndpointConnectionError
+from botocore.exceptions import ClientError, EndpointConnectionError
 
 from chalicelib.core.errors import Unavailable
 from chalicelib.table import db
@@ -52,3 +53,15 @@ def test_an_unreachable_table_is_a_503(monkeypatch: pytest.MonkeyPatch) -> None:
 
     with pytest.raises(Unavailable):
         db.query_all("wallet", KeyConditionExpression="PK = :pk")
+
+
+def test_a_cancelled_transaction_names_each_items_reason_in_order() -> None:
+    cancelled = ClientError(
+        {"Error": {"Code": "TransactionCanceledException"},
+         "CancellationReasons": [{"Code": "None"}, {"Code": "ConditionalCheckFailed"}, {}]},
+        "TransactWriteItems",
+    )  # fmt: skip
+    throttled = ClientError({"Error": {"Code": "ThrottlingException"}}, "TransactWriteItems")
+
+    assert db.cancel_codes(cancelled) == ["None", "ConditionalCheckFailed", "None"]
+    assert db.cancel_codes(throttled) is None
