@@ -706,6 +706,7 @@ ROUTES: tuple[Route, ...] = (
     ),
     Route("/v1/campaigns/{cid}/me/points", "GET", "chalicelib.loyalty.routes", "get_my_points"),
     Route("/v1/campaigns/{cid}/me/redemptions", "POST", "chalicelib.loyalty.routes", "redeem_points"),
+    Route("/v1/campaigns/{cid}/catalogue", "GET", "chalicelib.loyalty.routes", "get_catalogue_on_sale"),
     Route(
         "/v1/admin/loyalty/catalogue",
         "GET",

@@ -64,6 +64,11 @@ def delete(actor: Principal, iid: str, now: datetime) -> None:
     audit.record(actor.tid, actor.email, "loyalty.item.delete", iid, {}, now)
 
 
+def on_sale(tid: str) -> list[CatalogueItem]:
+    """The active items, cheapest first (sold-out ones included: the participant sees they are gone)."""
+    return sorted((i for i in store.items(tid) if i.active), key=lambda i: (i.cost_points, i.name, i.item_id))
+
+
 def available(tid: str, iid: str) -> CatalogueItem:
     """The item a redemption may buy: it exists, is on offer and has stock."""
     found = store.get(tid, iid)

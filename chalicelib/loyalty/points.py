@@ -3,7 +3,8 @@ redemption catalogue (docs/retention.md).
 
 Points move only in the store's writes: a credit is keyed by its source, so it happens once; a redemption is
 written at the ledger version its balance was read at, together with the stock it takes, so parallel redemptions
-can never overdraw the points nor oversell the item.
+can never overdraw the points nor oversell the item. A points reward revoked after its points were credited takes
+them back with a revocation entry keyed by the reward (docs/retention.md, "Revocation and debt").
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from chalicelib.loyalty.store import ledger
 from chalicelib.loyalty.store.ledger import Redeemed
 from chalicelib.referral import identity
 from chalicelib.referral.rules.records import ParticipantRecord
-from chalicelib.referral.rules.rewards import ISSUED, reward_id
+from chalicelib.referral.rules.rewards import ISSUED, REVOKED, VOIDED, reward_id
 from chalicelib.table.changes import Change
 from chalicelib.table.images import RewardImage
 
@@ -47,6 +48,10 @@ def reward_source(rid: str) -> str:
     return f"reward:{rid}"
 
 
+def revocation_source(rid: str) -> str:
+    return f"revocation:{rid}"
+
+
 def redemption_number(tid: str, uid: str, key: str) -> str:
     """The same request key from the same person names the same redemption."""
     return "rd_" + hashlib.sha256(f"{tid}|{uid}|{key}".encode()).hexdigest()[:24]
@@ -59,7 +64,12 @@ def on_reward(change: Change) -> None:
     """A points reward that is issued credits its points to the person's ledger, once: the entry's key is the
     reward's id, so a redelivered record (or a later change of the reward) writes nothing."""
     new = change.new_as(RewardImage)
-    if new is None or new.type != "points" or new.points <= 0 or new.status != ISSUED:
+    if new is None or new.type != "points" or new.points <= 0:
+        return
+    if new.status in (REVOKED, VOIDED):
+        _take_back(new)
+        return
+    if new.status != ISSUED:
         return
     old = change.old_as(RewardImage)
     if old is not None and old.status == ISSUED:
@@ -78,21 +88,72 @@ def on_reward(change: Change) -> None:
         logger.info("points credited", tid=new.tid, reward=rid, points=new.points)
 
 
+def _take_back(reward: RewardImage) -> None:
+    """A revoked (or voided) points reward whose points were credited: a revocation entry keyed by the reward takes
+    them back, once. It takes what is left of the reward's own credit first; what the person already spent is taken
+    from their other points, and what those do not cover is a debt that later credits pay first. Points of the
+    reward that had already expired are not taken again. A reward that was never credited (revoked while pending,
+    voided while held) writes nothing."""
+    earner = identity.by_code(reward.code, consistent=True)
+    if earner is None:
+        raise RuntimeError(f"points reward for an unknown participant {reward.code}")  # retried, then reported
+    tid, uid, rid = reward.tid, owner_of(earner), reward_id(reward.code, reward.rule)
+    credited, source = reward_source(rid), revocation_source(rid)
+    for attempt in range(MAX_ATTEMPTS):
+        read = ledger.ledger(tid, uid)
+        sources = {e.source for e in read.entries}
+        if credited not in sources or source in sources:
+            return
+        # Dated no earlier than the last debit, as redemptions are: the replay takes back in the order it was written.
+        at = max([reward.revoked_at or reward.created_at, *(e.created_at for e in read.entries if not e.credit)])
+        expired = sum(lot.expired for lot in balance(read.entries, at).lots if lot.entry.source == credited)
+        points = next(e.points for e in read.entries if e.source == credited) - expired
+        if points <= 0:
+            return  # all of it expired unspent: nothing left to take back
+        gone = f" ({expired} of them had expired)" if expired else ""
+        debit = PointsEntry(
+            source=source, kind=Kind.REVOCATION, points=points, created_at=at,
+            explanation=f"Reward “{reward.name}” ({rid}) in campaign {reward.cid} was {reward.status}: "
+                        f"its {points} points are taken back{gone}",
+            cid=reward.cid, reverses=credited,
+        )  # fmt: skip
+        written = ledger.revoke(tid, uid, debit, read.version)
+        if written is Redeemed.CREATED:
+            logger.info("points taken back", tid=tid, reward=rid, points=points)
+            return
+        if written is Redeemed.EXISTS:
+            return
+        time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
+    raise RuntimeError(f"points ledger busy while taking back reward {rid}")  # the batch is retried
+
+
 # --- the participant -------------------------------------------------------------------------------------------
 
 
-def entry_view(e: PointsEntry) -> dict[str, Any]:
+def entry_view(e: PointsEntry, debt_paid: int = 0) -> dict[str, Any]:
     return {
         "source": e.source, "kind": e.kind.value, "points": signed(e), "created_at": e.created_at,
         "expires_at": e.expires_at, "explanation": e.explanation, "campaign_id": e.cid, "item_id": e.item_id,
+        "debt_paid": debt_paid,
     }  # fmt: skip
 
 
 def _figures(result: Balance, now: datetime) -> dict[str, Any]:
     return {
         "balance": result.balance, "earned": result.earned, "spent": result.spent, "expired": result.expired,
+        "revoked": result.revoked, "debt": result.debt,
         "expiring_soon": [{"points": left, "expires_at": at} for at, left in result.expiring(now)],
     }  # fmt: skip
+
+
+def _rows(entries: list[PointsEntry], now: datetime) -> tuple[Balance, list[dict[str, Any]]]:
+    """The figures at `now` and every entry counted by then, with an `expired` row for each credit that lost points,
+    newest first; a credit that paid a debt says how much of it did."""
+    result = balance(entries, iso(now))
+    paid = {lot.entry.source: lot.paid for lot in result.lots}
+    rows = [e for e in entries if e.created_at <= iso(now)] + expired_rows(result)
+    rows.sort(key=lambda e: (e.created_at, e.source), reverse=True)
+    return result, [entry_view(e, paid.get(e.source, 0)) for e in rows]
 
 
 def mine(cid: str, authorization: str | None, now: datetime) -> dict[str, Any]:
@@ -100,11 +161,20 @@ def mine(cid: str, authorization: str | None, now: datetime) -> dict[str, Any]:
     (expiries included) newest first."""
     rec = live.campaign(cid)
     participant = identity.authenticated(cid, authorization, now)
-    entries = ledger.ledger(rec.tid, owner_of(participant)).entries
-    result = balance(entries, iso(now))
-    rows = [e for e in entries if e.created_at <= iso(now)] + expired_rows(result)
-    rows.sort(key=lambda e: (e.created_at, e.source), reverse=True)
-    return {**_figures(result, now), "entries": [entry_view(e) for e in rows[:MAX_ENTRIES_SHOWN]]}
+    result, rows = _rows(ledger.ledger(rec.tid, owner_of(participant)).entries, now)
+    return {**_figures(result, now), "entries": rows[:MAX_ENTRIES_SHOWN]}
+
+
+def subject_export(tid: str, participant: ParticipantRecord, now: datetime) -> dict[str, Any]:
+    """The person's points in this tenant for a data-subject export: the figures and every entry."""
+    result, rows = _rows(ledger.ledger(tid, owner_of(participant)).entries, now)
+    return {**_figures(result, now), "entries": rows}
+
+
+def on_sale(cid: str) -> dict[str, Any]:
+    """What this campaign's tenant's catalogue offers participants now: active items, cheapest first."""
+    rec = live.campaign(cid)
+    return {"items": [i.public_view() for i in catalogue.on_sale(rec.tid)]}
 
 
 def _redemption_view(debit: PointsEntry, rid: str, left: int) -> dict[str, Any]:

@@ -38,6 +38,12 @@ def redeem_points(cid: str) -> Response:
     return Response(body=view, status_code=201 if created else 200, headers=NO_STORE)
 
 
+@bp.route("/v1/campaigns/{cid}/catalogue", methods=["GET"])
+def get_catalogue_on_sale(cid: str) -> Response:
+    # Stock moves with every redemption: the count a participant sees is read now.
+    return Response(body=points.on_sale(cid), status_code=200, headers=NO_STORE)
+
+
 @bp.route("/v1/admin/loyalty/catalogue", methods=["GET"])
 @http.requires(Permission.LOYALTY_MANAGE)
 def list_catalogue() -> dict[str, Any]:

@@ -21,6 +21,7 @@ from chalicelib.core.codes import Code
 from chalicelib.core.errors import NotFound
 from chalicelib.core.observability import logger
 from chalicelib.core.reasons import reward_reason_code
+from chalicelib.loyalty import points
 from chalicelib.modes.distribution import service as distribution
 from chalicelib.modes.distribution.rules import commission
 from chalicelib.payouts import withdrawals
@@ -152,6 +153,7 @@ def export(authorization: str | None, proof: identity.Proof, now: datetime) -> d
         "rewards": _rewards(participant.code),
         "commission": _commission(own, participant.code, now),
         "wallet": withdrawals.subject_export(rec.tid, participant, now),
+        "points": points.subject_export(rec.tid, participant, now),
         "assist": _assist(own),
         "helps_given": [{"day": h.day, "helps": h.helps} for h in sorted(own.helps, key=lambda h: str(h.day))],
         "groups": [

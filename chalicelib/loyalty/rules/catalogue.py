@@ -83,3 +83,10 @@ class CatalogueItem:
             "cost_points": self.cost_points, "stock": self.stock, "per_person_limit": self.per_person_limit,
             "active": self.active, "created_at": self.created_at, "updated_at": self.updated_at,
         }  # fmt: skip
+
+    def public_view(self) -> dict[str, object]:
+        """What a participant sees: no dates, no switch."""
+        return {
+            "item_id": self.item_id, "name": self.name, "description": self.description,
+            "cost_points": self.cost_points, "stock": self.stock, "per_person_limit": self.per_person_limit,
+        }  # fmt: skip

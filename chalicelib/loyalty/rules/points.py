@@ -4,6 +4,10 @@ Entries are written once and never changed. A credit (reward, task, check-in, ad
 a debit (a redemption) spends points. Replayed in time order, each debit consumes the oldest live credits first;
 a credit whose `expires_at` has passed loses whatever of it is still unspent (`expired`). Nothing is written when
 points expire: the expiry is read from the entries, so it can never be applied twice or forgotten.
+
+A revocation takes a revoked reward's points back: first what is left of that reward's own credit, then the oldest
+live credits; what no live points cover (the person spent them already) is a `debt`, which later credits pay first.
+The balance (what can be spent) is therefore never negative.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ class Kind(StrEnum):
     ADJUSTMENT = "adjustment"
     REDEMPTION = "redemption"
     EXPIRED = "expired"  # derived at read time, never written
+    REVOCATION = "revocation"  # a revoked reward's points taken back
 
 
 EARNING = frozenset({Kind.REWARD, Kind.TASK, Kind.CHECK_IN, Kind.ADJUSTMENT})
@@ -47,6 +52,7 @@ class PointsEntry:
     expires_at: str | None = None  # credits only
     cid: str | None = None
     item_id: str | None = None  # redemptions only
+    reverses: str | None = None  # revocations only: the source of the credit taken back
 
     @property
     def credit(self) -> bool:
@@ -65,6 +71,7 @@ class Lot:
     entry: PointsEntry
     left: int
     expired: int = 0
+    paid: int = 0  # taken at once to pay a debt
 
 
 @dataclass(frozen=True)
@@ -73,9 +80,11 @@ class Balance:
     spent: int
     expired: int
     balance: int
-    # Debits that found no live points to consume (0 whenever every debit was checked against the balance).
+    # Redemptions that found no live points to consume (0 whenever every one was checked against the balance).
     unfunded: int
     lots: tuple[Lot, ...] = field(default_factory=tuple)
+    revoked: int = 0  # points revocations took back, from live credits or as debt
+    debt: int = 0  # revoked points no live credit covered yet: later credits pay it before they can be spent
 
     def expiring(self, now: datetime, days: int = EXPIRING_SOON_DAYS) -> list[tuple[str, int]]:
         """(expires_at, points) of the live credits whose unspent rest expires within `days`, soonest first."""
@@ -102,23 +111,36 @@ def balance(entries: Iterable[PointsEntry], at: str) -> Balance:
                 gone += lot.expired
         return gone
 
-    for entry in events:
-        expired += expire(entry.created_at)  # what expired before (or at) this moment is gone before it spends
-        if entry.credit:
-            lots.append(Lot(entry, entry.points))
-            continue
-        need = entry.points
-        for lot in sorted(lots, key=lambda lot: (lot.entry.created_at, lot.entry.source)):  # oldest first
+    def consume(need: int, first: str | None = None) -> int:
+        """Take `need` from the live lots (the lot credited by `first` before the others, then oldest first);
+        what could not be taken."""
+        order = sorted(lots, key=lambda lot: (lot.entry.source != first, lot.entry.created_at, lot.entry.source))
+        for lot in order:
             take = min(lot.left, need)
             lot.left -= take
             need -= take
             if not need:
                 break
-        spent += entry.points - need
-        unfunded += need
+        return need
+
+    revoked = debt = 0
+    for entry in events:
+        expired += expire(entry.created_at)  # what expired before (or at) this moment is gone before it spends
+        if entry.credit:
+            paid = min(debt, entry.points)  # a debt is paid before anything else
+            debt -= paid
+            lots.append(Lot(entry, entry.points - paid, paid=paid))
+        elif entry.kind is Kind.REVOCATION:
+            short = consume(entry.points, entry.reverses)
+            revoked += entry.points
+            debt += short
+        else:
+            short = consume(entry.points)
+            spent += entry.points - short
+            unfunded += short
     expired += expire(at)
     earned = sum(lot.entry.points for lot in lots)
-    return Balance(earned, spent, expired, sum(lot.left for lot in lots), unfunded, tuple(lots))
+    return Balance(earned, spent, expired, sum(lot.left for lot in lots), unfunded, tuple(lots), revoked, debt)
 
 
 def expired_rows(result: Balance) -> list[PointsEntry]:

@@ -4,7 +4,9 @@ A ledger is `T#{tid}#PTS#{uid}`: `HEAD` (a `version` that every redemption bumps
 written once (`attribute_not_exists`), so the same source never counts twice. A redemption is one transaction of
 three items: HEAD conditional on the version the caller read the balance at, the catalogue item's stock taken
 (conditional on `stock >= 1`, the item active and at the price read) and the debit entry (conditional on being new);
-so two redemptions computed from the same balance, or the last unit of stock, can never both be written.
+so two redemptions computed from the same balance, or the last unit of stock, can never both be written. A
+revocation is written the same way without the stock: HEAD at the version read and the entry, so a redemption
+checked before it cannot be written after it.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ def _entry(item: dict[str, Any]) -> PointsEntry:
     return PointsEntry(
         source=text["source"], kind=Kind(text["kind"]), points=int(item["points"]["N"]),
         created_at=text["created_at"], explanation=text["explanation"], expires_at=text.get("expires_at"),
-        cid=text.get("cid"), item_id=text.get("item_id"),
+        cid=text.get("cid"), item_id=text.get("item_id"), reverses=text.get("reverses"),
     )  # fmt: skip
 
 
@@ -55,7 +57,7 @@ def _entry_item(tid: str, uid: str, e: PointsEntry) -> dict[str, Any]:
         "tid": _s(tid), "uid": _s(uid), "source": _s(e.source), "kind": _s(e.kind.value), "points": _n(e.points),
         "created_at": _s(e.created_at), "explanation": _s(e.explanation),
     }  # fmt: skip
-    for name, value in (("expires_at", e.expires_at), ("cid", e.cid), ("item_id", e.item_id)):
+    for name, value in (("expires_at", e.expires_at), ("cid", e.cid), ("item_id", e.item_id), ("reverses", e.reverses)):
         if value is not None:
             item[name] = _s(value)
     return item
@@ -98,6 +100,21 @@ def entry(tid: str, uid: str, source: str) -> PointsEntry | None:
     return _entry(item) if item else None
 
 
+def _head(tid: str, uid: str, read_version: int, at: str) -> dict[str, Any]:
+    """HEAD moved to the next version, conditional on the one read."""
+    head: dict[str, Any] = {
+        "TableName": _table(), "Key": {"PK": _s(keys.points_pk(tid, uid)), "SK": _s(keys.POINTS_HEAD_SK)},
+        "UpdateExpression": "SET version = :next, entity = :e, updated_at = :at",
+        "ExpressionAttributeValues": {":next": _n(read_version + 1), ":e": _s("points_head"), ":at": _s(at)},
+    }  # fmt: skip
+    if read_version == 0:
+        head["ConditionExpression"] = "attribute_not_exists(PK)"
+    else:
+        head["ConditionExpression"] = "version = :read"
+        head["ExpressionAttributeValues"][":read"] = _n(read_version)
+    return head
+
+
 class Redeemed(Enum):
     CREATED = "created"
     EXISTS = "exists"  # the redemption's entry was written before: a retried request
@@ -111,17 +128,7 @@ def redeem(tid: str, uid: str, debit: PointsEntry, read_version: int, cost_point
     if debit.item_id is None or debit.kind is not Kind.REDEMPTION:
         raise ValueError("a redemption debits a catalogue item")
     table = _table()
-    head_key = {"PK": _s(keys.points_pk(tid, uid)), "SK": _s(keys.POINTS_HEAD_SK)}
-    head: dict[str, Any] = {
-        "TableName": table, "Key": head_key, "UpdateExpression": "SET version = :next, entity = :e, updated_at = :at",
-        "ExpressionAttributeValues": {":next": _n(read_version + 1), ":e": _s("points_head"),
-                                      ":at": _s(debit.created_at)},
-    }  # fmt: skip
-    if read_version == 0:
-        head["ConditionExpression"] = "attribute_not_exists(PK)"
-    else:
-        head["ConditionExpression"] = "version = :read"
-        head["ExpressionAttributeValues"][":read"] = _n(read_version)
+    head = _head(tid, uid, read_version, debit.created_at)
     stock = {
         "TableName": table,
         "Key": {"PK": _s(keys.loyalty_catalogue_pk(tid)), "SK": _s(keys.loyalty_item_sk(debit.item_id))},
@@ -147,6 +154,32 @@ def redeem(tid: str, uid: str, debit: PointsEntry, read_version: int, cost_point
             return Redeemed.EXISTS
         if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
             return Redeemed.NO_STOCK
+        if "ConditionalCheckFailed" in reasons or "TransactionConflict" in reasons:
+            return Redeemed.STALE
+        raise
+    return Redeemed.CREATED
+
+
+def revoke(tid: str, uid: str, debit: PointsEntry, read_version: int) -> Redeemed:
+    """Write a revocation if the ledger is still at `read_version` and the revocation's source is new: CREATED,
+    EXISTS (written before: a redelivered record) or STALE (read again)."""
+    if debit.kind is not Kind.REVOCATION or debit.reverses is None:
+        raise ValueError("a revocation takes back a credit")
+    table = _table()
+    ops = [
+        {"Update": _head(tid, uid, read_version, debit.created_at)},
+        {"Put": {"TableName": table, "Item": _entry_item(tid, uid, debit),
+                 "ConditionExpression": "attribute_not_exists(PK)"}},
+    ]  # fmt: skip
+    try:
+        with unavailable_on_failure("points revocation"):
+            dynamodb_client().transact_write_items(TransactItems=ops)
+    except ClientError as exc:
+        reasons = cancel_codes(exc)
+        if reasons is None:
+            raise
+        if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
+            return Redeemed.EXISTS
         if "ConditionalCheckFailed" in reasons or "TransactionConflict" in reasons:
             return Redeemed.STALE
         raise

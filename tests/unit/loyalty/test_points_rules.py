@@ -104,3 +104,74 @@ def test_even_unchecked_debits_never_make_the_balance_negative(events: list[tupl
     assert result.balance >= 0
     assert result.earned == result.balance + result.spent + result.expired
     assert result.spent + result.unfunded == sum(e.points for e in entries if not e.credit)
+
+
+def revoke(source: str, points: int, on: int, reverses: str) -> PointsEntry:
+    return PointsEntry(source, Kind.REVOCATION, points, day(on), f"revoked {reverses}", reverses=reverses)
+
+
+def test_a_revocation_takes_back_the_unspent_points_of_its_own_reward_first() -> None:
+    entries = [earn("a", 100, 0), earn("b", 50, 1), revoke("x", 50, 2, reverses="b")]
+    result = balance(entries, day(3))
+    # "a" (the oldest) keeps its 100: the points taken back are those of "b" itself.
+    assert (result.balance, result.revoked, result.debt) == (100, 50, 0)
+    assert [lot.left for lot in result.lots] == [100, 0]
+
+
+def test_revoked_points_already_spent_come_from_the_other_points_then_become_a_debt() -> None:
+    entries = [earn("a", 100, 0), earn("b", 30, 1), spend("r", 110, 2), revoke("x", 100, 3, reverses="a")]
+    result = balance(entries, day(4))
+    # 20 of "b" were left: they pay 20 of the 100; the other 80 are owed.
+    assert (result.balance, result.spent, result.revoked, result.debt) == (0, 110, 100, 80)
+
+
+def test_later_points_pay_the_debt_before_they_can_be_spent() -> None:
+    entries = [earn("a", 100, 0), spend("r", 100, 1), revoke("x", 100, 2, reverses="a"), earn("b", 30, 3),
+               earn("c", 200, 4)]  # fmt: skip
+    assert (balance(entries, day(3)).balance, balance(entries, day(3)).debt) == (0, 70)
+    result = balance(entries, day(5))
+    assert (result.balance, result.debt) == (130, 0)
+    assert [lot.paid for lot in result.lots] == [0, 30, 70]
+    # The paid part of a credit is not the person's any more: it does not expire from them either.
+    later = balance(entries, day(4 + 365))
+    assert (later.balance, later.expired) == (0, 130)
+
+
+def test_a_debt_never_makes_the_balance_negative_nor_expires() -> None:
+    entries = [earn("a", 100, 0, lasts=10), spend("r", 100, 1), revoke("x", 100, 2, reverses="a")]
+    result = balance(entries, day(400))
+    assert (result.balance, result.debt, result.expired) == (0, 100, 0)
+
+
+_with_revocations = st.lists(
+    st.tuples(st.sampled_from(["earn", "spend", "revoke"]), st.integers(1, 500), st.integers(0, 400),
+              st.integers(1, 120)),
+    max_size=40,
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(_with_revocations, st.integers(0, 600))
+def test_revocations_keep_the_balance_non_negative_and_points_conserved(
+    events: list[tuple[str, int, int, int]], asked: int
+) -> None:
+    entries: list[PointsEntry] = []
+    credits: list[PointsEntry] = []
+    for i, (what, points, on, lasts) in enumerate(sorted(events, key=lambda e: e[2])):
+        if what == "earn":
+            credits.append(earn(f"c{i}", points, on, lasts))
+            entries.append(credits[-1])
+        elif what == "spend" and balance(entries, day(on)).balance >= points:
+            entries.append(spend(f"d{i}", points, on))
+        elif what == "revoke" and credits:
+            target = credits.pop(points % len(credits))  # each credit is revoked at most once
+            entries.append(revoke(f"x{i}", target.points, on, reverses=target.source))
+    result = balance(entries, day(asked))
+    assert result.balance >= 0 and result.debt >= 0 and result.unfunded == 0
+    assert result.earned + result.debt == result.balance + result.spent + result.expired + result.revoked
+    counted = [e for e in entries if e.created_at <= day(asked)]
+    assert result.revoked == sum(e.points for e in counted if e.kind is Kind.REVOCATION)
+    assert all(0 <= lot.left <= lot.entry.points for lot in result.lots)
+    # The entries as the participant sees them add up to what they hold less what they owe.
+    shown = sum(signed(e) for e in counted + expired_rows(result))
+    assert shown == result.balance - result.debt
