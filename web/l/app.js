@@ -418,7 +418,9 @@ function renderLink() {
   const p = state.participant;
   if (!p) return mount("link");
   const label = state.campaign.mode === "assist" ? t("share_assist") : t("your_link");
-  mount("link", h("h2", {}, t("invite_title")), ...shareBox("link", label, p.invite_url, "invite-link"));
+  // The participant centre (points, the rewards shop) reads the token this page kept.
+  const centre = h("a", { class: "button secondary", id: "centre-link", href: `centre.html?${new URLSearchParams({ campaign: cid })}` }, t("centre_open"));
+  mount("link", h("h2", {}, t("invite_title")), ...shareBox("link", label, p.invite_url, "invite-link"), h("div", { class: "row" }, centre));
   shareThroughWeChat();
 }
 
