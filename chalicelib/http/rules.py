@@ -66,6 +66,9 @@ ROUTES: dict[tuple[str, str], RouteClass] = {
     ("GET", "/v1/wechat/{tid}/oauth/callback"): RouteClass.LINK,
     ("GET", "/v1/wechat/{tid}/jssdk-config"): RouteClass.READ,
     ("POST", "/v1/miniprogram/{tid}/login"): RouteClass.ACTION,
+    ("GET", "/v1/campaigns/{cid}/me/points"): RouteClass.READ,
+    ("POST", "/v1/campaigns/{cid}/me/redemptions"): RouteClass.ACTION,
+    ("GET", "/v1/campaigns/{cid}/catalogue"): RouteClass.READ,
 }
 
 WINDOW_UNITS = {"s": 1, "sec": 1, "min": 60, "hour": 3600, "day": 86400}
