@@ -202,34 +202,51 @@ def facts_of(change: Change) -> tuple[tuple[str, str] | None, list[tuple[str, st
     return None, []
 
 
+def _tenant_of(tid: str | None, fact: Fact) -> str | None:
+    """The fact's tenant: from its image, else (a beacon) from its campaign's cached record."""
+    if tid is not None or fact.cid is None:
+        return tid
+    try:
+        return live.campaign(fact.cid).tid
+    except NotFound:
+        return None  # a campaign deleted since: nothing of it counts
+
+
 def on_batch(batch: list[Change]) -> set[str]:
     """Stream handler: each person's facts of the batch counted together; what failed is retried (safely: a fact
-    counts once, a reward is credited once)."""
+    counts once, a reward is credited once). Facts no active task of their tenant counts are dropped before any
+    person is looked up, so a tenant without tasks costs one query per batch."""
     by_person: dict[tuple[str, str], list[Fact]] = defaultdict(list)
     sequences: dict[tuple[str, str], set[str]] = defaultdict(set)
-    pending: list[tuple[str, str | None, Fact, str]] = []
-    for change in batch:
-        person, found = facts_of(change)
-        for code, tid, fact in found:
-            if person is not None:
-                by_person[person].append(fact)
-                sequences[person].add(change.sequence)
-            else:
-                pending.append((code, tid, fact, change.sequence))
+    pending: list[tuple[str, str, Fact, str]] = []
+    cache = _Cache()
     failed: set[str] = set()
+    for change in batch:
+        try:
+            person, found = facts_of(change)
+            for code, image_tid, fact in found:
+                tid = person[0] if person is not None else _tenant_of(image_tid, fact)
+                if tid is None or not any(rules.matches(t, fact) for t in cache.of(tid).tasks):
+                    continue
+                if person is not None:
+                    by_person[person].append(fact)
+                    sequences[person].add(change.sequence)
+                else:
+                    pending.append((code, tid, fact, change.sequence))
+        except Exception:
+            logger.exception("task facts unreadable", entity=change.entity, sequence=change.sequence)
+            failed.add(change.sequence)
     if pending:
         try:
             people = identity.persons({code for code, _, _, _ in pending})
         except Exception:
             logger.exception("task facts: people not found", facts=len(pending))
-            return {sequence for *_, sequence in pending}
+            return failed | {sequence for *_, sequence in pending}
         for code, tid, fact, sequence in pending:
             # A participant who joined before profiles existed has their code's ledger, as for points.
-            person = people.get(code) or ((tid, f"c_{code}") if tid else None)
-            if person is not None:
-                by_person[person].append(fact)
-                sequences[person].add(sequence)
-    cache = _Cache()
+            person = people.get(code) or (tid, f"c_{code}")
+            by_person[person].append(fact)
+            sequences[person].add(sequence)
     for (tid, uid), facts in by_person.items():
         try:
             count(tid, uid, facts, cache)
