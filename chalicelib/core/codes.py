@@ -228,3 +228,6 @@ class Code(StrEnum):
     # http: hostile input refused before any route runs
     INVALID_PATH_PARAMETER = "INVALID_PATH_PARAMETER"
     JSON_TOO_DEEP = "JSON_TOO_DEEP"
+    # loyalty: tasks (docs/retention.md)
+    LOYALTY_TASK_NOT_FOUND = "LOYALTY_TASK_NOT_FOUND"
+    TOO_MANY_LOYALTY_TASKS = "TOO_MANY_LOYALTY_TASKS"

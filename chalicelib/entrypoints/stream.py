@@ -17,7 +17,7 @@ from chalicelib.analytics import aggregation
 from chalicelib.audience import automations, profiles
 from chalicelib.campaigns import lifecycle
 from chalicelib.core.observability import logger
-from chalicelib.loyalty import points
+from chalicelib.loyalty import points, tasks
 from chalicelib.modes.assist import service as assists
 from chalicelib.modes.group_buy import service as groups
 from chalicelib.payouts import wallets
@@ -49,7 +49,8 @@ BATCH_HANDLERS: dict[str, list[BatchHandler]] = {
 }
 # Handlers that see the whole batch (facts of several entities about one person), in this order:
 # profiles first, so that automation conditions read profiles that include the batch's facts.
-CROSS_HANDLERS: list[BatchHandler] = [profiles.on_batch, automations.on_batch]
+# Tasks count the batch's facts (joins, counted invites, helps, paid orders, views) per person (docs/retention.md).
+CROSS_HANDLERS: list[BatchHandler] = [profiles.on_batch, automations.on_batch, tasks.on_batch]
 
 
 def register(entity: str, handler: RecordHandler) -> None:

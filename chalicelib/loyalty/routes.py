@@ -1,4 +1,4 @@
-"""A participant's points and redemptions; operators' redemption catalogue and points policy."""
+"""A participant's points, redemptions and tasks; operators' redemption catalogue, points policy and tasks."""
 
 from __future__ import annotations
 
@@ -8,13 +8,14 @@ from chalice.app import Blueprint, Response
 
 from chalicelib.core.rbac import Permission
 from chalicelib.http import request as http
-from chalicelib.loyalty import catalogue, points
+from chalicelib.loyalty import catalogue, points, tasks
 from chalicelib.loyalty.rules.catalogue import (
     CatalogueItemCreate,
     CatalogueItemPatch,
     LoyaltySettings,
     RedemptionCreate,
 )
+from chalicelib.loyalty.rules.tasks import TaskCreate, TaskPatch
 
 bp = Blueprint(__name__)
 
@@ -88,3 +89,42 @@ def get_loyalty_settings() -> dict[str, Any]:
 def put_loyalty_settings() -> dict[str, Any]:
     body = http.parse(bp.current_request, LoyaltySettings)
     return catalogue.update_policy(http.principal(), body, http.now())
+
+
+@bp.route("/v1/campaigns/{cid}/me/tasks", methods=["GET"])
+def get_my_tasks(cid: str) -> Response:
+    body = tasks.mine(cid, bp.current_request.headers.get("authorization"), http.now())
+    return Response(body=body, status_code=200, headers=NO_STORE)
+
+
+@bp.route("/v1/admin/loyalty/tasks", methods=["GET"])
+@http.requires(Permission.LOYALTY_MANAGE)
+def list_tasks() -> dict[str, Any]:
+    return tasks.listing(http.principal())
+
+
+@bp.route("/v1/admin/loyalty/tasks", methods=["POST"])
+@http.requires(Permission.LOYALTY_MANAGE)
+def create_task() -> Response:
+    body = http.parse(bp.current_request, TaskCreate)
+    return Response(body=tasks.create(http.principal(), body, http.now()), status_code=201)
+
+
+@bp.route("/v1/admin/loyalty/tasks/{task_id}", methods=["GET"])
+@http.requires(Permission.LOYALTY_MANAGE)
+def get_task(task_id: str) -> dict[str, Any]:
+    return tasks.read(http.principal(), task_id)
+
+
+@bp.route("/v1/admin/loyalty/tasks/{task_id}", methods=["PATCH"])
+@http.requires(Permission.LOYALTY_MANAGE)
+def update_task(task_id: str) -> dict[str, Any]:
+    body = http.parse(bp.current_request, TaskPatch)
+    return tasks.update(http.principal(), task_id, body, http.now())
+
+
+@bp.route("/v1/admin/loyalty/tasks/{task_id}", methods=["DELETE"])
+@http.requires(Permission.LOYALTY_MANAGE)
+def delete_task(task_id: str) -> Response:
+    tasks.delete(http.principal(), task_id, http.now())
+    return http.no_content()

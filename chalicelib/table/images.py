@@ -264,11 +264,15 @@ class BeaconImage(Image):
     at: str
     channel: str | None = None
     code: str | None = None
+    key: str = ""  # the beacon's own key (`EV#{id}`): one per beacon, what tasks count views by
 
     @classmethod
     def parse(cls, raw: Mapping[str, Any]) -> Self:
         get = raw.get
-        return cls(cid=raw["cid"], type=raw["type"], at=raw["at"], channel=get("channel"), code=get("code"))
+        return cls(
+            cid=raw["cid"], type=raw["type"], at=raw["at"], channel=get("channel"), code=get("code"),
+            key=str(get("PK") or ""),
+        )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

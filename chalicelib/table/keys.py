@@ -703,3 +703,25 @@ def loyalty_item_sk(iid: str) -> str:
 LOYALTY_ITEM_PREFIX = "ITEM#"
 # The tenant's points policy (expiry), beside the tenant (`T#{tid}`).
 LOYALTY_SETTINGS_SK = "LOYALTY"
+
+
+def loyalty_tasks_pk(tid: str) -> str:
+    """A tenant's task definitions: one item per task, listed by one query."""
+    return f"T#{tid}#LTASK"
+
+
+def loyalty_task_sk(task_id: str) -> str:
+    return f"TASK#{task_id}"
+
+
+LOYALTY_TASK_PREFIX = "TASK#"
+
+
+def task_progress_pk(tid: str, uid: str) -> str:
+    """A person's progress on the tenant's tasks: one item per task and period."""
+    return f"T#{tid}#TASKS#{uid}"
+
+
+def task_progress_sk(task_id: str, period_key: str) -> str:
+    """The period (`D{local date}`, `W{ISO week}`, `ONCE`) is in the key: a new day or week starts a new item."""
+    return f"P#{task_id}#{period_key}"
