@@ -1,7 +1,8 @@
 """Owners manage the operators of their tenant.
 
-Making an owner and changing anyone's role need a fresh TOTP step-up (docs/operations.md): a password-only
-owner token must not mint an owner, whose own login would then pass every step-up."""
+Making or removing an owner, changing anyone's role and removing an operator who has an authenticator (which
+resets it) need a fresh TOTP step-up (docs/operations.md): a password-only owner token must not mint an owner,
+whose own login would then pass every step-up, nor take over an enrolled login."""
 
 from __future__ import annotations
 
@@ -154,12 +155,17 @@ def update(
     return view(operator)
 
 
-def remove(actor: Principal, email: str, now: datetime | None = None) -> None:
+def remove(actor: Principal, email: str, now: datetime | None = None, totp_code: str | None = None) -> None:
+    now = now or utcnow()
     operator = _load(actor, email)
     ensure_not_self(actor, operator.email, "remove")
     ensure_not_last_owner(operator, _active_owners(actor.tid), removing_owner_role=True)
+    # Removing and re-making an operator is how an authenticator is reset, and removing an owner is a role
+    # change: both need the step-up a password-only owner token lacks.
+    if operator.role is Role.OWNER or totp.is_active(actor.tid, operator.email):
+        totp.require_step_up(actor, totp_code, now)
     store.delete_operator(operator)
     # A later operator with the same email starts without an authenticator.
     totp_store.delete(actor.tid, operator.email)
     details = {"role": operator.role.value}
-    audit.record(actor.tid, actor.email, "operator.delete", operator.email, details, now or utcnow())
+    audit.record(actor.tid, actor.email, "operator.delete", operator.email, details, now)

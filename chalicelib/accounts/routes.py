@@ -55,7 +55,7 @@ def update_operator(email: str) -> dict[str, Any]:
 @bp.route("/v1/admin/operators/{email}", methods=["DELETE"])
 @http.requires(Permission.OPERATOR_MANAGE)
 def delete_operator(email: str) -> Response:
-    operators.remove(http.principal(), unquote(email))
+    operators.remove(http.principal(), unquote(email), http.now(), _code())
     return http.no_content()
 
 

@@ -136,3 +136,30 @@ def test_identity_and_api_keys_are_made_and_ended_only_after_a_step_up(api: Api,
     header = {"X-Fission-TOTP": tenant.totp_code(steps_ahead=1)}
     assert api.call("POST", retire, token=token, headers=header)[1]["status"] == "retired"
     assert api.call("POST", revoke, token=stepped)[1]["status"] == "revoked"
+
+
+def test_removing_an_enrolled_operator_or_an_owner_needs_a_fresh_step_up(api: Api, tenant: Tenant) -> None:
+    """Removing and re-making an operator resets their authenticator: without a step-up a password-only owner
+    token would take over an enrolled finance login (or drop the other owners)."""
+    token = password_only_owner(tenant)
+    finance = new_email(tenant, "finance")
+    made = {"email": finance, "password": "operator-pass-1", "role": "finance"}
+    assert api.call("POST", OPERATORS, made, token)[0] == 201
+    tenant.enrol_totp(api.login(finance, "operator-pass-1"), finance)
+    stepped = tenant.stepped_token()  # the owner's TOTP login: it spends the current code
+    owner = new_email(tenant, "owner")
+    assert api.call("POST", OPERATORS, {**made, "email": owner, "role": "owner"}, stepped)[0] == 201
+
+    for email in (finance, owner):
+        refused = api.call("DELETE", f"{OPERATORS}/{email}", token=token)
+        assert error(refused) == (403, "STEP_UP_REQUIRED") and refused[1]["error"]["details"]["reason"] == "stale"
+    listed = {op["email"] for op in api.call("GET", OPERATORS, token=token)[1]["items"]}
+    assert {finance, owner} <= listed and "operator.delete" not in actions(api, tenant)
+
+    # An operator without an authenticator has nothing to reset: removing them needs none.
+    viewer = new_email(tenant, "viewer")
+    assert api.call("POST", OPERATORS, {**made, "email": viewer, "role": "viewer"}, token)[0] == 201
+    assert api.call("DELETE", f"{OPERATORS}/{viewer}", token=token)[0] == 204
+    header = {"X-Fission-TOTP": tenant.totp_code(steps_ahead=1)}
+    assert api.call("DELETE", f"{OPERATORS}/{finance}", token=token, headers=header)[0] == 204
+    assert api.call("DELETE", f"{OPERATORS}/{owner}", token=stepped)[0] == 204

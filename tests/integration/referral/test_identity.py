@@ -157,6 +157,33 @@ def test_an_anonymous_campaign_takes_no_id_and_mints_one_per_visitor(api: Api, t
     assert back[0] == 200 and back[1]["invite_code"] == one[1]["invite_code"]
 
 
+def test_the_attacks_of_a_known_id_fail_in_an_anonymous_campaign(api: Api, tenant: Tenant, pump: StreamPump) -> None:
+    """The attacks a known user id allowed, replayed where Fission mints the identity: an attacker who knows
+    the campaign and the victim's id or invite code gets no token, no reward, no PII, no erasure, no binding
+    and no oracle, since every way in without the victim's token makes the attacker someone new."""
+    cid = gift_campaign(api, tenant, identity={"mode": "anonymous"})
+    victim = join(api, cid, phone="13900139000")[1]
+    rid = earn_gift(api, cid, pump, victim)
+    for body in ({"external_id": "member-victim"}, {"external_id": "member-never-joined"},
+                 {"external_id": "member-victim", "ref": victim["invite_code"]}):  # fmt: skip
+        assert api.call("POST", participants(cid), body) == api.call("POST", participants(cid), body)
+        status, answer = api.call("POST", participants(cid), body)
+        assert (status, answer["error"]["code"]) == (422, "EXTERNAL_ID_NOT_ALLOWED") and "token" not in answer
+    status, attacker = join(api, cid, ref=victim["invite_code"])
+    assert status == 201 and attacker["invite_code"] != victim["invite_code"]  # a new identity, bound to nobody else
+    token = attacker["token"]
+    assert api.call("GET", f"/v1/campaigns/{cid}/me", token=token)[1]["rewards"] == []
+    claimed = api.call("POST", f"/v1/rewards/{rid}/claim", {"address": ADDRESS}, token=token, headers=proof(api, token))
+    assert claimed[0] in (403, 404) and "token" not in claimed[1]
+    exported = api.call("POST", "/v1/me/export", token=token, headers=proof(api, token))
+    assert exported[0] == 200 and "13900139000" not in str(exported[1])
+    assert api.call("DELETE", "/v1/me", token=token, headers=proof(api, token))[0] == 200
+    mine = api.call("GET", f"/v1/campaigns/{cid}/me", token=victim["token"])
+    assert mine[0] == 200 and [r["id"] for r in mine[1]["rewards"]] == [rid]
+    assert api.call("POST", f"/v1/rewards/{rid}/claim", {"address": ADDRESS}, token=victim["token"],
+                    headers=proof(api, victim["token"]))[0] == 200  # fmt: skip
+
+
 def test_an_anonymous_participant_proves_sensitive_acts_with_a_one_time_proof(api: Api, tenant: Tenant) -> None:
     cid = anonymous_campaign(api, tenant)
     token = api.call("POST", participants(cid), {"phone": "13700137000"})[1]["token"]
