@@ -228,3 +228,5 @@ class Code(StrEnum):
     # http: hostile input refused before any route runs
     INVALID_PATH_PARAMETER = "INVALID_PATH_PARAMETER"
     JSON_TOO_DEEP = "JSON_TOO_DEEP"
+    # loyalty: membership tiers (docs/retention.md)
+    TIER_REQUIRED = "TIER_REQUIRED"

@@ -8,13 +8,14 @@ from chalice.app import Blueprint, Response
 
 from chalicelib.core.rbac import Permission
 from chalicelib.http import request as http
-from chalicelib.loyalty import catalogue, points
+from chalicelib.loyalty import catalogue, points, tiers
 from chalicelib.loyalty.rules.catalogue import (
     CatalogueItemCreate,
     CatalogueItemPatch,
     LoyaltySettings,
     RedemptionCreate,
 )
+from chalicelib.loyalty.rules.tiers import TierRules
 
 bp = Blueprint(__name__)
 
@@ -82,3 +83,22 @@ def get_loyalty_settings() -> dict[str, Any]:
 def put_loyalty_settings() -> dict[str, Any]:
     body = http.parse(bp.current_request, LoyaltySettings)
     return catalogue.update_policy(http.principal(), body, http.now())
+
+
+@bp.route("/v1/admin/loyalty/tiers", methods=["GET"])
+@http.requires(Permission.LOYALTY_MANAGE)
+def get_tier_rules() -> dict[str, Any]:
+    return tiers.read_rules(http.principal())
+
+
+@bp.route("/v1/admin/loyalty/tiers", methods=["PUT"])
+@http.requires(Permission.LOYALTY_MANAGE)
+def put_tier_rules() -> dict[str, Any]:
+    body = http.parse(bp.current_request, TierRules)
+    return tiers.update_rules(http.principal(), body, http.now())
+
+
+@bp.route("/v1/campaigns/{cid}/me/tier", methods=["GET"])
+def get_my_tier(cid: str) -> Response:
+    body = tiers.mine(cid, bp.current_request.headers.get("authorization"), http.now())
+    return Response(body=body, status_code=200, headers=NO_STORE)
