@@ -20,6 +20,7 @@ from chalicelib.audience.rules import automations, profiles
 from chalicelib.campaigns.rules import compliance, templates
 from chalicelib.campaigns.rules import spec as campaigns
 from chalicelib.loyalty.rules import catalogue as loyalty
+from chalicelib.loyalty.rules import tiers as loyalty_tiers
 from chalicelib.messaging.rules import messages as messaging
 from chalicelib.messaging.rules import payloads
 from chalicelib.messaging.rules import webhooks as outbox
@@ -180,7 +181,7 @@ def generate() -> dict[str, Any]:
         platforms.MiniProgramUpdate, platform_login.MiniLogin, payouts.PayoutSettings, withdrawals.WithdrawalCreate,
         withdrawals.WithdrawalBatch, withdrawals.MarkPaid, release.ExistingCustomers,
         payout_credentials.WeChatPayCredentials, payout_credentials.AlipayCredentials, loyalty.CatalogueItemCreate,
-        loyalty.CatalogueItemPatch, loyalty.RedemptionCreate, loyalty.LoyaltySettings,
+        loyalty.CatalogueItemPatch, loyalty.RedemptionCreate, loyalty.LoyaltySettings, loyalty_tiers.TierRules,
     )  # fmt: skip
     for model in requests:
         _model(model, schemas)
