@@ -77,7 +77,9 @@ def _rule(api: Api, tenant: Tenant) -> str:
         "name": "Congratulate",
         "trigger": {"type": "tier_changed"},
         "conditions": "tier = gold",
-        "actions": [{"type": "send_message", "channel": "console", "template": {"zh": "升级", "en": "Welcome to Gold"}}],
+        "actions": [
+            {"type": "send_message", "channel": "console", "template": {"zh": "欢迎升级", "en": "Welcome to Gold"}}
+        ],
     }
     status, created = api.call("POST", "/v1/admin/automations", rule, token=tenant.owner_token)
     assert status == 201, created
@@ -110,14 +112,14 @@ def test_points_upgrade_at_once_the_multiplier_pays_and_tier_changed_fires_once(
     aid = _rule(api, tenant)
     cid = live_campaign(api, tenant, "invite", rules=TWO_REWARDS)
     deliver_every_batch_twice(pump)
-    inviter = _member = join(api, cid, external_id=_user())[1]
+    inviter = join(api, cid, external_id=_user())[1]
     join(api, cid, ref=inviter["invite_code"], external_id=_user())
     pump.drain()
     pump.drain()
     mine = _tier(api, cid, inviter)
     assert mine["tier"]["id"] == "gold" and mine["value"] == 100 and mine["next"] is None, mine
     assert mine["below_threshold"] is False and mine["grace_deadline"] is None
-    status, me = api.call("GET", f"/v1/campaigns/{cid}/me", token=_member["token"])
+    status, me = api.call("GET", f"/v1/campaigns/{cid}/me", token=inviter["token"])
     assert status == 200 and me["tier"] == {"id": "gold", "name": "Gold"}, me
     # The next points reward is credited x1.5, and says so.
     join(api, cid, ref=inviter["invite_code"], external_id=_user())
