@@ -36,7 +36,7 @@ def _n(value: int) -> dict[str, str]:
 
 
 def _failed_condition(exc: ClientError) -> bool:
-    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+    return bool(exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
 
 
 # --- the ladder ------------------------------------------------------------------------------------------------

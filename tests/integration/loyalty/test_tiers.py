@@ -13,6 +13,7 @@ from chalicelib.core.clock import iso
 from chalicelib.loyalty import points, tiers
 from chalicelib.loyalty.rules.points import Kind, PointsEntry
 from chalicelib.loyalty.store import ledger
+from chalicelib.loyalty.store import tiers as tier_store
 from chalicelib.messaging import messages
 from chalicelib.referral import identity
 from local.pump import StreamPump
@@ -159,17 +160,17 @@ def test_spend_upgrades_and_only_the_daily_review_downgrades_after_the_grace_per
     uid, start = _uid(member), datetime.now(UTC)
     # The first review below the threshold starts the grace period; reviews within it change nothing.
     tiers.review_due(start + timedelta(days=1, minutes=1))
-    state = tiers.store.state(tenant.tid, uid)
+    state = tier_store.state(tenant.tid, uid)
     assert state.tier == "vip" and state.below_since is not None
     tiers.review_due(start + timedelta(days=3, minutes=2))
     tiers.review_due(start + timedelta(days=3, minutes=2))
-    assert tiers.store.state(tenant.tid, uid).tier == "vip"
+    assert tier_store.state(tenant.tid, uid).tier == "vip"
     # Past the grace period: down (here to no tier), once.
     tiers.review_due(start + timedelta(days=4, minutes=3))
-    after = tiers.store.state(tenant.tid, uid)
+    after = tier_store.state(tenant.tid, uid)
     assert after.tier is None and after.previous == "vip" and after.review_at is None
     again = tiers.review_due(start + timedelta(days=5, minutes=3))
-    assert tiers.store.state(tenant.tid, uid) == after and again["errors"] == 0
+    assert tier_store.state(tenant.tid, uid) == after and again["errors"] == 0
     pump.drain()
     status, me = api.call("GET", f"/v1/campaigns/{cid}/me", token=member["token"])
     assert status == 200 and me["tier"] is None
