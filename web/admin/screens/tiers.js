@@ -35,10 +35,15 @@ function form(current) {
   const message = h("div", { class: "form-message", role: "alert" });
   const addRow = h("button", { type: "button" }, t("tiers.add"));
   const save = h("button", { type: "submit", class: "primary" }, t("common.save"));
-  const show = (tiers) => fill(rows, ...tiers.map((tier) => row(tier, rows)));
+  const show = (tiers) => {
+    fill(rows, ...tiers.map((tier) => row(tier, rows)));
+    renumber(rows);
+  };
   show(current.rules.tiers);
   addRow.addEventListener("click", () => {
-    if (rows.children.length < MAX_TIERS) rows.append(row({ id: "", name: "", threshold: "", multiplier: 1 }, rows));
+    if (rows.children.length >= MAX_TIERS) return;
+    rows.append(row({ id: "", name: "", threshold: "", multiplier: 1 }, rows));
+    renumber(rows);
   });
   const el = h(
     "form",
@@ -105,9 +110,18 @@ function number(value) {
   return h("input", { type: "text", inputmode: "numeric", autocomplete: "off", value: String(value ?? "") });
 }
 
-function cell(input, label) {
-  input.setAttribute("aria-label", label);
-  return h("td", {}, input);
+// Each input is labelled by its row's place ("Threshold of tier 2"), renumbered when rows come and go.
+const LABELS = [
+  ["tier-id", "tiers.row_id"],
+  ["tier-name", "tiers.row_name"],
+  ["tier-threshold", "tiers.row_threshold"],
+  ["tier-multiplier", "tiers.row_multiplier"],
+];
+
+function renumber(rows) {
+  [...rows.children].forEach((tr, i) => {
+    for (const [cls, key] of LABELS) tr.querySelector(`.${cls}`).setAttribute("aria-label", t(key, { n: i + 1 }));
+  });
 }
 
 function row(tier, rows) {
@@ -123,17 +137,16 @@ function row(tier, rows) {
     class: "tier-multiplier",
   });
   const remove = h("button", { type: "button" }, t("common.delete"));
-  const n = rows.children.length + 1;
   const tr = h(
     "tr",
     {},
-    cell(id, t("tiers.row_id", { n })),
-    cell(name, t("tiers.row_name", { n })),
-    cell(threshold, t("tiers.row_threshold", { n })),
-    cell(multiplier, t("tiers.row_multiplier", { n })),
+    [id, name, threshold, multiplier].map((input) => h("td", {}, input)),
     h("td", {}, remove),
   );
-  remove.addEventListener("click", () => tr.remove());
+  remove.addEventListener("click", () => {
+    tr.remove();
+    renumber(rows);
+  });
   return tr;
 }
 
