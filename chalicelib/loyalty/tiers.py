@@ -178,8 +178,9 @@ def review_due(now: datetime) -> dict[str, int]:
     counts = {"reviewed": 0, "changed": 0, "errors": 0}
     budget = MAX_REVIEWS_PER_RUN
     for shard in range(store.REVIEW_SHARDS):
+        failed: set[tuple[str, str]] = set()  # still due after failing: read again, not reviewed again this run
         while budget > 0:
-            page = store.due(shard, iso(now), min(budget, 100))
+            page = [due for due in store.due(shard, iso(now), min(budget, 100) + len(failed)) if due not in failed]
             if not page:
                 break
             for tid, uid in page:
@@ -191,8 +192,7 @@ def review_due(now: datetime) -> dict[str, int]:
                 except Exception:
                     logger.exception("tier review failed", tid=tid, uid=uid)
                     counts["errors"] += 1
-            if counts["errors"] and len(page) == counts["errors"]:
-                break  # a page that fails whole would be read again forever: leave it for the next run
+                    failed.add((tid, uid))
     return counts
 
 
