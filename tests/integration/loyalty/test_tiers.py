@@ -10,13 +10,15 @@ from typing import Any
 import pytest
 
 from chalicelib.core.clock import iso
-from chalicelib.loyalty import points, tiers
+from chalicelib.entrypoints import events as handlers
+from chalicelib.loyalty import points
 from chalicelib.loyalty.rules.points import Kind, PointsEntry
 from chalicelib.loyalty.store import ledger
 from chalicelib.loyalty.store import tiers as tier_store
 from chalicelib.messaging import messages
 from chalicelib.referral import identity
 from local.pump import StreamPump
+from local.scheduler import Scheduler
 from tests.conftest import Api, Tenant, join, live_campaign
 from tests.integration.conftest import deliver_every_batch_twice
 from tests.integration.modes.test_orders_distribution import order, post_order
@@ -140,7 +142,7 @@ def test_points_upgrade_at_once_the_multiplier_pays_and_tier_changed_fires_once(
 
 
 def test_spend_upgrades_and_only_the_daily_review_downgrades_after_the_grace_period(
-    api: Api, tenant: Tenant, pump: StreamPump
+    app: Any, api: Api, tenant: Tenant, pump: StreamPump, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _ladder(api, tenant, measure="spend_fen", window_days=7, grace_days=3,
             tiers=[{"id": "vip", "name": "VIP", "threshold": 10_000}])  # fmt: skip
@@ -158,19 +160,29 @@ def test_spend_upgrades_and_only_the_daily_review_downgrades_after_the_grace_per
     mine = _tier(api, cid, member)
     assert mine["tier"]["id"] == "vip" and mine["value"] == 0 and mine["below_threshold"] is True, mine
     uid, start = _uid(member), datetime.now(UTC)
+    moment = [start]
+    monkeypatch.setattr(handlers, "utcnow", lambda: moment[0])
+    scheduler = Scheduler(app, clock=lambda: moment[0])
+
+    def review(after: timedelta) -> dict[str, int]:
+        moment[0] = start + after
+        counts: dict[str, int] = scheduler.invoke("review_tiers")
+        assert counts["errors"] == 0, counts
+        return counts
+
     # The first review below the threshold starts the grace period; reviews within it change nothing.
-    tiers.review_due(start + timedelta(days=1, minutes=1))
+    review(timedelta(days=1, minutes=1))
     state = tier_store.state(tenant.tid, uid)
     assert state.tier == "vip" and state.below_since is not None
-    tiers.review_due(start + timedelta(days=3, minutes=2))
-    tiers.review_due(start + timedelta(days=3, minutes=2))
+    review(timedelta(days=3, minutes=2))
+    review(timedelta(days=3, minutes=2))
     assert tier_store.state(tenant.tid, uid).tier == "vip"
     # Past the grace period: down (here to no tier), once.
-    tiers.review_due(start + timedelta(days=4, minutes=3))
+    review(timedelta(days=4, minutes=3))
     after = tier_store.state(tenant.tid, uid)
     assert after.tier is None and after.previous == "vip" and after.review_at is None
-    again = tiers.review_due(start + timedelta(days=5, minutes=3))
-    assert tier_store.state(tenant.tid, uid) == after and again["errors"] == 0
+    review(timedelta(days=5, minutes=3))
+    assert tier_store.state(tenant.tid, uid) == after
     pump.drain()
     status, me = api.call("GET", f"/v1/campaigns/{cid}/me", token=member["token"])
     assert status == 200 and me["tier"] is None
