@@ -21,6 +21,7 @@ from chalicelib.campaigns.rules import compliance, templates
 from chalicelib.campaigns.rules import spec as campaigns
 from chalicelib.loyalty.rules import catalogue as loyalty
 from chalicelib.loyalty.rules import tasks as loyalty_tasks
+from chalicelib.loyalty.rules import tiers as loyalty_tiers
 from chalicelib.messaging.rules import messages as messaging
 from chalicelib.messaging.rules import payloads
 from chalicelib.messaging.rules import webhooks as outbox
@@ -182,7 +183,7 @@ def generate() -> dict[str, Any]:
         withdrawals.WithdrawalBatch, withdrawals.MarkPaid, release.ExistingCustomers,
         payout_credentials.WeChatPayCredentials, payout_credentials.AlipayCredentials, loyalty.CatalogueItemCreate,
         loyalty.CatalogueItemPatch, loyalty.RedemptionCreate, loyalty.LoyaltySettings, loyalty_tasks.TaskCreate,
-        loyalty_tasks.TaskPatch,
+        loyalty_tasks.TaskPatch, loyalty_tiers.TierRules,
     )  # fmt: skip
     for model in requests:
         _model(model, schemas)

@@ -292,6 +292,9 @@ def on_batch(batch: list[Change]) -> set[str]:
     failed: set[str] = set()
     for firing, change in wanted:
         try:
+            if firing.uid is not None:
+                _fire_person(firing, _rules(firing.tid, cache), now)
+                continue
             codes = [firing.code] if firing.code else _group_codes(firing.gid)
             persons = identity.persons({c for c in codes if c})
             for code in codes:
@@ -308,6 +311,16 @@ def on_batch(batch: list[Change]) -> set[str]:
             logger.exception("automation failed", trigger=firing.type, key=firing.key)
             failed.add(change.sequence)
     return failed
+
+
+def _fire_person(firing: Firing, rules: list[AutomationRecord], now: datetime) -> None:
+    """A fact about the person (a tier change): their profile, no participant in particular."""
+    profile = audience_store.get(firing.tid, str(firing.uid))
+    if profile is None:
+        return
+    for rule in rules:
+        if domain.matches(rule.trigger, firing):
+            fire(rule, profile, firing.key, {**_context(firing, None), "cid": None}, now)
 
 
 def _group_codes(gid: str | None) -> list[str]:

@@ -35,6 +35,7 @@ from chalicelib.table.images import (
     OrderImage,
     ParticipantImage,
     RewardImage,
+    TierImage,
 )
 
 SAVE_ATTEMPTS = 4
@@ -99,6 +100,8 @@ def facts_of(change: Change, now: datetime) -> tuple[str | None, str | None, lis
         return None, None, []
     if isinstance(new, ParticipantImage) and new.person:
         return new.person, None, [_participant_fact(new)]
+    if isinstance(new, TierImage) and new.uid.startswith("u_") and new.changed_at:
+        return new.uid, None, [domain.TierFact(new.tier, new.name, new.rank, new.changed_at)]
     if isinstance(new, RewardImage):
         rid = f"{new.cid}|{new.code}|{new.rule}"
         at = new.issued_at or new.created_at or iso(now)
@@ -185,7 +188,7 @@ def on_batch(batch: list[Change]) -> set[str]:
         if change.entity == "assist" and facts:
             # One help fact per new helper, each about the helper's own profile.
             pending += [(helper, change, facts) for helper in _helpers(change)]
-        elif uid is not None and isinstance(change.new, ParticipantImage):
+        elif uid is not None and isinstance(change.new, ParticipantImage | TierImage):
             key = (change.new.tid, uid)
             by_person[key] += facts
             sequences[key].add(change.sequence)
@@ -305,6 +308,9 @@ def view(profile: Profile) -> dict[str, Any]:
         "birthday": profile.birthday,
         "tags": sorted(profile.tags),
         "codes": sorted(profile.parts),
+        "tier": {"id": profile.tier["id"], "name": profile.tier.get("name"), "since": profile.tier.get("at")}
+        if profile.tier and profile.tier.get("id")
+        else None,
     }
 
 

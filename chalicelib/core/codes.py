@@ -231,3 +231,5 @@ class Code(StrEnum):
     # loyalty: tasks (docs/retention.md)
     LOYALTY_TASK_NOT_FOUND = "LOYALTY_TASK_NOT_FOUND"
     TOO_MANY_LOYALTY_TASKS = "TOO_MANY_LOYALTY_TASKS"
+    # loyalty: membership tiers (docs/retention.md)
+    TIER_REQUIRED = "TIER_REQUIRED"

@@ -143,6 +143,18 @@ def anchor_audit_chains(event: CloudWatchEvent) -> dict[str, int]:
     return counts
 
 
+# Once a day: tier holders below their tier's threshold for the grace period go down (docs/retention.md).
+@bp.schedule(Rate(1, unit=Rate.DAYS), name="review_tiers")
+def review_tiers(event: CloudWatchEvent) -> dict[str, int]:
+    wiring.wire()
+    from chalicelib.loyalty import tiers  # loaded by this schedule's function only
+
+    counts = tiers.review_due(utcnow())
+    if any(counts.values()):
+        logger.info("tier reviews", extra=counts)
+    return counts
+
+
 def _observe(handlers: dict[str, Any]) -> None:
     """Give every handler here the observability middleware (Lambda context in the logs, the metrics flush).
     Deployed, each function imports this module and never `app`, while Chalice attaches the app's middleware

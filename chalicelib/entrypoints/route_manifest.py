@@ -792,6 +792,21 @@ ROUTES: tuple[Route, ...] = (
         "delete_task",
         permission=Permission.LOYALTY_MANAGE,
     ),
+    Route(
+        "/v1/admin/loyalty/tiers",
+        "GET",
+        "chalicelib.loyalty.routes",
+        "get_tier_rules",
+        permission=Permission.LOYALTY_MANAGE,
+    ),
+    Route(
+        "/v1/admin/loyalty/tiers",
+        "PUT",
+        "chalicelib.loyalty.routes",
+        "put_tier_rules",
+        permission=Permission.LOYALTY_MANAGE,
+    ),
+    Route("/v1/campaigns/{cid}/me/tier", "GET", "chalicelib.loyalty.routes", "get_my_tier"),
     Route("/v1/me/export", "POST", "chalicelib.privacy.routes", "export_my_data"),
     Route("/v1/me", "DELETE", "chalicelib.privacy.routes", "erase_my_data"),
 )

@@ -17,7 +17,7 @@ from chalicelib.analytics import aggregation
 from chalicelib.audience import automations, profiles
 from chalicelib.campaigns import lifecycle
 from chalicelib.core.observability import logger
-from chalicelib.loyalty import points, tasks
+from chalicelib.loyalty import points, tasks, tiers
 from chalicelib.modes.assist import service as assists
 from chalicelib.modes.group_buy import service as groups
 from chalicelib.payouts import wallets
@@ -42,6 +42,10 @@ HANDLERS: dict[str, list[RecordHandler]] = {
     "commission_mirror": [wallets.on_commission],
     # A points reward that is issued credits the person's points ledger (docs/retention.md).
     "reward": [points.on_reward],
+    # Facts that lift a person's tier measure upgrade them at once; downgrades wait for the daily review.
+    "points_entry": [tiers.on_points],
+    "order": [tiers.on_order],
+    "participant": [tiers.on_participant],
 }
 BATCH_HANDLERS: dict[str, list[BatchHandler]] = {
     "participant": [progress.count_invites, reviews.on_participants, fraud.count_attempts, fraud.record_people],

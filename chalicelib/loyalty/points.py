@@ -21,9 +21,10 @@ from chalicelib.core.clock import iso, parse_iso
 from chalicelib.core.codes import Code
 from chalicelib.core.errors import BadRequest, Conflict
 from chalicelib.core.observability import logger
-from chalicelib.loyalty import catalogue
+from chalicelib.loyalty import catalogue, tiers
 from chalicelib.loyalty.rules.catalogue import RedemptionCreate
 from chalicelib.loyalty.rules.points import Balance, Kind, PointsEntry, balance, expired_rows, expiry_of, signed
+from chalicelib.loyalty.rules.tiers import ONE, multiplier_text, multiply
 from chalicelib.loyalty.store import ledger
 from chalicelib.loyalty.store.ledger import Redeemed
 from chalicelib.referral import identity
@@ -41,7 +42,7 @@ MAX_ENTRIES_SHOWN = 100
 def owner_of(participant: ParticipantRecord) -> str:
     """The ledger's owner: the person behind the participant (one ledger per person and tenant, whatever campaign
     they earn in); a participant who joined before profiles existed has their code's own ledger."""
-    return participant.person or f"c_{participant.code}"
+    return participant.owner
 
 
 def reward_source(rid: str) -> str:
@@ -79,13 +80,21 @@ def on_reward(change: Change) -> None:
         raise RuntimeError(f"points reward for an unknown participant {new.code}")  # retried, then reported
     earned_at = new.issued_at or new.created_at
     rid = reward_id(new.code, new.rule)
+    uid = owner_of(earner)
+    source = reward_source(rid)
+    if ledger.entry(new.tid, uid, source) is not None:
+        return  # credited before: the multiplier is not read again (the tier may have changed since)
+    # The person's tier multiplies points rewards (docs/retention.md); whole points, rounded down.
+    pct, tier_name = tiers.multiplier(new.tid, uid)
+    credited = multiply(new.points, pct)
+    bonus = f", {multiplier_text(pct)} for tier {tier_name}" if tier_name and pct != ONE else ""
     entry = PointsEntry(
-        source=reward_source(rid), kind=Kind.REWARD, points=new.points, created_at=earned_at,
-        explanation=f"Reward “{new.name}” ({rid}) in campaign {new.cid}",
+        source=source, kind=Kind.REWARD, points=credited, created_at=earned_at,
+        explanation=f"Reward “{new.name}” ({rid}) in campaign {new.cid}{bonus}",
         expires_at=expiry_of(parse_iso(earned_at), catalogue.policy(new.tid).expiry_days), cid=new.cid,
     )  # fmt: skip
-    if ledger.credit(new.tid, owner_of(earner), entry):
-        logger.info("points credited", tid=new.tid, reward=rid, points=new.points)
+    if ledger.credit(new.tid, uid, entry):
+        logger.info("points credited", tid=new.tid, reward=rid, points=credited, multiplier=pct)
 
 
 def _take_back(reward: RewardImage) -> None:

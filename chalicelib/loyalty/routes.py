@@ -8,7 +8,7 @@ from chalice.app import Blueprint, Response
 
 from chalicelib.core.rbac import Permission
 from chalicelib.http import request as http
-from chalicelib.loyalty import catalogue, points, tasks
+from chalicelib.loyalty import catalogue, points, tasks, tiers
 from chalicelib.loyalty.rules.catalogue import (
     CatalogueItemCreate,
     CatalogueItemPatch,
@@ -16,6 +16,7 @@ from chalicelib.loyalty.rules.catalogue import (
     RedemptionCreate,
 )
 from chalicelib.loyalty.rules.tasks import TaskCreate, TaskPatch
+from chalicelib.loyalty.rules.tiers import TierRules
 
 bp = Blueprint(__name__)
 
@@ -128,3 +129,22 @@ def update_task(task_id: str) -> dict[str, Any]:
 def delete_task(task_id: str) -> Response:
     tasks.delete(http.principal(), task_id, http.now())
     return http.no_content()
+
+
+@bp.route("/v1/admin/loyalty/tiers", methods=["GET"])
+@http.requires(Permission.LOYALTY_MANAGE)
+def get_tier_rules() -> dict[str, Any]:
+    return tiers.read_rules(http.principal())
+
+
+@bp.route("/v1/admin/loyalty/tiers", methods=["PUT"])
+@http.requires(Permission.LOYALTY_MANAGE)
+def put_tier_rules() -> dict[str, Any]:
+    body = http.parse(bp.current_request, TierRules)
+    return tiers.update_rules(http.principal(), body, http.now())
+
+
+@bp.route("/v1/campaigns/{cid}/me/tier", methods=["GET"])
+def get_my_tier(cid: str) -> Response:
+    body = tiers.mine(cid, bp.current_request.headers.get("authorization"), http.now())
+    return Response(body=body, status_code=200, headers=NO_STORE)

@@ -23,6 +23,7 @@ from chalicelib.referral.rules.records import ParticipantRecord
 from chalicelib.referral.store import follows as follow_store
 from chalicelib.referral.store import leaderboard as leaderboard_store
 from chalicelib.referral.store import participants as store
+from chalicelib.referral.store import tiers as tier_store
 from chalicelib.security import click_tokens
 from chalicelib.security.pii import get_cipher, normalize_phone
 
@@ -164,6 +165,12 @@ def _join(
         phone_enc = cipher.encrypt(digits, identity_service.phone_context(cid, identity))
         phone_hash = cipher.blind_index(digits, "phone")
     person = domain.person_id(secret, rec.tid, external_id)
+    refused = _tier_refusal(rec, person)
+    if refused is not None:
+        existing = identity_service.find(rec.cid, external_id)
+        if existing is not None and not existing.erased:
+            return _joined(rec, existing), False  # in before: a tier lost since does not take the place back
+        raise refused
     # How messages reach the person (docs/audience.md), readable only as their profile's.
     contact = {"external_id": external_id, "phone": digits, "email": email}
     contact_json = json.dumps({k: v for k, v in contact.items() if v}, sort_keys=True)
@@ -240,6 +247,25 @@ def _join(
     raise Unavailable("no free invite code for this participant; retry", code=Code.CODE_UNAVAILABLE)
 
 
+def _tier_refusal(rec: CampaignRecord, person: str) -> Forbidden | None:
+    """A tier-only campaign lets in people holding its `min_tier` or a higher one (docs/retention.md)."""
+    wanted = rec.spec.min_tier
+    if wanted is None:
+        return None
+    held = tier_store.held(rec.tid, person)
+    if held is None or wanted not in held.at_least:
+        return Forbidden(
+            "this campaign is for members of a higher tier", code=Code.TIER_REQUIRED,
+            details={"min_tier": wanted, "tier": held.tier if held else None},
+        )  # fmt: skip
+    return None
+
+
+def _tier_view(rec: CampaignRecord, participant: ParticipantRecord) -> dict[str, str] | None:
+    held = tier_store.held(rec.tid, participant.owner)
+    return {"id": held.tier, "name": held.name} if held else None
+
+
 def _refuse(rec: CampaignRecord, external_id: str, identity: str, risk: fraud.Risk) -> tuple[dict[str, Any], bool]:
     """A blocked join writes no participant; someone who joined before still gets their own back."""
     existing = identity_service.find(rec.cid, external_id)
@@ -267,6 +293,7 @@ def me(cid: str, authorization: str | None, now: datetime) -> dict[str, Any]:
     view["rewards"] = rewards.view(participant.code)
     if rec.mode in LADDER_MODES:
         view["rank"] = rank_of(leaderboard_store.get(cid)[0], participant.code)
+    view["tier"] = _tier_view(rec, participant)
     for (mode, key), section in _sections.items():
         if mode == rec.mode:
             view[key] = section(rec, participant, now)

@@ -316,11 +316,57 @@ class PlatformEventImage(Image):
         )  # fmt: skip
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PointsEntryImage(Image):
+    """An entry of a person's points ledger (loyalty/store/ledger.py). It belongs to a tenant; `cid` is the
+    campaign involved, empty when none is."""
+
+    entity: ClassVar[str] = "points_entry"
+    tid: str
+    uid: str  # the ledger's owner
+    source: str
+    kind: str
+    points: int
+    created_at: str
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any]) -> Self:
+        return cls(
+            cid=raw.get("cid") or "", tid=raw["tid"], uid=raw["uid"], source=raw["source"], kind=raw["kind"],
+            points=int(raw["points"]), created_at=raw["created_at"],
+        )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TierImage(Image):
+    """A person's membership tier (loyalty/store/tiers.py, `T#{tid}#TIER#{uid}` / `STATE`). It belongs to a
+    tenant, not a campaign: `cid` is empty. `tier` is None while no tier is held; `rank` is its place in the
+    tenant's ladder (1 the lowest, 0 none); `changed_at` is when `tier` last changed."""
+
+    entity: ClassVar[str] = "tier"
+    tid: str
+    uid: str  # the person (a profile's uid), or `c_{code}` for a participant who joined before profiles
+    tier: str | None = None
+    name: str | None = None
+    rank: int = 0
+    previous: str | None = None
+    changed_at: str | None = None
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any]) -> Self:
+        get = raw.get
+        return cls(
+            cid="", tid=raw["tid"], uid=raw["uid"], tier=get("tier"), name=get("tier_name"),
+            rank=int(get("rank") or 0), previous=get("previous"), changed_at=get("changed_at"),
+        )  # fmt: skip
+
+
 IMAGE_TYPES: dict[str, type[Image]] = {
     kind.entity: kind
     for kind in (
         CampaignImage, ParticipantImage, RewardImage, CouponCodeImage, GroupImage, GroupMemberImage, AssistImage,
         OrderImage, CommissionImage, CommissionMirrorImage, BeaconImage, ClickImage, PlatformEventImage,
+        PointsEntryImage, TierImage,
     )
 }  # fmt: skip
 

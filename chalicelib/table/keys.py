@@ -725,3 +725,38 @@ def task_progress_pk(tid: str, uid: str) -> str:
 def task_progress_sk(task_id: str, period_key: str) -> str:
     """The period (`D{local date}`, `W{ISO week}`, `ONCE`) is in the key: a new day or week starts a new item."""
     return f"P#{task_id}#{period_key}"
+
+
+# Membership tiers (docs/retention.md): a person's standing and the facts it is measured from, in one partition.
+def tier_pk(tid: str, uid: str) -> str:
+    """A person's tier in one tenant: `STATE` (the tier held, read by the join gate and the participant's view
+    below the loyalty slice) and the facts `F#...` its measure sums over a window."""
+    return f"T#{tid}#TIER#{uid}"
+
+
+TIER_STATE_SK = "STATE"
+TIER_FACT_PREFIX = "F#"
+
+
+def tier_fact_sk(kind: str, key: str) -> str:
+    """One fact per order or invitee, written as its absolute value: a replayed record rewrites the same."""
+    return f"F#{kind}#{key}"
+
+
+# The tenant's tier ladder (JSON), beside the tenant (`T#{tid}`).
+LOYALTY_TIERS_SK = "TIERS"
+TIER_REVIEW_SHARDS = 4
+
+
+def tier_review_gsi2pk(shard: int) -> str:
+    """Tier holders by the time their tier is next reviewed (GSI2, sparse: only while a tier is held), across
+    tenants: the daily downgrade job finds who is due by key."""
+    return f"TIERDUE#{shard}"
+
+
+def tier_review_gsi2sk(due: str, tid: str, uid: str) -> str:
+    return f"{due}#{tid}#{uid}"
+
+
+def tier_review_shard(uid: str) -> int:
+    return int(hashlib.sha256(uid.encode()).hexdigest(), 16) % TIER_REVIEW_SHARDS

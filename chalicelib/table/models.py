@@ -598,6 +598,7 @@ class ProfileItem(Item, discriminator="profile"):
     auto_tags = JSONAttribute(null=True)  # tag -> added at
     manual_tags = JSONAttribute(null=True)
     tags = UnicodeSetAttribute(null=True)  # both, for reading
+    tier = JSONAttribute(null=True)  # {"id", "name", "rank", "at"}: the membership tier (docs/retention.md)
 
 
 class ProfileTagItem(Item, discriminator="profile_tag"):

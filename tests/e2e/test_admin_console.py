@@ -43,6 +43,7 @@ SCREENS = [
     "platforms",
     "payouts",
     "tasks",
+    "tiers",
 ]
 
 

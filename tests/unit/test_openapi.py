@@ -30,6 +30,7 @@ from chalicelib.campaigns.rules import spec as campaigns
 from chalicelib.core.rbac import ROLE_PERMISSIONS, Permission
 from chalicelib.loyalty.rules import catalogue as loyalty
 from chalicelib.loyalty.rules import tasks as loyalty_tasks
+from chalicelib.loyalty.rules import tiers as loyalty_tiers
 from chalicelib.messaging.rules import messages as messaging
 from chalicelib.messaging.rules import payloads
 from chalicelib.messaging.rules import webhooks as outbox
@@ -70,6 +71,7 @@ PARTICIPANT_ROUTES = {
     ("/v1/campaigns/{cid}/me/points", "GET"),
     ("/v1/campaigns/{cid}/me/redemptions", "POST"),
     ("/v1/campaigns/{cid}/me/tasks", "GET"),
+    ("/v1/campaigns/{cid}/me/tier", "GET"),
 }
 
 Route = tuple[str, str]
@@ -376,6 +378,7 @@ VALIDATORS: dict[str, Callable[[dict[str, Any]], object]] = {
     "CatalogueItemPatch": loyalty.CatalogueItemPatch.model_validate,
     "RedemptionCreate": loyalty.RedemptionCreate.model_validate,
     "LoyaltySettings": loyalty.LoyaltySettings.model_validate,
+    "TierRules": loyalty_tiers.TierRules.model_validate,
     "PayoutProviderCredentials": lambda body: payout_credentials.INPUTS[body["provider"]].model_validate(body),
     "TaskCreate": loyalty_tasks.TaskCreate.model_validate,
     "TaskPatch": loyalty_tasks.TaskPatch.model_validate,

@@ -21,6 +21,7 @@ const SCREENS = {
   platforms: () => import("./screens/platforms.js"),
   payouts: () => import("./screens/payouts.js"),
   tasks: () => import("./screens/tasks.js"),
+  tiers: () => import("./screens/tiers.js"),
 };
 
 // Hash routes: #/campaigns, #/new, #/new/CID (edit a draft), #/campaigns/CID (dashboard), ...
@@ -40,6 +41,7 @@ const ROUTES = [
   [/^#\/platforms$/, "platforms"],
   [/^#\/payouts$/, "payouts"],
   [/^#\/tasks$/, "tasks"],
+  [/^#\/tiers$/, "tiers"],
 ];
 
 // [href, label, roles]: an entry with roles shows only to them (the API refuses the others anyway).
@@ -57,6 +59,7 @@ const NAV = [
   ["#/platforms", "nav.platforms"],
   ["#/payouts", "nav.payouts", ["owner", "finance"]],
   ["#/tasks", "nav.tasks", ["owner", "operator"]],
+  ["#/tiers", "nav.tiers", ["owner", "operator"]],
 ];
 
 const view = document.getElementById("view");

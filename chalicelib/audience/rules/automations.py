@@ -25,6 +25,7 @@ from chalicelib.table.images import (
     OrderImage,
     ParticipantImage,
     RewardImage,
+    TierImage,
 )
 
 EVENT_TRIGGERS = (
@@ -36,6 +37,7 @@ EVENT_TRIGGERS = (
     "group.failed",
     "assist.completed",
     "order.paid",
+    "tier_changed",
 )
 SCHEDULED_TRIGGERS = ("inactive", "birthday", "group.deadline")
 TRIGGERS = EVENT_TRIGGERS + SCHEDULED_TRIGGERS
@@ -47,7 +49,9 @@ AUTOMATION_REWARD_PREFIX = "auto_"
 _MILESTONE_RULE = re.compile(r"^m\d+$")
 _LIVE_REWARD = frozenset({"issued", "claimed"})
 # The images whose changes may fire a trigger (each names its tenant).
-_FIRING_IMAGES = (ParticipantImage, RewardImage, GroupImage, AssistImage, OrderImage)
+_FIRING_IMAGES = (ParticipantImage, RewardImage, GroupImage, AssistImage, OrderImage, TierImage)
+# Facts about a person rather than one of their participants (`Firing.uid`): no campaign to filter on.
+PERSON_TRIGGERS = frozenset({"inactive", "birthday", "tier_changed"})
 
 
 class _Strict(BaseModel):
@@ -57,7 +61,7 @@ class _Strict(BaseModel):
 class Trigger(_Strict):
     type: Literal[
         "joined", "qualified", "milestone.reached", "reward.issued", "group.succeeded", "group.failed",
-        "assist.completed", "order.paid", "inactive", "birthday", "group.deadline",
+        "assist.completed", "order.paid", "inactive", "birthday", "group.deadline", "tier_changed",
     ]  # fmt: skip
     # Only this campaign's events (event triggers and group deadlines); every campaign when absent.
     campaign_id: str | None = Field(default=None, min_length=1, max_length=64)
@@ -72,7 +76,7 @@ class Trigger(_Strict):
             raise ValueError("`days` belongs to the inactive trigger")
         if self.type != "group.deadline" and self.hours_before is not None:
             raise ValueError("`hours_before` belongs to the group.deadline trigger")
-        if self.type in ("inactive", "birthday") and self.campaign_id is not None:
+        if self.type in PERSON_TRIGGERS and self.campaign_id is not None:
             raise ValueError(f"a {self.type} trigger is about the person, not one campaign")
         return self
 
@@ -142,8 +146,8 @@ class AutomationUpdate(_Strict):
 class Firing:
     """Something happened that rules may react to.
 
-    `code` is the participant it is about (None for a group event, whose members are looked up);
-    `key` names the occurrence, so every rule acts on it once.
+    `code` is the participant it is about (None for a group event, whose members are looked up); `uid` the
+    person, for a fact about the person itself (a tier); `key` names the occurrence, so every rule acts on it once.
     """
 
     type: str
@@ -153,6 +157,7 @@ class Firing:
     code: str | None = None
     gid: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
+    uid: str | None = None
 
 
 def firings(entity: str, event: str, old: Image | None, new: Image | None) -> list[Firing]:
@@ -198,6 +203,17 @@ def firings(entity: str, event: str, old: Image | None, new: Image | None) -> li
             oid = new.oid
             paid: dict[str, Any] = {"amount_fen": new.amount, "order_id": oid}
             out.append(Firing("order.paid", tid, cid, f"order|{tid}|{oid}", code=new.buyer, data=paid))
+    elif entity == "tier" and isinstance(new, TierImage):
+        before_tier = old.tier if isinstance(old, TierImage) else None
+        before_rank = old.rank if isinstance(old, TierImage) else 0
+        # A person's tier moved (up from the stream, down by the daily review); the change's time names it.
+        if new.tier != before_tier and new.uid.startswith("u_"):
+            moved = {
+                "from": before_tier, "to": new.tier, "to_name": new.name, "rank": new.rank,
+                "direction": "up" if new.rank > before_rank else "down",
+            }  # fmt: skip
+            key = f"tier|{tid}|{new.uid}|{new.changed_at}|{new.tier}"
+            out.append(Firing("tier_changed", tid, "", key, uid=new.uid, data=moved))
     return out
 
 

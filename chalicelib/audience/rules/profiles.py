@@ -99,7 +99,17 @@ class SeenFact:
     at: str
 
 
-Fact = ParticipantFact | RewardFact | OrderFact | GroupFact | HelpFact | SeenFact
+@dataclass(frozen=True)
+class TierFact:
+    """The person's membership tier (the loyalty slice's tier item): not activity. The latest change wins."""
+
+    tier: str | None
+    name: str | None
+    rank: int
+    at: str  # when the tier changed
+
+
+Fact = ParticipantFact | RewardFact | OrderFact | GroupFact | HelpFact | SeenFact | TierFact
 
 
 @dataclass
@@ -120,6 +130,8 @@ class Profile:
     # tag -> when it was added
     auto_tags: dict[str, str] = field(default_factory=dict)
     manual_tags: dict[str, str] = field(default_factory=dict)
+    # {"id", "name", "rank", "at"}: the membership tier, as of its last change (None: never had one)
+    tier: dict[str, Any] | None = None
 
     @property
     def tags(self) -> dict[str, str]:
@@ -193,6 +205,9 @@ def apply(profile: Profile, facts: Iterable[Fact]) -> Profile:
         elif isinstance(fact, HelpFact):
             out.helps.add(fact.owner)
             _seen(out, fact.at)
+        elif isinstance(fact, TierFact):
+            if out.tier is None or str(out.tier.get("at") or "") <= fact.at:
+                out.tier = {"id": fact.tier, "name": fact.name, "rank": fact.rank, "at": fact.at}
         else:
             _seen(out, fact.at)
     return out
@@ -215,6 +230,8 @@ def segment_view(profile: Profile) -> dict[str, Any]:
         "first_seen": profile.first_seen,
         "last_seen": profile.last_seen,
         "birthday": profile.birthday,
+        "tier": profile.tier.get("id") if profile.tier else None,
+        "tier_rank": int(profile.tier.get("rank") or 0) if profile.tier else 0,
     }
 
 

@@ -22,7 +22,7 @@ MAX_ATOMS = 100
 MAX_INT = 10**15  # more than any count or amount in fen
 MAX_DURATION_MINUTES = 36_525 * 24 * 60  # a century: far beyond any real "last seen"
 
-INT_FIELDS = ("spend", "orders", "invites", "rewards", "campaigns", "groups", "helps")
+INT_FIELDS = ("spend", "orders", "invites", "rewards", "campaigns", "groups", "helps", "tier_rank")
 TIME_FIELDS = ("first_seen", "last_seen")
 FieldType = Literal["int", "str", "bool", "time", "month_day"]
 FIELDS: dict[str, FieldType] = {
@@ -31,6 +31,7 @@ FIELDS: dict[str, FieldType] = {
     "invited": "bool",
     **dict.fromkeys(TIME_FIELDS, "time"),
     "birthday": "month_day",
+    "tier": "str",
 }
 OPS = ("=", "!=", "<", "<=", ">", ">=")
 EQUALITY_OPS = ("=", "!=")
@@ -389,7 +390,8 @@ class _Parser:
             )
         if kind == "str":
             if not text:
-                raise fail(f"expected a channel name for '{name}' {at}", "a channel")
+                what, short = ("a tier id", "a tier id") if name == "tier" else ("a channel name", "a channel")
+                raise fail(f"expected {what} for '{name}' {at}", short)
             return text
         if kind == "bool":
             if tok.kind == "word" and text.lower() in ("true", "false"):
@@ -614,7 +616,7 @@ def _holds(node: Compare, profile: Mapping[str, Any], now: datetime) -> bool:
         return _compare(bool(raw), node.op, node.value)
     if kind == "str":
         if not isinstance(raw, str) or not raw:
-            return False  # unknown source: neither = nor != holds
+            return False  # unknown source (no tier): neither = nor != holds
         return _compare(raw, node.op, node.value)
     if kind == "month_day":
         if not isinstance(raw, str) or not raw:

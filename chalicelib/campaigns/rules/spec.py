@@ -355,6 +355,12 @@ class CampaignBase(Strict):
         pattern=r"^[A-Za-z0-9_\-]+(/[A-Za-z0-9_\-]+)*$",
         description="The mini-program page a `miniprogram` code opens (no leading slash); its home page if absent.",
     )
+    min_tier: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9_]{1,32}$",
+        description="A tier-only campaign: only people holding this membership tier (its id) or a higher one may "
+        "join (docs/retention.md).",
+    )
 
     @field_validator("starts_at", "ends_at")
     @classmethod

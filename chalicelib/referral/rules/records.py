@@ -48,6 +48,12 @@ class ParticipantRecord:
         """Erased, or erasure under way: personal data may already be gone, so nothing reads it."""
         return self.erasing_at is not None or self.erased_at is not None
 
+    @property
+    def owner(self) -> str:
+        """Whose points and tier the participant's facts count for: the person behind it (one per tenant, whatever
+        campaign), or its code's own for a participant who joined before profiles existed."""
+        return self.person or f"c_{self.code}"
+
 
 @dataclass
 class RewardRecord:
