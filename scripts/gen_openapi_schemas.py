@@ -16,7 +16,7 @@ if str(ROOT) not in sys.path:
 
 from chalicelib.accounts.rules import api_keys, operators
 from chalicelib.analytics.rules import counting, exports
-from chalicelib.audience.rules import automations, profiles
+from chalicelib.audience.rules import automations, churn, profiles
 from chalicelib.campaigns.rules import compliance, templates
 from chalicelib.campaigns.rules import spec as campaigns
 from chalicelib.loyalty.rules import catalogue as loyalty
@@ -180,7 +180,7 @@ def generate() -> dict[str, Any]:
         platforms.MiniProgramUpdate, platform_login.MiniLogin, payouts.PayoutSettings, withdrawals.WithdrawalCreate,
         withdrawals.WithdrawalBatch, withdrawals.MarkPaid, release.ExistingCustomers,
         payout_credentials.WeChatPayCredentials, payout_credentials.AlipayCredentials, loyalty.CatalogueItemCreate,
-        loyalty.CatalogueItemPatch, loyalty.RedemptionCreate, loyalty.LoyaltySettings,
+        loyalty.CatalogueItemPatch, loyalty.RedemptionCreate, loyalty.LoyaltySettings, churn.ChurnSettings,
     )  # fmt: skip
     for model in requests:
         _model(model, schemas)

@@ -703,3 +703,32 @@ def loyalty_item_sk(iid: str) -> str:
 LOYALTY_ITEM_PREFIX = "ITEM#"
 # The tenant's points policy (expiry), beside the tenant (`T#{tid}`).
 LOYALTY_SETTINGS_SK = "LOYALTY"
+
+
+# Churn warning (docs/retention.md): a person's daily score beside their profile, a tenant's run, model and
+# settings beside the tenant, and each day's compact feature snapshots in one partition per tenant and day.
+CHURN_SK = "CHURN"
+CHURN_RUN_SK = "CHURN_RUN"
+CHURN_MODEL_SK = "CHURN_MODEL"
+CHURN_SETTINGS_SK = "CHURN_SETTINGS"
+# Every tenant whose people the daily job scores (GSI2, one item per tenant): the job starts here.
+CHURN_TENANTS_GSI2PK = "CHURN#TENANTS"
+
+
+def churn_risk_gsi1pk(tid: str) -> str:
+    """A tenant's scored people by risk (GSI1): the highest risks are one query, newest score per person."""
+    return f"T#{tid}#CHURN"
+
+
+def churn_risk_gsi1sk(risk: float, uid: str) -> str:
+    return f"{risk:.6f}#{uid}"
+
+
+def churn_snapshot_pk(tid: str, day: str) -> str:
+    """One local day's feature snapshots of a tenant: calibration reads day D and day D + 30 whole."""
+    return f"T#{tid}#CHS#{day}"
+
+
+def churn_snapshot_sk(batch: int) -> str:
+    """A run's batch number: a batch done again after an interruption overwrites its own snapshot."""
+    return f"B#{batch:06d}"

@@ -37,7 +37,8 @@ EVENT_TRIGGERS = (
     "assist.completed",
     "order.paid",
 )
-SCHEDULED_TRIGGERS = ("inactive", "birthday", "group.deadline")
+# `churn_risk`: the daily churn score brought the person to the tenant's alert level (docs/retention.md).
+SCHEDULED_TRIGGERS = ("inactive", "birthday", "group.deadline", "churn_risk")
 TRIGGERS = EVENT_TRIGGERS + SCHEDULED_TRIGGERS
 PERSON_CHANNELS = ("console", "email", "sms", "wecom", "wechat")
 ACTION_TYPES = ("send_message", "add_tag", "remove_tag", "call_webhook", "issue_reward")
@@ -57,7 +58,7 @@ class _Strict(BaseModel):
 class Trigger(_Strict):
     type: Literal[
         "joined", "qualified", "milestone.reached", "reward.issued", "group.succeeded", "group.failed",
-        "assist.completed", "order.paid", "inactive", "birthday", "group.deadline",
+        "assist.completed", "order.paid", "inactive", "birthday", "group.deadline", "churn_risk",
     ]  # fmt: skip
     # Only this campaign's events (event triggers and group deadlines); every campaign when absent.
     campaign_id: str | None = Field(default=None, min_length=1, max_length=64)
@@ -72,7 +73,7 @@ class Trigger(_Strict):
             raise ValueError("`days` belongs to the inactive trigger")
         if self.type != "group.deadline" and self.hours_before is not None:
             raise ValueError("`hours_before` belongs to the group.deadline trigger")
-        if self.type in ("inactive", "birthday") and self.campaign_id is not None:
+        if self.type in ("inactive", "birthday", "churn_risk") and self.campaign_id is not None:
             raise ValueError(f"a {self.type} trigger is about the person, not one campaign")
         return self
 
@@ -203,6 +204,12 @@ def firings(entity: str, event: str, old: Image | None, new: Image | None) -> li
 
 def matches(trigger: Mapping[str, Any], firing: Firing) -> bool:
     return trigger.get("type") == firing.type and trigger.get("campaign_id") in (None, firing.cid)
+
+
+def churn_occurrence(last_seen: str | None) -> str:
+    """A `churn_risk` firing names the quiet spell (the person's last activity), as `inactive` does: one firing
+    per crossing, and a person who comes back and slips away again is a new one."""
+    return f"churn_risk|{last_seen or '-'}"
 
 
 def run_key(aid: str, occurrence: str, uid: str) -> str:

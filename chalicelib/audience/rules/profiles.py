@@ -42,7 +42,10 @@ BUILTIN_TAGS: tuple[TagRule, ...] = (
     TagRule("repeat_buyer", "consumption", "orders >= 2", "paid at least 2 orders not refunded", builtin=True),
     TagRule("invited", "source", "invited = true", "joined through someone's invitation", builtin=True),
     TagRule("from_channel", "source", None, "from_<channel>: the channel of the first join", builtin=True),
+    # Follows the daily churn score (docs/retention.md): on from the tenant's alert level up, off below it.
+    TagRule("churn_risk", "behaviour", None, "churn risk at or above the tenant's alert level", builtin=True),
 )
+CHURN_TAG = "churn_risk"
 BUILTIN_NAMES = frozenset(t.name for t in BUILTIN_TAGS)
 
 
@@ -99,7 +102,15 @@ class SeenFact:
     at: str
 
 
-Fact = ParticipantFact | RewardFact | OrderFact | GroupFact | HelpFact | SeenFact
+@dataclass(frozen=True)
+class ChurnFact:
+    """The daily churn score's verdict: the level, and whether it reaches the tenant's alert level. Not activity."""
+
+    level: str
+    alert: bool
+
+
+Fact = ParticipantFact | RewardFact | OrderFact | GroupFact | HelpFact | SeenFact | ChurnFact
 
 
 @dataclass
@@ -120,6 +131,9 @@ class Profile:
     # tag -> when it was added
     auto_tags: dict[str, str] = field(default_factory=dict)
     manual_tags: dict[str, str] = field(default_factory=dict)
+    # The daily churn score's level and alert (docs/retention.md); the risk itself is kept beside the profile.
+    churn_level: str | None = None
+    churn_alert: bool = False
 
     @property
     def tags(self) -> dict[str, str]:
@@ -193,6 +207,8 @@ def apply(profile: Profile, facts: Iterable[Fact]) -> Profile:
         elif isinstance(fact, HelpFact):
             out.helps.add(fact.owner)
             _seen(out, fact.at)
+        elif isinstance(fact, ChurnFact):
+            out.churn_level, out.churn_alert = fact.level, fact.alert
         else:
             _seen(out, fact.at)
     return out
@@ -215,6 +231,7 @@ def segment_view(profile: Profile) -> dict[str, Any]:
         "first_seen": profile.first_seen,
         "last_seen": profile.last_seen,
         "birthday": profile.birthday,
+        "churn_level": profile.churn_level,
     }
 
 
@@ -234,6 +251,9 @@ def auto_tags(
         if rule.name == "from_channel":
             if view["source"]:
                 wanted.add(f"{SOURCE_TAG_PREFIX}{view['source']}")
+        elif rule.name == CHURN_TAG:
+            if profile.churn_alert:
+                wanted.add(CHURN_TAG)
         elif rule.rule and holds(rule.rule, view):
             wanted.add(rule.name)
     current = profile.auto_tags

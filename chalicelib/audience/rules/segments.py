@@ -31,6 +31,7 @@ FIELDS: dict[str, FieldType] = {
     "invited": "bool",
     **dict.fromkeys(TIME_FIELDS, "time"),
     "birthday": "month_day",
+    "churn_level": "str",  # low | medium | high, from the daily churn score; null until scored
 }
 OPS = ("=", "!=", "<", "<=", ">", ">=")
 EQUALITY_OPS = ("=", "!=")
