@@ -45,6 +45,7 @@ const TRIGGER = {
     inactive: "长期未活跃",
     birthday: "生日",
     "group.deadline": "拼团即将截止",
+    churn_risk: "流失风险",
   },
   en: {
     joined: "Joined",
@@ -58,6 +59,7 @@ const TRIGGER = {
     inactive: "Inactive",
     birthday: "Birthday",
     "group.deadline": "Group deadline near",
+    churn_risk: "Churn risk",
   },
 };
 
