@@ -20,6 +20,7 @@ const SCREENS = {
   domains: () => import("./screens/domains.js"),
   platforms: () => import("./screens/platforms.js"),
   payouts: () => import("./screens/payouts.js"),
+  churn: () => import("./screens/churn.js"),
 };
 
 // Hash routes: #/campaigns, #/new, #/new/CID (edit a draft), #/campaigns/CID (dashboard), ...
@@ -38,6 +39,7 @@ const ROUTES = [
   [/^#\/domains$/, "domains"],
   [/^#\/platforms$/, "platforms"],
   [/^#\/payouts$/, "payouts"],
+  [/^#\/churn$/, "churn"],
 ];
 
 // [href, label, roles]: an entry with roles shows only to them (the API refuses the others anyway).
@@ -54,6 +56,7 @@ const NAV = [
   ["#/domains", "nav.domains"],
   ["#/platforms", "nav.platforms"],
   ["#/payouts", "nav.payouts", ["owner", "finance"]],
+  ["#/churn", "nav.churn", ["owner", "operator", "analyst"]],
 ];
 
 const view = document.getElementById("view");
