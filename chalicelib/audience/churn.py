@@ -31,6 +31,9 @@ PER_TICK = 2_000  # profiles scored per invocation, across tenants: a run longer
 SNAPSHOT_DAYS = 100  # snapshots older than that expire (TTL): calibration reads the last 30 + 60 days
 CALIBRATION_DAYS = 60  # snapshot days (each at least 30 days old) a calibration labels at most
 MAX_EXAMPLES = 5_000  # labelled snapshots a calibration fits at most (pure-Python IRLS in one request)
+# Snapshot items (a batch of 100 people each) read per day: day D's first ones, and twice as many of day D + 30
+# to find the same people (runs walk the profiles in the same order; people who joined meanwhile shift it).
+SNAPSHOT_ITEMS_READ = MAX_EXAMPLES // BATCH + 10
 TOP = 20
 
 
@@ -120,7 +123,9 @@ def _step(
         if (profile.churn_level, profile.churn_alert) != (result.level, alert):
             verdicts[profile.uid] = ChurnFact(result.level, alert)
         if alert and not profile.churn_alert:
-            crossed.append((profile, {"level": result.level, "risk": f"{result.risk:.2f}"}))
+            # The rules' conditions see the new verdict (`churn_level = high` holds at the crossing).
+            now_seen = replace(profile, churn_level=result.level, churn_alert=True)
+            crossed.append((now_seen, {"level": result.level, "risk": f"{result.risk:.2f}"}))
     if people:
         store.put_scores(scores)
         expires = int((now + timedelta(days=SNAPSHOT_DAYS)).timestamp())
@@ -153,12 +158,14 @@ def examples(tid: str, today: str) -> tuple[list[tuple[model.Features, bool]], i
     last = date.fromisoformat(today) - timedelta(days=model.HORIZON_DAYS)
     for back in range(CALIBRATION_DAYS):
         scored = last - timedelta(days=back)
-        early = store.snapshots(tid, scored.isoformat())
+        early = store.snapshots(tid, scored.isoformat(), SNAPSHOT_ITEMS_READ)
         if not early:
             continue
         later = {
             uid: model.row_last_seen(row)
-            for _, rows in store.snapshots(tid, (scored + timedelta(days=model.HORIZON_DAYS)).isoformat())
+            for _, rows in store.snapshots(
+                tid, (scored + timedelta(days=model.HORIZON_DAYS)).isoformat(), 2 * SNAPSHOT_ITEMS_READ
+            )
             for uid, row in rows.items()
         }
         used = False

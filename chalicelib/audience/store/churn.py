@@ -105,11 +105,11 @@ def put_snapshot(tid: str, day: str, batch: int, at: str, rows: dict[str, list[A
     save_if(item, None, "save churn snapshot")
 
 
-def snapshots(tid: str, day: str) -> list[tuple[str, dict[str, list[Any]]]]:
-    """A day's snapshot batches: (scored at, uid -> row)."""
+def snapshots(tid: str, day: str, limit: int | None = None) -> list[tuple[str, dict[str, list[Any]]]]:
+    """A day's snapshot batches, in run order, the first `limit` of them (all when None): (scored at, uid -> row)."""
     ensure_bound()
     with unavailable_on_failure("churn snapshots"):
-        found = Item.query(keys.churn_snapshot_pk(tid, day))
+        found = Item.query(keys.churn_snapshot_pk(tid, day), limit=limit)
         return [(i.at, dict(i.rows)) for i in found if isinstance(i, ChurnSnapshotItem)]
 
 

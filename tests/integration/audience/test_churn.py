@@ -96,6 +96,7 @@ def test_reaching_the_alert_level_tags_the_person_and_fires_the_trigger_once_per
     rule = {
         "name": "Win back the slipping",
         "trigger": {"type": "churn_risk"},
+        "conditions": "churn_level = high",  # holds at the crossing: the rule sees the new verdict
         "actions": [{"type": "send_message", "channel": "console", "template": "win_back"}],
     }
     status, created = api.call("POST", "/v1/admin/automations", rule, token=tenant.owner_token)
