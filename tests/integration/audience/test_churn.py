@@ -19,6 +19,7 @@ from chalicelib.core.clock import iso
 from chalicelib.referral import identity
 from local.pump import StreamPump
 from tests.conftest import Api, Tenant, join, live_campaign
+from tests.integration.conftest import deliver_every_batch_twice
 
 pytestmark = pytest.mark.integration
 
@@ -56,8 +57,9 @@ def _tags(api: Api, tenant: Tenant, uid: str) -> list[str]:
 def test_the_run_scores_everyone_in_bounded_batches_across_ticks_once_a_day(
     api: Api, tenant: Tenant, pump: StreamPump, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    deliver_every_batch_twice(pump)
     uids = _people(api, tenant, pump, 5)
-    assert tenant.tid in set(store.tenants())  # listed by the profiles' stream pass
+    assert tenant.tid in set(store.tenants())  # listed by the profiles' stream pass, batches delivered twice
     monkeypatch.setattr(churn, "BATCH", 2)
     later = datetime.now(UTC) + timedelta(days=3)
 
@@ -70,6 +72,7 @@ def test_the_run_scores_everyone_in_bounded_batches_across_ticks_once_a_day(
     run = store.get_run(tenant.tid)
     assert run is not None and run.done and run.day == churn.local_day(tenant.tid, later)
     assert run.last_counts == {"low": 5}
+    assert store.register(tenant.tid) is False and store.get_run(tenant.tid) == run  # listing again resets nothing
     # Every person scored once, one snapshot item per batch of two.
     assert {s.uid for s in store.highest(tenant.tid, 10)} == set(uids)
     batches = store.snapshots(tenant.tid, str(run.day))
