@@ -138,12 +138,12 @@ def main() -> int:
         )
 
     # The daily job keeps each person's raw measures rounded in a compact row; calibration reads them back.
-    rows = [churn.snapshot_row(examples[i][0], None) for i in cal.holdout]
+    stored = [churn.snapshot_row(examples[i][0], None) for i in cal.holdout]
     from_rows = churn.auc(
-        [churn.log_odds(churn.row_features(row).vector(), cal.weights) for row in rows],
+        [churn.log_odds(churn.row_features(row).vector(), cal.weights) for row in stored],
         [examples[i][1] for i in cal.holdout],
     )
-    size = sum(len(json.dumps(row)) for row in rows) / max(len(rows), 1)
+    size = sum(len(json.dumps(row)) for row in stored) / max(len(stored), 1)
     rows_note = f"rounded rows lose nothing; {size:.0f} bytes of measures a person"
     recent_note = f"{len(active)} held-out people, {sum(examples[i][1] for i in active)} of them churned"
     table(

@@ -63,7 +63,7 @@ def test_the_run_scores_everyone_in_bounded_batches_across_ticks_once_a_day(
     monkeypatch.setattr(churn, "BATCH", 2)
     later = datetime.now(UTC) + timedelta(days=3)
 
-    ticks = []
+    ticks: list[dict[str, int]] = []
     while not ticks or ticks[-1]["scored"] or not store.get_run(tenant.tid).done:  # type: ignore[union-attr]
         ticks.append(churn.score_tenant(tenant.tid, later, budget=2))
         assert len(ticks) < 10
