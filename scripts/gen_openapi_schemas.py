@@ -16,7 +16,7 @@ if str(ROOT) not in sys.path:
 
 from chalicelib.accounts.rules import api_keys, operators
 from chalicelib.analytics.rules import counting, exports
-from chalicelib.audience.rules import automations, profiles
+from chalicelib.audience.rules import automations, churn, profiles
 from chalicelib.campaigns.rules import compliance, templates
 from chalicelib.campaigns.rules import spec as campaigns
 from chalicelib.loyalty.rules import catalogue as loyalty
@@ -183,7 +183,7 @@ def generate() -> dict[str, Any]:
         withdrawals.WithdrawalBatch, withdrawals.MarkPaid, release.ExistingCustomers,
         payout_credentials.WeChatPayCredentials, payout_credentials.AlipayCredentials, loyalty.CatalogueItemCreate,
         loyalty.CatalogueItemPatch, loyalty.RedemptionCreate, loyalty.LoyaltySettings, loyalty_tasks.TaskCreate,
-        loyalty_tasks.TaskPatch, loyalty_tiers.TierRules,
+        loyalty_tasks.TaskPatch, loyalty_tiers.TierRules, churn.ChurnSettings,
     )  # fmt: skip
     for model in requests:
         _model(model, schemas)

@@ -358,6 +358,19 @@ def _guard(counts: dict[str, int], step: Any, arg: Any, now: datetime) -> None:
         counts["errors"] += 1
 
 
+def on_churn_risk(tid: str, crossed: list[tuple[Profile, dict[str, Any]]], now: datetime) -> int:
+    """The daily churn run found people who reached the tenant's alert level: fire the tenant's enabled
+    `churn_risk` rules for each, once per quiet spell (the run key makes a repeated call act once)."""
+    rules = [r for r in store.list_rules(tid, consistent=False) if r.enabled and r.trigger.get("type") == "churn_risk"]
+    fired = 0
+    for profile, data in crossed if rules else ():
+        occurrence = domain.churn_occurrence(profile.last_seen)
+        context = {"cid": None, "code": None, "type": "churn_risk", "data": data}
+        for rule in rules:
+            fired += fire(rule, profile, occurrence, context, now)
+    return fired
+
+
 def _run_jobs(now: datetime, counts: dict[str, int]) -> None:
     budget = MAX_JOBS_PER_RUN
     for shard in range(store.JOB_SHARDS):

@@ -15,6 +15,7 @@ from chalicelib.audience.rules import profiles as domain
 from chalicelib.audience.rules import segments
 from chalicelib.audience.rules.profiles import Fact, Profile, TagRule
 from chalicelib.audience.rules.records import ProfilePosition, ProfileWrite, SegmentRecord
+from chalicelib.audience.store import churn as churn_store
 from chalicelib.audience.store import profiles as store
 from chalicelib.core.clock import iso, utcnow
 from chalicelib.core.codes import Code
@@ -48,6 +49,8 @@ MAX_SEGMENTS = 100
 # Saved segment ids are `seg_` and a short random part; anything longer is no id of ours.
 MAX_SEGMENT_ID = 128
 _LIVE_REWARD = frozenset({"issued", "claimed"})
+# Tenants this container has listed for the daily churn run: one conditional put per tenant and container.
+_listed: set[str] = set()
 
 
 # ---- the segment language, as the rest of the service uses it --------------------------------
@@ -202,10 +205,30 @@ def on_batch(batch: list[Change]) -> set[str]:
     failed: set[str] = set()
     for person in _refresh_all(by_person, now):
         failed |= sequences[person]
+    _list_for_churn({tid for tid, _ in by_person})
     return failed
 
 
-def _refresh_all(by_person: dict[tuple[str, str], list[Fact]], now: datetime) -> set[tuple[str, str]]:
+def _list_for_churn(tids: set[str]) -> None:
+    """A tenant whose profiles change is scored by the daily churn run: list it (once per container)."""
+    for tid in sorted(tids - _listed):
+        try:
+            churn_store.register(tid)
+            _listed.add(tid)
+        except Exception:  # the next batch of the tenant lists it; the profiles are written either way
+            logger.exception("churn listing failed", tenant_id=tid)
+
+
+def set_churn(tid: str, verdicts: dict[str, domain.ChurnFact], now: datetime) -> set[str]:
+    """Write the daily churn verdicts on existing profiles (level and alert, hence the `churn_risk` tag), in
+    bulk as the stream does; a profile already carrying its verdict is not written. Returns the uids not done."""
+    failed = _refresh_all({(tid, uid): [fact] for uid, fact in verdicts.items()}, now, create=False)
+    return {uid for _, uid in failed}
+
+
+def _refresh_all(
+    by_person: dict[tuple[str, str], list[Fact]], now: datetime, *, create: bool = True
+) -> set[tuple[str, str]]:
     """`refresh` for every person of a batch, in few round trips: the profiles read with BatchGetItem,
     unchanged ones left alone, the rest saved several to a transaction (each still conditional on the
     version read). A person who lost a race goes through `refresh` on their own: re-read and retried.
@@ -224,6 +247,8 @@ def _refresh_all(by_person: dict[tuple[str, str], list[Fact]], now: datetime) ->
         tid, uid = person
         try:
             before = current.get(person)
+            if before is None and not create:
+                continue
             write = _updated(before or Profile(tid=tid, uid=uid), facts, _tenant_rules(tid, rules), now, None)
         except Exception:
             logger.exception("profile update failed", tenant_id=tid, uid=uid)
@@ -240,7 +265,7 @@ def _refresh_all(by_person: dict[tuple[str, str], list[Fact]], now: datetime) ->
     for person in [person for person, write in writes if id(write) in lost]:
         tid, uid = person
         try:
-            refresh(tid, uid, by_person[person], now, rules=_tenant_rules(tid, rules))
+            refresh(tid, uid, by_person[person], now, rules=_tenant_rules(tid, rules), create=create)
         except Exception:
             logger.exception("profile update failed", tenant_id=tid, uid=uid)
             failed.add(person)

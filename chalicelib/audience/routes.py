@@ -7,8 +7,9 @@ from typing import Any
 from chalice.app import Blueprint, Response
 
 from chalicelib.accounts import totp
-from chalicelib.audience import automations, profiles, unmask
+from chalicelib.audience import automations, churn, profiles, unmask
 from chalicelib.audience.rules.automations import AutomationCreate, AutomationUpdate
+from chalicelib.audience.rules.churn import ChurnSettings
 from chalicelib.audience.rules.profiles import (
     SegmentCreate,
     SegmentPreview,
@@ -167,3 +168,22 @@ def delete_automation(aid: str) -> Response:
 def unmask_participant_pii(code: str) -> dict[str, Any]:
     header = bp.current_request.headers.get(totp.HEADER)
     return unmask.participant_pii(http.principal(), code, header, http.now())
+
+
+@bp.route("/v1/admin/churn", methods=["GET"])
+@http.requires(Permission.AUDIENCE_READ)
+def churn_overview() -> dict[str, Any]:
+    return churn.overview(http.principal(), http.query_int(bp.current_request, "limit", churn.TOP))
+
+
+@bp.route("/v1/admin/churn/settings", methods=["PUT"])
+@http.requires(Permission.AUDIENCE_WRITE)
+def put_churn_settings() -> dict[str, Any]:
+    body = http.parse(bp.current_request, ChurnSettings)
+    return churn.update_settings(http.principal(), body, http.now())
+
+
+@bp.route("/v1/admin/churn/calibrate", methods=["POST"])
+@http.requires(Permission.AUDIENCE_WRITE)
+def calibrate_churn() -> dict[str, Any]:
+    return churn.calibrate(http.principal(), http.now())

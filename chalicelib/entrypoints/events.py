@@ -130,6 +130,19 @@ def pay_withdrawals(event: CloudWatchEvent) -> dict[str, int]:
     return counts
 
 
+# Every 5 minutes: each tenant's daily churn run (once per local day) advances by a bounded number of profiles,
+# so a long run finishes over several ticks (docs/retention.md, "Churn warning").
+@bp.schedule(Rate(5, unit=Rate.MINUTES), name="score_churn")
+def score_churn(event: CloudWatchEvent) -> dict[str, int]:
+    wiring.wire()
+    from chalicelib.audience import churn  # loaded by this schedule's function only
+
+    counts = churn.run(utcnow())
+    if any(counts.values()):
+        logger.info("churn scoring", extra=counts)
+    return counts
+
+
 # Every 5 minutes: a tail cut off the audit chain is caught unless it was appended after the last run
 # (docs/operations.md, "The audit anchors"). A run writes only for tenants whose chain grew.
 @bp.schedule(Rate(5, unit=Rate.MINUTES), name="anchor_audit_chains")

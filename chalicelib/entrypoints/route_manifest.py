@@ -609,6 +609,23 @@ ROUTES: tuple[Route, ...] = (
         "unmask_participant_pii",
         permission=Permission.PII_UNMASK,
     ),
+    Route(
+        "/v1/admin/churn", "GET", "chalicelib.audience.routes", "churn_overview", permission=Permission.AUDIENCE_READ
+    ),
+    Route(
+        "/v1/admin/churn/settings",
+        "PUT",
+        "chalicelib.audience.routes",
+        "put_churn_settings",
+        permission=Permission.AUDIENCE_WRITE,
+    ),
+    Route(
+        "/v1/admin/churn/calibrate",
+        "POST",
+        "chalicelib.audience.routes",
+        "calibrate_churn",
+        permission=Permission.AUDIENCE_WRITE,
+    ),
     Route("/v1/campaigns/{cid}/me/wallet", "GET", "chalicelib.payouts.routes", "get_my_wallet"),
     Route("/v1/campaigns/{cid}/me/withdrawals", "POST", "chalicelib.payouts.routes", "request_withdrawal"),
     Route("/v1/campaigns/{cid}/me/withdrawals", "GET", "chalicelib.payouts.routes", "list_my_withdrawals"),

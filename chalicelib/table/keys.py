@@ -760,3 +760,32 @@ def tier_review_gsi2sk(due: str, tid: str, uid: str) -> str:
 
 def tier_review_shard(uid: str) -> int:
     return int(hashlib.sha256(uid.encode()).hexdigest(), 16) % TIER_REVIEW_SHARDS
+
+
+# Churn warning (docs/retention.md): a person's daily score beside their profile, a tenant's run, model and
+# settings beside the tenant, and each day's compact feature snapshots in one partition per tenant and day.
+CHURN_SK = "CHURN"
+CHURN_RUN_SK = "CHURN_RUN"
+CHURN_MODEL_SK = "CHURN_MODEL"
+CHURN_SETTINGS_SK = "CHURN_SETTINGS"
+# Every tenant whose people the daily job scores (GSI2, one item per tenant): the job starts here.
+CHURN_TENANTS_GSI2PK = "CHURN#TENANTS"
+
+
+def churn_risk_gsi1pk(tid: str) -> str:
+    """A tenant's scored people by risk (GSI1): the highest risks are one query, newest score per person."""
+    return f"T#{tid}#CHURN"
+
+
+def churn_risk_gsi1sk(risk: float, uid: str) -> str:
+    return f"{risk:.6f}#{uid}"
+
+
+def churn_snapshot_pk(tid: str, day: str) -> str:
+    """One local day's feature snapshots of a tenant: calibration reads day D and day D + 30 whole."""
+    return f"T#{tid}#CHS#{day}"
+
+
+def churn_snapshot_sk(batch: int) -> str:
+    """A run's batch number: a batch done again after an interruption overwrites its own snapshot."""
+    return f"B#{batch:06d}"

@@ -599,6 +599,8 @@ class ProfileItem(Item, discriminator="profile"):
     manual_tags = JSONAttribute(null=True)
     tags = UnicodeSetAttribute(null=True)  # both, for reading
     tier = JSONAttribute(null=True)  # {"id", "name", "rank", "at"}: the membership tier (docs/retention.md)
+    churn_level = UnicodeAttribute(null=True)  # the daily churn score's level (docs/retention.md)
+    churn_alert = BooleanAttribute(null=True)  # that level reaches the tenant's alert level
 
 
 class ProfileTagItem(Item, discriminator="profile_tag"):
@@ -832,6 +834,64 @@ class FollowPendingItem(Item, discriminator="follow_pending"):
     created_at = UnicodeAttribute()
 
 
+class ChurnScoreItem(Item, discriminator="churn_score"):
+    """A person's latest churn score (`T#{tid}#U#{uid}` / `CHURN`), by risk in GSI1 (`T#{tid}#CHURN`)."""
+
+    tid = UnicodeAttribute()
+    uid = UnicodeAttribute()
+    risk = NumberAttribute()
+    level = UnicodeAttribute()  # low | medium | high
+    top = JSONAttribute()  # the largest contributions: [{"feature", "raw", "contribution"}]
+    scored_on = UnicodeAttribute()  # the tenant's local day of the run
+    scored_at = UnicodeAttribute()
+
+
+class ChurnRunItem(Item, discriminator="churn_run"):
+    """A tenant's daily churn run (`T#{tid}` / `CHURN_RUN`), listed in GSI2 (`CHURN#TENANTS`) for the job.
+
+    `cursor` resumes the profile walk of the run of `day` (None when done); `counts` are that run's levels so
+    far, `last_counts` those of the last finished run. `version` guards every save."""
+
+    tid = UnicodeAttribute()
+    day = UnicodeAttribute(null=True)
+    cursor = UnicodeAttribute(null=True)
+    batch = NumberAttribute(default=0)
+    counts = JSONAttribute(null=True)
+    done = BooleanAttribute(default=False)
+    started_at = UnicodeAttribute(null=True)
+    last_day = UnicodeAttribute(null=True)
+    last_counts = JSONAttribute(null=True)
+    last_finished_at = UnicodeAttribute(null=True)
+    version = NumberAttribute(default=0)
+
+
+class ChurnSnapshotItem(Item, discriminator="churn_snapshot"):
+    """One batch of a day's feature snapshots (`T#{tid}#CHS#{day}` / `B#{batch}`): uid -> compact row."""
+
+    tid = UnicodeAttribute()
+    day = UnicodeAttribute()
+    at = UnicodeAttribute()
+    rows = JSONAttribute()
+
+
+class ChurnModelItem(Item, discriminator="churn_model"):
+    """A tenant's calibrated weights, when a calibration was accepted, and its last calibration (`T#{tid}` /
+    `CHURN_MODEL`)."""
+
+    tid = UnicodeAttribute()
+    weights = JSONAttribute(null=True)
+    calibration = JSONAttribute(null=True)
+    updated_at = UnicodeAttribute()
+
+
+class ChurnSettingsItem(Item, discriminator="churn_settings"):
+    """A tenant's churn thresholds and alert level (`T#{tid}` / `CHURN_SETTINGS`)."""
+
+    tid = UnicodeAttribute()
+    settings = JSONAttribute()
+    updated_at = UnicodeAttribute()
+
+
 ALL_MODELS: tuple[type[Item], ...] = (
     Item,
     TenantItem,
@@ -885,6 +945,11 @@ ALL_MODELS: tuple[type[Item], ...] = (
     PlatformSenderItem,
     PlatformContactItem,
     FollowPendingItem,
+    ChurnScoreItem,
+    ChurnRunItem,
+    ChurnSnapshotItem,
+    ChurnModelItem,
+    ChurnSettingsItem,
 )
 
 

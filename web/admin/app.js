@@ -22,6 +22,7 @@ const SCREENS = {
   payouts: () => import("./screens/payouts.js"),
   tasks: () => import("./screens/tasks.js"),
   tiers: () => import("./screens/tiers.js"),
+  churn: () => import("./screens/churn.js"),
 };
 
 // Hash routes: #/campaigns, #/new, #/new/CID (edit a draft), #/campaigns/CID (dashboard), ...
@@ -42,6 +43,7 @@ const ROUTES = [
   [/^#\/payouts$/, "payouts"],
   [/^#\/tasks$/, "tasks"],
   [/^#\/tiers$/, "tiers"],
+  [/^#\/churn$/, "churn"],
 ];
 
 // [href, label, roles]: an entry with roles shows only to them (the API refuses the others anyway).
@@ -60,6 +62,7 @@ const NAV = [
   ["#/payouts", "nav.payouts", ["owner", "finance"]],
   ["#/tasks", "nav.tasks", ["owner", "operator"]],
   ["#/tiers", "nav.tiers", ["owner", "operator"]],
+  ["#/churn", "nav.churn", ["owner", "operator", "analyst"]],
 ];
 
 const view = document.getElementById("view");

@@ -39,7 +39,8 @@ EVENT_TRIGGERS = (
     "order.paid",
     "tier_changed",
 )
-SCHEDULED_TRIGGERS = ("inactive", "birthday", "group.deadline")
+# `churn_risk`: the daily churn score brought the person to the tenant's alert level (docs/retention.md).
+SCHEDULED_TRIGGERS = ("inactive", "birthday", "group.deadline", "churn_risk")
 TRIGGERS = EVENT_TRIGGERS + SCHEDULED_TRIGGERS
 PERSON_CHANNELS = ("console", "email", "sms", "wecom", "wechat")
 ACTION_TYPES = ("send_message", "add_tag", "remove_tag", "call_webhook", "issue_reward")
@@ -51,7 +52,7 @@ _LIVE_REWARD = frozenset({"issued", "claimed"})
 # The images whose changes may fire a trigger (each names its tenant).
 _FIRING_IMAGES = (ParticipantImage, RewardImage, GroupImage, AssistImage, OrderImage, TierImage)
 # Facts about a person rather than one of their participants (`Firing.uid`): no campaign to filter on.
-PERSON_TRIGGERS = frozenset({"inactive", "birthday", "tier_changed"})
+PERSON_TRIGGERS = frozenset({"inactive", "birthday", "tier_changed", "churn_risk"})
 
 
 class _Strict(BaseModel):
@@ -61,7 +62,7 @@ class _Strict(BaseModel):
 class Trigger(_Strict):
     type: Literal[
         "joined", "qualified", "milestone.reached", "reward.issued", "group.succeeded", "group.failed",
-        "assist.completed", "order.paid", "inactive", "birthday", "group.deadline", "tier_changed",
+        "assist.completed", "order.paid", "inactive", "birthday", "group.deadline", "tier_changed", "churn_risk",
     ]  # fmt: skip
     # Only this campaign's events (event triggers and group deadlines); every campaign when absent.
     campaign_id: str | None = Field(default=None, min_length=1, max_length=64)
@@ -219,6 +220,12 @@ def firings(entity: str, event: str, old: Image | None, new: Image | None) -> li
 
 def matches(trigger: Mapping[str, Any], firing: Firing) -> bool:
     return trigger.get("type") == firing.type and trigger.get("campaign_id") in (None, firing.cid)
+
+
+def churn_occurrence(last_seen: str | None) -> str:
+    """A `churn_risk` firing names the quiet spell (the person's last activity), as `inactive` does: one firing
+    per crossing, and a person who comes back and slips away again is a new one."""
+    return f"churn_risk|{last_seen or '-'}"
 
 
 def run_key(aid: str, occurrence: str, uid: str) -> str:

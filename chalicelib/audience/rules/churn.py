@@ -13,6 +13,9 @@ import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from chalicelib.audience.rules.profiles import Profile
 
@@ -396,3 +399,73 @@ def calibrate(
         n_train=len(train), n_holdout=len(held), auc_default=auc_default, auc_fitted=auc_fitted,
         iterations=fitted.iterations, holdout=tuple(held),
     )  # fmt: skip
+
+
+# ---- what the daily job keeps ----------------------------------------------------------------
+
+LEVELS = ("low", "medium", "high")
+
+
+def alerting(lvl: str, alert_level: str) -> bool:
+    """Whether a level reaches the tenant's alert level (`medium` or `high`): the tag and the trigger."""
+    return LEVELS.index(lvl) >= LEVELS.index(alert_level)
+
+
+def explanation(result: Score, top: int = 3) -> list[dict[str, Any]]:
+    """The largest contributions, as stored and shown: feature, raw measure, contribution (log-odds)."""
+    return [
+        {"feature": c.feature, "raw": round(c.raw, 2), "contribution": round(c.contribution, 3)}
+        for c in result.contributions[:top]
+    ]
+
+
+def snapshot_row(feats: Features, last_seen: str | None) -> list[Any]:
+    """One person's compact daily snapshot: the raw measures in `FEATURES` order, then `last_seen` ("" for none).
+    Raw measures, not bounded values: a later change of caps re-reads them."""
+    return [round(feats.raw[name], 3) for name in FEATURES] + [last_seen or ""]
+
+
+def row_features(row: Sequence[Any]) -> Features:
+    """The features a snapshot row was scored with."""
+    raw = {name: float(row[i]) for i, name in enumerate(FEATURES)}
+    return Features(raw=raw, x={name: bounded(name, raw[name]) for name in FEATURES})
+
+
+def row_last_seen(row: Sequence[Any]) -> str | None:
+    value = row[len(FEATURES)] if len(row) > len(FEATURES) else ""
+    return str(value) or None
+
+
+def came_back(scored_at: str, later_last_seen: str | None) -> bool:
+    """Whether a person scored at `scored_at` was active after it, judged from their snapshot `HORIZON_DAYS`
+    later (its `last_seen`): the label is `not came_back`. ISO UTC strings compare as times."""
+    return later_last_seen is not None and later_last_seen > scored_at
+
+
+def weights_document(weights: Weights) -> dict[str, Any]:
+    return {"bias": weights.bias, "coef": {name: weights.coef[name] for name in FEATURES}}
+
+
+def weights_of(document: Mapping[str, Any]) -> Weights:
+    coef = document["coef"]
+    return Weights(bias=float(document["bias"]), coef={name: float(coef[name]) for name in FEATURES})
+
+
+class ChurnSettings(BaseModel):
+    """A tenant's thresholds (levels) and the level from which the `churn_risk` tag and trigger apply."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    medium: float = Field(default=DEFAULT_THRESHOLDS.medium, gt=0, lt=1)
+    high: float = Field(default=DEFAULT_THRESHOLDS.high, gt=0, lt=1)
+    alert_level: Literal["medium", "high"] = "high"
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ChurnSettings:
+        if not self.medium < self.high:
+            raise ValueError("`medium` must be below `high`")
+        return self
+
+    @property
+    def thresholds(self) -> Thresholds:
+        return Thresholds(self.medium, self.high)

@@ -42,7 +42,10 @@ BUILTIN_TAGS: tuple[TagRule, ...] = (
     TagRule("repeat_buyer", "consumption", "orders >= 2", "paid at least 2 orders not refunded", builtin=True),
     TagRule("invited", "source", "invited = true", "joined through someone's invitation", builtin=True),
     TagRule("from_channel", "source", None, "from_<channel>: the channel of the first join", builtin=True),
+    # Follows the daily churn score (docs/retention.md): on from the tenant's alert level up, off below it.
+    TagRule("churn_risk", "behaviour", None, "churn risk at or above the tenant's alert level", builtin=True),
 )
+CHURN_TAG = "churn_risk"
 BUILTIN_NAMES = frozenset(t.name for t in BUILTIN_TAGS)
 
 
@@ -109,7 +112,15 @@ class TierFact:
     at: str  # when the tier changed
 
 
-Fact = ParticipantFact | RewardFact | OrderFact | GroupFact | HelpFact | SeenFact | TierFact
+@dataclass(frozen=True)
+class ChurnFact:
+    """The daily churn score's verdict: the level, and whether it reaches the tenant's alert level. Not activity."""
+
+    level: str
+    alert: bool
+
+
+Fact = ParticipantFact | RewardFact | OrderFact | GroupFact | HelpFact | SeenFact | TierFact | ChurnFact
 
 
 @dataclass
@@ -132,6 +143,9 @@ class Profile:
     manual_tags: dict[str, str] = field(default_factory=dict)
     # {"id", "name", "rank", "at"}: the membership tier, as of its last change (None: never had one)
     tier: dict[str, Any] | None = None
+    # The daily churn score's level and alert (docs/retention.md); the risk itself is kept beside the profile.
+    churn_level: str | None = None
+    churn_alert: bool = False
 
     @property
     def tags(self) -> dict[str, str]:
@@ -208,6 +222,8 @@ def apply(profile: Profile, facts: Iterable[Fact]) -> Profile:
         elif isinstance(fact, TierFact):
             if out.tier is None or str(out.tier.get("at") or "") <= fact.at:
                 out.tier = {"id": fact.tier, "name": fact.name, "rank": fact.rank, "at": fact.at}
+        elif isinstance(fact, ChurnFact):
+            out.churn_level, out.churn_alert = fact.level, fact.alert
         else:
             _seen(out, fact.at)
     return out
@@ -232,6 +248,7 @@ def segment_view(profile: Profile) -> dict[str, Any]:
         "birthday": profile.birthday,
         "tier": profile.tier.get("id") if profile.tier else None,
         "tier_rank": int(profile.tier.get("rank") or 0) if profile.tier else 0,
+        "churn_level": profile.churn_level,
     }
 
 
@@ -251,6 +268,9 @@ def auto_tags(
         if rule.name == "from_channel":
             if view["source"]:
                 wanted.add(f"{SOURCE_TAG_PREFIX}{view['source']}")
+        elif rule.name == CHURN_TAG:
+            if profile.churn_alert:
+                wanted.add(CHURN_TAG)
         elif rule.rule and holds(rule.rule, view):
             wanted.add(rule.name)
     current = profile.auto_tags

@@ -86,3 +86,34 @@ class ProfileWrite:
     added: dict[str, tuple[str, str]]
     removed: set[str]
     old_birthday: str | None
+
+
+@dataclass(frozen=True)
+class ChurnRunRecord:
+    """A tenant's daily churn run: the local `day` it scores, where its walk resumes (`cursor`, None at the
+    start), the next snapshot batch, the levels counted so far, and the last finished run's levels."""
+
+    tid: str
+    day: str | None = None
+    cursor: str | None = None
+    batch: int = 0
+    counts: dict[str, int] | None = None
+    done: bool = False
+    started_at: str | None = None
+    last_day: str | None = None
+    last_counts: dict[str, int] | None = None
+    last_finished_at: str | None = None
+    version: int = 0
+
+
+@dataclass(frozen=True)
+class ChurnScoreRecord:
+    """A person's latest churn score and its largest contributions."""
+
+    tid: str
+    uid: str
+    risk: float
+    level: str
+    top: list[dict[str, Any]]
+    scored_on: str
+    scored_at: str

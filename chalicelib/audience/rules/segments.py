@@ -32,6 +32,7 @@ FIELDS: dict[str, FieldType] = {
     **dict.fromkeys(TIME_FIELDS, "time"),
     "birthday": "month_day",
     "tier": "str",
+    "churn_level": "str",  # low | medium | high, from the daily churn score; null until scored
 }
 OPS = ("=", "!=", "<", "<=", ">", ">=")
 EQUALITY_OPS = ("=", "!=")

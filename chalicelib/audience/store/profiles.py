@@ -55,6 +55,7 @@ def _profile(item: ProfileItem) -> Profile:
         orders={k: int(v) for k, v in (item.orders or {}).items()},
         groups=set(item.groups or ()), helps=set(item.helps or ()), auto_tags=dict(item.auto_tags or {}),
         manual_tags=dict(item.manual_tags or {}), tier=dict(item.tier) if item.tier else None,
+        churn_level=item.churn_level, churn_alert=bool(item.churn_alert),
     )  # fmt: skip
 
 
@@ -65,6 +66,7 @@ def _item(p: Profile) -> ProfileItem:
         last_seen=p.last_seen, parts=p.parts or None, rewards=p.rewards or None, orders=p.orders or None,
         groups=p.groups or None, helps=p.helps or None, auto_tags=p.auto_tags or None,
         manual_tags=p.manual_tags or None, tags=set(p.tags) or None, tier=p.tier or None,
+        churn_level=p.churn_level, churn_alert=p.churn_alert or None,
     )  # fmt: skip
     if p.first_seen:
         item.GSI1PK = keys.tenant_profiles_gsi1pk(p.tid, keys.profile_shard(p.uid))

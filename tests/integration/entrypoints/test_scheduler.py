@@ -25,6 +25,7 @@ def test_scheduler_finds_every_scheduled_function_of_the_app(app: Any) -> None:
         "pay_withdrawals",
         "release_rewards",
         "review_tiers",
+        "score_churn",
     }
 
 

@@ -223,3 +223,44 @@ def test_churn_label_is_unknown_until_the_horizon_passes() -> None:
     assert churn.churned(None, day, AT) is True
     assert churn.churned(_iso(AT), day, AT) is True  # seen again only after the horizon
     assert churn.churned(_iso(day), AT - timedelta(days=10), AT) is None
+
+
+# ---- what the daily job keeps --------------------------------------------------------------------
+
+
+def test_a_snapshot_row_gives_back_the_features_it_was_scored_with() -> None:
+    first, last = _iso(AT - timedelta(days=50)), _iso(AT - timedelta(days=9))
+    profile = Profile(tid="t", uid="u", first_seen=first, last_seen=last, orders={"o1": 12_000}, helps={"a", "b"})
+    feats = churn.features(profile, AT)
+    row = churn.snapshot_row(feats, profile.last_seen)
+    again = churn.row_features(row)
+    assert churn.row_last_seen(row) == profile.last_seen
+    assert churn.score(again).risk == pytest.approx(churn.score(feats).risk, abs=1e-3)
+    assert churn.row_last_seen(churn.snapshot_row(feats, None)) is None
+
+
+def test_the_label_is_activity_after_the_scoring_time() -> None:
+    assert churn.came_back("2026-11-01T04:00:00Z", "2026-11-20T10:00:00Z")
+    assert not churn.came_back("2026-11-01T04:00:00Z", "2026-10-30T10:00:00Z")
+    assert not churn.came_back("2026-11-01T04:00:00Z", None)
+
+
+def test_the_alert_level_and_the_settings() -> None:
+    assert churn.alerting("high", "high") and not churn.alerting("medium", "high")
+    assert churn.alerting("medium", "medium") and churn.alerting("high", "medium")
+    assert not churn.alerting("low", "medium")
+    assert churn.ChurnSettings().thresholds == churn.DEFAULT_THRESHOLDS
+    with pytest.raises(ValueError, match="below"):
+        churn.ChurnSettings(medium=0.8, high=0.5)
+
+
+def test_the_explanation_keeps_the_largest_contributions() -> None:
+    result = churn.score(_features(recency=1.0, spend_90=0.5))
+    top = churn.explanation(result, 2)
+    assert [t["feature"] for t in top] == ["recency", "spend_90"]
+    assert top[0]["contribution"] == pytest.approx(5.0) and top[1]["contribution"] == pytest.approx(-0.75)
+
+
+def test_stored_weights_read_back() -> None:
+    weights = Weights(bias=-1.0, coef={name: float(i) for i, name in enumerate(FEATURES)})
+    assert churn.weights_of(churn.weights_document(weights)) == weights

@@ -8,7 +8,16 @@ from typing import Any
 import pytest
 
 from chalicelib.audience.rules import automations, profiles
-from chalicelib.audience.rules.profiles import GroupFact, HelpFact, OrderFact, ParticipantFact, Profile, RewardFact
+from chalicelib.audience.rules.profiles import (
+    ChurnFact,
+    GroupFact,
+    HelpFact,
+    OrderFact,
+    ParticipantFact,
+    Profile,
+    RewardFact,
+    SeenFact,
+)
 from chalicelib.referral.rules import participants
 from chalicelib.table.images import AssistImage, GroupImage, Image, OrderImage, ParticipantImage, RewardImage
 
@@ -165,3 +174,15 @@ def test_a_page_view_is_activity_and_nothing_more() -> None:
     later = profiles.apply(p, [profiles.SeenFact("2026-11-20T00:00:00Z")])
     assert later.last_seen == "2026-11-20T00:00:00Z" and later.first_seen == T0
     assert profiles.segment_view(later) | {"last_seen": None} == profiles.segment_view(p) | {"last_seen": None}
+
+
+def test_the_churn_risk_tag_follows_the_churn_verdict_and_survives_other_facts() -> None:
+    def tags(p: Profile) -> set[str]:
+        return set(profiles.auto_tags(p, profiles.merge_rules({}), lambda _t, _v: False, "2026-12-01T00:00:00Z")[0])
+
+    apply = profiles.apply
+    profile = apply(Profile(tid="t", uid="u"), [ChurnFact("high", True)])
+    assert profile.churn_level == "high" and tags(profile) == {"churn_risk"}
+    assert tags(apply(profile, [SeenFact("2026-12-01T09:00:00Z")])) == {"churn_risk"}  # activity leaves it
+    assert tags(apply(profile, [ChurnFact("medium", False)])) == set()
+    assert apply(profile, [ChurnFact("high", True)]) == profile  # the same verdict again changes nothing

@@ -175,7 +175,7 @@ function automationForm(existing, campaigns, catalog, done) {
   function syncTrigger() {
     daysField.hidden = trigger.value !== "inactive";
     hoursField.hidden = trigger.value !== "group.deadline";
-    campaignField.hidden = ["inactive", "birthday"].includes(trigger.value);
+    campaignField.hidden = ["inactive", "birthday", "tier_changed", "churn_risk"].includes(trigger.value);
   }
   trigger.addEventListener("change", syncTrigger);
   syncTrigger();
