@@ -20,6 +20,7 @@ from chalicelib.audience.rules import automations, profiles
 from chalicelib.campaigns.rules import compliance, templates
 from chalicelib.campaigns.rules import spec as campaigns
 from chalicelib.loyalty.rules import catalogue as loyalty
+from chalicelib.loyalty.rules import checkins
 from chalicelib.messaging.rules import messages as messaging
 from chalicelib.messaging.rules import payloads
 from chalicelib.messaging.rules import webhooks as outbox
@@ -181,6 +182,7 @@ def generate() -> dict[str, Any]:
         withdrawals.WithdrawalBatch, withdrawals.MarkPaid, release.ExistingCustomers,
         payout_credentials.WeChatPayCredentials, payout_credentials.AlipayCredentials, loyalty.CatalogueItemCreate,
         loyalty.CatalogueItemPatch, loyalty.RedemptionCreate, loyalty.LoyaltySettings,
+        checkins.CheckinSettings, checkins.MakeupRequest,
     )  # fmt: skip
     for model in requests:
         _model(model, schemas)

@@ -228,3 +228,8 @@ class Code(StrEnum):
     # http: hostile input refused before any route runs
     INVALID_PATH_PARAMETER = "INVALID_PATH_PARAMETER"
     JSON_TOO_DEEP = "JSON_TOO_DEEP"
+    # loyalty: daily check-ins (docs/retention.md)
+    CHECKINS_DISABLED = "CHECKINS_DISABLED"
+    CHECKIN_BUSY = "CHECKIN_BUSY"
+    MAKEUP_DATE_NOT_ALLOWED = "MAKEUP_DATE_NOT_ALLOWED"
+    MAKEUP_LIMIT = "MAKEUP_LIMIT"

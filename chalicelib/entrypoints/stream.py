@@ -17,7 +17,7 @@ from chalicelib.analytics import aggregation
 from chalicelib.audience import automations, profiles
 from chalicelib.campaigns import lifecycle
 from chalicelib.core.observability import logger
-from chalicelib.loyalty import points
+from chalicelib.loyalty import checkins, points
 from chalicelib.modes.assist import service as assists
 from chalicelib.modes.group_buy import service as groups
 from chalicelib.payouts import wallets
@@ -42,6 +42,8 @@ HANDLERS: dict[str, list[RecordHandler]] = {
     "commission_mirror": [wallets.on_commission],
     # A points reward that is issued credits the person's points ledger (docs/retention.md).
     "reward": [points.on_reward],
+    # A check-in day whose ladder day gives a coupon issues it (docs/retention.md).
+    "checkin": [checkins.on_checkin],
 }
 BATCH_HANDLERS: dict[str, list[BatchHandler]] = {
     "participant": [progress.count_invites, reviews.on_participants, fraud.count_attempts, fraud.record_people],

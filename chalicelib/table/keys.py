@@ -703,3 +703,27 @@ def loyalty_item_sk(iid: str) -> str:
 LOYALTY_ITEM_PREFIX = "ITEM#"
 # The tenant's points policy (expiry), beside the tenant (`T#{tid}`).
 LOYALTY_SETTINGS_SK = "LOYALTY"
+
+
+def checkins_pk(tid: str, uid: str) -> str:
+    """A person's check-ins in one tenant: one item per covered local day and one per month that used make-up cards,
+    so a calendar or a streak is one query of one partition."""
+    return f"T#{tid}#CHK#{uid}"
+
+
+CHECKIN_DAY_PREFIX = "D#"
+CHECKIN_MONTH_PREFIX = "M#"
+
+
+def checkin_day_sk(day: str) -> str:
+    """One local day (`YYYY-MM-DD`), written once: the conditional put that makes a check-in happen once a day."""
+    return f"D#{day}"
+
+
+def checkin_month_sk(month: str) -> str:
+    """The make-up cards used in one month (`YYYY-MM`): the counter the monthly limit is checked against."""
+    return f"M#{month}"
+
+
+# The tenant's check-in programme, beside the tenant (`T#{tid}`).
+CHECKIN_SETTINGS_SK = "CHECKINS"

@@ -29,6 +29,7 @@ from chalicelib.campaigns.rules import compliance, templates
 from chalicelib.campaigns.rules import spec as campaigns
 from chalicelib.core.rbac import ROLE_PERMISSIONS, Permission
 from chalicelib.loyalty.rules import catalogue as loyalty
+from chalicelib.loyalty.rules import checkins
 from chalicelib.messaging.rules import messages as messaging
 from chalicelib.messaging.rules import payloads
 from chalicelib.messaging.rules import webhooks as outbox
@@ -68,6 +69,9 @@ PARTICIPANT_ROUTES = {
     ("/v1/campaigns/{cid}/me/withdrawals", "GET"),
     ("/v1/campaigns/{cid}/me/points", "GET"),
     ("/v1/campaigns/{cid}/me/redemptions", "POST"),
+    ("/v1/campaigns/{cid}/me/checkins", "POST"),
+    ("/v1/campaigns/{cid}/me/checkins", "GET"),
+    ("/v1/campaigns/{cid}/me/checkins/makeup", "POST"),
 }
 
 Route = tuple[str, str]
@@ -375,6 +379,8 @@ VALIDATORS: dict[str, Callable[[dict[str, Any]], object]] = {
     "RedemptionCreate": loyalty.RedemptionCreate.model_validate,
     "LoyaltySettings": loyalty.LoyaltySettings.model_validate,
     "PayoutProviderCredentials": lambda body: payout_credentials.INPUTS[body["provider"]].model_validate(body),
+    "CheckinSettings": checkins.CheckinSettings.model_validate,
+    "MakeupRequest": checkins.MakeupRequest.model_validate,
 }
 
 
