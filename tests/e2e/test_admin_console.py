@@ -42,6 +42,7 @@ SCREENS = [
     "domains",
     "platforms",
     "payouts",
+    "checkins",
 ]
 
 
