@@ -54,7 +54,8 @@ def _record(item: dict[str, Any]) -> CheckinDay:
     )  # fmt: skip
 
 
-def _item(tid: str, uid: str, code: str, rec: CheckinDay) -> dict[str, Any]:
+def day_item(tid: str, uid: str, code: str, rec: CheckinDay) -> dict[str, Any]:
+    """The low-level item of a covered day; the stream shows it to other slices as `table.images.CheckinImage`."""
     item = {
         **_day_key(tid, uid, rec.day), "entity": _s("checkin"), "tid": _s(tid), "uid": _s(uid), "cid": _s(rec.cid),
         "code": _s(code), "date": _s(rec.day.isoformat()), "made_up": {"BOOL": rec.made_up},
@@ -100,7 +101,7 @@ def check_in(tid: str, uid: str, code: str, rec: CheckinDay, credit: PointsEntry
         {
             "Put": {
                 "TableName": table,
-                "Item": _item(tid, uid, code, rec),
+                "Item": day_item(tid, uid, code, rec),
                 "ConditionExpression": "attribute_not_exists(PK)",
             }
         }
@@ -146,7 +147,7 @@ def make_up(tid: str, uid: str, code: str, rec: CheckinDay, limit: int) -> MadeU
         {
             "Put": {
                 "TableName": table,
-                "Item": _item(tid, uid, code, rec),
+                "Item": day_item(tid, uid, code, rec),
                 "ConditionExpression": "attribute_not_exists(PK)",
             }
         },
