@@ -20,6 +20,7 @@ from chalicelib.audience.rules import automations, churn, profiles
 from chalicelib.campaigns.rules import compliance, templates
 from chalicelib.campaigns.rules import spec as campaigns
 from chalicelib.loyalty.rules import catalogue as loyalty
+from chalicelib.loyalty.rules import checkins
 from chalicelib.loyalty.rules import tasks as loyalty_tasks
 from chalicelib.loyalty.rules import tiers as loyalty_tiers
 from chalicelib.messaging.rules import messages as messaging
@@ -184,6 +185,7 @@ def generate() -> dict[str, Any]:
         payout_credentials.WeChatPayCredentials, payout_credentials.AlipayCredentials, loyalty.CatalogueItemCreate,
         loyalty.CatalogueItemPatch, loyalty.RedemptionCreate, loyalty.LoyaltySettings, loyalty_tasks.TaskCreate,
         loyalty_tasks.TaskPatch, loyalty_tiers.TierRules, churn.ChurnSettings,
+        checkins.CheckinSettings, checkins.MakeupRequest,
     )  # fmt: skip
     for model in requests:
         _model(model, schemas)

@@ -233,3 +233,8 @@ class Code(StrEnum):
     TOO_MANY_LOYALTY_TASKS = "TOO_MANY_LOYALTY_TASKS"
     # loyalty: membership tiers (docs/retention.md)
     TIER_REQUIRED = "TIER_REQUIRED"
+    # loyalty: daily check-ins (docs/retention.md)
+    CHECKINS_DISABLED = "CHECKINS_DISABLED"
+    CHECKIN_BUSY = "CHECKIN_BUSY"
+    MAKEUP_DATE_NOT_ALLOWED = "MAKEUP_DATE_NOT_ALLOWED"
+    MAKEUP_LIMIT = "MAKEUP_LIMIT"

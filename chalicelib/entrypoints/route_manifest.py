@@ -824,6 +824,23 @@ ROUTES: tuple[Route, ...] = (
         permission=Permission.LOYALTY_MANAGE,
     ),
     Route("/v1/campaigns/{cid}/me/tier", "GET", "chalicelib.loyalty.routes", "get_my_tier"),
+    Route(
+        "/v1/admin/loyalty/checkins",
+        "GET",
+        "chalicelib.loyalty.routes",
+        "get_checkin_settings",
+        permission=Permission.LOYALTY_MANAGE,
+    ),
+    Route(
+        "/v1/admin/loyalty/checkins",
+        "PUT",
+        "chalicelib.loyalty.routes",
+        "put_checkin_settings",
+        permission=Permission.LOYALTY_MANAGE,
+    ),
+    Route("/v1/campaigns/{cid}/me/checkins", "POST", "chalicelib.loyalty.routes", "check_in"),
+    Route("/v1/campaigns/{cid}/me/checkins", "GET", "chalicelib.loyalty.routes", "get_my_checkins"),
+    Route("/v1/campaigns/{cid}/me/checkins/makeup", "POST", "chalicelib.loyalty.routes", "make_up_checkin"),
     Route("/v1/me/export", "POST", "chalicelib.privacy.routes", "export_my_data"),
     Route("/v1/me", "DELETE", "chalicelib.privacy.routes", "erase_my_data"),
 )

@@ -17,7 +17,7 @@ from chalicelib.analytics import aggregation
 from chalicelib.audience import automations, profiles
 from chalicelib.campaigns import lifecycle
 from chalicelib.core.observability import logger
-from chalicelib.loyalty import points, tasks, tiers
+from chalicelib.loyalty import checkins, points, tasks, tiers
 from chalicelib.modes.assist import service as assists
 from chalicelib.modes.group_buy import service as groups
 from chalicelib.payouts import wallets
@@ -46,6 +46,8 @@ HANDLERS: dict[str, list[RecordHandler]] = {
     "points_entry": [tiers.on_points],
     "order": [tiers.on_order],
     "participant": [tiers.on_participant],
+    # A check-in day whose ladder day gives a coupon issues it (docs/retention.md).
+    "checkin": [checkins.on_checkin],
 }
 BATCH_HANDLERS: dict[str, list[BatchHandler]] = {
     "participant": [progress.count_invites, reviews.on_participants, fraud.count_attempts, fraud.record_people],

@@ -1,4 +1,5 @@
-"""A participant's points, redemptions and tasks; operators' redemption catalogue, points policy and tasks."""
+"""A participant's points, redemptions, daily check-ins, tasks and tier; operators' redemption catalogue, points
+policy, check-in programme, tasks and tier ladder."""
 
 from __future__ import annotations
 
@@ -8,13 +9,14 @@ from chalice.app import Blueprint, Response
 
 from chalicelib.core.rbac import Permission
 from chalicelib.http import request as http
-from chalicelib.loyalty import catalogue, points, tasks, tiers
+from chalicelib.loyalty import catalogue, checkins, points, tasks, tiers
 from chalicelib.loyalty.rules.catalogue import (
     CatalogueItemCreate,
     CatalogueItemPatch,
     LoyaltySettings,
     RedemptionCreate,
 )
+from chalicelib.loyalty.rules.checkins import CheckinSettings, MakeupRequest
 from chalicelib.loyalty.rules.tasks import TaskCreate, TaskPatch
 from chalicelib.loyalty.rules.tiers import TierRules
 
@@ -147,4 +149,38 @@ def put_tier_rules() -> dict[str, Any]:
 @bp.route("/v1/campaigns/{cid}/me/tier", methods=["GET"])
 def get_my_tier(cid: str) -> Response:
     body = tiers.mine(cid, bp.current_request.headers.get("authorization"), http.now())
+    return Response(body=body, status_code=200, headers=NO_STORE)
+
+
+@bp.route("/v1/admin/loyalty/checkins", methods=["GET"])
+@http.requires(Permission.LOYALTY_MANAGE)
+def get_checkin_settings() -> dict[str, Any]:
+    return checkins.read_settings(http.principal())
+
+
+@bp.route("/v1/admin/loyalty/checkins", methods=["PUT"])
+@http.requires(Permission.LOYALTY_MANAGE)
+def put_checkin_settings() -> dict[str, Any]:
+    body = http.parse(bp.current_request, CheckinSettings)
+    return checkins.update_settings(http.principal(), body, http.now())
+
+
+@bp.route("/v1/campaigns/{cid}/me/checkins", methods=["POST"])
+def check_in(cid: str) -> Response:
+    view, created = checkins.check_in(cid, bp.current_request.headers.get("authorization"), http.now())
+    return Response(body=view, status_code=201 if created else 200, headers=NO_STORE)
+
+
+@bp.route("/v1/campaigns/{cid}/me/checkins/makeup", methods=["POST"])
+def make_up_checkin(cid: str) -> Response:
+    request = bp.current_request
+    body = http.parse(request, MakeupRequest)
+    view, created = checkins.make_up(cid, request.headers.get("authorization"), body, http.now())
+    return Response(body=view, status_code=201 if created else 200, headers=NO_STORE)
+
+
+@bp.route("/v1/campaigns/{cid}/me/checkins", methods=["GET"])
+def get_my_checkins(cid: str) -> Response:
+    request = bp.current_request
+    body = checkins.calendar(cid, request.headers.get("authorization"), http.query_param(request, "month"), http.now())
     return Response(body=body, status_code=200, headers=NO_STORE)

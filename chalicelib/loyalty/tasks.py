@@ -14,8 +14,9 @@ import secrets
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from chalicelib.accounts import audit, tenants
 from chalicelib.campaigns import live
@@ -32,7 +33,7 @@ from chalicelib.loyalty.store import ledger
 from chalicelib.loyalty.store import tasks as store
 from chalicelib.referral import identity
 from chalicelib.table.changes import Change
-from chalicelib.table.images import AssistImage, BeaconImage, OrderImage, ParticipantImage
+from chalicelib.table.images import AssistImage, BeaconImage, CheckinImage, OrderImage, ParticipantImage
 
 # --- operators -------------------------------------------------------------------------------------------------
 
@@ -164,6 +165,11 @@ def _when(change: Change) -> datetime:
     return datetime.fromtimestamp(change.created, tz=UTC) if change.created else utcnow()
 
 
+def _noon(tid: str, day: str) -> datetime:
+    """Noon of a tenant-local day, as an instant: inside that day whatever the zone's offset changes."""
+    return datetime.combine(date.fromisoformat(day), time(12), tzinfo=ZoneInfo(tenants.timezone(tid))).astimezone(UTC)
+
+
 def _owner(new: ParticipantImage) -> str:
     return new.person or f"c_{new.code}"
 
@@ -197,6 +203,11 @@ def facts_of(change: Change) -> tuple[tuple[str, str] | None, list[tuple[str, st
             (h, new.tid, Fact(FactKind.HELPED, f"helped:{new.cid}:{new.owner}:{h}", _when(change), new.cid))
             for h in sorted(helpers)
         ]
+    if isinstance(new, CheckinImage) and change.event == "INSERT":
+        # A check-in (or a make-up) counts in the local day it covers, so a make-up counts in that day's week; it
+        # belongs to the tenant, not a campaign (cid None: only tasks without a campaign count it).
+        fact = Fact(FactKind.CHECKED_IN, f"checked_in:{new.date}", _noon(new.tid, new.date), None)
+        return (new.tid, new.uid), [(new.code, new.tid, fact)]
     if isinstance(new, BeaconImage) and change.event == "INSERT" and new.type == "view" and new.code and new.key:
         return None, [(new.code, None, Fact(FactKind.VIEWED, f"viewed:{new.key}", parse_iso(new.at), new.cid))]
     return None, []

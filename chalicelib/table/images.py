@@ -361,12 +361,42 @@ class TierImage(Image):
         )  # fmt: skip
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CheckinImage(Image):
+    """A person's check-in of one local day (loyalty/store/checkins.py): `T#{tid}#CHK#{uid}` / `D#{date}`, written
+    once. `uid` is the person (the points ledger's owner), `cid` and `code` the campaign and participant it was sent
+    through, `date` the tenant-local day; a make-up (`made_up`) covers a missed day and gives no reward. `streak` is
+    the streak day it made when written (0 for a make-up)."""
+
+    entity: ClassVar[str] = "checkin"
+    tid: str
+    uid: str
+    code: str
+    date: str  # YYYY-MM-DD, in the tenant's time zone
+    made_up: bool
+    streak: int
+    points: int
+    created_at: str
+    coupon_name: str | None = None
+    coupon_value_fen: int = 0
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any]) -> Self:
+        get = raw.get
+        return cls(
+            cid=raw["cid"], tid=raw["tid"], uid=raw["uid"], code=raw["code"], date=raw["date"],
+            made_up=bool(raw["made_up"]), streak=int(raw["streak"]), points=int(raw["points"]),
+            created_at=raw["created_at"], coupon_name=get("coupon_name"),
+            coupon_value_fen=_int(get("coupon_value_fen")) or 0,
+        )  # fmt: skip
+
+
 IMAGE_TYPES: dict[str, type[Image]] = {
     kind.entity: kind
     for kind in (
         CampaignImage, ParticipantImage, RewardImage, CouponCodeImage, GroupImage, GroupMemberImage, AssistImage,
         OrderImage, CommissionImage, CommissionMirrorImage, BeaconImage, ClickImage, PlatformEventImage,
-        PointsEntryImage, TierImage,
+        PointsEntryImage, TierImage, CheckinImage,
     )
 }  # fmt: skip
 

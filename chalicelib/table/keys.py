@@ -789,3 +789,27 @@ def churn_snapshot_pk(tid: str, day: str) -> str:
 def churn_snapshot_sk(batch: int) -> str:
     """A run's batch number: a batch done again after an interruption overwrites its own snapshot."""
     return f"B#{batch:06d}"
+
+
+def checkins_pk(tid: str, uid: str) -> str:
+    """A person's check-ins in one tenant: one item per covered local day and one per month that used make-up cards,
+    so a calendar or a streak is one query of one partition."""
+    return f"T#{tid}#CHK#{uid}"
+
+
+CHECKIN_DAY_PREFIX = "D#"
+CHECKIN_MONTH_PREFIX = "M#"
+
+
+def checkin_day_sk(day: str) -> str:
+    """One local day (`YYYY-MM-DD`), written once: the conditional put that makes a check-in happen once a day."""
+    return f"D#{day}"
+
+
+def checkin_month_sk(month: str) -> str:
+    """The make-up cards used in one month (`YYYY-MM`): the counter the monthly limit is checked against."""
+    return f"M#{month}"
+
+
+# The tenant's check-in programme, beside the tenant (`T#{tid}`).
+CHECKIN_SETTINGS_SK = "CHECKINS"

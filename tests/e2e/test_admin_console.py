@@ -44,6 +44,7 @@ SCREENS = [
     "payouts",
     "tasks",
     "tiers",
+    "checkins",
 ]
 
 

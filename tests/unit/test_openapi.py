@@ -29,6 +29,7 @@ from chalicelib.campaigns.rules import compliance, templates
 from chalicelib.campaigns.rules import spec as campaigns
 from chalicelib.core.rbac import ROLE_PERMISSIONS, Permission
 from chalicelib.loyalty.rules import catalogue as loyalty
+from chalicelib.loyalty.rules import checkins
 from chalicelib.loyalty.rules import tasks as loyalty_tasks
 from chalicelib.loyalty.rules import tiers as loyalty_tiers
 from chalicelib.messaging.rules import messages as messaging
@@ -72,6 +73,9 @@ PARTICIPANT_ROUTES = {
     ("/v1/campaigns/{cid}/me/redemptions", "POST"),
     ("/v1/campaigns/{cid}/me/tasks", "GET"),
     ("/v1/campaigns/{cid}/me/tier", "GET"),
+    ("/v1/campaigns/{cid}/me/checkins", "POST"),
+    ("/v1/campaigns/{cid}/me/checkins", "GET"),
+    ("/v1/campaigns/{cid}/me/checkins/makeup", "POST"),
 }
 
 Route = tuple[str, str]
@@ -383,6 +387,8 @@ VALIDATORS: dict[str, Callable[[dict[str, Any]], object]] = {
     "PayoutProviderCredentials": lambda body: payout_credentials.INPUTS[body["provider"]].model_validate(body),
     "TaskCreate": loyalty_tasks.TaskCreate.model_validate,
     "TaskPatch": loyalty_tasks.TaskPatch.model_validate,
+    "CheckinSettings": checkins.CheckinSettings.model_validate,
+    "MakeupRequest": checkins.MakeupRequest.model_validate,
 }
 
 

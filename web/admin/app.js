@@ -23,6 +23,7 @@ const SCREENS = {
   tasks: () => import("./screens/tasks.js"),
   tiers: () => import("./screens/tiers.js"),
   churn: () => import("./screens/churn.js"),
+  checkins: () => import("./screens/checkins.js"),
 };
 
 // Hash routes: #/campaigns, #/new, #/new/CID (edit a draft), #/campaigns/CID (dashboard), ...
@@ -44,6 +45,7 @@ const ROUTES = [
   [/^#\/tasks$/, "tasks"],
   [/^#\/tiers$/, "tiers"],
   [/^#\/churn$/, "churn"],
+  [/^#\/checkins$/, "checkins"],
 ];
 
 // [href, label, roles]: an entry with roles shows only to them (the API refuses the others anyway).
@@ -63,6 +65,7 @@ const NAV = [
   ["#/tasks", "nav.tasks", ["owner", "operator"]],
   ["#/tiers", "nav.tiers", ["owner", "operator"]],
   ["#/churn", "nav.churn", ["owner", "operator", "analyst"]],
+  ["#/checkins", "nav.checkins", ["owner", "operator"]],
 ];
 
 const view = document.getElementById("view");

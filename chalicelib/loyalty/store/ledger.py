@@ -51,7 +51,8 @@ def _entry(item: dict[str, Any]) -> PointsEntry:
     )  # fmt: skip
 
 
-def _entry_item(tid: str, uid: str, e: PointsEntry) -> dict[str, Any]:
+def entry_item(tid: str, uid: str, e: PointsEntry) -> dict[str, Any]:
+    """The low-level item of an entry, for a transaction that writes it with something else (a check-in)."""
     item = {
         "PK": _s(keys.points_pk(tid, uid)), "SK": _s(keys.points_entry_sk(e.source)), "entity": _s("points_entry"),
         "tid": _s(tid), "uid": _s(uid), "source": _s(e.source), "kind": _s(e.kind.value), "points": _n(e.points),
@@ -81,7 +82,7 @@ def credit(tid: str, uid: str, entry: PointsEntry) -> bool:
     try:
         with unavailable_on_failure("points entry"):
             dynamodb_client().put_item(
-                TableName=_table(), Item=_entry_item(tid, uid, entry), ConditionExpression="attribute_not_exists(PK)"
+                TableName=_table(), Item=entry_item(tid, uid, entry), ConditionExpression="attribute_not_exists(PK)"
             )
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
@@ -140,7 +141,7 @@ def redeem(tid: str, uid: str, debit: PointsEntry, read_version: int, cost_point
     ops = [
         {"Update": head},
         {"Update": stock},
-        {"Put": {"TableName": table, "Item": _entry_item(tid, uid, debit),
+        {"Put": {"TableName": table, "Item": entry_item(tid, uid, debit),
                  "ConditionExpression": "attribute_not_exists(PK)"}},
     ]  # fmt: skip
     try:
@@ -168,7 +169,7 @@ def revoke(tid: str, uid: str, debit: PointsEntry, read_version: int) -> Redeeme
     table = _table()
     ops = [
         {"Update": _head(tid, uid, read_version, debit.created_at)},
-        {"Put": {"TableName": table, "Item": _entry_item(tid, uid, debit),
+        {"Put": {"TableName": table, "Item": entry_item(tid, uid, debit),
                  "ConditionExpression": "attribute_not_exists(PK)"}},
     ]  # fmt: skip
     try:
