@@ -211,3 +211,27 @@ def test_a_paused_or_deleted_task_stops_counting(api: Api, tenant: Tenant, pump:
     status, _ = api.call("PATCH", f"/v1/admin/loyalty/tasks/{paused['task_id']}", {"active": True},
                          token=tenant.owner_token)  # fmt: skip
     assert _my_tasks(api, cid, member)[paused["task_id"]]["progress"] == 1
+
+
+def test_real_check_ins_and_a_make_up_count_for_a_check_in_task_from_the_stream(
+    api: Api, tenant: Tenant, clock: Clock, pump: StreamPump
+) -> None:
+    programme = {"enabled": True, "cycle_days": 7, "ladder": [{"day": 1, "points": 5}], "makeup_cards_per_month": 2}
+    assert api.call("PUT", "/v1/admin/loyalty/checkins", programme, token=tenant.owner_token)[0] == 200
+    weekly = _task(api, tenant, name="签到 2 天", period="weekly", fact="checked_in", target=2, reward={"points": 30})
+    cid = live_campaign(api, tenant)
+    member = _member(api, cid)
+    deliver_every_batch_twice(pump)
+    tuesday = datetime(2026, 12, 15, 4, tzinfo=UTC)  # 12:00 in Shanghai, ISO week 51
+    clock.offset = tuesday - datetime.now(UTC)
+    assert api.call("POST", f"/v1/campaigns/{cid}/me/checkins", token=member["token"])[0] == 201
+    pump.drain()
+    assert _my_tasks(api, cid, member)[weekly["task_id"]]["progress"] == 1
+    clock.offset = tuesday + timedelta(days=2) - datetime.now(UTC)  # Thursday: Wednesday was missed
+    made_up = api.call("POST", f"/v1/campaigns/{cid}/me/checkins/makeup", {"date": "2026-12-16"}, token=member["token"])
+    assert made_up[0] == 201, made_up
+    assert api.call("POST", f"/v1/campaigns/{cid}/me/checkins", token=member["token"])[0] == 201
+    pump.drain()
+    shown = _my_tasks(api, cid, member)[weekly["task_id"]]
+    assert (shown["progress"], shown["done"], shown["period_key"]) == (2, True, "W2026-W51")
+    assert [e["points"] for e in _task_entries(api, cid, member)] == [30]
