@@ -131,6 +131,7 @@ def _api_key(event: Request) -> ApiKeyRecord:
 
 def _check_scope(event: Request, view: Any, path: str, key: ApiKeyRecord) -> None:
     """403 SCOPE_REQUIRED unless the key holds the scope the route needs (accounts/rules/api_keys.py)."""
+    # The scope table (accounts): loaded by the first request that presents a key.
     from chalicelib.accounts.rules import api_keys as key_rules
 
     needed = key_rules.scope_for(event.method, path, getattr(view, "required_permission", None))
@@ -146,6 +147,7 @@ def _check_scope(event: Request, view: Any, path: str, key: ApiKeyRecord) -> Non
 def _as_key(event: Request, view: Any, path: str, get_response: Callable[[Request], Response]) -> Response:
     """A request with an API key, added to the key's usage log once the key is proven and within its rate
     limit, with the status it is answered with (a scope refusal included): docs/api-keys.md."""
+    # API keys (accounts): loaded by the first request that presents a key.
     from chalicelib.accounts import api_keys
     from chalicelib.http import request as http
 
