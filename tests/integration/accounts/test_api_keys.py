@@ -549,3 +549,22 @@ def test_requests_without_a_key_or_with_a_revoked_one_write_no_use(api: Api, ten
         ExpressionAttributeValues={":pk": {"S": f"T#{tenant.tid}#KEYUSE#"}},
     )
     assert found["Items"] == []
+
+
+def test_a_use_that_cannot_be_written_still_gets_its_answer(
+    api: Api, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib.accounts.store import api_keys as store
+    from chalicelib.core.errors import Unavailable
+
+    cid = live_campaign(api, tenant)
+    made = make_key(api, tenant, ["stats:read"])
+
+    def down(*_: Any) -> None:
+        raise Unavailable("the table is not answering")
+
+    written = store.add_use
+    monkeypatch.setattr(store, "add_use", down)
+    assert api.call("GET", f"/v1/admin/campaigns/{cid}/stats", token=made["key"])[0] == 200
+    monkeypatch.setattr(store, "add_use", written)
+    assert usage(api, tenant, made["key_id"])[1]["items"] == []
