@@ -1,10 +1,10 @@
 """API keys for merchant back ends: made and revoked by owners, checked on every request (docs/api-keys.md).
 
 A key is shown once, when it is made; only the SHA-256 of its secret is stored. Each request reads the
-key with one consistent GetItem, so a revocation holds from the next request on; its use is recorded in
-`last_used_at` at most about once a minute per key, never with a write per request. Making and revoking
-keys needs a fresh TOTP step-up. Both are audited, and so is whatever a key does that an operator's act
-would be (the actor `apikey:{kid}`).
+key with one consistent GetItem, so a revocation holds from the next request on. Every request a key makes
+is added to the key's usage log (one PutItem of its own, partitioned by key and day), and `last_used_at` is
+moved on at most about once a minute per key. Making and revoking keys needs a fresh TOTP step-up. Both are
+audited, and so is whatever a key does that an operator's act would be (the actor `apikey:{kid}`).
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ from typing import Any
 
 from chalicelib.accounts import audit, totp
 from chalicelib.accounts.rules import api_keys as domain
-from chalicelib.accounts.rules.api_keys import ApiKeyCreate
-from chalicelib.accounts.rules.records import ApiKeyRecord
+from chalicelib.accounts.rules.api_keys import ApiKeyCreate, UsageQuery
+from chalicelib.accounts.rules.records import ApiKeyRecord, ApiKeyUse
 from chalicelib.accounts.store import api_keys as store
 from chalicelib.core.clock import iso
 from chalicelib.core.codes import Code
-from chalicelib.core.errors import Conflict, FissionError, NotFound, Unauthorized
+from chalicelib.core.errors import Conflict, FissionError, NotFound, Unauthorized, ValidationFailed
 from chalicelib.core.ids import new_id
 from chalicelib.core.observability import logger
 from chalicelib.core.rbac import Principal, Role
@@ -114,6 +114,49 @@ def _record_use(key: ApiKeyRecord, now: datetime) -> None:
         store.touch(key.kid, iso(now), iso(now - domain.LAST_USED_EVERY))
     except FissionError as exc:  # bookkeeping never fails the request it notes
         logger.warning("could not record an API key's use", key_id=key.kid, error=exc.message)
+
+
+def note_use(
+    key: Principal, method: str, route: str, status: int, request_id: str | None, client_ip: str | None, now: datetime
+) -> None:
+    """Add one use to the key's usage log: one PutItem of its own (never the audit chain's head, which
+    serialises appends), whose failure is logged with the use and never fails the request."""
+    if key.api_key is None:
+        return
+    request_id = request_id[:128] if request_id else None
+    use = ApiKeyUse(
+        kid=key.api_key, at=iso(now), method=method, route=route, status=status,
+        ref=request_id or new_id("use"), request_id=request_id, client_ip=client_ip,
+    )  # fmt: skip
+    try:
+        store.add_use(key.tid, use, int((now + domain.USE_RETENTION).timestamp()))
+    except FissionError as exc:
+        logger.warning(
+            "could not record an API key's use",
+            key_id=use.kid, method=method, route=route, status=status, request_id=request_id, error=exc.message,
+        )  # fmt: skip
+
+
+def usage(actor: Principal, kid: str, query: UsageQuery, now: datetime) -> dict[str, Any]:
+    """A key's uses, newest first, from its usage log; the tenant's own keys only (404 otherwise)."""
+    found = store.get(kid)
+    if found is None or found.tid != actor.tid:
+        raise NotFound("no such API key", code=Code.API_KEY_NOT_FOUND)
+    until = query.until or now
+    since = query.since or until - domain.USAGE_SPAN
+    if since > until:
+        raise ValidationFailed(
+            "from must not be after to",
+            details={"errors": [{"field": "from", "type": "range", "message": "after to"}]},
+        )
+    since = max(since, until - domain.USE_RETENTION)  # nothing older is kept
+    page = store.uses(actor.tid, kid, iso(since), iso(until), query.cursor, query.limit, domain.USAGE_DAYS_PER_PAGE)
+    items = [
+        {"at": u.at, "method": u.method, "route": u.route, "status": u.status, "request_id": u.request_id,
+         "client_ip": u.client_ip}
+        for u in page.items
+    ]  # fmt: skip
+    return {"key_id": kid, "from": iso(since), "to": iso(until), "items": items, "next_cursor": page.next_cursor}
 
 
 def forget() -> None:

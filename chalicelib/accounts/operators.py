@@ -129,7 +129,11 @@ def update(
     if demoting or disabling:
         ensure_not_self(actor, operator.email, "demote or disable")
         ensure_not_last_owner(operator, _active_owners(actor.tid), removing_owner_role=True)
-    if patch.role is not None and patch.role is not operator.role:
+    # A role change decides who may do everything; disabling an owner locks them out as removing one would:
+    # both need the step-up a password-only owner token lacks.
+    if (patch.role is not None and patch.role is not operator.role) or (
+        disabling and operator.role is Role.OWNER and not operator.disabled
+    ):
         totp.require_step_up(actor, totp_code, now)
     revoke = False
     if patch.role is not None and patch.role is not operator.role:

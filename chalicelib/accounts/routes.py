@@ -9,7 +9,7 @@ from urllib.parse import unquote
 from chalice.app import Blueprint, Response
 
 from chalicelib.accounts import api_keys, audit, auth, domains, identity_keys, operators, totp, webhook_secret
-from chalicelib.accounts.rules.api_keys import ApiKeyCreate
+from chalicelib.accounts.rules.api_keys import ApiKeyCreate, UsageQuery
 from chalicelib.accounts.rules.domains import DomainBlock, DomainCreate
 from chalicelib.accounts.rules.operators import LoginRequest, OperatorCreate, OperatorPatch, TotpConfirm
 from chalicelib.core.rbac import Permission
@@ -133,6 +133,13 @@ def create_api_key() -> Response:
 @http.requires(Permission.OPERATOR_MANAGE)
 def revoke_api_key(kid: str) -> dict[str, Any]:
     return api_keys.revoke(http.principal(), kid, _code(), http.now())
+
+
+@bp.route("/v1/admin/api-keys/{kid}/usage", methods=["GET"])
+@http.requires(Permission.OPERATOR_MANAGE)
+def api_key_usage(kid: str) -> dict[str, Any]:
+    query = http.parse_query(bp.current_request, UsageQuery)
+    return api_keys.usage(http.principal(), kid, query, http.now())
 
 
 @bp.route("/v1/admin/domains", methods=["GET"])

@@ -14,6 +14,7 @@ from chalicelib.http import inputs
 from chalicelib.http.rules import ADMIN_PREFIX, ROUTES, SERVER_PREFIX, RouteClass, Scope
 
 if TYPE_CHECKING:
+    from chalicelib.accounts.rules.records import ApiKeyRecord
     from chalicelib.core.rbac import Permission, Principal
 
 # Imported at `import app`, so only light modules at the top: settings, the request helpers, rate limits and
@@ -114,12 +115,10 @@ def _operator(event: Request, view: Any, path: str) -> Principal:
     return principal
 
 
-def _api_key(event: Request, view: Any, path: str) -> Principal:
-    """The API key behind `Bearer fsk_...`: verified, counted against its rate limit, and holding the
-    scope the route needs (accounts/rules/api_keys.py)."""
+def _api_key(event: Request) -> ApiKeyRecord:
+    """The API key behind `Bearer fsk_...`: verified and counted against its rate limit."""
     # API keys (accounts) and the rate limiter: loaded by the first request that presents a key.
     from chalicelib.accounts import api_keys
-    from chalicelib.accounts.rules import api_keys as key_rules
     from chalicelib.http import rate_limits
     from chalicelib.http import request as http
 
@@ -127,6 +126,14 @@ def _api_key(event: Request, view: Any, path: str) -> Principal:
     key = api_keys.authenticate(event.headers.get("authorization"), now)
     subjects = {Scope.API_KEY: lambda: key.kid, Scope.IP: lambda: http.client_ip(event)}
     rate_limits.admit(RouteClass.SERVER, subjects, now)
+    return key
+
+
+def _check_scope(event: Request, view: Any, path: str, key: ApiKeyRecord) -> None:
+    """403 SCOPE_REQUIRED unless the key holds the scope the route needs (accounts/rules/api_keys.py)."""
+    # The scope table (accounts): loaded by the first request that presents a key.
+    from chalicelib.accounts.rules import api_keys as key_rules
+
     needed = key_rules.scope_for(event.method, path, getattr(view, "required_permission", None))
     if needed is None or needed.value not in key.scopes:
         message = f"this API key lacks the {needed.value} scope" if needed else "API keys cannot call this route"
@@ -135,7 +142,35 @@ def _api_key(event: Request, view: Any, path: str) -> Principal:
             code=Code.SCOPE_REQUIRED,
             details={"scope": needed.value if needed else None, "scopes": list(key.scopes)},
         )
-    return api_keys.principal(key)
+
+
+def _as_key(event: Request, view: Any, path: str, get_response: Callable[[Request], Response]) -> Response:
+    """A request with an API key, added to the key's usage log once the key is proven and within its rate
+    limit, with the status it is answered with (a scope refusal included): docs/api-keys.md."""
+    # API keys (accounts): loaded by the first request that presents a key.
+    from chalicelib.accounts import api_keys
+    from chalicelib.http import request as http
+
+    record = _api_key(event)
+    key = api_keys.principal(record)
+    now = http.now()
+    status = 500  # what the errors middleware answers for anything but a domain error
+    try:
+        _check_scope(event, view, path, record)
+        http.set_principal(key)
+        logger.append_keys(api_key=key.api_key)  # every log line of the call names the key
+        response = get_response(event)
+        status = response.status_code
+        return response
+    except FissionError as exc:
+        status = exc.status
+        raise
+    finally:
+        http.set_principal(None)
+        logger.remove_keys(["api_key"])
+        request_id = (event.context or {}).get("requestId")
+        client = http.client_ip(event)
+        api_keys.note_use(key, event.method, path, status, str(request_id) if request_id else None, client, now)
 
 
 def authorisation(app: Chalice) -> Callable[[Request, Callable[[Request], Response]], Response]:
@@ -155,8 +190,8 @@ def authorisation(app: Chalice) -> Callable[[Request, Callable[[Request], Respon
         from chalicelib.http import request as http
 
         if key_rules.is_api_key(event.headers.get("authorization")):
-            principal = _api_key(event, view, path)
-        elif server:
+            return _as_key(event, view, path, get_response)
+        if server:
             raise Unauthorized(
                 "this call needs an API key: 'Authorization: Bearer fsk_...'", code=Code.API_KEY_REQUIRED
             )
@@ -165,13 +200,10 @@ def authorisation(app: Chalice) -> Callable[[Request, Callable[[Request], Respon
         else:
             principal = _operator(event, view, path)
         http.set_principal(principal)
-        if principal.api_key is not None:
-            logger.append_keys(api_key=principal.api_key)  # every log line of the call names the key
         try:
             return get_response(event)
         finally:
             http.set_principal(None)
-            logger.remove_keys(["api_key"])
 
     return check
 

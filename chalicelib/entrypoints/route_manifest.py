@@ -132,6 +132,13 @@ ROUTES: tuple[Route, ...] = (
         permission=Permission.OPERATOR_MANAGE,
     ),
     Route(
+        "/v1/admin/api-keys/{kid}/usage",
+        "GET",
+        "chalicelib.accounts.routes",
+        "api_key_usage",
+        permission=Permission.OPERATOR_MANAGE,
+    ),
+    Route(
         "/v1/admin/domains", "GET", "chalicelib.accounts.routes", "list_domains", permission=Permission.DOMAIN_MANAGE
     ),
     Route(

@@ -242,6 +242,17 @@ def tenant_api_keys_gsi1pk(tid: str) -> str:
     return f"T#{tid}#APIKEY"
 
 
+def api_key_use_pk(tid: str, kid: str, day: str) -> str:
+    """One key's uses on one UTC day (`yyyymmdd`): appended items with no shared head, and a day's partition
+    stays small enough to read in one query."""
+    return f"T#{tid}#KEYUSE#{kid}#{day}"
+
+
+def api_key_use_sk(at: str, ref: str) -> str:
+    """A use by its time (ISO, to the second) and its request id: newest first is one descending query."""
+    return f"{at}#{ref}"
+
+
 def webhook_sk(wid: str) -> str:
     return f"WH#{wid}"
 

@@ -239,6 +239,20 @@ class ApiKeyItem(Item, discriminator="api_key"):
     last_used_at = UnicodeAttribute(null=True)
 
 
+class ApiKeyUseItem(Item, discriminator="api_key_use"):
+    """One request an API key made (`T#{tid}#KEYUSE#{kid}#{yyyymmdd}` / `{at}#{request id}`), written once with
+    no read and no condition; it expires (`expires_at`) after the retention docs/api-keys.md states."""
+
+    kid = UnicodeAttribute()
+    at = UnicodeAttribute()
+    method = UnicodeAttribute()
+    route = UnicodeAttribute()  # the route template, e.g. /v1/server/campaigns/{cid}/participants
+    status = NumberAttribute()
+    request_id = UnicodeAttribute(null=True)  # API Gateway's, as in the answer's X-Request-Id
+    ref = UnicodeAttribute()  # the sort key's suffix: the request id, or an id made when there is none
+    client_ip = UnicodeAttribute(null=True)
+
+
 class AuditEntryItem(Item, discriminator="audit"):
     """One link of a tenant's audit chain (`T#{tid}#AUDIT` / `E#{seq:012d}`); written once, never updated."""
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -26,6 +26,14 @@ SECRET_BYTES = 32
 MAX_ACTIVE_KEYS = 20
 # How stale a key's `last_used_at` may grow: it is written when it is older than this, not per request.
 LAST_USED_EVERY = timedelta(seconds=60)
+
+# How long a key's usage log keeps each use (TTL): past a year, so a yearly review still finds the last one.
+USE_RETENTION = timedelta(days=400)
+# The usage listing: its default span (from `to` back), its page size, and the days one page reads at most
+# (one query each), so a page of a sparse key over a long span stays a bounded read.
+USAGE_SPAN = timedelta(days=7)
+MAX_USAGE_PAGE = 100
+USAGE_DAYS_PER_PAGE = 31
 
 _KEY = re.compile(rf"^{KEY_PREFIX}({KEY_ID_PREFIX}_[0-9a-z]{{19}})_([0-9a-f]{{{SECRET_BYTES * 2}}})$")
 
@@ -91,6 +99,24 @@ class ApiKeyCreate(BaseModel):
         if len(set(value)) != len(value):
             raise ValueError("each scope once")
         return sorted(value)
+
+
+class UsageQuery(BaseModel):
+    """`GET /v1/admin/api-keys/{kid}/usage`: a span (default: the USAGE_SPAN up to now) and a page."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    since: datetime | None = Field(default=None, alias="from", description="Uses at or after this time.")
+    until: datetime | None = Field(default=None, alias="to", description="Uses at or before this time.")
+    limit: int = Field(default=50, ge=1, le=MAX_USAGE_PAGE)
+    cursor: str | None = Field(default=None, max_length=512)
+
+    @field_validator("since", "until")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        if value is None or value.tzinfo is not None:
+            return value
+        return value.replace(tzinfo=UTC)  # a time without a zone is UTC, like every time Fission answers with
 
 
 def format_key(kid: str, secret: str) -> str:

@@ -33,3 +33,17 @@ class ApiKeyRecord:
     revoked_at: str | None = None
     revoked_by: str | None = None
     last_used_at: str | None = None
+
+
+@dataclass(frozen=True)
+class ApiKeyUse:
+    """One request an API key made: what it called and how it was answered."""
+
+    kid: str
+    at: str
+    method: str
+    route: str
+    status: int
+    ref: str
+    request_id: str | None = None
+    client_ip: str | None = None

@@ -438,3 +438,133 @@ def test_a_key_is_refused_past_its_rate_limit(
     assert (status, body["error"]["code"]) == (401, "INVALID_API_KEY")  # an unproven key spends nothing
     clock.advance(seconds=60)
     assert api.call("GET", f"/v1/admin/campaigns/{cid}/stats", token=busy)[0] == 200
+
+
+# ---- the usage log: every use attributed ------------------------------------------------------------------
+
+
+def usage(api: Api, tenant: Tenant, kid: str, query: str = "") -> tuple[int, Any]:
+    return api.call("GET", f"/v1/admin/api-keys/{kid}/usage{query}", token=tenant.owner_token)
+
+
+def test_every_use_of_a_key_is_in_its_usage_log_with_route_and_status(api: Api, tenant: Tenant) -> None:
+    cid = live_campaign(api, tenant)
+    chained, _, _, _ = chain(api, tenant)
+    made = make_key(api, tenant, ["participants:write", "orders:write", "stats:read"])
+    key, kid = made["key"], made["key_id"]
+    status, body = usage(api, tenant, kid)
+    assert (status, body["items"], body["next_cursor"]) == (200, [], None)
+
+    joined = api.call("POST", f"/v1/server/campaigns/{cid}/participants", {"external_id": "m-1"}, token=key)
+    ordered = api.call("POST", "/v1/server/orders", order(chained, "buyer", "o-use"), token=key)
+    read = api.call("GET", f"/v1/admin/campaigns/{cid}/stats", token=key)
+    refused = api.call("GET", "/v1/admin/api-keys", token=key)  # a route the key's scopes do not open
+    missing = api.call("POST", f"/v1/server/campaigns/{cid}/participants", {}, token=key)
+    assert (joined[0], ordered[0], read[0], refused[0], missing[0]) == (201, 200, 200, 403, 422)
+
+    status, body = usage(api, tenant, kid)
+    assert status == 200 and body["key_id"] == kid and body["next_cursor"] is None
+    seen = sorted((u["method"], u["route"], u["status"]) for u in body["items"])
+    assert seen == sorted([
+        ("POST", "/v1/server/campaigns/{cid}/participants", 201),
+        ("POST", "/v1/server/orders", 200),
+        ("GET", "/v1/admin/campaigns/{cid}/stats", 200),
+        ("GET", "/v1/admin/api-keys", 403),
+        ("POST", "/v1/server/campaigns/{cid}/participants", 422),
+    ])  # fmt: skip
+    assert [u["at"] for u in body["items"]] == sorted((u["at"] for u in body["items"]), reverse=True)
+    assert all(u["at"].endswith("Z") and "client_ip" in u for u in body["items"])
+    # The key's uses are not audit-chain entries: the chain's head takes no write per request.
+    assert not [e for e in audit_entries(api, tenant) if e["actor"] == f"apikey:{kid}"]
+
+
+def test_another_tenants_owner_cannot_read_a_keys_usage(api: Api, new_tenant: Callable[[], Tenant]) -> None:
+    tenant, other = new_tenant(), new_tenant()
+    cid = live_campaign(api, tenant)
+    made = make_key(api, tenant, ["stats:read"])
+    assert api.call("GET", f"/v1/admin/campaigns/{cid}/stats", token=made["key"])[0] == 200
+    status, body = usage(api, other, made["key_id"])
+    assert (status, body["error"]["code"]) == (404, "API_KEY_NOT_FOUND")
+    status, body = usage(api, tenant, "ak_0000000000000000000")
+    assert (status, body["error"]["code"]) == (404, "API_KEY_NOT_FOUND")
+    # Nor can the key read its own log, nor an operator without operator:manage.
+    status, body = api.call("GET", f"/v1/admin/api-keys/{made['key_id']}/usage", token=made["key"])
+    assert (status, body["error"]["code"]) == (403, "SCOPE_REQUIRED")
+    assert len(usage(api, tenant, made["key_id"])[1]["items"]) == 2
+
+
+def test_a_keys_usage_pages_newest_first_across_days(api: Api, tenant: Tenant, clock: Clock) -> None:
+    cid = live_campaign(api, tenant)
+    made = make_key(api, tenant, ["stats:read"])
+    start = clock()
+    for n in range(7):  # two uses a day, some days apart, the last one now
+        if n:
+            clock.advance(hours=13)
+        assert api.call("GET", f"/v1/admin/campaigns/{cid}/stats", token=made["key"])[0] == 200
+    end = clock()
+    owner = tenant.totp_token()  # the first login's token expired on the way
+
+    def usage(api: Api, tenant: Tenant, kid: str, query: str = "") -> tuple[int, Any]:
+        return api.call("GET", f"/v1/admin/api-keys/{kid}/usage{query}", token=owner)
+
+    span = f"?from={start.strftime('%Y-%m-%dT%H:%M:%SZ')}&to={end.strftime('%Y-%m-%dT%H:%M:%SZ')}"
+    pages: list[list[str]] = []
+    cursor = ""
+    while True:
+        status, body = usage(api, tenant, made["key_id"], f"{span}&limit=3{cursor}")
+        assert status == 200, body
+        pages.append([u["at"] for u in body["items"]])
+        if body["next_cursor"] is None:
+            break
+        cursor = f"&cursor={body['next_cursor']}"
+    seen = [at for page in pages for at in page]
+    assert len(seen) == 7 and seen == sorted(seen, reverse=True) and len(set(seen)) == 7
+    assert [len(p) for p in pages][:2] == [3, 3]
+    # The default span is the last 7 days; a span outside the log, or reversed, or a foreign cursor.
+    assert len(usage(api, tenant, made["key_id"])[1]["items"]) == 7
+    assert usage(api, tenant, made["key_id"], "?to=2020-01-01T00:00:00Z")[1]["items"] == []
+    status, body = usage(api, tenant, made["key_id"], "?from=2026-01-02&to=2026-01-01")
+    assert (status, body["error"]["code"]) == (422, "VALIDATION_ERROR")
+    status, body = usage(api, tenant, made["key_id"], "?cursor=bm90LWEtY3Vyc29y")
+    assert (status, body["error"]["code"]) == (400, "INVALID_CURSOR")
+    status, body = usage(api, tenant, made["key_id"], "?limit=101")
+    assert status == 422
+
+
+def test_requests_without_a_key_or_with_a_revoked_one_write_no_use(api: Api, tenant: Tenant) -> None:
+    from chalicelib.core.config import get_settings
+    from chalicelib.table import db
+
+    cid = live_campaign(api, tenant)
+    made = make_key(api, tenant, ["stats:read"])
+    assert api.call("GET", f"/v1/admin/campaigns/{cid}/stats", token=tenant.owner_token)[0] == 200
+    assert api.call("POST", f"/v1/server/campaigns/{cid}/participants", {"external_id": "m-1"})[0] == 401
+    assert api.call("GET", f"/v1/admin/campaigns/{cid}/stats", token=made["key"][:-1] + "0")[0] == 401
+    assert api.call("POST", f"/v1/admin/api-keys/{made['key_id']}/revoke", token=tenant.stepped_token())[0] == 200
+    assert api.call("GET", f"/v1/admin/campaigns/{cid}/stats", token=made["key"])[0] == 401
+    assert usage(api, tenant, made["key_id"])[1]["items"] == []
+    found = db.dynamodb_client().scan(
+        TableName=get_settings().table_name,
+        FilterExpression="begins_with(PK, :pk)",
+        ExpressionAttributeValues={":pk": {"S": f"T#{tenant.tid}#KEYUSE#"}},
+    )
+    assert found["Items"] == []
+
+
+def test_a_use_that_cannot_be_written_still_gets_its_answer(
+    api: Api, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib.accounts.store import api_keys as store
+    from chalicelib.core.errors import Unavailable
+
+    cid = live_campaign(api, tenant)
+    made = make_key(api, tenant, ["stats:read"])
+
+    def down(*_: Any) -> None:
+        raise Unavailable("the table is not answering")
+
+    written = store.add_use
+    monkeypatch.setattr(store, "add_use", down)
+    assert api.call("GET", f"/v1/admin/campaigns/{cid}/stats", token=made["key"])[0] == 200
+    monkeypatch.setattr(store, "add_use", written)
+    assert usage(api, tenant, made["key_id"])[1]["items"] == []

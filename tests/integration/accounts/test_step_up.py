@@ -163,3 +163,27 @@ def test_removing_an_enrolled_operator_or_an_owner_needs_a_fresh_step_up(api: Ap
     header = {"X-Fission-TOTP": tenant.totp_code(steps_ahead=1)}
     assert api.call("DELETE", f"{OPERATORS}/{finance}", token=token, headers=header)[0] == 204
     assert api.call("DELETE", f"{OPERATORS}/{owner}", token=stepped)[0] == 204
+
+
+def test_disabling_another_owner_needs_a_fresh_step_up(api: Api, tenant: Tenant) -> None:
+    """A disabled owner cannot log in: without a step-up a password-only owner token would lock the other owners
+    out, as removing them would."""
+    token = password_only_owner(tenant)
+    stepped = tenant.stepped_token()
+    owner = new_email(tenant, "owner")
+    made = {"email": owner, "password": "owner-pass-456", "role": "owner"}
+    assert api.call("POST", OPERATORS, made, stepped)[0] == 201
+    operator = new_email(tenant, "operator")
+    assert api.call("POST", OPERATORS, {**made, "email": operator, "role": "operator"}, token)[0] == 201
+
+    refused = api.call("PATCH", f"{OPERATORS}/{owner}", {"disabled": True}, token)
+    assert error(refused) == (403, "STEP_UP_REQUIRED") and refused[1]["error"]["details"]["reason"] == "stale"
+    assert api.call("POST", "/v1/admin/login", {"email": owner, "password": "owner-pass-456"})[0] == 200
+    assert "operator.update" not in actions(api, tenant)
+
+    # Disabling an operator who is not an owner, and re-enabling anyone, needs none.
+    assert api.call("PATCH", f"{OPERATORS}/{operator}", {"disabled": True}, token)[0] == 200
+    header = {"X-Fission-TOTP": tenant.totp_code(steps_ahead=1)}
+    status, body = api.call("PATCH", f"{OPERATORS}/{owner}", {"disabled": True}, token, headers=header)
+    assert status == 200 and body["disabled"] is True
+    assert api.call("PATCH", f"{OPERATORS}/{owner}", {"disabled": False}, token)[0] == 200

@@ -1,5 +1,5 @@
 // API keys (docs/api-keys.md): what a merchant's back end calls Fission with instead of an operator's login.
-// Owners list, make and revoke them; a new key is shown once, right after it is made, and never again (the
+// Owners list, make and revoke them, and read each key's uses; a new key is shown once, right after it is made, and never again (the
 // API keeps only its hash). Making and revoking a key need the owner's fresh TOTP step-up: api.js asks for the
 // authenticator code when the API wants one; an owner without an authenticator is pointed at enrolling one.
 // A section of the webhooks screen (#/webhooks, and #/webhooks/api-keys to open on it).
@@ -19,6 +19,7 @@ export function apiKeysSection(ctx) {
   const list = h("div", { "aria-live": "polite" }, loading(t("common.loading")));
   const fresh = h("div", { class: "fresh-key" });
   const message = h("div", { class: "form-message", role: "alert" });
+  const uses = h("div", { "aria-live": "polite" });
   const form = createForm((made) => {
     fill(
       fresh,
@@ -36,6 +37,7 @@ export function apiKeysSection(ctx) {
     h("p", { class: "hint" }, t("apikeys.intro")),
     list,
     message,
+    uses,
     fresh,
     form,
   );
@@ -43,12 +45,51 @@ export function apiKeysSection(ctx) {
   async function load() {
     try {
       const { items } = await api("GET", "/v1/admin/api-keys");
-      fill(list, keyTable(items, revokeButton));
+      fill(
+        list,
+        keyTable(items, (key) => [usesButton(key), key.status === "active" ? revokeButton(key) : null]),
+      );
     } catch (error) {
       // Owners only: anyone else sees the API's refusal in place of the keys, and no form to make one.
       fill(list, errorBox(error, { notAvailable: t("common.not_available") }));
       form.hidden = true;
     }
+  }
+
+  // A key's uses of the last 7 days (the API's default span), a page at a time: docs/api-keys.md.
+  function usesButton(key) {
+    const button = h(
+      "button",
+      { type: "button", class: "ghost", "aria-label": t("apikeys.uses_label", { name: key.name }) },
+      t("apikeys.uses"),
+    );
+    button.addEventListener("click", () => busy(button, () => showUses(key)));
+    return button;
+  }
+
+  async function showUses(key) {
+    const path = `/v1/admin/api-keys/${encodeURIComponent(key.key_id)}/usage?limit=50`;
+    const rows = h("div", {});
+    const more = h("button", { type: "button", hidden: true }, t("common.more"));
+    const title = h("h3", { tabindex: "-1" }, t("apikeys.uses_title", { name: key.name, id: key.key_id }));
+    const found = [];
+    let cursor = null;
+    async function page() {
+      try {
+        const body = await api("GET", cursor ? `${path}&cursor=${encodeURIComponent(cursor)}` : path);
+        found.push(...body.items);
+        cursor = body.next_cursor;
+        fill(rows, useTable(found));
+        more.hidden = !cursor;
+      } catch (error) {
+        fill(rows, errorBox(error, { notAvailable: t("common.not_available") }));
+        more.hidden = true;
+      }
+    }
+    more.addEventListener("click", () => busy(more, page));
+    fill(uses, h("div", { class: "stack" }, title, h("p", { class: "hint" }, t("apikeys.uses_intro")), rows, more));
+    await page();
+    title.focus();
   }
 
   function revokeButton(key) {
@@ -153,7 +194,7 @@ function scopeChoice(box) {
 }
 
 // The keys as the API lists them: never a key, only what identifies it (`fsk_{id}_…`, the start of the key).
-function keyTable(items, revokeButton) {
+function keyTable(items, actions) {
   return table(
     [
       { label: t("apikeys.prefix"), cell: (k) => h("code", {}, `fsk_${k.key_id}_…`) },
@@ -171,10 +212,25 @@ function keyTable(items, revokeButton) {
         cell: (k) => [when(k.created_at), k.created_by ? h("div", { class: "hint" }, k.created_by) : null],
       },
       { label: t("apikeys.last_used"), cell: (k) => (k.last_used_at ? when(k.last_used_at) : t("apikeys.never")) },
-      { label: t("common.actions"), cell: (k) => (k.status === "active" ? revokeButton(k) : "") },
+      { label: t("common.actions"), cell: (k) => actions(k) },
     ],
     items,
     t("apikeys.empty"),
+  );
+}
+
+// A key's uses, newest first, as the API lists them.
+function useTable(items) {
+  return table(
+    [
+      { label: t("apikeys.use_at"), cell: (u) => when(u.at) },
+      { label: t("apikeys.use_route"), cell: (u) => h("code", {}, `${u.method} ${u.route}`) },
+      { label: t("apikeys.use_status"), cell: (u) => badge(String(u.status), u.status < 400 ? "active" : "ended") },
+      { label: t("apikeys.use_request"), cell: (u) => (u.request_id ? h("code", {}, u.request_id) : "") },
+      { label: t("apikeys.use_client"), cell: (u) => u.client_ip || "" },
+    ],
+    items,
+    t("apikeys.uses_empty"),
   );
 }
 
