@@ -129,10 +129,14 @@ def update(
     if demoting or disabling:
         ensure_not_self(actor, operator.email, "demote or disable")
         ensure_not_last_owner(operator, _active_owners(actor.tid), removing_owner_role=True)
-    # A role change decides who may do everything; disabling an owner locks them out as removing one would:
-    # both need the step-up a password-only owner token lacks.
-    if (patch.role is not None and patch.role is not operator.role) or (
-        disabling and operator.role is Role.OWNER and not operator.disabled
+    # A role change decides who may do everything; disabling an owner locks them out as removing one would, and
+    # setting another owner's password takes their account over: each needs the step-up a password-only owner
+    # token lacks.
+    other_owner = operator.role is Role.OWNER and operator.email != actor.email
+    if (
+        (patch.role is not None and patch.role is not operator.role)
+        or (disabling and operator.role is Role.OWNER and not operator.disabled)
+        or (patch.password is not None and other_owner)
     ):
         totp.require_step_up(actor, totp_code, now)
     revoke = False

@@ -187,3 +187,18 @@ def test_disabling_another_owner_needs_a_fresh_step_up(api: Api, tenant: Tenant)
     status, body = api.call("PATCH", f"{OPERATORS}/{owner}", {"disabled": True}, token, headers=header)
     assert status == 200 and body["disabled"] is True
     assert api.call("PATCH", f"{OPERATORS}/{owner}", {"disabled": False}, token)[0] == 200
+
+
+def test_setting_another_owners_password_needs_a_fresh_step_up(api: Api, tenant: Tenant) -> None:
+    """A new password for another owner is their account: without a step-up a password-only owner token would
+    take it over."""
+    token = password_only_owner(tenant)
+    owner = new_email(tenant, "owner")
+    made = {"email": owner, "password": "owner-pass-456", "role": "owner"}
+    assert api.call("POST", OPERATORS, made, tenant.stepped_token())[0] == 201
+    refused = api.call("PATCH", f"{OPERATORS}/{owner}", {"password": "taken-over-789"}, token)
+    assert error(refused) == (403, "STEP_UP_REQUIRED")
+    assert api.call("POST", "/v1/admin/login", {"email": owner, "password": "owner-pass-456"})[0] == 200
+    header = {"X-Fission-TOTP": tenant.totp_code(steps_ahead=1)}
+    assert api.call("PATCH", f"{OPERATORS}/{owner}", {"password": "changed-pass-789"}, token, headers=header)[0] == 200
+    assert api.call("POST", "/v1/admin/login", {"email": owner, "password": "changed-pass-789"})[0] == 200
