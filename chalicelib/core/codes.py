@@ -228,3 +228,5 @@ class Code(StrEnum):
     # http: hostile input refused before any route runs
     INVALID_PATH_PARAMETER = "INVALID_PATH_PARAMETER"
     JSON_TOO_DEEP = "JSON_TOO_DEEP"
+    # budget stop-loss (docs/retention.md)
+    STOP_LOSS_OWNER_REQUIRED = "STOP_LOSS_OWNER_REQUIRED"

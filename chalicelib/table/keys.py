@@ -703,3 +703,13 @@ def loyalty_item_sk(iid: str) -> str:
 LOYALTY_ITEM_PREFIX = "ITEM#"
 # The tenant's points policy (expiry), beside the tenant (`T#{tid}`).
 LOYALTY_SETTINGS_SK = "LOYALTY"
+
+
+# A campaign's budget stop-loss lines and their trips, beside the campaign (`C#{cid}`).
+STOP_LOSS_SK = "STOPLOSS"
+STOP_LOSS_SHARDS = 4
+
+
+def stop_loss_gsi2pk(shard: int) -> str:
+    """Every campaign with stop-loss lines, found by key (GSI2, a few shards) by the minute's check, never a scan."""
+    return f"SLOSS#{shard}"

@@ -278,6 +278,8 @@ class CampaignItem(Item, discriminator="campaign"):
     published_at = UnicodeAttribute(null=True)
     ended_at = UnicodeAttribute(null=True)
     created_by = UnicodeAttribute()
+    stop_loss_paused_at = UnicodeAttribute(null=True)
+    held_channels = UnicodeSetAttribute(null=True)
 
 
 class ParticipantItem(Item, discriminator="participant"):

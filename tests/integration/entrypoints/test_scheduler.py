@@ -24,6 +24,7 @@ def test_scheduler_finds_every_scheduled_function_of_the_app(app: Any) -> None:
         "settle_follows",
         "pay_withdrawals",
         "release_rewards",
+        "check_stop_loss",
     }
 
 
