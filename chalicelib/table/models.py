@@ -378,6 +378,7 @@ class RewardItem(Item, discriminator="reward"):
     attempts = NumberAttribute(null=True)
     approval = UnicodeAttribute(null=True)
     invitees = ListAttribute(of=UnicodeAttribute, null=True)
+    channel = UnicodeAttribute(null=True)  # the rewarded participant's acquisition channel
 
 
 class ExistingCustomerItem(Item, discriminator="existing_customer"):

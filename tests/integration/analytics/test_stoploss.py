@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 
 from chalicelib.analytics import stoploss
+from chalicelib.campaigns import live
+from chalicelib.referral import rewards
 from local.pump import StreamPump
 from local.scheduler import Scheduler
 from tests.conftest import Api, Tenant, join, live_campaign
@@ -42,14 +44,15 @@ def tick(app: Any, moment: list[datetime]) -> Callable[[], None]:
     return run
 
 
-def _pair(api: Api, cid: str, pump: StreamPump, channel: str | None = None) -> None:
-    """An inviter and one invitee: both rewarded once the stream has run."""
+def _pair(api: Api, cid: str, pump: StreamPump, channel: str | None = None) -> tuple[str, str]:
+    """An inviter and one invitee (their codes): both rewarded once the stream has run."""
     extra = {"channel": channel} if channel else {}
     status, inviter = join(api, cid, external_id=f"u-{uuid.uuid4().hex[:8]}", **extra)
     assert status == 201, inviter
     status, body = join(api, cid, external_id=f"u-{uuid.uuid4().hex[:8]}", ref=inviter["invite_code"], **extra)
     assert status == 201, body
     pump.drain()
+    return str(inviter["invite_code"]), str(body["invite_code"])
 
 
 def _lines(api: Api, tenant: Tenant, cid: str, lines: list[dict[str, Any]], token: str | None = None) -> Any:
@@ -193,3 +196,48 @@ def test_lines_are_validated_and_need_campaign_write(api: Api, tenant: Tenant) -
     saved = _lines(api, tenant, cid, [{"spend_fen": 5000}, {"channel": "douyin", "cac_fen": 800, "window_days": 7}])
     assert [line["key"] for line in saved["lines"]] == ["*", "douyin"]
     assert _lines(api, tenant, cid, [])["lines"] == []
+
+
+def _rewards(*codes: str) -> list[tuple[str, str | None, str | None]]:
+    """(status, reason code, channel) of the participants' rewards."""
+    return [(r.status, r.reason_code, r.channel) for code in codes for r in rewards.for_participant(code)]
+
+
+def test_a_channel_line_holds_only_that_channels_rewards_until_an_owner_releases_them(
+    app: Any, api: Api, tenant: Tenant, pump: StreamPump, tick: Callable[[], None], moment: list[datetime]
+) -> None:
+    cid = live_campaign(api, tenant)
+    _lines(api, tenant, cid, [{"channel": "douyin", "spend_fen": PAIR_COST - 1}])
+    _pair(api, cid, pump, "douyin")  # 800 fen through douyin: crossed
+    _pair(api, cid, pump, "sms")
+    tick()
+    view = api.call("GET", f"/v1/admin/campaigns/{cid}/stop-loss", token=tenant.owner_token)[1]
+    assert view["held_channels"] == ["douyin"] and view["stop_loss_paused_at"] is None
+    assert view["lines"][0]["trip"]["value_fen"] == PAIR_COST  # the sms spend is not douyin's
+    assert _status(api, tenant, cid) == "active"
+    holds = [e for e in _audit(api, tenant) if e["action"] == "campaign.channel_hold"]
+    assert len(holds) == 1 and holds[0]["actor"] == "system" and holds[0]["details"]["channel"] == "douyin"
+    assert len(_alerts(api, tenant)) == 1
+
+    live.forget()  # the stream reads campaigns through a cache of a few seconds
+    held = _pair(api, cid, pump, "douyin")
+    flowing = _pair(api, cid, pump, "sms")
+    assert _rewards(*held) == [("pending_release", "STOP_LOSS_HELD", "douyin")] * 2  # held, not lost
+    assert _rewards(*flowing) == [("issued", None, "sms")] * 2
+
+    scheduler = Scheduler(app, clock=lambda: moment[0])
+    moment[0] += timedelta(minutes=10)
+    scheduler.invoke("release_rewards")
+    assert _rewards(*held) == [("pending_release", "STOP_LOSS_HELD", "douyin")] * 2  # still held: kept
+
+    path = f"/v1/admin/campaigns/{cid}/stop-loss/channels/douyin/release"
+    status, body = api.call("POST", path, token=tenant.operator("operator"))
+    assert status == 403 and body["error"]["code"] == "STOP_LOSS_OWNER_REQUIRED", body
+    status, body = api.call("POST", path, token=tenant.owner_token)
+    assert status == 200 and body["held_channels"] == [], body
+    assert [e["actor"] for e in _audit(api, tenant) if e["action"] == "campaign.channel_release"] == [
+        tenant.owner_email
+    ]
+    moment[0] += timedelta(minutes=10)
+    scheduler.invoke("release_rewards")
+    assert _rewards(*held) == [("issued", None, "douyin")] * 2
