@@ -246,12 +246,16 @@ def _ensure_owner(actor: Principal, what: str) -> None:
 
 
 def stop_loss_pause(cid: str, details: dict[str, Any], now: datetime) -> bool:
-    """Pause a live campaign because a stop-loss line was crossed (the system acts; audited). False when it was not
-    active (paused, ended or deleted meanwhile): nothing to stop."""
+    """Pause a live campaign because a stop-loss line was crossed (the system acts; audited). One an operator had
+    paused already is marked so (only an owner resumes it then), audited as `campaign.stop_loss_mark`. False when
+    there was nothing to stop (ended, deleted, or marked before)."""
     for _ in range(3):
         rec = store.get(cid)
-        if rec is None or rec.status != domain.Status.ACTIVE.value:
+        if rec is None or rec.stop_loss_paused_at is not None:
             return False
+        if rec.status not in (domain.Status.ACTIVE.value, domain.Status.PAUSED.value):
+            return False
+        action = "campaign.pause" if rec.status == domain.Status.ACTIVE.value else "campaign.stop_loss_mark"
         expected = rec.version
         rec.status, rec.stop_loss_paused_at = domain.Status.PAUSED.value, iso(now)
         rec.version += 1
@@ -260,7 +264,7 @@ def stop_loss_pause(cid: str, details: dict[str, Any], now: datetime) -> bool:
             store.replace(rec, expected)
         except Conflict:
             continue  # edited meanwhile: read it again
-        audit.record(rec.tid, audit.SYSTEM, "campaign.pause", cid, {"status": rec.status, **details}, now)
+        audit.record(rec.tid, audit.SYSTEM, action, cid, {"status": rec.status, **details}, now)
         return True
     raise Conflict("the campaign kept changing while pausing it", code=Code.CONCURRENT_UPDATE)
 

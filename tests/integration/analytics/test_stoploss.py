@@ -146,6 +146,21 @@ def test_only_an_owner_resumes_a_campaign_the_stop_loss_paused(
     assert api.call("POST", f"/v1/admin/campaigns/{cid}/publish", token=operator)[0] == 200
 
 
+def test_a_line_crossed_while_an_operator_had_paused_the_campaign_still_needs_an_owner_to_resume(
+    api: Api, tenant: Tenant, pump: StreamPump, tick: Callable[[], None]
+) -> None:
+    cid = live_campaign(api, tenant)
+    _pair(api, cid, pump)
+    operator = tenant.operator("operator")
+    assert api.call("POST", f"/v1/admin/campaigns/{cid}/pause", token=operator)[0] == 200
+    _lines(api, tenant, cid, [{"spend_fen": 100}])
+    tick()
+    assert [e["actor"] for e in _audit(api, tenant) if e["action"] == "campaign.stop_loss_mark"] == ["system"]
+    status, body = api.call("POST", f"/v1/admin/campaigns/{cid}/publish", token=operator)
+    assert status == 403 and body["error"]["code"] == "STOP_LOSS_OWNER_REQUIRED", body
+    assert api.call("POST", f"/v1/admin/campaigns/{cid}/publish", token=tenant.owner_token)[0] == 200
+
+
 def test_a_rolling_window_rearms_when_it_moves_past_the_spend_and_trips_again_on_a_new_crossing(
     api: Api, tenant: Tenant, pump: StreamPump, tick: Callable[[], None], moment: list[datetime]
 ) -> None:
