@@ -20,6 +20,7 @@ const SCREENS = {
   domains: () => import("./screens/domains.js"),
   platforms: () => import("./screens/platforms.js"),
   payouts: () => import("./screens/payouts.js"),
+  stoploss: () => import("./screens/stoploss.js"),
 };
 
 // Hash routes: #/campaigns, #/new, #/new/CID (edit a draft), #/campaigns/CID (dashboard), ...
@@ -28,6 +29,7 @@ const ROUTES = [
   [/^#\/campaigns$/, "campaigns"],
   [/^#\/new(?:\/([\w-]+))?$/, "wizard"],
   [/^#\/campaigns\/([\w-]+)$/, "dashboard"],
+  [/^#\/campaigns\/([\w-]+)\/stop-loss$/, "stoploss"],
   [/^#\/participants$/, "participants"],
   [/^#\/automations$/, "automations"],
   [/^#\/outbox$/, "outbox"],
