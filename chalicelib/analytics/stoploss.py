@@ -150,6 +150,9 @@ def check_campaign(cid: str, now: datetime) -> int:
     not finish (`applied` false) is acted on again by the next check."""
     found = store.get(cid)
     rec = lifecycle.find(cid)
+    if found is not None and rec is None:
+        store.delete(cid)  # the campaign was deleted: its lines leave the check's index with it
+        return 0
     if found is None or rec is None or rec.status not in LIVE:
         return 0
     zone = ZoneInfo(rec.spec.timezone)
