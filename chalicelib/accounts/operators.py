@@ -115,6 +115,11 @@ def _load(actor: Principal, email: str) -> Operator:
     return operator
 
 
+def owner_emails(tid: str) -> list[str]:
+    """The tenant's active owners: whom an alert about the tenant's money reaches (docs/retention.md)."""
+    return sorted(op.email for op in store.list_operators(tid) if op.role is Role.OWNER and not op.disabled)
+
+
 def _active_owners(tid: str) -> int:
     return sum(1 for op in store.list_operators(tid) if op.role is Role.OWNER and not op.disabled)
 

@@ -1,4 +1,4 @@
-"""Analytics: landing-page beacons, campaign statistics and CSV exports."""
+"""Analytics: landing-page beacons, campaign statistics, CSV exports and budget stop-loss lines."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from typing import Any
 from chalice.app import Blueprint, Response
 
 from chalicelib.accounts import totp
-from chalicelib.analytics import beacons, exports, stats
+from chalicelib.analytics import beacons, exports, stats, stoploss
 from chalicelib.analytics.rules.counting import BeaconRequest
+from chalicelib.analytics.rules.stoploss import StopLossRequest
 from chalicelib.core.rbac import Permission
 from chalicelib.http import request as http
 
@@ -66,3 +67,23 @@ def download_export(eid: str) -> Response:
             "Content-Disposition": f'attachment; filename="{exports.file_name(eid)}"',
         },
     )
+
+
+@bp.route("/v1/admin/campaigns/{cid}/stop-loss", methods=["GET"])
+@http.requires(Permission.CAMPAIGN_READ)
+def get_stop_loss(cid: str) -> dict[str, Any]:
+    return stoploss.view(http.principal(), cid)
+
+
+@bp.route("/v1/admin/campaigns/{cid}/stop-loss", methods=["PUT"])
+@http.requires(Permission.CAMPAIGN_WRITE)
+def put_stop_loss(cid: str) -> dict[str, Any]:
+    request = http.parse(bp.current_request, StopLossRequest)
+    return stoploss.update(http.principal(), cid, request, http.now())
+
+
+@bp.route("/v1/admin/campaigns/{cid}/stop-loss/channels/{channel}/release", methods=["POST"])
+@http.requires(Permission.CAMPAIGN_PUBLISH)
+def release_stop_loss_channel(cid: str, channel: str) -> dict[str, Any]:
+    # Owners only (checked by the use case): the held channel's money flows again.
+    return stoploss.release_channel(http.principal(), cid, channel, http.now())

@@ -20,7 +20,7 @@ from chalicelib.core.config import get_settings
 from chalicelib.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from chalicelib.core.ids import new_id
 from chalicelib.core.observability import logger, metrics
-from chalicelib.core.rbac import Permission, Principal, is_allowed
+from chalicelib.core.rbac import Permission, Principal, Role, is_allowed
 from chalicelib.core.validation import validation_error
 from chalicelib.security import egress
 from chalicelib.table.changes import Change
@@ -214,6 +214,9 @@ def transition(
     """Move a campaign through its lifecycle; going live (publish or resume) passes the compliance gate first."""
     rec = _owned(actor, cid)
     target = domain.next_status(domain.Status(rec.status), action)
+    resumed_from_stop_loss = target is domain.Status.ACTIVE and rec.stop_loss_paused_at is not None
+    if resumed_from_stop_loss:
+        _ensure_owner(actor, "resume a campaign its budget stop-loss paused")
     if target is domain.Status.ACTIVE:
         domain.ensure_publishable(rec.spec.ends_at, now)
         compliance.enforce_at_publish(actor, rec, now, override_value_cap=override_value_cap)
@@ -225,9 +228,87 @@ def transition(
     rec.status = target.value
     rec.version += 1
     rec.updated_at = iso(now)
+    details: dict[str, Any] = {"status": rec.status}
+    if resumed_from_stop_loss:
+        details["stop_loss_paused_at"], rec.stop_loss_paused_at = rec.stop_loss_paused_at, None
     store.replace(rec, expected)
-    audit.record(actor.tid, actor.email, f"campaign.{action.value}", cid, {"status": rec.status}, now)
+    audit.record(actor.tid, actor.email, f"campaign.{action.value}", cid, details, now)
     return view(rec, now)
+
+
+# --- budget stop-loss (docs/retention.md) ----------------------------------------------------------
+
+
+def _ensure_owner(actor: Principal, what: str) -> None:
+    """Money stopped by a stop-loss line flows again only on an owner's word."""
+    if actor.role is not Role.OWNER:
+        raise Forbidden(f"only an owner may {what}", code=Code.STOP_LOSS_OWNER_REQUIRED)
+
+
+def stop_loss_pause(cid: str, details: dict[str, Any], now: datetime) -> bool:
+    """Pause a live campaign because a stop-loss line was crossed (the system acts; audited). One an operator had
+    paused already is marked so (only an owner resumes it then), audited as `campaign.stop_loss_mark`. False when
+    there was nothing to stop (ended, deleted, or marked before)."""
+    for _ in range(3):
+        rec = store.get(cid)
+        if rec is None or rec.stop_loss_paused_at is not None:
+            return False
+        if rec.status not in (domain.Status.ACTIVE.value, domain.Status.PAUSED.value):
+            return False
+        action = "campaign.pause" if rec.status == domain.Status.ACTIVE.value else "campaign.stop_loss_mark"
+        expected = rec.version
+        rec.status, rec.stop_loss_paused_at = domain.Status.PAUSED.value, iso(now)
+        rec.version += 1
+        rec.updated_at = iso(now)
+        try:
+            store.replace(rec, expected)
+        except Conflict:
+            continue  # edited meanwhile: read it again
+        audit.record(rec.tid, audit.SYSTEM, action, cid, {"status": rec.status, **details}, now)
+        return True
+    raise Conflict("the campaign kept changing while pausing it", code=Code.CONCURRENT_UPDATE)
+
+
+def _set_held(rec: CampaignRecord, channel: str, held: bool, now: datetime) -> bool:
+    """Add or remove one held channel on the campaign item; False when it already was so."""
+    for _ in range(3):
+        if (channel in rec.held_channels) == held:
+            return False
+        expected = rec.version
+        rec.held_channels = sorted({*rec.held_channels, channel} if held else set(rec.held_channels) - {channel})
+        rec.version += 1
+        rec.updated_at = iso(now)
+        try:
+            store.replace(rec, expected)
+        except Conflict:
+            fresh = store.get(rec.cid)
+            if fresh is None:
+                return False
+            rec = fresh
+            continue
+        return True
+    raise Conflict("the campaign kept changing while holding a channel", code=Code.CONCURRENT_UPDATE)
+
+
+def hold_channel(cid: str, channel: str, details: dict[str, Any], now: datetime) -> bool:
+    """Hold the rewards of participants who came through `channel` (a stop-loss line of that channel was crossed;
+    the system acts; audited). False when it was held already or the campaign is gone."""
+    rec = store.get(cid)
+    if rec is None or not _set_held(rec, channel, True, now):
+        return False
+    audit.record(rec.tid, audit.SYSTEM, "campaign.channel_hold", cid, {"channel": channel, **details}, now)
+    return True
+
+
+def release_channel(actor: Principal, cid: str, channel: str, now: datetime) -> bool:
+    """An owner lets a held channel's rewards flow again (the held ones are issued by the release schedule); audited.
+    False when the channel was not held."""
+    _ensure_owner(actor, "release a channel its budget stop-loss held")
+    rec = _owned(actor, cid)
+    if not _set_held(rec, channel, False, now):
+        return False
+    audit.record(actor.tid, actor.email, "campaign.channel_release", cid, {"channel": channel}, now)
+    return True
 
 
 def _identity_view(rec: CampaignRecord) -> dict[str, Any]:

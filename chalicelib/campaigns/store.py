@@ -51,6 +51,8 @@ def _record(item: CampaignItem) -> CampaignRecord:
         created_by=item.created_by,
         published_at=item.published_at,
         ended_at=item.ended_at,
+        stop_loss_paused_at=item.stop_loss_paused_at,
+        held_channels=sorted(item.held_channels or ()),
     )
 
 
@@ -71,6 +73,8 @@ def _item(rec: CampaignRecord, ends_bucket: tuple[str, str] | None) -> CampaignI
         created_by=rec.created_by,
         published_at=rec.published_at,
         ended_at=rec.ended_at,
+        stop_loss_paused_at=rec.stop_loss_paused_at,
+        held_channels=set(rec.held_channels) or None,
     )
     if ends_bucket is not None:
         item.GSI2PK, item.GSI2SK = ends_bucket

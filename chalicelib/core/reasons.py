@@ -43,6 +43,8 @@ class ReasonCode(StrEnum):
     DAILY_CAP = "DAILY_CAP"  # deferred: the recipient's daily cap is reached, sent the next day
     # the fallback: a reason stored as text that no code matches
     OTHER = "OTHER"
+    # pending_release: the participant's acquisition channel is held by a budget stop-loss line (docs/retention.md)
+    STOP_LOSS_HELD = "STOP_LOSS_HELD"
 
 
 # The text stored (and shown) with a reward for each reason the engine itself writes.

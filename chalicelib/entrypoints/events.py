@@ -168,6 +168,17 @@ def review_tiers(event: CloudWatchEvent) -> dict[str, int]:
     return counts
 
 
+@bp.schedule(Rate(1, unit=Rate.MINUTES), name="check_stop_loss")
+def check_stop_loss(event: CloudWatchEvent) -> dict[str, int]:
+    wiring.wire()
+    from chalicelib.analytics import stoploss  # loaded by this schedule's function only
+
+    counts = stoploss.check(utcnow())
+    if counts["tripped"] or counts["errors"]:
+        logger.info("stop-loss check", extra=counts)
+    return counts
+
+
 def _observe(handlers: dict[str, Any]) -> None:
     """Give every handler here the observability middleware (Lambda context in the logs, the metrics flush).
     Deployed, each function imports this module and never `app`, while Chalice attaches the app's middleware

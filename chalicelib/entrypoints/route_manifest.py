@@ -493,6 +493,27 @@ ROUTES: tuple[Route, ...] = (
         permission=Permission.EXPORT_CREATE,
     ),
     Route(
+        "/v1/admin/campaigns/{cid}/stop-loss",
+        "GET",
+        "chalicelib.analytics.routes",
+        "get_stop_loss",
+        permission=Permission.CAMPAIGN_READ,
+    ),
+    Route(
+        "/v1/admin/campaigns/{cid}/stop-loss",
+        "PUT",
+        "chalicelib.analytics.routes",
+        "put_stop_loss",
+        permission=Permission.CAMPAIGN_WRITE,
+    ),
+    Route(
+        "/v1/admin/campaigns/{cid}/stop-loss/channels/{channel}/release",
+        "POST",
+        "chalicelib.analytics.routes",
+        "release_stop_loss_channel",
+        permission=Permission.CAMPAIGN_PUBLISH,
+    ),
+    Route(
         "/v1/admin/participants",
         "GET",
         "chalicelib.audience.routes",

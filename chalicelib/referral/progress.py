@@ -53,6 +53,8 @@ def count_invites(batch: list[Change]) -> set[str]:
     now = utcnow()
     boards: dict[str, dict[str, tuple[int, str | None]]] = defaultdict(dict)
     sequences: dict[str, set[str]] = defaultdict(set)
+    # Each invitee's acquisition channel, which its reward carries (budget stop-loss lines per channel).
+    channels = {new.code: new.channel for change in batch if (new := change.new_as(ParticipantImage)) is not None}
     for (cid, inviter), invitees in _qualified_invites(batch).items():
         try:
             rec = campaign(cid)
@@ -61,11 +63,11 @@ def count_invites(batch: list[Change]) -> set[str]:
             writes += 1
             boards[rec.cid][inviter] = (total, updated.nickname)
             sequences[rec.cid] |= set(invitees.values())
-            rewards.grant_ladder(rec, inviter, total, rewarded, now, updated.variant, updated.counted)
+            rewards.grant_ladder(rec, inviter, total, rewarded, now, updated.variant, updated.counted, updated.channel)
             invitee_reward = invitee_grant(rec.spec.rules)
             if invitee_reward is not None:
                 for invitee in invitees:
-                    rewards.issue(rec, invitee, invitee_reward, now)
+                    rewards.issue(rec, invitee, invitee_reward, now, channel=channels.get(invitee))
         except FissionError:
             logger.exception("could not count invitees", inviter=inviter, invitees=len(invitees))
             failed |= set(invitees.values())

@@ -95,6 +95,11 @@ def process(reward: RewardRecord, now: datetime) -> Step:
     if not store.reschedule(reward, lease):
         return "skipped"  # another run took it, or an operator decided meanwhile
     reward.release_at = lease
+    if reward.channel is not None and reward.channel in rec.held_channels:
+        # A budget stop-loss line holds the participant's channel: looked at again later, never lost.
+        due = iso(now + timedelta(seconds=domain.STOP_LOSS_RECHECK_SECONDS))
+        store.reschedule(reward, due, reason_code=ReasonCode.STOP_LOSS_HELD.value)
+        return "skipped"
     validated = reward.validated_at
     if rec.spec.validation_url is not None and validated is None:
         verdict = _validate(rec, reward, now)

@@ -7,7 +7,7 @@ import json
 import random
 import time
 from collections import defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -95,13 +95,37 @@ def _open_approval(rec: CampaignRecord, reward: RewardRecord, now: datetime) -> 
     ))  # fmt: skip
 
 
-def issue(rec: CampaignRecord, code: str, grant: Grant, now: datetime, invitees: set[str] | None = None) -> str:
+def _hold_for_stop_loss(reward: RewardRecord, now: datetime) -> None:
+    """The rewarded participant's channel is held by a budget stop-loss line: the reward is written `pending_release`
+    (stock and budget taken: held, not lost), and the release schedule issues it once an owner releases the channel
+    (docs/retention.md). A veto's own hold stays; it is simply looked at no sooner than the recheck."""
+    due = iso(now + timedelta(seconds=hold_rules.STOP_LOSS_RECHECK_SECONDS))
+    if reward.status != domain.PENDING_RELEASE:
+        reward.status, reward.issued_at, reward.approval = domain.PENDING_RELEASE, None, None
+    reward.release_at = max(reward.release_at or due, due)
+    reward.reason_code = ReasonCode.STOP_LOSS_HELD.value
+
+
+def _channel_of(code: str) -> str | None:
+    found = participant_store.get(code)
+    return found.channel if found is not None else None
+
+
+def issue(
+    rec: CampaignRecord,
+    code: str,
+    grant: Grant,
+    now: datetime,
+    invitees: set[str] | None = None,
+    channel: str | None = None,
+) -> str:
     """Issue one grant; a repeat (stream redelivery) is a harmless `duplicate`.
 
     A pooled coupon takes a free code in the same transaction; with the pool empty the reward is
     written `pending` (stock and budget taken: it is owed) and an alarm metric fires. A campaign with a veto
     (docs/rewards-veto.md) writes it `pending_release` (`held`), stock and budget taken, for the release schedule;
-    `invitees` are the invitees it rests on, for the merchant's validation callback.
+    `invitees` are the invitees it rests on, for the merchant's validation callback. `channel` is the participant's
+    acquisition channel (read from the participant when not given): a channel a stop-loss line holds holds the reward.
     """
     at = iso(now)
     budget_fen = rec.spec.budget_fen
@@ -111,8 +135,11 @@ def issue(rec: CampaignRecord, code: str, grant: Grant, now: datetime, invitees:
         stock_rule=grant.limits if grant.stock_limited else None,
         budget_fen=grant.cost if budget_fen is not None and grant.cost > 0 else None,
         pool_rule=grant.limits if grant.code_pool else None, cost_fen=grant.cost,
+        channel=channel if channel is not None else _channel_of(code),
     )  # fmt: skip
     _hold(rec, reward, now, invitees)
+    if reward.channel is not None and reward.channel in rec.held_channels:
+        _hold_for_stop_loss(reward, now)
     for attempt in range(MAX_ATTEMPTS):
         if reward.pool_rule and reward.status != domain.PENDING_RELEASE:
             coupon = store.free_code(rec.cid, reward.pool_rule)
@@ -156,16 +183,18 @@ def grant_ladder(
     now: datetime,
     variant: str | None = None,
     invitees: set[str] | None = None,
+    channel: str | None = None,
 ) -> list[str]:
     """Issue every milestone reached and not yet rewarded (on the ladder of the participant's experiment
-    arm, if it has its own), then remember them as rewarded. `invitees`: the invitees counted for the inviter."""
+    arm, if it has its own), then remember them as rewarded. `invitees`: the invitees counted for the inviter;
+    `channel`: the inviter's acquisition channel."""
     rules = rules_for(rec.spec, variant)
     grants = ladder_grants(rules, counted, rewarded) if rules is not None else []
     outcomes = []
     for grant in grants:
         data = payloads.MilestoneReached(campaign_id=rec.cid, code=code, milestone=grant.rule, counted_invites=counted)
         events.emit(rec.tid, "milestone.reached", data, f"{rec.cid}|{code}|{grant.rule}", now)
-        outcomes.append(issue(rec, code, grant, now, invitees))
+        outcomes.append(issue(rec, code, grant, now, invitees, channel))
     if grants:
         # Written after the rewards: a crash in between only causes a harmless duplicate attempt.
         participant_store.mark_rewarded(code, {g.rule for g in grants})

@@ -118,6 +118,7 @@ class RewardImage(Image):
     revoked_at: str | None = None
     type: str | None = None  # coupon, points, cash, gift, custom
     points: int = 0
+    channel: str | None = None  # the rewarded participant's acquisition channel
 
     @classmethod
     def parse(cls, raw: Mapping[str, Any]) -> Self:
@@ -126,7 +127,7 @@ class RewardImage(Image):
             cid=raw["cid"], tid=raw["tid"], code=raw["code"], rule=raw["rule"], name=raw["name"],
             status=raw["status"], created_at=raw["created_at"], value_fen=int(get("value_fen", 0)),
             cost_fen=_int(get("cost_fen")), issued_at=get("issued_at"), revoked_at=get("revoked_at"),
-            type=get("type"), points=int(get("points", 0)),
+            type=get("type"), points=int(get("points", 0)), channel=get("channel"),
         )  # fmt: skip
 
 

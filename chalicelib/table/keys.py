@@ -824,3 +824,11 @@ def checkin_month_sk(month: str) -> str:
 
 # The tenant's check-in programme, beside the tenant (`T#{tid}`).
 CHECKIN_SETTINGS_SK = "CHECKINS"
+# A campaign's budget stop-loss lines and their trips, beside the campaign (`C#{cid}`).
+STOP_LOSS_SK = "STOPLOSS"
+STOP_LOSS_SHARDS = 4
+
+
+def stop_loss_gsi2pk(shard: int) -> str:
+    """Every campaign with stop-loss lines, found by key (GSI2, a few shards) by the minute's check, never a scan."""
+    return f"SLOSS#{shard}"

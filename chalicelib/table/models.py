@@ -292,6 +292,8 @@ class CampaignItem(Item, discriminator="campaign"):
     published_at = UnicodeAttribute(null=True)
     ended_at = UnicodeAttribute(null=True)
     created_by = UnicodeAttribute()
+    stop_loss_paused_at = UnicodeAttribute(null=True)
+    held_channels = UnicodeSetAttribute(null=True)
 
 
 class ParticipantItem(Item, discriminator="participant"):
@@ -390,6 +392,7 @@ class RewardItem(Item, discriminator="reward"):
     attempts = NumberAttribute(null=True)
     approval = UnicodeAttribute(null=True)
     invitees = ListAttribute(of=UnicodeAttribute, null=True)
+    channel = UnicodeAttribute(null=True)  # the rewarded participant's acquisition channel
 
 
 class ExistingCustomerItem(Item, discriminator="existing_customer"):

@@ -69,6 +69,6 @@ def test_the_event_functions_stay_registered_under_their_own_module() -> None:
     handlers = {f.name: f.handler_string for f in app.app.pure_lambda_functions}
     schedules = {s.name: s.handler_string for s in app.app.event_sources}
     assert handlers == {"stream_handler": "chalicelib.entrypoints.events.stream_handler"}
-    assert len(schedules) == 12
+    assert len(schedules) == 13
     assert all(handler == f"chalicelib.entrypoints.events.{name}" for name, handler in schedules.items())
     assert all(callable(getattr(events, name)) for name in schedules)

@@ -24,6 +24,7 @@ const SCREENS = {
   tiers: () => import("./screens/tiers.js"),
   churn: () => import("./screens/churn.js"),
   checkins: () => import("./screens/checkins.js"),
+  stoploss: () => import("./screens/stoploss.js"),
 };
 
 // Hash routes: #/campaigns, #/new, #/new/CID (edit a draft), #/campaigns/CID (dashboard), ...
@@ -32,6 +33,7 @@ const ROUTES = [
   [/^#\/campaigns$/, "campaigns"],
   [/^#\/new(?:\/([\w-]+))?$/, "wizard"],
   [/^#\/campaigns\/([\w-]+)$/, "dashboard"],
+  [/^#\/campaigns\/([\w-]+)\/stop-loss$/, "stoploss"],
   [/^#\/participants$/, "participants"],
   [/^#\/automations$/, "automations"],
   [/^#\/outbox$/, "outbox"],

@@ -123,16 +123,18 @@ def order(event: str, old: OrderImage | None, new: OrderImage) -> list[Contribut
 
 
 def reward(event: str, old: RewardImage | None, new: RewardImage) -> list[Contribution]:
-    """A reward costs from when it is owed (issued or pending) until it is revoked."""
+    """A reward costs from when it is owed (issued or pending) until it is revoked, in the channel of the participant
+    it rewards (budget stop-loss lines per channel read it)."""
     cost = new.cost_fen if new.cost_fen is not None else new.value_fen
     before = old is not None and old.status in COUNTED_STATUSES if event == "MODIFY" else False
     after = new.status in COUNTED_STATUSES
+    channel = new.channel
     if after and not before:
         at = new.created_at
-        return [Contribution("rewards", 1, at), Contribution("reward_cost_fen", cost, at)]
+        return [Contribution("rewards", 1, at, channel), Contribution("reward_cost_fen", cost, at, channel)]
     if before and not after and new.status == "revoked":
         at = new.revoked_at or new.created_at
-        return [Contribution("rewards", -1, at), Contribution("reward_cost_fen", -cost, at)]
+        return [Contribution("rewards", -1, at, channel), Contribution("reward_cost_fen", -cost, at, channel)]
     return []
 
 

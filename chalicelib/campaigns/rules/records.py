@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -28,6 +28,10 @@ class CampaignRecord:
     created_by: str
     published_at: str | None = None
     ended_at: str | None = None
+    # Budget stop-loss (docs/retention.md): when a line paused the campaign (only an owner resumes it then), and
+    # the acquisition channels whose rewards a line holds until an owner releases them.
+    stop_loss_paused_at: str | None = None
+    held_channels: list[str] = field(default_factory=list)
 
     @property
     def closes_at(self) -> datetime:

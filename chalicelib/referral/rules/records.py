@@ -86,6 +86,9 @@ class RewardRecord:
     attempts: int = 0
     approval: str | None = None
     invitees: list[str] | None = None
+    # The rewarded participant's acquisition channel: analytics counts the cost by it, and a budget stop-loss line of
+    # that channel holds the reward (docs/retention.md).
+    channel: str | None = None
 
 
 @dataclass

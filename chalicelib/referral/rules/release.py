@@ -21,6 +21,9 @@ MAX_ATTEMPTS = 5  # callback attempts before the campaign's `validation_default`
 BASE_DELAY_SECONDS = 60
 MAX_DELAY_SECONDS = 3600
 TIMEOUT_SECONDS = 5.0
+# A reward held because its channel is stopped by a budget stop-loss line is looked at again this often: released
+# within this long of an owner releasing the channel (docs/retention.md).
+STOP_LOSS_RECHECK_SECONDS = 300
 LEASE_SECONDS = 120  # one schedule run owns a due reward this long: a second run does not call the merchant too
 MAX_REASON_LENGTH = 200
 MAX_ANSWER_BYTES = 4096

@@ -71,8 +71,10 @@ def test_generations_qualification_and_cycle_time_are_counted_once(api: Api, ten
     assert counted["n|offspring_sq|-|-"] == 1 and counted["n|offspring_sq|wechat_group|-"] == 1
     assert counted["h|cycle|0"] == 2
     assert counted["n|click|sms|-"] == 1
-    # m1 for root and child (500 each), the welcome coupon for child and grandchild (300 each).
-    assert (counted["n|rewards|-|-"], counted["n|reward_cost_fen|-|-"]) == (4, 1600)
+    # m1 for root and child (500 each), the welcome coupon for child and grandchild (300 each), each in the channel
+    # of the participant it rewards: the child came through wechat_group.
+    assert (counted["n|rewards|-|-"], counted["n|reward_cost_fen|-|-"]) == (2, 800)
+    assert (counted["n|rewards|wechat_group|-"], counted["n|reward_cost_fen|wechat_group|-"]) == (2, 800)
 
 
 def test_variants_are_assigned_deterministically_and_change_the_ladder(

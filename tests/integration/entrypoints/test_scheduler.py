@@ -26,6 +26,7 @@ def test_scheduler_finds_every_scheduled_function_of_the_app(app: Any) -> None:
         "release_rewards",
         "review_tiers",
         "score_churn",
+        "check_stop_loss",
     }
 
 

@@ -140,6 +140,7 @@ function drawHeader(dash) {
       "div",
       { class: "actions" },
       campaign.status === "draft" ? h("a", { class: "button", href: `#/new/${cid}` }, t("dash.edit")) : null,
+      h("a", { class: "button", href: `#/campaigns/${cid}/stop-loss` }, t("sl.title")),
       campaign.status === "active" ? lifecycleButton(dash, "pause", t("dash.pause")) : null,
       campaign.status === "paused" ? lifecycleButton(dash, "publish", t("dash.resume"), "primary") : null,
       ["active", "paused"].includes(campaign.status) ? lifecycleButton(dash, "end", t("dash.end"), "danger") : null,
