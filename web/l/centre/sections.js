@@ -7,6 +7,9 @@
 // - `render(ctx, data)` returns the section's nodes (text only); ctx.say(id, text, kind) writes its message line and
 //   ctx.reload() reads every section again (after a change, such as a redemption).
 import catalogue from "./catalogue.js";
+import checkins from "./checkins.js";
 import points from "./points.js";
+import tasks from "./tasks.js";
+import tier from "./tier.js";
 
-export const SECTIONS = [points, catalogue];
+export const SECTIONS = [points, checkins, tasks, tier, catalogue];
