@@ -15,7 +15,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from chalicelib.accounts.rules import api_keys, operators
-from chalicelib.analytics.rules import counting, exports
+from chalicelib.analytics.rules import counting, exports, growth
 from chalicelib.audience.rules import automations, profiles
 from chalicelib.campaigns.rules import compliance, templates
 from chalicelib.campaigns.rules import spec as campaigns
@@ -180,7 +180,7 @@ def generate() -> dict[str, Any]:
         platforms.MiniProgramUpdate, platform_login.MiniLogin, payouts.PayoutSettings, withdrawals.WithdrawalCreate,
         withdrawals.WithdrawalBatch, withdrawals.MarkPaid, release.ExistingCustomers,
         payout_credentials.WeChatPayCredentials, payout_credentials.AlipayCredentials, loyalty.CatalogueItemCreate,
-        loyalty.CatalogueItemPatch, loyalty.RedemptionCreate, loyalty.LoyaltySettings,
+        loyalty.CatalogueItemPatch, loyalty.RedemptionCreate, loyalty.LoyaltySettings, growth.GrowthTarget,
     )  # fmt: skip
     for model in requests:
         _model(model, schemas)
