@@ -18,7 +18,7 @@ from chalicelib.core.clock import iso
 from chalicelib.table import keys
 from chalicelib.table.db import cancel_codes, dynamodb_client, ensure_bound, query_all, unavailable_on_failure
 
-TRANSACTION_ITEMS = 25
+TRANSACTION_ITEMS = 100
 BATCH_GET = 100
 # Markers of an active day, week or month matter while facts of that period can still arrive.
 PERIOD_MARKER_SECONDS = 400 * 24 * 3600

@@ -71,7 +71,7 @@ def _order(sim: Simulation, person: Person, at: datetime) -> None:
 
 
 ACTIVITIES: list[ActivitySpec] = [
-    ActivitySpec("view", lambda p, d: 0.35, _beacon("view")),
+    ActivitySpec("view", lambda p, d: 0.3, _beacon("view")),
     ActivitySpec("share", lambda p, d: 0.06, _beacon("share"), activates=True),
     ActivitySpec("order", lambda p, d: 0.03, _order, pays=True),
 ]
@@ -172,7 +172,7 @@ class Simulation:
     seed: int = 20
     days: int = 60
     join_days: int = 35
-    joins_per_day: tuple[int, int] = (1, 3)
+    joins_per_day: tuple[int, int] = (0, 2)
     invited_share: float = 0.3
     truth: Truth = field(default_factory=Truth)
     people: list[Person] = field(default_factory=list)

@@ -4,13 +4,14 @@ stream batch delivered twice; quarterly targets and who may set them."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from local.pump import StreamPump
-from tests.conftest import Api, Clock, Tenant, live_campaign
+from tests.conftest import Api, Clock, Tenant, join, live_campaign
 from tests.integration.analytics.growth_sim import INVITEE_REWARD_FEN, INVITER_REWARD_FEN, Simulation
 from tests.integration.conftest import deliver_every_batch_twice
 from tests.integration.modes.test_orders_distribution import post_order
@@ -31,7 +32,10 @@ def _pct(n: int, d: int) -> int | None:
 
 
 @pytest.fixture
-def simulation(api: Api, tenant: Tenant, clock: Clock, pump: StreamPump, client_ip: Callable[[], str]) -> Simulation:
+def simulation(
+    api: Api, tenant: Tenant, clock: Clock, make_pump: Callable[..., StreamPump], client_ip: Callable[[], str]
+) -> Simulation:
+    pump = make_pump(batch_size=500)
     key = secret(api, tenant)
     sim = Simulation(api, tenant, clock, "", lambda payload, stamp: post_order(api, tenant, key, payload, stamp=stamp),
                      client_ip)  # fmt: skip
@@ -89,3 +93,35 @@ def test_a_simulated_tenants_kpis_and_cohorts_equal_its_truth_with_every_batch_d
         assert row["retention_30d"]["pct"] == _pct(want["r30"], want["size"])
         assert (row["activated"], row["paid"]) == (want["activated"], want["paid"]), week
     assert rows[min(rows)]["weeks"][0]["active"] == rows[min(rows)]["size"]  # everyone is active in their week 0
+
+
+def test_operators_set_quarterly_targets_analysts_read_them_and_the_dashboard_shows_progress(
+    api: Api, tenant: Tenant, pump: StreamPump
+) -> None:
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    quarter = f"{today.year}Q{(today.month - 1) // 3 + 1}"
+    analyst, operator = tenant.operator("analyst"), tenant.operator("operator")
+    body = {"quarter": quarter, "new_users": 4, "retention_30d_pct": 42}
+    assert api.call("PUT", "/v1/admin/growth/targets", body, token=analyst)[0] == 403
+    status, saved = api.call("PUT", "/v1/admin/growth/targets", body, token=operator)
+    assert status == 200 and saved["new_users"] == 4 and saved["monthly_active"] is None, saved
+    for bad in ({"quarter": "2027Q5", "new_users": 1}, {"quarter": quarter}, {**body, "paid_conversion_pct": 101}):
+        status, error = api.call("PUT", "/v1/admin/growth/targets", bad, token=operator)
+        assert status == 422, error
+    status, listed = api.call("GET", "/v1/admin/growth/targets", token=analyst)
+    assert status == 200 and [t["quarter"] for t in listed["items"]] == [quarter]
+
+    cid = live_campaign(api, tenant)
+    deliver_every_batch_twice(pump)
+    for _ in range(2):
+        assert join(api, cid)[0] == 201
+    pump.drain()
+    growth = _get(api, tenant, "/v1/admin/growth")
+    assert growth["to"] == today.isoformat() and len(growth["days"]) == 30
+    assert growth["days"][-1]["new"] == 2 and growth["days"][-1]["active"] == 2
+    progress = growth["quarter"]
+    assert progress["quarter"] == quarter and progress["actual"]["new_users"] == 2
+    assert progress["progress_pct"] == {"new_users": 50, "retention_30d_pct": None, "paid_conversion_pct": None,
+                                        "monthly_active": None}  # fmt: skip
+    assert api.call("GET", "/v1/admin/growth?from=2026-13-01", token=analyst)[0] == 422
+    assert api.call("GET", "/v1/admin/growth/cohorts?weeks=0", token=analyst)[0] == 422
