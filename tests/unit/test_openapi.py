@@ -23,7 +23,7 @@ os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "1")
 
 import app
 from chalicelib.accounts.rules import api_keys, domains, operators
-from chalicelib.analytics.rules import counting, exports
+from chalicelib.analytics.rules import counting, exports, growth
 from chalicelib.audience.rules import automations, profiles
 from chalicelib.campaigns.rules import compliance, templates
 from chalicelib.campaigns.rules import spec as campaigns
@@ -374,6 +374,7 @@ VALIDATORS: dict[str, Callable[[dict[str, Any]], object]] = {
     "CatalogueItemPatch": loyalty.CatalogueItemPatch.model_validate,
     "RedemptionCreate": loyalty.RedemptionCreate.model_validate,
     "LoyaltySettings": loyalty.LoyaltySettings.model_validate,
+    "GrowthTarget": growth.GrowthTarget.model_validate,
     "PayoutProviderCredentials": lambda body: payout_credentials.INPUTS[body["provider"]].model_validate(body),
 }
 
