@@ -217,7 +217,7 @@ class Simulation:
             if inviter.invited == 1:
                 self.truth.cost[inviter.channel] += INVITER_REWARD_FEN
 
-    def run(self, drain: Callable[[], None]) -> None:
+    def run(self, drain: Callable[[], object]) -> None:
         """Play every day in order (joins first, then each living person's activities), draining the stream
         weekly; the clock is left at the real now."""
         for day in range(self.days):

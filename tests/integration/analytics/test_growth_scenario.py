@@ -72,10 +72,10 @@ def test_a_simulated_tenants_kpis_and_cohorts_equal_its_truth_with_every_batch_d
     assert totals["activation_pct"] == _pct(activated, new) and totals["paid_conversion_pct"] == _pct(paid, new)
     assert {m["month"]: m["active"] for m in growth["months"]} == truth.expected_months()
     channels = {c["channel"]: c for c in growth["channels"]}
-    for channel, want in truth.expected_channels().items():
+    for channel, spent in truth.expected_channels().items():
         have = channels[channel]
-        assert (have["new"], have["reward_cost_fen"]) == (want["new"], want["reward_cost_fen"]), channel
-        assert have["cac_fen"] == (want["reward_cost_fen"] // want["new"] if want["new"] else None)
+        assert (have["new"], have["reward_cost_fen"]) == (spent["new"], spent["reward_cost_fen"]), channel
+        assert have["cac_fen"] == (spent["reward_cost_fen"] // spent["new"] if spent["new"] else None)
     assert totals["reward_cost_fen"] == sum(truth.cost.values())
 
     table = _get(api, tenant, "/v1/admin/growth/cohorts?weeks=12")
