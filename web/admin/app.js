@@ -20,6 +20,7 @@ const SCREENS = {
   domains: () => import("./screens/domains.js"),
   platforms: () => import("./screens/platforms.js"),
   payouts: () => import("./screens/payouts.js"),
+  growth: () => import("./screens/growth.js"),
 };
 
 // Hash routes: #/campaigns, #/new, #/new/CID (edit a draft), #/campaigns/CID (dashboard), ...
@@ -38,6 +39,7 @@ const ROUTES = [
   [/^#\/domains$/, "domains"],
   [/^#\/platforms$/, "platforms"],
   [/^#\/payouts$/, "payouts"],
+  [/^#\/growth$/, "growth"],
 ];
 
 // [href, label, roles]: an entry with roles shows only to them (the API refuses the others anyway).
@@ -54,6 +56,7 @@ const NAV = [
   ["#/domains", "nav.domains"],
   ["#/platforms", "nav.platforms"],
   ["#/payouts", "nav.payouts", ["owner", "finance"]],
+  ["#/growth", "nav.growth"],
 ];
 
 const view = document.getElementById("view");
