@@ -111,18 +111,17 @@ function tiles(report) {
 
 function channels(rows) {
   if (!rows.length) return null;
-  return h(
+  const table = h(
     "table",
-    { class: "table" },
-    h("caption", {}, t("growth.cac")),
+    { class: "table", "aria-labelledby": "growth-cac-title" },
     h(
       "thead",
       {},
       h(
         "tr",
         {},
-        [t("growth.channel"), t("growth.new"), t("growth.cost"), t("growth.cac_one")].map((c) =>
-          h("th", { scope: "col" }, c),
+        [t("growth.channel"), t("growth.new"), t("growth.cost"), t("growth.cac_one")].map((c, i) =>
+          h("th", { scope: "col", class: i ? "num" : null }, c),
         ),
       ),
     ),
@@ -140,6 +139,12 @@ function channels(rows) {
         ),
       ),
     ),
+  );
+  return h(
+    "section",
+    { class: "card stack" },
+    h("h2", { id: "growth-cac-title" }, t("growth.cac")),
+    h("div", { class: "scroll" }, table),
   );
 }
 
