@@ -8,7 +8,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from chalicelib.accounts import audit, tenants
+from chalicelib.accounts import audit, zones
 from chalicelib.analytics.rules import growth as rules
 from chalicelib.analytics.rules import stats as analytics
 from chalicelib.analytics.rules.growth import Activity, Claim, Cost, GrowthTarget, Start
@@ -24,7 +24,7 @@ Person = tuple[str, str]
 
 def _zone(tid: str, cache: dict[str, ZoneInfo]) -> ZoneInfo:
     if tid not in cache:
-        cache[tid] = ZoneInfo(tenants.timezone(tid))
+        cache[tid] = ZoneInfo(zones.timezone(tid))
     return cache[tid]
 
 
@@ -49,7 +49,7 @@ def on_batch(batch: list[Change]) -> set[str]:
     now = utcnow()
     codes = {a.code for a, _ in acts if a.uid is None and a.code} | {c.code for c, _ in costs}
     people = identity.persons({c for c in codes if c}) if codes else {}
-    zones: dict[str, ZoneInfo] = {}
+    cache: dict[str, ZoneInfo] = {}
     owned: list[tuple[Person, Activity, str]] = []
     for act, sequence in acts:
         person = (act.tid, act.uid) if act.tid and act.uid else people.get(act.code or "")
@@ -66,14 +66,14 @@ def on_batch(batch: list[Change]) -> set[str]:
     # A person's first join: the recorded one, else the earliest in this batch (first written wins).
     for person, act, sequence in sorted(owned, key=lambda o: o[1].at):
         if act.kind == "join" and person not in known and person not in starts:
-            starts[person] = rules.start_of(act, _zone(person[0], zones))
+            starts[person] = rules.start_of(act, _zone(person[0], cache))
             claims.append((person, rules.start_claim(starts[person])))
             sources[person].add(sequence)
     for person, act, sequence in owned:
-        claims += [(person, c) for c in rules.claims(starts.get(person), act, _zone(person[0], zones))]
+        claims += [(person, c) for c in rules.claims(starts.get(person), act, _zone(person[0], cache))]
         sources[person].add(sequence)
     for person, item, sequence in charged:
-        claims.append((person, rules.cost_claim(item, starts.get(person), _zone(person[0], zones))))
+        claims.append((person, rules.cost_claim(item, starts.get(person), _zone(person[0], cache))))
         sources[person].add(sequence)
     try:
         store.claim(claims, now)
@@ -103,7 +103,7 @@ def _quarter(tid: str, quarter: str, today: date) -> dict[str, Any]:
 def report(actor: Principal, query: dict[str, str | None], now: datetime) -> dict[str, Any]:
     """KPIs per local day of the range with their totals, active people per month, CAC by channel, and the
     quarter of the range's last day against its targets."""
-    zone = ZoneInfo(tenants.timezone(actor.tid))
+    zone = ZoneInfo(zones.timezone(actor.tid))
     today = now.astimezone(zone).date()
     start, end, _ = analytics.validate_range(query.get("from"), query.get("to"), None, today)
     days = _days(actor.tid, start, end)
@@ -118,7 +118,7 @@ def report(actor: Principal, query: dict[str, str | None], now: datetime) -> dic
 
 
 def cohorts(actor: Principal, weeks: str | None, now: datetime) -> dict[str, Any]:
-    zone = ZoneInfo(tenants.timezone(actor.tid))
+    zone = ZoneInfo(zones.timezone(actor.tid))
     today = now.astimezone(zone).date()
     wanted = rules.last_weeks(today, rules.cohort_count(weeks))
     found = store.read(actor.tid, "cohort", wanted[-1], wanted[0])
