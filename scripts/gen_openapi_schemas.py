@@ -15,7 +15,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from chalicelib.accounts.rules import api_keys, operators
-from chalicelib.analytics.rules import counting, exports, stoploss
+from chalicelib.analytics.rules import counting, exports, growth, stoploss
 from chalicelib.audience.rules import automations, churn, profiles
 from chalicelib.campaigns.rules import compliance, templates
 from chalicelib.campaigns.rules import spec as campaigns
@@ -185,7 +185,7 @@ def generate() -> dict[str, Any]:
         payout_credentials.WeChatPayCredentials, payout_credentials.AlipayCredentials, loyalty.CatalogueItemCreate,
         loyalty.CatalogueItemPatch, loyalty.RedemptionCreate, loyalty.LoyaltySettings, loyalty_tasks.TaskCreate,
         loyalty_tasks.TaskPatch, loyalty_tiers.TierRules, churn.ChurnSettings,
-        checkins.CheckinSettings, checkins.MakeupRequest, stoploss.StopLossRequest,
+        checkins.CheckinSettings, checkins.MakeupRequest, stoploss.StopLossRequest, growth.GrowthTarget,
     )  # fmt: skip
     for model in requests:
         _model(model, schemas)

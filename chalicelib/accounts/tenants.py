@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
+from chalicelib.accounts import zones
 from chalicelib.accounts.operators import new_operator
 from chalicelib.accounts.rules.operators import OperatorCreate, normalize_email
 from chalicelib.accounts.store import tenants as store
@@ -42,10 +43,6 @@ def ensure_tenant(tid: str, name: str, owner_email: str, owner_password: str, no
     return False
 
 
-DEFAULT_TIMEZONE = "Asia/Shanghai"
-
-
-def timezone(tid: str) -> str:
-    """The tenant's time zone (local days, quiet hours, birthdays); Asia/Shanghai when unset."""
-    tenant = store.get_tenant(tid)
-    return tenant.timezone if tenant is not None and tenant.timezone else DEFAULT_TIMEZONE
+# The zone lives in `zones` (light to import); it stays reachable here for the use cases that hold `tenants`.
+DEFAULT_TIMEZONE = zones.DEFAULT_TIMEZONE
+timezone = zones.timezone

@@ -7,8 +7,9 @@ from typing import Any
 from chalice.app import Blueprint, Response
 
 from chalicelib.accounts import totp
-from chalicelib.analytics import beacons, exports, stats, stoploss
+from chalicelib.analytics import beacons, exports, growth, stats, stoploss
 from chalicelib.analytics.rules.counting import BeaconRequest
+from chalicelib.analytics.rules.growth import GrowthTarget
 from chalicelib.analytics.rules.stoploss import StopLossRequest
 from chalicelib.core.rbac import Permission
 from chalicelib.http import request as http
@@ -87,3 +88,30 @@ def put_stop_loss(cid: str) -> dict[str, Any]:
 def release_stop_loss_channel(cid: str, channel: str) -> dict[str, Any]:
     # Owners only (checked by the use case): the held channel's money flows again.
     return stoploss.release_channel(http.principal(), cid, channel, http.now())
+
+
+@bp.route("/v1/admin/growth", methods=["GET"])
+@http.requires(Permission.STATS_READ)
+def get_growth() -> dict[str, Any]:
+    request = bp.current_request
+    query = {name: http.query_param(request, name) for name in ("from", "to")}
+    return growth.report(http.principal(), query, http.now())
+
+
+@bp.route("/v1/admin/growth/cohorts", methods=["GET"])
+@http.requires(Permission.STATS_READ)
+def get_growth_cohorts() -> dict[str, Any]:
+    return growth.cohorts(http.principal(), http.query_param(bp.current_request, "weeks"), http.now())
+
+
+@bp.route("/v1/admin/growth/targets", methods=["GET"])
+@http.requires(Permission.STATS_READ)
+def get_growth_targets() -> dict[str, Any]:
+    return growth.targets(http.principal())
+
+
+@bp.route("/v1/admin/growth/targets", methods=["PUT"])
+@http.requires(Permission.GROWTH_MANAGE)
+def put_growth_target() -> dict[str, Any]:
+    body = http.parse(bp.current_request, GrowthTarget)
+    return growth.set_target(http.principal(), body, http.now())

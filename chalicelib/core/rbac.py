@@ -66,6 +66,8 @@ class Permission(StrEnum):
     PAYOUTS_CONFIGURE = "payouts:configure"
     # The points policy and the redemption catalogue (docs/retention.md): owner, operator.
     LOYALTY_MANAGE = "loyalty:manage"
+    # The tenant's quarterly growth targets (docs/retention.md): owner, operator.
+    GROWTH_MANAGE = "growth:manage"
 
 
 _READ = {Permission.CAMPAIGN_READ, Permission.STATS_READ, Permission.ACCOUNT_SELF}
@@ -82,6 +84,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.AUDIENCE_WRITE,
             Permission.AUTOMATION_WRITE,
             Permission.LOYALTY_MANAGE,
+            Permission.GROWTH_MANAGE,
         }
     ),
     Role.ANALYST: frozenset(_READ | {Permission.EXPORT_CREATE, Permission.AUDIENCE_READ}),

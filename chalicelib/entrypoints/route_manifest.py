@@ -513,6 +513,28 @@ ROUTES: tuple[Route, ...] = (
         "release_stop_loss_channel",
         permission=Permission.CAMPAIGN_PUBLISH,
     ),
+    Route("/v1/admin/growth", "GET", "chalicelib.analytics.routes", "get_growth", permission=Permission.STATS_READ),
+    Route(
+        "/v1/admin/growth/cohorts",
+        "GET",
+        "chalicelib.analytics.routes",
+        "get_growth_cohorts",
+        permission=Permission.STATS_READ,
+    ),
+    Route(
+        "/v1/admin/growth/targets",
+        "GET",
+        "chalicelib.analytics.routes",
+        "get_growth_targets",
+        permission=Permission.STATS_READ,
+    ),
+    Route(
+        "/v1/admin/growth/targets",
+        "PUT",
+        "chalicelib.analytics.routes",
+        "put_growth_target",
+        permission=Permission.GROWTH_MANAGE,
+    ),
     Route(
         "/v1/admin/participants",
         "GET",

@@ -13,7 +13,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
-from chalicelib.analytics import aggregation
+from chalicelib.analytics import aggregation, growth
 from chalicelib.audience import automations, profiles
 from chalicelib.campaigns import lifecycle
 from chalicelib.core.observability import logger
@@ -54,9 +54,11 @@ BATCH_HANDLERS: dict[str, list[BatchHandler]] = {
     "coupon_code": [rewards.on_codes_added],
 }
 # Handlers that see the whole batch (facts of several entities about one person), in this order:
-# profiles first, so that automation conditions read profiles that include the batch's facts.
-# Tasks count the batch's facts (joins, counted invites, helps, paid orders, views) per person (docs/retention.md).
-CROSS_HANDLERS: list[BatchHandler] = [profiles.on_batch, automations.on_batch, tasks.on_batch]
+# profiles first, so that automation conditions read profiles that include the batch's facts; then the
+# tenant's growth counters (each person's activity counted once per day, week and month).
+# Tasks count the batch's facts (joins, counted invites, helps, paid orders, views, check-ins) per person
+# (docs/retention.md).
+CROSS_HANDLERS: list[BatchHandler] = [profiles.on_batch, automations.on_batch, tasks.on_batch, growth.on_batch]
 
 
 def register(entity: str, handler: RecordHandler) -> None:

@@ -832,3 +832,38 @@ STOP_LOSS_SHARDS = 4
 def stop_loss_gsi2pk(shard: int) -> str:
     """Every campaign with stop-loss lines, found by key (GSI2, a few shards) by the minute's check, never a scan."""
     return f"SLOSS#{shard}"
+
+
+def growth_pk(tid: str) -> str:
+    """A tenant's growth counters (one item per local day, ISO week cohort and month) and quarterly targets: a
+    range of the dashboard is one query of one partition."""
+    return f"T#{tid}#GROWTH"
+
+
+def growth_day_sk(day: str) -> str:
+    return f"DAY#{day}"
+
+
+def growth_cohort_sk(week: str) -> str:
+    return f"COHORT#{week}"
+
+
+def growth_month_sk(month: str) -> str:
+    return f"MONTH#{month}"
+
+
+def growth_target_sk(quarter: str) -> str:
+    return f"TARGET#{quarter}"
+
+
+GROWTH_DAY_PREFIX, GROWTH_COHORT_PREFIX, GROWTH_TARGET_PREFIX = "DAY#", "COHORT#", "TARGET#"
+
+
+def growth_person_pk(tid: str, uid: str) -> str:
+    """A person's growth markers: their first join (`META`) and one marker per thing counted once for them (an
+    active day, week or month, their activation, first payment, a reward's cost), each written with its count."""
+    return f"T#{tid}#GP#{uid}"
+
+
+def growth_marker_sk(name: str) -> str:
+    return f"M#{name}"

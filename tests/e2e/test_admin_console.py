@@ -45,6 +45,8 @@ SCREENS = [
     "tasks",
     "tiers",
     "checkins",
+    "churn",
+    "growth",
 ]
 
 

@@ -23,7 +23,7 @@ os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "1")
 
 import app
 from chalicelib.accounts.rules import api_keys, domains, operators
-from chalicelib.analytics.rules import counting, exports, stoploss
+from chalicelib.analytics.rules import counting, exports, growth, stoploss
 from chalicelib.audience.rules import automations, churn, profiles
 from chalicelib.campaigns.rules import compliance, templates
 from chalicelib.campaigns.rules import spec as campaigns
@@ -385,6 +385,7 @@ VALIDATORS: dict[str, Callable[[dict[str, Any]], object]] = {
     "TierRules": loyalty_tiers.TierRules.model_validate,
     "ChurnSettings": churn.ChurnSettings.model_validate,
     "StopLossRequest": stoploss.StopLossRequest.model_validate,
+    "GrowthTarget": growth.GrowthTarget.model_validate,
     "PayoutProviderCredentials": lambda body: payout_credentials.INPUTS[body["provider"]].model_validate(body),
     "TaskCreate": loyalty_tasks.TaskCreate.model_validate,
     "TaskPatch": loyalty_tasks.TaskPatch.model_validate,

@@ -25,6 +25,7 @@ const SCREENS = {
   churn: () => import("./screens/churn.js"),
   checkins: () => import("./screens/checkins.js"),
   stoploss: () => import("./screens/stoploss.js"),
+  growth: () => import("./screens/growth.js"),
 };
 
 // Hash routes: #/campaigns, #/new, #/new/CID (edit a draft), #/campaigns/CID (dashboard), ...
@@ -48,6 +49,7 @@ const ROUTES = [
   [/^#\/tiers$/, "tiers"],
   [/^#\/churn$/, "churn"],
   [/^#\/checkins$/, "checkins"],
+  [/^#\/growth$/, "growth"],
 ];
 
 // [href, label, roles]: an entry with roles shows only to them (the API refuses the others anyway).
@@ -68,6 +70,7 @@ const NAV = [
   ["#/tiers", "nav.tiers", ["owner", "operator"]],
   ["#/churn", "nav.churn", ["owner", "operator", "analyst"]],
   ["#/checkins", "nav.checkins", ["owner", "operator"]],
+  ["#/growth", "nav.growth"],
 ];
 
 const view = document.getElementById("view");

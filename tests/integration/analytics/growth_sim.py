@@ -1,0 +1,239 @@
+"""A seeded simulation of a tenant's first weeks, played through the real API on a controllable clock, that keeps
+its own truth of what happened and derives the expected growth figures from it independently of the engine.
+
+Extension points (check-ins, tasks, points, tiers):
+- `ACTIVITIES`: one `ActivitySpec` per thing a person may do on a day after joining: its daily chance, how it is
+  done through the API, and what it means for the truth (`active`, `activates`, `pays`). A check-in is a new spec
+  whose `perform` posts the check-in.
+- `Truth.record(...)` keeps every event (person, kind, moment) and `Truth.extra` is free for new facts (points
+  earned, tasks completed, the tier reached); new expectations are new methods of `Truth` computed from
+  `events`, next to `expected_days` and `expected_cohorts`.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from tests.conftest import Api, Clock, Tenant, join
+
+ZONE = ZoneInfo("Asia/Shanghai")  # the tenant's time zone (the default)
+CHANNELS = ("wechat_moments", "douyin", "xiaohongshu", "sms")
+INVITER_REWARD_FEN, INVITEE_REWARD_FEN = 500, 300
+
+
+@dataclass
+class Person:
+    external_id: str
+    channel: str
+    joined: datetime
+    churns_on: int  # the last simulated day the person may act on
+    code: str = ""
+    token: str = ""
+    inviter: Person | None = None
+    invited: int = 0
+
+
+@dataclass(frozen=True)
+class ActivitySpec:
+    """Something a person may do on a day of their life: `chance(person, day)` of doing it that day."""
+
+    kind: str
+    chance: Callable[[Person, int], float]
+    perform: Callable[[Simulation, Person, datetime], None]
+    active: bool = True  # makes the person active that day
+    activates: bool = False  # counts for activation within 7 days of joining
+    pays: bool = False  # a paid order
+
+
+def _beacon(kind: str) -> Callable[[Simulation, Person, datetime], None]:
+    def perform(sim: Simulation, person: Person, at: datetime) -> None:
+        status, body = sim.api.call("POST", f"/v1/campaigns/{sim.cid}/events", {"type": kind}, token=person.token)
+        assert status == 202, body
+
+    return perform
+
+
+def _order(sim: Simulation, person: Person, at: datetime) -> None:
+    sim.orders += 1
+    payload = {
+        "event_id": f"ev-{sim.orders}", "order_id": f"o-{sim.seed}-{sim.orders}", "campaign_id": sim.cid,
+        "external_id": person.external_id, "amount": 9_900, "status": "paid",
+        "items": [{"sku": "SKU-1", "qty": 1, "price_fen": 9_900}],
+    }  # fmt: skip
+    status, body = sim.post_order(payload, int(at.timestamp()))
+    assert status == 200, body
+
+
+ACTIVITIES: list[ActivitySpec] = [
+    ActivitySpec("view", lambda p, d: 0.3, _beacon("view")),
+    ActivitySpec("share", lambda p, d: 0.06, _beacon("share"), activates=True),
+    ActivitySpec("order", lambda p, d: 0.03, _order, pays=True),
+]
+FLAGS = {spec.kind: spec for spec in ACTIVITIES}
+
+
+@dataclass
+class Truth:
+    """What happened, as the simulation did it; the expected figures are computed from `events` alone."""
+
+    start: dict[str, datetime] = field(default_factory=dict)
+    channel: dict[str, str] = field(default_factory=dict)
+    events: list[tuple[str, str, datetime]] = field(default_factory=list)  # (person, kind, moment)
+    cost: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # acquisition channel -> fen
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def record(self, who: str, kind: str, at: datetime) -> None:
+        self.events.append((who, kind, at))
+
+    def _active_days(self) -> dict[str, set[date]]:
+        days: dict[str, set[date]] = defaultdict(set)
+        for who, kind, at in self.events:
+            if kind in ("join", "invite") or FLAGS[kind].active:
+                days[who].add(at.astimezone(ZONE).date())
+        return days
+
+    def _joined(self, who: str) -> date:
+        return self.start[who].astimezone(ZONE).date()
+
+    def activated(self) -> set[str]:
+        return {
+            who for who, kind, at in self.events
+            if (kind == "invite" or (kind in FLAGS and FLAGS[kind].activates))
+            and timedelta(0) <= at - self.start[who] <= timedelta(days=7)
+        }  # fmt: skip
+
+    def paid(self) -> set[str]:
+        return {who for who, kind, _ in self.events if kind in FLAGS and FLAGS[kind].pays}
+
+    def expected_days(self, first: date, last: date) -> dict[str, dict[str, int]]:
+        rows: dict[str, dict[str, int]] = {}
+        active, activated, paid = self._active_days(), self.activated(), self.paid()
+        for i in range((last - first).days + 1):
+            day = first + timedelta(days=i)
+            joined = [w for w in self.start if self._joined(w) == day]
+            rows[day.isoformat()] = {
+                "new": len(joined), "active": sum(day in days for days in active.values()),
+                "activated": len(set(joined) & activated), "paid": len(set(joined) & paid),
+            }  # fmt: skip
+        return rows
+
+    def expected_months(self) -> dict[str, int]:
+        months: dict[str, set[str]] = defaultdict(set)
+        for who, days in self._active_days().items():
+            for day in days:
+                months[day.isoformat()[:7]].add(who)
+        return {m: len(people) for m, people in months.items()}
+
+    def expected_channels(self) -> dict[str, dict[str, int]]:
+        found: dict[str, dict[str, int]] = {}
+        for channel in sorted(set(self.channel.values()) | set(self.cost)):
+            new = sum(1 for c in self.channel.values() if c == channel)
+            found[channel] = {"new": new, "reward_cost_fen": self.cost[channel]}
+        return found
+
+    def expected_cohorts(self, today: date) -> dict[str, dict[str, Any]]:
+        """Cohort (ISO week of the first join) -> size, people active per week k, 30-day retained, activated, paid."""
+        active, activated, paid = self._active_days(), self.activated(), self.paid()
+        rows: dict[str, dict[str, Any]] = {}
+        for who in self.start:
+            joined = self._joined(who)
+            year, week, _ = joined.isocalendar()
+            monday = joined - timedelta(days=joined.weekday())
+            row = rows.setdefault(
+                f"{year}-W{week:02d}", {"size": 0, "weeks": [0] * 13, "r30": 0, "activated": 0, "paid": 0}
+            )
+            row["size"] += 1
+            weeks = {(d - monday).days // 7 for d in active[who]}
+            for k in range(13):
+                row["weeks"][k] += k in weeks
+            row["r30"] += any(30 <= (d - joined).days <= 36 for d in active[who])
+            row["activated"] += who in activated
+            row["paid"] += who in paid
+        return rows
+
+
+@dataclass
+class Simulation:
+    """`days` simulated days ending yesterday (tenant time): people join over the first `join_days` with a
+    channel (some invited by an earlier person), act on later days until they churn, and pay now and then."""
+
+    api: Api
+    tenant: Tenant
+    clock: Clock
+    cid: str
+    post_order: Callable[[dict[str, Any], int], tuple[int, Any]]
+    new_ip: Callable[[], str]
+    seed: int = 20
+    days: int = 60
+    join_days: int = 35
+    joins_per_day: tuple[int, int] = (0, 2)
+    invited_share: float = 0.3
+    truth: Truth = field(default_factory=Truth)
+    people: list[Person] = field(default_factory=list)
+    orders: int = 0
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.seed)
+        self.first_day = datetime.now(ZONE).date() - timedelta(days=self.days)
+
+    def moment(self, day: int, minute: int) -> datetime:
+        """A moment of simulated day `day`, 09:00 + `minute` local time (well away from midnight)."""
+        start = datetime.combine(self.first_day + timedelta(days=day), time(9), ZONE)
+        return (start + timedelta(minutes=minute)).astimezone(UTC)
+
+    def at(self, moment: datetime) -> None:
+        """The API's clock set to `moment`."""
+        self.clock.offset = moment - datetime.now(UTC)
+
+    def _join(self, day: int, minute: int) -> None:
+        at = self.moment(day, minute)
+        inviter = None
+        earlier = [p for p in self.people if p.joined < at]
+        if earlier and self.rng.random() < self.invited_share:
+            inviter = self.rng.choice(earlier)
+        channel = self.rng.choice(CHANNELS)
+        lifetime = min(int(self.rng.expovariate(1 / 20)), self.days)
+        person = Person(f"sim-{self.seed}-{len(self.people)}", channel, at, day + lifetime, inviter=inviter)
+        self.at(at)
+        self.new_ip()
+        extra = {"ref": inviter.code} if inviter else {}
+        status, body = join(self.api, self.cid, external_id=person.external_id, channel=channel, **extra)
+        assert status == 201, body
+        person.code, person.token = body["invite_code"], body["token"]
+        self.people.append(person)
+        self.truth.start[person.external_id] = at
+        self.truth.channel[person.external_id] = channel
+        self.truth.record(person.external_id, "join", at)
+        if inviter is not None:
+            self.truth.record(inviter.external_id, "invite", at)
+            inviter.invited += 1
+            self.truth.cost[channel] += INVITEE_REWARD_FEN
+            if inviter.invited == 1:
+                self.truth.cost[inviter.channel] += INVITER_REWARD_FEN
+
+    def run(self, drain: Callable[[], object]) -> None:
+        """Play every day in order (joins first, then each living person's activities), draining the stream
+        weekly; the clock is left at the real now."""
+        for day in range(self.days):
+            if day < self.join_days:
+                for n in range(self.rng.randint(*self.joins_per_day)):
+                    self._join(day, 30 * n)
+            for person in list(self.people):
+                if person.joined >= self.moment(day, 0) or day > person.churns_on:
+                    continue
+                for spec in ACTIVITIES:
+                    if self.rng.random() < spec.chance(person, day):
+                        at = self.moment(day, 120 + self.rng.randrange(600))
+                        self.at(at)
+                        spec.perform(self, person, at)
+                        self.truth.record(person.external_id, spec.kind, at)
+            if day % 7 == 6:
+                drain()
+        self.clock.offset = timedelta()
+        drain()
