@@ -16,7 +16,7 @@ export async function render(root, _params, ctx) {
     root,
     h(
       "div",
-      { class: "screen-growth stack" },
+      { class: "stack" },
       h("h1", {}, t("growth.title")),
       h("p", { class: "hint" }, t("growth.intro")),
       kpis,
