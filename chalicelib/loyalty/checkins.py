@@ -207,3 +207,19 @@ def on_checkin(change: Change) -> None:
                   points=0, stock_limited=False)  # fmt: skip
     outcome = rewards.issue(rec, new.code, grant, parse_iso(new.created_at))
     logger.info("check-in coupon", tid=new.tid, day=new.date, outcome=outcome)
+
+
+# --- data-subject rights (docs/privacy.md) -------------------------------------------------------------------------
+
+
+def subject_export(tid: str, participant: ParticipantRecord) -> dict[str, Any]:
+    """The person's check-ins in this tenant for a data-subject export: every covered day, oldest first, and the
+    make-up cards used per month."""
+    history = store.history(tid, owner_of(participant))
+    return {"days": [d.view() for d in history.days], "makeup_cards_used": dict(sorted(history.cards_used.items()))}
+
+
+def forget(tid: str, participant: ParticipantRecord) -> int:
+    """Data-subject erasure: the days (when the person was active) and the month counters go; the points they
+    earned stay in the ledger, the coupons among the rewards. How many items went."""
+    return store.forget(tid, owner_of(participant))

@@ -26,6 +26,7 @@ from chalicelib.loyalty.store import ledger
 from chalicelib.loyalty.store import tiers as store
 from chalicelib.loyalty.store.tiers import TierState
 from chalicelib.referral import identity
+from chalicelib.referral.rules.records import ParticipantRecord
 from chalicelib.table.changes import Change
 from chalicelib.table.images import OrderImage, ParticipantImage, PointsEntryImage
 
@@ -223,3 +224,29 @@ def mine(cid: str, authorization: str | None, now: datetime) -> dict[str, Any]:
     view = rules_.progress(rules, Standing(state.tier, state.below_since), value, now)
     view["since"] = state.since if state.tier else None
     return view
+
+
+# --- data-subject rights (docs/privacy.md) -----------------------------------------------------------------------
+
+
+def subject_export(tid: str, participant: ParticipantRecord) -> dict[str, Any]:
+    """The person's standing in this tenant for a data-subject export, and the facts its measure sums: their own
+    orders by id, the invitees who qualified as a count each (who they are is those people's data)."""
+    uid = participant.owner
+    state = store.state(tid, uid)
+    facts = [
+        {"kind": kind, "order_id": key if kind == ORDER_FACT else None, "at": fact.at, "amount": fact.amount}
+        for kind, key, fact in store.all_facts(tid, uid)
+    ]
+    return {
+        "tier": state.tier, "tier_name": state.tier_name, "rank": state.rank, "since": state.since,
+        "previous": state.previous, "changed_at": state.changed_at, "below_since": state.below_since,
+        "value": state.value, "review_at": state.review_at, "facts": facts,
+    }  # fmt: skip
+
+
+def forget(tid: str, participant: ParticipantRecord) -> int:
+    """Data-subject erasure: the standing goes, and with it its place in the daily review's index, and so do the
+    facts (orders' amounts and dates, invitees). Points earned under a multiplier stay in the ledger. How many items
+    went."""
+    return store.forget(tid, participant.owner)

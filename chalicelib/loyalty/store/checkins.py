@@ -21,7 +21,14 @@ from chalicelib.loyalty.rules.checkins import CheckinCoupon, CheckinDay
 from chalicelib.loyalty.rules.points import PointsEntry
 from chalicelib.loyalty.store.ledger import entry_item
 from chalicelib.table import keys
-from chalicelib.table.db import cancel_codes, dynamodb_client, ensure_bound, query_all, unavailable_on_failure
+from chalicelib.table.db import (
+    cancel_codes,
+    delete_partition,
+    dynamodb_client,
+    ensure_bound,
+    query_all,
+    unavailable_on_failure,
+)
 
 _FAILED = "ConditionalCheckFailed"
 
@@ -84,6 +91,11 @@ def history(tid: str, uid: str) -> History:
         elif sk.startswith(keys.CHECKIN_MONTH_PREFIX):
             used[sk.removeprefix(keys.CHECKIN_MONTH_PREFIX)] = int(item["used"]["N"])
     return History(days, used)
+
+
+def forget(tid: str, uid: str) -> int:
+    """Data-subject erasure: every day and month item of the person goes; how many there were."""
+    return delete_partition("forget check-ins", keys.checkins_pk(tid, uid))
 
 
 def day(tid: str, uid: str, on: date) -> CheckinDay | None:

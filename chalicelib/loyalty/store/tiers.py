@@ -18,7 +18,7 @@ from chalicelib.core.codes import Code
 from chalicelib.core.errors import Conflict
 from chalicelib.loyalty.rules.tiers import Fact
 from chalicelib.table import keys
-from chalicelib.table.db import dynamodb_client, ensure_bound, query_all, unavailable_on_failure
+from chalicelib.table.db import delete_partition, dynamodb_client, ensure_bound, query_all, unavailable_on_failure
 
 REVIEW_SHARDS = keys.TIER_REVIEW_SHARDS
 
@@ -182,3 +182,23 @@ def facts(tid: str, uid: str, kind: str, since: str) -> list[Fact]:
                                    ":since": _s(since)},
     )  # fmt: skip
     return [Fact(i["at"]["S"], int(i["amount"]["N"])) for i in found]
+
+
+def all_facts(tid: str, uid: str) -> list[tuple[str, str, Fact]]:
+    """Every fact of the person (a data-subject export): (kind, key, fact), in key order."""
+    found = query_all(
+        "tier facts", ConsistentRead=True, KeyConditionExpression="PK = :pk AND begins_with(SK, :p)",
+        ExpressionAttributeValues={":pk": _s(keys.tier_pk(tid, uid)), ":p": _s(keys.TIER_FACT_PREFIX)},
+    )  # fmt: skip
+    out = []
+    for i in found:
+        kind = i["kind"]["S"]
+        key = i["SK"]["S"].removeprefix(keys.tier_fact_sk(kind, ""))
+        out.append((kind, key, Fact(i["at"]["S"], int(i["amount"]["N"]))))
+    return out
+
+
+def forget(tid: str, uid: str) -> int:
+    """Data-subject erasure: the standing (and with it its place in the review index) and every fact go; how many
+    items there were."""
+    return delete_partition("forget tier", keys.tier_pk(tid, uid))
