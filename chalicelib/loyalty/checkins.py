@@ -109,9 +109,10 @@ def check_in(cid: str, authorization: str | None, now: datetime) -> tuple[dict[s
                 explanation=f"Daily check-in on {today.isoformat()}, day {streak} of a streak",
                 expires_at=expiry_of(now, catalogue.policy(tid).expiry_days), cid=cid,
             )  # fmt: skip
-        if store.check_in(tid, uid, participant.code, day, credit):
-            logger.info("checked in", tid=tid, day=today.isoformat(), streak=streak, points=points)
-            return day.view(), True
+        written = store.check_in(tid, uid, participant.code, day, credit)
+        if written is not None:
+            logger.info("checked in", tid=tid, day=today.isoformat(), streak=streak, points=written.points)
+            return written.view(), True
         _pause(attempt)
     raise Conflict("check-in is busy; retry", code=Code.CHECKIN_BUSY)
 

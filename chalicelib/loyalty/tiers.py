@@ -149,7 +149,10 @@ def on_order(change: Change) -> None:
     if buyer is None:
         return
     uid = buyer.owner
-    store.put_fact(new.tid, uid, ORDER_FACT, new.oid, Fact(new.paid_at, new.amount if new.status == "paid" else 0))
+    # An erased buyer's earlier order (a refund) updates a fact still kept, never writes one their erasure took away.
+    fact = Fact(new.paid_at, new.amount if new.status == "paid" else 0)
+    if not store.put_fact(new.tid, uid, ORDER_FACT, new.oid, fact, if_exists=buyer.erased):
+        return
     if ladder(new.tid).measure == "spend_fen":
         evaluate(new.tid, uid, utcnow())
 
@@ -166,7 +169,9 @@ def on_participant(change: Change) -> None:
     if inviter is None:
         return
     uid = inviter.owner
-    store.put_fact(new.tid, uid, INVITE_FACT, new.code, Fact(new.qualified_at, 1))
+    # An erased inviter's person gets no new fact (their tier may have gone with their last campaign).
+    if not store.put_fact(new.tid, uid, INVITE_FACT, new.code, Fact(new.qualified_at, 1), if_exists=inviter.erased):
+        return
     if ladder(new.tid).measure == "qualified_invites":
         evaluate(new.tid, uid, utcnow())
 

@@ -162,15 +162,22 @@ def due(shard: int, until: str, limit: int) -> list[tuple[str, str]]:
 # --- the facts a measure sums ----------------------------------------------------------------------------------
 
 
-def put_fact(tid: str, uid: str, kind: str, key: str, fact: Fact) -> None:
+def put_fact(tid: str, uid: str, kind: str, key: str, fact: Fact, *, if_exists: bool = False) -> bool:
     """The fact's current value (an order's net amount, an invite), replacing what was there: a replay writes the
-    same."""
+    same. With `if_exists`, only a fact already stored is replaced; False when there was none."""
     item = {
         "PK": _s(keys.tier_pk(tid, uid)), "SK": _s(keys.tier_fact_sk(kind, key)), "entity": _s("tier_fact"),
         "tid": _s(tid), "uid": _s(uid), "kind": _s(kind), "at": _s(fact.at), "amount": _n(fact.amount),
     }  # fmt: skip
-    with unavailable_on_failure("tier fact"):
-        dynamodb_client().put_item(TableName=_table(), Item=item)
+    condition = {"ConditionExpression": "attribute_exists(PK)"} if if_exists else {}
+    try:
+        with unavailable_on_failure("tier fact"):
+            dynamodb_client().put_item(TableName=_table(), Item=item, **condition)
+    except ClientError as exc:
+        if _failed_condition(exc):
+            return False
+        raise
+    return True
 
 
 def facts(tid: str, uid: str, kind: str, since: str) -> list[Fact]:

@@ -21,6 +21,8 @@ from chalicelib.loyalty.store import tiers as tier_store
 from chalicelib.referral import identity
 from local.pump import StreamPump
 from tests.conftest import Api, Tenant, join, live_campaign, proof
+from tests.integration.modes.test_orders_distribution import order, post_order
+from tests.integration.referral.test_follow_hooks import secret
 
 pytestmark = pytest.mark.integration
 
@@ -95,7 +97,8 @@ def test_the_export_has_the_retention_data_and_the_erasure_takes_it_away_but_kee
 ) -> None:
     task_id = _setup(api, tenant)
     cid = live_campaign(api, tenant)
-    member = _active(api, tenant, pump, cid, _user())
+    user = _user()
+    member = _active(api, tenant, pump, cid, user)
     other = _active(api, tenant, pump, cid, _user())
     tid, uid, others = tenant.tid, _person(member), _person(other)
     assert churn.score_tenant(tid, datetime.now(UTC))["scored"] >= 2
@@ -135,6 +138,14 @@ def test_the_export_has_the_retention_data_and_the_erasure_takes_it_away_but_kee
     pump.drain()
     assert _kept_and_gone(tid, uid) == GONE
 
+    # Back the same day through another campaign: a fresh start, and the day's points were given once already.
+    back_cid = live_campaign(api, tenant)
+    status, back = join(api, back_cid, external_id=user)
+    assert status == 201 and _person(back) == uid, back
+    status, day = api.call("POST", f"/v1/campaigns/{back_cid}/me/checkins", token=back["token"])
+    assert status == 201 and (day["date"], day["points"]) == (days[0]["date"], 0), day
+    assert [e.source for e in ledger.ledger(tid, uid).entries] == [f"check_in:{days[0]['date']}"]
+
 
 def test_a_person_still_in_another_campaign_keeps_them_until_their_last_one_is_erased(
     api: Api, tenant: Tenant, pump: StreamPump
@@ -165,3 +176,27 @@ def test_a_person_still_in_another_campaign_keeps_them_until_their_last_one_is_e
     assert api.call("DELETE", "/v1/me", token=token, headers=proof(api, token))[0] == 200
     pump.drain()
     assert _kept_and_gone(tid, uid) == GONE
+
+
+def test_an_earlier_order_refunded_after_the_erasure_writes_no_tier_fact_again(
+    api: Api, tenant: Tenant, pump: StreamPump
+) -> None:
+    _setup(api, tenant)
+    cid = live_campaign(api, tenant, "distribution")
+    buyer = _user()
+    status, member = join(api, cid, external_id=buyer)
+    assert status == 201, member
+    key, oid = secret(api, tenant), f"o-{uuid.uuid4().hex[:8]}"
+    assert post_order(api, tenant, key, order(cid, buyer, oid, amount=12_000))[0] == 200
+    pump.drain()
+    tid, uid = tenant.tid, _person(member)
+    assert [(kind, at_key) for kind, at_key, _ in tier_store.all_facts(tid, uid)] == [("order", oid)]
+
+    token = member["token"]
+    assert api.call("DELETE", "/v1/me", token=token, headers=proof(api, token))[0] == 200
+    pump.drain()
+    assert tier_store.all_facts(tid, uid) == [] and tier_store.state(tid, uid).version == 0
+    # Refunds of earlier orders still apply (commission is clawed back); the tier is not written again.
+    assert post_order(api, tenant, key, order(cid, buyer, oid, status="refunded", amount=12_000))[0] == 200
+    pump.drain()
+    assert tier_store.all_facts(tid, uid) == [] and tier_store.state(tid, uid).version == 0
