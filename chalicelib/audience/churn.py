@@ -107,6 +107,8 @@ def _step(
 ) -> ChurnRunRecord | None:  # fmt: skip
     """Score one batch, write what it yields, then save the run's new position (None: another run moved it)."""
     tid, day, at = run_.tid, str(run_.day), iso(now)
+    # A person with no campaign left (erased everywhere in the tenant) is not profiled any more (docs/privacy.md).
+    people = [p for p in people if p.parts]
     scores: list[ChurnScoreRecord] = []
     rows: dict[str, list[Any]] = {}
     verdicts: dict[str, ChurnFact] = {}
@@ -250,7 +252,7 @@ def _top(tid: str, limit: int) -> list[dict[str, Any]]:
     out = []
     for s in scores:
         profile = found.get(s.uid)
-        if profile is None:
+        if profile is None or not profile.parts:  # gone, or erased from every campaign (its score is being dropped)
             continue
         shown = profiles.view(profile)  # masked as every profile listing is
         out.append({
@@ -266,3 +268,43 @@ def update_settings(actor: Principal, settings: ChurnSettings, now: datetime) ->
     store.put_settings(actor.tid, document, iso(now))
     audit.record(actor.tid, actor.email, "churn.settings", actor.tid, document, now)
     return {"settings": document, "configured": True}
+
+
+# ---- data-subject rights (docs/privacy.md) -----------------------------------------------------
+
+LOGIC = (
+    "Once a day a logistic model scores the chance that you stop taking part, from measures of your own activity "
+    "in this merchant's programme: days since you were last active, how often you were active in the last 30 and "
+    "90 days, what you spent in the last 90 days, and the friends you invited, the friends you helped and the "
+    "rewards you received. The explanation lists the measures that weighed most, each with its raw "
+    "value and its contribution (log-odds). The merchant sees the level and may send you offers when it is high; "
+    "no decision with legal or similarly significant effect is taken on it."
+)
+
+
+def subject_export(tid: str, uid: str) -> dict[str, Any] | None:
+    """The person's latest churn score with its explanation, the level and alert on their profile, and how the score
+    is made (GDPR art. 15(1)(h), PIPL art. 24); None when they were never scored."""
+    score = store.get_score(tid, uid)
+    profile = profile_store.get(tid, uid)
+    if score is None and (profile is None or profile.churn_level is None):
+        return None
+    stored, _ = store.get_model(tid)
+    found: dict[str, Any] = {"risk": None, "level": None, "scored_on": None, "scored_at": None, "explanation": []}
+    if score is not None:
+        found = {
+            "risk": score.risk, "level": score.level, "scored_on": score.scored_on, "scored_at": score.scored_at,
+            "explanation": score.top,
+        }  # fmt: skip
+    return {
+        **found, "profile_level": profile.churn_level if profile else None,
+        "alert": bool(profile and profile.churn_alert), "model": "calibrated" if stored else "default", "logic": LOGIC,
+    }  # fmt: skip
+
+
+def forget(tid: str, uid: str, now: datetime) -> None:
+    """Data-subject erasure of a person with no campaign left: the score goes (and with it their place in the top-risk
+    list), the profile's level and alert are cleared (the `churn_risk` tag follows); the daily run skips them from
+    now on. The day snapshots keep their row until they expire (docs/privacy.md says why)."""
+    store.delete_score(tid, uid)
+    profiles.forget_profiling(tid, uid, now)

@@ -284,6 +284,22 @@ def forget(participant: ParticipantRecord, now: datetime) -> None:
             messages.silence(participant.tid, participant.person, now)
 
 
+def in_campaigns(tid: str, uid: str) -> bool:
+    """Whether the person still takes part in a campaign of the tenant (an erased participant's part is dropped)."""
+    profile = store.get(tid, uid)
+    return profile is not None and bool(profile.parts)
+
+
+def forget_profiling(tid: str, uid: str, now: datetime) -> None:
+    """Data-subject erasure of a person with no campaign left: the churn level and alert (hence the `churn_risk` tag)
+    and the copy of the membership tier go from the profile."""
+
+    def clear(profile: Profile) -> None:
+        profile.churn_level, profile.churn_alert, profile.tier = None, False, None
+
+    refresh(tid, uid, [], now, edit=clear, create=False)
+
+
 # ---- operator views --------------------------------------------------------------------------
 
 

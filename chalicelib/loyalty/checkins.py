@@ -109,9 +109,10 @@ def check_in(cid: str, authorization: str | None, now: datetime) -> tuple[dict[s
                 explanation=f"Daily check-in on {today.isoformat()}, day {streak} of a streak",
                 expires_at=expiry_of(now, catalogue.policy(tid).expiry_days), cid=cid,
             )  # fmt: skip
-        if store.check_in(tid, uid, participant.code, day, credit):
-            logger.info("checked in", tid=tid, day=today.isoformat(), streak=streak, points=points)
-            return day.view(), True
+        written = store.check_in(tid, uid, participant.code, day, credit)
+        if written is not None:
+            logger.info("checked in", tid=tid, day=today.isoformat(), streak=streak, points=written.points)
+            return written.view(), True
         _pause(attempt)
     raise Conflict("check-in is busy; retry", code=Code.CHECKIN_BUSY)
 
@@ -207,3 +208,19 @@ def on_checkin(change: Change) -> None:
                   points=0, stock_limited=False)  # fmt: skip
     outcome = rewards.issue(rec, new.code, grant, parse_iso(new.created_at))
     logger.info("check-in coupon", tid=new.tid, day=new.date, outcome=outcome)
+
+
+# --- data-subject rights (docs/privacy.md) -------------------------------------------------------------------------
+
+
+def subject_export(tid: str, participant: ParticipantRecord) -> dict[str, Any]:
+    """The person's check-ins in this tenant for a data-subject export: every covered day, oldest first, and the
+    make-up cards used per month."""
+    history = store.history(tid, owner_of(participant))
+    return {"days": [d.view() for d in history.days], "makeup_cards_used": dict(sorted(history.cards_used.items()))}
+
+
+def forget(tid: str, participant: ParticipantRecord) -> int:
+    """Data-subject erasure: the days (when the person was active) and the month counters go; the points they
+    earned stay in the ledger, the coupons among the rewards. How many items went."""
+    return store.forget(tid, owner_of(participant))

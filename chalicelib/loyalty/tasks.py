@@ -32,6 +32,7 @@ from chalicelib.loyalty.rules.tasks import MAX_TASKS, Fact, FactKind, Task, Task
 from chalicelib.loyalty.store import ledger
 from chalicelib.loyalty.store import tasks as store
 from chalicelib.referral import identity
+from chalicelib.referral.rules.records import ParticipantRecord
 from chalicelib.table.changes import Change
 from chalicelib.table.images import AssistImage, BeaconImage, CheckinImage, OrderImage, ParticipantImage
 
@@ -282,3 +283,27 @@ def mine(cid: str, authorization: str | None, now: datetime) -> dict[str, Any]:
     keys = {t.task_id: rules.period_key(t.period, now, tz) for t in shown}
     counted = store.progress(rec.tid, uid, list(keys.items()))
     return {"tasks": [rules.progress_view(t, counted.get((t.task_id, keys[t.task_id]), 0), now, tz) for t in shown]}
+
+
+# --- data-subject rights (docs/privacy.md) -----------------------------------------------------------------------
+
+
+def subject_export(tid: str, participant: ParticipantRecord) -> list[dict[str, Any]]:
+    """The person's progress on the tenant's tasks for a data-subject export: every task and period with progress,
+    named as the task is now (a task deleted since keeps its id only)."""
+    defined = {t.task_id: t for t in store.tasks(tid)}
+    out = []
+    for p in store.all_progress(tid, points.owner_of(participant)):
+        task = defined.get(p.task_id)
+        out.append({
+            "task_id": p.task_id, "name": task.name if task else None, "period_key": p.period_key,
+            "progress": min(p.counted, task.target) if task else p.counted, "target": task.target if task else None,
+            "done": p.counted >= task.target if task else None, "updated_at": p.updated_at,
+        })  # fmt: skip
+    return out
+
+
+def forget(tid: str, participant: ParticipantRecord) -> int:
+    """Data-subject erasure: the progress goes (the facts it counted name days, orders and invitees); a task's points
+    stay in the ledger. How many items went."""
+    return store.forget(tid, points.owner_of(participant))

@@ -26,6 +26,7 @@ from chalicelib.loyalty.store import ledger
 from chalicelib.loyalty.store import tiers as store
 from chalicelib.loyalty.store.tiers import TierState
 from chalicelib.referral import identity
+from chalicelib.referral.rules.records import ParticipantRecord
 from chalicelib.table.changes import Change
 from chalicelib.table.images import OrderImage, ParticipantImage, PointsEntryImage
 
@@ -148,7 +149,10 @@ def on_order(change: Change) -> None:
     if buyer is None:
         return
     uid = buyer.owner
-    store.put_fact(new.tid, uid, ORDER_FACT, new.oid, Fact(new.paid_at, new.amount if new.status == "paid" else 0))
+    # An erased buyer's earlier order (a refund) updates a fact still kept, never writes one their erasure took away.
+    fact = Fact(new.paid_at, new.amount if new.status == "paid" else 0)
+    if not store.put_fact(new.tid, uid, ORDER_FACT, new.oid, fact, if_exists=buyer.erased):
+        return
     if ladder(new.tid).measure == "spend_fen":
         evaluate(new.tid, uid, utcnow())
 
@@ -165,7 +169,9 @@ def on_participant(change: Change) -> None:
     if inviter is None:
         return
     uid = inviter.owner
-    store.put_fact(new.tid, uid, INVITE_FACT, new.code, Fact(new.qualified_at, 1))
+    # An erased inviter's person gets no new fact (their tier may have gone with their last campaign).
+    if not store.put_fact(new.tid, uid, INVITE_FACT, new.code, Fact(new.qualified_at, 1), if_exists=inviter.erased):
+        return
     if ladder(new.tid).measure == "qualified_invites":
         evaluate(new.tid, uid, utcnow())
 
@@ -223,3 +229,29 @@ def mine(cid: str, authorization: str | None, now: datetime) -> dict[str, Any]:
     view = rules_.progress(rules, Standing(state.tier, state.below_since), value, now)
     view["since"] = state.since if state.tier else None
     return view
+
+
+# --- data-subject rights (docs/privacy.md) -----------------------------------------------------------------------
+
+
+def subject_export(tid: str, participant: ParticipantRecord) -> dict[str, Any]:
+    """The person's standing in this tenant for a data-subject export, and the facts its measure sums: their own
+    orders by id, the invitees who qualified as a count each (who they are is those people's data)."""
+    uid = participant.owner
+    state = store.state(tid, uid)
+    facts = [
+        {"kind": kind, "order_id": key if kind == ORDER_FACT else None, "at": fact.at, "amount": fact.amount}
+        for kind, key, fact in store.all_facts(tid, uid)
+    ]
+    return {
+        "tier": state.tier, "tier_name": state.tier_name, "rank": state.rank, "since": state.since,
+        "previous": state.previous, "changed_at": state.changed_at, "below_since": state.below_since,
+        "value": state.value, "review_at": state.review_at, "facts": facts,
+    }  # fmt: skip
+
+
+def forget(tid: str, participant: ParticipantRecord) -> int:
+    """Data-subject erasure: the standing goes, and with it its place in the daily review's index, and so do the
+    facts (orders' amounts and dates, invitees). Points earned under a multiplier stay in the ledger. How many items
+    went."""
+    return store.forget(tid, participant.owner)

@@ -13,7 +13,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from chalicelib.audience import profiles
+from chalicelib.audience import churn, profiles
 from chalicelib.campaigns import lifecycle
 from chalicelib.campaigns.rules.records import CampaignRecord
 from chalicelib.core.clock import iso, utcnow
@@ -21,7 +21,7 @@ from chalicelib.core.codes import Code
 from chalicelib.core.errors import NotFound
 from chalicelib.core.observability import logger
 from chalicelib.core.reasons import reward_reason_code
-from chalicelib.loyalty import points
+from chalicelib.loyalty import checkins, points, tasks, tiers
 from chalicelib.modes.distribution import service as distribution
 from chalicelib.modes.distribution.rules import commission
 from chalicelib.payouts import withdrawals
@@ -154,6 +154,11 @@ def export(authorization: str | None, proof: identity.Proof, now: datetime) -> d
         "commission": _commission(own, participant.code, now),
         "wallet": withdrawals.subject_export(rec.tid, participant, now),
         "points": points.subject_export(rec.tid, participant, now),
+        "checkins": checkins.subject_export(rec.tid, participant),
+        "tasks": tasks.subject_export(rec.tid, participant),
+        "tier": tiers.subject_export(rec.tid, participant),
+        # Profiling (GDPR art. 15(1)(h), PIPL art. 24): the score, what weighed most and how it is made.
+        "churn": churn.subject_export(rec.tid, participant.person) if participant.person else None,
         "assist": _assist(own),
         "helps_given": [{"day": h.day, "helps": h.helps} for h in sorted(own.helps, key=lambda h: str(h.day))],
         "groups": [
@@ -203,6 +208,20 @@ def _forget_in_profile(p: ParticipantRecord) -> None:
     profiles.forget(p, utcnow())
 
 
+def _forget_retention(p: ParticipantRecord) -> None:
+    # Check-ins, task progress, the tier and the churn score are the person's across the tenant's campaigns: they go
+    # with the person's last campaign there (the profile, just updated, says whether one is left). The points
+    # ledger stays: what the merchant owes and gave.
+    tid = _campaign(p.cid).tid
+    if p.person and profiles.in_campaigns(tid, p.person):
+        return
+    checkins.forget(tid, p)
+    tasks.forget(tid, p)
+    tiers.forget(tid, p)
+    if p.person:
+        churn.forget(tid, p.person, utcnow())
+
+
 def _delete_platform_codes(p: ParticipantRecord) -> None:
     # The WeCom contact way goes on WeCom too. The platform being down does not hold the erasure up: the code
     # item remembers it (state `deleting`) and a repeated erasure request asks WeCom again.
@@ -216,7 +235,7 @@ def _forget_withdrawal_destinations(p: ParticipantRecord) -> None:
 
 STEPS = (
     _strip_claims, _pseudonymise_orders, _strip_memberships, _forget_in_profile, _forget_withdrawal_destinations,
-    _delete_platform_codes,
+    _delete_platform_codes, _forget_retention,
 )  # fmt: skip
 
 

@@ -139,6 +139,30 @@ def query_all(what: str, **request: Any) -> list[dict[str, Any]]:
             return found
 
 
+def delete_partition(what: str, pk: str) -> int:
+    """Delete every item of one partition (small by design: a person's check-ins, tier, task progress), 25 keys a
+    `BatchWriteItem`, retrying what DynamoDB leaves unprocessed; how many items were there. Safe to repeat: a
+    deleted item is not found again."""
+    table = ensure_bound().table_name
+    found = query_all(
+        what, ConsistentRead=True, KeyConditionExpression="PK = :pk", ProjectionExpression="PK, SK",
+        ExpressionAttributeValues={":pk": {"S": pk}},
+    )  # fmt: skip
+    for start in range(0, len(found), 25):
+        request: dict[str, Any] = {
+            table: [{"DeleteRequest": {"Key": {"PK": i["PK"], "SK": i["SK"]}}} for i in found[start : start + 25]]
+        }
+        for attempt in range(8):
+            with unavailable_on_failure(what):
+                request = dynamodb_client().batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
+            if not request:
+                break
+            time.sleep(0.05 * 2**attempt)  # throttled: back off, then retry what is left
+        if request:
+            raise Unavailable(f"storage is unavailable ({what}); retry shortly", code=Code.STORAGE_UNAVAILABLE)
+    return len(found)
+
+
 def ensure_table(client: Any, table_name: str, *, wait_seconds: float = 30.0) -> bool:
     """Create the table from the spec if it is absent; returns True if it was created."""
     created = False

@@ -89,6 +89,13 @@ def get_score(tid: str, uid: str) -> ChurnScoreRecord | None:
     return _score(item) if item is not None else None
 
 
+def delete_score(tid: str, uid: str) -> None:
+    """Data-subject erasure: the person's score goes, and with it their place in the risk index (GSI1)."""
+    ensure_bound()
+    with unavailable_on_failure("forget churn score"):
+        ChurnScoreItem(PK=keys.profile_pk(tid, uid), SK=keys.CHURN_SK).delete()
+
+
 def highest(tid: str, limit: int) -> list[ChurnScoreRecord]:
     """The tenant's people with the highest latest risk, highest first."""
     ensure_bound()

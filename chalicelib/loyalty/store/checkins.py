@@ -8,7 +8,7 @@ transaction of its day item and the month's counter (`used < limit`): parallel m
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from enum import Enum
 from typing import Any
@@ -21,7 +21,14 @@ from chalicelib.loyalty.rules.checkins import CheckinCoupon, CheckinDay
 from chalicelib.loyalty.rules.points import PointsEntry
 from chalicelib.loyalty.store.ledger import entry_item
 from chalicelib.table import keys
-from chalicelib.table.db import cancel_codes, dynamodb_client, ensure_bound, query_all, unavailable_on_failure
+from chalicelib.table.db import (
+    cancel_codes,
+    delete_partition,
+    dynamodb_client,
+    ensure_bound,
+    query_all,
+    unavailable_on_failure,
+)
 
 _FAILED = "ConditionalCheckFailed"
 
@@ -86,6 +93,11 @@ def history(tid: str, uid: str) -> History:
     return History(days, used)
 
 
+def forget(tid: str, uid: str) -> int:
+    """Data-subject erasure: every day and month item of the person goes; how many there were."""
+    return delete_partition("forget check-ins", keys.checkins_pk(tid, uid))
+
+
 def day(tid: str, uid: str, on: date) -> CheckinDay | None:
     with unavailable_on_failure("check-in"):
         found = dynamodb_client().get_item(TableName=_table(), Key=_day_key(tid, uid, on), ConsistentRead=True)
@@ -93,9 +105,9 @@ def day(tid: str, uid: str, on: date) -> CheckinDay | None:
     return _record(item) if item else None
 
 
-def check_in(tid: str, uid: str, code: str, rec: CheckinDay, credit: PointsEntry | None) -> bool:
-    """Write the day and its points, both or neither; False when the day was covered before (a repeat, or a
-    concurrent request that won)."""
+def check_in(tid: str, uid: str, code: str, rec: CheckinDay, credit: PointsEntry | None) -> CheckinDay | None:
+    """Write the day and its points, both or neither; the day written, None when the day was covered before (a
+    repeat, or a concurrent request that won)."""
     table = _table()
     ops: list[dict[str, Any]] = [
         {
@@ -117,11 +129,15 @@ def check_in(tid: str, uid: str, code: str, rec: CheckinDay, credit: PointsEntry
         if reasons is None:
             raise
         if reasons and reasons[0] == _FAILED:
-            return False
+            return None
         if "TransactionConflict" in reasons:
-            return False  # a concurrent check-in of the same day is being written: the caller reads it
+            return None  # a concurrent check-in of the same day is being written: the caller reads it
+        if credit is not None and len(reasons) > 1 and reasons[1] == _FAILED:
+            # The day's points were credited before its day item was erased (a person who came back the same
+            # day, docs/privacy.md): the ledger keeps one credit per day, so the day is covered without points.
+            return check_in(tid, uid, code, replace(rec, points=0, coupon=None), None)
         raise
-    return True
+    return rec
 
 
 class MadeUp(Enum):

@@ -8,6 +8,7 @@ stays small however many facts come after the task is done.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -16,7 +17,7 @@ from chalicelib.core.codes import Code
 from chalicelib.core.errors import NotFound
 from chalicelib.loyalty.rules.tasks import FactKind, Period, Task
 from chalicelib.table import keys
-from chalicelib.table.db import dynamodb_client, ensure_bound, query_all, unavailable_on_failure
+from chalicelib.table.db import delete_partition, dynamodb_client, ensure_bound, query_all, unavailable_on_failure
 
 # BatchGetItem reads at most this many keys per call.
 _BATCH = 100
@@ -172,3 +173,37 @@ def progress(tid: str, uid: str, periods: list[tuple[str, str]]) -> dict[tuple[s
                 out[(item["task_id"]["S"], item["period_key"]["S"])] = len(item.get("facts", {}).get("SS", []))
             request = found.get("UnprocessedKeys") or {}
     return out
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One item of a person's progress: a task in one period, how many facts it counted and when it last moved."""
+
+    task_id: str
+    period_key: str
+    counted: int
+    updated_at: str | None
+
+
+def all_progress(tid: str, uid: str) -> list[Progress]:
+    """Every progress item of the person (a data-subject export), in key order: task, then period."""
+    found = query_all(
+        "task progress", ConsistentRead=True, KeyConditionExpression="PK = :pk",
+        ExpressionAttributeValues={":pk": _s(keys.task_progress_pk(tid, uid))},
+    )  # fmt: skip
+    return [
+        Progress(
+            task_id=i["task_id"]["S"],
+            period_key=i["period_key"]["S"],
+            counted=len(i.get("facts", {}).get("SS", [])),
+            updated_at=i.get("updated_at", {}).get("S"),
+        )
+        for i in found
+        if "task_id" in i and "period_key" in i
+    ]
+
+
+def forget(tid: str, uid: str) -> int:
+    """Data-subject erasure: every progress item of the person goes (the facts it counted name their days,
+    orders and invitees); how many there were."""
+    return delete_partition("forget task progress", keys.task_progress_pk(tid, uid))

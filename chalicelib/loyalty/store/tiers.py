@@ -18,7 +18,7 @@ from chalicelib.core.codes import Code
 from chalicelib.core.errors import Conflict
 from chalicelib.loyalty.rules.tiers import Fact
 from chalicelib.table import keys
-from chalicelib.table.db import dynamodb_client, ensure_bound, query_all, unavailable_on_failure
+from chalicelib.table.db import delete_partition, dynamodb_client, ensure_bound, query_all, unavailable_on_failure
 
 REVIEW_SHARDS = keys.TIER_REVIEW_SHARDS
 
@@ -162,15 +162,22 @@ def due(shard: int, until: str, limit: int) -> list[tuple[str, str]]:
 # --- the facts a measure sums ----------------------------------------------------------------------------------
 
 
-def put_fact(tid: str, uid: str, kind: str, key: str, fact: Fact) -> None:
+def put_fact(tid: str, uid: str, kind: str, key: str, fact: Fact, *, if_exists: bool = False) -> bool:
     """The fact's current value (an order's net amount, an invite), replacing what was there: a replay writes the
-    same."""
+    same. With `if_exists`, only a fact already stored is replaced; False when there was none."""
     item = {
         "PK": _s(keys.tier_pk(tid, uid)), "SK": _s(keys.tier_fact_sk(kind, key)), "entity": _s("tier_fact"),
         "tid": _s(tid), "uid": _s(uid), "kind": _s(kind), "at": _s(fact.at), "amount": _n(fact.amount),
     }  # fmt: skip
-    with unavailable_on_failure("tier fact"):
-        dynamodb_client().put_item(TableName=_table(), Item=item)
+    condition = {"ConditionExpression": "attribute_exists(PK)"} if if_exists else {}
+    try:
+        with unavailable_on_failure("tier fact"):
+            dynamodb_client().put_item(TableName=_table(), Item=item, **condition)
+    except ClientError as exc:
+        if _failed_condition(exc):
+            return False
+        raise
+    return True
 
 
 def facts(tid: str, uid: str, kind: str, since: str) -> list[Fact]:
@@ -182,3 +189,23 @@ def facts(tid: str, uid: str, kind: str, since: str) -> list[Fact]:
                                    ":since": _s(since)},
     )  # fmt: skip
     return [Fact(i["at"]["S"], int(i["amount"]["N"])) for i in found]
+
+
+def all_facts(tid: str, uid: str) -> list[tuple[str, str, Fact]]:
+    """Every fact of the person (a data-subject export): (kind, key, fact), in key order."""
+    found = query_all(
+        "tier facts", ConsistentRead=True, KeyConditionExpression="PK = :pk AND begins_with(SK, :p)",
+        ExpressionAttributeValues={":pk": _s(keys.tier_pk(tid, uid)), ":p": _s(keys.TIER_FACT_PREFIX)},
+    )  # fmt: skip
+    out = []
+    for i in found:
+        kind = i["kind"]["S"]
+        key = i["SK"]["S"].removeprefix(keys.tier_fact_sk(kind, ""))
+        out.append((kind, key, Fact(i["at"]["S"], int(i["amount"]["N"]))))
+    return out
+
+
+def forget(tid: str, uid: str) -> int:
+    """Data-subject erasure: the standing (and with it its place in the review index) and every fact go; how many
+    items there were."""
+    return delete_partition("forget tier", keys.tier_pk(tid, uid))
