@@ -137,3 +137,9 @@ def set_target(actor: Principal, body: GrowthTarget, now: datetime) -> dict[str,
     saved = store.put_target(actor.tid, body.quarter, values, now)
     audit.record(actor.tid, actor.email, "growth.target.set", body.quarter, body.model_dump(mode="json"), now)
     return saved
+
+
+def forget(tid: str, uid: str) -> int:
+    """Data-subject erasure of a person's last campaign in the tenant: the days, weeks and months they were active
+    go; the tenant's counters (aggregates) stay as they are. How many markers went."""
+    return store.forget_activity(tid, uid)

@@ -13,6 +13,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+from chalicelib.analytics import growth
 from chalicelib.audience import churn, profiles
 from chalicelib.campaigns import lifecycle
 from chalicelib.campaigns.rules.records import CampaignRecord
@@ -209,15 +210,16 @@ def _forget_in_profile(p: ParticipantRecord) -> None:
 
 
 def _forget_retention(p: ParticipantRecord) -> None:
-    # Check-ins, task progress, the tier and the churn score are the person's across the tenant's campaigns: they go
-    # with the person's last campaign there (the profile, just updated, says whether one is left). The points
-    # ledger stays: what the merchant owes and gave.
+    # Check-ins, task progress, the tier, the growth activity calendar and the churn score are the person's across
+    # the tenant's campaigns: they go with the person's last campaign there (the profile, just updated, says whether
+    # one is left). The points ledger stays: what the merchant owes and gave.
     tid = _campaign(p.cid).tid
     if p.person and profiles.in_campaigns(tid, p.person):
         return
     checkins.forget(tid, p)
     tasks.forget(tid, p)
     tiers.forget(tid, p)
+    growth.forget(tid, p.person or f"c_{p.code}")
     if p.person:
         churn.forget(tid, p.person, utcnow())
 

@@ -139,15 +139,17 @@ def query_all(what: str, **request: Any) -> list[dict[str, Any]]:
             return found
 
 
-def delete_partition(what: str, pk: str) -> int:
-    """Delete every item of one partition (small by design: a person's check-ins, tier, task progress), 25 keys a
-    `BatchWriteItem`, retrying what DynamoDB leaves unprocessed; how many items were there. Safe to repeat: a
-    deleted item is not found again."""
+def delete_partition(what: str, pk: str, sk_prefixes: tuple[str, ...] = ()) -> int:
+    """Delete every item of one partition (small by design: a person's check-ins, tier, task progress), or only those
+    whose sort key starts with one of `sk_prefixes`, 25 keys a `BatchWriteItem`, retrying what DynamoDB leaves
+    unprocessed; how many items went. Safe to repeat: a deleted item is not found again."""
     table = ensure_bound().table_name
     found = query_all(
         what, ConsistentRead=True, KeyConditionExpression="PK = :pk", ProjectionExpression="PK, SK",
         ExpressionAttributeValues={":pk": {"S": pk}},
     )  # fmt: skip
+    if sk_prefixes:
+        found = [i for i in found if i["SK"]["S"].startswith(sk_prefixes)]
     for start in range(0, len(found), 25):
         request: dict[str, Any] = {
             table: [{"DeleteRequest": {"Key": {"PK": i["PK"], "SK": i["SK"]}}} for i in found[start : start + 25]]

@@ -16,7 +16,14 @@ from botocore.exceptions import ClientError
 from chalicelib.analytics.rules.growth import START, TARGET_FIELDS, Claim
 from chalicelib.core.clock import iso
 from chalicelib.table import keys
-from chalicelib.table.db import cancel_codes, dynamodb_client, ensure_bound, query_all, unavailable_on_failure
+from chalicelib.table.db import (
+    cancel_codes,
+    delete_partition,
+    dynamodb_client,
+    ensure_bound,
+    query_all,
+    unavailable_on_failure,
+)
 
 TRANSACTION_ITEMS = 100
 BATCH_GET = 100
@@ -194,3 +201,13 @@ def put_target(tid: str, quarter: str, values: dict[str, int | None], now: datet
     with unavailable_on_failure("growth target"):
         dynamodb_client().put_item(TableName=ensure_bound().table_name, Item=item)
     return _target(item)
+
+
+# The markers of when a person was active (day, ISO week, month): their activity calendar.
+ACTIVITY_MARKERS = ("M#D|", "M#W|", "M#MO|")
+
+
+def forget_activity(tid: str, uid: str) -> int:
+    """Data-subject erasure: the person's activity calendar goes. Their start, funnel and reward markers stay: they
+    name no day of activity, and a redelivered record must still find them so as not to count twice."""
+    return delete_partition("growth markers", keys.growth_person_pk(tid, uid), ACTIVITY_MARKERS)

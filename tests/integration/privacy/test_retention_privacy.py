@@ -19,6 +19,8 @@ from chalicelib.loyalty.store import ledger
 from chalicelib.loyalty.store import tasks as task_store
 from chalicelib.loyalty.store import tiers as tier_store
 from chalicelib.referral import identity
+from chalicelib.table import keys
+from chalicelib.table.db import query_all
 from local.pump import StreamPump
 from tests.conftest import Api, Tenant, join, live_campaign, proof
 from tests.integration.modes.test_orders_distribution import order, post_order
@@ -92,6 +94,13 @@ GONE = {
 }  # fmt: skip
 
 
+def _growth_markers(tid: str, uid: str) -> set[str]:
+    """The kinds of the person's growth markers (`M#D|2026-12-08` is a `D`)."""
+    found = query_all("growth markers", KeyConditionExpression="PK = :pk",
+                      ExpressionAttributeValues={":pk": {"S": keys.growth_person_pk(tid, uid)}})  # fmt: skip
+    return {i["SK"]["S"].removeprefix("M#").split("|")[0] for i in found}
+
+
 def test_the_export_has_the_retention_data_and_the_erasure_takes_it_away_but_keeps_the_points(
     api: Api, tenant: Tenant, pump: StreamPump
 ) -> None:
@@ -105,6 +114,7 @@ def test_the_export_has_the_retention_data_and_the_erasure_takes_it_away_but_kee
     pump.drain()
     assert {uid, others} <= _top(tid) and _reviewed(tid, uid)
 
+    assert {"D", "W", "MO", "START"} <= _growth_markers(tid, uid)
     token = member["token"]
     status, export = api.call("POST", "/v1/me/export", token=token, headers=proof(api, token))
     assert status == 200, export
@@ -125,6 +135,8 @@ def test_the_export_has_the_retention_data_and_the_erasure_takes_it_away_but_kee
     assert status == 200, erased
     pump.drain()
     assert _kept_and_gone(tid, uid) == GONE
+    # The days, weeks and months they were active go; their start stays, so a redelivered join is not new again.
+    assert "START" in _growth_markers(tid, uid) and not {"D", "W", "MO"} & _growth_markers(tid, uid)
     # What the merchant gave stays: the check-in's points, keyed by the pseudonymous person.
     assert [e.source for e in ledger.ledger(tid, uid).entries] == [f"check_in:{days[0]['date']}"]
     # The others keep theirs, and the next day's run does not score the erased person again.
