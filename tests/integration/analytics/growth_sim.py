@@ -26,6 +26,24 @@ ZONE = ZoneInfo("Asia/Shanghai")  # the tenant's time zone (the default)
 CHANNELS = ("wechat_moments", "douyin", "xiaohongshu", "sms")
 INVITER_REWARD_FEN, INVITEE_REWARD_FEN = 500, 300
 
+# The loyalty programme the simulated tenant runs (set before the first day). The truth below restates its
+# arithmetic by hand (streak -> ladder day -> points, task periods, tier thresholds) and never calls the engine.
+CHECKIN_LADDER = {1: 5, 2: 10, 3: 20}  # day of the 3-day cycle -> points
+CHECKINS = {"enabled": True, "cycle_days": 3, "makeup_cards_per_month": 0,
+            "ladder": [{"day": d, "points": p} for d, p in CHECKIN_LADDER.items()]}  # fmt: skip
+DAILY_CHECKIN_POINTS, WEEKLY_VIEWS, WEEKLY_VIEWS_POINTS = 3, 2, 15
+TASKS = [
+    {"name": "Check in today", "period": "daily", "fact": "checked_in", "target": 1,
+     "reward": {"points": DAILY_CHECKIN_POINTS}},
+    {"name": "View 2 pages this week", "period": "weekly", "fact": "viewed", "target": WEEKLY_VIEWS,
+     "reward": {"points": WEEKLY_VIEWS_POINTS}},
+]  # fmt: skip
+TIER_THRESHOLDS = {"silver": 100, "gold": 400}
+# A window of whole weeks longer than the simulation: at the end every credit is in it.
+TIER_WINDOW_DAYS, TIER_GRACE_DAYS = 91, 14
+TIERS = {"measure": "points_earned", "window_days": TIER_WINDOW_DAYS, "grace_days": TIER_GRACE_DAYS,
+         "tiers": [{"id": t, "name": t.title(), "threshold": n} for t, n in TIER_THRESHOLDS.items()]}  # fmt: skip
+
 
 @dataclass
 class Person:
@@ -70,10 +88,16 @@ def _order(sim: Simulation, person: Person, at: datetime) -> None:
     assert status == 200, body
 
 
+def _checkin(sim: Simulation, person: Person, at: datetime) -> None:
+    status, body = sim.api.call("POST", f"/v1/campaigns/{sim.cid}/me/checkins", token=person.token)
+    assert status == 201, body
+
+
 ACTIVITIES: list[ActivitySpec] = [
     ActivitySpec("view", lambda p, d: 0.3, _beacon("view")),
     ActivitySpec("share", lambda p, d: 0.06, _beacon("share"), activates=True),
     ActivitySpec("order", lambda p, d: 0.03, _order, pays=True),
+    ActivitySpec("checkin", lambda p, d: 0.55, _checkin),
 ]
 FLAGS = {spec.kind: spec for spec in ACTIVITIES}
 
@@ -136,6 +160,44 @@ class Truth:
             new = sum(1 for c in self.channel.values() if c == channel)
             found[channel] = {"new": new, "reward_cost_fen": self.cost[channel]}
         return found
+
+    def credits(self) -> dict[str, list[tuple[datetime, int]]]:
+        """Who -> (when, points) of every credit the programme owes: a check-in gives its streak's ladder day, and
+        completes the daily task; the second view of a local ISO week completes the weekly task."""
+        found: dict[str, list[tuple[datetime, int]]] = defaultdict(list)
+        checkins: dict[str, list[datetime]] = defaultdict(list)
+        views: dict[tuple[str, tuple[int, int]], list[datetime]] = defaultdict(list)
+        for who, kind, at in sorted(self.events, key=lambda e: e[2]):
+            if kind == "checkin":
+                checkins[who].append(at)
+            elif kind == "view":
+                views[(who, at.astimezone(ZONE).isocalendar()[:2])].append(at)
+        for who, moments in checkins.items():
+            streak, previous = 0, None
+            for at in moments:
+                day = at.astimezone(ZONE).date()
+                streak = streak + 1 if previous is not None and day - previous == timedelta(days=1) else 1
+                previous = day
+                found[who].append((at, CHECKIN_LADDER.get((streak - 1) % len(CHECKIN_LADDER) + 1, 0)))
+                found[who].append((at, DAILY_CHECKIN_POINTS))
+        for (who, _), moments in views.items():
+            if len(moments) >= WEEKLY_VIEWS:
+                found[who].append((moments[WEEKLY_VIEWS - 1], WEEKLY_VIEWS_POINTS))
+        return found
+
+    def earned(self, since: datetime | None = None, until: datetime | None = None) -> dict[str, int]:
+        """Who -> points credited in (since, until] (everyone who joined, 0 included)."""
+        credits, lo, hi = (
+            self.credits(),
+            since or datetime.min.replace(tzinfo=UTC),
+            until or datetime.max.replace(tzinfo=UTC),
+        )
+        return {who: sum(p for at, p in credits.get(who, []) if lo < at <= hi) for who in self.start}
+
+    @staticmethod
+    def tier_of(points: int) -> str | None:
+        reached = [t for t, n in TIER_THRESHOLDS.items() if points >= n]
+        return max(reached, key=TIER_THRESHOLDS.__getitem__) if reached else None
 
     def expected_cohorts(self, today: date) -> dict[str, dict[str, Any]]:
         """Cohort (ISO week of the first join) -> size, people active per week k, 30-day retained, activated, paid."""
