@@ -38,7 +38,7 @@ TASKS = [
     {"name": "View 2 pages this week", "period": "weekly", "fact": "viewed", "target": WEEKLY_VIEWS,
      "reward": {"points": WEEKLY_VIEWS_POINTS}},
 ]  # fmt: skip
-TIER_THRESHOLDS = {"silver": 100, "gold": 400}
+TIER_THRESHOLDS = {"silver": 100, "gold": 250}
 # A window of whole weeks longer than the simulation: at the end every credit is in it.
 TIER_WINDOW_DAYS, TIER_GRACE_DAYS = 91, 14
 TIERS = {"measure": "points_earned", "window_days": TIER_WINDOW_DAYS, "grace_days": TIER_GRACE_DAYS,
@@ -67,6 +67,7 @@ class ActivitySpec:
     active: bool = True  # makes the person active that day
     activates: bool = False  # counts for activation within 7 days of joining
     pays: bool = False  # a paid order
+    own_draws: bool = False  # drawn from its own seeded stream: adding it leaves everyone else's draws as they were
 
 
 def _beacon(kind: str) -> Callable[[Simulation, Person, datetime], None]:
@@ -97,7 +98,7 @@ ACTIVITIES: list[ActivitySpec] = [
     ActivitySpec("view", lambda p, d: 0.3, _beacon("view")),
     ActivitySpec("share", lambda p, d: 0.06, _beacon("share"), activates=True),
     ActivitySpec("order", lambda p, d: 0.03, _order, pays=True),
-    ActivitySpec("checkin", lambda p, d: 0.55, _checkin),
+    ActivitySpec("checkin", lambda p, d: 0.35, _checkin, own_draws=True),
 ]
 FLAGS = {spec.kind: spec for spec in ACTIVITIES}
 
@@ -242,6 +243,7 @@ class Simulation:
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
+        self.draws = {s.kind: random.Random(f"{self.seed}-{s.kind}") if s.own_draws else self.rng for s in ACTIVITIES}
         self.first_day = datetime.now(ZONE).date() - timedelta(days=self.days)
 
     def moment(self, day: int, minute: int) -> datetime:
@@ -290,8 +292,9 @@ class Simulation:
                 if person.joined >= self.moment(day, 0) or day > person.churns_on:
                     continue
                 for spec in ACTIVITIES:
-                    if self.rng.random() < spec.chance(person, day):
-                        at = self.moment(day, 120 + self.rng.randrange(600))
+                    rng = self.draws[spec.kind]
+                    if rng.random() < spec.chance(person, day):
+                        at = self.moment(day, 120 + rng.randrange(600))
                         self.at(at)
                         spec.perform(self, person, at)
                         self.truth.record(person.external_id, spec.kind, at)
