@@ -38,7 +38,7 @@ TASKS = [
     {"name": "View 2 pages this week", "period": "weekly", "fact": "viewed", "target": WEEKLY_VIEWS,
      "reward": {"points": WEEKLY_VIEWS_POINTS}},
 ]  # fmt: skip
-TIER_THRESHOLDS = {"silver": 100, "gold": 250}
+TIER_THRESHOLDS = {"silver": 80, "gold": 150}
 # A window of whole weeks longer than the simulation: at the end every credit is in it.
 TIER_WINDOW_DAYS, TIER_GRACE_DAYS = 91, 14
 TIERS = {"measure": "points_earned", "window_days": TIER_WINDOW_DAYS, "grace_days": TIER_GRACE_DAYS,
@@ -98,7 +98,7 @@ ACTIVITIES: list[ActivitySpec] = [
     ActivitySpec("view", lambda p, d: 0.3, _beacon("view")),
     ActivitySpec("share", lambda p, d: 0.06, _beacon("share"), activates=True),
     ActivitySpec("order", lambda p, d: 0.03, _order, pays=True),
-    ActivitySpec("checkin", lambda p, d: 0.35, _checkin, own_draws=True),
+    ActivitySpec("checkin", lambda p, d: 0.25, _checkin, own_draws=True),
 ]
 FLAGS = {spec.kind: spec for spec in ACTIVITIES}
 
