@@ -1,13 +1,13 @@
 """A seeded simulation of a tenant's first weeks, played through the real API on a controllable clock, that keeps
 its own truth of what happened and derives the expected growth figures from it independently of the engine.
 
-Extension points (check-ins, tasks, points, tiers):
+Extension points:
 - `ACTIVITIES`: one `ActivitySpec` per thing a person may do on a day after joining: its daily chance, how it is
-  done through the API, and what it means for the truth (`active`, `activates`, `pays`). A check-in is a new spec
-  whose `perform` posts the check-in.
-- `Truth.record(...)` keeps every event (person, kind, moment) and `Truth.extra` is free for new facts (points
-  earned, tasks completed, the tier reached); new expectations are new methods of `Truth` computed from
-  `events`, next to `expected_days` and `expected_cohorts`.
+  done through the API, and what it means for the truth (`active`, `activates`, `pays`); `own_draws` gives a
+  spec its own seeded stream, so adding it leaves the base tenant's people and activity as they were.
+- `Truth.record(...)` keeps every event (person, kind, moment) and `Truth.extra` is free for new facts; expected
+  figures are methods of `Truth` computed from `events` alone (`expected_days`, `expected_cohorts`, `credits`,
+  `earned`, `tier_of`: the loyalty programme's arithmetic restated by hand, never the engine's rules).
 """
 
 from __future__ import annotations
