@@ -162,10 +162,10 @@ class Truth:
             found[channel] = {"new": new, "reward_cost_fen": self.cost[channel]}
         return found
 
-    def credits(self) -> dict[str, list[tuple[datetime, int]]]:
-        """Who -> (when, points) of every credit the programme owes: a check-in gives its streak's ladder day, and
-        completes the daily task; the second view of a local ISO week completes the weekly task."""
-        found: dict[str, list[tuple[datetime, int]]] = defaultdict(list)
+    def credits(self) -> dict[str, list[tuple[datetime, int, str]]]:
+        """Who -> (when, points, what for) of every credit the programme owes: a check-in gives its streak's ladder
+        day and completes the daily task; the second view of a local ISO week completes the weekly task."""
+        found: dict[str, list[tuple[datetime, int, str]]] = defaultdict(list)
         checkins: dict[str, list[datetime]] = defaultdict(list)
         views: dict[tuple[str, tuple[int, int]], list[datetime]] = defaultdict(list)
         for who, kind, at in sorted(self.events, key=lambda e: e[2]):
@@ -179,11 +179,11 @@ class Truth:
                 day = at.astimezone(ZONE).date()
                 streak = streak + 1 if previous is not None and day - previous == timedelta(days=1) else 1
                 previous = day
-                found[who].append((at, CHECKIN_LADDER.get((streak - 1) % len(CHECKIN_LADDER) + 1, 0)))
-                found[who].append((at, DAILY_CHECKIN_POINTS))
+                found[who].append((at, CHECKIN_LADDER.get((streak - 1) % len(CHECKIN_LADDER) + 1, 0), "check_in"))
+                found[who].append((at, DAILY_CHECKIN_POINTS, "daily_task"))
         for (who, _), moments in views.items():
             if len(moments) >= WEEKLY_VIEWS:
-                found[who].append((moments[WEEKLY_VIEWS - 1], WEEKLY_VIEWS_POINTS))
+                found[who].append((moments[WEEKLY_VIEWS - 1], WEEKLY_VIEWS_POINTS, "weekly_task"))
         return found
 
     def earned(self, since: datetime | None = None, until: datetime | None = None) -> dict[str, int]:
@@ -193,7 +193,7 @@ class Truth:
             since or datetime.min.replace(tzinfo=UTC),
             until or datetime.max.replace(tzinfo=UTC),
         )
-        return {who: sum(p for at, p in credits.get(who, []) if lo < at <= hi) for who in self.start}
+        return {who: sum(p for at, p, _ in credits.get(who, []) if lo < at <= hi) for who in self.start}
 
     @staticmethod
     def tier_of(points: int) -> str | None:

@@ -117,12 +117,15 @@ def test_a_simulated_tenants_kpis_and_cohorts_equal_its_truth_with_every_batch_d
         assert (row["activated"], row["paid"]) == (want["activated"], want["paid"]), week
     assert rows[min(rows)]["weeks"][0]["active"] == rows[min(rows)]["size"]  # everyone is active in their week 0
 
-    _points_and_tiers_equal_the_truth(api, simulation)
+    _points_and_tiers_equal_the_truth(api, tenant, simulation)
     _reviews_on_a_moved_clock_change_only_what_the_truth_predicts(app, tenant, simulation, monkeypatch)
 
 
-def _points_and_tiers_equal_the_truth(api: Api, simulation: Simulation) -> None:
-    earned = simulation.truth.earned()
+def _points_and_tiers_equal_the_truth(api: Api, tenant: Tenant, simulation: Simulation) -> None:
+    earned, credits = simulation.truth.earned(), simulation.truth.credits()
+    status, defined = api.call("GET", "/v1/admin/loyalty/tasks", token=tenant.owner_token)
+    assert status == 200, defined
+    weekly_task = next(t["task_id"] for t in defined["tasks"] if t["period"] == "weekly")
     kinds = [kind for _, kind, _ in simulation.truth.events]
     tiers = {p.external_id: simulation.truth.tier_of(earned[p.external_id]) for p in simulation.people}
     # The programme was exercised: check-ins, both tasks, people in each tier and in none.
@@ -131,6 +134,12 @@ def _points_and_tiers_equal_the_truth(api: Api, simulation: Simulation) -> None:
         status, mine = api.call("GET", f"/v1/campaigns/{simulation.cid}/me/points", token=person.token)
         assert status == 200, mine
         assert (mine["balance"], mine["earned"]) == (earned[person.external_id],) * 2, person.external_id
+        # A weekly task's reward is dated at the view that reached the target (to the minute: the request's own
+        # clock runs on from the simulated moment).
+        weekly = [e["created_at"][:16] for e in mine["entries"] if e["source"].startswith(f"task:{weekly_task}:W")]
+        assert sorted(weekly) == sorted(
+            iso(at)[:16] for at, _, what in credits.get(person.external_id, []) if what == "weekly_task"
+        ), person.external_id
         status, tier = api.call("GET", f"/v1/campaigns/{simulation.cid}/me/tier", token=person.token)
         assert status == 200, tier
         assert (tier["tier"] or {}).get("id") == tiers[person.external_id], (person.external_id, tier)
