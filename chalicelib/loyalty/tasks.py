@@ -120,24 +120,28 @@ def count(tid: str, uid: str, facts: Iterable[Fact], cache: _Cache | None = None
     tenant = (cache or _Cache()).of(tid)
     if not tenant.tasks:
         return []
-    groups: dict[tuple[str, str], tuple[Task, set[str], datetime]] = {}
+    groups: dict[tuple[str, str], tuple[Task, dict[str, datetime]]] = {}
     for fact in facts:
         for task in tenant.tasks:
             if not rules.matches(task, fact):
                 continue
             key = rules.period_key(task.period, fact.at, tenant.tz)
-            _, ids, last = groups.get((task.task_id, key), (task, set(), fact.at))
-            ids.add(fact.fact_id)
-            groups[(task.task_id, key)] = (task, ids, max(last, fact.at))
+            _, found = groups.setdefault((task.task_id, key), (task, {}))
+            found[fact.fact_id] = min(found.get(fact.fact_id, fact.at), fact.at)
     credited = []
-    for (_, key), (task, ids, last) in groups.items():
-        # Within the target only: a set never grows past it, so every id kept is one that counted.
+    for (_, key), (task, found) in groups.items():
+        # The earliest facts within the target only, in the order they happened: a set never grows past it, so
+        # every id kept is one that counted.
+        kept = sorted(found.items(), key=lambda item: (item[1], item[0]))[: task.target]
         counted = store.add_facts(
-            tid, uid, task, key, set(sorted(ids)[: task.target]), iso(utcnow()),
-            rules.keep_until(task.period, last, tenant.tz),
+            tid, uid, task, key, {fact_id for fact_id, _ in kept}, iso(utcnow()),
+            rules.keep_until(task.period, max(at for _, at in kept), tenant.tz),
         )  # fmt: skip
         if counted is not None and counted < task.target:
             continue
+        # Dated at the fact that reached the target: the set held `counted - len(kept)` before these (exact unless
+        # some were counted already, a redelivery, whose credit is then written already or dated a little later).
+        last = kept[min(max(task.target - (counted or task.target) + len(kept), 1), len(kept)) - 1][1]
         # Reached now, or before (a redelivery after a failure between the two writes): the credit is once anyway.
         source = rules.reward_source(task.task_id, key)
         entry = PointsEntry(

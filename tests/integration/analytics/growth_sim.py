@@ -1,13 +1,13 @@
 """A seeded simulation of a tenant's first weeks, played through the real API on a controllable clock, that keeps
 its own truth of what happened and derives the expected growth figures from it independently of the engine.
 
-Extension points (check-ins, tasks, points, tiers):
+Extension points:
 - `ACTIVITIES`: one `ActivitySpec` per thing a person may do on a day after joining: its daily chance, how it is
-  done through the API, and what it means for the truth (`active`, `activates`, `pays`). A check-in is a new spec
-  whose `perform` posts the check-in.
-- `Truth.record(...)` keeps every event (person, kind, moment) and `Truth.extra` is free for new facts (points
-  earned, tasks completed, the tier reached); new expectations are new methods of `Truth` computed from
-  `events`, next to `expected_days` and `expected_cohorts`.
+  done through the API, and what it means for the truth (`active`, `activates`, `pays`); `own_draws` gives a
+  spec its own seeded stream, so adding it leaves the base tenant's people and activity as they were.
+- `Truth.record(...)` keeps every event (person, kind, moment) and `Truth.extra` is free for new facts; expected
+  figures are methods of `Truth` computed from `events` alone (`expected_days`, `expected_cohorts`, `credits`,
+  `earned`, `tier_of`: the loyalty programme's arithmetic restated by hand, never the engine's rules).
 """
 
 from __future__ import annotations
@@ -25,6 +25,24 @@ from tests.conftest import Api, Clock, Tenant, join
 ZONE = ZoneInfo("Asia/Shanghai")  # the tenant's time zone (the default)
 CHANNELS = ("wechat_moments", "douyin", "xiaohongshu", "sms")
 INVITER_REWARD_FEN, INVITEE_REWARD_FEN = 500, 300
+
+# The loyalty programme the simulated tenant runs (set before the first day). The truth below restates its
+# arithmetic by hand (streak -> ladder day -> points, task periods, tier thresholds) and never calls the engine.
+CHECKIN_LADDER = {1: 5, 2: 10, 3: 20}  # day of the 3-day cycle -> points
+CHECKINS = {"enabled": True, "cycle_days": 3, "makeup_cards_per_month": 0,
+            "ladder": [{"day": d, "points": p} for d, p in CHECKIN_LADDER.items()]}  # fmt: skip
+DAILY_CHECKIN_POINTS, WEEKLY_VIEWS, WEEKLY_VIEWS_POINTS = 3, 2, 15
+TASKS = [
+    {"name": "Check in today", "period": "daily", "fact": "checked_in", "target": 1,
+     "reward": {"points": DAILY_CHECKIN_POINTS}},
+    {"name": "View 2 pages this week", "period": "weekly", "fact": "viewed", "target": WEEKLY_VIEWS,
+     "reward": {"points": WEEKLY_VIEWS_POINTS}},
+]  # fmt: skip
+TIER_THRESHOLDS = {"silver": 80, "gold": 150}
+# A window of whole weeks longer than the simulation: at the end every credit is in it.
+TIER_WINDOW_DAYS, TIER_GRACE_DAYS = 91, 14
+TIERS = {"measure": "points_earned", "window_days": TIER_WINDOW_DAYS, "grace_days": TIER_GRACE_DAYS,
+         "tiers": [{"id": t, "name": t.title(), "threshold": n} for t, n in TIER_THRESHOLDS.items()]}  # fmt: skip
 
 
 @dataclass
@@ -49,6 +67,7 @@ class ActivitySpec:
     active: bool = True  # makes the person active that day
     activates: bool = False  # counts for activation within 7 days of joining
     pays: bool = False  # a paid order
+    own_draws: bool = False  # drawn from its own seeded stream: adding it leaves everyone else's draws as they were
 
 
 def _beacon(kind: str) -> Callable[[Simulation, Person, datetime], None]:
@@ -70,10 +89,16 @@ def _order(sim: Simulation, person: Person, at: datetime) -> None:
     assert status == 200, body
 
 
+def _checkin(sim: Simulation, person: Person, at: datetime) -> None:
+    status, body = sim.api.call("POST", f"/v1/campaigns/{sim.cid}/me/checkins", token=person.token)
+    assert status == 201, body
+
+
 ACTIVITIES: list[ActivitySpec] = [
     ActivitySpec("view", lambda p, d: 0.3, _beacon("view")),
     ActivitySpec("share", lambda p, d: 0.06, _beacon("share"), activates=True),
     ActivitySpec("order", lambda p, d: 0.03, _order, pays=True),
+    ActivitySpec("checkin", lambda p, d: 0.25, _checkin, own_draws=True),
 ]
 FLAGS = {spec.kind: spec for spec in ACTIVITIES}
 
@@ -137,6 +162,44 @@ class Truth:
             found[channel] = {"new": new, "reward_cost_fen": self.cost[channel]}
         return found
 
+    def credits(self) -> dict[str, list[tuple[datetime, int, str]]]:
+        """Who -> (when, points, what for) of every credit the programme owes: a check-in gives its streak's ladder
+        day and completes the daily task; the second view of a local ISO week completes the weekly task."""
+        found: dict[str, list[tuple[datetime, int, str]]] = defaultdict(list)
+        checkins: dict[str, list[datetime]] = defaultdict(list)
+        views: dict[tuple[str, tuple[int, int]], list[datetime]] = defaultdict(list)
+        for who, kind, at in sorted(self.events, key=lambda e: e[2]):
+            if kind == "checkin":
+                checkins[who].append(at)
+            elif kind == "view":
+                views[(who, at.astimezone(ZONE).isocalendar()[:2])].append(at)
+        for who, moments in checkins.items():
+            streak, previous = 0, None
+            for at in moments:
+                day = at.astimezone(ZONE).date()
+                streak = streak + 1 if previous is not None and day - previous == timedelta(days=1) else 1
+                previous = day
+                found[who].append((at, CHECKIN_LADDER.get((streak - 1) % len(CHECKIN_LADDER) + 1, 0), "check_in"))
+                found[who].append((at, DAILY_CHECKIN_POINTS, "daily_task"))
+        for (who, _), moments in views.items():
+            if len(moments) >= WEEKLY_VIEWS:
+                found[who].append((moments[WEEKLY_VIEWS - 1], WEEKLY_VIEWS_POINTS, "weekly_task"))
+        return found
+
+    def earned(self, since: datetime | None = None, until: datetime | None = None) -> dict[str, int]:
+        """Who -> points credited in (since, until] (everyone who joined, 0 included)."""
+        credits, lo, hi = (
+            self.credits(),
+            since or datetime.min.replace(tzinfo=UTC),
+            until or datetime.max.replace(tzinfo=UTC),
+        )
+        return {who: sum(p for at, p, _ in credits.get(who, []) if lo < at <= hi) for who in self.start}
+
+    @staticmethod
+    def tier_of(points: int) -> str | None:
+        reached = [t for t, n in TIER_THRESHOLDS.items() if points >= n]
+        return max(reached, key=TIER_THRESHOLDS.__getitem__) if reached else None
+
     def expected_cohorts(self, today: date) -> dict[str, dict[str, Any]]:
         """Cohort (ISO week of the first join) -> size, people active per week k, 30-day retained, activated, paid."""
         active, activated, paid = self._active_days(), self.activated(), self.paid()
@@ -180,6 +243,7 @@ class Simulation:
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
+        self.draws = {s.kind: random.Random(f"{self.seed}-{s.kind}") if s.own_draws else self.rng for s in ACTIVITIES}
         self.first_day = datetime.now(ZONE).date() - timedelta(days=self.days)
 
     def moment(self, day: int, minute: int) -> datetime:
@@ -228,8 +292,9 @@ class Simulation:
                 if person.joined >= self.moment(day, 0) or day > person.churns_on:
                     continue
                 for spec in ACTIVITIES:
-                    if self.rng.random() < spec.chance(person, day):
-                        at = self.moment(day, 120 + self.rng.randrange(600))
+                    rng = self.draws[spec.kind]
+                    if rng.random() < spec.chance(person, day):
+                        at = self.moment(day, 120 + rng.randrange(600))
                         self.at(at)
                         spec.perform(self, person, at)
                         self.truth.record(person.external_id, spec.kind, at)

@@ -4,15 +4,32 @@ stream batch delivered twice; quarterly targets and who may set them."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from chalicelib.core.clock import iso
+from chalicelib.entrypoints import events as handlers
+from chalicelib.loyalty import points
+from chalicelib.loyalty.store import tiers as tier_store
+from chalicelib.referral import identity
 from local.pump import StreamPump
+from local.scheduler import Scheduler
 from tests.conftest import Api, Clock, Tenant, join, live_campaign
-from tests.integration.analytics.growth_sim import INVITEE_REWARD_FEN, INVITER_REWARD_FEN, Simulation
+from tests.integration.analytics.growth_sim import (
+    CHECKINS,
+    INVITEE_REWARD_FEN,
+    INVITER_REWARD_FEN,
+    TASKS,
+    TIER_GRACE_DAYS,
+    TIER_THRESHOLDS,
+    TIER_WINDOW_DAYS,
+    TIERS,
+    ZONE,
+    Simulation,
+)
 from tests.integration.conftest import deliver_every_batch_twice
 from tests.integration.modes.test_orders_distribution import post_order
 from tests.integration.referral.test_follow_hooks import secret
@@ -43,6 +60,12 @@ def simulation(
     window = {"starts_at": begins.strftime("%Y-%m-%dT%H:%M:%SZ"),
               "ends_at": (begins + timedelta(days=sim.days + 30)).strftime("%Y-%m-%dT%H:%M:%SZ")}  # fmt: skip
     sim.cid = live_campaign(api, tenant, "invite", rules=RULES, **window)  # created now, live since `begins`
+    for path, body in (("checkins", CHECKINS), ("tiers", TIERS)):
+        status, saved = api.call("PUT", f"/v1/admin/loyalty/{path}", body, token=tenant.owner_token)
+        assert status == 200, saved
+    for task in TASKS:
+        status, saved = api.call("POST", "/v1/admin/loyalty/tasks", task, token=tenant.owner_token)
+        assert status == 201, saved
     deliver_every_batch_twice(pump)
     sim.run(lambda: pump.drain(timeout=60))
     return sim
@@ -55,7 +78,7 @@ def _get(api: Api, tenant: Tenant, path: str) -> dict[str, Any]:
 
 
 def test_a_simulated_tenants_kpis_and_cohorts_equal_its_truth_with_every_batch_delivered_twice(
-    api: Api, tenant: Tenant, simulation: Simulation
+    app: Any, api: Api, tenant: Tenant, simulation: Simulation, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     truth, first = simulation.truth, simulation.first_day
     today = first + timedelta(days=simulation.days)
@@ -93,6 +116,81 @@ def test_a_simulated_tenants_kpis_and_cohorts_equal_its_truth_with_every_batch_d
         assert row["retention_30d"]["pct"] == _pct(want["r30"], want["size"])
         assert (row["activated"], row["paid"]) == (want["activated"], want["paid"]), week
     assert rows[min(rows)]["weeks"][0]["active"] == rows[min(rows)]["size"]  # everyone is active in their week 0
+
+    _points_and_tiers_equal_the_truth(api, tenant, simulation)
+    _reviews_on_a_moved_clock_change_only_what_the_truth_predicts(app, tenant, simulation, monkeypatch)
+
+
+def _points_and_tiers_equal_the_truth(api: Api, tenant: Tenant, simulation: Simulation) -> None:
+    earned, credits = simulation.truth.earned(), simulation.truth.credits()
+    status, defined = api.call("GET", "/v1/admin/loyalty/tasks", token=tenant.owner_token)
+    assert status == 200, defined
+    weekly_task = next(t["task_id"] for t in defined["tasks"] if t["period"] == "weekly")
+    kinds = [kind for _, kind, _ in simulation.truth.events]
+    tiers = {p.external_id: simulation.truth.tier_of(earned[p.external_id]) for p in simulation.people}
+    # The programme was exercised: check-ins, both tasks, people in each tier and in none.
+    assert kinds.count("checkin") > 100 and set(tiers.values()) == {None, *TIER_THRESHOLDS}, tiers
+    for person in simulation.people:
+        status, mine = api.call("GET", f"/v1/campaigns/{simulation.cid}/me/points", token=person.token)
+        assert status == 200, mine
+        assert (mine["balance"], mine["earned"]) == (earned[person.external_id],) * 2, person.external_id
+        # A weekly task's reward is dated at the view that reached the target (to the minute: the request's own
+        # clock runs on from the simulated moment).
+        weekly = [e["created_at"][:16] for e in mine["entries"] if e["source"].startswith(f"task:{weekly_task}:W")]
+        assert sorted(weekly) == sorted(
+            iso(at)[:16] for at, _, what in credits.get(person.external_id, []) if what == "weekly_task"
+        ), person.external_id
+        status, tier = api.call("GET", f"/v1/campaigns/{simulation.cid}/me/tier", token=person.token)
+        assert status == 200, tier
+        assert (tier["tier"] or {}).get("id") == tiers[person.external_id], (person.external_id, tier)
+        assert tier["value"] == earned[person.external_id] and tier["below_threshold"] is False, tier
+
+
+def _reviews_on_a_moved_clock_change_only_what_the_truth_predicts(
+    app: Any, tenant: Tenant, simulation: Simulation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The daily review run on later Mondays, 03:00 local (a window of whole weeks then starts on a Monday night,
+    when nobody acts): first with every credit in the window (nothing changes), then once early credits left it
+    (people below their tier's threshold start a grace period), then after the grace (they go down to the tier
+    their measure earns then; anyone who fell below only since then starts a grace period). The churn run and the
+    stop-loss check run on the same clock without an error."""
+    truth = simulation.truth
+    uids = {p.external_id: _uid(p.code) for p in simulation.people}
+    held = {who: truth.tier_of(points) for who, points in truth.earned().items()}
+    moment = [datetime.now(UTC)]
+    monkeypatch.setattr(handlers, "utcnow", lambda: moment[0])
+    scheduler = Scheduler(app, clock=lambda: moment[0])
+    today = datetime.now(ZONE).date()
+    monday = today + timedelta(days=2 + (-(today.weekday() + 2)) % 7)
+    below: dict[str, datetime] = {}
+    for weeks in (0, 7, 10):
+        at = datetime.combine(monday + timedelta(weeks=weeks), time(3), ZONE).astimezone(UTC)
+        value = truth.earned(since=at - timedelta(days=TIER_WINDOW_DAYS), until=at)
+        changes = 0
+        for who, tier in list(held.items()):
+            if tier is None or value[who] >= TIER_THRESHOLDS[tier]:
+                below.pop(who, None)
+            elif who in below and at >= below[who] + timedelta(days=TIER_GRACE_DAYS):
+                held[who], changes = truth.tier_of(value[who]), changes + 1
+                below.pop(who)
+            else:
+                below.setdefault(who, at)
+        moment[0] = at
+        counts = scheduler.invoke("review_tiers")
+        assert counts["errors"] == 0 and counts["changed"] == changes, (weeks, counts, changes)
+        for who, uid in uids.items():
+            state = tier_store.state(tenant.tid, uid)
+            since = iso(below[who]) if who in below else None
+            assert (state.tier, state.below_since) == (held[who], since), (weeks, who, state)
+    assert below and any(held[w] != truth.tier_of(p) for w, p in truth.earned().items())  # both were exercised
+    for schedule in ("score_churn", "check_stop_loss"):
+        assert scheduler.invoke(schedule)["errors"] == 0, schedule
+
+
+def _uid(code: str) -> str:
+    found = identity.by_code(code, consistent=True)
+    assert found is not None
+    return points.owner_of(found)
 
 
 def test_operators_set_quarterly_targets_analysts_read_them_and_the_dashboard_shows_progress(

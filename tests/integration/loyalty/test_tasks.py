@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 
+from chalicelib.core.clock import iso
 from chalicelib.loyalty import points, tasks
-from chalicelib.loyalty.rules.tasks import FactKind, Period, period_key
+from chalicelib.loyalty.rules.tasks import Fact, FactKind, Period, period_key
+from chalicelib.loyalty.store import ledger
 from chalicelib.loyalty.store import tasks as task_store
 from chalicelib.referral import identity
 from local.pump import StreamPump
@@ -235,3 +237,27 @@ def test_real_check_ins_and_a_make_up_count_for_a_check_in_task_from_the_stream(
     shown = _my_tasks(api, cid, member)[weekly["task_id"]]
     assert (shown["progress"], shown["done"], shown["period_key"]) == (2, True, "W2026-W51")
     assert [e["points"] for e in _task_entries(api, cid, member)] == [30]
+
+
+def test_a_task_reward_is_dated_at_the_fact_that_reached_the_target(api: Api, tenant: Tenant) -> None:
+    cid = live_campaign(api, tenant)
+    weekly = _task(api, tenant, name="Read 2 pages", period="weekly", fact="viewed", target=2, reward={"points": 15})
+    uid = _owner(_member(api, cid))
+    monday = datetime(2026, 11, 16, 2, tzinfo=UTC)  # 10:00 in Shanghai, ISO week 47
+    # Three views in one batch, their ids in another order than their times: the second view reached the target.
+    views = [
+        Fact(FactKind.VIEWED, f"viewed:EV#{name}", monday + timedelta(hours=hours), cid)
+        for name, hours in (("c", 1), ("a", 30), ("b", 50))
+    ]
+    assert tasks.count(tenant.tid, uid, views) == [f"task:{weekly['task_id']}:W2026-W47"]
+    # The next week: one view counted first, then two in one batch; the earlier of those two reached it.
+    later = [Fact(FactKind.VIEWED, f"viewed:EV#w48-{n}", monday + timedelta(days=7, hours=h), cid)
+             for n, h in ((1, 1), (2, 3), (3, 2))]  # fmt: skip
+    assert tasks.count(tenant.tid, uid, later[:1]) == []
+    assert tasks.count(tenant.tid, uid, later[1:]) == [f"task:{weekly['task_id']}:W2026-W48"]
+    assert tasks.count(tenant.tid, uid, views + later) == []  # delivered again: nothing more
+    dated = {e.source: e.created_at for e in ledger.ledger(tenant.tid, uid).entries}
+    assert dated == {
+        f"task:{weekly['task_id']}:W2026-W47": iso(monday + timedelta(hours=30)),
+        f"task:{weekly['task_id']}:W2026-W48": iso(monday + timedelta(days=7, hours=2)),
+    }
