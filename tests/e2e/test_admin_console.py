@@ -47,6 +47,7 @@ SCREENS = [
     "checkins",
     "churn",
     "growth",
+    "catalogue",
 ]
 
 

@@ -26,6 +26,7 @@ const SCREENS = {
   checkins: () => import("./screens/checkins.js"),
   stoploss: () => import("./screens/stoploss.js"),
   growth: () => import("./screens/growth.js"),
+  catalogue: () => import("./screens/catalogue.js"),
 };
 
 // Hash routes: #/campaigns, #/new, #/new/CID (edit a draft), #/campaigns/CID (dashboard), ...
@@ -50,6 +51,7 @@ const ROUTES = [
   [/^#\/churn$/, "churn"],
   [/^#\/checkins$/, "checkins"],
   [/^#\/growth$/, "growth"],
+  [/^#\/catalogue$/, "catalogue"],
 ];
 
 // [href, label, roles]: an entry with roles shows only to them (the API refuses the others anyway).
@@ -71,6 +73,7 @@ const NAV = [
   ["#/churn", "nav.churn", ["owner", "operator", "analyst"]],
   ["#/checkins", "nav.checkins", ["owner", "operator"]],
   ["#/growth", "nav.growth"],
+  ["#/catalogue", "nav.catalogue", ["owner", "operator"]],
 ];
 
 const view = document.getElementById("view");
