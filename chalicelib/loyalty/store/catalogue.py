@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from chalicelib.core.codes import Code
-from chalicelib.core.errors import Conflict, NotFound
+from chalicelib.core.errors import NotFound
 from chalicelib.loyalty.rules.catalogue import CatalogueItem
+from chalicelib.loyalty.store import documents
 from chalicelib.table import keys
 from chalicelib.table.db import dynamodb_client, ensure_bound, query_all, unavailable_on_failure
 
@@ -20,14 +19,6 @@ def _table() -> str:
 
 def _key(tid: str, iid: str) -> dict[str, Any]:
     return {"PK": {"S": keys.loyalty_catalogue_pk(tid)}, "SK": {"S": keys.loyalty_item_sk(iid)}}
-
-
-def _value(value: object) -> dict[str, Any]:
-    if isinstance(value, bool):
-        return {"BOOL": value}
-    if isinstance(value, int):
-        return {"N": str(value)}
-    return {"S": str(value)}
 
 
 def _record(item: dict[str, Any]) -> CatalogueItem:
@@ -49,7 +40,7 @@ def create(rec: CatalogueItem) -> None:
     item = {**_key(rec.tid, rec.item_id), "entity": {"S": "loyalty_item"}}
     for name, value in rec.view().items():
         if value is not None:
-            item[name] = _value(value)
+            item[name] = documents.value_of(value)
     item["tid"] = {"S": rec.tid}
     with unavailable_on_failure("catalogue item"):
         dynamodb_client().put_item(TableName=_table(), Item=item, ConditionExpression="attribute_not_exists(PK)")
@@ -71,75 +62,24 @@ def items(tid: str) -> list[CatalogueItem]:
     return [_record(i) for i in found]
 
 
-def update(tid: str, iid: str, changes: dict[str, object], at: str) -> CatalogueItem:
-    """Set `changes` (None removes a field) on an existing item; the item as it is now."""
-    names: dict[str, str] = {}
-    values: dict[str, Any] = {":at": {"S": at}}
-    sets, removes = ["updated_at = :at"], []
-    for i, (name, value) in enumerate(changes.items()):
-        names[f"#f{i}"] = name
-        if value is None:
-            removes.append(f"#f{i}")
-        else:
-            values[f":f{i}"] = _value(value)
-            sets.append(f"#f{i} = :f{i}")
-    expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
-    try:
-        with unavailable_on_failure("catalogue item"):
-            done = dynamodb_client().update_item(
-                TableName=_table(), Key=_key(tid, iid), UpdateExpression=expression,
-                ConditionExpression="attribute_exists(PK)", ExpressionAttributeValues=values,
-                ReturnValues="ALL_NEW", **({"ExpressionAttributeNames": names} if names else {}),
-            )  # fmt: skip
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-            raise _not_found(iid) from exc
-        raise
-    return _record(done["Attributes"])
-
-
-def delete(tid: str, iid: str) -> None:
-    try:
-        with unavailable_on_failure("catalogue item"):
-            dynamodb_client().delete_item(
-                TableName=_table(), Key=_key(tid, iid), ConditionExpression="attribute_exists(PK)"
-            )
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-            raise _not_found(iid) from exc
-        raise
-
-
 # --- the points policy ---------------------------------------------------------------------------------------
 
 
-def _settings_key(tid: str) -> dict[str, Any]:
-    return {"PK": {"S": keys.tenant_pk(tid)}, "SK": {"S": keys.LOYALTY_SETTINGS_SK}}
+def update(tid: str, iid: str, changes: dict[str, object], at: str) -> CatalogueItem:
+    """Set `changes` (None removes a field) on an existing item; the item as it is now."""
+    return _record(documents.patch(_key(tid, iid), changes, at, "catalogue item", lambda: _not_found(iid)))
+
+
+def delete(tid: str, iid: str) -> None:
+    documents.delete(_key(tid, iid), "catalogue item", lambda: _not_found(iid))
 
 
 def settings(tid: str) -> tuple[str, int] | None:
     """The stored policy document and its version; None when the tenant never set one."""
-    with unavailable_on_failure("points policy"):
-        found = dynamodb_client().get_item(TableName=_table(), Key=_settings_key(tid), ConsistentRead=True)
-    item = found.get("Item")
-    return (item["document"]["S"], int(item["version"]["N"])) if item else None
+    return documents.read(tid, keys.LOYALTY_SETTINGS_SK, "points policy")
 
 
 def put_settings(tid: str, document: str, read_version: int, at: str, by: str) -> int:
     """Replace the policy if it is still at `read_version` (0: none yet); the new version."""
-    item = {
-        **_settings_key(tid), "entity": {"S": "loyalty_settings"}, "tid": {"S": tid}, "document": {"S": document},
-        "version": {"N": str(read_version + 1)}, "updated_at": {"S": at}, "updated_by": {"S": by},
-    }  # fmt: skip
-    condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(PK)"}
-    if read_version:
-        values = {":v": {"N": str(read_version)}}
-        condition = {"ConditionExpression": "version = :v", "ExpressionAttributeValues": values}
-    try:
-        with unavailable_on_failure("points policy"):
-            dynamodb_client().put_item(TableName=_table(), Item=item, **condition)
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-            raise Conflict("the points policy changed meanwhile; read it again", code=Code.CONCURRENT_UPDATE) from exc
-        raise
-    return read_version + 1
+    return documents.put(tid, keys.LOYALTY_SETTINGS_SK, "loyalty_settings", "points policy", document, read_version,
+                         at, by)  # fmt: skip

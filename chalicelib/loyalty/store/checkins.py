@@ -15,10 +15,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from chalicelib.core.codes import Code
-from chalicelib.core.errors import Conflict
 from chalicelib.loyalty.rules.checkins import CheckinCoupon, CheckinDay
 from chalicelib.loyalty.rules.points import PointsEntry
+from chalicelib.loyalty.store import documents
 from chalicelib.loyalty.store.ledger import entry_item
 from chalicelib.table import keys
 from chalicelib.table.db import (
@@ -189,34 +188,12 @@ def make_up(tid: str, uid: str, code: str, rec: CheckinDay, limit: int) -> MadeU
 # --- the programme -----------------------------------------------------------------------------------------------
 
 
-def _settings_key(tid: str) -> dict[str, Any]:
-    return {"PK": _s(keys.tenant_pk(tid)), "SK": _s(keys.CHECKIN_SETTINGS_SK)}
-
-
 def settings(tid: str) -> tuple[str, int] | None:
     """The stored programme document and its version; None when the tenant never set one."""
-    with unavailable_on_failure("check-in settings"):
-        found = dynamodb_client().get_item(TableName=_table(), Key=_settings_key(tid), ConsistentRead=True)
-    item = found.get("Item")
-    return (item["document"]["S"], int(item["version"]["N"])) if item else None
+    return documents.read(tid, keys.CHECKIN_SETTINGS_SK, "check-in settings")
 
 
 def put_settings(tid: str, document: str, read_version: int, at: str, by: str) -> int:
     """Replace the programme if it is still at `read_version` (0: none yet); the new version."""
-    item = {
-        **_settings_key(tid), "entity": _s("checkin_settings"), "tid": _s(tid), "document": _s(document),
-        "version": _n(read_version + 1), "updated_at": _s(at), "updated_by": _s(by),
-    }  # fmt: skip
-    condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(PK)"}
-    if read_version:
-        condition = {"ConditionExpression": "version = :v", "ExpressionAttributeValues": {":v": _n(read_version)}}
-    try:
-        with unavailable_on_failure("check-in settings"):
-            dynamodb_client().put_item(TableName=_table(), Item=item, **condition)
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-            raise Conflict(
-                "the check-in settings changed meanwhile; read them again", code=Code.CONCURRENT_UPDATE
-            ) from exc
-        raise
-    return read_version + 1
+    return documents.put(tid, keys.CHECKIN_SETTINGS_SK, "checkin_settings", "check-in settings", document,
+                         read_version, at, by)  # fmt: skip

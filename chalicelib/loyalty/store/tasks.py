@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 from chalicelib.core.codes import Code
 from chalicelib.core.errors import NotFound
 from chalicelib.loyalty.rules.tasks import FactKind, Period, Task
+from chalicelib.loyalty.store import documents
 from chalicelib.table import keys
 from chalicelib.table.db import delete_partition, dynamodb_client, ensure_bound, query_all, unavailable_on_failure
 
@@ -33,14 +34,6 @@ def _s(value: str) -> dict[str, str]:
 
 def _key(tid: str, task_id: str) -> dict[str, Any]:
     return {"PK": _s(keys.loyalty_tasks_pk(tid)), "SK": _s(keys.loyalty_task_sk(task_id))}
-
-
-def _value(value: object) -> dict[str, Any]:
-    if isinstance(value, bool):
-        return {"BOOL": value}
-    if isinstance(value, int):
-        return {"N": str(value)}
-    return {"S": str(value)}
 
 
 def _record(item: dict[str, Any]) -> Task:
@@ -67,7 +60,7 @@ def _not_found(task_id: str) -> NotFound:
 
 def create(rec: Task) -> None:
     item = {**_key(rec.tid, rec.task_id), "entity": _s("loyalty_task")}
-    item.update({name: _value(value) for name, value in _fields(rec).items() if value is not None})
+    item.update({name: documents.value_of(value) for name, value in _fields(rec).items() if value is not None})
     with unavailable_on_failure("task"):
         dynamodb_client().put_item(TableName=_table(), Item=item, ConditionExpression="attribute_not_exists(PK)")
 
@@ -90,41 +83,11 @@ def tasks(tid: str, *, consistent: bool = False) -> list[Task]:
 
 def update(tid: str, task_id: str, changes: dict[str, object], at: str) -> Task:
     """Set `changes` (None removes a field) on an existing task; the task as it is now."""
-    names: dict[str, str] = {}
-    values: dict[str, Any] = {":at": _s(at)}
-    sets, removes = ["updated_at = :at"], []
-    for i, (name, value) in enumerate(changes.items()):
-        names[f"#f{i}"] = name
-        if value is None:
-            removes.append(f"#f{i}")
-        else:
-            values[f":f{i}"] = _value(value)
-            sets.append(f"#f{i} = :f{i}")
-    expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
-    try:
-        with unavailable_on_failure("task"):
-            done = dynamodb_client().update_item(
-                TableName=_table(), Key=_key(tid, task_id), UpdateExpression=expression,
-                ConditionExpression="attribute_exists(PK)", ExpressionAttributeValues=values,
-                ReturnValues="ALL_NEW", **({"ExpressionAttributeNames": names} if names else {}),
-            )  # fmt: skip
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-            raise _not_found(task_id) from exc
-        raise
-    return _record(done["Attributes"])
+    return _record(documents.patch(_key(tid, task_id), changes, at, "task", lambda: _not_found(task_id)))
 
 
 def delete(tid: str, task_id: str) -> None:
-    try:
-        with unavailable_on_failure("task"):
-            dynamodb_client().delete_item(
-                TableName=_table(), Key=_key(tid, task_id), ConditionExpression="attribute_exists(PK)"
-            )
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-            raise _not_found(task_id) from exc
-        raise
+    documents.delete(_key(tid, task_id), "task", lambda: _not_found(task_id))
 
 
 # --- progress --------------------------------------------------------------------------------------------------

@@ -14,9 +14,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from chalicelib.core.codes import Code
-from chalicelib.core.errors import Conflict
 from chalicelib.loyalty.rules.tiers import Fact
+from chalicelib.loyalty.store import documents
 from chalicelib.table import keys
 from chalicelib.table.db import delete_partition, dynamodb_client, ensure_bound, query_all, unavailable_on_failure
 
@@ -42,35 +41,14 @@ def _failed_condition(exc: ClientError) -> bool:
 # --- the ladder ------------------------------------------------------------------------------------------------
 
 
-def _rules_key(tid: str) -> dict[str, Any]:
-    return {"PK": _s(keys.tenant_pk(tid)), "SK": _s(keys.LOYALTY_TIERS_SK)}
-
-
 def rules(tid: str) -> tuple[str, int] | None:
     """The stored ladder (JSON) and its version; None when the tenant never set one."""
-    with unavailable_on_failure("tier rules"):
-        found = dynamodb_client().get_item(TableName=_table(), Key=_rules_key(tid), ConsistentRead=True)
-    item = found.get("Item")
-    return (item["document"]["S"], int(item["version"]["N"])) if item else None
+    return documents.read(tid, keys.LOYALTY_TIERS_SK, "tier rules")
 
 
 def put_rules(tid: str, document: str, read_version: int, at: str, by: str) -> int:
     """Replace the ladder if it is still at `read_version` (0: none yet); the new version."""
-    item = {
-        **_rules_key(tid), "entity": _s("loyalty_tiers"), "tid": _s(tid), "document": _s(document),
-        "version": _n(read_version + 1), "updated_at": _s(at), "updated_by": _s(by),
-    }  # fmt: skip
-    condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(PK)"}
-    if read_version:
-        condition = {"ConditionExpression": "version = :v", "ExpressionAttributeValues": {":v": _n(read_version)}}
-    try:
-        with unavailable_on_failure("tier rules"):
-            dynamodb_client().put_item(TableName=_table(), Item=item, **condition)
-    except ClientError as exc:
-        if _failed_condition(exc):
-            raise Conflict("the tier rules changed meanwhile; read them again", code=Code.CONCURRENT_UPDATE) from exc
-        raise
-    return read_version + 1
+    return documents.put(tid, keys.LOYALTY_TIERS_SK, "loyalty_tiers", "tier rules", document, read_version, at, by)
 
 
 # --- a person's standing ---------------------------------------------------------------------------------------
