@@ -5,6 +5,7 @@
 import { api } from "../api.js";
 import { add, badge, busy, clear, errorBox, field, fill, h, loading, table, when } from "../dom.js";
 import { t } from "../i18n.js";
+import { itemActions, nameCell } from "../items.js";
 
 const WHOLE = /^\d+$/;
 
@@ -149,7 +150,7 @@ export async function render(root, _params, ctx) {
         list,
         table(
           [
-            { label: t("catalogue.name"), cell: (item) => [h("strong", {}, item.name), hint(item.description)] },
+            { label: t("catalogue.name"), cell: (item) => nameCell(item.name, item.description) },
             { label: t("catalogue.cost"), class: "num", cell: (item) => String(item.cost_points) },
             {
               label: t("catalogue.stock"),
@@ -185,58 +186,17 @@ export async function render(root, _params, ctx) {
     }
   }
 
-  function hint(text) {
-    return text ? h("div", { class: "hint" }, text) : null;
-  }
-
-  function act(label, aria, work, done, kind = "ghost") {
-    const button = h("button", { type: "button", class: kind, "aria-label": aria }, label);
-    button.addEventListener("click", () => {
-      const run = work();
-      if (run === null) return;
-      busy(button, async () => {
-        clear(message);
-        try {
-          await run();
-          ctx.announce(done);
-          await load();
-        } catch (error) {
-          fill(message, errorBox(error));
-        }
-      });
-    });
-    return button;
-  }
-
   function actions(item) {
-    const path = `/v1/admin/loyalty/catalogue/${encodeURIComponent(item.item_id)}`;
-    const change = h(
-      "button",
-      { type: "button", class: "ghost", "aria-label": t("catalogue.edit_label", { name: item.name }) },
-      t("common.edit"),
-    );
-    change.addEventListener("click", () => edit(item));
-    const toggle = item.active
-      ? act(
-          t("catalogue.pause"),
-          t("catalogue.pause_label", { name: item.name }),
-          () => () => api("PATCH", path, { active: false }),
-          t("catalogue.paused_now", { name: item.name }),
-        )
-      : act(
-          t("catalogue.resume"),
-          t("catalogue.resume_label", { name: item.name }),
-          () => () => api("PATCH", path, { active: true }),
-          t("catalogue.resumed_now", { name: item.name }),
-        );
-    const remove = act(
-      t("common.delete"),
-      t("catalogue.delete_label", { name: item.name }),
-      () => (window.confirm(t("catalogue.confirm_delete", { name: item.name })) ? () => api("DELETE", path) : null),
-      t("catalogue.deleted_now", { name: item.name }),
-      "ghost danger",
-    );
-    return h("div", { class: "actions" }, change, toggle, remove);
+    return itemActions({
+      prefix: "catalogue",
+      path: `/v1/admin/loyalty/catalogue/${encodeURIComponent(item.item_id)}`,
+      name: item.name,
+      active: item.active,
+      onEdit: () => edit(item),
+      message,
+      announce: ctx.announce,
+      reload: load,
+    });
   }
 
   if (await load()) await loadPolicy(policy, ctx);

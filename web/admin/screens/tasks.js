@@ -4,6 +4,7 @@
 import { api } from "../api.js";
 import { add, badge, busy, clear, errorBox, field, fill, h, loading, select, table, when } from "../dom.js";
 import { t } from "../i18n.js";
+import { itemActions, nameCell } from "../items.js";
 
 const PERIODS = ["daily", "weekly", "once"];
 const FACTS = ["joined", "invited", "helped", "order_paid", "checked_in", "viewed"];
@@ -127,7 +128,7 @@ export async function render(root, _params, ctx) {
         list,
         table(
           [
-            { label: t("tasks.name"), cell: (task) => [h("strong", {}, task.name), hint(task.description)] },
+            { label: t("tasks.name"), cell: (task) => nameCell(task.name, task.description) },
             { label: t("tasks.goal"), cell: (task) => t(`tasks.goal_${task.fact}`, { n: task.target }) },
             { label: t("tasks.period"), cell: (task) => t(`tasks.period_${task.period}`) },
             { label: t("tasks.points"), class: "num", cell: (task) => String(task.reward.points) },
@@ -154,58 +155,17 @@ export async function render(root, _params, ctx) {
     }
   }
 
-  function hint(text) {
-    return text ? h("div", { class: "hint" }, text) : null;
-  }
-
-  function act(label, aria, work, done, kind = "ghost") {
-    const button = h("button", { type: "button", class: kind, "aria-label": aria }, label);
-    button.addEventListener("click", () => {
-      const run = work();
-      if (run === null) return;
-      busy(button, async () => {
-        clear(message);
-        try {
-          await run();
-          ctx.announce(done);
-          await load();
-        } catch (error) {
-          fill(message, errorBox(error));
-        }
-      });
-    });
-    return button;
-  }
-
   function actions(task) {
-    const path = `/v1/admin/loyalty/tasks/${encodeURIComponent(task.task_id)}`;
-    const change = h(
-      "button",
-      { type: "button", class: "ghost", "aria-label": t("tasks.edit_label", { name: task.name }) },
-      t("common.edit"),
-    );
-    change.addEventListener("click", () => edit(task));
-    const toggle = task.active
-      ? act(
-          t("tasks.pause"),
-          t("tasks.pause_label", { name: task.name }),
-          () => () => api("PATCH", path, { active: false }),
-          t("tasks.paused_now", { name: task.name }),
-        )
-      : act(
-          t("tasks.resume"),
-          t("tasks.resume_label", { name: task.name }),
-          () => () => api("PATCH", path, { active: true }),
-          t("tasks.resumed_now", { name: task.name }),
-        );
-    const remove = act(
-      t("common.delete"),
-      t("tasks.delete_label", { name: task.name }),
-      () => (window.confirm(t("tasks.confirm_delete", { name: task.name })) ? () => api("DELETE", path) : null),
-      t("tasks.deleted_now", { name: task.name }),
-      "ghost danger",
-    );
-    return h("div", { class: "actions" }, change, toggle, remove);
+    return itemActions({
+      prefix: "tasks",
+      path: `/v1/admin/loyalty/tasks/${encodeURIComponent(task.task_id)}`,
+      name: task.name,
+      active: task.active,
+      onEdit: () => edit(task),
+      message,
+      announce: ctx.announce,
+      reload: load,
+    });
   }
 
   await load();
