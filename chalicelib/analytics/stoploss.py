@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from chalicelib.accounts import audit, operators
+from chalicelib.accounts import audit
 from chalicelib.analytics.rules import stoploss as domain
 from chalicelib.analytics.rules.stoploss import Line, StopLossRecord, StopLossRequest
 from chalicelib.analytics.store import counters
@@ -22,7 +22,6 @@ from chalicelib.core.clock import iso
 from chalicelib.core.errors import Conflict, FissionError
 from chalicelib.core.observability import logger, metrics
 from chalicelib.core.rbac import Principal
-from chalicelib.messaging import messages
 from chalicelib.messaging.rules.messages import Recipient
 
 LIVE = frozenset({"active", "paused"})
@@ -117,6 +116,11 @@ def owner_uid(email: str) -> str:
 def _alert(rec: CampaignRecord, line: Line, trip: dict[str, Any], now: datetime) -> int:
     """Queue the alert for every active owner, in the console and, when the tenant sends email, by email. Keyed by
     the trip, so a repeated act queues nothing new."""
+    # Only the schedule alerts: the outbox and the operators' list load here, not with the analytics routes (whose
+    # public beacon must start without the console's code).
+    from chalicelib.accounts import operators
+    from chalicelib.messaging import messages
+
     queued = 0
     channels = ["console", *(["email"] if messages.settings_of(rec.tid).sender() is not None else [])]
     template = {locale: _alert_text(locale, line, trip) for locale in ("zh", "en")}
