@@ -171,9 +171,9 @@ def review_tiers(event: CloudWatchEvent) -> dict[str, int]:
 @bp.schedule(Rate(1, unit=Rate.MINUTES), name="check_stop_loss")
 def check_stop_loss(event: CloudWatchEvent) -> dict[str, int]:
     wiring.wire()
-    from chalicelib.analytics import stoploss  # loaded by this schedule's function only
+    from chalicelib.analytics import stoploss_check  # loaded by this schedule's function only
 
-    counts = stoploss.check(utcnow())
+    counts = stoploss_check.check(utcnow())
     if counts["tripped"] or counts["errors"]:
         logger.info("stop-loss check", extra=counts)
     return counts

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.analytics import stoploss
+from chalicelib.analytics import stoploss_check
 from chalicelib.campaigns import live
 from chalicelib.referral import rewards
 from local.pump import StreamPump
@@ -109,7 +109,7 @@ def test_the_next_check_after_spend_crosses_its_line_pauses_the_campaign_alerts_
     assert pauses[0]["details"]["stop_loss"]["value_fen"] == 1600
     assert [e["details"]["line"] for e in audit if e["action"] == "stop_loss.trip"] == ["*"]
     [alert] = _alerts(api, tenant)
-    assert alert["channel"] == "console" and alert["uid"] == stoploss.owner_uid(tenant.owner_email)
+    assert alert["channel"] == "console" and alert["uid"] == stoploss_check.owner_uid(tenant.owner_email)
     assert "1600" in alert["text"] and "900" in alert["text"]
 
     tick()  # the same crossing: no second trip, alert or audit entry
